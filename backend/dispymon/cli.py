@@ -1,0 +1,180 @@
+"""The `dispymon` command: `serve` a user's cluster module, or run the `demo`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from . import __version__
+
+
+def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt
+
+
+def _poll_sec(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError("must be a finite number of seconds")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("a port is between 0 and 65535 (0 picks a free one)")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dispymon", description="Live web dashboard for dispy clusters.")
+    parser.add_argument("--version", action="version", version=f"dispymon {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser, poll_default: float) -> None:
+        p.add_argument("--host", default="127.0.0.1", help="address to serve the dashboard on (default 127.0.0.1)")
+        p.add_argument("--port", type=_port, default=8181, help="port (default 8181; 0 picks a free one)")
+        p.add_argument(
+            "--poll-sec",
+            type=_poll_sec,
+            default=poll_default,
+            help=f"each browser's default update interval in seconds; 0 or less pauses (default {poll_default:g})",
+        )
+        p.add_argument("--hide-job-args", action="store_true", help="start with job arguments hidden")
+        p.add_argument("-v", "--verbose", action="store_true", help="log dispymon's and dispy's details")
+
+    serve = sub.add_parser("serve", help="serve the dashboard for the clusters a Python module builds")
+    serve.add_argument("--cluster-module", required=True, metavar="APP.PY", help="the module that builds the clusters")
+    serve.add_argument("--exit-after-workload", action="store_true", help="stop once the module's workload() returns")
+    common(serve, 10.0)
+
+    demo = sub.add_parser("demo", help="start local dispynode processes and a sample workload, and serve the dashboard")
+    demo.add_argument("--nodes", type=_positive, default=2, help="local nodes to start (default 2)")
+    demo.add_argument("--cpus", type=_positive, default=2, help="CPUs each node offers (default 2)")
+    demo.add_argument("--first-ip", type=_positive, default=2, help="nodes use 127.0.0.N from N = this (default 2)")
+    common(demo, 1.0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    # SIGTERM before the server's own handlers are in place (while nodes start,
+    # say) must still run our clean-up, never leave orphaned processes.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        return _demo(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _options(args: argparse.Namespace):
+    from .dashboard import Options
+
+    return Options(
+        host=args.host,
+        port=args.port,
+        poll_sec=args.poll_sec,
+        show_job_args=not args.hide_job_args,
+        exit_after_workload=getattr(args, "exit_after_workload", False),
+    )
+
+
+def _run(app_module, args: argparse.Namespace) -> int:
+    from .dashboard import DashboardError, run
+
+    try:
+        code = asyncio.run(run(app_module, _options(args), say=lambda s: print(s, flush=True)))
+    except DashboardError as exc:
+        print(f"dispymon: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        signal.signal(signal.SIGTERM, _interrupt)  # asyncio reset it on the way out
+    return code
+
+
+def _fail(message: str) -> int:
+    print(f"dispymon: {message}", file=sys.stderr)
+    return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .appmodule import AppModuleError, load
+    from .server import MissingFrontendError, check_frontend, ServerConfig
+
+    try:
+        check_frontend(ServerConfig().static_dir)
+    except MissingFrontendError as exc:
+        return _fail(str(exc))
+    try:
+        app_module = load(args.cluster_module)
+    except AppModuleError as exc:
+        return _fail(str(exc))
+    return _run(app_module, args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .appmodule import AppModuleError, load
+    from .localnodes import LocalCluster, NodeStartError, loopback_ips
+    from .server import MissingFrontendError, ServerConfig, check_frontend
+
+    try:
+        check_frontend(ServerConfig().static_dir)
+    except MissingFrontendError as exc:
+        return _fail(str(exc))
+    if args.first_ip + args.nodes > 255:
+        return _fail("--first-ip plus --nodes must stay within 127.0.0.2-127.0.0.254")
+    workdir = Path(tempfile.mkdtemp(prefix="dispymon-demo-"))
+    local = LocalCluster(workdir, loopback_ips(args.nodes, args.first_ip), cpus=args.cpus)
+    try:
+        try:
+            local.start()
+        except NodeStartError as exc:
+            return _fail(f"cannot start the demo's nodes: {exc}")
+        for node in local.nodes:
+            print(f"dispymon: dispynode {node.ip} ({node.cpus} CPUs) running as PID {node.pid}", flush=True)
+        os.environ["DISPYMON_DEMO_NODES"] = ",".join(n.ip for n in local.nodes)
+        os.environ["DISPYMON_DEMO_PORT"] = str(local.port_base)
+        os.environ["DISPYMON_DEMO_RECOVER"] = str(workdir / "dispy-recover")
+        os.environ.setdefault("DISPYMON_DEMO_IN_FLIGHT", str(2 * args.cpus * args.nodes))
+        try:
+            app_module = load(Path(__file__).with_name("demo_app.py"))
+        except AppModuleError as exc:
+            return _fail(str(exc))
+        return _run(app_module, args)
+    finally:
+        local.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

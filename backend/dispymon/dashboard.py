@@ -1,0 +1,119 @@
+"""Running the dashboard: attach clusters, serve, run the workload, shut down.
+
+Shared by `dispymon serve` and `dispymon demo`. Runs in the main thread's
+asyncio loop; dispy's threads feed the hub; the workload runs in its own
+thread so a blocking `cluster.wait()` never stalls the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from aiohttp import web
+
+from .adapter import DispyAdapter, close_cluster
+from .appmodule import AppModule, AppModuleError, start_workload
+from .hub import Hub
+from .server import ServerConfig, create_app
+
+log = logging.getLogger(__name__)
+
+
+class DashboardError(Exception):
+    """One line, fit to print as it is."""
+
+
+@dataclass
+class Options:
+    host: str = "127.0.0.1"
+    port: int = 8181
+    poll_sec: float = 10.0
+    show_job_args: bool = True
+    exit_after_workload: bool = False
+    close_timeout: float = 10.0
+
+
+def url_for(host: str, port: int) -> str:
+    shown = host if host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/"
+
+
+async def run(app_module: AppModule, options: Options, say: Callable[[str], None] = print) -> int:
+    """Serve until SIGINT/SIGTERM (or the workload ends, if asked); exit code."""
+    loop = asyncio.get_running_loop()
+    hub = Hub(loop)
+    adapter = DispyAdapter(hub.feed)
+    config = ServerConfig(poll_sec=options.poll_sec, show_job_args=options.show_job_args)
+    app = create_app(hub, config)
+    for cluster in app_module.clusters:
+        adapter.attach(cluster)
+
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, options.host or None, options.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        await _close_clusters(app_module.clusters, adapter, options.close_timeout)
+        raise DashboardError(f"cannot listen on {options.host or '*'}:{options.port}: {exc.strerror or exc}") from None
+    port = site._server.sockets[0].getsockname()[1]  # the real one when --port 0
+    say(f"dispymon: dashboard at {url_for(options.host, port)} (Ctrl-C to stop)")
+
+    stop = asyncio.Event()
+    outcome: dict[str, Any] = {"code": 0}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    def workload_done(error: AppModuleError | None) -> None:
+        if error is not None:
+            print(f"dispymon: {error}", file=sys.stderr, flush=True)
+            outcome["code"] = 1
+            stop.set()
+        else:
+            say("dispymon: workload finished" + ("" if options.exit_after_workload else "; still serving the dashboard"))
+            if options.exit_after_workload:
+                stop.set()
+
+    def from_workload_thread(error: AppModuleError | None) -> None:
+        try:
+            loop.call_soon_threadsafe(workload_done, error)
+        except RuntimeError:  # the loop has closed: we are already stopping
+            pass
+
+    if app_module.workload is not None:
+        start_workload(app_module, from_workload_thread)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        say("dispymon: stopping")
+        await hub.settle()
+        await runner.cleanup()
+        await _close_clusters(app_module.clusters, adapter, options.close_timeout)
+    return outcome["code"]
+
+
+async def _close_clusters(clusters: list[Any], adapter: DispyAdapter, timeout: float) -> None:
+    """Detach, then close each cluster (terminating its pending jobs) off the loop."""
+    adapter.detach_all()
+
+    def close_all() -> None:
+        for cluster in clusters:
+            try:
+                close_cluster(cluster)
+            except Exception:
+                log.warning("closing cluster %s failed", getattr(cluster, "name", cluster), exc_info=True)
+
+    try:
+        await asyncio.wait_for(asyncio.to_thread(close_all), timeout)
+    except TimeoutError:
+        log.warning("dispy clusters did not close within %.0f s", timeout)

@@ -1,0 +1,173 @@
+"""Start and stop local `dispynode` processes on loopback addresses.
+
+Used by `dispymon demo` and by the tests. Each node gets its own loopback
+address, its own work directory (two nodes sharing one make the second exit,
+and with --clean it kills the first) and an explicit port base away from
+dispy's default 9700. Nodes run in their own session, so stopping a node's
+process group also stops the job processes it forked.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class NodeStartError(RuntimeError):
+    pass
+
+
+def port_free(host: str, port: int) -> bool:
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                return False
+    return True
+
+
+def free_port_base(hosts: list[str], span: int = 3, low: int = 20000, high: int = 60000) -> int:
+    """A port P such that P..P+span-1 are free on every host (dispy uses P, P+1)."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(low, high)
+        if all(port_free(h, base + i) for h in hosts for i in range(span)):
+            return base
+    raise NodeStartError("no free dispy port base found on loopback")
+
+
+def wait_for_tcp(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            pass
+        if proc is not None and proc.poll() is not None:
+            raise NodeStartError(f"dispynode on {host} exited with code {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise NodeStartError(f"dispynode on {host} did not listen on port {port} within {timeout:.0f} s")
+        time.sleep(0.05)  # polling interval of a condition wait, not a synchronisation sleep
+
+
+@dataclass
+class LocalNode:
+    ip: str
+    cpus: int
+    port_base: int
+    workdir: Path
+    proc: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def start(self, timeout: float = 15.0, extra_args: list[str] | None = None) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.workdir / "dispynode.log"
+        cmd = [
+            sys.executable, "-m", "dispy.dispynode",
+            "-i", self.ip,
+            "-p", str(self.port_base),
+            "--cpus", str(self.cpus),
+            "--dest_path_prefix", str(self.workdir / "node"),
+            "--clean",
+            "--daemon",  # no stdin to read commands from
+            *(extra_args or []),
+        ]  # fmt: skip
+        with open(self.log_path, "ab") as logf:
+            self.proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.workdir,
+            )
+        try:
+            # a node listens on port_base + 1 (the client uses port_base)
+            wait_for_tcp(self.ip, self.port_base + 1, timeout, self.proc)
+        except NodeStartError:
+            self.stop()
+            raise
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the node alone (its jobs become orphans dispy must notice)."""
+        if self.alive():
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+
+    def stop(self, grace: float = 3.0) -> None:
+        """SIGTERM the node's process group, then SIGKILL what is left."""
+        if self.proc is None:
+            return
+        pgid = self.proc.pid  # its own session: pgid == pid
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(wait)
+            except subprocess.TimeoutExpired:
+                continue
+            # the node is gone; make sure its job processes are too
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            break
+
+
+@dataclass
+class LocalCluster:
+    """A set of local nodes sharing one port base."""
+
+    workdir: Path
+    ips: list[str]
+    cpus: int = 2
+    port_base: int = 0
+    nodes: list[LocalNode] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.port_base:
+            self.port_base = free_port_base(["127.0.0.1", *self.ips])
+
+    def start(self) -> "LocalCluster":
+        try:
+            for ip in self.ips:
+                self.add(ip)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def add(self, ip: str, cpus: int | None = None) -> LocalNode:
+        node = LocalNode(ip, cpus or self.cpus, self.port_base, self.workdir / ip)
+        self.nodes.append(node)
+        node.start()
+        return node
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def pids(self) -> list[int]:
+        return [n.pid for n in self.nodes if n.pid]
+
+
+def loopback_ips(count: int, first: int = 2) -> list[str]:
+    return [f"127.0.0.{first + i}" for i in range(count)]
