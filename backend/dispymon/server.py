@@ -93,21 +93,26 @@ class Connection:
 
     async def pump(self) -> None:
         view = self.view
+        due = True  # the first pass sends the snapshot
         while not self.ws.closed:
             if self.want_snapshot:
                 self.want_snapshot = False
                 message = view.snapshot()
-            else:
+            elif due or self.want_flush:
                 message = view.delta()
+            else:
+                message = None
+            self.want_flush = False
             if message is not None:
                 await self.ws.send_bytes(encode(message))
-            self.want_flush = False
             interval = view.interval
+            # Woken early (flush, resync, a new interval): not due by the clock.
+            due = False
             try:
                 async with asyncio.timeout(interval if interval > 0 else None):
                     await self.wake.wait()
             except TimeoutError:
-                pass
+                due = True
             self.wake.clear()
 
     def handle(self, message: dict[str, Any]) -> dict[str, Any] | None:

@@ -1,0 +1,101 @@
+"""The dispy adapter against dispy's own classes (no nodes needed here)."""
+
+from __future__ import annotations
+
+import dispy
+import pytest
+
+from dispymon import adapter
+from dispymon import events as ev
+from dispymon.events import ClusterAttached, ClusterDetached, StatusEvent
+
+
+def test_status_numbers_agree_with_dispy():
+    assert (ev.NODE_INITIALIZED, ev.NODE_CLOSED, ev.NODE_AVAIL_INFO) == (
+        dispy.DispyNode.Initialized, dispy.DispyNode.Closed, dispy.DispyNode.AvailInfo)
+    assert (ev.JOB_CREATED, ev.JOB_RUNNING, ev.JOB_PROVISIONAL_RESULT, ev.JOB_CANCELLED,
+            ev.JOB_TERMINATED, ev.JOB_ABANDONED, ev.JOB_FINISHED) == (
+        dispy.DispyJob.Created, dispy.DispyJob.Running, dispy.DispyJob.ProvisionalResult,
+        dispy.DispyJob.Cancelled, dispy.DispyJob.Terminated, dispy.DispyJob.Abandoned,
+        dispy.DispyJob.Finished)  # fmt: skip
+
+
+def test_node_and_job_copies_take_every_field():
+    node = dispy.DispyNode("127.0.0.2", "n2", 4)
+    node.busy, node.jobs_done, node.cpu_time, node.tx, node.rx, node.update_time = 1, 7, 3.5, 11, 12, 99.0
+    node.avail_info = dispy.DispyNodeAvailInfo(75.0, 1000, 2000, 3.0)
+    info = adapter.node_info(node)
+    assert info == ("127.0.0.2", "n2", 4, 4, 1, 7, 3.5, 11, 12, 99.0, (75.0, 1000, 2000, 3.0))
+    arg = object()
+    job = dispy.DispyJob("my-id", (arg,), {"k": 2})
+    j = adapter.job_info(job)
+    assert j.uid == job._uid and j.id == "my-id" and j.args[0] is arg and j.kwargs == {"k": 2}
+
+
+def compute(n):
+    return n
+
+
+def make_cluster(**kwargs):
+    # No node runs at 127.0.0.250: the cluster is created and closed without work.
+    return dispy.JobCluster(compute, nodes=["127.0.0.250"], host="127.0.0.1",
+                            dispy_port=kwargs.pop("dispy_port"), loglevel=dispy.logger.WARNING, **kwargs)  # fmt: skip
+
+
+def test_cluster_status_keyword_works_on_python_311_and_is_chained(dispy_port):
+    seen_by_user = []
+
+    def user_status(status, node, job):
+        seen_by_user.append(status)
+
+    cluster = make_cluster(cluster_status=user_status, dispy_port=dispy_port)  # failed before the shim
+    try:
+        fed = []
+        a = adapter.DispyAdapter(fed.append)
+        name = a.attach(cluster)
+        assert isinstance(fed[0], ClusterAttached) and fed[0].cluster == name == "compute"
+        # dispy calls whatever is in cluster.cluster_status: our tap, then the user's
+        node = dispy.DispyNode("127.0.0.2", "n", 2)
+        cluster.cluster_status(dispy.DispyNode.Initialized, node, None)
+        assert isinstance(fed[1], StatusEvent) and fed[1].node.ip_addr == "127.0.0.2"
+        assert seen_by_user == [dispy.DispyNode.Initialized]
+        assert a.detach(cluster)
+        assert cluster.cluster_status is user_status
+        assert isinstance(fed[-1], ClusterDetached)
+    finally:
+        cluster.close(timeout=0, terminate=True)
+
+
+def test_a_failing_tap_never_breaks_dispys_thread_or_the_users_callback(dispy_port):
+    calls = []
+
+    def broken_feed(event):
+        raise RuntimeError("queue exploded")
+
+    cluster = make_cluster(dispy_port=dispy_port)
+    try:
+        cluster.cluster_status = lambda s, n, j: calls.append(s)
+        a = adapter.DispyAdapter(lambda e: None)
+        a.attach(cluster)
+        a._feed = broken_feed  # the tap captured the working one; build a broken tap directly
+        tap = adapter._make_tap(broken_feed, "compute", cluster.cluster_status)
+        tap(dispy.DispyNode.Initialized, dispy.DispyNode("127.0.0.2", "n", 1), None)
+        assert calls == [dispy.DispyNode.Initialized]
+    finally:
+        cluster.close(timeout=0, terminate=True)
+
+
+def test_two_clusters_of_one_computation_get_distinct_names(dispy_port):
+    c1 = make_cluster(dispy_port=dispy_port)
+    c2 = make_cluster(dispy_port=dispy_port)
+    try:
+        a = adapter.DispyAdapter(lambda e: None)
+        assert (a.attach(c1), a.attach(c2), a.attach(c1)) == ("compute", "compute #2", "compute")
+    finally:
+        for c in (c1, c2):
+            c.close(timeout=0, terminate=True)
+
+
+def test_attach_refuses_what_is_not_a_cluster():
+    with pytest.raises(TypeError):
+        adapter.DispyAdapter(lambda e: None).attach(object())

@@ -1,0 +1,133 @@
+"""The aiohttp app with events fed directly into its hub (no dispy here)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+from aiohttp import WSMsgType
+
+from dispymon import events as ev
+from dispymon.hub import Hub
+from dispymon.server import MissingFrontendError, ServerConfig, create_app
+from conftest import WSClient
+from factories import attached, job, node, status
+
+
+@pytest.fixture
+async def served(aiohttp_client, static_dir):
+    async def make(poll_sec: float = 0.05):
+        hub = Hub(asyncio.get_running_loop())
+        app = create_app(hub, ServerConfig(poll_sec=poll_sec, static_dir=static_dir))
+        client = await aiohttp_client(app)
+        return hub, client
+
+    return make
+
+
+async def connect(client) -> WSClient:
+    ws = WSClient(await client.ws_connect("/ws"))
+    hello = await ws.recv()
+    assert hello["type"] == "hello" and hello["protocol"] == 1
+    snap = await ws.recv()
+    assert snap["type"] == "snapshot"
+    return ws
+
+
+async def test_hello_snapshot_then_deltas_in_sequence(served):
+    hub, client = await served(poll_sec=0.05)
+    hub.feed(attached("c", nodes=[(node("127.0.0.2"), ev.NODE_INITIALIZED)]))
+    ws = await connect(client)
+    assert ws.mirror.hello["poll_sec"] == 0.05 and ws.mirror.hello["show_job_args"] is True
+    await ws.until(lambda m: "c" in m.clusters, what="cluster c")
+    for uid in range(5):
+        hub.feed(status("c", ev.JOB_CREATED, None, job(uid, None)))
+        hub.feed(status("c", ev.JOB_RUNNING, node(busy=1), job(uid)))
+        hub.feed(status("c", ev.JOB_FINISHED, node(jobs_done=uid + 1), job(uid)))
+    await ws.until(lambda m: m.clusters["c"]["jobs"]["done"] == 5, what="5 jobs done")
+    assert ws.mirror.clusters == hub.state.snapshot()[0]
+    seqs = [m["seq"] for m in ws.messages if m["type"] in ("snapshot", "delta")]
+    assert seqs == list(range(1, len(seqs) + 1))
+
+
+async def test_two_browsers_both_see_the_full_state(served):
+    hub, client = await served()
+    a, b = await connect(client), await connect(client)
+    hub.feed(attached("c"))
+    for i in range(2, 12):
+        hub.feed(status("c", ev.NODE_INITIALIZED, node(f"127.0.0.{i}")))
+    for ws in (a, b):
+        await ws.until(lambda m: len(m.clusters.get("c", {}).get("nodes", {})) == 10, what="10 nodes")
+        assert ws.mirror.clusters == hub.state.snapshot()[0]
+
+
+async def test_interval_zero_pauses_until_flush(served):
+    hub, client = await served(poll_sec=0.05)
+    hub.feed(attached("c"))
+    ws = await connect(client)
+    await ws.until(lambda m: "c" in m.clusters)
+    await ws.send({"type": "view", "interval": 0})
+    # messages are handled in order: once this snapshot arrives, the pause holds
+    await ws.send({"type": "resync"})
+    await ws.until(lambda m: m.seq is not None and ws.messages[-1]["type"] == "snapshot" and len(ws.messages) > 2)
+    hub.feed(status("c", ev.NODE_INITIALIZED, node("127.0.0.2")))
+    await hub.settle()
+    # paused: the change stays on the server until asked for
+    with pytest.raises(asyncio.TimeoutError):
+        while True:
+            msg = await ws.recv(timeout=0.5)
+            assert "127.0.0.2" not in msg.get("clusters", {}).get("c", {}).get("nodes", {})
+    assert "127.0.0.2" not in ws.mirror.clusters["c"]["nodes"]
+    await ws.send({"type": "flush"})
+    await ws.until(lambda m: "127.0.0.2" in m.clusters["c"]["nodes"], timeout=5, what="flushed node")
+
+
+async def test_resync_sends_a_fresh_snapshot(served):
+    hub, client = await served()
+    ws = await connect(client)
+    await ws.send({"type": "resync"})
+    msg = await ws.recv()
+    assert msg["type"] == "snapshot" and msg["seq"] == 2
+
+
+async def test_bad_messages_get_errors_and_garbage_closes(served):
+    hub, client = await served()
+    ws = await connect(client)
+    await ws.send({"type": "teleport"})
+    err = await ws.recv()
+    assert err == {"type": "error", "code": "invalid", "message": "unknown message type 'teleport'"}
+    await ws.send({"type": "view", "interval": "fast"})
+    assert (await ws.recv())["code"] == "invalid"
+    await ws.ws.send_bytes(b"\xc1\xc1")
+    msg = await ws.ws.receive(timeout=5)
+    assert msg.type == WSMsgType.CLOSE and msg.data == aiohttp.WSCloseCode.UNSUPPORTED_DATA
+    # the server is unaffected: a new browser still connects
+    await connect(client)
+
+
+async def test_text_frames_are_refused_with_a_reason(served):
+    _, client = await served()
+    ws = await connect(client)
+    await ws.ws.send_str('{"type": "flush"}')
+    msg = await ws.ws.receive(timeout=5)
+    assert msg.type == WSMsgType.CLOSE and "text frames" in msg.extra
+
+
+async def test_spa_routes_serve_index_and_nothing_outside_the_build(served):
+    _, client = await served()
+    for path in ("/", "/node/127.0.0.2", "/manage"):
+        resp = await client.get(path)
+        assert resp.status == 200 and "dispymon test" in await resp.text()
+    resp = await client.get("/assets/app.js")
+    assert resp.status == 200 and "dispymon" in await resp.text()
+    resp = await client.get("/favicon.svg")
+    assert resp.status == 200 and "<svg" in await resp.text()
+    for path in ("/assets/../../secret.txt", "/assets/%2e%2e/%2e%2e/secret.txt", "/../secret.txt", "/%2e%2e/secret.txt"):
+        resp = await client.get(path)
+        assert "outside the build" not in await resp.text(), path
+
+
+def test_missing_build_says_how_to_build(tmp_path):
+    with pytest.raises(MissingFrontendError, match="npm ci && npm run build"):
+        create_app(Hub(asyncio.new_event_loop()), ServerConfig(static_dir=tmp_path))

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from dispymon import events as ev
+from dispymon.events import AvailInfo, ClusterDetached
+from dispymon.state import State
+from factories import attached, job, node, status
+
+
+def jobs(state: State, name: str = "c") -> dict:
+    return state.snapshot()[0][name]["jobs"]
+
+
+def test_node_events_record_every_field_and_status():
+    s = State()
+    s.apply(attached())
+    s.apply(status("c", ev.NODE_INITIALIZED, node(avail=AvailInfo(87.5, 1 << 30, 5 << 30, 1.5))))
+    rec = s.snapshot()[0]["c"]["nodes"]["127.0.0.2"]
+    assert rec == {
+        "ip_addr": "127.0.0.2", "name": "host-127.0.0.2", "cpus": 2, "avail_cpus": 2, "busy": 0,
+        "jobs_done": 0, "cpu_time": 0.0, "tx": 10, "rx": 20, "update_time": 1000.0,
+        "avail_info": {"cpu": 87.5, "memory": 1 << 30, "disk": 5 << 30, "swap": 1.5},
+        "status": "initialized",
+    }  # fmt: skip
+    s.apply(status("c", ev.NODE_CLOSED, node()))
+    assert s.snapshot()[0]["c"]["nodes"]["127.0.0.2"]["status"] == "closed"
+    # a later job/avail event on a closed node keeps it closed
+    s.apply(status("c", ev.NODE_AVAIL_INFO, node()))
+    assert s.snapshot()[0]["c"]["nodes"]["127.0.0.2"]["status"] == "closed"
+
+
+def test_job_lifecycle_counters():
+    s = State()
+    s.apply(attached())
+    for uid in range(1, 7):
+        s.apply(status("c", ev.JOB_CREATED, None, job(uid, ip=None)))
+    assert jobs(s) == dict(submitted=6, queued=6, running=0, done=0, finished=0, failed=0,
+                           cancelled=0, terminated=0, abandoned=0)  # fmt: skip
+    for uid in range(1, 6):
+        s.apply(status("c", ev.JOB_RUNNING, node(busy=1), job(uid)))
+    s.apply(status("c", ev.JOB_PROVISIONAL_RESULT, node(busy=1), job(1)))
+    assert jobs(s)["running"] == 5 and jobs(s)["queued"] == 1
+    s.apply(status("c", ev.JOB_FINISHED, node(), job(1)))
+    s.apply(status("c", ev.JOB_TERMINATED, node(), job(2, exception="Traceback ... ValueError: boom")))
+    s.apply(status("c", ev.JOB_TERMINATED, node(), job(3)))
+    s.apply(status("c", ev.JOB_ABANDONED, None, job(4)))
+    s.apply(status("c", ev.JOB_CANCELLED, None, job(6, ip=None)))  # cancelled while queued
+    assert jobs(s) == dict(submitted=6, queued=0, running=1, done=5, finished=1, failed=1,
+                           cancelled=1, terminated=1, abandoned=1)  # fmt: skip
+
+
+def test_jobs_finishing_that_were_submitted_before_attach_raise_submitted():
+    s = State()
+    s.apply(attached(pending=1, running=[job(9)]))
+    assert jobs(s)["submitted"] == 1 and jobs(s)["running"] == 1
+    s.apply(status("c", ev.JOB_FINISHED, node(), job(9)))
+    s.apply(status("c", ev.JOB_FINISHED, node(), job(10)))  # never seen before
+    assert jobs(s)["submitted"] == 2 and jobs(s)["done"] == 2 and jobs(s)["queued"] == 0
+
+
+def test_attach_seeds_nodes_and_events_for_unknown_clusters_are_ignored():
+    s = State()
+    s.apply(status("ghost", ev.NODE_INITIALIZED, node()))
+    assert s.snapshot()[0] == {}
+    s.apply(attached(nodes=[(node("127.0.0.5"), ev.NODE_INITIALIZED), (node("127.0.0.6"), ev.NODE_CLOSED)]))
+    nodes = s.snapshot()[0]["c"]["nodes"]
+    assert {ip: n["status"] for ip, n in nodes.items()} == {"127.0.0.5": "initialized", "127.0.0.6": "closed"}
+
+
+def test_changes_since_returns_only_what_changed():
+    s = State()
+    s.apply(attached(nodes=[(node("127.0.0.2"), 4), (node("127.0.0.3"), 4)]))
+    _, v = s.snapshot()
+    s.apply(status("c", ev.JOB_RUNNING, node("127.0.0.3", busy=1), job(1, "127.0.0.3")))
+    delta, v2 = s.changes_since(v)
+    assert set(delta) == {"c"}
+    assert set(delta["c"]) == {"jobs", "nodes"}
+    assert list(delta["c"]["nodes"]) == ["127.0.0.3"]
+    assert delta["c"]["nodes"]["127.0.0.3"]["busy"] == 1
+    assert s.changes_since(v2) == ({}, v2)
+
+
+def test_detach_sends_a_tombstone_and_reattach_sends_the_whole_cluster():
+    s = State()
+    s.apply(attached("a", nodes=[(node(), 4)]))
+    s.apply(attached("b"))
+    _, v = s.snapshot()
+    s.apply(ClusterDetached("a"))
+    delta, v = s.changes_since(v)
+    assert delta == {"a": None}
+    s.apply(attached("a", kind="SharedJobCluster"))
+    s.apply(status("a", ev.NODE_INITIALIZED, node("127.0.0.9")))
+    delta, _ = s.changes_since(v)
+    assert delta["a"]["kind"] == "SharedJobCluster"
+    assert list(delta["a"]["nodes"]) == ["127.0.0.9"]
+
+
+def test_change_log_is_bounded_by_state_size_not_event_count():
+    s = State()
+    s.apply(attached(nodes=[(node(f"127.0.0.{i}"), 4) for i in range(2, 5)]))
+    for uid in range(20_000):
+        ip = f"127.0.0.{2 + uid % 3}"
+        s.apply(status("c", ev.JOB_CREATED, None, job(uid, None)))
+        s.apply(status("c", ev.JOB_RUNNING, node(ip, busy=1), job(uid, ip)))
+        s.apply(status("c", ev.JOB_FINISHED, node(ip), job(uid, ip)))
+    # one entry per record: the cluster, its jobs, three nodes
+    assert len(s._changes) == 5
+    assert jobs(s)["done"] == 20_000 and s.clusters["c"].running == {}

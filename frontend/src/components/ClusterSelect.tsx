@@ -1,0 +1,36 @@
+import { useShallow } from 'zustand/react/shallow';
+import { useId } from 'react';
+import { useDashboard } from '../context';
+import { COMBINED } from '../protocol';
+import { clusterNames, resolveClusterName } from '../state';
+
+/** Cluster chooser; with a single cluster there is nothing to choose, so only its name shows. */
+export function ClusterSelect() {
+  const id = useId();
+  const names = useDashboard(useShallow((s) => clusterNames(s.clusters)));
+  const selected = useDashboard((s) => s.selectedCluster);
+  const selectCluster = useDashboard((s) => s.selectCluster);
+  const value = resolveClusterName(names, selected);
+
+  if (names.length === 0) return null;
+  if (names.length === 1) {
+    return (
+      <p className="cluster-name">
+        Cluster <strong>{names[0]}</strong>
+      </p>
+    );
+  }
+  return (
+    <div className="field">
+      <label htmlFor={id}>Cluster</label>
+      <select id={id} value={value ?? COMBINED} onChange={(e) => selectCluster(e.target.value)}>
+        <option value={COMBINED}>{COMBINED}</option>
+        {names.map((name) => (
+          <option key={name} value={name}>
+            {name}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}

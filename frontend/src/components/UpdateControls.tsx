@@ -1,0 +1,66 @@
+import { useId, useState } from 'react';
+import type { FormEvent } from 'react';
+import { useDashboard, useSocket } from '../context';
+import { parseInterval } from '../format';
+
+/** This browser's update interval, and "Update" to get changes right now. */
+export function UpdateControls() {
+  const inputId = useId();
+  const errorId = useId();
+  const socket = useSocket();
+  const interval = useDashboard((s) => s.interval);
+  // While the user edits, show their text (possibly invalid or half-typed);
+  // otherwise show the store's value, which a hello may set.
+  const [draft, setDraft] = useState<string | null>(null);
+  const text = draft ?? (interval === null ? '' : String(interval));
+  const invalid = draft !== null && parseInterval(draft) === null;
+
+  const commit = (value: string): boolean => {
+    const seconds = parseInterval(value);
+    if (seconds === null) return false;
+    if (seconds !== interval) socket.setViewInterval(seconds);
+    return true;
+  };
+
+  const onSubmit = (e: FormEvent) => {
+    e.preventDefault();
+    if (draft !== null && commit(draft)) setDraft(null);
+  };
+
+  return (
+    <form className="update-controls" onSubmit={onSubmit}>
+      <div className="field">
+        <label htmlFor={inputId}>Update interval (seconds)</label>
+        <input
+          id={inputId}
+          type="number"
+          step="any"
+          min="0"
+          inputMode="decimal"
+          value={text}
+          aria-invalid={invalid || undefined}
+          aria-describedby={invalid ? errorId : undefined}
+          onChange={(e) => {
+            setDraft(e.target.value);
+            commit(e.target.value);
+          }}
+          onBlur={() => {
+            // Back to the canonical value, unless the text is invalid and
+            // the user still has to see (and fix) it.
+            if (draft !== null && parseInterval(draft) !== null) setDraft(null);
+          }}
+        />
+      </div>
+      <button type="button" onClick={() => socket.flush()}>
+        Update
+      </button>
+      {invalid ? (
+        <p id={errorId} className="field-error" role="alert">
+          Enter a number of seconds (0 or less stops automatic updates).
+        </p>
+      ) : interval !== null && interval <= 0 ? (
+        <p className="hint">Automatic updates stopped: press Update to refresh.</p>
+      ) : null}
+    </form>
+  );
+}

@@ -1,0 +1,24 @@
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { App } from './App';
+import { ServicesProvider } from './context';
+import { DispySocket } from './socket';
+import { createDashboardStore } from './store';
+import './styles.css';
+
+// The store and the socket live outside React: the socket feeds the store,
+// components only read it (and ask the socket for view/flush/commands).
+const store = createDashboardStore();
+const socket = new DispySocket({ store });
+socket.connect();
+
+const root = document.getElementById('root');
+if (!root) throw new Error('#root is missing from index.html');
+
+createRoot(root).render(
+  <StrictMode>
+    <ServicesProvider store={store} socket={socket}>
+      <App />
+    </ServicesProvider>
+  </StrictMode>,
+);

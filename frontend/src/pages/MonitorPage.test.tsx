@@ -1,0 +1,225 @@
+// @vitest-environment jsdom
+import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { App } from '../App';
+import { ServicesProvider } from '../context';
+import type { SocketControls } from '../context';
+import type { Cluster } from '../protocol';
+import { createDashboardStore } from '../store';
+import type { DashboardState } from '../store';
+import { cluster, node } from '../test/fixtures';
+
+afterEach(() => {
+  cleanup();
+  history.replaceState(null, '', '/');
+});
+
+const t0 = new Date(2024, 5, 1, 14, 5, 9).getTime() / 1000;
+
+const twoClusters: Record<string, Cluster> = {
+  alpha: cluster(
+    'alpha',
+    [
+      node('127.0.0.9', { name: 'nine', cpus: 2, busy: 1, jobs_done: 4, cpu_time: 2, update_time: t0 }),
+      node('127.0.0.10', { name: 'ten', cpus: 4, jobs_done: 1, cpu_time: 0.5 }),
+      node('127.0.0.2', { name: 'two', status: 'closed' }),
+    ],
+    { submitted: 10, done: 6, queued: 1, running: 3, finished: 4, failed: 1, cancelled: 1 },
+  ),
+  beta: cluster('beta', [node('127.0.0.9', { cpus: 1, jobs_done: 2, cpu_time: 1 })], {
+    submitted: 5,
+    done: 5,
+    finished: 3,
+    terminated: 1,
+    abandoned: 1,
+  }),
+};
+
+function setup(init: Partial<DashboardState> = {}) {
+  const store = createDashboardStore({
+    connection: 'live',
+    interval: 10,
+    seq: 1,
+    awaitingSnapshot: false,
+    clusters: twoClusters,
+    ...init,
+  });
+  const socket = {
+    setViewInterval: vi.fn((s: number) => store.getState().chooseInterval(s)),
+    flush: vi.fn(),
+    command: vi.fn(),
+  } satisfies SocketControls;
+  render(
+    <ServicesProvider store={store} socket={socket}>
+      <App />
+    </ServicesProvider>,
+  );
+  return { store, socket };
+}
+
+const figure = (key: string) => screen.getByTestId(`jobs-${key}`).textContent;
+
+/** First-column text (IP address) of each body row, top to bottom. */
+function ipOrder(): string[] {
+  const table = screen.getByRole('table', { name: 'Nodes' });
+  const rows = within(table).getAllByRole('row').slice(1);
+  return rows.map((r) => within(r).getAllByRole('cell')[0]?.textContent ?? '');
+}
+
+function headerOf(title: string): HTMLElement {
+  return screen.getByRole('button', { name: title }).closest('th') as HTMLElement;
+}
+
+describe('Monitor page', () => {
+  it('has the header, navigation and connection state', () => {
+    const { store } = setup();
+    expect(screen.getByRole('heading', { level: 1, name: 'dispymon' })).toBeTruthy();
+    expect(screen.getByRole('heading', { level: 2, name: 'Monitor' })).toBeTruthy();
+    expect(screen.getByRole('link', { name: 'Monitor' }).getAttribute('href')).toBe('/');
+    const status = screen.getByRole('status', { name: 'Connection' });
+    expect(status.textContent).toBe('Live');
+    act(() => store.getState().setConnection('reconnecting'));
+    expect(status.textContent).toBe('Reconnecting…');
+    act(() => store.getState().setConnection('closed'));
+    expect(status.textContent).toBe('Disconnected');
+  });
+
+  it('shows combined jobs by default and per cluster when chosen', () => {
+    setup();
+    const select = screen.getByRole('combobox', { name: 'Cluster' }) as HTMLSelectElement;
+    expect([...select.options].map((o) => o.value)).toEqual(['* Combined', 'alpha', 'beta']);
+    expect(select.value).toBe('* Combined');
+    expect(figure('submitted')).toBe('15');
+    expect(figure('done')).toBe('11');
+    expect(figure('pending')).toBe('4');
+    expect(figure('terminated')).toBe('1');
+
+    fireEvent.change(select, { target: { value: 'alpha' } });
+    expect(figure('submitted')).toBe('10');
+    expect(figure('pending')).toBe('4');
+    expect(figure('queued')).toBe('1');
+    expect(figure('running')).toBe('3');
+    expect(figure('abandoned')).toBe('0');
+  });
+
+  it('re-renders when a delta arrives', () => {
+    const { store } = setup();
+    act(() => {
+      store.getState().receiveDelta({
+        type: 'delta',
+        seq: 2,
+        clusters: { beta: { jobs: { ...twoClusters.beta!.jobs, submitted: 105 } } },
+      });
+    });
+    expect(figure('submitted')).toBe('115');
+  });
+
+  it('hides the cluster selector when there is only one cluster', () => {
+    setup({ clusters: { alpha: twoClusters.alpha! } });
+    expect(screen.queryByRole('combobox', { name: 'Cluster' })).toBeNull();
+    expect(figure('submitted')).toBe('10');
+  });
+
+  it('lists nodes by IP address descending, numerically, and sorts on click', () => {
+    setup();
+    expect(ipOrder()).toEqual(['127.0.0.10', '127.0.0.9', '127.0.0.2']);
+    expect(headerOf('IP address').getAttribute('aria-sort')).toBe('descending');
+    expect(headerOf('Jobs done').getAttribute('aria-sort')).toBe('none');
+
+    fireEvent.click(screen.getByRole('button', { name: 'IP address' }));
+    expect(headerOf('IP address').getAttribute('aria-sort')).toBe('ascending');
+    expect(ipOrder()).toEqual(['127.0.0.2', '127.0.0.9', '127.0.0.10']);
+
+    // combined: 127.0.0.9 did 4 + 2 jobs
+    fireEvent.click(screen.getByRole('button', { name: 'Jobs done' }));
+    expect(headerOf('Jobs done').getAttribute('aria-sort')).toBe('ascending');
+    expect(headerOf('IP address').getAttribute('aria-sort')).toBe('none');
+    expect(ipOrder()).toEqual(['127.0.0.2', '127.0.0.10', '127.0.0.9']);
+    fireEvent.click(screen.getByRole('button', { name: 'Jobs done' }));
+    expect(headerOf('Jobs done').getAttribute('aria-sort')).toBe('descending');
+    expect(ipOrder()).toEqual(['127.0.0.9', '127.0.0.10', '127.0.0.2']);
+  });
+
+  it('shows the columns, derived values and closed nodes', () => {
+    setup();
+    const table = screen.getByRole('table', { name: 'Nodes' });
+    const headers = within(table).getAllByRole('columnheader').map((h) => h.textContent);
+    expect(headers).toEqual([
+      'IP address▼',
+      'Name',
+      'CPUs',
+      'Busy',
+      'Jobs done',
+      'CPU time (s)',
+      'Sec/job',
+      'Last update',
+      'Status',
+    ]);
+    const [ten, nine, two] = within(table).getAllByRole('row').slice(1);
+    expect(within(nine!).getAllByRole('cell').map((c) => c.textContent)).toEqual([
+      '127.0.0.9',
+      'nine',
+      '3',
+      '1',
+      '6',
+      '3.000',
+      '0.500',
+      '14:05:09',
+      'Initialized',
+    ]);
+    expect(within(ten!).getAllByRole('cell')[7]?.textContent).toBe('—');
+    expect(within(two!).getAllByRole('cell')[6]?.textContent).toBe('—');
+    expect(two!.className).toContain('node-closed');
+    expect(within(two!).getAllByRole('cell')[8]?.textContent).toBe('Closed');
+  });
+
+  it('shows an empty state without nodes', () => {
+    setup({ clusters: { alpha: cluster('alpha') } });
+    expect(screen.getByRole('cell', { name: 'No nodes yet' })).toBeTruthy();
+  });
+
+  it('sends a valid update interval, refuses an invalid one, and flushes on Update', () => {
+    const { socket, store } = setup();
+    const input = screen.getByRole('spinbutton', { name: 'Update interval (seconds)' }) as HTMLInputElement;
+    expect(input.value).toBe('10');
+
+    fireEvent.change(input, { target: { value: '0.25' } });
+    expect(socket.setViewInterval).toHaveBeenLastCalledWith(0.25);
+    expect(store.getState().interval).toBe(0.25);
+
+    fireEvent.change(input, { target: { value: '' } });
+    expect(screen.getByRole('alert').textContent).toMatch(/number of seconds/);
+    expect(input.getAttribute('aria-invalid')).toBe('true');
+    fireEvent.blur(input);
+    expect(screen.getByRole('alert')).toBeTruthy(); // still shown until fixed
+    expect(socket.setViewInterval).toHaveBeenCalledTimes(1);
+
+    fireEvent.change(input, { target: { value: '0' } });
+    expect(socket.setViewInterval).toHaveBeenLastCalledWith(0);
+    expect(screen.queryByRole('alert')).toBeNull();
+    expect(screen.getByText(/Automatic updates stopped/)).toBeTruthy();
+
+    fireEvent.click(screen.getByRole('button', { name: 'Update' }));
+    expect(socket.flush).toHaveBeenCalledOnce();
+  });
+
+  it('shows the interval from hello once it arrives', () => {
+    const { store } = setup({ interval: null });
+    const input = screen.getByRole('spinbutton', { name: 'Update interval (seconds)' }) as HTMLInputElement;
+    expect(input.value).toBe('');
+    act(() =>
+      store.getState().receiveHello({ type: 'hello', protocol: 1, server: 'dispymon 0.1.0', poll_sec: 5, show_job_args: true }),
+    );
+    expect(input.value).toBe('5');
+    expect(screen.getByText('dispymon 0.1.0')).toBeTruthy();
+  });
+
+  it('answers unknown paths with a not-found page', () => {
+    history.pushState(null, '', '/nowhere');
+    setup();
+    expect(screen.getByRole('heading', { level: 2, name: 'Page not found' })).toBeTruthy();
+    fireEvent.click(screen.getAllByRole('link', { name: 'Monitor' })[1]!);
+    expect(location.pathname).toBe('/');
+    expect(screen.getByRole('heading', { level: 2, name: 'Monitor' })).toBeTruthy();
+  });
+});

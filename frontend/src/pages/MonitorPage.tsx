@@ -1,0 +1,22 @@
+import { useEffect } from 'react';
+import { ClusterSelect } from '../components/ClusterSelect';
+import { JobsSummary } from '../components/JobsSummary';
+import { NodesTable } from '../components/NodesTable';
+import { UpdateControls } from '../components/UpdateControls';
+
+export function MonitorPage() {
+  useEffect(() => {
+    document.title = 'Monitor · dispymon';
+  }, []);
+  return (
+    <>
+      <h2>Monitor</h2>
+      <div className="toolbar">
+        <ClusterSelect />
+        <UpdateControls />
+      </div>
+      <JobsSummary />
+      <NodesTable />
+    </>
+  );
+}

@@ -1,0 +1,260 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Hello, Snapshot } from './protocol';
+import { CommandFailedError, CommandTimeoutError, ConnectionLostError, DispySocket, backoffDelay, wsUrl } from './socket';
+import { createDashboardStore } from './store';
+import type { DashboardStore } from './store';
+import { fakeWebSockets } from './test/fakeWebSocket';
+import { cluster, node } from './test/fixtures';
+
+const hello = (poll_sec = 10, protocol = 1): Hello => ({
+  type: 'hello',
+  protocol,
+  server: 'dispymon 0.1.0',
+  poll_sec,
+  show_job_args: true,
+});
+
+const snapshot = (seq: number, names: string[] = ['c']): Snapshot => ({
+  type: 'snapshot',
+  seq,
+  clusters: Object.fromEntries(names.map((n) => [n, cluster(n, [node('127.0.0.2')])])),
+});
+
+let fakes: ReturnType<typeof fakeWebSockets>;
+let store: DashboardStore;
+let socket: DispySocket;
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  fakes = fakeWebSockets();
+  store = createDashboardStore();
+  // random() = 0: the shortest jitter, so delays are exact (base / 2)
+  socket = new DispySocket({ store, url: 'ws://test/ws', createWebSocket: fakes.create, random: () => 0 });
+});
+
+afterEach(() => {
+  socket.close();
+  vi.useRealTimers();
+});
+
+/** Connects and completes the hello + snapshot exchange. */
+function goLive(poll_sec = 10, seq = 1) {
+  socket.connect();
+  const ws = fakes.last;
+  ws.open();
+  ws.receive(hello(poll_sec));
+  ws.receive(snapshot(seq));
+  return ws;
+}
+
+describe('connection', () => {
+  it('opens a binary socket at the URL and goes live on the first snapshot', () => {
+    socket.connect();
+    const ws = fakes.last;
+    expect(ws.url).toBe('ws://test/ws');
+    expect(ws.binaryType).toBe('arraybuffer');
+    expect(store.getState().connection).toBe('connecting');
+    ws.open();
+    ws.receive(hello(2.5));
+    expect(store.getState().connection).toBe('connecting');
+    expect(store.getState().interval).toBe(2.5);
+    ws.receive(snapshot(1));
+    expect(store.getState().connection).toBe('live');
+    expect(Object.keys(store.getState().clusters)).toEqual(['c']);
+    // nothing to send when the user kept the server's interval
+    expect(ws.sent).toEqual([]);
+  });
+
+  it('derives the URL from the page location', () => {
+    expect(wsUrl({ protocol: 'http:', host: 'h:8181' })).toBe('ws://h:8181/ws');
+    expect(wsUrl({ protocol: 'https:', host: 'example.org' })).toBe('wss://example.org/ws');
+  });
+
+  it('reconnects with exponential backoff and keeps the last state meanwhile', () => {
+    const first = goLive();
+    first.drop();
+    expect(store.getState().connection).toBe('reconnecting');
+    expect(Object.keys(store.getState().clusters)).toEqual(['c']);
+
+    vi.advanceTimersByTime(124); // 250 ms * 0.5 jitter
+    expect(fakes.sockets).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(fakes.sockets).toHaveLength(2);
+
+    // the second attempt fails too: the delay doubles
+    fakes.last.drop();
+    vi.advanceTimersByTime(249);
+    expect(fakes.sockets).toHaveLength(2);
+    vi.advanceTimersByTime(1);
+    expect(fakes.sockets).toHaveLength(3);
+
+    const third = fakes.last;
+    third.open();
+    third.receive(hello());
+    expect(store.getState().connection).toBe('reconnecting');
+    third.receive(snapshot(40, ['d']));
+    expect(store.getState().connection).toBe('live');
+    expect(Object.keys(store.getState().clusters)).toEqual(['d']);
+
+    // a hello reset the backoff: the next drop waits the minimum again
+    third.drop();
+    vi.advanceTimersByTime(125);
+    expect(fakes.sockets).toHaveLength(4);
+  });
+
+  it('computes backoff delays capped at the maximum, with jitter', () => {
+    const low = () => 0;
+    const high = () => 0.999999;
+    expect([0, 1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, low))).toEqual([125, 250, 500, 1000, 2000, 2500, 2500]);
+    expect(backoffDelay(0, high)).toBeCloseTo(250, 2);
+    expect(backoffDelay(10, high)).toBeCloseTo(5000, 1);
+  });
+
+  it('stops for good on close()', () => {
+    const ws = goLive();
+    socket.close();
+    expect(ws.closedByClient).toBe(true);
+    expect(store.getState().connection).toBe('closed');
+    vi.advanceTimersByTime(60_000);
+    expect(fakes.sockets).toHaveLength(1);
+  });
+
+  it('gives up on a server speaking another protocol version', () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    socket.connect();
+    fakes.last.open();
+    fakes.last.receive(hello(10, 2));
+    expect(store.getState().connection).toBe('closed');
+    vi.advanceTimersByTime(60_000);
+    expect(fakes.sockets).toHaveLength(1);
+  });
+
+  it('ignores text frames and garbage without failing', () => {
+    const ws = goLive();
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    ws.receiveRaw('{"type":"delta"}');
+    ws.receiveRaw(new Uint8Array([0xc1]).buffer);
+    expect(warn).toHaveBeenCalledOnce();
+    expect(error).toHaveBeenCalledOnce();
+    expect(store.getState().connection).toBe('live');
+    expect(store.getState().seq).toBe(1);
+  });
+});
+
+describe('deltas', () => {
+  it('applies deltas in sequence', () => {
+    const ws = goLive(10, 7);
+    ws.receive({ type: 'delta', seq: 8, clusters: { c: { nodes: { '127.0.0.2': null } } } });
+    expect(store.getState().seq).toBe(8);
+    expect(store.getState().clusters.c?.nodes).toEqual({});
+    expect(ws.sent).toEqual([]);
+  });
+
+  it('on a gap sends one resync and ignores deltas until the next snapshot', () => {
+    const ws = goLive(10, 7);
+    ws.receive({ type: 'delta', seq: 9, clusters: { c: null } });
+    expect(ws.sent).toEqual([{ type: 'resync' }]);
+    expect(store.getState().awaitingSnapshot).toBe(true);
+    expect(store.getState().clusters.c).toBeDefined();
+
+    // in-flight deltas after the gap: ignored, no second resync
+    ws.receive({ type: 'delta', seq: 10, clusters: { c: null } });
+    expect(ws.sent).toHaveLength(1);
+    expect(store.getState().clusters.c).toBeDefined();
+
+    ws.receive(snapshot(20, ['e']));
+    expect(store.getState().awaitingSnapshot).toBe(false);
+    ws.receive({ type: 'delta', seq: 21, clusters: { e: null } });
+    expect(store.getState().clusters).toEqual({});
+    expect(ws.sent).toHaveLength(1);
+  });
+});
+
+describe('view interval and flush', () => {
+  it('sends view when the user changes the interval, and again after a reconnect', () => {
+    const first = goLive(10);
+    socket.setViewInterval(0.25);
+    expect(first.sent).toEqual([{ type: 'view', interval: 0.25 }]);
+    expect(store.getState().interval).toBe(0.25);
+
+    first.drop();
+    vi.advanceTimersByTime(125);
+    const second = fakes.last;
+    second.open();
+    second.receive(hello(10));
+    // the user's choice survives: the new connection is told about it
+    expect(second.sent).toEqual([{ type: 'view', interval: 0.25 }]);
+    expect(store.getState().interval).toBe(0.25);
+  });
+
+  it('adopts poll_sec from each hello while the user has not chosen', () => {
+    const first = goLive(10);
+    first.drop();
+    vi.advanceTimersByTime(125);
+    fakes.last.open();
+    fakes.last.receive(hello(3));
+    expect(store.getState().interval).toBe(3);
+    expect(fakes.last.sent).toEqual([]);
+  });
+
+  it('sends flush for "Update"', () => {
+    const ws = goLive();
+    socket.flush();
+    expect(ws.sent).toEqual([{ type: 'flush' }]);
+  });
+
+  it('drops messages while disconnected instead of throwing', () => {
+    socket.connect();
+    expect(socket.send({ type: 'flush' })).toBe(false);
+    expect(() => socket.setViewInterval(1)).not.toThrow();
+    expect(store.getState().interval).toBe(1);
+  });
+});
+
+describe('commands', () => {
+  it('resolves the pending command whose id matches the result', async () => {
+    const ws = goLive();
+    const first = socket.command('close_node', { ip: '127.0.0.2' });
+    const second = socket.command('set_cpus', { ip: '127.0.0.2', cpus: 1 });
+    expect(ws.sent).toEqual([
+      { type: 'command', id: 1, name: 'close_node', args: { ip: '127.0.0.2' } },
+      { type: 'command', id: 2, name: 'set_cpus', args: { ip: '127.0.0.2', cpus: 1 } },
+    ]);
+    ws.receive({ type: 'result', id: 99, ok: true, value: 'nobody' }); // unknown id: ignored
+    ws.receive({ type: 'result', id: 2, ok: true, value: 1 });
+    await expect(second).resolves.toBe(1);
+    expect(socket.pendingCount).toBe(1);
+    ws.receive({ type: 'result', id: 1, ok: false, error: { code: 'not_found', message: 'no such node' } });
+    const err = await first.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CommandFailedError);
+    expect(err).toMatchObject({ code: 'not_found', message: 'no such node' });
+    expect(socket.pendingCount).toBe(0);
+  });
+
+  it('rejects every pending command when the connection drops', async () => {
+    const ws = goLive();
+    const a = socket.command('a');
+    const b = socket.command('b');
+    ws.drop();
+    await expect(a).rejects.toThrow(/connection lost/);
+    await expect(b).rejects.toBeInstanceOf(ConnectionLostError);
+    expect(socket.pendingCount).toBe(0);
+  });
+
+  it('rejects a command that gets no result in time, and ignores a late result', async () => {
+    const ws = goLive();
+    const late = socket.command('slow');
+    vi.advanceTimersByTime(29_999);
+    expect(socket.pendingCount).toBe(1);
+    vi.advanceTimersByTime(1);
+    await expect(late).rejects.toBeInstanceOf(CommandTimeoutError);
+    expect(socket.pendingCount).toBe(0);
+    expect(() => ws.receive({ type: 'result', id: 1, ok: true, value: null })).not.toThrow();
+  });
+
+  it('rejects at once when not connected', async () => {
+    await expect(socket.command('a')).rejects.toThrow(/connection lost/);
+    expect(socket.pendingCount).toBe(0);
+  });
+});

@@ -1,0 +1,277 @@
+// One WebSocket to the dispymon server, kept open: decodes frames, feeds the
+// store, resyncs on gaps, reconnects with backoff and matches command results
+// to their pending promises. No React here.
+import { decode, encode } from './codec';
+import { PROTOCOL_VERSION } from './protocol';
+import type { ClientMessage, CommandResult, ServerMessage } from './protocol';
+import type { DashboardStore } from './store';
+
+/** The part of the browser's WebSocket this module uses (lets tests inject a fake). */
+export interface WebSocketLike {
+  binaryType: BinaryType;
+  readonly readyState: number;
+  onopen: ((ev: Event) => void) | null;
+  onmessage: ((ev: MessageEvent) => void) | null;
+  onclose: ((ev: CloseEvent) => void) | null;
+  onerror: ((ev: Event) => void) | null;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+}
+
+export type WebSocketFactory = (url: string) => WebSocketLike;
+
+export interface DispySocketOptions {
+  store: DashboardStore;
+  /** defaults to wsUrl(location) */
+  url?: string;
+  createWebSocket?: WebSocketFactory;
+  /** [0, 1); injectable so tests get deterministic jitter */
+  random?: () => number;
+  minDelayMs?: number;
+  maxDelayMs?: number;
+  /** a command without a result after this long is rejected (default 30 s) */
+  commandTimeoutMs?: number;
+}
+
+const OPEN = 1; // WebSocket.OPEN, without touching the global in tests
+
+/** The connection dropped (or was not open) before the command got its result. */
+export class ConnectionLostError extends Error {
+  override name = 'ConnectionLostError';
+}
+
+/** No result arrived in time (the result, if it still comes, is ignored). */
+export class CommandTimeoutError extends Error {
+  override name = 'CommandTimeoutError';
+}
+
+/** The server answered a command with `ok: false`. */
+export class CommandFailedError extends Error {
+  override name = 'CommandFailedError';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Same host and port as the page; `wss:` when the page came over https. */
+export function wsUrl(loc: Pick<Location, 'protocol' | 'host'>): string {
+  return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}/ws`;
+}
+
+/**
+ * Exponential backoff with jitter: min·2^attempt capped at max, then scaled
+ * into [½, 1) of that so many tabs reconnecting after a server restart do
+ * not all arrive at once.
+ */
+export function backoffDelay(attempt: number, random: () => number, minMs = 250, maxMs = 5000): number {
+  const base = Math.min(maxMs, minMs * 2 ** attempt);
+  return base * (0.5 + 0.5 * random());
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(reason: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class DispySocket {
+  private readonly store: DashboardStore;
+  private readonly url: string;
+  private readonly createWebSocket: WebSocketFactory;
+  private readonly random: () => number;
+  private readonly minDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly commandTimeoutMs: number;
+
+  private ws: WebSocketLike | null = null;
+  private attempt = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private stopped = false;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+
+  constructor(options: DispySocketOptions) {
+    this.store = options.store;
+    this.url = options.url ?? wsUrl(location);
+    this.createWebSocket = options.createWebSocket ?? ((url) => new WebSocket(url));
+    this.random = options.random ?? Math.random;
+    this.minDelayMs = options.minDelayMs ?? 250;
+    this.maxDelayMs = options.maxDelayMs ?? 5000;
+    // dispy's management calls can block ~10 s on a network fault; leave room.
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 30_000;
+  }
+
+  /** Opens the connection (and keeps reopening it until close()). */
+  connect(): void {
+    this.stopped = false;
+    if (this.ws || this.reconnectTimer !== null) return;
+    this.open();
+  }
+
+  /** Closes for good: no reconnect; the indicator shows "Disconnected". */
+  close(): void {
+    this.stopped = true;
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close(1000, 'page closed');
+    this.rejectPending();
+    this.store.getState().setConnection('closed');
+  }
+
+  /** Sends if connected; returns false when the message was dropped. */
+  send(msg: ClientMessage): boolean {
+    if (!this.ws || this.ws.readyState !== OPEN) return false;
+    this.ws.send(encode(msg));
+    return true;
+  }
+
+  /** The user chose an update interval (seconds, ≤ 0 pauses). */
+  setViewInterval(seconds: number): void {
+    this.store.getState().chooseInterval(seconds);
+    this.send({ type: 'view', interval: seconds });
+  }
+
+  /** "Update": ask for everything changed since the last delta, now. */
+  flush(): void {
+    this.send({ type: 'flush' });
+  }
+
+  /**
+   * Sends a command and resolves with its result value; rejects with
+   * CommandFailedError on `ok: false`, ConnectionLostError if the connection
+   * is down or drops before the result arrives, CommandTimeoutError if no
+   * result comes within commandTimeoutMs.
+   */
+  command(name: string, args: Record<string, unknown> = {}): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise<unknown>((resolve, reject) => {
+      if (!this.ws || this.ws.readyState !== OPEN) {
+        reject(new ConnectionLostError(`connection lost: command "${name}" not sent`));
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new CommandTimeoutError(`command "${name}" got no result within ${this.commandTimeoutMs / 1000} s`));
+      }, this.commandTimeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.send({ type: 'command', id, name, args });
+    });
+  }
+
+  /** Number of commands still waiting for their result. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  private open(): void {
+    this.reconnectTimer = null;
+    const ws = this.createWebSocket(this.url);
+    this.ws = ws;
+    ws.binaryType = 'arraybuffer';
+    // Events of a socket we already replaced or closed are ignored.
+    ws.onopen = () => {
+      if (ws !== this.ws) return;
+      this.store.getState().connectionOpened();
+    };
+    ws.onmessage = (ev) => {
+      if (ws !== this.ws) return;
+      this.receive(ev.data as unknown);
+    };
+    ws.onclose = () => {
+      if (ws !== this.ws) return;
+      this.dropped();
+    };
+    // An error is always followed by close, which does the work.
+    ws.onerror = () => {};
+  }
+
+  private dropped(): void {
+    this.ws = null;
+    this.rejectPending();
+    if (this.stopped) return;
+    // Keep showing the last state, marked as reconnecting.
+    this.store.getState().setConnection('reconnecting');
+    const delay = backoffDelay(this.attempt, this.random, this.minDelayMs, this.maxDelayMs);
+    this.attempt++;
+    this.reconnectTimer = setTimeout(() => this.open(), delay);
+  }
+
+  private rejectPending(): void {
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of pending) {
+      clearTimeout(p.timer);
+      p.reject(new ConnectionLostError('connection lost before the command result arrived'));
+    }
+  }
+
+  private receive(data: unknown): void {
+    if (!(data instanceof ArrayBuffer)) {
+      console.warn('dispymon: ignoring non-binary frame');
+      return;
+    }
+    let msg: ServerMessage;
+    try {
+      msg = decode(data);
+    } catch (err) {
+      // A lost delta is caught by the seq check on the next one.
+      console.error('dispymon:', err);
+      return;
+    }
+    this.dispatch(msg);
+  }
+
+  private dispatch(msg: ServerMessage): void {
+    const store = this.store.getState();
+    switch (msg.type) {
+      case 'hello': {
+        if (msg.protocol !== PROTOCOL_VERSION) {
+          console.error(`dispymon: server speaks protocol ${msg.protocol}, this page ${PROTOCOL_VERSION}`);
+          this.close();
+          return;
+        }
+        // A healthy server: the next drop starts the backoff from scratch.
+        this.attempt = 0;
+        store.receiveHello(msg);
+        const { interval, intervalChosen } = this.store.getState();
+        // The server starts every connection at poll_sec; restore the
+        // user's own choice after a reconnect.
+        if (intervalChosen && interval !== null && interval !== msg.poll_sec) {
+          this.send({ type: 'view', interval });
+        }
+        return;
+      }
+      case 'snapshot':
+        store.receiveSnapshot(msg);
+        if (store.connection !== 'live') store.setConnection('live');
+        return;
+      case 'delta':
+        if (store.receiveDelta(msg) === 'gap') this.send({ type: 'resync' });
+        return;
+      case 'result':
+        this.settle(msg);
+        return;
+      case 'error':
+        console.warn(`dispymon: server error ${msg.code}: ${msg.message}`);
+        store.receiveError(msg);
+        return;
+      default:
+        // Unknown types from a newer server are ignored on purpose.
+        return;
+    }
+  }
+
+  private settle(result: CommandResult): void {
+    const p = this.pending.get(result.id);
+    if (!p) return;
+    this.pending.delete(result.id);
+    clearTimeout(p.timer);
+    if (result.ok) p.resolve(result.value);
+    else p.reject(new CommandFailedError(result.error.code, result.error.message));
+  }
+}

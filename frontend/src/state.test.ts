@@ -1,0 +1,182 @@
+import { describe, expect, it } from 'vitest';
+import { COMBINED } from './protocol';
+import type { Delta, Snapshot } from './protocol';
+import {
+  applyDelta,
+  applySnapshot,
+  clusterNames,
+  combine,
+  compareIp,
+  emptyData,
+  resolveClusterName,
+  selectCluster,
+} from './state';
+import type { ClusterData } from './state';
+import { cluster, jobs, node } from './test/fixtures';
+
+function snapshot(seq: number, clusters: Snapshot['clusters']): Snapshot {
+  return { type: 'snapshot', seq, clusters };
+}
+
+function delta(seq: number, clusters: Delta['clusters']): Delta {
+  return { type: 'delta', seq, clusters };
+}
+
+const base: ClusterData = applySnapshot(
+  emptyData,
+  snapshot(5, {
+    a: cluster('a', [node('127.0.0.2'), node('127.0.0.3')], { submitted: 4, done: 1 }),
+    b: cluster('b', [node('127.0.0.2')]),
+  }),
+);
+
+describe('applySnapshot', () => {
+  it('replaces everything, including clusters absent from the snapshot', () => {
+    const next = applySnapshot(base, snapshot(2, { c: cluster('c') }));
+    expect(next.seq).toBe(2);
+    expect(Object.keys(next.clusters)).toEqual(['c']);
+  });
+});
+
+describe('applyDelta', () => {
+  it('replaces and removes nodes in sequence, keeping untouched records', () => {
+    const updated = node('127.0.0.2', { busy: 2, jobs_done: 7 });
+    const { state, gap } = applyDelta(base, delta(6, { a: { nodes: { '127.0.0.2': updated, '127.0.0.3': null } } }));
+    expect(gap).toBe(false);
+    expect(state.seq).toBe(6);
+    expect(state.clusters.a?.nodes).toEqual({ '127.0.0.2': updated });
+    // unchanged parts keep their identity (cheap re-render checks)
+    expect(state.clusters.a?.jobs).toBe(base.clusters.a?.jobs);
+    expect(state.clusters.b).toBe(base.clusters.b);
+    // the input is not mutated
+    expect(Object.keys(base.clusters.a?.nodes ?? {})).toEqual(['127.0.0.2', '127.0.0.3']);
+  });
+
+  it('replaces the whole jobs record', () => {
+    const newJobs = jobs({ submitted: 10, done: 3, finished: 3 });
+    const { state } = applyDelta(base, delta(6, { a: { jobs: newJobs } }));
+    expect(state.clusters.a?.jobs).toEqual(newJobs);
+    expect(state.clusters.a?.nodes).toBe(base.clusters.a?.nodes);
+  });
+
+  it('adds a new cluster and removes one', () => {
+    const { state } = applyDelta(
+      base,
+      delta(6, {
+        b: null,
+        c: { name: 'c', kind: 'SharedJobCluster', jobs: jobs({ submitted: 1 }), nodes: { '10.0.0.1': node('10.0.0.1') } },
+      }),
+    );
+    expect(clusterNames(state.clusters)).toEqual(['a', 'c']);
+    expect(state.clusters.c).toEqual({
+      name: 'c',
+      kind: 'SharedJobCluster',
+      jobs: jobs({ submitted: 1 }),
+      nodes: { '10.0.0.1': node('10.0.0.1') },
+    });
+  });
+
+  it.each([
+    ['skipped', 7],
+    ['repeated', 5],
+    ['old', 1],
+  ])('reports a gap and changes nothing for a %s seq', (_label, seq) => {
+    const { state, gap } = applyDelta(base, delta(seq, { a: null }));
+    expect(gap).toBe(true);
+    expect(state).toBe(base);
+  });
+
+  it('reports a gap before any snapshot', () => {
+    expect(applyDelta(emptyData, delta(1, {})).gap).toBe(true);
+  });
+});
+
+describe('combine', () => {
+  it('adds job counters and per-node values across clusters', () => {
+    const c = combine([
+      cluster(
+        'a',
+        [
+          node('127.0.0.2', {
+            cpus: 2, avail_cpus: 4, busy: 1, jobs_done: 3, cpu_time: 1.5, tx: 100, rx: 10, update_time: 50,
+            status: 'closed', avail_info: { cpu: 90, memory: 1, disk: 2, swap: 3 },
+          }),
+          node('127.0.0.3', { jobs_done: 1 }),
+        ],
+        { submitted: 5, done: 3, finished: 2, failed: 1, running: 2 },
+      ),
+      cluster(
+        'b',
+        [node('127.0.0.2', { cpus: 1, avail_cpus: 4, busy: 1, jobs_done: 2, cpu_time: 0.5, tx: 1, rx: 2, update_time: 40, status: 'initialized' })],
+        { submitted: 2, done: 2, finished: 1, abandoned: 1 },
+      ),
+    ]);
+    expect(c.name).toBe(COMBINED);
+    expect(c.jobs).toEqual(jobs({ submitted: 7, done: 5, finished: 3, failed: 1, abandoned: 1, running: 2 }));
+    expect(c.nodes['127.0.0.2']).toMatchObject({
+      cpus: 3, avail_cpus: 8, busy: 2, jobs_done: 5, cpu_time: 2, tx: 101, rx: 12, update_time: 50,
+      status: 'initialized', // still open in cluster b
+      avail_info: { cpu: 90, memory: 1, disk: 2, swap: 3 },
+    });
+    expect(c.nodes['127.0.0.3']?.jobs_done).toBe(1);
+  });
+
+  it('marks a node closed only when every cluster that has it closed it', () => {
+    const c = combine([
+      cluster('a', [node('1.1.1.1', { status: 'closed' })]),
+      cluster('b', [node('1.1.1.1', { status: 'closed' })]),
+      cluster('c', [node('2.2.2.2')]),
+    ]);
+    expect(c.nodes['1.1.1.1']?.status).toBe('closed');
+  });
+});
+
+describe('selectCluster / resolveClusterName', () => {
+  it('defaults to Combined with several clusters and to the only one otherwise', () => {
+    expect(resolveClusterName(['a', 'b'], null)).toBe(COMBINED);
+    expect(resolveClusterName(['a'], null)).toBe('a');
+    expect(resolveClusterName(['a'], COMBINED)).toBe('a');
+    expect(resolveClusterName(['a', 'b'], 'gone')).toBe(COMBINED);
+    expect(resolveClusterName([], null)).toBeNull();
+  });
+
+  it('returns the named cluster, or a cached combined view', () => {
+    expect(selectCluster(base, 'b')).toBe(base.clusters.b);
+    const combined = selectCluster(base, null);
+    expect(combined?.name).toBe(COMBINED);
+    expect(combined?.nodes['127.0.0.2']?.cpus).toBe(4);
+    // a node in one cluster only is passed through untouched
+    expect(combined?.nodes['127.0.0.3']).toBe(base.clusters.a?.nodes['127.0.0.3']);
+    // same clusters record → same object (required by useSyncExternalStore)
+    expect(selectCluster(base, COMBINED)).toBe(combined);
+    const { state } = applyDelta(base, delta(6, { b: null }));
+    expect(selectCluster(state, COMBINED)).toBe(state.clusters.a);
+  });
+});
+
+describe('compareIp', () => {
+  const sorted = (ips: string[]) => [...ips].sort(compareIp);
+
+  it('orders IPv4 addresses numerically', () => {
+    expect(compareIp('127.0.0.10', '127.0.0.9')).toBeGreaterThan(0);
+    expect(compareIp('10.0.0.2', '9.255.255.255')).toBeGreaterThan(0);
+    expect(compareIp('192.168.1.1', '192.168.1.1')).toBe(0);
+    expect(sorted(['127.0.0.10', '127.0.0.9', '127.0.0.100', '127.0.0.2'])).toEqual([
+      '127.0.0.2',
+      '127.0.0.9',
+      '127.0.0.10',
+      '127.0.0.100',
+    ]);
+  });
+
+  it('puts other strings after IPv4 addresses, in string order', () => {
+    // 256.1.1.1 is not a valid IPv4 address, so it sorts as a string
+    expect(sorted(['host-b', '::1', '10.0.0.1', 'host-a', '256.1.1.1'])).toEqual([
+      '10.0.0.1',
+      '256.1.1.1',
+      '::1',
+      'host-a',
+      'host-b',
+    ]);
+  });
+});

@@ -1,0 +1,179 @@
+// Pure state transitions for the cluster data: no React, no socket.
+// Every function returns new objects for what changed and keeps the identity
+// of what did not, so selectors (and table rows) only re-render on change.
+import { COMBINED } from './protocol';
+import type { Cluster, ClusterDelta, Delta, Jobs, Node, Snapshot } from './protocol';
+
+export interface ClusterData {
+  /** seq of the last snapshot/delta applied; null before the first snapshot */
+  seq: number | null;
+  clusters: Record<string, Cluster>;
+}
+
+export const emptyData: ClusterData = { seq: null, clusters: {} };
+
+export const zeroJobs: Jobs = {
+  submitted: 0,
+  queued: 0,
+  running: 0,
+  done: 0,
+  finished: 0,
+  failed: 0,
+  cancelled: 0,
+  terminated: 0,
+  abandoned: 0,
+};
+
+/** A snapshot is the whole state: nothing from before survives. */
+export function applySnapshot(_state: ClusterData, snap: Snapshot): ClusterData {
+  return { seq: snap.seq, clusters: snap.clusters };
+}
+
+/**
+ * Applies a delta only if it is the next one in sequence. Anything else is a
+ * gap (lost, duplicated or reordered frame): the state is returned unchanged
+ * and the caller must resync.
+ */
+export function applyDelta(state: ClusterData, delta: Delta): { state: ClusterData; gap: boolean } {
+  if (state.seq === null || delta.seq !== state.seq + 1) {
+    return { state, gap: true };
+  }
+  const clusters = { ...state.clusters };
+  for (const [name, change] of Object.entries(delta.clusters)) {
+    if (change === null) {
+      delete clusters[name];
+    } else {
+      clusters[name] = applyClusterDelta(clusters[name], name, change);
+    }
+  }
+  return { state: { seq: delta.seq, clusters }, gap: false };
+}
+
+function applyClusterDelta(old: Cluster | undefined, key: string, change: ClusterDelta): Cluster {
+  // A new cluster arrives complete (name, kind, jobs, nodes); the fallbacks
+  // only keep the page consistent if a server ever sends less.
+  const base: Cluster = old ?? { name: key, kind: 'JobCluster', jobs: zeroJobs, nodes: {} };
+  let nodes = base.nodes;
+  if (change.nodes) {
+    nodes = { ...base.nodes };
+    for (const [ip, node] of Object.entries(change.nodes)) {
+      if (node === null) delete nodes[ip];
+      else nodes[ip] = node;
+    }
+  }
+  return {
+    name: change.name ?? base.name,
+    kind: change.kind ?? base.kind,
+    jobs: change.jobs ?? base.jobs,
+    nodes,
+  };
+}
+
+/** Cluster names in a stable (alphabetical) order. */
+export function clusterNames(clusters: Record<string, Cluster>): string[] {
+  return Object.keys(clusters).sort();
+}
+
+/**
+ * Derives the '* Combined' view as dispy.httpd does: job counters added, and
+ * per node (by ip_addr) CPUs, busy, jobs done, CPU time and traffic added.
+ */
+export function combine(clusters: readonly Cluster[]): Cluster {
+  const jobs: Jobs = { ...zeroJobs };
+  const nodes: Record<string, Node> = {};
+  for (const cluster of clusters) {
+    for (const key of Object.keys(jobs) as (keyof Jobs)[]) {
+      jobs[key] += cluster.jobs[key] ?? 0;
+    }
+    for (const node of Object.values(cluster.nodes)) {
+      const prev = nodes[node.ip_addr];
+      // A node in one cluster only is reused as-is, keeping its identity.
+      nodes[node.ip_addr] = prev ? mergeNodes(prev, node) : node;
+    }
+  }
+  const kinds = new Set(clusters.map((c) => c.kind));
+  return {
+    name: COMBINED,
+    kind: kinds.size === 1 && kinds.has('SharedJobCluster') ? 'SharedJobCluster' : 'JobCluster',
+    jobs,
+    nodes,
+  };
+}
+
+function mergeNodes(a: Node, b: Node): Node {
+  return {
+    ip_addr: a.ip_addr,
+    name: a.name || b.name,
+    cpus: a.cpus + b.cpus,
+    avail_cpus: a.avail_cpus + b.avail_cpus,
+    busy: a.busy + b.busy,
+    jobs_done: a.jobs_done + b.jobs_done,
+    cpu_time: a.cpu_time + b.cpu_time,
+    tx: a.tx + b.tx,
+    rx: a.rx + b.rx,
+    update_time: Math.max(a.update_time, b.update_time),
+    // The same machine reports the same availability to every cluster.
+    avail_info: a.avail_info ?? b.avail_info,
+    // Closed only when every cluster that knows the node has closed it.
+    status: a.status === 'closed' && b.status === 'closed' ? 'closed' : 'initialized',
+  };
+}
+
+/**
+ * The cluster name actually shown for a user choice (null = no choice yet):
+ * '* Combined' when there are several clusters, else the only one; a choice
+ * that no longer exists falls back to that default.
+ */
+export function resolveClusterName(names: readonly string[], selected: string | null): string | null {
+  if (names.length === 0) return null;
+  if (selected === COMBINED && names.length > 1) return COMBINED;
+  if (selected !== null && selected !== COMBINED && names.includes(selected)) return selected;
+  return names.length > 1 ? COMBINED : (names[0] ?? null);
+}
+
+// Combined views cached per clusters record: the record is replaced on every
+// change, so a hit means "nothing changed" and selectors get the same object
+// back (React's useSyncExternalStore requires that stability).
+const combinedCache = new WeakMap<Record<string, Cluster>, Cluster>();
+
+export function selectCluster(
+  state: Pick<ClusterData, 'clusters'>,
+  name: string | null,
+): Cluster | null {
+  const resolved = resolveClusterName(clusterNames(state.clusters), name);
+  if (resolved === null) return null;
+  if (resolved !== COMBINED) return state.clusters[resolved] ?? null;
+  let combined = combinedCache.get(state.clusters);
+  if (!combined) {
+    combined = combine(clusterNames(state.clusters).map((n) => state.clusters[n] as Cluster));
+    combinedCache.set(state.clusters, combined);
+  }
+  return combined;
+}
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+function ipv4Value(ip: string): number | null {
+  const m = IPV4.exec(ip);
+  if (!m) return null;
+  let value = 0;
+  for (let i = 1; i <= 4; i++) {
+    const octet = Number(m[i]);
+    if (octet > 255) return null;
+    value = value * 256 + octet;
+  }
+  return value;
+}
+
+/**
+ * Orders addresses numerically (127.0.0.9 < 127.0.0.10), IPv4 addresses
+ * before anything else (IPv6, host names), which compare as plain strings.
+ */
+export function compareIp(a: string, b: string): number {
+  const va = ipv4Value(a);
+  const vb = ipv4Value(b);
+  if (va !== null && vb !== null) return va - vb;
+  if (va !== null) return -1;
+  if (vb !== null) return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,92 @@
+// The dashboard's single store: a zustand *vanilla* store, fed by the socket
+// (outside React) and read by components through selectors.
+import { createStore } from 'zustand/vanilla';
+import type { StoreApi } from 'zustand/vanilla';
+import type { Delta, ErrorMessage, Hello, Snapshot } from './protocol';
+import { applyDelta, applySnapshot, emptyData } from './state';
+import type { ClusterData } from './state';
+
+export type ConnectionStatus = 'connecting' | 'live' | 'reconnecting' | 'closed';
+
+/** What the socket should do after a delta was handed to the store. */
+export type DeltaOutcome = 'applied' | 'ignored' | 'gap';
+
+export interface DashboardState extends ClusterData {
+  connection: ConnectionStatus;
+  /** from the last `hello`; kept while reconnecting */
+  hello: Hello | null;
+  /** true from (re)connect or a gap until the next snapshot */
+  awaitingSnapshot: boolean;
+  /** the user's cluster choice; null = default (see resolveClusterName) */
+  selectedCluster: string | null;
+  /** this browser's update interval in seconds; null until the first hello */
+  interval: number | null;
+  /** the user changed the interval: keep it across reconnects */
+  intervalChosen: boolean;
+  /** last `error` message from the server, for display/debugging */
+  lastError: ErrorMessage | null;
+}
+
+export interface DashboardActions {
+  setConnection(connection: ConnectionStatus): void;
+  /** A (re)opened socket: the server will send hello + snapshot. */
+  connectionOpened(): void;
+  receiveHello(hello: Hello): void;
+  receiveSnapshot(snap: Snapshot): void;
+  receiveDelta(delta: Delta): DeltaOutcome;
+  receiveError(error: ErrorMessage): void;
+  selectCluster(name: string): void;
+  chooseInterval(seconds: number): void;
+}
+
+export type Dashboard = DashboardState & DashboardActions;
+export type DashboardStore = StoreApi<Dashboard>;
+
+export const initialState: DashboardState = {
+  ...emptyData,
+  connection: 'connecting',
+  hello: null,
+  awaitingSnapshot: true,
+  selectedCluster: null,
+  interval: null,
+  intervalChosen: false,
+  lastError: null,
+};
+
+export function createDashboardStore(init: Partial<DashboardState> = {}): DashboardStore {
+  return createStore<Dashboard>()((set, get) => ({
+    ...initialState,
+    ...init,
+
+    setConnection: (connection) => set({ connection }),
+
+    // Old clusters stay on screen until the fresh snapshot replaces them.
+    connectionOpened: () => set({ awaitingSnapshot: true }),
+
+    receiveHello: (hello) =>
+      set((s) => ({ hello, interval: s.intervalChosen ? s.interval : hello.poll_sec })),
+
+    receiveSnapshot: (snap) =>
+      set((s) => ({ ...applySnapshot(s, snap), awaitingSnapshot: false })),
+
+    receiveDelta: (delta) => {
+      const s = get();
+      // After a gap, deltas keep coming until the server handles `resync`;
+      // they cannot be applied and must not trigger another resync.
+      if (s.awaitingSnapshot) return 'ignored';
+      const { state, gap } = applyDelta(s, delta);
+      if (gap) {
+        set({ awaitingSnapshot: true });
+        return 'gap';
+      }
+      set(state);
+      return 'applied';
+    },
+
+    receiveError: (lastError) => set({ lastError }),
+
+    selectCluster: (selectedCluster) => set({ selectedCluster }),
+
+    chooseInterval: (interval) => set({ interval, intervalChosen: true }),
+  }));
+}

@@ -1,0 +1,34 @@
+// Builders for protocol records in tests: full records with overridable fields.
+import type { Cluster, Jobs, Node } from '../protocol';
+import { zeroJobs } from '../state';
+
+export function node(ip: string, fields: Partial<Node> = {}): Node {
+  return {
+    ip_addr: ip,
+    name: `host-${ip}`,
+    cpus: 2,
+    avail_cpus: 2,
+    busy: 0,
+    jobs_done: 0,
+    cpu_time: 0,
+    tx: 0,
+    rx: 0,
+    update_time: 0,
+    avail_info: null,
+    status: 'initialized',
+    ...fields,
+  };
+}
+
+export function jobs(fields: Partial<Jobs> = {}): Jobs {
+  return { ...zeroJobs, ...fields };
+}
+
+export function cluster(name: string, nodes: Node[] = [], jobFields: Partial<Jobs> = {}): Cluster {
+  return {
+    name,
+    kind: 'JobCluster',
+    jobs: jobs(jobFields),
+    nodes: Object.fromEntries(nodes.map((n) => [n.ip_addr, n])),
+  };
+}
