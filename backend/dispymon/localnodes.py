@@ -171,3 +171,42 @@ class LocalCluster:
 
 def loopback_ips(count: int, first: int = 2) -> list[str]:
     return [f"127.0.0.{first + i}" for i in range(count)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m dispymon.localnodes --ips A,B [--cpus N] [--port-base P] --workdir D`
+
+    Starts the nodes, prints one JSON line {"port_base", "nodes": [{"ip", "pid"}]},
+    then keeps them until SIGTERM/SIGINT or until stdin closes, and stops them.
+    For test harnesses in other languages (the Playwright fixtures).
+    """
+    import argparse
+    import json
+    import threading
+
+    parser = argparse.ArgumentParser(prog="python -m dispymon.localnodes")
+    parser.add_argument("--ips", required=True, help="comma-separated loopback addresses")
+    parser.add_argument("--cpus", type=int, default=2)
+    parser.add_argument("--port-base", type=int, default=0)
+    parser.add_argument("--workdir", required=True)
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    cluster = LocalCluster(Path(args.workdir), args.ips.split(","), cpus=args.cpus, port_base=args.port_base)
+    try:
+        cluster.start()
+        print(json.dumps({"port_base": cluster.port_base,
+                          "nodes": [{"ip": n.ip, "pid": n.pid} for n in cluster.nodes]}), flush=True)  # fmt: skip
+        threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+        stop.wait()
+    except NodeStartError as exc:
+        print(f"localnodes: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        cluster.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Cluster module for the end-to-end tests (`dispymon serve --cluster-module`).
+
+Nodes and port come from the test fixture's environment. The workload waits
+for the test to open the page (the gate file), then runs DISPYMON_E2E_JOBS
+jobs, so the test watches the counters move live.
+"""
+
+import os
+import pathlib
+import time
+
+import dispy
+
+
+def setup():
+    return 0
+
+
+def compute(seconds):
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+seen = []
+
+
+def note_status(status, node, job):
+    # passed as cluster_status= below: works on Python 3.11 under dispymon
+    seen.append(status)
+
+
+cluster = dispy.JobCluster(
+    compute,
+    nodes=os.environ["DISPYMON_E2E_NODES"].split(","),
+    host="127.0.0.1",
+    dispy_port=int(os.environ["DISPYMON_E2E_PORT"]),
+    setup=setup,
+    cluster_status=note_status,
+    pulse_interval=1,
+    loglevel=dispy.logger.WARNING,
+)
+
+
+def workload():
+    gate = pathlib.Path(os.environ["DISPYMON_E2E_GATE"])
+    deadline = time.monotonic() + 120
+    while not gate.exists():  # the test creates it once the page shows the nodes
+        if time.monotonic() > deadline:
+            raise TimeoutError("the end-to-end test never opened the gate")
+        time.sleep(0.05)
+    jobs = [cluster.submit(0.2) for _ in range(int(os.environ["DISPYMON_E2E_JOBS"]))]
+    for job in jobs:
+        job()
+    assert seen, "the user's cluster_status callback was never called"

@@ -1,0 +1,115 @@
+import { test as base, expect } from '@playwright/test';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+
+// The repository root, and the Python of its virtualenv (scripts/test makes it).
+export const repo = path.resolve(__dirname, '..');
+const python = process.env.DISPYMON_PYTHON ?? path.join(repo, '.venv', 'bin', 'python');
+
+/** Wait for a line of a child's stdout matching `pattern` (or its exit). */
+function lineMatching(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 60_000): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+    let stderr = '';
+    child.stderr?.on('data', (d) => (stderr += String(d)));
+    lines.on('line', (line) => {
+      const m = line.match(pattern);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what}: process exited with ${code}: ${stderr.slice(-2000)}`));
+    });
+  });
+}
+
+/** SIGTERM a child by PID and wait for it to exit (SIGKILL after `graceMs`). */
+async function stop(child: ChildProcess, graceMs = 15_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface RealCluster {
+  url: string;
+  ips: string[];
+  jobs: number;
+  /** Let the module's workload start submitting its jobs. */
+  openGate(): void;
+}
+
+export interface ClusterOptions {
+  nodeCount: number;
+  jobs: number;
+  pollSec: number;
+}
+
+/**
+ * A real cluster per test: dispynode processes on loopback addresses
+ * (python -m dispymon.localnodes) and `dispymon serve` with e2e/apps/jobs_app.py.
+ * Everything is stopped by PID afterwards, and the test fails if a node survives.
+ */
+export const test = base.extend<ClusterOptions & { cluster: RealCluster }>({
+  nodeCount: [2, { option: true }],
+  jobs: [30, { option: true }],
+  pollSec: [0.2, { option: true }],
+  cluster: async ({ nodeCount, jobs, pollSec }, use) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dispymon-e2e-'));
+    const ips = Array.from({ length: nodeCount }, (_, i) => `127.0.0.${2 + i}`);
+    const nodes = spawn(python, ['-m', 'dispymon.localnodes', '--ips', ips.join(','), '--cpus', '2', '--workdir', path.join(dir, 'nodes')], {
+      cwd: repo,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let serve: ChildProcess | undefined;
+    let nodePids: number[] = [];
+    try {
+      const [json] = await lineMatching(nodes, /^\{.*\}$/, 'the dispy nodes');
+      const started = JSON.parse(json) as { port_base: number; nodes: { ip: string; pid: number }[] };
+      nodePids = started.nodes.map((n) => n.pid);
+      const gate = path.join(dir, 'gate');
+      serve = spawn(
+        python,
+        ['-m', 'dispymon', 'serve', '--cluster-module', path.join(repo, 'e2e', 'apps', 'jobs_app.py'), '--port', '0', '--poll-sec', String(pollSec)],
+        {
+          cwd: dir,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: {
+            ...process.env,
+            DISPYMON_E2E_NODES: ips.join(','),
+            DISPYMON_E2E_PORT: String(started.port_base),
+            DISPYMON_E2E_GATE: gate,
+            DISPYMON_E2E_JOBS: String(jobs),
+          },
+        },
+      );
+      const [, url] = await lineMatching(serve, /dashboard at (http:\/\/\S+)/, 'dispymon serve');
+      await use({ url, ips, jobs, openGate: () => writeFileSync(gate, 'go') });
+    } finally {
+      if (serve) await stop(serve);
+      await stop(nodes);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(nodePids.filter(alive), 'dispynode processes left running').toEqual([]);
+  },
+});
+
+export { expect };
