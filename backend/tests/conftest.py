@@ -68,9 +68,12 @@ def local_nodes(tmp_path: Path, dispy_port: int):
     """Factory: start real dispynode processes on loopback; all stopped by PID after."""
     started: list[LocalCluster] = []
 
-    def start(count: int = 2, cpus: int = 2, first: int = 2) -> LocalCluster:
+    def start(count: int = 2, cpus: int = 2, first: int = 2, other_process: bool = False) -> LocalCluster:
+        """`other_process`: the nodes serve a dispy client in a subprocess, which
+        needs a port base of its own (this process's scheduler holds dispy_port)."""
         ips = [f"127.0.0.{first + i}" for i in range(count)]
-        cluster = LocalCluster(tmp_path / f"nodes{len(started)}", ips, cpus=cpus, port_base=dispy_port)
+        port = free_port_base(["127.0.0.1", *ips]) if other_process else dispy_port
+        cluster = LocalCluster(tmp_path / f"nodes{len(started)}", ips, cpus=cpus, port_base=port)
         started.append(cluster)
         return cluster.start()
 

@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from conftest import REPO, wait_until
+from dispymon.localnodes import free_port_base
 
 DISPYMON = [sys.executable, "-m", "dispymon"]
 
@@ -51,7 +52,8 @@ def test_missing_module_file(tmp_path):
     assert_one_line_error(run_serve(tmp_path / "nope.py"), 2, r"cluster module .*nope\.py does not exist")
 
 
-def test_a_raising_workload_gets_a_one_line_error(tmp_path, dispy_port):
+def test_a_raising_workload_gets_a_one_line_error(tmp_path):
+    dispy_port = free_port_base(["127.0.0.1"])  # the subprocess's own scheduler
     module = tmp_path / "app.py"
     module.write_text(textwrap.dedent(f"""
         import dispy
@@ -77,7 +79,7 @@ def test_bad_arguments_are_refused_by_the_parser():
 
 @pytest.mark.cluster
 def test_serve_runs_a_module_that_passes_cluster_status(tmp_path, local_nodes):
-    nodes = local_nodes(2, cpus=1, first=12)
+    nodes = local_nodes(2, cpus=1, first=12, other_process=True)
     log = tmp_path / "statuses.txt"
     module = tmp_path / "app.py"
     module.write_text(textwrap.dedent(f"""
