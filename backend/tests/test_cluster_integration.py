@@ -81,6 +81,12 @@ async def test_n_jobs_final_state_matches_dispy(local_nodes, dashboard):
                              cancelled=0, terminated=0, abandoned=0)  # fmt: skip
     assert all(x["status"] == "initialized" and x["cpus"] == 2 for x in c["nodes"].values())
     assert ws.mirror.clusters == hub.state.snapshot()[0]
+    # the nodes have psutil: their avail info arrives with the pulses (1 s)
+    await ws.until(lambda m: all(x["avail_info"] for x in m.clusters["compute"]["nodes"].values()),
+                   timeout=20, what="avail info from every node")  # fmt: skip
+    for x in ws.mirror.clusters["compute"]["nodes"].values():
+        info = x["avail_info"]
+        assert 0 <= info["cpu"] <= 100 and info["memory"] > 0 and info["disk"] > 0 and 0 <= info["swap"] <= 100
 
 
 async def test_failed_and_terminated_jobs_are_told_apart(local_nodes, dashboard):
