@@ -129,6 +129,7 @@ def job_info(job: Any) -> JobInfo:
         job._args,
         job._kwargs,
         job.exception,
+        job,  # the handle dispy's cancel() needs (a copy sharing the job's internals)
     )
 
 
@@ -235,3 +236,37 @@ def _seed(cluster: Any) -> tuple[tuple[tuple[NodeInfo, int], ...], tuple[JobInfo
         pass
     pending = getattr(cluster, "_pending_jobs", 0) or 0
     return tuple(nodes), tuple(running), int(pending)
+
+
+class DispyControl:
+    """The command channel's access to attached dispy clusters (blocking calls)."""
+
+    def __init__(self, adapter: DispyAdapter) -> None:
+        self._adapter = adapter
+
+    def _cluster(self, name: str) -> Any:
+        cluster = self._adapter.clusters().get(name)
+        if cluster is None:
+            raise LookupError(f"no cluster {name!r}")
+        return cluster
+
+    def cancel(self, cluster: str, handle: Any) -> int:
+        return self._cluster(cluster).cancel(handle)
+
+    def resolve(self, host: str) -> str | None:
+        return dispy._node_ipaddr(host)
+
+    def add_node(self, cluster: str, host: str, cpus: int) -> int:
+        return self._cluster(cluster).allocate_node(dispy.NodeAllocate(host, cpus=cpus))
+
+    def set_node_cpus(self, cluster: str, ip: str, cpus: int) -> int:
+        return self._cluster(cluster).set_node_cpus(ip, cpus)
+
+    def allocate_node(self, cluster: str, ip: str) -> int:
+        return self._cluster(cluster).allocate_node(ip)
+
+    def deallocate_node(self, cluster: str, ip: str) -> int:
+        return self._cluster(cluster).deallocate_node(ip)
+
+    def close_node(self, cluster: str, ip: str, terminate_pending: bool) -> int:
+        return self._cluster(cluster).close_node(ip, terminate_pending=terminate_pending)

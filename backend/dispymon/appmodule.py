@@ -11,6 +11,9 @@ The contract (also in the README):
   thread after the clusters are attached, as `workload()` or
   `workload(clusters)` (the attached clusters, in the order found) depending
   on how many parameters it takes.
+- Classes the module defines are pickled as `__main__` classes (see
+  `play_main`), as when the module runs as a script, so instances of them can
+  be job arguments.
 - Every failure is a `AppModuleError` whose text is one line.
 """
 
@@ -84,6 +87,7 @@ def load(path: str | Path) -> AppModule:
             raise
         raise AppModuleError(f"cannot import {path.name}: {one_line(exc)}") from exc
 
+    play_main(module)
     clusters: list[Any] = []
 
     def add(obj: Any) -> None:
@@ -117,6 +121,29 @@ def load(path: str | Path) -> AppModule:
     if workload is not None and not callable(workload):
         raise AppModuleError(f"`workload` in {path.name} is not a function")
     return AppModule(path, module, clusters, workload)
+
+
+def play_main(module: ModuleType) -> None:
+    """Let the module's classes travel to dispy's nodes as `__main__` classes.
+
+    dispy ships a `depends` class's source to the node, which defines it in the
+    job's `__main__`; job arguments are pickled by reference to their class's
+    module. A class of a module imported as `dispymon_app` would be pickled as
+    `dispymon_app.C`, which no node can import. So the module's classes are
+    re-homed in `__main__` (as if the module ran as a script, but without its
+    `if __name__ == '__main__':` block), and `__main__.__file__` names the
+    module's file so `inspect` still finds their source for clusters created
+    later.
+    """
+    main = sys.modules["__main__"]
+    rehomed = False
+    for name, obj in list(vars(module).items()):
+        if isinstance(obj, type) and obj.__module__ == module.__name__ and getattr(main, name, obj) is obj:
+            obj.__module__ = "__main__"
+            setattr(main, name, obj)
+            rehomed = True
+    if rehomed:
+        main.__file__ = module.__file__
 
 
 def start_workload(app: AppModule, done: Callable[[AppModuleError | None], None]) -> threading.Thread:

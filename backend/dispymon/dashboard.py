@@ -16,9 +16,10 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from .adapter import DispyAdapter, close_cluster
+from .adapter import DispyAdapter, DispyControl, close_cluster
 from .appmodule import AppModule, AppModuleError, start_workload
 from .hub import Hub
+from .state import State
 from .server import ServerConfig, create_app
 
 log = logging.getLogger(__name__)
@@ -48,10 +49,10 @@ def url_for(host: str, port: int) -> str:
 async def run(app_module: AppModule, options: Options, say: Callable[[str], None] = print) -> int:
     """Serve until SIGINT/SIGTERM (or the workload ends, if asked); exit code."""
     loop = asyncio.get_running_loop()
-    hub = Hub(loop)
+    hub = Hub(loop, State(show_job_args=options.show_job_args))
     adapter = DispyAdapter(hub.feed)
     config = ServerConfig(poll_sec=options.poll_sec, show_job_args=options.show_job_args)
-    app = create_app(hub, config)
+    app = create_app(hub, config, DispyControl(adapter))
     for cluster in app_module.clusters:
         adapter.attach(cluster)
 

@@ -66,6 +66,9 @@ class JobInfo(NamedTuple):
     args: tuple
     kwargs: dict
     exception: str | None
+    # the adapter's own reference to the job, for commands (dispy's cancel
+    # needs it); opaque to everything but the adapter
+    handle: Any = None
 
 
 class StatusEvent(NamedTuple):
@@ -91,4 +94,47 @@ class ClusterDetached(NamedTuple):
     cluster: str
 
 
-Event = StatusEvent | ClusterAttached | ClusterDetached
+class NodeChanged(NamedTuple):
+    """The effect of a management call that dispy reports with no event.
+
+    `status` ("initialized" | "deallocated" | "closed") and/or `cpus` (the
+    effective CPUs dispy applied; dispy sets them for every cluster that uses
+    the node, so the state does too) — None leaves a field as it is.
+    """
+
+    cluster: str
+    ip_addr: str
+    status: str | None = None
+    cpus: int | None = None
+
+
+class SettingChanged(NamedTuple):
+    name: str
+    value: Any
+
+
+class AuditAdded(NamedTuple):
+    """A management action. `watch` asks the state to resolve the entry itself:
+    ("node", cluster names, ip or wildcard pattern) for an added node."""
+
+    entry_id: int
+    time: float
+    action: str
+    target: str
+    cluster: str | None
+    state: str  # "pending" | "ok" | "failed"
+    message: str
+    who: str | None = None
+    watch: tuple | None = None
+
+
+class AuditUpdated(NamedTuple):
+    entry_id: int
+    state: str
+    message: str
+    only_if_pending: bool = False
+
+
+Event = (
+    StatusEvent | ClusterAttached | ClusterDetached | NodeChanged | SettingChanged | AuditAdded | AuditUpdated
+)

@@ -5,19 +5,24 @@ model changes. Each change bumps `version` and records, per record key, the
 version at which it last changed, in change order. A browser's view asks for
 `changes_since(v)`, which walks that log from the newest end and stops at the
 first entry not newer than `v`: the cost is proportional to what changed, and
-the log never holds more than one entry per record, so memory is bounded by
-the state size whatever the event rate.
+the log holds at most one entry per record, so memory is bounded by the state
+size whatever the event rate.
 
 Record keys:
-    (cluster,)               the cluster itself (attached, detached)
-    (cluster, "jobs")        its job counters
-    (cluster, "node", ip)    one node
+    ("s",)                 settings
+    ("a",)                 the audit log
+    ("c", cluster)         a cluster itself (attached, detached)
+    ("j", cluster)         its job counters
+    ("n", cluster, ip)     one node of one cluster
+    ("r", ip)              the set of jobs running on a node (any cluster)
 """
 
 from __future__ import annotations
 
+import collections
+import fnmatch
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .events import (
     JOB_ABANDONED,
@@ -28,18 +33,30 @@ from .events import (
     JOB_TERMINATED,
     NODE_CLOSED,
     NODE_INITIALIZED,
+    AuditAdded,
+    AuditUpdated,
     ClusterAttached,
     ClusterDetached,
     Event,
     JobInfo,
+    NodeChanged,
     NodeInfo,
+    SettingChanged,
     StatusEvent,
 )
+from .text import job_texts
 
 INITIALIZED = "initialized"
+DEALLOCATED = "deallocated"
 CLOSED = "closed"
+NODE_STATUSES = (INITIALIZED, DEALLOCATED, CLOSED)
 
-Key = tuple
+AUDIT_LIMIT = 200
+RECENTLY_DONE_LIMIT = 10_000
+SETTINGS = {"show_job_args": bool}
+
+SETTINGS_KEY = ("s",)
+AUDIT_KEY = ("a",)
 
 
 def node_status_name(status: int, previous: str | None) -> str:
@@ -112,54 +129,118 @@ class ClusterState:
         }
 
 
+class Changes(NamedTuple):
+    """What changed after a version, in the protocol's shapes."""
+
+    settings: dict[str, Any] | None
+    audit: list[dict[str, Any]] | None
+    clusters: dict[str, Any]
+    node_jobs_ips: set[str]  # nodes whose set of running jobs changed
+    version: int
+
+    def __bool__(self) -> bool:
+        return bool(self.settings is not None or self.audit is not None or self.clusters or self.node_jobs_ips)
+
+
 class State:
-    def __init__(self) -> None:
+    def __init__(self, show_job_args: bool = True) -> None:
         self.clusters: dict[str, ClusterState] = {}
+        self.settings: dict[str, Any] = {"show_job_args": bool(show_job_args)}
+        self.audit: collections.deque[dict[str, Any]] = collections.deque(maxlen=AUDIT_LIMIT)
         self.version = 0
         # key -> version of its last change; dict order is change order
         # (a changed key is popped and re-inserted at the end).
-        self._changes: dict[Key, int] = {}
+        self._changes: dict[tuple, int] = {}
+        # jobs running now, by node and by uid (across clusters)
+        self.running_by_ip: dict[str, dict[int, JobInfo]] = {}
+        self._running_cluster: dict[int, str] = {}
+        # uids that finished lately, to tell "already finished" from "unknown"
+        self._recently_done: collections.OrderedDict[int, None] = collections.OrderedDict()
+        # text of viewed jobs, made once per job (see job_record)
+        self._job_text: dict[int, tuple[str, str, str]] = {}
+        # audit entries waiting for a node to initialise: id -> (clusters, pattern)
+        self._node_watches: dict[int, tuple[frozenset[str], str]] = {}
 
     # -- changes -----------------------------------------------------------
 
-    def _touch(self, key: Key) -> None:
+    def _touch(self, key: tuple) -> None:
         self.version += 1
         changes = self._changes
         changes.pop(key, None)
         changes[key] = self.version
 
     def apply(self, event: Event) -> None:
-        if type(event) is StatusEvent:
+        kind = type(event)
+        if kind is StatusEvent:
             self._apply_status(event)
-        elif type(event) is ClusterAttached:
+        elif kind is ClusterAttached:
             self._attach(event)
-        elif type(event) is ClusterDetached:
+        elif kind is ClusterDetached:
             self._detach(event.cluster)
+        elif kind is NodeChanged:
+            self._node_changed(event)
+        elif kind is SettingChanged:
+            self._setting(event)
+        elif kind is AuditAdded:
+            self._audit_added(event)
+        elif kind is AuditUpdated:
+            self._audit_updated(event.entry_id, event.state, event.message, event.only_if_pending)
         else:
             raise TypeError(f"not a dispymon event: {event!r}")
 
     def _attach(self, ev: ClusterAttached) -> None:
+        if ev.cluster in self.clusters:
+            self._detach(ev.cluster)
         c = ClusterState(ev.cluster, ev.kind)
+        self.clusters[ev.cluster] = c
         for info, status in ev.nodes:
             c.nodes[info.ip_addr] = (info, node_status_name(status, None))
         for job in ev.running:
-            c.running[job.uid] = job
+            self._job_started(c, job)
         # dispy does not count jobs submitted before we attached; what it has
         # pending (queued + running) is the best lower bound.
         c.submitted = max(ev.pending, len(c.running))
-        self._drop_keys_of(ev.cluster)
-        self.clusters[ev.cluster] = c
-        self._touch((ev.cluster,))
+        self._touch(("c", ev.cluster))
 
     def _detach(self, name: str) -> None:
-        if self.clusters.pop(name, None) is None:
+        c = self.clusters.pop(name, None)
+        if c is None:
             return
-        self._drop_keys_of(name)
-        self._touch((name,))  # the tombstone tells views the cluster is gone
-
-    def _drop_keys_of(self, name: str) -> None:
-        for key in [k for k in self._changes if k[0] == name and len(k) > 1]:
+        for uid, job in list(c.running.items()):
+            self._job_left(c, uid, job.ip_addr, remember=False)
+        for key in [k for k in self._changes if len(k) > 1 and k[0] in ("j", "n") and k[1] == name]:
             del self._changes[key]
+        self._touch(("c", name))  # the tombstone tells views the cluster is gone
+
+    def _job_started(self, c: ClusterState, job: JobInfo) -> None:
+        previous = c.running.get(job.uid)
+        if previous is not None and previous.ip_addr != job.ip_addr:  # rescheduled elsewhere
+            self._job_left(c, job.uid, previous.ip_addr, remember=False)
+        c.running[job.uid] = job
+        self._running_cluster[job.uid] = c.name
+        ip = job.ip_addr or ""
+        self.running_by_ip.setdefault(ip, {})[job.uid] = job
+        self._touch(("r", ip))
+
+    def _job_left(self, c: ClusterState, uid: int, ip: str | None, remember: bool = True) -> bool:
+        job = c.running.pop(uid, None)
+        if job is None:
+            return False
+        self._running_cluster.pop(uid, None)
+        self._job_text.pop(uid, None)
+        ip = job.ip_addr or ip or ""
+        on_node = self.running_by_ip.get(ip)
+        if on_node is not None:
+            on_node.pop(uid, None)
+            if not on_node:
+                del self.running_by_ip[ip]
+        self._touch(("r", ip))
+        if remember:
+            done = self._recently_done
+            done[uid] = None
+            if len(done) > RECENTLY_DONE_LIMIT:
+                done.popitem(last=False)
+        return True
 
     def _apply_status(self, ev: StatusEvent) -> None:
         c = self.clusters.get(ev.cluster)
@@ -168,11 +249,11 @@ class State:
         node = ev.node
         if node is not None:
             previous = c.nodes.get(node.ip_addr)
-            c.nodes[node.ip_addr] = (
-                node,
-                node_status_name(ev.status, previous[1] if previous else None),
-            )
-            self._touch((ev.cluster, "node", node.ip_addr))
+            status = node_status_name(ev.status, previous[1] if previous else None)
+            c.nodes[node.ip_addr] = (node, status)
+            self._touch(("n", ev.cluster, node.ip_addr))
+            if ev.status == NODE_INITIALIZED and self._node_watches:
+                self._node_initialised(ev.cluster, node)
         job = ev.job
         if job is None:
             return
@@ -180,12 +261,12 @@ class State:
         if status == JOB_CREATED:
             c.submitted += 1
         elif status == JOB_RUNNING:
-            c.running[job.uid] = job
+            self._job_started(c, job)
         elif status == JOB_FINISHED:
-            c.running.pop(job.uid, None)
+            self._job_left(c, job.uid, job.ip_addr)
             c.finished += 1
         elif status == JOB_TERMINATED:
-            c.running.pop(job.uid, None)
+            self._job_left(c, job.uid, job.ip_addr)
             # dispy reports a computation that raised as Terminated with the
             # exception attached; a job killed on request has none.
             if job.exception:
@@ -193,10 +274,10 @@ class State:
             else:
                 c.terminated += 1
         elif status == JOB_CANCELLED:
-            c.running.pop(job.uid, None)
+            self._job_left(c, job.uid, job.ip_addr)
             c.cancelled += 1
         elif status == JOB_ABANDONED:
-            c.running.pop(job.uid, None)
+            self._job_left(c, job.uid, job.ip_addr)
             c.abandoned += 1
         else:  # provisional results change no counter
             return
@@ -205,36 +286,137 @@ class State:
         floor = c.done + len(c.running)
         if c.submitted < floor:
             c.submitted = floor
-        self._touch((ev.cluster, "jobs"))
+        self._touch(("j", ev.cluster))
+
+    def _node_changed(self, ev: NodeChanged) -> None:
+        c = self.clusters.get(ev.cluster)
+        if c is None or ev.ip_addr not in c.nodes:
+            return
+        if ev.status is not None:
+            if ev.status not in NODE_STATUSES:
+                raise ValueError(f"unknown node status {ev.status!r}")
+            info, _ = c.nodes[ev.ip_addr]
+            c.nodes[ev.ip_addr] = (info, ev.status)
+            self._touch(("n", ev.cluster, ev.ip_addr))
+        if ev.cpus is not None:
+            # dispy applies a node's CPUs to every cluster using that node
+            for other in self.clusters.values():
+                held = other.nodes.get(ev.ip_addr)
+                if held is not None:
+                    other.nodes[ev.ip_addr] = (held[0]._replace(cpus=ev.cpus), held[1])
+                    self._touch(("n", other.name, ev.ip_addr))
+
+    def _setting(self, ev: SettingChanged) -> None:
+        expected = SETTINGS.get(ev.name)
+        if expected is None or not isinstance(ev.value, expected):
+            raise ValueError(f"bad setting {ev.name}={ev.value!r}")
+        if self.settings[ev.name] != ev.value:
+            self.settings[ev.name] = ev.value
+            if ev.name == "show_job_args":
+                self._job_text.clear()
+            self._touch(SETTINGS_KEY)
+
+    # -- audit log -----------------------------------------------------------
+
+    def _audit_added(self, ev: AuditAdded) -> None:
+        self.audit.append(
+            {
+                "id": ev.entry_id, "time": ev.time, "action": ev.action, "target": ev.target,
+                "cluster": ev.cluster, "state": ev.state, "message": ev.message, "who": ev.who,
+            }
+        )  # fmt: skip
+        if ev.watch is not None and ev.watch[0] == "node":
+            _, clusters, pattern = ev.watch
+            self._node_watches[ev.entry_id] = (frozenset(clusters), pattern)
+        self._touch(AUDIT_KEY)
+
+    def _audit_updated(self, entry_id: int, state: str, message: str, only_if_pending: bool = False) -> None:
+        for entry in reversed(self.audit):
+            if entry["id"] == entry_id:
+                if only_if_pending and entry["state"] != "pending":
+                    return
+                entry["state"], entry["message"] = state, message
+                self._touch(AUDIT_KEY)
+                break
+        if state != "pending":
+            self._node_watches.pop(entry_id, None)
+
+    def _node_initialised(self, cluster: str, node: NodeInfo) -> None:
+        for entry_id, (clusters, pattern) in list(self._node_watches.items()):
+            if cluster in clusters and fnmatch.fnmatchcase(node.ip_addr, pattern):
+                self._audit_updated(entry_id, "ok", f"node {node.ip_addr} initialised with {node.cpus} CPUs")
 
     # -- reading -------------------------------------------------------------
 
-    def snapshot(self) -> tuple[dict[str, Any], int]:
-        return {name: c.record() for name, c in self.clusters.items()}, self.version
+    def running_job(self, uid: int) -> tuple[str, JobInfo] | None:
+        cluster = self._running_cluster.get(uid)
+        if cluster is None:
+            return None
+        return cluster, self.clusters[cluster].running[uid]
 
-    def changes_since(self, version: int) -> tuple[dict[str, Any], int]:
-        """Records changed after `version`, as a protocol delta's `clusters`."""
-        out: dict[str, Any] = {}
+    def recently_done(self, uid: int) -> bool:
+        return uid in self._recently_done
+
+    def node_status(self, cluster: str, ip: str) -> str | None:
+        held = self.clusters[cluster].nodes.get(ip) if cluster in self.clusters else None
+        return held[1] if held else None
+
+    def job_record(self, job: JobInfo) -> dict[str, Any]:
+        """A running job for the Node page; the text is made once per job."""
+        show = self.settings["show_job_args"]
+        text = self._job_text.get(job.uid)
+        if text is None:
+            text = self._job_text[job.uid] = job_texts(job.id, job.args, job.kwargs, show)
+        return {
+            "uid": job.uid,
+            "cluster": self._running_cluster.get(job.uid, ""),
+            "id": text[0],
+            "args": text[1] if show else None,
+            "kwargs": text[2] if show else None,
+            "start_time": job.start_time,
+            "ip_addr": job.ip_addr or "",
+        }
+
+    def node_jobs(self, ip: str) -> dict[str, Any]:
+        return {str(uid): self.job_record(job) for uid, job in self.running_by_ip.get(ip, {}).items()}
+
+    def snapshot(self) -> tuple[dict[str, Any], int]:
+        return {
+            "settings": dict(self.settings),
+            "clusters": {name: c.record() for name, c in self.clusters.items()},
+            "audit": list(self.audit),
+        }, self.version
+
+    def changes_since(self, version: int) -> Changes:
+        """Records changed after `version`, in the protocol's delta shapes."""
+        settings = audit = None
+        clusters: dict[str, Any] = {}
+        ips: set[str] = set()
         whole: set[str] = set()  # clusters sent whole (or as removed)
         changes = self._changes
         for key in reversed(changes):
             if changes[key] <= version:
                 break
-            name = key[0]
-            if name in whole:
-                continue
-            c = self.clusters.get(name)
-            if len(key) == 1:
-                out[name] = c.record() if c is not None else None
-                whole.add(name)
-                continue
-            if c is None:
-                continue
-            entry = out.setdefault(name, {})
-            if key[1] == "jobs":
-                entry["jobs"] = c.jobs_record()
+            kind = key[0]
+            if kind == "s":
+                settings = dict(self.settings)
+            elif kind == "a":
+                audit = list(self.audit)
+            elif kind == "r":
+                ips.add(key[1])
             else:
-                ip = key[2]
-                held = c.nodes.get(ip)
-                entry.setdefault("nodes", {})[ip] = node_record(*held) if held else None
-        return out, self.version
+                name = key[1]
+                if name in whole:
+                    continue
+                c = self.clusters.get(name)
+                if kind == "c":
+                    clusters[name] = c.record() if c is not None else None
+                    whole.add(name)
+                elif c is not None:
+                    entry = clusters.setdefault(name, {})
+                    if kind == "j":
+                        entry["jobs"] = c.jobs_record()
+                    else:
+                        held = c.nodes.get(key[2])
+                        entry.setdefault("nodes", {})[key[2]] = node_record(*held) if held else None
+        return Changes(settings, audit, clusters, ips, self.version)

@@ -1,9 +1,11 @@
 """One browser's view of the state: its sequence numbers and what it has seen.
 
 Pure bookkeeping, no I/O, so the snapshot/delta rules test without sockets.
-A view holds two integers, never a queue: between flushes, "what changed" is
-read from the state's change log, so a slow or paused browser costs nothing
-more than a fast one.
+Between flushes a view holds no queue: "what changed" is read from the
+state's change log, so a slow or paused browser costs no more than a fast
+one. A view that watches a node (its Node page) also remembers which of that
+node's running jobs it has sent — bounded by the jobs on one node — and only
+such a view ever receives job details.
 """
 
 from __future__ import annotations
@@ -17,24 +19,66 @@ class ClientView:
     def __init__(self, state: State, interval: float) -> None:
         self.state = state
         self.interval = interval
+        self.node: str | None = None
         self.seq = 0
         self.sent_version = -1
+        self._sent_jobs: set[str] = set()
+        self._sent_show_args: bool | None = None
+
+    def watch(self, node: str | None) -> None:
+        """Change the watched node; the caller then sends a snapshot."""
+        self.node = node
 
     def snapshot(self) -> dict[str, Any]:
-        clusters, version = self.state.snapshot()
+        body, version = self.state.snapshot()
         self.seq += 1
         self.sent_version = version
-        return {"type": "snapshot", "seq": self.seq, "clusters": clusters}
+        message: dict[str, Any] = {"type": "snapshot", "seq": self.seq, **body, "node_jobs": None}
+        if self.node is not None:
+            jobs = self.state.node_jobs(self.node)
+            self._sent_jobs = set(jobs)
+            message["node_jobs"] = {"ip_addr": self.node, "jobs": jobs}
+        else:
+            self._sent_jobs = set()
+        self._sent_show_args = self.state.settings["show_job_args"]
+        return message
 
     def delta(self) -> dict[str, Any] | None:
-        """The next delta, or None when nothing changed since the last one."""
+        """The next delta, or None when nothing this view shows changed."""
         if self.sent_version < 0:
             raise RuntimeError("a view sends its snapshot before any delta")
         if self.state.version == self.sent_version:
             return None
-        clusters, version = self.state.changes_since(self.sent_version)
-        self.sent_version = version
-        if not clusters:
+        changes = self.state.changes_since(self.sent_version)
+        self.sent_version = changes.version
+        message: dict[str, Any] = {}
+        if changes.settings is not None:
+            message["settings"] = changes.settings
+        if changes.clusters:
+            message["clusters"] = changes.clusters
+        if changes.audit is not None:
+            message["audit"] = changes.audit
+        if self.node is not None:
+            node_jobs = self._node_jobs_delta(self.node in changes.node_jobs_ips)
+            if node_jobs:
+                message["node_jobs"] = {"ip_addr": self.node, "jobs": node_jobs}
+        if not message:
             return None
         self.seq += 1
-        return {"type": "delta", "seq": self.seq, "clusters": clusters}
+        return {"type": "delta", "seq": self.seq, **message}
+
+    def _node_jobs_delta(self, jobs_changed: bool) -> dict[str, Any]:
+        show = self.state.settings["show_job_args"]
+        resend_all = show != self._sent_show_args  # the argument columns changed
+        if not (jobs_changed or resend_all):
+            return {}
+        self._sent_show_args = show
+        running = self.state.running_by_ip.get(self.node or "", {})
+        now = {str(uid) for uid in running}
+        out: dict[str, Any] = {key: None for key in self._sent_jobs - now}
+        for uid, job in running.items():
+            key = str(uid)
+            if resend_all or key not in self._sent_jobs:
+                out[key] = self.state.job_record(job)
+        self._sent_jobs = now
+        return out

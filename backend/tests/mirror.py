@@ -18,20 +18,40 @@ class Mirror:
     def __init__(self) -> None:
         self.seq: int | None = None
         self.clusters: dict[str, Any] = {}
+        self.settings: dict[str, Any] = {}
+        self.audit: list[dict[str, Any]] = []
+        self.node_jobs: dict[str, Any] | None = None
         self.hello: dict[str, Any] | None = None
+        self.results: dict[Any, dict[str, Any]] = {}
 
     def apply(self, msg: dict[str, Any]) -> None:
         kind = msg["type"]
         if kind == "hello":
             self.hello = msg
+        elif kind == "result":
+            self.results[msg["id"]] = msg
         elif kind == "snapshot":
             self.seq = msg["seq"]
             self.clusters = copy.deepcopy(msg["clusters"])
+            self.settings = dict(msg["settings"])
+            self.audit = list(msg["audit"])
+            self.node_jobs = copy.deepcopy(msg["node_jobs"])
         elif kind == "delta":
             if self.seq is None or msg["seq"] != self.seq + 1:
                 raise GapError(f"delta {msg['seq']} after {self.seq}")
             self.seq = msg["seq"]
-            for name, change in msg["clusters"].items():
+            if "settings" in msg:
+                self.settings = dict(msg["settings"])
+            if "audit" in msg:
+                self.audit = list(msg["audit"])
+            if "node_jobs" in msg:
+                assert self.node_jobs is not None and msg["node_jobs"]["ip_addr"] == self.node_jobs["ip_addr"]
+                for uid, job in msg["node_jobs"]["jobs"].items():
+                    if job is None:
+                        del self.node_jobs["jobs"][uid]  # only jobs we were sent may leave
+                    else:
+                        self.node_jobs["jobs"][uid] = dict(job)
+            for name, change in msg.get("clusters", {}).items():
                 if change is None:
                     self.clusters.pop(name, None)
                     continue

@@ -46,7 +46,7 @@ async def test_hello_snapshot_then_deltas_in_sequence(served):
         hub.feed(status("c", ev.JOB_RUNNING, node(busy=1), job(uid)))
         hub.feed(status("c", ev.JOB_FINISHED, node(jobs_done=uid + 1), job(uid)))
     await ws.until(lambda m: m.clusters["c"]["jobs"]["done"] == 5, what="5 jobs done")
-    assert ws.mirror.clusters == hub.state.snapshot()[0]
+    assert ws.mirror.clusters == hub.state.snapshot()[0]["clusters"]
     seqs = [m["seq"] for m in ws.messages if m["type"] in ("snapshot", "delta")]
     assert seqs == list(range(1, len(seqs) + 1))
 
@@ -59,7 +59,7 @@ async def test_two_browsers_both_see_the_full_state(served):
         hub.feed(status("c", ev.NODE_INITIALIZED, node(f"127.0.0.{i}")))
     for ws in (a, b):
         await ws.until(lambda m: len(m.clusters.get("c", {}).get("nodes", {})) == 10, what="10 nodes")
-        assert ws.mirror.clusters == hub.state.snapshot()[0]
+        assert ws.mirror.clusters == hub.state.snapshot()[0]["clusters"]
 
 
 async def test_interval_zero_pauses_until_flush(served):

@@ -7,14 +7,14 @@ from factories import attached, job, node, status
 
 
 def jobs(state: State, name: str = "c") -> dict:
-    return state.snapshot()[0][name]["jobs"]
+    return state.snapshot()[0]["clusters"][name]["jobs"]
 
 
 def test_node_events_record_every_field_and_status():
     s = State()
     s.apply(attached())
     s.apply(status("c", ev.NODE_INITIALIZED, node(avail=AvailInfo(87.5, 1 << 30, 5 << 30, 1.5))))
-    rec = s.snapshot()[0]["c"]["nodes"]["127.0.0.2"]
+    rec = s.snapshot()[0]["clusters"]["c"]["nodes"]["127.0.0.2"]
     assert rec == {
         "ip_addr": "127.0.0.2", "name": "host-127.0.0.2", "cpus": 2, "avail_cpus": 2, "busy": 0,
         "jobs_done": 0, "cpu_time": 0.0, "tx": 10, "rx": 20, "update_time": 1000.0,
@@ -22,10 +22,10 @@ def test_node_events_record_every_field_and_status():
         "status": "initialized",
     }  # fmt: skip
     s.apply(status("c", ev.NODE_CLOSED, node()))
-    assert s.snapshot()[0]["c"]["nodes"]["127.0.0.2"]["status"] == "closed"
+    assert s.snapshot()[0]["clusters"]["c"]["nodes"]["127.0.0.2"]["status"] == "closed"
     # a later job/avail event on a closed node keeps it closed
     s.apply(status("c", ev.NODE_AVAIL_INFO, node()))
-    assert s.snapshot()[0]["c"]["nodes"]["127.0.0.2"]["status"] == "closed"
+    assert s.snapshot()[0]["clusters"]["c"]["nodes"]["127.0.0.2"]["status"] == "closed"
 
 
 def test_job_lifecycle_counters():
@@ -60,9 +60,9 @@ def test_jobs_finishing_that_were_submitted_before_attach_raise_submitted():
 def test_attach_seeds_nodes_and_events_for_unknown_clusters_are_ignored():
     s = State()
     s.apply(status("ghost", ev.NODE_INITIALIZED, node()))
-    assert s.snapshot()[0] == {}
+    assert s.snapshot()[0]["clusters"] == {}
     s.apply(attached(nodes=[(node("127.0.0.5"), ev.NODE_INITIALIZED), (node("127.0.0.6"), ev.NODE_CLOSED)]))
-    nodes = s.snapshot()[0]["c"]["nodes"]
+    nodes = s.snapshot()[0]["clusters"]["c"]["nodes"]
     assert {ip: n["status"] for ip, n in nodes.items()} == {"127.0.0.5": "initialized", "127.0.0.6": "closed"}
 
 
@@ -71,12 +71,14 @@ def test_changes_since_returns_only_what_changed():
     s.apply(attached(nodes=[(node("127.0.0.2"), 4), (node("127.0.0.3"), 4)]))
     _, v = s.snapshot()
     s.apply(status("c", ev.JOB_RUNNING, node("127.0.0.3", busy=1), job(1, "127.0.0.3")))
-    delta, v2 = s.changes_since(v)
+    changes = s.changes_since(v)
+    delta, v2 = changes.clusters, changes.version
+    assert changes.node_jobs_ips == {"127.0.0.3"} and changes.settings is None and changes.audit is None
     assert set(delta) == {"c"}
     assert set(delta["c"]) == {"jobs", "nodes"}
     assert list(delta["c"]["nodes"]) == ["127.0.0.3"]
     assert delta["c"]["nodes"]["127.0.0.3"]["busy"] == 1
-    assert s.changes_since(v2) == ({}, v2)
+    assert not s.changes_since(v2)
 
 
 def test_detach_sends_a_tombstone_and_reattach_sends_the_whole_cluster():
@@ -85,11 +87,12 @@ def test_detach_sends_a_tombstone_and_reattach_sends_the_whole_cluster():
     s.apply(attached("b"))
     _, v = s.snapshot()
     s.apply(ClusterDetached("a"))
-    delta, v = s.changes_since(v)
+    changes = s.changes_since(v)
+    delta, v = changes.clusters, changes.version
     assert delta == {"a": None}
     s.apply(attached("a", kind="SharedJobCluster"))
     s.apply(status("a", ev.NODE_INITIALIZED, node("127.0.0.9")))
-    delta, _ = s.changes_since(v)
+    delta = s.changes_since(v).clusters
     assert delta["a"]["kind"] == "SharedJobCluster"
     assert list(delta["a"]["nodes"]) == ["127.0.0.9"]
 
@@ -102,6 +105,6 @@ def test_change_log_is_bounded_by_state_size_not_event_count():
         s.apply(status("c", ev.JOB_CREATED, None, job(uid, None)))
         s.apply(status("c", ev.JOB_RUNNING, node(ip, busy=1), job(uid, ip)))
         s.apply(status("c", ev.JOB_FINISHED, node(ip), job(uid, ip)))
-    # one entry per record: the cluster, its jobs, three nodes
-    assert len(s._changes) == 5
+    # one entry per record: the cluster, its jobs, three nodes, their job sets
+    assert len(s._changes) == 8
     assert jobs(s)["done"] == 20_000 and s.clusters["c"].running == {}

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dispymon import events as ev
-from dispymon.events import ClusterDetached
+from dispymon.events import ClusterDetached, SettingChanged
 from dispymon.state import State
 from dispymon.views import ClientView
 from factories import attached, job, node, status
@@ -38,15 +38,18 @@ event_st = st.one_of(
     ),
 )  # fmt: skip
 
-# each step: apply an event, or flush one client, or resync one client
+# each step: apply an event, flush / resync a client, make a client watch a
+# node (or none), or flip the server-wide show_job_args setting
 step_st = st.one_of(
     st.tuples(st.just("event"), event_st),
     st.tuples(st.just("flush"), st.integers(0, 2)),
     st.tuples(st.just("resync"), st.integers(0, 2)),
+    st.tuples(st.just("watch"), st.tuples(st.integers(0, 2), st.sampled_from([None, *IPS]))),
+    st.tuples(st.just("setting"), st.booleans()),
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.lists(step_st, max_size=80))
 def test_every_view_rebuilds_the_server_state(steps):
     state = State()
@@ -57,17 +60,28 @@ def test_every_view_rebuilds_the_server_state(steps):
     for kind, arg in steps:
         if kind == "event":
             state.apply(arg)
+        elif kind == "setting":
+            state.apply(SettingChanged("show_job_args", arg))
         elif kind == "flush":
             msg = views[arg].delta()
             if msg is not None:
                 mirrors[arg].apply(msg)
+        elif kind == "watch":
+            i, ip = arg
+            views[i].watch(ip)
+            mirrors[i].apply(views[i].snapshot())  # as the server does on a node change
         else:
             mirrors[arg].apply(views[arg].snapshot())
     for v, m in zip(views, mirrors):
         msg = v.delta()
         if msg is not None:
             m.apply(msg)
-        assert m.clusters == state.snapshot()[0]
+        body = state.snapshot()[0]
+        assert (m.clusters, m.settings, m.audit) == (body["clusters"], body["settings"], body["audit"])
+        if v.node is None:
+            assert m.node_jobs is None
+        else:
+            assert m.node_jobs == {"ip_addr": v.node, "jobs": state.node_jobs(v.node)}
 
 
 def test_sequence_numbers_are_consecutive_and_empty_deltas_are_not_sent():
@@ -99,3 +113,46 @@ def test_mirror_detects_a_gap():
     state.apply(attached("b"))
     with pytest.raises(GapError):
         m.apply(view.delta())
+
+
+def test_only_a_view_watching_a_node_receives_its_jobs():
+    state = State()
+    monitor, node_page = ClientView(state, 1.0), ClientView(state, 1.0)
+    node_page.watch("127.0.0.2")
+    assert monitor.snapshot()["node_jobs"] is None
+    assert node_page.snapshot()["node_jobs"] == {"ip_addr": "127.0.0.2", "jobs": {}}
+    state.apply(attached("a"))
+    state.apply(status("a", ev.JOB_RUNNING, node("127.0.0.2", busy=1), job(7, "127.0.0.2", args=("x", 3))))
+    state.apply(status("a", ev.JOB_RUNNING, node("127.0.0.3", busy=1), job(8, "127.0.0.3")))
+    assert "node_jobs" not in monitor.delta()
+    jobs = node_page.delta()["node_jobs"]["jobs"]
+    assert list(jobs) == ["7"]
+    assert jobs["7"] == {"uid": 7, "cluster": "a", "id": "job-7", "args": "x, 3", "kwargs": "",
+                         "start_time": 1000.0, "ip_addr": "127.0.0.2"}  # fmt: skip
+    state.apply(SettingChanged("show_job_args", False))
+    hidden = node_page.delta()
+    assert hidden["settings"] == {"show_job_args": False}
+    assert hidden["node_jobs"]["jobs"]["7"]["args"] is None
+    state.apply(status("a", ev.JOB_FINISHED, node("127.0.0.2"), job(7, "127.0.0.2")))
+    assert node_page.delta()["node_jobs"]["jobs"] == {"7": None}
+
+
+def test_text_is_made_once_per_job_and_only_when_viewed():
+    calls = []
+
+    class Loud:
+        def __str__(self):
+            calls.append(1)
+            return "loud"
+
+    state = State()
+    state.apply(attached("a"))
+    state.apply(status("a", ev.JOB_RUNNING, node(busy=1), job(1, args=(Loud(),))))
+    monitor = ClientView(state, 1.0)
+    monitor.snapshot()
+    assert calls == []  # nobody watches the node: no str()
+    viewers = [ClientView(state, 1.0) for _ in range(3)]
+    for v in viewers:
+        v.watch("127.0.0.2")
+        assert v.snapshot()["node_jobs"]["jobs"]["1"]["args"] == "loud"
+    assert calls == [1]

@@ -1,0 +1,31 @@
+"""What commands may ask of a cluster: the adapter's side of the command channel.
+
+The commands module talks to this interface, never to dispy; the dispy
+adapter implements it (and a simulated cluster can). Every method may block
+(dispy's management calls wait for the node), so callers run them in a worker
+thread with a timeout.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class ClusterControl(Protocol):
+    def cancel(self, cluster: str, handle: Any) -> int:
+        """Terminate a running job (or cancel a queued one): 0 when sent."""
+
+    def resolve(self, host: str) -> str | None:
+        """A host name's IP address, the address itself, or None."""
+
+    def add_node(self, cluster: str, host: str, cpus: int) -> int:
+        """Ask the cluster to use a node (IP or wildcard); 0 when accepted."""
+
+    def set_node_cpus(self, cluster: str, ip: str, cpus: int) -> int:
+        """The CPUs now in effect, or < 0 on failure."""
+
+    def allocate_node(self, cluster: str, ip: str) -> int: ...
+
+    def deallocate_node(self, cluster: str, ip: str) -> int: ...
+
+    def close_node(self, cluster: str, ip: str, terminate_pending: bool) -> int: ...

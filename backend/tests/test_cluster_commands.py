@@ -1,0 +1,199 @@
+"""Commands against real dispynode processes: terminate, add, CPUs, (de)allocate, close."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sys
+
+import dispy
+import pytest
+
+from dispymon.adapter import DispyAdapter, DispyControl
+from dispymon.appmodule import play_main
+from dispymon.hub import Hub
+from dispymon.server import ServerConfig, create_app
+from conftest import WSClient
+
+pytestmark = pytest.mark.cluster
+
+
+def setup():
+    return 0
+
+
+def compute(seconds, obj=None, label=""):
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+class Readable:
+    def __init__(self, n):
+        self.n = n
+
+    def __str__(self):
+        return f"Readable({self.n})"
+
+
+class Unprintable:
+    def __str__(self):
+        raise RuntimeError("no text for you")
+
+
+# as `dispymon serve` does for a cluster module: let these classes travel to
+# the nodes as `__main__` classes (dispy defines `depends` classes there)
+play_main(sys.modules[__name__])
+
+
+@pytest.fixture
+async def dashboard(aiohttp_client, static_dir):
+    hub = Hub(asyncio.get_running_loop())
+    adapter = DispyAdapter(hub.feed)
+    config = ServerConfig(poll_sec=0.05, static_dir=static_dir, add_node_wait=30)
+    client = await aiohttp_client(create_app(hub, config, DispyControl(adapter)))
+    clusters: list = []
+    ids = itertools.count(1)
+
+    async def connect() -> WSClient:
+        ws = WSClient(await client.ws_connect("/ws"))
+        await ws.recv()
+        await ws.recv()
+        return ws
+
+    async def call(ws: WSClient, name: str, **args):
+        cid = next(ids)
+        await ws.send({"type": "command", "id": cid, "name": name, "args": args})
+        await ws.until(lambda m: cid in m.results, timeout=30, what=f"result of {name}")
+        return ws.mirror.results[cid]
+
+    def new_cluster(nodes: list[str], port: int, **kwargs) -> dispy.JobCluster:
+        c = dispy.JobCluster(compute, nodes=nodes, host="127.0.0.1", dispy_port=port, setup=setup,
+                             depends=[Readable, Unprintable], pulse_interval=1,
+                             loglevel=dispy.logger.WARNING, **kwargs)  # fmt: skip
+        clusters.append(c)
+        adapter.attach(c)
+        return c
+
+    yield hub, connect, call, new_cluster
+    for c in clusters:
+        await asyncio.to_thread(c.close, 0, True)
+
+
+async def wait_running(jobs, count: int, timeout: float = 30) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while sum(j.status == dispy.DispyJob.Running for j in jobs) < count:
+        assert loop.time() < deadline, "jobs did not start"
+        await asyncio.sleep(0.05)  # poll dispy's own job status (a condition, not a delay)
+
+
+async def test_node_page_jobs_and_terminate(local_nodes, dashboard):
+    hub, connect, call, new_cluster = dashboard
+    nodes = local_nodes(1, cpus=2, first=18)
+    ip = nodes.nodes[0].ip
+    cluster = await asyncio.to_thread(new_cluster, [ip], nodes.port_base)
+    monitor, page = await connect(), await connect()
+    await page.send({"type": "view", "node": ip})
+    jobs = [cluster.submit(60, Readable(1), label="first"), cluster.submit(60, Unprintable()), cluster.submit(60)]
+    for i, job in enumerate(jobs):
+        job.id = f"job-{i}"
+    await wait_running(jobs, 2)  # two CPUs: the third job waits in the queue
+    await page.until(lambda m: m.node_jobs and len(m.node_jobs["jobs"]) == 2, what="2 running jobs on the node page")
+    shown = {j["id"]: j for j in page.mirror.node_jobs["jobs"].values()}
+    assert set(shown) == {"job-0", "job-1"}
+    assert shown["job-0"]["args"] == "60, Readable(1)" and shown["job-0"]["kwargs"] == "label=first"
+    assert shown["job-1"]["args"] == "60, <unprintable Unprintable: __str__ raised RuntimeError>"
+    assert all(j["ip_addr"] == ip and j["start_time"] for j in shown.values())
+
+    uids = [shown["job-0"]["uid"], shown["job-1"]["uid"]]
+    result = await call(page, "terminate_jobs", uids=[*uids, 12345])
+    assert result["value"]["results"] == {str(uids[0]): "terminated", str(uids[1]): "terminated", "12345": "not_found"}
+    for job in jobs[:2]:
+        await asyncio.to_thread(job)  # dispy hands the terminated jobs back
+        assert job.status == dispy.DispyJob.Terminated
+    # the terminated jobs leave the list; the queued one takes their place
+    await page.until(lambda m: [j["id"] for j in m.node_jobs["jobs"].values()] == ["job-2"], what="terminated jobs leaving")
+    await monitor.until(lambda m: m.clusters["compute"]["jobs"]["terminated"] == 2, what="terminated counted as done")
+    assert monitor.mirror.clusters["compute"]["jobs"]["done"] == 2
+    assert monitor.mirror.node_jobs is None
+    assert not any(msg.get("node_jobs") for msg in monitor.messages)  # job details only go to node pages
+    again = await call(page, "terminate_jobs", uids=uids[:1])
+    assert again["value"]["results"] == {str(uids[0]): "already_finished"}
+
+
+def max_concurrency(jobs, ip: str) -> int:
+    spans = sorted((j.start_time, j.end_time) for j in jobs if j.ip_addr == ip)
+    best = 0
+    for start, _ in spans:
+        best = max(best, sum(1 for s, e in spans if s <= start < e))
+    return best
+
+
+async def run_batch(cluster, count: int, seconds: float = 0.3):
+    jobs = [cluster.submit(seconds) for _ in range(count)]
+    for job in jobs:
+        await asyncio.to_thread(job)
+        assert job.status == dispy.DispyJob.Finished, job.exception
+    return jobs
+
+
+async def test_manage_nodes_on_a_real_cluster(local_nodes, dashboard):
+    hub, connect, call, new_cluster = dashboard
+    nodes = local_nodes(2, cpus=2, first=14)
+    a, b = (n.ip for n in nodes.nodes)
+    cluster = await asyncio.to_thread(new_cluster, [a, b], nodes.port_base)
+    ws = await connect()
+    await run_batch(cluster, 4)  # both nodes initialised and used
+    await ws.until(lambda m: len(m.clusters["compute"]["nodes"]) == 2, what="two nodes")
+
+    # a third node, started after the cluster, added through the command
+    c_node = nodes.add("127.0.0.16", cpus=2)
+    added = await call(ws, "add_node", host=c_node.ip, cpus=2, cluster="compute")
+    assert added["ok"], added
+
+    def audit_state(m, entry):
+        return next((e["state"] for e in m.audit if e["id"] == entry), None)
+
+    await ws.until(lambda m: audit_state(m, added["value"]["audit_id"]) == "ok", timeout=40, what="added node ok")
+    jobs = await run_batch(cluster, 12)
+    assert c_node.ip in {j.ip_addr for j in jobs}, "the added node took no job"
+
+    # CPUs of a from 2 to 1: at most one job at a time there afterwards
+    result = await call(ws, "set_node_cpus", ip=a, cpus=1)
+    assert result["value"] == {"cpus": {"compute": 1}}
+    await ws.until(lambda m: m.clusters["compute"]["nodes"][a]["cpus"] == 1, what="CPUs shown")
+    jobs = await run_batch(cluster, 12)
+    assert max_concurrency(jobs, a) == 1
+
+    # deallocate b: no new job there; allocate it again: it works again
+    assert (await call(ws, "deallocate_node", ip=b))["ok"]
+    await ws.until(lambda m: m.clusters["compute"]["nodes"][b]["status"] == "deallocated", what="deallocated")
+    jobs = await run_batch(cluster, 10)
+    assert b not in {j.ip_addr for j in jobs}
+    assert (await call(ws, "allocate_node", ip=b))["ok"]
+    await ws.until(lambda m: m.clusters["compute"]["nodes"][b]["status"] == "initialized", what="allocated")
+    jobs = await run_batch(cluster, 16)
+    assert b in {j.ip_addr for j in jobs}
+
+    # close b: shown closed at once, no job there after, re-allocation refused
+    assert (await call(ws, "close_node", ip=b))["ok"]
+    await ws.until(lambda m: m.clusters["compute"]["nodes"][b]["status"] == "closed", what="closed")
+    jobs = await run_batch(cluster, 10)
+    assert b not in {j.ip_addr for j in jobs}
+    refused = await call(ws, "allocate_node", ip=b)
+    assert refused["error"]["code"] == "not_allowed"
+    assert [e["action"] for e in ws.mirror.audit] == [
+        "add_node", "set_node_cpus", "deallocate_node", "allocate_node", "close_node"]  # fmt: skip
+
+
+async def test_adding_a_host_where_no_node_runs_fails_after_the_wait(local_nodes, dashboard, static_dir):
+    hub, connect, call, new_cluster = dashboard
+    nodes = local_nodes(1, cpus=1, first=19)
+    await asyncio.to_thread(new_cluster, [nodes.nodes[0].ip], nodes.port_base)
+    ws = await connect()
+    bad = await call(ws, "add_node", host="no-such-host.invalid")
+    assert bad["error"]["code"] == "not_found" and "cannot resolve" in bad["error"]["message"]
+    await ws.until(lambda m: m.audit and m.audit[-1]["state"] == "failed", what="failed audit entry")
+    assert ws.mirror.audit[-1]["target"] == "no-such-host.invalid"
