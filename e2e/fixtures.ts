@@ -61,6 +61,12 @@ export interface ClusterOptions {
   nodeCount: number;
   jobs: number;
   pollSec: number;
+  /** the cluster module `dispymon serve` runs, relative to e2e/apps */
+  appModule: string;
+  /** first loopback address: 127.0.0.<firstIp> */
+  firstIp: number;
+  /** CPUs each node offers */
+  cpus: number;
 }
 
 /**
@@ -72,10 +78,13 @@ export const test = base.extend<ClusterOptions & { cluster: RealCluster }>({
   nodeCount: [2, { option: true }],
   jobs: [30, { option: true }],
   pollSec: [0.2, { option: true }],
-  cluster: async ({ nodeCount, jobs, pollSec }, use) => {
+  appModule: ['jobs_app.py', { option: true }],
+  firstIp: [2, { option: true }],
+  cpus: [2, { option: true }],
+  cluster: async ({ nodeCount, jobs, pollSec, appModule, firstIp, cpus }, use) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'dispymon-e2e-'));
-    const ips = Array.from({ length: nodeCount }, (_, i) => `127.0.0.${2 + i}`);
-    const nodes = spawn(python, ['-m', 'dispymon.localnodes', '--ips', ips.join(','), '--cpus', '2', '--workdir', path.join(dir, 'nodes')], {
+    const ips = Array.from({ length: nodeCount }, (_, i) => `127.0.0.${firstIp + i}`);
+    const nodes = spawn(python, ['-m', 'dispymon.localnodes', '--ips', ips.join(','), '--cpus', String(cpus), '--workdir', path.join(dir, 'nodes')], {
       cwd: repo,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -88,7 +97,7 @@ export const test = base.extend<ClusterOptions & { cluster: RealCluster }>({
       const gate = path.join(dir, 'gate');
       serve = spawn(
         python,
-        ['-m', 'dispymon', 'serve', '--cluster-module', path.join(repo, 'e2e', 'apps', 'jobs_app.py'), '--port', '0', '--poll-sec', String(pollSec)],
+        ['-m', 'dispymon', 'serve', '--cluster-module', path.join(repo, 'e2e', 'apps', appModule), '--port', '0', '--poll-sec', String(pollSec)],
         {
           cwd: dir,
           stdio: ['ignore', 'pipe', 'pipe'],
