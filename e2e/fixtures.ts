@@ -55,6 +55,8 @@ export interface RealCluster {
   jobs: number;
   /** Let the module's workload start submitting its jobs. */
   openGate(): void;
+  /** Start one more dispynode (same port base), stopped with the others. */
+  startNode(ip: string): Promise<void>;
 }
 
 export interface ClusterOptions {
@@ -90,6 +92,7 @@ export const test = base.extend<ClusterOptions & { cluster: RealCluster }>({
     });
     let serve: ChildProcess | undefined;
     let nodePids: number[] = [];
+    const extra: ChildProcess[] = [];
     try {
       const [json] = await lineMatching(nodes, /^\{.*\}$/, 'the dispy nodes');
       const started = JSON.parse(json) as { port_base: number; nodes: { ip: string; pid: number }[] };
@@ -111,9 +114,20 @@ export const test = base.extend<ClusterOptions & { cluster: RealCluster }>({
         },
       );
       const [, url] = await lineMatching(serve, /dashboard at (http:\/\/\S+)/, 'dispymon serve');
-      await use({ url, ips, jobs, openGate: () => writeFileSync(gate, 'go') });
+      const startNode = async (ip: string) => {
+        const more = spawn(
+          python,
+          ['-m', 'dispymon.localnodes', '--ips', ip, '--cpus', String(cpus), '--port-base', String(started.port_base), '--workdir', path.join(dir, `more-${ip}`)],
+          { cwd: repo, stdio: ['pipe', 'pipe', 'pipe'] },
+        );
+        extra.push(more);
+        const [line] = await lineMatching(more, /^\{.*\}$/, `dispynode ${ip}`);
+        nodePids.push(...(JSON.parse(line) as { nodes: { pid: number }[] }).nodes.map((n) => n.pid));
+      };
+      await use({ url, ips, jobs, openGate: () => writeFileSync(gate, 'go'), startNode });
     } finally {
       if (serve) await stop(serve);
+      for (const more of extra) await stop(more);
       await stop(nodes);
       rmSync(dir, { recursive: true, force: true });
     }

@@ -9,6 +9,17 @@ export default defineConfig({
   build: {
     outDir: '../backend/dispymon/static',
     emptyOutDir: true,
+    rolldownOptions: {
+      output: {
+        codeSplitting: {
+          // The libraries every page needs, in one long-cached file beside
+          // the app's own code. Without this group the bundler still splits
+          // them off (they are shared with the lazy pages), but into a chunk
+          // named after whichever app module it lands with.
+          groups: [{ name: 'vendor', test: /node_modules[\\/](react|react-dom|scheduler|zustand|@msgpack)[\\/]/ }],
+        },
+      },
+    },
   },
   server: {
     // `npm run dev` against a running `dispymon serve` on the default port.

@@ -1,9 +1,17 @@
+import { Suspense, lazy } from 'react';
 import type { ReactNode } from 'react';
 import { ConnectionIndicator } from './components/ConnectionIndicator';
 import { useDashboard } from './context';
 import { MonitorPage } from './pages/MonitorPage';
 import { NotFoundPage } from './pages/NotFoundPage';
+import { MANAGE_PATH } from './paths';
 import { Link, usePathname } from './router';
+
+// The Node and Manage pages load on first visit: what the Monitor page
+// ships first stays within its budget (they bring the virtualised table,
+// dialogs and forms).
+const NodePage = lazy(() => import('./pages/NodePage'));
+const ManagePage = lazy(() => import('./pages/ManagePage'));
 
 interface Route {
   /** matched against location.pathname; capture groups become params */
@@ -11,9 +19,24 @@ interface Route {
   render(params: string[]): ReactNode;
 }
 
-// Pages to come: /node/<ip> (Node page) and /manage (Manage page), e.g.
-//   { pattern: /^\/node\/([^/]+)$/, render: ([ip]) => <NodePage ip={decodeURIComponent(ip!)} /> },
-const routes: Route[] = [{ pattern: /^\/$/, render: () => <MonitorPage /> }];
+/** A path segment as typed; a malformed escape is kept literally rather than crashing. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+const routes: Route[] = [
+  { pattern: /^\/$/, render: () => <MonitorPage /> },
+  {
+    pattern: /^\/node\/([^/]+)\/?$/,
+    // keyed by ip: another node's page starts afresh (selection, results)
+    render: ([ip = '']) => <NodePage key={ip} ip={decodeSegment(ip)} />,
+  },
+  { pattern: /^\/manage\/?$/, render: () => <ManagePage /> },
+];
 
 export function renderRoute(pathname: string): ReactNode {
   for (const route of routes) {
@@ -36,10 +59,13 @@ export function App() {
         <h1>dispymon</h1>
         <nav aria-label="Main">
           <Link to="/">Monitor</Link>
+          <Link to={MANAGE_PATH}>Manage</Link>
         </nav>
         <ConnectionIndicator />
       </header>
-      <main>{renderRoute(pathname)}</main>
+      <main>
+        <Suspense fallback={<p className="loading">Loading…</p>}>{renderRoute(pathname)}</Suspense>
+      </main>
       <ServerInfo />
     </>
   );

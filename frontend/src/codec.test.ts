@@ -13,7 +13,9 @@ describe('codec', () => {
     { type: 'view', interval: 10 },
     { type: 'flush' },
     { type: 'resync' },
-    { type: 'command', id: 7, name: 'cancel_jobs', args: { ids: [1, 2], cluster: 'né' } },
+    { type: 'command', id: 7, name: 'add_node', args: { host: '192.168.1.*', cpus: 2, cluster: 'né' } },
+    { type: 'view', node: '127.0.0.2' },
+    { type: 'view', interval: 1, node: null },
   ])('round-trips %j', (msg) => {
     const bytes = encode(msg);
     expect(bytes).toBeInstanceOf(Uint8Array);

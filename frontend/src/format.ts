@@ -31,3 +31,36 @@ export function parseInterval(text: string): number | null {
   const n = Number(t);
   return Number.isFinite(n) ? n : null;
 }
+
+/** Bytes in decimal units, as disks are sold and psutil users expect: "1.2 GB". */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  // One decimal while it says something (1.2 GB), none for whole bytes or big values.
+  const text = unit === 0 || Math.abs(value) >= 100 ? Math.round(value).toString() : value.toFixed(1);
+  return `${text} ${units[unit]}`;
+}
+
+/** A percentage with one decimal: "93.5 %". */
+export function formatPercent(value: number): string {
+  return `${value.toFixed(1)} %`;
+}
+
+/** Whole seconds since a start: "12 s", "3 min 04 s", "2 h 05 min 09 s". */
+export function formatElapsed(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${pad2(s % 60)} s`;
+  return `${Math.floor(m / 60)} h ${pad2(m % 60)} min ${pad2(s % 60)} s`;
+}
+
+/** Node status as the pages show it (the end-to-end tests read these texts). */
+export function statusText(status: 'initialized' | 'deallocated' | 'closed'): string {
+  return status === 'closed' ? 'Closed' : status === 'deallocated' ? 'Deallocated' : 'Initialized';
+}

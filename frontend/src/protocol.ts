@@ -34,7 +34,11 @@ export interface AvailInfo {
   swap: number;
 }
 
-export type NodeStatus = 'initialized' | 'closed';
+/**
+ * `deallocated`: no new jobs until allocated again; `closed`: for good (dispy
+ * cancels every job later sent to a re-allocated closed node).
+ */
+export type NodeStatus = 'initialized' | 'deallocated' | 'closed';
 
 export interface Node {
   ip_addr: string;
@@ -72,6 +76,104 @@ export interface ClusterDelta {
   nodes?: Record<string, Node | null>;
 }
 
+/** Server-wide; any operator may change it. */
+export interface Settings {
+  show_job_args: boolean;
+}
+
+/** One job running on the watched node. */
+export interface Job {
+  /** dispy's job uid: what terminate_jobs takes */
+  uid: number;
+  cluster: string;
+  /** str(job.id), guarded and cut to 200 characters by the server */
+  id: string;
+  /** null when show_job_args is off */
+  args: string | null;
+  /** null when show_job_args is off */
+  kwargs: string | null;
+  start_time: number | null;
+  ip_addr: string;
+}
+
+/**
+ * The jobs running on the node this view watches, in every cluster: in a
+ * snapshot the full set; in a delta the jobs that started (Job) or left (null).
+ */
+export interface NodeJobs {
+  ip_addr: string;
+  jobs: Record<string, Job | null>;
+}
+
+/**
+ * NodeJobs as held by the client: removals applied, keyed by uid. A Map, not
+ * a record: copying and listing 100,000 jobs on every delta is several times
+ * cheaper.
+ */
+export interface WatchedJobs {
+  ip_addr: string;
+  jobs: ReadonlyMap<number, Job>;
+}
+
+export type AuditState = 'pending' | 'ok' | 'failed';
+
+export interface AuditEntry {
+  id: number;
+  time: number;
+  action: string;
+  target: string;
+  cluster: string | null;
+  state: AuditState;
+  message: string;
+  who: string | null;
+}
+
+// ---- commands ----
+
+/** The closed set of error codes a command result (or `error`) may carry. */
+export type ErrorCode = 'invalid' | 'unknown_command' | 'not_found' | 'not_allowed' | 'cluster_error' | 'timeout';
+
+export type TerminateOutcome = 'terminated' | 'already_finished' | 'not_found' | 'failed';
+
+/** Each command's args and the `value` of its successful result. */
+export interface Commands {
+  set_show_job_args: {
+    args: { value: boolean };
+    value: { show_job_args: boolean };
+  };
+  terminate_jobs: {
+    /** 1–1000 uids */
+    args: { uids: number[] };
+    value: { results: Record<string, TerminateOutcome> };
+  };
+  add_node: {
+    /** cpus: 0 = all; ignored for wildcards and SharedJobCluster. No cluster = every cluster. */
+    args: { host: string; cpus?: number; cluster?: string };
+    value: { audit_id: number; clusters: string[]; cpus_ignored: boolean };
+  };
+  set_node_cpus: {
+    args: { ip: string; cpus: number; cluster?: string };
+    /** the effective CPUs dispy applied, per cluster */
+    value: { cpus: Record<string, number> };
+  };
+  allocate_node: {
+    args: { ip: string; cluster?: string };
+    value: { clusters: string[] };
+  };
+  deallocate_node: {
+    args: { ip: string; cluster?: string };
+    value: { clusters: string[] };
+  };
+  close_node: {
+    args: { ip: string; cluster?: string; terminate_pending?: boolean };
+    value: { clusters: string[] };
+  };
+}
+
+export type CommandName = keyof Commands;
+export type CommandArgs<N extends CommandName> = Commands[N]['args'];
+export type CommandValue<N extends CommandName> = Commands[N]['value'];
+
 // ---- server -> client ----
 
 export interface Hello {
@@ -85,40 +187,55 @@ export interface Hello {
 export interface Snapshot {
   type: 'snapshot';
   seq: number;
+  settings: Settings;
   clusters: Record<string, Cluster>;
+  /** newest last, at most 200 */
+  audit: AuditEntry[];
+  /** only when this view watches a node */
+  node_jobs: NodeJobs | null;
 }
 
+/** Each field appears only when something in it changed. */
 export interface Delta {
   type: 'delta';
   seq: number;
+  /** whole record */
+  settings?: Settings;
   /** only changed clusters; null = cluster removed */
-  clusters: Record<string, ClusterDelta | null>;
+  clusters?: Record<string, ClusterDelta | null>;
+  /** whole list */
+  audit?: AuditEntry[];
+  /** changed jobs only; null = the job left */
+  node_jobs?: NodeJobs;
 }
 
 export interface ErrorMessage {
   type: 'error';
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 
 export interface CommandError {
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 
 /** Answer to one `command`, matched by the client-chosen id. */
 export type CommandResult =
-  | { type: 'result'; id: number; ok: true; value: unknown }
-  | { type: 'result'; id: number; ok: false; error: CommandError };
+  | { type: 'result'; id: number | string; ok: true; value: unknown }
+  | { type: 'result'; id: number | string; ok: false; error: CommandError };
 
 export type ServerMessage = Hello | Snapshot | Delta | ErrorMessage | CommandResult;
 
 // ---- client -> server ----
 
+/** Either field or both; a change of `node` is answered with a fresh snapshot. */
 export interface ViewMessage {
   type: 'view';
   /** seconds; <= 0 stops automatic deltas */
-  interval: number;
+  interval?: number;
+  /** the node whose running jobs this view watches; null for none */
+  node?: string | null;
 }
 
 export interface FlushMessage {
@@ -129,11 +246,10 @@ export interface ResyncMessage {
   type: 'resync';
 }
 
-/** Commands (node/job management) are specified in a later protocol revision. */
 export interface CommandMessage {
   type: 'command';
-  id: number;
-  name: string;
+  id: number | string;
+  name: CommandName;
   args: Record<string, unknown>;
 }
 

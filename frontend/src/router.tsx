@@ -14,14 +14,36 @@ function subscribe(listener: () => void): () => void {
   };
 }
 
+function notify(): void {
+  for (const listener of listeners) listener();
+}
+
 export function navigate(to: string): void {
   if (to === location.pathname + location.search + location.hash) return;
   history.pushState(null, '', to);
-  for (const listener of listeners) listener();
+  notify();
+}
+
+/**
+ * Replaces the query string of the current history entry (no new entry, so
+ * Back still leaves the page): view state such as a table's sort that should
+ * survive a reload without cluttering the history.
+ */
+export function replaceSearch(params: URLSearchParams): void {
+  const query = params.toString();
+  const url = location.pathname + (query ? `?${query}` : '') + location.hash;
+  if (url === location.pathname + location.search + location.hash) return;
+  history.replaceState(history.state, '', url);
+  notify();
 }
 
 export function usePathname(): string {
   return useSyncExternalStore(subscribe, () => location.pathname, () => '/');
+}
+
+/** The current query string ("?a=b" or ""). */
+export function useSearch(): string {
+  return useSyncExternalStore(subscribe, () => location.search, () => '');
 }
 
 type LinkProps = Omit<AnchorHTMLAttributes<HTMLAnchorElement>, 'href'> & { to: string };

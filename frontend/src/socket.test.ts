@@ -14,10 +14,14 @@ const hello = (poll_sec = 10, protocol = 1): Hello => ({
   show_job_args: true,
 });
 
-const snapshot = (seq: number, names: string[] = ['c']): Snapshot => ({
+const snapshot = (seq: number, names: string[] = ['c'], more: Partial<Snapshot> = {}): Snapshot => ({
   type: 'snapshot',
   seq,
+  settings: { show_job_args: true },
   clusters: Object.fromEntries(names.map((n) => [n, cluster(n, [node('127.0.0.2')])])),
+  audit: [],
+  node_jobs: null,
+  ...more,
 });
 
 let fakes: ReturnType<typeof fakeWebSockets>;
@@ -198,6 +202,46 @@ describe('view interval and flush', () => {
     expect(fakes.last.sent).toEqual([]);
   });
 
+  it('watches a node with view {node}, and watches it again after a reconnect', () => {
+    const first = goLive(10);
+    socket.setWatchedNode('127.0.0.2');
+    expect(first.sent).toEqual([{ type: 'view', node: '127.0.0.2' }]);
+    expect(store.getState().watchedNode).toBe('127.0.0.2');
+    // the server answers with a snapshot carrying the node's jobs
+    first.receive(
+      snapshot(5, ['c'], {
+        node_jobs: {
+          ip_addr: '127.0.0.2',
+          jobs: { '7': { uid: 7, cluster: 'c', id: '7', args: null, kwargs: null, start_time: 1, ip_addr: '127.0.0.2' } },
+        },
+      }),
+    );
+    expect([...(store.getState().nodeJobs?.jobs.keys() ?? [])]).toEqual([7]);
+
+    first.drop();
+    vi.advanceTimersByTime(125);
+    const second = fakes.last;
+    second.open();
+    second.receive(hello(10));
+    // the server starts every connection watching nothing
+    expect(second.sent).toEqual([{ type: 'view', node: '127.0.0.2' }]);
+
+    socket.setWatchedNode(null);
+    expect(second.sent[1]).toEqual({ type: 'view', node: null });
+    expect(store.getState().watchedNode).toBeNull();
+  });
+
+  it('restores interval and watched node in one view message', () => {
+    const first = goLive(10);
+    socket.setViewInterval(0.5);
+    socket.setWatchedNode('10.0.0.7');
+    first.drop();
+    vi.advanceTimersByTime(125);
+    fakes.last.open();
+    fakes.last.receive(hello(10));
+    expect(fakes.last.sent).toEqual([{ type: 'view', interval: 0.5, node: '10.0.0.7' }]);
+  });
+
   it('sends flush for "Update"', () => {
     const ws = goLive();
     socket.flush();
@@ -216,14 +260,14 @@ describe('commands', () => {
   it('resolves the pending command whose id matches the result', async () => {
     const ws = goLive();
     const first = socket.command('close_node', { ip: '127.0.0.2' });
-    const second = socket.command('set_cpus', { ip: '127.0.0.2', cpus: 1 });
+    const second = socket.command('set_node_cpus', { ip: '127.0.0.2', cpus: 1 });
     expect(ws.sent).toEqual([
       { type: 'command', id: 1, name: 'close_node', args: { ip: '127.0.0.2' } },
-      { type: 'command', id: 2, name: 'set_cpus', args: { ip: '127.0.0.2', cpus: 1 } },
+      { type: 'command', id: 2, name: 'set_node_cpus', args: { ip: '127.0.0.2', cpus: 1 } },
     ]);
     ws.receive({ type: 'result', id: 99, ok: true, value: 'nobody' }); // unknown id: ignored
-    ws.receive({ type: 'result', id: 2, ok: true, value: 1 });
-    await expect(second).resolves.toBe(1);
+    ws.receive({ type: 'result', id: 2, ok: true, value: { cpus: { c: 1 } } });
+    await expect(second).resolves.toEqual({ cpus: { c: 1 } });
     expect(socket.pendingCount).toBe(1);
     ws.receive({ type: 'result', id: 1, ok: false, error: { code: 'not_found', message: 'no such node' } });
     const err = await first.catch((e: unknown) => e);
@@ -234,8 +278,8 @@ describe('commands', () => {
 
   it('rejects every pending command when the connection drops', async () => {
     const ws = goLive();
-    const a = socket.command('a');
-    const b = socket.command('b');
+    const a = socket.command('allocate_node', { ip: '127.0.0.2' });
+    const b = socket.command('deallocate_node', { ip: '127.0.0.3' });
     ws.drop();
     await expect(a).rejects.toThrow(/connection lost/);
     await expect(b).rejects.toBeInstanceOf(ConnectionLostError);
@@ -244,7 +288,7 @@ describe('commands', () => {
 
   it('rejects a command that gets no result in time, and ignores a late result', async () => {
     const ws = goLive();
-    const late = socket.command('slow');
+    const late = socket.command('close_node', { ip: '127.0.0.2' });
     vi.advanceTimersByTime(29_999);
     expect(socket.pendingCount).toBe(1);
     vi.advanceTimersByTime(1);
@@ -254,7 +298,7 @@ describe('commands', () => {
   });
 
   it('rejects at once when not connected', async () => {
-    await expect(socket.command('a')).rejects.toThrow(/connection lost/);
+    await expect(socket.command('set_show_job_args', { value: false })).rejects.toThrow(/connection lost/);
     expect(socket.pendingCount).toBe(0);
   });
 });

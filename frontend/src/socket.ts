@@ -3,7 +3,7 @@
 // to their pending promises. No React here.
 import { decode, encode } from './codec';
 import { PROTOCOL_VERSION } from './protocol';
-import type { ClientMessage, CommandResult, ServerMessage } from './protocol';
+import type { ClientMessage, CommandArgs, CommandName, CommandResult, CommandValue, ErrorCode, ServerMessage, ViewMessage } from './protocol';
 import type { DashboardStore } from './store';
 
 /** The part of the browser's WebSocket this module uses (lets tests inject a fake). */
@@ -49,7 +49,7 @@ export class CommandTimeoutError extends Error {
 export class CommandFailedError extends Error {
   override name = 'CommandFailedError';
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
   ) {
     super(message);
@@ -91,7 +91,7 @@ export class DispySocket {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
   private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new Map<number | string, Pending>();
 
   constructor(options: DispySocketOptions) {
     this.store = options.store;
@@ -136,6 +136,15 @@ export class DispySocket {
     this.send({ type: 'view', interval: seconds });
   }
 
+  /**
+   * The Node page of `ip` opened (null: closed). The server answers with a
+   * snapshot that carries that node's running jobs, then keeps them current.
+   */
+  setWatchedNode(ip: string | null): void {
+    this.store.getState().watchNode(ip);
+    this.send({ type: 'view', node: ip });
+  }
+
   /** "Update": ask for everything changed since the last delta, now. */
   flush(): void {
     this.send({ type: 'flush' });
@@ -147,9 +156,10 @@ export class DispySocket {
    * is down or drops before the result arrives, CommandTimeoutError if no
    * result comes within commandTimeoutMs.
    */
-  command(name: string, args: Record<string, unknown> = {}): Promise<unknown> {
+  command<N extends CommandName>(name: N, args: CommandArgs<N>): Promise<CommandValue<N>> {
     const id = this.nextId++;
-    return new Promise<unknown>((resolve, reject) => {
+    // The value's shape is the server's promise (protocol.md), not checked here.
+    return new Promise<CommandValue<N>>((resolve, reject) => {
       if (!this.ws || this.ws.readyState !== OPEN) {
         reject(new ConnectionLostError(`connection lost: command "${name}" not sent`));
         return;
@@ -158,8 +168,8 @@ export class DispySocket {
         this.pending.delete(id);
         reject(new CommandTimeoutError(`command "${name}" got no result within ${this.commandTimeoutMs / 1000} s`));
       }, this.commandTimeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      this.send({ type: 'command', id, name, args });
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
+      this.send({ type: 'command', id, name, args: { ...args } });
     });
   }
 
@@ -238,12 +248,13 @@ export class DispySocket {
         // A healthy server: the next drop starts the backoff from scratch.
         this.attempt = 0;
         store.receiveHello(msg);
-        const { interval, intervalChosen } = this.store.getState();
-        // The server starts every connection at poll_sec; restore the
-        // user's own choice after a reconnect.
-        if (intervalChosen && interval !== null && interval !== msg.poll_sec) {
-          this.send({ type: 'view', interval });
-        }
+        // The server starts every connection at poll_sec, watching no node;
+        // after a reconnect, restore this browser's view in one message.
+        const { interval, intervalChosen, watchedNode } = this.store.getState();
+        const view: ViewMessage = { type: 'view' };
+        if (intervalChosen && interval !== null && interval !== msg.poll_sec) view.interval = interval;
+        if (watchedNode !== null) view.node = watchedNode;
+        if ('interval' in view || 'node' in view) this.send(view);
         return;
       }
       case 'snapshot':

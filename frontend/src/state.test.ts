@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { COMBINED } from './protocol';
-import type { Delta, Snapshot } from './protocol';
+import type { AuditEntry, Delta, Job, Snapshot } from './protocol';
 import {
   applyDelta,
   applySnapshot,
@@ -11,18 +11,18 @@ import {
   resolveClusterName,
   selectCluster,
 } from './state';
-import type { ClusterData } from './state';
+import type { ServerData } from './state';
 import { cluster, jobs, node } from './test/fixtures';
 
-function snapshot(seq: number, clusters: Snapshot['clusters']): Snapshot {
-  return { type: 'snapshot', seq, clusters };
+function snapshot(seq: number, clusters: Snapshot['clusters'], more: Partial<Snapshot> = {}): Snapshot {
+  return { type: 'snapshot', seq, settings: { show_job_args: true }, clusters, audit: [], node_jobs: null, ...more };
 }
 
-function delta(seq: number, clusters: Delta['clusters']): Delta {
-  return { type: 'delta', seq, clusters };
+function delta(seq: number, clusters: NonNullable<Delta['clusters']>, more: Partial<Delta> = {}): Delta {
+  return { type: 'delta', seq, clusters, ...more };
 }
 
-const base: ClusterData = applySnapshot(
+const base: ServerData = applySnapshot(
   emptyData,
   snapshot(5, {
     a: cluster('a', [node('127.0.0.2'), node('127.0.0.3')], { submitted: 4, done: 1 }),
@@ -91,6 +91,80 @@ describe('applyDelta', () => {
   });
 });
 
+function job(uid: number, fields: Partial<Job> = {}): Job {
+  return { uid, cluster: 'a', id: `job-${uid}`, args: '1, 2', kwargs: 'x=3', start_time: 100, ip_addr: '127.0.0.2', ...fields };
+}
+
+function audit(id: number, fields: Partial<AuditEntry> = {}): AuditEntry {
+  return { id, time: 50 + id, action: 'close_node', target: '127.0.0.2', cluster: 'a', state: 'ok', message: '', who: null, ...fields };
+}
+
+describe('settings, audit and node jobs', () => {
+  const watching = applySnapshot(
+    emptyData,
+    snapshot(10, { a: cluster('a') }, {
+      settings: { show_job_args: false },
+      audit: [audit(1)],
+      node_jobs: { ip_addr: '127.0.0.2', jobs: { '11': job(11), '12': job(12), '13': null } },
+    }),
+  );
+
+  it('takes settings, audit and the watched node\'s jobs from a snapshot', () => {
+    expect(watching.settings).toEqual({ show_job_args: false });
+    expect(watching.audit).toEqual([audit(1)]);
+    expect(watching.nodeJobs?.ip_addr).toBe('127.0.0.2');
+    // a null in a snapshot is no job at all
+    expect([...(watching.nodeJobs?.jobs.keys() ?? [])]).toEqual([11, 12]);
+    // a snapshot without node_jobs: no node watched any more
+    expect(applySnapshot(watching, snapshot(11, {})).nodeJobs).toBeNull();
+  });
+
+  it('replaces settings and the whole audit list from a delta, keeping what it does not mention', () => {
+    const { state } = applyDelta(watching, delta(11, {}, { settings: { show_job_args: true }, audit: [audit(1), audit(2, { state: 'pending' })] }));
+    expect(state.settings).toEqual({ show_job_args: true });
+    expect(state.audit.map((e) => e.id)).toEqual([1, 2]);
+    expect(state.nodeJobs).toBe(watching.nodeJobs);
+    const untouched = applyDelta(watching, { type: 'delta', seq: 11 }).state;
+    expect(untouched.settings).toBe(watching.settings);
+    expect(untouched.audit).toBe(watching.audit);
+    expect(untouched.clusters).toBe(watching.clusters);
+  });
+
+  it('merges node jobs: a Job adds or replaces, null removes', () => {
+    const replaced = job(12, { args: 'new' });
+    const { state } = applyDelta(watching, {
+      type: 'delta',
+      seq: 11,
+      node_jobs: { ip_addr: '127.0.0.2', jobs: { '11': null, '12': replaced, '14': job(14), '99': null } },
+    });
+    expect(state.nodeJobs?.jobs).toEqual(new Map([[12, replaced], [14, job(14)]]));
+    // the input is not mutated
+    expect([...(watching.nodeJobs?.jobs.keys() ?? [])]).toEqual([11, 12]);
+  });
+
+  it('ignores node jobs of another node, or while no node is watched', () => {
+    const other = { ip_addr: '127.0.0.3', jobs: { '20': job(20, { ip_addr: '127.0.0.3' }) } };
+    const { state, gap } = applyDelta(watching, { type: 'delta', seq: 11, node_jobs: other });
+    expect(gap).toBe(false);
+    expect(state.seq).toBe(11);
+    expect(state.nodeJobs).toBe(watching.nodeJobs);
+    const none = applySnapshot(emptyData, snapshot(1, {}));
+    expect(applyDelta(none, { type: 'delta', seq: 2, node_jobs: other }).state.nodeJobs).toBeNull();
+  });
+
+  it('applies none of it across a gap', () => {
+    const { state, gap } = applyDelta(watching, {
+      type: 'delta',
+      seq: 12,
+      settings: { show_job_args: true },
+      audit: [],
+      node_jobs: { ip_addr: '127.0.0.2', jobs: { '11': null } },
+    });
+    expect(gap).toBe(true);
+    expect(state).toBe(watching);
+  });
+});
+
 describe('combine', () => {
   it('adds job counters and per-node values across clusters', () => {
     const c = combine([
@@ -123,11 +197,15 @@ describe('combine', () => {
 
   it('marks a node closed only when every cluster that has it closed it', () => {
     const c = combine([
-      cluster('a', [node('1.1.1.1', { status: 'closed' })]),
-      cluster('b', [node('1.1.1.1', { status: 'closed' })]),
-      cluster('c', [node('2.2.2.2')]),
+      cluster('a', [node('1.1.1.1', { status: 'closed' }), node('3.3.3.3', { status: 'deallocated' })]),
+      cluster('b', [node('1.1.1.1', { status: 'closed' }), node('3.3.3.3', { status: 'closed' })]),
+      cluster('c', [node('2.2.2.2', { status: 'deallocated' }), node('3.3.3.3', { status: 'initialized' })]),
+      cluster('d', [node('2.2.2.2', { status: 'closed' })]),
     ]);
     expect(c.nodes['1.1.1.1']?.status).toBe('closed');
+    // usable somewhere: initialized; else deallocated beats closed
+    expect(c.nodes['3.3.3.3']?.status).toBe('initialized');
+    expect(c.nodes['2.2.2.2']?.status).toBe('deallocated');
   });
 });
 

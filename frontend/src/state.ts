@@ -2,15 +2,35 @@
 // Every function returns new objects for what changed and keeps the identity
 // of what did not, so selectors (and table rows) only re-render on change.
 import { COMBINED } from './protocol';
-import type { Cluster, ClusterDelta, Delta, Jobs, Node, Snapshot } from './protocol';
+import type {
+  AuditEntry,
+  Cluster,
+  ClusterDelta,
+  Delta,
+  Job,
+  Jobs,
+  Node,
+  NodeJobs,
+  NodeStatus,
+  Settings,
+  Snapshot,
+  WatchedJobs,
+} from './protocol';
 
-export interface ClusterData {
+/** Everything the server tells this browser, as of `seq`. */
+export interface ServerData {
   /** seq of the last snapshot/delta applied; null before the first snapshot */
   seq: number | null;
+  /** null before the first snapshot */
+  settings: Settings | null;
   clusters: Record<string, Cluster>;
+  /** newest last */
+  audit: AuditEntry[];
+  /** the running jobs of the node this view watches; null when it watches none */
+  nodeJobs: WatchedJobs | null;
 }
 
-export const emptyData: ClusterData = { seq: null, clusters: {} };
+export const emptyData: ServerData = { seq: null, settings: null, clusters: {}, audit: [], nodeJobs: null };
 
 export const zeroJobs: Jobs = {
   submitted: 0,
@@ -25,8 +45,14 @@ export const zeroJobs: Jobs = {
 };
 
 /** A snapshot is the whole state: nothing from before survives. */
-export function applySnapshot(_state: ClusterData, snap: Snapshot): ClusterData {
-  return { seq: snap.seq, clusters: snap.clusters };
+export function applySnapshot(_state: ServerData, snap: Snapshot): ServerData {
+  return {
+    seq: snap.seq,
+    settings: snap.settings,
+    clusters: snap.clusters,
+    audit: snap.audit,
+    nodeJobs: snap.node_jobs ? { ip_addr: snap.node_jobs.ip_addr, jobs: jobMap(snap.node_jobs.jobs) } : null,
+  };
 }
 
 /**
@@ -34,19 +60,56 @@ export function applySnapshot(_state: ClusterData, snap: Snapshot): ClusterData 
  * gap (lost, duplicated or reordered frame): the state is returned unchanged
  * and the caller must resync.
  */
-export function applyDelta(state: ClusterData, delta: Delta): { state: ClusterData; gap: boolean } {
+export function applyDelta(state: ServerData, delta: Delta): { state: ServerData; gap: boolean } {
   if (state.seq === null || delta.seq !== state.seq + 1) {
     return { state, gap: true };
   }
-  const clusters = { ...state.clusters };
-  for (const [name, change] of Object.entries(delta.clusters)) {
-    if (change === null) {
-      delete clusters[name];
-    } else {
-      clusters[name] = applyClusterDelta(clusters[name], name, change);
+  let clusters = state.clusters;
+  if (delta.clusters) {
+    clusters = { ...state.clusters };
+    for (const [name, change] of Object.entries(delta.clusters)) {
+      if (change === null) {
+        delete clusters[name];
+      } else {
+        clusters[name] = applyClusterDelta(clusters[name], name, change);
+      }
     }
   }
-  return { state: { seq: delta.seq, clusters }, gap: false };
+  return {
+    state: {
+      seq: delta.seq,
+      settings: delta.settings ?? state.settings,
+      clusters,
+      audit: delta.audit ?? state.audit,
+      nodeJobs: delta.node_jobs ? mergeNodeJobs(state.nodeJobs, delta.node_jobs) : state.nodeJobs,
+    },
+    gap: false,
+  };
+}
+
+/**
+ * Merges the jobs that started (Job) or left (null) into the watched node's
+ * set. A change for another node is stale (it was in flight when this view
+ * switched nodes; the snapshot for the new node follows) and is ignored, as
+ * is any change while no node is watched.
+ */
+export function mergeNodeJobs(current: WatchedJobs | null, change: NodeJobs): WatchedJobs | null {
+  if (current === null || change.ip_addr !== current.ip_addr) return current;
+  const entries = Object.entries(change.jobs);
+  if (entries.length === 0) return current;
+  const jobs = new Map(current.jobs);
+  for (const [uid, job] of entries) {
+    if (job === null) jobs.delete(Number(uid));
+    else jobs.set(job.uid, job);
+  }
+  return { ip_addr: current.ip_addr, jobs };
+}
+
+/** The wire's {"<uid>": Job | null} as a Map by uid, nulls (no job) left out. */
+function jobMap(jobs: Record<string, Job | null>): Map<number, Job> {
+  const out = new Map<number, Job>();
+  for (const job of Object.values(jobs)) if (job) out.set(job.uid, job);
+  return out;
 }
 
 function applyClusterDelta(old: Cluster | undefined, key: string, change: ClusterDelta): Cluster {
@@ -114,9 +177,19 @@ function mergeNodes(a: Node, b: Node): Node {
     update_time: Math.max(a.update_time, b.update_time),
     // The same machine reports the same availability to every cluster.
     avail_info: a.avail_info ?? b.avail_info,
-    // Closed only when every cluster that knows the node has closed it.
-    status: a.status === 'closed' && b.status === 'closed' ? 'closed' : 'initialized',
+    status: mergeStatus(a.status, b.status),
   };
+}
+
+/**
+ * A node is as available as its most available cluster says: initialized if
+ * any cluster can still send it jobs, closed only when every cluster that
+ * knows it has closed it.
+ */
+function mergeStatus(a: NodeStatus, b: NodeStatus): NodeStatus {
+  if (a === 'initialized' || b === 'initialized') return 'initialized';
+  if (a === 'deallocated' || b === 'deallocated') return 'deallocated';
+  return 'closed';
 }
 
 /**
@@ -137,7 +210,7 @@ export function resolveClusterName(names: readonly string[], selected: string | 
 const combinedCache = new WeakMap<Record<string, Cluster>, Cluster>();
 
 export function selectCluster(
-  state: Pick<ClusterData, 'clusters'>,
+  state: Pick<ServerData, 'clusters'>,
   name: string | null,
 ): Cluster | null {
   const resolved = resolveClusterName(clusterNames(state.clusters), name);

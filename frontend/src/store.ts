@@ -2,16 +2,16 @@
 // (outside React) and read by components through selectors.
 import { createStore } from 'zustand/vanilla';
 import type { StoreApi } from 'zustand/vanilla';
-import type { Delta, ErrorMessage, Hello, Snapshot } from './protocol';
+import type { Delta, ErrorMessage, Hello, Settings, Snapshot } from './protocol';
 import { applyDelta, applySnapshot, emptyData } from './state';
-import type { ClusterData } from './state';
+import type { ServerData } from './state';
 
 export type ConnectionStatus = 'connecting' | 'live' | 'reconnecting' | 'closed';
 
 /** What the socket should do after a delta was handed to the store. */
 export type DeltaOutcome = 'applied' | 'ignored' | 'gap';
 
-export interface DashboardState extends ClusterData {
+export interface DashboardState extends ServerData {
   connection: ConnectionStatus;
   /** from the last `hello`; kept while reconnecting */
   hello: Hello | null;
@@ -23,6 +23,8 @@ export interface DashboardState extends ClusterData {
   interval: number | null;
   /** the user changed the interval: keep it across reconnects */
   intervalChosen: boolean;
+  /** the node whose jobs this browser asked to watch (its Node page is open); kept across reconnects */
+  watchedNode: string | null;
   /** last `error` message from the server, for display/debugging */
   lastError: ErrorMessage | null;
 }
@@ -37,6 +39,12 @@ export interface DashboardActions {
   receiveError(error: ErrorMessage): void;
   selectCluster(name: string): void;
   chooseInterval(seconds: number): void;
+  watchNode(ip: string | null): void;
+  /**
+   * Settings a command result confirmed: shown at once instead of after the
+   * next delta (up to a whole update interval later), which carries the same.
+   */
+  confirmSettings(settings: Settings): void;
 }
 
 export type Dashboard = DashboardState & DashboardActions;
@@ -50,6 +58,7 @@ export const initialState: DashboardState = {
   selectedCluster: null,
   interval: null,
   intervalChosen: false,
+  watchedNode: null,
   lastError: null,
 };
 
@@ -88,5 +97,9 @@ export function createDashboardStore(init: Partial<DashboardState> = {}): Dashbo
     selectCluster: (selectedCluster) => set({ selectedCluster }),
 
     chooseInterval: (interval) => set({ interval, intervalChosen: true }),
+
+    watchNode: (watchedNode) => set({ watchedNode }),
+
+    confirmSettings: (settings) => set({ settings }),
   }));
 }

@@ -1,88 +1,169 @@
-import { useId, useMemo, useState } from 'react';
-import {
-  createColumnHelper,
-  flexRender,
-  getCoreRowModel,
-  getSortedRowModel,
-  useReactTable,
-} from '@tanstack/react-table';
-import type { SortingFn, SortingState } from '@tanstack/react-table';
+import { memo, useId, useMemo } from 'react';
+import type { ReactNode } from 'react';
 import { useDashboard } from '../context';
-import { DASH, formatClock, formatSeconds, secPerJob } from '../format';
+import { DASH, formatBytes, formatClock, formatPercent, formatSeconds, secPerJob, statusText } from '../format';
 import type { Node } from '../protocol';
 import { compareIp, selectCluster } from '../state';
+import { Link, replaceSearch, useSearch } from '../router';
+import { nodePath } from '../paths';
+
+// Sorting is a few lines here rather than TanStack Table: this page is what
+// loads first, and the table library alone is ~12 KB gzip of it.
+
+type SortValue = number | string | null;
+
+interface Column {
+  /** also the `sort` query parameter */
+  id: string;
+  /** the header button's accessible name (tests use it) */
+  title: string;
+  numeric: boolean;
+  value(n: Node): SortValue;
+  render(n: Node): ReactNode;
+}
+
+const dashIfNull = (v: number | null | undefined, fmt: (v: number) => string) => (v == null ? DASH : fmt(v));
+
+const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+
+export const COLUMNS: readonly Column[] = [
+  {
+    id: 'ip_addr',
+    title: 'IP address',
+    numeric: false,
+    value: (n) => n.ip_addr,
+    render: (n) => <Link to={nodePath(n.ip_addr)}>{n.ip_addr}</Link>,
+  },
+  { id: 'name', title: 'Name', numeric: false, value: (n) => n.name, render: (n) => n.name },
+  { id: 'cpus', title: 'CPUs', numeric: true, value: (n) => n.cpus, render: (n) => n.cpus },
+  { id: 'busy', title: 'Busy', numeric: true, value: (n) => n.busy, render: (n) => n.busy },
+  { id: 'jobs_done', title: 'Jobs done', numeric: true, value: (n) => n.jobs_done, render: (n) => n.jobs_done },
+  {
+    id: 'cpu_time',
+    title: 'CPU time (s)',
+    numeric: true,
+    value: (n) => n.cpu_time,
+    render: (n) => formatSeconds(n.cpu_time),
+  },
+  {
+    id: 'sec_per_job',
+    title: 'Sec/job',
+    numeric: true,
+    value: (n) => secPerJob(n.cpu_time, n.jobs_done),
+    render: (n) => dashIfNull(secPerJob(n.cpu_time, n.jobs_done), formatSeconds),
+  },
+  {
+    id: 'update_time',
+    title: 'Last update',
+    numeric: false,
+    value: (n) => n.update_time,
+    render: (n) => formatClock(n.update_time),
+  },
+  { id: 'status', title: 'Status', numeric: false, value: (n) => n.status, render: (n) => statusText(n.status) },
+  {
+    id: 'avail_cpu',
+    title: 'CPU free',
+    numeric: true,
+    value: (n) => n.avail_info?.cpu ?? null,
+    render: (n) => dashIfNull(n.avail_info?.cpu, formatPercent),
+  },
+  {
+    id: 'avail_memory',
+    title: 'Memory free',
+    numeric: true,
+    value: (n) => n.avail_info?.memory ?? null,
+    render: (n) => dashIfNull(n.avail_info?.memory, formatBytes),
+  },
+  {
+    id: 'avail_disk',
+    title: 'Disk free',
+    numeric: true,
+    value: (n) => n.avail_info?.disk ?? null,
+    render: (n) => dashIfNull(n.avail_info?.disk, formatBytes),
+  },
+  {
+    id: 'avail_swap',
+    title: 'Swap used',
+    numeric: true,
+    value: (n) => n.avail_info?.swap ?? null,
+    render: (n) => dashIfNull(n.avail_info?.swap, formatPercent),
+  },
+];
+
+export interface Sort {
+  column: string;
+  desc: boolean;
+}
+
+/** dispy.httpd's default: IP address, descending. */
+export const DEFAULT_SORT: Sort = { column: 'ip_addr', desc: true };
+
+/** The sort kept in the page's query (`?sort=busy&dir=asc`); anything unknown means the default. */
+export function parseSort(search: string): Sort {
+  const params = new URLSearchParams(search);
+  const column = params.get('sort');
+  const dir = params.get('dir');
+  if (!column || !COLUMNS.some((c) => c.id === column)) return DEFAULT_SORT;
+  return { column, desc: dir === 'desc' };
+}
+
+function compareValues(a: SortValue, b: SortValue): number {
+  // "Nothing reported" (null) sorts below every real value.
+  if (a === null || b === null) return a === b ? 0 : a === null ? -1 : 1;
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return collator.compare(String(a), String(b));
+}
+
+/**
+ * Sorted copy. Ties fall back to the IP address (ascending whatever the
+ * direction), so equal rows keep their places across updates.
+ */
+export function sortNodes(nodes: readonly Node[], sort: Sort): Node[] {
+  const column = COLUMNS.find((c) => c.id === sort.column) ?? COLUMNS[0]!;
+  const sign = sort.desc ? -1 : 1;
+  const primary =
+    column.id === 'ip_addr'
+      ? (a: Node, b: Node) => compareIp(a.ip_addr, b.ip_addr)
+      : (a: Node, b: Node) => compareValues(column.value(a), column.value(b));
+  return [...nodes].sort((a, b) => sign * primary(a, b) || compareIp(a.ip_addr, b.ip_addr));
+}
 
 const EMPTY: Record<string, Node> = {};
 
-const byIp: SortingFn<Node> = (a, b, id) => compareIp(a.getValue<string>(id), b.getValue<string>(id));
+const rowClass = (n: Node) =>
+  n.status === 'closed' ? 'node-closed' : n.status === 'deallocated' ? 'node-deallocated' : undefined;
 
-// "No jobs yet" (null) sorts below every real average.
-const byNullableNumber: SortingFn<Node> = (a, b, id) =>
-  (a.getValue<number | null>(id) ?? -1) - (b.getValue<number | null>(id) ?? -1);
-
-const col = createColumnHelper<Node>();
-
-// Column titles are the header buttons' accessible names (tests use them).
-const columns = [
-  col.accessor('ip_addr', { header: 'IP address', sortingFn: byIp }),
-  col.accessor('name', { header: 'Name', sortingFn: 'alphanumeric' }),
-  col.accessor('cpus', { header: 'CPUs', sortingFn: 'basic' }),
-  col.accessor('busy', { header: 'Busy', sortingFn: 'basic' }),
-  col.accessor('jobs_done', { header: 'Jobs done', sortingFn: 'basic' }),
-  col.accessor('cpu_time', {
-    header: 'CPU time (s)',
-    sortingFn: 'basic',
-    cell: (c) => formatSeconds(c.getValue()),
-  }),
-  col.accessor((n) => secPerJob(n.cpu_time, n.jobs_done), {
-    id: 'sec_per_job',
-    header: 'Sec/job',
-    sortingFn: byNullableNumber,
-    cell: (c) => {
-      const v = c.getValue();
-      return v === null ? DASH : formatSeconds(v);
-    },
-  }),
-  col.accessor('update_time', {
-    header: 'Last update',
-    sortingFn: 'basic',
-    cell: (c) => formatClock(c.getValue()),
-  }),
-  col.accessor('status', {
-    header: 'Status',
-    sortingFn: 'text',
-    cell: (c) => (c.getValue() === 'closed' ? 'Closed' : 'Initialized'),
-  }),
-];
-
-const NUMERIC = new Set(['cpus', 'busy', 'jobs_done', 'cpu_time', 'sec_per_job']);
-
-const ARIA_SORT = { asc: 'ascending', desc: 'descending' } as const;
+// A delta replaces only the nodes that changed: the other rows skip rendering.
+const NodeRow = memo(function NodeRow({ node }: { node: Node }) {
+  return (
+    <tr className={rowClass(node)}>
+      {COLUMNS.map((c) => (
+        <td key={c.id} className={c.numeric ? 'num' : c.id === 'status' ? 'status' : undefined}>
+          {c.render(node)}
+        </td>
+      ))}
+    </tr>
+  );
+});
 
 export function NodesTable() {
   const headingId = useId();
   const nodes = useDashboard((s) => selectCluster(s, s.selectedCluster)?.nodes ?? EMPTY);
-  const data = useMemo(() => Object.values(nodes), [nodes]);
-  // dispy.httpd's default: IP address, descending.
-  const [sorting, setSorting] = useState<SortingState>([{ id: 'ip_addr', desc: true }]);
+  // The sort lives in the URL: it survives updates, reloads, the cluster
+  // closing and this component being remounted.
+  const search = useSearch();
+  const sort = useMemo(() => parseSort(search), [search]);
+  const rows = useMemo(() => sortNodes(Object.values(nodes), sort), [nodes, sort]);
 
-  const table = useReactTable({
-    data,
-    columns,
-    state: { sorting },
-    onSortingChange: setSorting,
-    getCoreRowModel: getCoreRowModel(),
-    getSortedRowModel: getSortedRowModel(),
-    // Stable row identity across deltas.
-    getRowId: (n) => n.ip_addr,
-    // A click toggles ascending/descending; first click on a new column is
-    // ascending; one column at a time. Predictable for people and tests.
-    enableSortingRemoval: false,
-    enableMultiSort: false,
-    sortDescFirst: false,
-  });
-
-  const rows = table.getRowModel().rows;
+  const toggle = (column: string) => {
+    // A click toggles ascending/descending; the first click on another
+    // column sorts ascending.
+    const desc = column === sort.column ? !sort.desc : false;
+    const params = new URLSearchParams(location.search);
+    params.set('sort', column);
+    params.set('dir', desc ? 'desc' : 'asc');
+    replaceSearch(params);
+  };
 
   return (
     <section className="nodes" aria-labelledby={headingId}>
@@ -92,46 +173,36 @@ export function NodesTable() {
       <div className="table-scroll" tabIndex={0} role="group" aria-labelledby={headingId}>
         <table aria-label="Nodes">
           <thead>
-            {table.getHeaderGroups().map((group) => (
-              <tr key={group.id}>
-                {group.headers.map((header) => {
-                  const dir = header.column.getIsSorted();
-                  return (
-                    <th
-                      key={header.id}
-                      scope="col"
-                      aria-sort={dir ? ARIA_SORT[dir] : 'none'}
-                      className={NUMERIC.has(header.column.id) ? 'num' : undefined}
-                    >
-                      <button type="button" onClick={header.column.getToggleSortingHandler()}>
-                        {flexRender(header.column.columnDef.header, header.getContext())}
-                        <span className="sort-mark" aria-hidden="true">
-                          {dir === 'asc' ? '▲' : dir === 'desc' ? '▼' : ''}
-                        </span>
-                      </button>
-                    </th>
-                  );
-                })}
-              </tr>
-            ))}
+            <tr>
+              {COLUMNS.map((c) => {
+                const active = c.id === sort.column;
+                return (
+                  <th
+                    key={c.id}
+                    scope="col"
+                    aria-sort={active ? (sort.desc ? 'descending' : 'ascending') : 'none'}
+                    className={c.numeric ? 'num' : undefined}
+                  >
+                    <button type="button" onClick={() => toggle(c.id)}>
+                      {c.title}
+                      <span className="sort-mark" aria-hidden="true">
+                        {active ? (sort.desc ? '▼' : '▲') : ''}
+                      </span>
+                    </button>
+                  </th>
+                );
+              })}
+            </tr>
           </thead>
           <tbody>
             {rows.length === 0 ? (
               <tr>
-                <td className="empty" colSpan={columns.length}>
+                <td className="empty" colSpan={COLUMNS.length}>
                   No nodes yet
                 </td>
               </tr>
             ) : (
-              rows.map((row) => (
-                <tr key={row.id} className={row.original.status === 'closed' ? 'node-closed' : undefined}>
-                  {row.getVisibleCells().map((cell) => (
-                    <td key={cell.id} className={NUMERIC.has(cell.column.id) ? 'num' : undefined}>
-                      {flexRender(cell.column.columnDef.cell, cell.getContext())}
-                    </td>
-                  ))}
-                </tr>
-              ))
+              rows.map((n) => <NodeRow key={n.ip_addr} node={n} />)
             )}
           </tbody>
         </table>

@@ -1,13 +1,10 @@
 // @vitest-environment jsdom
-import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { App } from '../App';
-import { ServicesProvider } from '../context';
-import type { SocketControls } from '../context';
+import { act, cleanup, fireEvent, screen, within } from '@testing-library/react';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Cluster } from '../protocol';
-import { createDashboardStore } from '../store';
 import type { DashboardState } from '../store';
 import { cluster, node } from '../test/fixtures';
+import { renderApp } from '../test/renderApp';
 
 afterEach(() => {
   cleanup();
@@ -21,7 +18,10 @@ const twoClusters: Record<string, Cluster> = {
     'alpha',
     [
       node('127.0.0.9', { name: 'nine', cpus: 2, busy: 1, jobs_done: 4, cpu_time: 2, update_time: t0 }),
-      node('127.0.0.10', { name: 'ten', cpus: 4, jobs_done: 1, cpu_time: 0.5 }),
+      node('127.0.0.10', {
+        name: 'ten', cpus: 4, jobs_done: 1, cpu_time: 0.5, status: 'deallocated',
+        avail_info: { cpu: 93.46, memory: 1_234_000_000, disk: 250_400_000_000, swap: 3 },
+      }),
       node('127.0.0.2', { name: 'two', status: 'closed' }),
     ],
     { submitted: 10, done: 6, queued: 1, running: 3, finished: 4, failed: 1, cancelled: 1 },
@@ -36,25 +36,7 @@ const twoClusters: Record<string, Cluster> = {
 };
 
 function setup(init: Partial<DashboardState> = {}) {
-  const store = createDashboardStore({
-    connection: 'live',
-    interval: 10,
-    seq: 1,
-    awaitingSnapshot: false,
-    clusters: twoClusters,
-    ...init,
-  });
-  const socket = {
-    setViewInterval: vi.fn((s: number) => store.getState().chooseInterval(s)),
-    flush: vi.fn(),
-    command: vi.fn(),
-  } satisfies SocketControls;
-  render(
-    <ServicesProvider store={store} socket={socket}>
-      <App />
-    </ServicesProvider>,
-  );
-  return { store, socket };
+  return renderApp({ clusters: twoClusters, ...init });
 }
 
 const figure = (key: string) => screen.getByTestId(`jobs-${key}`).textContent;
@@ -140,7 +122,7 @@ describe('Monitor page', () => {
     expect(ipOrder()).toEqual(['127.0.0.9', '127.0.0.10', '127.0.0.2']);
   });
 
-  it('shows the columns, derived values and closed nodes', () => {
+  it('shows the columns, derived values, availability and node status', () => {
     setup();
     const table = screen.getByRole('table', { name: 'Nodes' });
     const headers = within(table).getAllByRole('columnheader').map((h) => h.textContent);
@@ -154,6 +136,10 @@ describe('Monitor page', () => {
       'Sec/job',
       'Last update',
       'Status',
+      'CPU free',
+      'Memory free',
+      'Disk free',
+      'Swap used',
     ]);
     const [ten, nine, two] = within(table).getAllByRole('row').slice(1);
     expect(within(nine!).getAllByRole('cell').map((c) => c.textContent)).toEqual([
@@ -166,11 +152,98 @@ describe('Monitor page', () => {
       '0.500',
       '14:05:09',
       'Initialized',
+      '—',
+      '—',
+      '—',
+      '—',
     ]);
-    expect(within(ten!).getAllByRole('cell')[7]?.textContent).toBe('—');
+    const tenCells = within(ten!).getAllByRole('cell').map((c) => c.textContent);
+    expect(tenCells[7]).toBe('—');
+    expect(tenCells.slice(8)).toEqual(['Deallocated', '93.5 %', '1.2 GB', '250 GB', '3.0 %']);
     expect(within(two!).getAllByRole('cell')[6]?.textContent).toBe('—');
     expect(two!.className).toContain('node-closed');
     expect(within(two!).getAllByRole('cell')[8]?.textContent).toBe('Closed');
+    // each address links to its Node page
+    expect(within(nine!).getByRole('link', { name: '127.0.0.9' }).getAttribute('href')).toBe('/node/127.0.0.9');
+  });
+
+  it('keeps the chosen sort in the URL and restores it from there', () => {
+    setup();
+    fireEvent.click(screen.getByRole('button', { name: 'Busy' }));
+    expect(location.search).toBe('?sort=busy&dir=asc');
+    // busy: two 0, ten 0, nine 1; ties by IP ascending
+    expect(ipOrder()).toEqual(['127.0.0.2', '127.0.0.10', '127.0.0.9']);
+    fireEvent.click(screen.getByRole('button', { name: 'Busy' }));
+    expect(location.search).toBe('?sort=busy&dir=desc');
+    expect(location.pathname).toBe('/');
+    const entries = history.length;
+
+    // a reload: a fresh page reads the sort from the URL
+    cleanup();
+    setup();
+    expect(headerOf('Busy').getAttribute('aria-sort')).toBe('descending');
+    expect(headerOf('IP address').getAttribute('aria-sort')).toBe('none');
+    expect(ipOrder()).toEqual(['127.0.0.9', '127.0.0.2', '127.0.0.10']);
+    // replaced, not pushed: Back still leaves the page
+    expect(history.length).toBe(entries);
+  });
+
+  it('keeps the sort when the data changes and falls back to the default for a bad URL', () => {
+    history.replaceState(null, '', '/?sort=avail_memory&dir=desc');
+    const { store } = setup();
+    expect(headerOf('Memory free').getAttribute('aria-sort')).toBe('descending');
+    // only ten reports memory; nothing reported sorts lowest
+    expect(ipOrder()[0]).toBe('127.0.0.10');
+    act(() => {
+      store.getState().receiveDelta({
+        type: 'delta',
+        seq: 2,
+        clusters: { alpha: { nodes: { '127.0.0.2': node('127.0.0.2', { avail_info: { cpu: 1, memory: 9e12, disk: 1, swap: 0 } }) } } },
+      });
+    });
+    expect(headerOf('Memory free').getAttribute('aria-sort')).toBe('descending');
+    expect(ipOrder()[0]).toBe('127.0.0.2');
+
+    cleanup();
+    history.replaceState(null, '', '/?sort=nonsense&dir=up');
+    setup();
+    expect(headerOf('IP address').getAttribute('aria-sort')).toBe('descending');
+  });
+
+  it('toggles "Show job arguments" through the command, disabled while it runs', async () => {
+    const { sent } = setup();
+    const box = screen.getByRole('checkbox', { name: 'Show job arguments' }) as HTMLInputElement;
+    expect(box.checked).toBe(true);
+    fireEvent.click(box);
+    const cmd = sent('set_show_job_args');
+    expect(cmd.args).toEqual({ value: false });
+    expect(box.disabled).toBe(true);
+    await act(async () => cmd.resolve({ show_job_args: false }));
+    expect(box.disabled).toBe(false);
+    expect(box.checked).toBe(false);
+  });
+
+  it('shows a failed toggle next to the box and follows changes made elsewhere', async () => {
+    const { sent, store } = setup();
+    const box = screen.getByRole('checkbox', { name: 'Show job arguments' }) as HTMLInputElement;
+    fireEvent.click(box);
+    await act(async () => sent('set_show_job_args').fail('not_allowed', 'viewers may not change settings'));
+    expect(screen.getByRole('alert').textContent).toBe('viewers may not change settings');
+    expect(box.checked).toBe(true);
+    expect(box.disabled).toBe(false);
+
+    // another browser turned it off: the delta says so
+    act(() => {
+      store.getState().receiveDelta({ type: 'delta', seq: 2, settings: { show_job_args: false } });
+    });
+    expect(box.checked).toBe(false);
+  });
+
+  it('opens the Node page from an address link', async () => {
+    setup();
+    fireEvent.click(screen.getByRole('link', { name: '127.0.0.9' }));
+    expect(location.pathname).toBe('/node/127.0.0.9');
+    expect(await screen.findByRole('heading', { level: 2, name: 'Node 127.0.0.9' }, { timeout: 5000 })).toBeTruthy();
   });
 
   it('shows an empty state without nodes', () => {

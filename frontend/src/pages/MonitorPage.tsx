@@ -2,6 +2,7 @@ import { useEffect } from 'react';
 import { ClusterSelect } from '../components/ClusterSelect';
 import { JobsSummary } from '../components/JobsSummary';
 import { NodesTable } from '../components/NodesTable';
+import { ShowJobArgs } from '../components/ShowJobArgs';
 import { UpdateControls } from '../components/UpdateControls';
 
 export function MonitorPage() {
@@ -14,6 +15,7 @@ export function MonitorPage() {
       <div className="toolbar">
         <ClusterSelect />
         <UpdateControls />
+        <ShowJobArgs />
       </div>
       <JobsSummary />
       <NodesTable />

@@ -1,0 +1,63 @@
+"""Cluster module for the Node page tests: long jobs with readable and
+unprintable arguments, submitted once the test opens the gate."""
+
+import os
+import pathlib
+import time
+
+import dispy
+
+
+def setup():
+    return 0
+
+
+def compute(seconds, obj=None, label=""):
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+class Readable:
+    def __init__(self, n):
+        self.n = n
+
+    def __str__(self):
+        return f"Readable({self.n})"
+
+
+class Unprintable:
+    def __str__(self):
+        raise RuntimeError("no text for you")
+
+
+cluster = dispy.JobCluster(
+    compute,
+    nodes=os.environ["DISPYMON_E2E_NODES"].split(","),
+    host="127.0.0.1",
+    dispy_port=int(os.environ["DISPYMON_E2E_PORT"]),
+    setup=setup,
+    depends=[Readable, Unprintable],
+    pulse_interval=1,
+    loglevel=dispy.logger.WARNING,
+)
+
+
+def workload():
+    gate = pathlib.Path(os.environ["DISPYMON_E2E_GATE"])
+    deadline = time.monotonic() + 120
+    while not gate.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the end-to-end test never opened the gate")
+        time.sleep(0.05)
+    # one node with 2 CPUs: 'readable' and 'unprintable' run, 'queued' waits
+    jobs = [
+        cluster.submit(300, Readable(7), label="first"),
+        cluster.submit(300, Unprintable()),
+        cluster.submit(300, label="queued"),
+    ]
+    for job, name in zip(jobs, ("readable", "unprintable", "queued")):
+        job.id = name
+    for job in jobs:
+        job()

@@ -1,0 +1,78 @@
+import { useEffect, useMemo, useState } from 'react';
+import { AddNodeForm } from '../components/AddNodeForm';
+import { AuditLog } from '../components/AuditLog';
+import { ClusterSelect } from '../components/ClusterSelect';
+import { ManageNodes } from '../components/ManageNodes';
+import type { ActionReport, Target } from '../components/manage';
+import { useDashboard } from '../context';
+import { COMBINED } from '../protocol';
+import { Link } from '../router';
+import { clusterNames, resolveClusterName } from '../state';
+import { nodePath } from '../paths';
+
+/** What the last action did, for the person who did it. */
+function ActionResult({ report: reported }: { report: ActionReport | null }) {
+  // An action that completes later follows its audit entry: "pending" becomes
+  // "ok" or "failed" (with the reason) in the same place.
+  const entry = useDashboard((s) =>
+    reported?.audit ? (s.audit.find((e) => e.id === reported.audit?.id) ?? null) : null,
+  );
+  let report = reported;
+  if (reported?.audit && entry && entry.state !== 'pending') {
+    const text = `${reported.audit.prefix}: ${entry.state}${entry.message ? ` (${entry.message})` : ''}`;
+    report = { ...reported, text, error: entry.state === 'failed' };
+  }
+  return (
+    <>
+      {/* One live region for every action: present from the start (a region
+          added together with its text is often not announced). An error is
+          also an alert inside it, so it is announced at once and styled as one. */}
+      <div role="status" aria-label="Action result" className={`action-result${report?.error ? ' is-error' : ''}`}>
+        {report && (report.error ? <p role="alert">{report.text}</p> : <p>{report.text}</p>)}
+      </div>
+      {report?.busyWarning && (
+        <p className="notice" aria-live="polite">
+          {report.busyWarning.text}{' '}
+          <Link to={nodePath(report.busyWarning.ip)}>See running jobs on {report.busyWarning.ip}</Link>
+        </p>
+      )}
+    </>
+  );
+}
+
+/** Add nodes, change their CPUs, allocate, deallocate, close (seed 5.3.3). Loaded on first visit. */
+export default function ManagePage() {
+  useEffect(() => {
+    document.title = 'Manage · dispymon';
+  }, []);
+  const clusters = useDashboard((s) => s.clusters);
+  const selected = useDashboard((s) => s.selectedCluster);
+  const [report, setReport] = useState<ActionReport | null>(null);
+
+  const target = useMemo<Target | null>(() => {
+    const name = resolveClusterName(clusterNames(clusters), selected);
+    if (name === null) return null;
+    // '* Combined' acts on every cluster: the commands then omit `cluster`.
+    const list = name === COMBINED ? Object.values(clusters) : clusters[name] ? [clusters[name]] : [];
+    return { name, clusters: list, arg: name === COMBINED ? {} : { cluster: name } };
+  }, [clusters, selected]);
+
+  return (
+    <>
+      <h2>Manage</h2>
+      <div className="toolbar">
+        <ClusterSelect />
+      </div>
+      <ActionResult report={report} />
+      {target === null ? (
+        <p className="loading">No cluster yet.</p>
+      ) : (
+        <>
+          <AddNodeForm target={target} onReport={setReport} />
+          <ManageNodes target={target} onReport={setReport} />
+        </>
+      )}
+      <AuditLog />
+    </>
+  );
+}

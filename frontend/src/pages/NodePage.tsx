@@ -1,0 +1,101 @@
+import { useEffect, useMemo } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import { ClusterSelect } from '../components/ClusterSelect';
+import { RunningJobs } from '../components/RunningJobs';
+import { UpdateControls } from '../components/UpdateControls';
+import { useDashboard, useSocket } from '../context';
+import { DASH, formatBytes, formatClock, formatPercent, formatSeconds, statusText } from '../format';
+import { COMBINED } from '../protocol';
+import type { Job, Node } from '../protocol';
+import { Link } from '../router';
+import { clusterNames, resolveClusterName, selectCluster } from '../state';
+
+const dashIfNull = (v: number | null | undefined, fmt: (v: number) => string) => (v == null ? DASH : fmt(v));
+
+// [data-testid suffix, label, value]: the test ids are the page's contract.
+function summary(node: Node): [string, string, string | number][] {
+  const a = node.avail_info;
+  return [
+    ['name', 'Name', node.name || DASH],
+    ['status', 'Status', statusText(node.status)],
+    ['cpus-available', 'CPUs available', node.avail_cpus],
+    ['cpus-dispy', 'CPUs used by dispy', node.cpus],
+    ['busy', 'Busy', node.busy],
+    ['jobs-done', 'Jobs done', node.jobs_done],
+    ['cpu-time', 'CPU time (s)', formatSeconds(node.cpu_time)],
+    ['last-update', 'Last update', formatClock(node.update_time)],
+    ['avail-cpu', 'CPU free', dashIfNull(a?.cpu, formatPercent)],
+    ['avail-memory', 'Memory free', dashIfNull(a?.memory, formatBytes)],
+    ['avail-disk', 'Disk free', dashIfNull(a?.disk, formatBytes)],
+    ['avail-swap', 'Swap used', dashIfNull(a?.swap, formatPercent)],
+  ];
+}
+
+const NO_JOBS: Job[] = [];
+
+/** Start time order (oldest first, unknown last), then uid: a stable order across updates. */
+function byStart(a: Job, b: Job): number {
+  const sa = a.start_time ?? Infinity;
+  const sb = b.start_time ?? Infinity;
+  return sa === sb ? a.uid - b.uid : sa - sb;
+}
+
+/** Node details and its running jobs (seed 5.3.2). Loaded on first visit. */
+export default function NodePage({ ip }: { ip: string }) {
+  const socket = useSocket();
+  useEffect(() => {
+    document.title = `Node ${ip} · dispymon`;
+    // Ask the server for this node's running jobs while the page is open.
+    socket.setWatchedNode(ip);
+    return () => socket.setWatchedNode(null);
+  }, [socket, ip]);
+
+  const names = useDashboard(useShallow((s) => clusterNames(s.clusters)));
+  const selected = useDashboard((s) => s.selectedCluster);
+  const cluster = resolveClusterName(names, selected);
+  const loaded = useDashboard((s) => s.seq !== null);
+  const node = useDashboard((s) => selectCluster(s, s.selectedCluster)?.nodes[ip] ?? null);
+  const showArgs = useDashboard((s) => s.settings?.show_job_args ?? false);
+  // Until the server's snapshot for this node arrives, jobs of a node watched
+  // before are not this node's.
+  const nodeJobs = useDashboard((s) => (s.nodeJobs?.ip_addr === ip ? s.nodeJobs.jobs : null));
+
+  const jobs = useMemo(() => {
+    if (!nodeJobs) return NO_JOBS;
+    const only = cluster !== null && cluster !== COMBINED ? cluster : null;
+    const list: Job[] = [];
+    for (const job of nodeJobs.values()) if (only === null || job.cluster === only) list.push(job);
+    return list.sort(byStart);
+  }, [nodeJobs, cluster]);
+
+  return (
+    <>
+      <h2>Node {ip}</h2>
+      <div className="toolbar">
+        <ClusterSelect />
+        <UpdateControls />
+      </div>
+      {!loaded ? (
+        <p className="loading">Connecting…</p>
+      ) : node === null ? (
+        <p className="notice" role="status">
+          No node {ip} in this cluster. <Link to="/">Back to Monitor</Link>
+        </p>
+      ) : (
+        <>
+          <section className="node-summary" aria-label="Summary">
+            <dl>
+              {summary(node).map(([key, label, value]) => (
+                <div key={key} className={`figure figure-${key}`}>
+                  <dt>{label}</dt>
+                  <dd data-testid={`node-${key}`}>{value}</dd>
+                </div>
+              ))}
+            </dl>
+          </section>
+          <RunningJobs jobs={jobs} showArgs={showArgs} showCluster={names.length > 1} />
+        </>
+      )}
+    </>
+  );
+}
