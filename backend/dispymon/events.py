@@ -31,7 +31,7 @@ class AvailInfo(NamedTuple):
     cpu: float  # % of CPU available
     memory: int  # bytes available
     disk: int  # bytes available
-    swap: float  # % used
+    swap: float  # % available (dispynode sends 100 - % used)
 
 
 class NodeInfo(NamedTuple):

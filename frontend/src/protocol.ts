@@ -30,7 +30,7 @@ export interface AvailInfo {
   memory: number;
   /** bytes of disk available */
   disk: number;
-  /** % of swap used */
+  /** % of swap available (dispynode reports 100 - % used) */
   swap: number;
 }
 

@@ -83,7 +83,7 @@ export const COLUMNS: readonly Column[] = [
   },
   {
     id: 'avail_swap',
-    title: 'Swap used',
+    title: 'Swap free',
     numeric: true,
     value: (n) => n.avail_info?.swap ?? null,
     render: (n) => dashIfNull(n.avail_info?.swap, formatPercent),

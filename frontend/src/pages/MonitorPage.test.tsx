@@ -139,7 +139,7 @@ describe('Monitor page', () => {
       'CPU free',
       'Memory free',
       'Disk free',
-      'Swap used',
+      'Swap free',
     ]);
     const [ten, nine, two] = within(table).getAllByRole('row').slice(1);
     expect(within(nine!).getAllByRole('cell').map((c) => c.textContent)).toEqual([

@@ -27,7 +27,7 @@ function summary(node: Node): [string, string, string | number][] {
     ['avail-cpu', 'CPU free', dashIfNull(a?.cpu, formatPercent)],
     ['avail-memory', 'Memory free', dashIfNull(a?.memory, formatBytes)],
     ['avail-disk', 'Disk free', dashIfNull(a?.disk, formatBytes)],
-    ['avail-swap', 'Swap used', dashIfNull(a?.swap, formatPercent)],
+    ['avail-swap', 'Swap free', dashIfNull(a?.swap, formatPercent)],
   ];
 }
 
