@@ -20,34 +20,25 @@ def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
     raise KeyboardInterrupt
 
 
-def _poll_sec(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError("must be a finite number of seconds")
-    return value
+def _number(kind, check, what: str):
+    """An argparse type: `kind(text)` that must pass `check`, else `what`."""
+    noun = "whole number" if kind is int else "number"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {noun}: {text!r}") from None
+        if not check(value):
+            raise argparse.ArgumentTypeError(what)
+        return value
+
+    return parse
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("a port is between 0 and 65535 (0 picks a free one)")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+_poll_sec = _number(float, math.isfinite, "must be a finite number of seconds")
+_port = _number(int, lambda v: 0 <= v <= 65535, "a port is between 0 and 65535 (0 picks a free one)")
+_positive = _number(int, lambda v: v >= 1, "must be at least 1")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,10 +6,9 @@ jobs, so the test watches the counters move live.
 """
 
 import os
-import pathlib
-import time
 
 import dispy
+from gate import wait_for_gate
 
 
 def setup():
@@ -44,12 +43,7 @@ cluster = dispy.JobCluster(
 
 
 def workload():
-    gate = pathlib.Path(os.environ["DISPYMON_E2E_GATE"])
-    deadline = time.monotonic() + 120
-    while not gate.exists():  # the test creates it once the page shows the nodes
-        if time.monotonic() > deadline:
-            raise TimeoutError("the end-to-end test never opened the gate")
-        time.sleep(0.05)
+    wait_for_gate()  # the test opens it once the page shows the nodes
     jobs = [cluster.submit(0.2) for _ in range(int(os.environ["DISPYMON_E2E_JOBS"]))]
     for job in jobs:
         job()

@@ -2,10 +2,9 @@
 unprintable arguments, submitted once the test opens the gate."""
 
 import os
-import pathlib
-import time
 
 import dispy
+from gate import wait_for_gate
 
 
 def setup():
@@ -45,12 +44,7 @@ cluster = dispy.JobCluster(
 
 
 def workload():
-    gate = pathlib.Path(os.environ["DISPYMON_E2E_GATE"])
-    deadline = time.monotonic() + 120
-    while not gate.exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the end-to-end test never opened the gate")
-        time.sleep(0.05)
+    wait_for_gate()
     # one node with 2 CPUs: 'readable' and 'unprintable' run, 'queued' waits
     jobs = [
         cluster.submit(300, Readable(7), label="first"),
