@@ -135,6 +135,17 @@ class AuditUpdated(NamedTuple):
     only_if_pending: bool = False
 
 
+class HealthCheck(NamedTuple):
+    """A clock tick (seconds since the epoch): re-evaluates the stuck/stale flags.
+
+    Time enters the state only through this event, so the flags test without
+    waiting: feed ticks with chosen times.
+    """
+
+    now: float
+
+
 Event = (
     StatusEvent | ClusterAttached | ClusterDetached | NodeChanged | SettingChanged | AuditAdded | AuditUpdated
+    | HealthCheck
 )

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 
-from .events import Event
+from .events import Event, HealthCheck
 from .state import State
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,12 @@ class Hub:
                 log.exception("could not apply %r", event)
             n += 1
         self.events_applied += n
+
+    async def tick_health(self, interval: float = 1.0) -> None:
+        """Feed the state a HealthCheck every `interval` seconds (runs until cancelled)."""
+        while True:
+            self.feed(HealthCheck(time.time()))
+            await asyncio.sleep(interval)
 
     async def settle(self) -> None:
         """Apply everything fed so far (for shutdown and tests)."""

@@ -15,6 +15,12 @@ Record keys:
     ("j", cluster)         its job counters
     ("n", cluster, ip)     one node of one cluster
     ("r", ip)              the set of jobs running on a node (any cluster)
+
+Node health: a node that stays busy with no job starting or ending for
+`stuck_after` seconds is flagged `stuck` (dispynode 4.15.2 has a race that
+leaves a node answering pulses but never returning results); a node whose
+avail info (CPU, memory, …) stops arriving for `stale_after` seconds is
+flagged `stale`. Time enters only through HealthCheck events.
 """
 
 from __future__ import annotations
@@ -33,11 +39,13 @@ from .events import (
     JOB_TERMINATED,
     NODE_CLOSED,
     NODE_INITIALIZED,
+    NODE_AVAIL_INFO,
     AuditAdded,
     AuditUpdated,
     ClusterAttached,
     ClusterDetached,
     Event,
+    HealthCheck,
     JobInfo,
     NodeChanged,
     NodeInfo,
@@ -68,7 +76,17 @@ def node_status_name(status: int, previous: str | None) -> str:
     return previous or INITIALIZED
 
 
-def node_record(info: NodeInfo, status: str) -> dict[str, Any]:
+@dataclass
+class NodeHealth:
+    progress: float | None = None  # when a job last started or ended there (at tick resolution)
+    avail: float | None = None  # when avail info last arrived
+    progress_seen: bool = True  # since the last tick
+    avail_seen: bool = False
+    stuck: bool = False
+    stale: bool = False
+
+
+def node_record(info: NodeInfo, status: str, health: NodeHealth | None = None) -> dict[str, Any]:
     avail = info.avail_info
     return {
         "ip_addr": info.ip_addr,
@@ -83,6 +101,8 @@ def node_record(info: NodeInfo, status: str) -> dict[str, Any]:
         "update_time": info.update_time,
         "avail_info": avail._asdict() if avail is not None else None,
         "status": status,
+        "stuck": bool(health and health.stuck),
+        "stale": bool(health and health.stale),
     }
 
 
@@ -100,6 +120,11 @@ class ClusterState:
     nodes: dict[str, tuple[NodeInfo, str]] = field(default_factory=dict)
     # job uid -> job, for jobs running now
     running: dict[int, JobInfo] = field(default_factory=dict)
+    health: dict[str, NodeHealth] = field(default_factory=dict)
+
+    def node(self, ip: str) -> dict[str, Any] | None:
+        held = self.nodes.get(ip)
+        return node_record(held[0], held[1], self.health.get(ip)) if held else None
 
     @property
     def done(self) -> int:
@@ -125,7 +150,7 @@ class ClusterState:
             "name": self.name,
             "kind": self.kind,
             "jobs": self.jobs_record(),
-            "nodes": {ip: node_record(info, st) for ip, (info, st) in self.nodes.items()},
+            "nodes": {ip: node_record(info, st, self.health.get(ip)) for ip, (info, st) in self.nodes.items()},
         }
 
 
@@ -143,7 +168,9 @@ class Changes(NamedTuple):
 
 
 class State:
-    def __init__(self, show_job_args: bool = True) -> None:
+    def __init__(self, show_job_args: bool = True, stuck_after: float = 300.0, stale_after: float = 30.0) -> None:
+        self.stuck_after = stuck_after
+        self.stale_after = stale_after
         self.clusters: dict[str, ClusterState] = {}
         self.settings: dict[str, Any] = {"show_job_args": bool(show_job_args)}
         self.audit: collections.deque[dict[str, Any]] = collections.deque(maxlen=AUDIT_LIMIT)
@@ -185,6 +212,8 @@ class State:
             self._audit_added(event)
         elif kind is AuditUpdated:
             self._audit_updated(event.entry_id, event.state, event.message, event.only_if_pending)
+        elif kind is HealthCheck:
+            self._check_health(event.now)
         else:
             raise TypeError(f"not a dispymon event: {event!r}")
 
@@ -251,6 +280,13 @@ class State:
             previous = c.nodes.get(node.ip_addr)
             status = node_status_name(ev.status, previous[1] if previous else None)
             c.nodes[node.ip_addr] = (node, status)
+            health = c.health.get(node.ip_addr)
+            if health is None:
+                health = c.health[node.ip_addr] = NodeHealth()
+            if ev.job is not None:
+                health.progress_seen = True
+            elif ev.status == NODE_AVAIL_INFO and node.avail_info is not None:
+                health.avail_seen = True
             self._touch(("n", ev.cluster, node.ip_addr))
             if ev.status == NODE_INITIALIZED and self._node_watches:
                 self._node_initialised(ev.cluster, node)
@@ -305,6 +341,23 @@ class State:
                 if held is not None:
                     other.nodes[ev.ip_addr] = (held[0]._replace(cpus=ev.cpus), held[1])
                     self._touch(("n", other.name, ev.ip_addr))
+
+    def _check_health(self, now: float) -> None:
+        for c in self.clusters.values():
+            for ip, (info, status) in c.nodes.items():
+                h = c.health.get(ip)
+                if h is None:
+                    h = c.health[ip] = NodeHealth()
+                if h.progress_seen or h.progress is None or info.busy <= 0:
+                    h.progress, h.progress_seen = now, False  # idle nodes are never stuck
+                if h.avail_seen:
+                    h.avail, h.avail_seen = now, False
+                live = status != CLOSED
+                stuck = live and info.busy > 0 and now - h.progress > self.stuck_after
+                stale = live and h.avail is not None and now - h.avail > self.stale_after
+                if (stuck, stale) != (h.stuck, h.stale):
+                    h.stuck, h.stale = stuck, stale
+                    self._touch(("n", c.name, ip))
 
     def _setting(self, ev: SettingChanged) -> None:
         expected = SETTINGS.get(ev.name)
@@ -417,6 +470,5 @@ class State:
                     if kind == "j":
                         entry["jobs"] = c.jobs_record()
                     else:
-                        held = c.nodes.get(key[2])
-                        entry.setdefault("nodes", {})[key[2]] = node_record(*held) if held else None
+                        entry.setdefault("nodes", {})[key[2]] = c.node(key[2])
         return Changes(settings, audit, clusters, ips, self.version)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dispymon import events as ev
-from dispymon.events import AvailInfo, ClusterDetached
+from dispymon.events import AvailInfo, ClusterDetached, HealthCheck
 from dispymon.state import State
 from factories import attached, job, node, status
 
@@ -19,7 +19,7 @@ def test_node_events_record_every_field_and_status():
         "ip_addr": "127.0.0.2", "name": "host-127.0.0.2", "cpus": 2, "avail_cpus": 2, "busy": 0,
         "jobs_done": 0, "cpu_time": 0.0, "tx": 10, "rx": 20, "update_time": 1000.0,
         "avail_info": {"cpu": 87.5, "memory": 1 << 30, "disk": 5 << 30, "swap": 1.5},
-        "status": "initialized",
+        "status": "initialized", "stuck": False, "stale": False,
     }  # fmt: skip
     s.apply(status("c", ev.NODE_CLOSED, node()))
     assert s.snapshot()[0]["clusters"]["c"]["nodes"]["127.0.0.2"]["status"] == "closed"
@@ -108,3 +108,57 @@ def test_change_log_is_bounded_by_state_size_not_event_count():
     # one entry per record: the cluster, its jobs, three nodes, their job sets
     assert len(s._changes) == 8
     assert jobs(s)["done"] == 20_000 and s.clusters["c"].running == {}
+
+
+def flags(s: State, ip: str = "127.0.0.2") -> tuple[bool, bool]:
+    n = s.snapshot()[0]["clusters"]["c"]["nodes"][ip]
+    return n["stuck"], n["stale"]
+
+
+def test_a_busy_node_that_completes_nothing_is_flagged_stuck_then_cleared():
+    s = State(stuck_after=60, stale_after=1000)
+    s.apply(attached(nodes=[(node(), 4)]))
+    s.apply(status("c", ev.JOB_RUNNING, node(busy=1), job(1)))
+    s.apply(HealthCheck(1000.0))  # progress seen: the clock starts here
+    s.apply(HealthCheck(1059.0))
+    assert flags(s) == (False, False)
+    _, before = s.snapshot()
+    s.apply(HealthCheck(1061.0))
+    assert flags(s) == (True, False)
+    assert "127.0.0.2" in s.changes_since(before).clusters["c"]["nodes"]  # browsers are told
+    s.apply(status("c", ev.JOB_FINISHED, node(busy=0, jobs_done=1), job(1)))
+    s.apply(HealthCheck(1062.0))
+    assert flags(s) == (False, False)
+
+
+def test_an_idle_node_is_never_stuck_and_a_long_job_is_only_stuck_after_the_limit():
+    s = State(stuck_after=60, stale_after=1000)
+    s.apply(attached(nodes=[(node(busy=0), 4)]))
+    for t in (0.0, 100.0, 1000.0):
+        s.apply(HealthCheck(t))
+    assert flags(s) == (False, False)
+    s.apply(status("c", ev.JOB_RUNNING, node(busy=1), job(1)))
+    s.apply(HealthCheck(1001.0))
+    s.apply(HealthCheck(1050.0))
+    assert flags(s) == (False, False)
+
+
+def test_avail_info_that_stops_arriving_is_flagged_stale():
+    s = State(stuck_after=1000, stale_after=10)
+    s.apply(attached(nodes=[(node(), 4)]))
+    s.apply(HealthCheck(0.0))
+    s.apply(HealthCheck(100.0))
+    assert flags(s) == (False, False)  # never sent any: nothing to be stale
+    avail = AvailInfo(50.0, 1, 1, 100.0)
+    s.apply(status("c", ev.NODE_AVAIL_INFO, node(avail=avail)))
+    s.apply(HealthCheck(101.0))
+    s.apply(HealthCheck(110.0))
+    assert flags(s) == (False, False)
+    s.apply(HealthCheck(112.0))
+    assert flags(s) == (False, True)
+    s.apply(status("c", ev.NODE_AVAIL_INFO, node(avail=avail)))
+    s.apply(HealthCheck(113.0))
+    assert flags(s) == (False, False)
+    s.apply(status("c", ev.NODE_CLOSED, node(avail=avail)))
+    s.apply(HealthCheck(200.0))
+    assert flags(s) == (False, False)  # a closed node is just closed

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dispymon import events as ev
-from dispymon.events import ClusterDetached, SettingChanged
+from dispymon.events import ClusterDetached, HealthCheck, SettingChanged
 from dispymon.state import State
 from dispymon.views import ClientView
 from factories import attached, job, node, status
@@ -19,6 +19,7 @@ CLUSTERS = ["a", "b"]
 event_st = st.one_of(
     st.builds(lambda c: attached(c), st.sampled_from(CLUSTERS)),
     st.builds(ClusterDetached, st.sampled_from(CLUSTERS)),
+    st.builds(HealthCheck, st.floats(0, 2000)),
     st.builds(
         lambda c, code, ip, busy: status(c, code, node(ip, busy=busy)),
         st.sampled_from(CLUSTERS),
