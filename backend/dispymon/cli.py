@@ -39,6 +39,8 @@ def _number(kind, check, what: str):
 _poll_sec = _number(float, math.isfinite, "must be a finite number of seconds")
 _port = _number(int, lambda v: 0 <= v <= 65535, "a port is between 0 and 65535 (0 picks a free one)")
 _positive = _number(int, lambda v: v >= 1, "must be at least 1")
+_rate = _number(float, lambda v: math.isfinite(v) and 0 <= v <= 1_000_000, "events per second, from 0 to 1000000")
+_positive_seconds = _number(float, lambda v: math.isfinite(v) and v > 0, "must be a positive number of seconds")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"each browser's default update interval in seconds; 0 or less pauses (default {poll_default:g})",
         )
         p.add_argument("--hide-job-args", action="store_true", help="start with job arguments hidden")
+        p.add_argument("--token", default=os.environ.get("DISPYMON_TOKEN"),
+                       help="operator token (sees and commands); default $DISPYMON_TOKEN, generated when --host is not loopback")
+        p.add_argument("--viewer-token", default=os.environ.get("DISPYMON_VIEWER_TOKEN"),
+                       help="viewer token (sees only); default $DISPYMON_VIEWER_TOKEN")
+        p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="another host name browsers may use to reach the dashboard (repeatable)")
+        p.add_argument("--stuck-after", type=_positive_seconds, default=300.0,
+                       help="flag a node busy with no job starting or ending for this long (default 300 s)")
+        p.add_argument("--stale-after", type=_positive_seconds, default=30.0,
+                       help="flag a node whose CPU/memory info stops arriving for this long (default 30 s)")
         p.add_argument("-v", "--verbose", action="store_true", help="log dispymon's and dispy's details")
 
     serve = sub.add_parser("serve", help="serve the dashboard for the clusters a Python module builds")
@@ -67,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--nodes", type=_positive, default=2, help="local nodes to start (default 2)")
     demo.add_argument("--cpus", type=_positive, default=2, help="CPUs each node offers (default 2)")
     demo.add_argument("--first-ip", type=_positive, default=2, help="nodes use 127.0.0.N from N = this (default 2)")
+    demo.add_argument("--simulate", type=_positive, metavar="N",
+                      help="no dispynode: a simulated cluster of N nodes (addresses 10.x.y.z are labels), for a look at scale")
+    demo.add_argument("--rate", type=_rate, default=1000.0,
+                      help="events per second of the simulated cluster (default 1000; with --simulate)")
     common(demo, 1.0)
     return parser
 
@@ -97,14 +113,19 @@ def _options(args: argparse.Namespace):
         poll_sec=args.poll_sec,
         show_job_args=not args.hide_job_args,
         exit_after_workload=getattr(args, "exit_after_workload", False),
+        token=args.token or None,
+        viewer_token=args.viewer_token or None,
+        allow_hosts=tuple(args.allow_host),
+        stuck_after=args.stuck_after,
+        stale_after=args.stale_after,
     )
 
 
-def _run(app_module, args: argparse.Namespace) -> int:
+def _run(app_module, args: argparse.Namespace, source=None) -> int:
     from .dashboard import DashboardError, run
 
     try:
-        code = asyncio.run(run(app_module, _options(args), say=lambda s: print(s, flush=True)))
+        code = asyncio.run(run(app_module, _options(args), say=lambda s: print(s, flush=True), source=source))
     except DashboardError as exc:
         print(f"dispymon: {exc}", file=sys.stderr)
         return 2
@@ -142,6 +163,8 @@ def _demo(args: argparse.Namespace) -> int:
         check_frontend(ServerConfig().static_dir)
     except MissingFrontendError as exc:
         return _fail(str(exc))
+    if args.simulate:
+        return _simulate(args)
     if args.first_ip + args.nodes > 255:
         return _fail("--first-ip plus --nodes must stay within 127.0.0.2-127.0.0.254")
     workdir = Path(tempfile.mkdtemp(prefix="dispymon-demo-"))
@@ -165,6 +188,35 @@ def _demo(args: argparse.Namespace) -> int:
     finally:
         local.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    """`demo --simulate N`: the dashboard of a simulated cluster (see simulate.py)."""
+    import types
+
+    from .appmodule import AppModule
+    from .simulate import SimulatedCluster, SimulatedControl
+
+    clusters: list[SimulatedCluster] = []
+    # Each simulated node reports its avail info once per cycle through all
+    # of them; a long cycle (many nodes, a low rate) must not read as "stale".
+    if args.rate > 0:
+        cycle = args.simulate / (args.rate * SimulatedCluster.AVAIL_SHARE)
+        args.stale_after = max(args.stale_after, 3 * cycle)
+
+    def source(hub):
+        sim = SimulatedCluster(hub.feed, args.simulate, args.cpus, rate=args.rate, seed=None)
+        clusters.append(sim.start())
+        print(f"dispymon: simulated cluster of {args.simulate} nodes ({args.cpus} CPUs each), "
+              f"{args.rate:g} events/s; no dispynode runs", flush=True)  # fmt: skip
+        return SimulatedControl(clusters)
+
+    nothing = AppModule(Path("<simulated>"), types.ModuleType("simulated"), [], None)
+    try:
+        return _run(nothing, args, source=source)
+    finally:
+        for sim in clusters:
+            sim.stop()
 
 
 if __name__ == "__main__":

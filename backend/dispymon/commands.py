@@ -26,7 +26,9 @@ from .state import CLOSED, DEALLOCATED, INITIALIZED
 
 log = logging.getLogger(__name__)
 
-ERROR_CODES = frozenset({"invalid", "unknown_command", "not_found", "not_allowed", "cluster_error", "timeout"})
+ERROR_CODES = frozenset(
+    {"invalid", "unknown_command", "not_found", "not_allowed", "cluster_error", "timeout", "rate_limited"}
+)
 MAX_ID_LEN = 64
 
 
@@ -142,7 +144,7 @@ class Commands:
         self.add_node_wait = add_node_wait
         self._audit_ids = itertools.count(1)
 
-    async def execute(self, message: dict[str, Any], who: str | None = None) -> dict[str, Any]:
+    async def execute(self, message: dict[str, Any], who: str | None = None, role: str = "operator") -> dict[str, Any]:
         """The answer to one `command` message: a `result`, or an `error` if its id is unusable."""
         cid = message.get("id")
         if isinstance(cid, bool) or not isinstance(cid, (int, str)) or (isinstance(cid, str) and len(cid) > MAX_ID_LEN):
@@ -153,6 +155,8 @@ class Commands:
             if spec is None:
                 shown = name[:40] if isinstance(name, str) else name
                 raise CommandError("unknown_command", f"no command {shown!r}")
+            if role != "operator":
+                raise CommandError("not_allowed", "a viewer may look but not command: ask for the operator token")
             if self.control is None and name != "set_show_job_args":
                 raise CommandError("not_allowed", "this server has no cluster to command")
             args = validate(spec, message.get("args", {}))

@@ -18,8 +18,10 @@ from aiohttp import web
 
 from .adapter import DispyAdapter, DispyControl, close_cluster
 from .appmodule import AppModule, AppModuleError, start_workload
+from .control import ClusterControl
 from .hub import Hub
 from .state import State
+from .security import make_access
 from .server import ServerConfig, create_app
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,11 @@ class Options:
     show_job_args: bool = True
     exit_after_workload: bool = False
     close_timeout: float = 10.0
+    token: str | None = None  # operator token (generated when binding beyond loopback)
+    viewer_token: str | None = None
+    allow_hosts: tuple[str, ...] = ()
+    stuck_after: float = 300.0
+    stale_after: float = 30.0
 
 
 def url_for(host: str, port: int) -> str:
@@ -46,13 +53,19 @@ def url_for(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
-async def run(app_module: AppModule, options: Options, say: Callable[[str], None] = print) -> int:
-    """Serve until SIGINT/SIGTERM (or the workload ends, if asked); exit code."""
+async def run(app_module: AppModule, options: Options, say: Callable[[str], None] = print,
+              source: Callable[[Hub], ClusterControl] | None = None) -> int:
+    """Serve until SIGINT/SIGTERM (or the workload ends, if asked); exit code.
+
+    `source`, when given, is another adapter (the simulated cluster): called
+    with the hub, it starts feeding it and returns the command channel.
+    """
     loop = asyncio.get_running_loop()
-    hub = Hub(loop, State(show_job_args=options.show_job_args))
-    adapter = DispyAdapter(hub.feed)
-    config = ServerConfig(poll_sec=options.poll_sec, show_job_args=options.show_job_args)
-    app = create_app(hub, config, DispyControl(adapter))
+    hub = Hub(loop, State(options.show_job_args, options.stuck_after, options.stale_after))
+    adapter = DispyAdapter(hub.feed, defer=True)
+    access = make_access(options.host, options.token, options.viewer_token, options.allow_hosts)
+    config = ServerConfig(poll_sec=options.poll_sec, show_job_args=options.show_job_args, access=access)
+    app = create_app(hub, config, source(hub) if source is not None else DispyControl(adapter))
     for cluster in app_module.clusters:
         adapter.attach(cluster)
 
@@ -66,7 +79,14 @@ async def run(app_module: AppModule, options: Options, say: Callable[[str], None
         await _close_clusters(app_module.clusters, adapter, options.close_timeout)
         raise DashboardError(f"cannot listen on {options.host or '*'}:{options.port}: {exc.strerror or exc}") from None
     port = site._server.sockets[0].getsockname()[1]  # the real one when --port 0
-    say(f"dispymon: dashboard at {url_for(options.host, port)} (Ctrl-C to stop)")
+    url = url_for(options.host, port)
+    if access.operator_token:
+        url += f"?token={access.operator_token}"
+    say(f"dispymon: dashboard at {url} (Ctrl-C to stop)")
+    if access.generated:
+        say("dispymon: generated an operator token: whoever has this address can command the cluster")
+    elif not access.required:
+        say(f"dispymon: no token: only this machine can connect ({options.host or '*'} is loopback)")
 
     stop = asyncio.Event()
     outcome: dict[str, Any] = {"code": 0}

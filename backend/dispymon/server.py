@@ -17,10 +17,11 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from . import PROTOCOL_VERSION, __version__
-from .codec import CodecError, decode, encode
+from .codec import CodecError, decode, encode, encode_shared
 from .commands import Commands
 from .control import ClusterControl
 from .hub import Hub
+from .security import COOKIE, OPERATOR, Access, TokenBucket
 from .views import ClientView
 
 log = logging.getLogger(__name__)
@@ -42,9 +43,25 @@ class ServerConfig:
     heartbeat: float = 20.0
     command_timeout: float = 15.0  # dispy's management calls can block ~10 s
     add_node_wait: float = 20.0  # how long an added node may take to initialise
+    access: Access = Access()  # default: loopback, no tokens
+    message_rate: float = 50.0  # client messages a second, per connection...
+    message_burst: float = 100.0  # ...with bursts up to this many
+    max_refused: int = 500  # messages refused by the rate limit before the connection is closed
+    health_interval: float = 1.0  # how often stuck/stale flags are re-evaluated
+
+
+@dataclass
+class Stats:
+    """Counters of the WebSocket edge (for tests and, later, metrics)."""
+
+    connections: int = 0
+    frames: int = 0  # client frames received
+    bad_frames: int = 0  # not msgpack maps, or text: the connection was closed
+    closed_for_abuse: int = 0  # connections closed for flooding or not reading
 
 
 HUB = web.AppKey("hub", Hub)
+STATS = web.AppKey("stats", Stats)
 CONFIG = web.AppKey("config", ServerConfig)
 CONNECTIONS = web.AppKey("connections", weakref.WeakSet)
 COMMANDS = web.AppKey("commands", Commands)
@@ -57,10 +74,11 @@ def check_frontend(static_dir: Path) -> None:
 
 def create_app(hub: Hub, config: ServerConfig, control: ClusterControl | None = None) -> web.Application:
     check_frontend(config.static_dir)
-    app = web.Application()
+    app = web.Application(middlewares=[guard])
     app[HUB] = hub
     app[CONFIG] = config
     app[COMMANDS] = Commands(hub, control, timeout=config.command_timeout, add_node_wait=config.add_node_wait)
+    app[STATS] = Stats()
     app[CONNECTIONS] = weakref.WeakSet()
     app.router.add_get("/ws", websocket_handler)
     assets = config.static_dir / "assets"
@@ -69,7 +87,51 @@ def create_app(hub: Hub, config: ServerConfig, control: ClusterControl | None = 
         app.router.add_static("/assets", assets)
     app.router.add_get("/{tail:.*}", spa_handler)
     app.on_shutdown.append(_close_connections)
+    app.cleanup_ctx.append(_health_ticks)
     return app
+
+
+async def _health_ticks(app: web.Application):
+    task = asyncio.create_task(app[HUB].tick_health(app[CONFIG].health_interval))
+    yield
+    task.cancel()
+
+
+ROLE = web.RequestKey("role", str)
+
+UNAUTHORISED_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>dispymon: token needed</title>
+<main style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem">
+<h1>This dashboard needs a token</h1>
+<p>Open the address dispymon printed when it started (it ends in <code>?token=…</code>),
+or ask whoever runs it for a viewer token.</p></main></html>"""
+
+
+@web.middleware
+async def guard(request: web.Request, handler):
+    """Host allow-list, then the token (see security.py)."""
+    access = request.app[CONFIG].access
+    if not access.host_allowed(request.host):
+        return web.Response(status=403, text=f"dispymon: host {request.host!r} is not allowed (see --allow-host)\n")
+    if request.path.startswith("/assets/"):
+        return await handler(request)  # the app's code and styles hold no cluster data
+    from_query = request.query.get("token")
+    header = request.headers.get("Authorization", "")
+    token = from_query or (header[7:] if header.startswith("Bearer ") else None) or request.cookies.get(COOKIE)
+    role = access.role_for(token)
+    if role is None:
+        if request.path == "/ws" or request.headers.get("Accept", "").find("text/html") < 0:
+            return web.Response(status=401, text="dispymon: a valid token is needed\n")
+        return web.Response(status=401, text=UNAUTHORISED_PAGE, content_type="text/html")
+    if from_query and access.required and request.path != "/ws":
+        # keep the token in a cookie and out of the address bar and history
+        query = {k: v for k, v in request.query.items() if k != "token"}
+        response = web.HTTPSeeOther(request.rel_url.with_query(query))
+        response.set_cookie(COOKIE, from_query, httponly=True, samesite="Strict", path="/",
+                            secure=request.secure)  # fmt: skip
+        raise response
+    request[ROLE] = role
+    return await handler(request)
 
 
 async def spa_handler(request: web.Request) -> web.StreamResponse:
@@ -90,15 +152,25 @@ class Connection:
     reader and the command tasks set flags or queue results and wake it.
     """
 
-    def __init__(self, ws: web.WebSocketResponse, view: ClientView, commands: Commands) -> None:
+    def __init__(self, ws: web.WebSocketResponse, view: ClientView, commands: Commands,
+                 role: str = OPERATOR, who: str | None = None, bucket: TokenBucket | None = None,
+                 max_refused: int = 500) -> None:  # fmt: skip
         self.ws = ws
         self.view = view
         self.commands = commands
+        self.role = role
+        self.who = who
+        self.bucket = bucket
+        self.refused = 0
+        self.max_refused = max_refused
         self.wake = asyncio.Event()
         self.want_snapshot = True
         self.want_flush = False
         self.outbox: list[dict[str, Any]] = []  # results and errors, sent before any delta
         self.tasks: set[asyncio.Task] = set()
+        # The state version this browser's frames are written up to (handed to
+        # the transport, so a close frame sent later arrives after them).
+        self.written_version = -1
 
     async def pump(self) -> None:
         view = self.view
@@ -115,26 +187,50 @@ class Connection:
                 message = None
             self.want_flush = False
             if message is not None:
-                await self.ws.send_bytes(encode(message))
+                await self.ws.send_bytes(encode_shared(message, view.frame_key))
+            self.written_version = view.sent_version
             if self.outbox:
                 continue
             interval = view.interval
             # Woken early (flush, resync, a result, a new interval): not due by the clock.
             due = False
+            # Ticks fall on multiples of the interval on the loop's clock, so
+            # browsers with one interval build and encode one delta together.
+            wait = interval - asyncio.get_running_loop().time() % interval if interval > 0 else None
             try:
-                async with asyncio.timeout(interval if interval > 0 else None):
+                async with asyncio.timeout(wait):
                     await self.wake.wait()
             except TimeoutError:
                 due = True
             self.wake.clear()
 
+    MAX_OUTBOX = 1000  # results waiting for a browser that does not read them
+
     def send(self, message: dict[str, Any]) -> None:
+        if len(self.outbox) >= self.MAX_OUTBOX:
+            # a client that sends but never reads: bounded memory, clean close
+            if not self.ws.closed:
+                task = asyncio.create_task(self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"results not read"))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+            return
         self.outbox.append(message)
         self.wake.set()
 
-    def handle(self, message: dict[str, Any]) -> None:
-        """Apply one client message (commands run in their own task)."""
+    def handle(self, message: dict[str, Any]) -> bool:
+        """Apply one client message (commands run in their own task).
+
+        False when the browser has sent too much for too long: close it.
+        """
         kind = message["type"]
+        if self.bucket is not None and not self.bucket.take():
+            self.refused += 1
+            text = "too many messages: slow down"
+            if kind == "command" and not isinstance(message.get("id"), bool) and isinstance(message.get("id"), (int, str)):
+                self.send({"type": "result", "id": message["id"], "ok": False, "error": {"code": "rate_limited", "message": text}})
+            elif self.refused % 50 == 1:  # say it, without echoing every flood frame
+                self.send(_error("rate_limited", text))
+            return self.refused < self.max_refused
         if kind == "view":
             self._view(message)
         elif kind == "flush":
@@ -145,11 +241,12 @@ class Connection:
             task = asyncio.create_task(self._command(message))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
-            return
+            return True
         else:
             self.send(_error("invalid", f"unknown message type {kind[:40]!r}"))
-            return
+            return True
         self.wake.set()
+        return True
 
     def _view(self, message: dict[str, Any]) -> None:
         if "interval" in message:
@@ -168,7 +265,7 @@ class Connection:
                 self.want_snapshot = True  # the new node's jobs arrive whole
 
     async def _command(self, message: dict[str, Any]) -> None:
-        result = await self.commands.execute(message)
+        result = await self.commands.execute(message, who=self.who, role=self.role)
         if not self.ws.closed:
             self.want_flush = True  # let the commander see the effect with the result
             self.send(result)
@@ -181,9 +278,16 @@ def _error(code: str, text: str) -> dict[str, Any]:
 async def websocket_handler(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
     config = request.app[CONFIG]
+    if not config.access.origin_allowed(request.headers.get("Origin"), request.host):
+        return web.Response(status=403, text="dispymon: cross-origin WebSocket refused\n")
     ws = web.WebSocketResponse(heartbeat=config.heartbeat, max_msg_size=config.max_frame)
     await ws.prepare(request)
-    conn = Connection(ws, ClientView(hub.state, config.poll_sec), request.app[COMMANDS])
+    role = request.get(ROLE, OPERATOR)
+    conn = Connection(
+        ws, ClientView(hub.state, config.poll_sec), request.app[COMMANDS], role=role,
+        who=f"{role}@{request.remote}" if config.access.required else None,
+        bucket=TokenBucket(config.message_rate, config.message_burst), max_refused=config.max_refused,
+    )  # fmt: skip
     request.app[CONNECTIONS].add(conn)
     await ws.send_bytes(
         encode(
@@ -193,20 +297,30 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
                 "server": f"dispymon {__version__}",
                 "poll_sec": config.poll_sec,
                 "show_job_args": hub.state.settings["show_job_args"],
+                "role": role,
             }
         )
     )
+    stats = request.app[STATS]
+    stats.connections += 1
     pump = asyncio.create_task(conn.pump())
     try:
         async for msg in ws:
             if msg.type == WSMsgType.BINARY:
+                stats.frames += 1
                 try:
                     message = decode(msg.data, max_len=config.max_frame)
                 except CodecError as exc:
+                    stats.bad_frames += 1
                     await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=str(exc).encode()[:120])
                     break
-                conn.handle(message)
+                if not conn.handle(message):
+                    stats.closed_for_abuse += 1
+                    await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"too many messages")
+                    break
             elif msg.type == WSMsgType.TEXT:
+                stats.frames += 1
+                stats.bad_frames += 1
                 await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"text frames are not part of the protocol")
                 break
             elif msg.type == WSMsgType.ERROR:
