@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -47,12 +49,19 @@ step_st = st.one_of(
     st.tuples(st.just("resync"), st.integers(0, 2)),
     st.tuples(st.just("watch"), st.tuples(st.integers(0, 2), st.sampled_from([None, *IPS]))),
     st.tuples(st.just("setting"), st.booleans()),
+    st.tuples(st.just("reconnect"), st.integers(0, 2)),
 )
 
+# 1,000 generated cases in the normal run; DISPYMON_PROPERTY_EXAMPLES=20000 (say) for a nightly one
+EXAMPLES = int(os.environ.get("DISPYMON_PROPERTY_EXAMPLES", "1000"))
 
-@settings(max_examples=400, deadline=None)
+
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(st.lists(step_st, max_size=80))
 def test_every_view_rebuilds_the_server_state(steps):
+    """Random event streams; three browsers flushing at random moments (their
+    intervals), pausing (no flush for a while), watching nodes, disconnecting
+    and reconnecting: each ends with exactly the server's state."""
     state = State()
     views = [ClientView(state, 1.0) for _ in range(3)]
     mirrors = [Mirror() for _ in range(3)]
@@ -67,6 +76,10 @@ def test_every_view_rebuilds_the_server_state(steps):
             msg = views[arg].delta()
             if msg is not None:
                 mirrors[arg].apply(msg)
+        elif kind == "reconnect":  # a new connection: a new view, a fresh snapshot
+            views[arg] = ClientView(state, 1.0)
+            mirrors[arg] = Mirror()
+            mirrors[arg].apply(views[arg].snapshot())
         elif kind == "watch":
             i, ip = arg
             views[i].watch(ip)
