@@ -57,6 +57,8 @@ export interface RealCluster {
   openGate(): void;
   /** Start one more dispynode (same port base), stopped with the others. */
   startNode(ip: string): Promise<void>;
+  /** Stop `dispymon serve` (SIGTERM) and start it again on the same port. */
+  restartServer(): Promise<void>;
 }
 
 export interface ClusterOptions {
@@ -69,6 +71,10 @@ export interface ClusterOptions {
   firstIp: number;
   /** CPUs each node offers */
   cpus: number;
+  /** the name every node reports (dispynode --name); empty: the host's */
+  nodeName: string;
+  /** more `dispymon serve` options */
+  serveArgs: string[];
 }
 
 /**
@@ -83,10 +89,13 @@ export const test = base.extend<ClusterOptions & { cluster: RealCluster }>({
   appModule: ['jobs_app.py', { option: true }],
   firstIp: [2, { option: true }],
   cpus: [2, { option: true }],
-  cluster: async ({ nodeCount, jobs, pollSec, appModule, firstIp, cpus }, use) => {
+  nodeName: ['', { option: true }],
+  serveArgs: [[], { option: true }],
+  cluster: async ({ nodeCount, jobs, pollSec, appModule, firstIp, cpus, nodeName, serveArgs }, use) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'dispymon-e2e-'));
     const ips = Array.from({ length: nodeCount }, (_, i) => `127.0.0.${firstIp + i}`);
-    const nodes = spawn(python, ['-m', 'dispymon.localnodes', '--ips', ips.join(','), '--cpus', String(cpus), '--workdir', path.join(dir, 'nodes')], {
+    const nameArgs = nodeName ? ['--node-name', nodeName] : [];
+    const nodes = spawn(python, ['-m', 'dispymon.localnodes', '--ips', ips.join(','), '--cpus', String(cpus), '--workdir', path.join(dir, 'nodes'), ...nameArgs], {
       cwd: repo,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -98,22 +107,30 @@ export const test = base.extend<ClusterOptions & { cluster: RealCluster }>({
       const started = JSON.parse(json) as { port_base: number; nodes: { ip: string; pid: number }[] };
       nodePids = started.nodes.map((n) => n.pid);
       const gate = path.join(dir, 'gate');
-      serve = spawn(
-        python,
-        ['-m', 'dispymon', 'serve', '--cluster-module', path.join(repo, 'e2e', 'apps', appModule), '--port', '0', '--poll-sec', String(pollSec)],
-        {
-          cwd: dir,
-          stdio: ['ignore', 'pipe', 'pipe'],
-          env: {
-            ...process.env,
-            DISPYMON_E2E_NODES: ips.join(','),
-            DISPYMON_E2E_PORT: String(started.port_base),
-            DISPYMON_E2E_GATE: gate,
-            DISPYMON_E2E_JOBS: String(jobs),
+      const startServe = async (port: string): Promise<string> => {
+        serve = spawn(
+          python,
+          ['-m', 'dispymon', 'serve', '--cluster-module', path.join(repo, 'e2e', 'apps', appModule), '--port', port, '--poll-sec', String(pollSec), ...serveArgs],
+          {
+            cwd: dir,
+            stdio: ['ignore', 'pipe', 'pipe'],
+            env: {
+              ...process.env,
+              DISPYMON_E2E_NODES: ips.join(','),
+              DISPYMON_E2E_PORT: String(started.port_base),
+              DISPYMON_E2E_GATE: gate,
+              DISPYMON_E2E_JOBS: String(jobs),
+            },
           },
-        },
-      );
-      const [, url] = await lineMatching(serve, /dashboard at (http:\/\/\S+)/, 'dispymon serve');
+        );
+        const [, found] = await lineMatching(serve, /dashboard at (http:\/\/\S+)/, 'dispymon serve');
+        return found;
+      };
+      const url = await startServe('0');
+      const restartServer = async () => {
+        if (serve) await stop(serve);
+        await startServe(new URL(url).port);
+      };
       const startNode = async (ip: string) => {
         const more = spawn(
           python,
@@ -124,7 +141,7 @@ export const test = base.extend<ClusterOptions & { cluster: RealCluster }>({
         const [line] = await lineMatching(more, /^\{.*\}$/, `dispynode ${ip}`);
         nodePids.push(...(JSON.parse(line) as { nodes: { pid: number }[] }).nodes.map((n) => n.pid));
       };
-      await use({ url, ips, jobs, openGate: () => writeFileSync(gate, 'go'), startNode });
+      await use({ url, ips, jobs, openGate: () => writeFileSync(gate, 'go'), startNode, restartServer });
     } finally {
       if (serve) await stop(serve);
       for (const more of extra) await stop(more);

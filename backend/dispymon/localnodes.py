@@ -44,7 +44,7 @@ def free_port_base(hosts: list[str], span: int = 3, low: int = 20000, high: int 
     raise NodeStartError("no free dispy port base found on loopback")
 
 
-def wait_for_tcp(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
+def wait_for_tcp(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None, what: str = "dispynode") -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -53,9 +53,9 @@ def wait_for_tcp(host: str, port: int, timeout: float, proc: subprocess.Popen | 
         except OSError:
             pass
         if proc is not None and proc.poll() is not None:
-            raise NodeStartError(f"dispynode on {host} exited with code {proc.returncode}")
+            raise NodeStartError(f"{what} on {host} exited with code {proc.returncode}")
         if time.monotonic() > deadline:
-            raise NodeStartError(f"dispynode on {host} did not listen on port {port} within {timeout:.0f} s")
+            raise NodeStartError(f"{what} on {host} did not listen on port {port} within {timeout:.0f} s")
         time.sleep(0.05)  # polling interval of a condition wait, not a synchronisation sleep
 
 
@@ -112,24 +112,28 @@ class LocalNode:
 
     def stop(self, grace: float = 3.0) -> None:
         """SIGTERM the node's process group, then SIGKILL what is left."""
-        if self.proc is None:
-            return
-        pgid = self.proc.pid  # its own session: pgid == pid
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.proc.wait(wait)
-            except subprocess.TimeoutExpired:
-                continue
-            # the node is gone; make sure its job processes are too
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        if self.proc is not None:
+            stop_group(self.proc, grace)
+
+
+def stop_group(proc: subprocess.Popen, grace: float = 3.0) -> None:
+    """SIGTERM a process started in its own session, and its group; SIGKILL what is left."""
+    pgid = proc.pid  # its own session: pgid == pid
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
             break
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
+        # the process is gone; make sure its children (job processes) are too
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        break
 
 
 @dataclass
@@ -141,6 +145,7 @@ class LocalCluster:
     cpus: int = 2
     port_base: int = 0
     nodes: list[LocalNode] = field(default_factory=list)
+    extra_args: list[str] | None = None  # more dispynode options, for every node
 
     def __post_init__(self) -> None:
         if not self.port_base:
@@ -158,7 +163,7 @@ class LocalCluster:
     def add(self, ip: str, cpus: int | None = None) -> LocalNode:
         node = LocalNode(ip, cpus or self.cpus, self.port_base, self.workdir / ip)
         self.nodes.append(node)
-        node.start()
+        node.start(extra_args=self.extra_args)
         return node
 
     def stop(self) -> None:
@@ -167,6 +172,59 @@ class LocalCluster:
 
     def pids(self) -> list[int]:
         return [n.pid for n in self.nodes if n.pid]
+
+
+@dataclass
+class LocalScheduler:
+    """A `dispyscheduler` for SharedJobCluster tests, serving the given nodes.
+
+    It talks to the nodes on `port_base` (theirs: the nodes' own port base)
+    and to clients on port_base + 2, so a SharedJobCluster uses
+    `dispy_port=port_base` and `scheduler_host=ip`. Its `ip` must differ from
+    the nodes' (dispy keeps one node per address) and from the client's.
+    """
+
+    ip: str
+    nodes: list[str]
+    port_base: int
+    workdir: Path
+    pulse_interval: float = 1.0
+    proc: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def start(self, timeout: float = 15.0) -> "LocalScheduler":
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.workdir / "dispyscheduler.log"
+        cmd = [
+            sys.executable, "-m", "dispy.dispyscheduler",
+            "-i", self.ip,
+            "-p", str(self.port_base),
+            *[arg for ip in self.nodes for arg in ("-n", ip)],
+            "--pulse_interval", str(self.pulse_interval),
+            "--dest_path_prefix", str(self.workdir / "scheduler"),
+            "--clean",
+            "--daemon",
+        ]  # fmt: skip
+        with open(self.log_path, "ab") as logf:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                                         start_new_session=True, cwd=self.workdir)  # fmt: skip
+        try:
+            wait_for_tcp(self.ip, self.port_base + 2, timeout, self.proc, "dispyscheduler")  # where clients connect
+        except NodeStartError:
+            self.stop()
+            raise
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, grace: float = 3.0) -> None:
+        if self.proc is not None:
+            stop_group(self.proc, grace)
 
 
 def loopback_ips(count: int, first: int = 2) -> list[str]:
@@ -189,11 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpus", type=int, default=2)
     parser.add_argument("--port-base", type=int, default=0)
     parser.add_argument("--workdir", required=True)
+    parser.add_argument("--node-name", default=None, help="the name every node reports (dispynode --name)")
     args = parser.parse_args(argv)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    cluster = LocalCluster(Path(args.workdir), args.ips.split(","), cpus=args.cpus, port_base=args.port_base)
+    extra = ["--name", args.node_name] if args.node_name else None
+    cluster = LocalCluster(Path(args.workdir), args.ips.split(","), cpus=args.cpus, port_base=args.port_base,
+                           extra_args=extra)  # fmt: skip
     try:
         cluster.start()
         print(json.dumps({"port_base": cluster.port_base,

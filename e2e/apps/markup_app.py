@@ -1,0 +1,38 @@
+"""Cluster module whose job ids and arguments are markup that would run script
+if a page injected it as HTML (the injection test)."""
+
+import os
+
+import dispy
+from gate import wait_for_gate
+
+PAYLOAD = '<img src=x onerror="window.__pwned=1">'
+
+
+def setup():
+    return 0
+
+
+def compute(seconds, text, label=""):
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+cluster = dispy.JobCluster(
+    compute,
+    nodes=os.environ["DISPYMON_E2E_NODES"].split(","),
+    host="127.0.0.1",
+    dispy_port=int(os.environ["DISPYMON_E2E_PORT"]),
+    setup=setup,
+    pulse_interval=1,
+    loglevel=dispy.logger.WARNING,
+)
+
+
+def workload():
+    wait_for_gate()
+    job = cluster.submit(300, "<script>window.__pwned=2</script>", label=PAYLOAD)
+    job.id = PAYLOAD
+    job()
