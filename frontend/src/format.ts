@@ -60,6 +60,20 @@ export function formatElapsed(seconds: number): string {
   return `${Math.floor(m / 60)} h ${pad2(m % 60)} min ${pad2(s % 60)} s`;
 }
 
+/** Health flags of a node, as words (empty when healthy). */
+export function healthFlags(node: { stuck?: boolean; stale?: boolean }): string[] {
+  const flags: string[] = [];
+  if (node.stuck) flags.push('stuck');
+  if (node.stale) flags.push('stale');
+  return flags;
+}
+
+/** Why a flag is shown (the title of its badge). */
+export const FLAG_HELP: Record<string, string> = {
+  stuck: 'Busy, but no job started or ended here for a long time: the node may have stopped returning results',
+  stale: 'Its CPU, memory and disk figures stopped arriving: the node may be overloaded or unreachable',
+};
+
 /** Node status as the pages show it (the end-to-end tests read these texts). */
 export function statusText(status: 'initialized' | 'deallocated' | 'closed'): string {
   return status === 'closed' ? 'Closed' : status === 'deallocated' ? 'Deallocated' : 'Initialized';

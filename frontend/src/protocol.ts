@@ -57,6 +57,10 @@ export interface Node {
   update_time: number;
   avail_info: AvailInfo | null;
   status: NodeStatus;
+  /** busy, but no job started or ended there for the server's --stuck-after */
+  stuck?: boolean;
+  /** its avail info stopped arriving for the server's --stale-after */
+  stale?: boolean;
 }
 
 export interface Cluster {

@@ -178,6 +178,8 @@ function mergeNodes(a: Node, b: Node): Node {
     // The same machine reports the same availability to every cluster.
     avail_info: a.avail_info ?? b.avail_info,
     status: mergeStatus(a.status, b.status),
+    stuck: Boolean(a.stuck || b.stuck),
+    stale: Boolean(a.stale || b.stale),
   };
 }
 

@@ -1,7 +1,8 @@
 import { memo, useId, useMemo } from 'react';
 import type { ReactNode } from 'react';
 import { useDashboard } from '../context';
-import { DASH, formatBytes, formatClock, formatPercent, formatSeconds, secPerJob, statusText } from '../format';
+import { DASH, formatBytes, formatClock, formatPercent, formatSeconds, healthFlags, secPerJob } from '../format';
+import { NodeStatus } from './NodeStatus';
 import type { Node } from '../protocol';
 import { compareIp, selectCluster } from '../state';
 import { Link, replaceSearch, useSearch } from '../router';
@@ -59,7 +60,7 @@ export const COLUMNS: readonly Column[] = [
     value: (n) => n.update_time,
     render: (n) => formatClock(n.update_time),
   },
-  { id: 'status', title: 'Status', numeric: false, value: (n) => n.status, render: (n) => statusText(n.status) },
+  { id: 'status', title: 'Status', numeric: false, value: (n) => `${n.status} ${healthFlags(n).join(' ')}`, render: (n) => <NodeStatus node={n} /> },
   {
     id: 'avail_cpu',
     title: 'CPU free',

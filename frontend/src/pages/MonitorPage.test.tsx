@@ -246,6 +246,25 @@ describe('Monitor page', () => {
     expect(await screen.findByRole('heading', { level: 2, name: 'Node 127.0.0.9' }, { timeout: 5000 })).toBeTruthy();
   });
 
+  it('flags a stuck or stale node in its status, with an explanation', () => {
+    const nodes = {
+      '10.0.0.1': node('10.0.0.1', { busy: 1, stuck: true }),
+      '10.0.0.2': node('10.0.0.2', { stale: true }),
+      '10.0.0.3': node('10.0.0.3'),
+    };
+    setup({ clusters: { alpha: { ...cluster('alpha'), nodes } } });
+    const table = screen.getByRole('table', { name: 'Nodes' });
+    const statusOf = (ip: string) => {
+      const row = within(table).getByRole('row', { name: new RegExp(`^${ip.replace(/\./g, '\\.')}\\b`) });
+      const cells = within(row).getAllByRole('cell');
+      return cells[8]!;
+    };
+    expect(statusOf('10.0.0.1').textContent).toBe('Initialized stuck');
+    expect(statusOf('10.0.0.2').textContent).toBe('Initialized stale');
+    expect(statusOf('10.0.0.3').textContent).toBe('Initialized');
+    expect(within(statusOf('10.0.0.1')).getByText('stuck').getAttribute('title')).toMatch(/stopped returning results/);
+  });
+
   it('shows an empty state without nodes', () => {
     setup({ clusters: { alpha: cluster('alpha') } });
     expect(screen.getByRole('cell', { name: 'No nodes yet' })).toBeTruthy();

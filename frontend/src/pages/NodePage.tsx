@@ -1,10 +1,12 @@
+import type { ReactNode } from 'react';
 import { useEffect, useMemo } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { ClusterSelect } from '../components/ClusterSelect';
 import { RunningJobs } from '../components/RunningJobs';
 import { UpdateControls } from '../components/UpdateControls';
 import { useDashboard, useSocket } from '../context';
-import { DASH, formatBytes, formatClock, formatPercent, formatSeconds, statusText } from '../format';
+import { DASH, formatBytes, formatClock, formatPercent, formatSeconds } from '../format';
+import { NodeStatus } from '../components/NodeStatus';
 import { COMBINED } from '../protocol';
 import type { Job, Node } from '../protocol';
 import { Link } from '../router';
@@ -13,11 +15,11 @@ import { clusterNames, resolveClusterName, selectCluster } from '../state';
 const dashIfNull = (v: number | null | undefined, fmt: (v: number) => string) => (v == null ? DASH : fmt(v));
 
 // [data-testid suffix, label, value]: the test ids are the page's contract.
-function summary(node: Node): [string, string, string | number][] {
+function summary(node: Node): [string, string, ReactNode][] {
   const a = node.avail_info;
   return [
     ['name', 'Name', node.name || DASH],
-    ['status', 'Status', statusText(node.status)],
+    ['status', 'Status', <NodeStatus key="status" node={node} />],
     ['cpus-available', 'CPUs available', node.avail_cpus],
     ['cpus-dispy', 'CPUs used by dispy', node.cpus],
     ['busy', 'Busy', node.busy],
