@@ -10,7 +10,7 @@ from aiohttp import WSMsgType
 
 from dispymon import events as ev
 from dispymon.hub import Hub
-from dispymon.server import MissingFrontendError, ServerConfig, create_app
+from dispymon.server import CONNECTIONS, MissingFrontendError, ServerConfig, create_app
 from conftest import WSClient
 from factories import attached, job, node, status
 
@@ -131,3 +131,24 @@ async def test_spa_routes_serve_index_and_nothing_outside_the_build(served):
 def test_missing_build_says_how_to_build(tmp_path):
     with pytest.raises(MissingFrontendError, match="npm ci && npm run build"):
         create_app(Hub(asyncio.new_event_loop()), ServerConfig(static_dir=tmp_path))
+
+
+async def test_a_browser_that_stops_reading_slows_nobody(served):
+    hub, client = await served(poll_sec=0.01)
+    stalled = await client.ws_connect("/ws")  # never reads from here on
+    live = await connect(client)
+    hub.feed(attached("c"))
+    n = 30_000
+    for uid in range(n):
+        ip = f"10.0.{uid % 200 // 100}.{uid % 100}"
+        hub.feed(status("c", ev.JOB_CREATED, None, job(uid, None)))
+        hub.feed(status("c", ev.JOB_RUNNING, node(ip, busy=1), job(uid, ip)))
+        hub.feed(status("c", ev.JOB_FINISHED, node(ip, jobs_done=uid), job(uid, ip)))
+        if uid % 1000 == 0:
+            await asyncio.sleep(0)  # let the loop run, as dispy's thread would
+    await live.until(lambda m: m.clusters.get("c", {}).get("jobs", {}).get("done") == n, timeout=60, what="all jobs")
+    assert live.mirror.clusters == hub.state.snapshot()[0]["clusters"]
+    # no browser holds a queue on the server (a view is a few integers)
+    conns = list(client.app[CONNECTIONS])
+    assert len(conns) == 2 and all(c.outbox == [] for c in conns)
+    await stalled.close()
