@@ -4,6 +4,12 @@ It chains each attached cluster's `cluster_status` callback with a tap that
 copies the few fields the dashboard needs into event tuples and hands them to
 `feed` (the hub). The tap does O(1) work on dispy's callback thread: attribute
 reads and one deque append; no str() of user objects, no locks, no I/O.
+
+The drop-in `dispymon.httpd.DispyHTTPServer` follows dispy's documented rule
+instead: the tap is installed only on a cluster without a callback; a user's
+own callback passes the events on by calling the server's
+`cluster_status(status, node, job)`, which `DispyAdapter.route_status` sends
+to the cluster they belong to.
 """
 
 from __future__ import annotations
@@ -11,13 +17,16 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
+import time
 import types
+import weakref
 from collections import namedtuple
 from typing import Any, Callable
 
 import dispy
 
 from .events import (
+    JOB_DONE_STATUSES,
     NODE_CLOSED,
     NODE_INITIALIZED,
     AvailInfo,
@@ -117,12 +126,37 @@ def node_info(node: Any) -> NodeInfo:
     )
 
 
+class _LateId:
+    """The id of the user's own job object, read when the id is shown.
+
+    dispy's status events carry a copy of the job made when the event fired;
+    programs (the seeds' examples among them) set `job.id = i` right after
+    `submit()`, often after the job started, so the copy still has the id
+    dispy gave it (a counter from 1). The original DispyJob is reachable
+    through the copy until the job ends; its id is read (and str()-ed,
+    guarded) only when a browser shows the job.
+    """
+
+    __slots__ = ("_job",)
+
+    def __init__(self, job: Any) -> None:
+        self._job = job
+
+    def __str__(self) -> str:
+        return str(self._job.id)
+
+
+def _job_id(job: Any) -> Any:
+    original = getattr(getattr(job, "_dispy_job_", None), "job", None)
+    return _LateId(original) if original is not None and original is not job else job.id
+
+
 def job_info(job: Any) -> JobInfo:
     # dispy hands us a shallow copy; `_args`/`_kwargs` are the user's objects,
     # kept by reference (they are only turned into text for viewed jobs).
     return JobInfo(
         job._uid,
-        job.id,
+        _job_id(job),
         job.ip_addr,
         job.start_time,
         job.end_time,
@@ -133,24 +167,87 @@ def job_info(job: Any) -> JobInfo:
     )
 
 
-def _make_tap(feed: Feed, name: str, chained: StatusCallback | None) -> StatusCallback:
-    def tap(status: int, node: Any, job: Any) -> None:
-        try:
-            feed(
-                StatusEvent(
-                    name,
-                    status,
-                    node_info(node) if node is not None else None,
-                    job_info(job) if job is not None else None,
-                )
-            )
-        except Exception:  # never let the dashboard break dispy's thread
-            log.exception("dispymon could not record a status event of %s", name)
-        if chained is not None:
-            chained(status, node, job)
+def status_event(name: str, status: int, node: Any, job: Any, hidden: Any = None) -> StatusEvent | None:
+    """One status event of cluster `name`; `hidden`: a node never shown."""
+    if node is not None and node is hidden:
+        node = None
+        if job is None:
+            return None
+    return StatusEvent(
+        name,
+        status,
+        node_info(node) if node is not None else None,
+        job_info(job) if job is not None else None,
+    )
+
+
+def _record(feed: Feed, name: str, status: int, node: Any, job: Any, hidden: Any = None, defer: bool = False) -> None:
+    """Feed one status event of cluster `name`; `hidden`: a node never shown.
+
+    `defer`: hand the hub dispy's objects and let its loop copy them
+    (`status_event`), so dispy's thread only appends (see hub.py). The node
+    is then read a few milliseconds later: it is dispy's live object, as it
+    already is when this callback runs (dispy queues the call), and the
+    dashboard shows a node's latest values anyway.
+    """
+    try:
+        if defer:
+            feed((status_event, name, status, node, job, hidden))
+            return
+        event = status_event(name, status, node, job, hidden)
+        if event is not None:
+            feed(event)
+    except Exception:  # never let the dashboard break dispy's thread
+        log.exception("dispymon could not record a status event of %s", name)
+
+
+def _make_tap(feed: Feed, name: str, chained: StatusCallback | None, hidden: Any = None,
+              defer: bool = False) -> StatusCallback:  # fmt: skip
+    if defer:
+        # _record's deferred path, inlined: this runs for every event on dispy's thread
+        def tap(status: int, node: Any, job: Any) -> None:
+            try:
+                feed((status_event, name, status, node, job, hidden))
+            except Exception:  # never let the dashboard break dispy's thread
+                log.exception("dispymon could not record a status event of %s", name)
+            if chained is not None:
+                chained(status, node, job)
+    else:
+
+        def tap(status: int, node: Any, job: Any) -> None:
+            _record(feed, name, status, node, job, hidden)
+            if chained is not None:
+                chained(status, node, job)
 
     tap.__dispymon_chained__ = chained  # type: ignore[attr-defined]
     return tap
+
+
+def scheduler_pseudo_node(cluster: Any) -> Any:
+    """A SharedJobCluster's stand-in node for its dispyscheduler, or None.
+
+    dispy 4.15.2 puts `DispyNode(<scheduler's address>, None, 0)` in a shared
+    cluster's `_dispy_nodes` (no name, no CPUs); it is not a compute node, so
+    the dashboard never lists it. Identified by identity, not by address: a
+    real dispynode on the scheduler's host replaces it there and is shown.
+    """
+    if not isinstance(cluster, dispy.SharedJobCluster):
+        return None
+    node = getattr(cluster, "_dispy_nodes", {}).get(getattr(cluster, "scheduler_ip_addr", None))
+    return node if node is not None and node.name is None and not node.cpus else None
+
+
+class _Attached:
+    """What the adapter keeps of one attached cluster."""
+
+    __slots__ = ("name", "cluster", "hidden", "compute_id", "tap")
+
+    def __init__(self, name: str, cluster: Any, hidden: Any, tap: StatusCallback | None) -> None:
+        self.name = name
+        self.cluster = cluster
+        self.hidden = hidden
+        self.compute_id = getattr(getattr(cluster, "_compute", None), "id", None)
+        self.tap = tap
 
 
 # -- attaching -----------------------------------------------------------------
@@ -159,10 +256,19 @@ def _make_tap(feed: Feed, name: str, chained: StatusCallback | None) -> StatusCa
 class DispyAdapter:
     """Attaches dispy clusters to a feed; keeps what it needs to detach them."""
 
-    def __init__(self, feed: Feed) -> None:
+    def __init__(self, feed: Feed, defer: bool = False) -> None:
+        """`defer`: `feed` is a hub's, which takes deferred events (see `_record`)."""
         self._feed = feed
+        self._defer = defer
         self._lock = threading.Lock()  # attach/detach may come from any thread
         self._clusters: dict[str, Any] = {}
+        # Read lock-free by route_status on dispy's thread: replaced, never mutated.
+        self._routes: tuple[_Attached, ...] = ()
+        # uid -> cluster name of jobs in flight that came through route_status:
+        # dispy clears `job._dispy_job_` before it reports a job's end.
+        self._job_routes: dict[int, str] = {}
+        # clusters detached on purpose: route_status does not take them back
+        self._detached: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def clusters(self) -> dict[str, Any]:
         with self._lock:
@@ -175,8 +281,15 @@ class DispyAdapter:
                     return name
         return None
 
-    def attach(self, cluster: Any) -> str:
-        """Start monitoring `cluster`; returns the name the dashboard shows."""
+    def attach(self, cluster: Any, chain: bool = True) -> str:
+        """Start monitoring `cluster`; returns the name the dashboard shows.
+
+        `chain=True` (dispymon serve): the tap goes in front of whatever
+        callback the cluster has. `chain=False` (the drop-in DispyHTTPServer,
+        as dispy documents it): the tap is installed only when the cluster has
+        no callback; otherwise that callback is expected to pass the events on
+        through `route_status`. Either way the state is seeded from the cluster.
+        """
         if not is_cluster(cluster):
             raise TypeError(f"not a dispy JobCluster or SharedJobCluster: {cluster!r}")
         with self._lock:
@@ -189,33 +302,156 @@ class DispyAdapter:
                 name = f"{base} #{n}"
                 n += 1
             self._clusters[name] = cluster
+            self._detached.discard(cluster)
+        hidden = scheduler_pseudo_node(cluster)
         # Install the tap first, then read what the cluster already has: nodes
         # that initialised before we attached are not missed, and anything
         # newer arrives through the tap after the seed.
-        cluster.cluster_status = _make_tap(self._feed, name, cluster.cluster_status)
-        nodes, running, pending = _seed(cluster)
+        tap = None
+        if chain or cluster.cluster_status is None:
+            tap = _make_tap(self._feed, name, cluster.cluster_status, hidden, self._defer)
+            cluster.cluster_status = tap
+        with self._lock:
+            self._routes = (*self._routes, _Attached(name, cluster, hidden, tap))
+        nodes, running, pending = _seed(cluster, hidden)
         self._feed(ClusterAttached(name, cluster_kind(cluster), nodes, running, pending))
         return name
 
-    def detach(self, cluster: Any) -> bool:
+    def detach(self, cluster: Any, announce: bool = True) -> bool:
+        """Stop monitoring `cluster` and put its own callback back.
+
+        `announce=False` leaves the cluster on the dashboard (a server that is
+        closing keeps showing the last state).
+        """
         name = self.name_of(cluster)
         if name is None:
             return False
         with self._lock:
             self._clusters.pop(name, None)
+            self._detached.add(cluster)
+            attached = next((a for a in self._routes if a.name == name), None)
+            self._routes = tuple(a for a in self._routes if a.name != name)
+            self._job_routes = {uid: n for uid, n in self._job_routes.items() if n != name}
         tap = cluster.cluster_status
         # Put back what the user had, unless someone chained on top of our tap.
-        if hasattr(tap, "__dispymon_chained__"):
+        if attached is not None:
+            if attached.tap is not None and tap is attached.tap:
+                cluster.cluster_status = tap.__dispymon_chained__
+        elif hasattr(tap, "__dispymon_chained__"):
             cluster.cluster_status = tap.__dispymon_chained__
-        self._feed(ClusterDetached(name))
+        if announce:
+            self._feed(ClusterDetached(name))
         return True
 
-    def detach_all(self) -> None:
+    def detach_all(self, announce: bool = True) -> None:
         for cluster in self.clusters().values():
-            self.detach(cluster)
+            self.detach(cluster, announce)
+
+    def wait_for_callbacks(self, timeout: float) -> bool:
+        """Wait until dispy has run every status callback it has decided on so far.
+
+        dispy 4.15.2 wakes `cluster.wait()` (on its pycos thread) just before
+        it queues the last job's `Finished` callback for its worker thread, so
+        a program that calls `wait()` then `shutdown()` would lose that event.
+        A marker queued by a pycos task (which runs after the step in flight)
+        and run by the worker thread (after the callbacks queued before it)
+        tells when they have gone through. False after `timeout` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        found = (getattr(c, "_cluster", None) for c in self.clusters().values())
+        schedulers = {id(s): s for s in found if s is not None}  # one per process, in practice
+        for scheduler in schedulers.values():
+            worker = getattr(scheduler, "worker_thread", None)
+            queue = getattr(scheduler, "worker_Q", None)
+            if queue is None or worker is None or not worker.is_alive() or worker is threading.current_thread():
+                continue
+            reached = threading.Event()
+            try:
+                dispy.Task(_queue_marker, queue, reached.set)
+            except Exception:  # no pycos scheduler any more: queue it from here
+                queue.put((reached.set, ()))
+            if not reached.wait(max(0.0, deadline - time.monotonic())):
+                return False
+        return True
+
+    # -- events handed over by a user's callback ---------------------------------
+
+    def route_status(self, status: int, node: Any, job: Any) -> None:
+        """One `cluster_status(status, node, job)` call whose cluster is unknown.
+
+        Runs on dispy's callback thread. The cluster is found by the job's
+        computation id, by a job id seen earlier (dispy has dropped the
+        computation id when it reports a job's end), or by the node object
+        (each cluster holds its own DispyNode objects). A dispy cluster that
+        reports here without having been added is attached on the fly, as
+        the seed's "pass cluster_status=http_server.cluster_status to other
+        clusters" asks; the '* Combined' view then adds them up. An event no
+        cluster claims goes to the first attached cluster.
+        """
+        try:
+            target = self._route(status, node, job)
+        except Exception:
+            log.exception("dispymon could not route a status event")
+            return
+        if target is not None:
+            _record(self._feed, target.name, status, node, job, target.hidden, self._defer)
+
+    def _route(self, status: int, node: Any, job: Any) -> _Attached | None:
+        routes = self._routes
+        target: _Attached | None = None
+        owner: Any = None  # the dispy cluster an unknown event belongs to
+        if job is not None:
+            uid = getattr(job, "_uid", None)
+            compute_id = getattr(getattr(job, "_dispy_job_", None), "compute_id", None)
+            if compute_id is not None:
+                target = next((a for a in routes if a.compute_id == compute_id), None)
+                if target is None:
+                    owner = _owner(lambda c: c._compute.id == compute_id)
+            elif uid is not None:
+                name = self._job_routes.get(uid)
+                target = next((a for a in routes if a.name == name), None) if name else None
+        if target is None and owner is None and node is not None:
+            ip = getattr(node, "ip_addr", None)
+            target = next((a for a in routes if a.cluster._dispy_nodes.get(ip) is node), None)
+            if target is None:
+                owner = _owner(lambda c: c._dispy_nodes.get(ip) is node)
+        if owner is not None:
+            if owner in self._detached:  # deleted on purpose: its events are dropped
+                return None
+            name = self.attach(owner, chain=False)
+            log.info('dispy cluster "%s" reports to dispymon through cluster_status: added', name)
+            target = next((a for a in self._routes if a.name == name), None)
+        if target is None:
+            routes = self._routes
+            target = routes[0] if routes else None
+        if job is not None and target is not None:
+            uid = getattr(job, "_uid", None)
+            if status in JOB_DONE_STATUSES:
+                self._job_routes.pop(uid, None)
+            elif uid is not None:
+                self._job_routes[uid] = target.name
+        return target
 
 
-def _seed(cluster: Any) -> tuple[tuple[tuple[NodeInfo, int], ...], tuple[JobInfo, ...], int]:
+def _queue_marker(queue: Any, marker: Callable[[], None], task: Any = None) -> Any:
+    # a pycos task (a generator): runs on dispy's pycos thread, between its steps
+    queue.put((marker, ()))
+    yield None
+
+
+def _owner(belongs: Callable[[Any], bool]) -> Any:
+    """The dispy cluster of this process for which `belongs` holds, or None."""
+    scheduler = dispy.Singleton.instance(dispy._Cluster)
+    for cluster in list(getattr(scheduler, "_clusters", {}).values()):
+        try:
+            if belongs(cluster):
+                return cluster
+        except AttributeError:
+            continue
+    return None
+
+
+def _seed(cluster: Any, hidden: Any = None) -> tuple[tuple[tuple[NodeInfo, int], ...], tuple[JobInfo, ...], int]:
     """What a cluster already has when we attach, read from dispy's internals.
 
     Best effort by design: these are private attributes of dispy 4.15.2, so
@@ -223,6 +459,8 @@ def _seed(cluster: Any) -> tuple[tuple[tuple[NodeInfo, int], ...], tuple[JobInfo
     """
     nodes: list[tuple[NodeInfo, int]] = []
     for node in list(getattr(cluster, "_dispy_nodes", {}).values()):
+        if node is hidden:
+            continue
         status = NODE_CLOSED if getattr(node, "status", None) == NODE_CLOSED else NODE_INITIALIZED
         nodes.append((node_info(node), status))
     running: list[JobInfo] = []
@@ -269,4 +507,7 @@ class DispyControl:
         return self._cluster(cluster).deallocate_node(ip)
 
     def close_node(self, cluster: str, ip: str, terminate_pending: bool) -> int:
-        return self._cluster(cluster).close_node(ip, terminate_pending=terminate_pending)
+        code = self._cluster(cluster).close_node(ip, terminate_pending=terminate_pending)
+        # SharedJobCluster.close_node answers None when the scheduler closed the
+        # node (its generator returns nothing), -1 when it could not.
+        return 0 if code is None else code

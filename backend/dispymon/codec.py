@@ -5,7 +5,8 @@ The only module that imports msgpack.
 
 from __future__ import annotations
 
-from typing import Any
+import collections
+from typing import Any, Hashable
 
 import msgpack
 
@@ -16,6 +17,40 @@ class CodecError(ValueError):
 
 def encode(message: dict[str, Any]) -> bytes:
     return msgpack.packb(message, use_bin_type=True)
+
+
+# Fields of a snapshot or delta that are the same for every browser with the
+# same view: `type`, `seq` and `node_jobs` are per browser.
+PER_CONNECTION = ("type", "seq", "node_jobs")
+_SHARED_LIMIT = 4  # encoded parts kept (a few ticks' worth; bounded memory)
+_shared: collections.OrderedDict[Hashable, tuple[bytes, int]] = collections.OrderedDict()
+
+
+def encode_shared(message: dict[str, Any], key: Hashable | None) -> bytes:
+    """`encode(message)`, with the part shared by equal `key`s encoded once.
+
+    A msgpack map is its length, then its keys and values one after the
+    other, so the shared entries are packed once and spliced after this
+    message's own `type` and `seq` (the way Home Assistant splices a cached
+    event into each subscriber's message). `key` must determine the shared
+    fields' content (views.ClientView.frame_key); None: no sharing.
+    """
+    if key is None:
+        return encode(message)
+    cached = _shared.get(key)
+    if cached is None:
+        fields = [(k, v) for k, v in message.items() if k not in PER_CONNECTION]
+        packer = msgpack.Packer(use_bin_type=True)
+        cached = _shared[key] = (b"".join(packer.pack(k) + packer.pack(v) for k, v in fields), len(fields))
+        while len(_shared) > _SHARED_LIMIT:
+            _shared.popitem(last=False)
+    else:
+        _shared.move_to_end(key)
+    entries, count = cached
+    own = [(k, message[k]) for k in PER_CONNECTION if k in message]
+    packer = msgpack.Packer(use_bin_type=True)
+    head = packer.pack_map_header(len(own) + count) + b"".join(packer.pack(k) + packer.pack(v) for k, v in own)
+    return head + entries
 
 
 def decode(frame: bytes, *, max_len: int = 1 << 20) -> dict[str, Any]:

@@ -5,6 +5,17 @@ each call into an event tuple and calls `Hub.feed`, which only appends to a
 deque (thread-safe for append/popleft) and, if no drain is already scheduled,
 asks the loop to run one. So dispy's thread never waits on the loop, takes no
 lock held across I/O, and wakes the loop at most once per batch.
+
+Waking the loop from another thread costs more than everything else a feed
+does (a self-pipe write, and the GIL handed back and forth), so while events
+keep coming the loop does not wait to be woken: a drain that found events
+takes the next ones `BATCH_DELAY` later. Only the first event after a quiet
+spell wakes the loop. (Measured in benchmarks/: docs/benchmarks.md.)
+
+An adapter may also feed a deferred event, a plain tuple `(make, *args)`:
+the loop calls `make(*args)` for the event (None: nothing to apply). The
+dispy adapter uses it to leave copying dispy's objects to the loop, so its
+callback on dispy's thread does no more than an append.
 """
 
 from __future__ import annotations
@@ -19,6 +30,9 @@ from .state import State
 
 log = logging.getLogger(__name__)
 
+BATCH_DELAY = 0.005  # seconds between drains while events keep coming
+DRAIN_LIMIT = 5000  # events per drain: a backlog is taken in slices, so browsers' frames go out between them
+
 
 class Hub:
     def __init__(self, loop: asyncio.AbstractEventLoop, state: State | None = None) -> None:
@@ -26,10 +40,11 @@ class Hub:
         self.state = state if state is not None else State()
         self._inbox: collections.deque[Event] = collections.deque()
         self._drain_scheduled = False
+        self._timer: asyncio.TimerHandle | None = None
         self.events_applied = 0
 
-    def feed(self, event: Event) -> None:
-        """Called from any thread; O(1)."""
+    def feed(self, event: Event | tuple) -> None:
+        """Called from any thread; O(1). An event, or a deferred one: (make, *args)."""
         self._inbox.append(event)
         if not self._drain_scheduled:
             self._drain_scheduled = True
@@ -39,20 +54,33 @@ class Hub:
                 pass
 
     def _drain(self) -> None:
+        # At most one timed drain is pending: this drain does its work.
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         # Clear the flag before draining: an event appended after the loop
         # below has finished schedules a new drain instead of being stranded.
         self._drain_scheduled = False
         inbox = self._inbox
         apply = self.state.apply
         n = 0
-        while inbox:
+        while inbox and n < DRAIN_LIMIT:
             event = inbox.popleft()
             try:
+                if type(event) is tuple:  # deferred: (make, *args); events are NamedTuples
+                    event = event[0](*event[1:])
+                    if event is None:
+                        continue
                 apply(event)
             except Exception:  # one bad event must not stop the dashboard
                 log.exception("could not apply %r", event)
             n += 1
         self.events_applied += n
+        if n and not self.loop.is_closed():
+            # A stream: take what comes next in a moment, without being woken per
+            # event; a backlog: the next slice as soon as the loop has had a turn.
+            self._drain_scheduled = True
+            self._timer = self.loop.call_later(0 if inbox else BATCH_DELAY, self._drain)
 
     async def tick_health(self, interval: float = 1.0) -> None:
         """Feed the state a HealthCheck every `interval` seconds (runs until cancelled)."""
@@ -60,7 +88,13 @@ class Hub:
             self.feed(HealthCheck(time.time()))
             await asyncio.sleep(interval)
 
+    def drain(self) -> None:
+        """Apply everything fed so far, now (on the loop's thread)."""
+        self._drain()
+        while self._inbox:  # a backlog longer than one slice
+            self._drain()
+
     async def settle(self) -> None:
         """Apply everything fed so far (for shutdown and tests)."""
-        self._drain()
+        self.drain()
         await asyncio.sleep(0)

@@ -44,7 +44,8 @@ def free_port_base(hosts: list[str], span: int = 3, low: int = 20000, high: int 
     raise NodeStartError("no free dispy port base found on loopback")
 
 
-def wait_for_tcp(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None, what: str = "dispynode") -> None:
+def wait_for_tcp(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None,
+                 what: str = "dispynode") -> None:  # fmt: skip
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -180,6 +180,9 @@ class Connection:
                 await self.ws.send_bytes(encode(self.outbox.pop(0)))
             if self.want_snapshot:
                 self.want_snapshot = False
+                # what was fed before this browser asked is in its snapshot
+                # (the hub batches a stream of events for a few ms)
+                self.commands.hub.drain()
                 message = view.snapshot()
             elif due or self.want_flush:
                 message = view.delta()

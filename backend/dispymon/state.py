@@ -187,6 +187,10 @@ class State:
         self._job_text: dict[int, tuple[str, str, str]] = {}
         # audit entries waiting for a node to initialise: id -> (clusters, pattern)
         self._node_watches: dict[int, tuple[frozenset[str], str]] = {}
+        # Snapshot and changes already built at this version (see _memo_at):
+        # browsers asking for the same thing share one (read-only) copy.
+        self._memo: dict[Any, Any] = {}
+        self._memo_version = -1
 
     # -- changes -----------------------------------------------------------
 
@@ -433,15 +437,35 @@ class State:
     def node_jobs(self, ip: str) -> dict[str, Any]:
         return {str(uid): self.job_record(job) for uid, job in self.running_by_ip.get(ip, {}).items()}
 
+    def _memo_at(self) -> dict[Any, Any]:
+        """What was built at the current version; emptied when the version moves.
+
+        With many browsers on one interval (their ticks are aligned), each
+        tick builds every changed record once, not once per browser. Callers
+        must not modify what snapshot() and changes_since() return.
+        """
+        if self._memo_version != self.version:
+            self._memo = {}
+            self._memo_version = self.version
+        return self._memo
+
     def snapshot(self) -> tuple[dict[str, Any], int]:
-        return {
-            "settings": dict(self.settings),
-            "clusters": {name: c.record() for name, c in self.clusters.items()},
-            "audit": list(self.audit),
-        }, self.version
+        memo = self._memo_at()
+        body = memo.get("snapshot")
+        if body is None:
+            body = memo["snapshot"] = {
+                "settings": dict(self.settings),
+                "clusters": {name: c.record() for name, c in self.clusters.items()},
+                "audit": list(self.audit),
+            }
+        return body, self.version
 
     def changes_since(self, version: int) -> Changes:
         """Records changed after `version`, in the protocol's delta shapes."""
+        memo = self._memo_at()
+        found = memo.get(version)
+        if found is not None:
+            return found
         settings = audit = None
         clusters: dict[str, Any] = {}
         ips: set[str] = set()
@@ -471,4 +495,5 @@ class State:
                         entry["jobs"] = c.jobs_record()
                     else:
                         entry.setdefault("nodes", {})[key[2]] = c.node(key[2])
-        return Changes(settings, audit, clusters, ips, self.version)
+        found = memo[version] = Changes(settings, audit, clusters, ips, self.version)
+        return found

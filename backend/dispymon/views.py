@@ -24,6 +24,10 @@ class ClientView:
         self.sent_version = -1
         self._sent_jobs: set[str] = set()
         self._sent_show_args: bool | None = None
+        # What identifies the last message's shared part (all but type, seq
+        # and node_jobs): views with equal keys got equal parts, which the
+        # server encodes once for all of them.
+        self.frame_key: tuple | None = None
 
     def watch(self, node: str | None) -> None:
         """Change the watched node; the caller then sends a snapshot."""
@@ -33,6 +37,7 @@ class ClientView:
         body, version = self.state.snapshot()
         self.seq += 1
         self.sent_version = version
+        self.frame_key = (self.state, "snapshot", version)
         message: dict[str, Any] = {"type": "snapshot", "seq": self.seq, **body, "node_jobs": None}
         if self.node is not None:
             jobs = self.state.node_jobs(self.node)
@@ -50,6 +55,7 @@ class ClientView:
         if self.state.version == self.sent_version:
             return None
         changes = self.state.changes_since(self.sent_version)
+        self.frame_key = (self.state, "delta", self.sent_version, changes.version)
         self.sent_version = changes.version
         message: dict[str, Any] = {}
         if changes.settings is not None:

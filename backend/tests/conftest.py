@@ -106,9 +106,18 @@ class WSClient:
         await self.ws.send_bytes(encode(message))
 
     async def until(self, predicate: Callable[[Mirror], Any], timeout: float = 30.0, what: str = "state") -> None:
+        """Receive until `predicate(mirror)` holds; one that cannot be evaluated
+        yet (a cluster or node not arrived: KeyError) counts as not holding."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while not predicate(self.mirror):
+
+        def holds() -> bool:
+            try:
+                return bool(predicate(self.mirror))
+            except (KeyError, IndexError, TypeError):
+                return False
+
+        while not holds():
             left = deadline - loop.time()
             if left <= 0:
                 raise AssertionError(f"timed out waiting for {what}; last state {self.mirror.clusters!r}")
