@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="flag a node busy with no job starting or ending for this long (default 300 s)")
         p.add_argument("--stale-after", type=_positive_seconds, default=30.0,
                        help="flag a node whose CPU/memory info stops arriving for this long (default 30 s)")
+        p.add_argument("--history-size", type=_positive, default=10_000,
+                       help="finished jobs kept in memory for the history (default 10000)")
+        p.add_argument("--history-db", metavar="PATH",
+                       help="keep the job history and per-minute charts in this SQLite file across restarts (default: off)")
         p.add_argument("-v", "--verbose", action="store_true", help="log dispymon's and dispy's details")
 
     serve = sub.add_parser("serve", help="serve the dashboard for the clusters a Python module builds")
@@ -118,6 +122,8 @@ def _options(args: argparse.Namespace):
         allow_hosts=tuple(args.allow_host),
         stuck_after=args.stuck_after,
         stale_after=args.stale_after,
+        history_size=args.history_size,
+        history_db=args.history_db,
     )
 
 

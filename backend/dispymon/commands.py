@@ -100,14 +100,15 @@ class Spec:
     handler: Callable[..., Awaitable[Any]]
     required: dict[str, Check]
     optional: dict[str, Check]
+    read_only: bool = False  # changes nothing: a viewer may run it, and it needs no cluster
 
 
 REGISTRY: dict[str, Spec] = {}
 
 
-def command(name: str, optional: dict[str, Check] | None = None, **required: Check):
+def command(name: str, optional: dict[str, Check] | None = None, read_only: bool = False, **required: Check):
     def register(handler: Callable[..., Awaitable[Any]]):
-        REGISTRY[name] = Spec(handler, required, optional or {})
+        REGISTRY[name] = Spec(handler, required, optional or {}, read_only)
         return handler
 
     return register
@@ -143,6 +144,7 @@ class Commands:
         self.timeout = timeout
         self.add_node_wait = add_node_wait
         self._audit_ids = itertools.count(1)
+        self.insight: Any = None  # history and series, for the read-only commands (api.py)
 
     async def execute(self, message: dict[str, Any], who: str | None = None, role: str = "operator") -> dict[str, Any]:
         """The answer to one `command` message: a `result`, or an `error` if its id is unusable."""
@@ -155,9 +157,9 @@ class Commands:
             if spec is None:
                 shown = name[:40] if isinstance(name, str) else name
                 raise CommandError("unknown_command", f"no command {shown!r}")
-            if role != "operator":
+            if role != "operator" and not spec.read_only:
                 raise CommandError("not_allowed", "a viewer may look but not command: ask for the operator token")
-            if self.control is None and name != "set_show_job_args":
+            if self.control is None and name != "set_show_job_args" and not spec.read_only:
                 raise CommandError("not_allowed", "this server has no cluster to command")
             args = validate(spec, message.get("args", {}))
             value = await spec.handler(self, who=who, **args)

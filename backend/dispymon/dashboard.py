@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sqlite3
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -44,6 +45,8 @@ class Options:
     allow_hosts: tuple[str, ...] = ()
     stuck_after: float = 300.0
     stale_after: float = 30.0
+    history_size: int = 10_000
+    history_db: str | None = None  # SQLite file for the history and series (off by default)
 
 
 def url_for(host: str, port: int) -> str:
@@ -64,8 +67,13 @@ async def run(app_module: AppModule, options: Options, say: Callable[[str], None
     hub = Hub(loop, State(options.show_job_args, options.stuck_after, options.stale_after))
     adapter = DispyAdapter(hub.feed, defer=True)
     access = make_access(options.host, options.token, options.viewer_token, options.allow_hosts)
-    config = ServerConfig(poll_sec=options.poll_sec, show_job_args=options.show_job_args, access=access)
-    app = create_app(hub, config, source(hub) if source is not None else DispyControl(adapter))
+    config = ServerConfig(poll_sec=options.poll_sec, show_job_args=options.show_job_args, access=access,
+                          history_size=options.history_size, history_db=options.history_db)  # fmt: skip
+    try:
+        app = create_app(hub, config, source(hub) if source is not None else DispyControl(adapter))
+    except sqlite3.Error as exc:
+        await _close_clusters(app_module.clusters, adapter, options.close_timeout)
+        raise DashboardError(f"cannot use the history database {options.history_db}: {exc}") from None
     for cluster in app_module.clusters:
         adapter.attach(cluster)
 

@@ -81,6 +81,9 @@ class DispyHTTPServer:
     (its `index.html` and `assets/`); None serves the one in the package.
     `keyfile`, `certfile`: serve HTTPS and WSS (a combined PEM goes in certfile).
     `show_job_args`: whether the Node page shows job arguments (a live setting).
+    `history_size`, `history_db` (keyword only, dispymon's own): finished jobs
+    kept for the history, and an SQLite file keeping it across restarts (the
+    file is opened here: `sqlite3.Error` if it cannot be).
 
     Attributes: `host`, `port` (the bound port), `url` (without the token),
     `token` (the operator token: $DISPYMON_TOKEN, else generated when `host`
@@ -89,7 +92,8 @@ class DispyHTTPServer:
 
     def __init__(self, cluster: Any, host: str = "", port: int = 8181, poll_sec: float = 10,
                  DocumentRoot: str | os.PathLike | None = None, keyfile: str | os.PathLike | None = None,
-                 certfile: str | os.PathLike | None = None, show_job_args: bool = True) -> None:  # fmt: skip
+                 certfile: str | os.PathLike | None = None, show_job_args: bool = True, *,
+                 history_size: int = 10_000, history_db: str | os.PathLike | None = None) -> None:  # fmt: skip
         # Everything that can be wrong is checked here, in the caller's thread.
         if isinstance(poll_sec, bool) or not isinstance(poll_sec, (int, float)) or not math.isfinite(poll_sec):
             raise ValueError(f"poll_sec must be a number of seconds, not {poll_sec!r}")
@@ -111,8 +115,13 @@ class DispyHTTPServer:
         access = make_access(host, os.environ.get("DISPYMON_TOKEN"), os.environ.get("DISPYMON_VIEWER_TOKEN"))
         self.token = access.operator_token
         self._config = ServerConfig(poll_sec=float(poll_sec), show_job_args=bool(show_job_args), static_dir=static_dir,
-                                    access=access)  # fmt: skip
-        self._app = create_app(self._hub, self._config, DispyControl(self._adapter))
+                                    access=access, history_size=history_size,
+                                    history_db=Path(history_db) if history_db is not None else None)  # fmt: skip
+        try:
+            self._app = create_app(self._hub, self._config, DispyControl(self._adapter))
+        except BaseException:  # a history_db that cannot be opened
+            self._loop.close()
+            raise
         self._runner: web.AppRunner | None = None
 
         started: concurrent.futures.Future[int] = concurrent.futures.Future()

@@ -24,6 +24,7 @@ import asyncio
 import collections
 import logging
 import time
+from typing import Callable
 
 from .events import Event, HealthCheck
 from .state import State
@@ -42,6 +43,9 @@ class Hub:
         self._drain_scheduled = False
         self._timer: asyncio.TimerHandle | None = None
         self.events_applied = 0
+        # Called with each event after the state has applied it, in order (the
+        # job history and the chart series: see api.py).
+        self.observers: list[Callable[[Event], None]] = []
 
     def feed(self, event: Event | tuple) -> None:
         """Called from any thread; O(1). An event, or a deferred one: (make, *args)."""
@@ -63,6 +67,7 @@ class Hub:
         self._drain_scheduled = False
         inbox = self._inbox
         apply = self.state.apply
+        observers = self.observers
         n = 0
         while inbox and n < DRAIN_LIMIT:
             event = inbox.popleft()
@@ -72,6 +77,8 @@ class Hub:
                     if event is None:
                         continue
                 apply(event)
+                for observe in observers:
+                    observe(event)
             except Exception:  # one bad event must not stop the dashboard
                 log.exception("could not apply %r", event)
             n += 1

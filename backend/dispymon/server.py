@@ -20,6 +20,7 @@ from . import PROTOCOL_VERSION, __version__
 from .codec import CodecError, decode, encode, encode_shared
 from .commands import Commands
 from .control import ClusterControl
+from .api import install as install_api
 from .hub import Hub
 from .security import COOKIE, OPERATOR, Access, TokenBucket
 from .views import ClientView
@@ -48,6 +49,8 @@ class ServerConfig:
     message_burst: float = 100.0  # ...with bursts up to this many
     max_refused: int = 500  # messages refused by the rate limit before the connection is closed
     health_interval: float = 1.0  # how often stuck/stale flags are re-evaluated
+    history_size: int = 10_000  # finished jobs kept for the history (api.py)
+    history_db: Path | None = None  # SQLite file keeping history and series across restarts
 
 
 @dataclass
@@ -58,6 +61,7 @@ class Stats:
     frames: int = 0  # client frames received
     bad_frames: int = 0  # not msgpack maps, or text: the connection was closed
     closed_for_abuse: int = 0  # connections closed for flooding or not reading
+    resyncs: int = 0  # snapshots a browser asked for (resync)
 
 
 HUB = web.AppKey("hub", Hub)
@@ -81,6 +85,7 @@ def create_app(hub: Hub, config: ServerConfig, control: ClusterControl | None = 
     app[STATS] = Stats()
     app[CONNECTIONS] = weakref.WeakSet()
     app.router.add_get("/ws", websocket_handler)
+    install_api(app, hub, app[COMMANDS], app[STATS], app[CONNECTIONS], config.history_size, config.history_db)
     assets = config.static_dir / "assets"
     if assets.is_dir():
         # aiohttp's static route refuses paths that resolve outside `assets`
@@ -154,8 +159,10 @@ class Connection:
 
     def __init__(self, ws: web.WebSocketResponse, view: ClientView, commands: Commands,
                  role: str = OPERATOR, who: str | None = None, bucket: TokenBucket | None = None,
-                 max_refused: int = 500) -> None:  # fmt: skip
+                 max_refused: int = 500, stats: Stats | None = None) -> None:  # fmt: skip
         self.ws = ws
+        self.stats = stats
+        self.closing_for_abuse = False
         self.view = view
         self.commands = commands
         self.role = role
@@ -190,7 +197,11 @@ class Connection:
                 message = None
             self.want_flush = False
             if message is not None:
-                await self.ws.send_bytes(encode_shared(message, view.frame_key))
+                frame = encode_shared(message, view.frame_key)
+                # not held while the frame is compressed and sent: a snapshot's
+                # records are megabytes, times every browser waiting on a slow socket
+                message = None
+                await self.ws.send_bytes(frame)
             self.written_version = view.sent_version
             if self.outbox:
                 continue
@@ -213,6 +224,9 @@ class Connection:
         if len(self.outbox) >= self.MAX_OUTBOX:
             # a client that sends but never reads: bounded memory, clean close
             if not self.ws.closed:
+                if self.stats is not None and not self.closing_for_abuse:
+                    self.stats.closed_for_abuse += 1
+                self.closing_for_abuse = True
                 task = asyncio.create_task(self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"results not read"))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
@@ -240,6 +254,8 @@ class Connection:
             self.want_flush = True
         elif kind == "resync":
             self.want_snapshot = True
+            if self.stats is not None:
+                self.stats.resyncs += 1
         elif kind == "command":
             task = asyncio.create_task(self._command(message))
             self.tasks.add(task)
@@ -290,6 +306,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         ws, ClientView(hub.state, config.poll_sec), request.app[COMMANDS], role=role,
         who=f"{role}@{request.remote}" if config.access.required else None,
         bucket=TokenBucket(config.message_rate, config.message_burst), max_refused=config.max_refused,
+        stats=request.app[STATS],
     )  # fmt: skip
     request.app[CONNECTIONS].add(conn)
     await ws.send_bytes(

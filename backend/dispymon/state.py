@@ -494,6 +494,10 @@ class State:
                     if kind == "j":
                         entry["jobs"] = c.jobs_record()
                     else:
-                        entry.setdefault("nodes", {})[key[2]] = c.node(key[2])
+                        # one record per node and version, whichever browsers' deltas hold it
+                        record = memo.get(key, memo)
+                        if record is memo:
+                            record = memo[key] = c.node(key[2])
+                        entry.setdefault("nodes", {})[key[2]] = record
         found = memo[version] = Changes(settings, audit, clusters, ips, self.version)
         return found

@@ -1,0 +1,245 @@
+"""Reading the dashboard's data without a WebSocket, and the read-only commands.
+
+`install` wires the job history, the chart series, the optional SQLite
+store and the metrics into one server: one hub observer feeds history and
+series the same events, in the same order, as the state; it registers the
+REST routes (`/api/...`, JSON, GET only), `/metrics`, and the read-only
+WebSocket commands `history`, `history_summary` and `series`. Every route
+goes through server.py's `guard`, like the pages and `/ws`: a viewer may read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from aiohttp import web
+
+from .commands import CommandError, Commands, Check, command, integer, text
+from .events import JOB_DONE_STATUSES, ClusterDetached, Event, HealthCheck, StatusEvent
+from .history import History, OUTCOMES
+from .hub import Hub
+from .metrics import CONTENT_TYPE, DurationHistogram, render
+from .persist import Store
+from .series import Series, busy_sample
+
+
+@dataclass
+class Insight:
+    hub: Hub
+    history: History
+    series: Series
+    durations: DurationHistogram
+    stats: Any  # server.Stats
+    connections: weakref.WeakSet
+    store: Store | None = None
+    clock: Callable[[], float] = field(default=time.time)
+
+    def observe(self, event: Event) -> None:
+        """A hub observer: called with each event after the state has applied it."""
+        kind = type(event)
+        if kind is StatusEvent:
+            job = event.job
+            if job is not None and event.status in JOB_DONE_STATUSES:
+                now = self.clock()
+                if self.history.job_ended(event.cluster, event.status, job, now) is not None:
+                    self.series.job_done(event.cluster, job.ip_addr, now)
+        elif kind is HealthCheck:
+            self.series.tick(event.now, busy_sample(self.hub.state))
+        elif kind is ClusterDetached:
+            self.series.forget(event.cluster)
+
+    def clients(self) -> int:
+        return sum(1 for conn in self.connections if not conn.ws.closed)
+
+
+INSIGHT = web.AppKey("insight", Insight)
+
+
+def install(app: web.Application, hub: Hub, commands: Commands, stats: Any, connections: weakref.WeakSet,
+            history_size: int = 10_000, history_db: str | Path | None = None) -> Insight:  # fmt: skip
+    """Wire history, series, persistence, the REST API and /metrics into `app` (before its catch-all route)."""
+    history = History(history_size)
+    series = Series()
+    durations = DurationHistogram()
+    history.listeners.append(durations.add)
+    store = None
+    if history_db is not None:
+        store = Store(history_db, keep_jobs=history_size, keep_minutes=series.minutes)
+        history.load(store.load_jobs(history_size))
+        series.load(store.load_minutes(time.time() - series.minutes * 60))
+        history.listeners.append(store.add_job)
+        series.listeners.append(store.add_minute)
+    insight = Insight(hub, history, series, durations, stats, connections, store)
+    hub.observers.append(insight.observe)
+    commands.insight = insight
+    app[INSIGHT] = insight
+    app.cleanup_ctx.append(_store_lifecycle)
+    for path, handler in (
+        ("/metrics", metrics_handler),
+        ("/api/clusters", clusters_handler),
+        ("/api/clusters/{name}/nodes", cluster_nodes_handler),
+        ("/api/nodes/{ip}", node_handler),
+        ("/api/history", history_handler),
+        ("/api/history/summary", history_summary_handler),
+        ("/api/series", series_handler),
+    ):
+        app.router.add_get(path, handler)
+    app.router.add_route("*", "/api/{tail:.*}", unknown_api_handler)
+    return insight
+
+
+async def _store_lifecycle(app: web.Application):
+    insight = app[INSIGHT]
+    if insight.store is not None:
+        insight.store.start()
+    yield
+    if insight.store is not None:
+        insight.series.close_minute()  # what the current minute has so far
+        await asyncio.to_thread(insight.store.close)
+
+
+# -- arguments (shared by the REST API and the WebSocket commands) -----------------------
+
+
+def one_of(values: tuple[str, ...]) -> Check:
+    def check(name: str, value: Any) -> str:
+        if value not in values:
+            raise CommandError("invalid", f"{name} must be one of {', '.join(values)}")
+        return value
+
+    return check
+
+
+NAME = text(200)
+HISTORY_ARGS: dict[str, Check] = {
+    "outcome": one_of(OUTCOMES), "node": text(64), "cluster": NAME, "text": text(200),
+    "limit": integer(1, 1000), "offset": integer(0, 10_000_000),
+}  # fmt: skip
+SERIES_ARGS: dict[str, Check] = {"cluster": NAME, "node": text(64), "step": integer(1, 60)}
+INTEGER_ARGS = {"limit", "offset", "step"}
+
+
+def _series(insight: Insight, cluster: str | None = None, node: str | None = None, step: int = 1) -> dict[str, Any]:
+    if step not in (1, 60):
+        raise CommandError("invalid", "step must be 1 or 60")
+    return insight.series.query(cluster, node, step)
+
+
+def _of(cmds: Commands) -> Insight:
+    if cmds.insight is None:  # Commands made without an app (install was not called)
+        raise CommandError("not_allowed", "this server keeps no history")
+    return cmds.insight
+
+
+@command("history", optional=HISTORY_ARGS, read_only=True)
+async def history_command(cmds: Commands, who: str | None, **args: Any) -> dict[str, Any]:
+    return _of(cmds).history.query(**args)
+
+
+@command("history_summary", read_only=True)
+async def history_summary_command(cmds: Commands, who: str | None) -> dict[str, Any]:
+    return _of(cmds).history.summary()
+
+
+@command("series", optional=SERIES_ARGS, read_only=True)
+async def series_command(cmds: Commands, who: str | None, **args: Any) -> dict[str, Any]:
+    return _series(_of(cmds), **args)
+
+
+# -- REST ----------------------------------------------------------------------------------
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def _query_args(request: web.Request, schema: dict[str, Check]) -> dict[str, Any]:
+    """The query string checked against a command schema (numbers arrive as text)."""
+    out: dict[str, Any] = {}
+    for key, value in request.query.items():
+        if key == "token":
+            continue
+        check = schema.get(key)
+        if check is None:
+            raise CommandError("invalid", f"unexpected parameter {key[:40]!r}")
+        if key in INTEGER_ARGS:
+            try:
+                value = int(value)
+            except ValueError:
+                raise CommandError("invalid", f"{key} must be a whole number") from None
+        out[key] = check(key, value)
+    return out
+
+
+def _read(handler: Callable[[web.Request, Insight], Any]):
+    async def wrapped(request: web.Request) -> web.Response:
+        try:
+            return web.json_response(handler(request, request.app[INSIGHT]))
+        except CommandError as exc:
+            return _error(404 if exc.code == "not_found" else 400, exc.code, exc.message)
+
+    return wrapped
+
+
+@_read
+def clusters_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
+    state = insight.hub.state
+    return {
+        "clusters": [
+            {"name": name, "kind": c.kind, "jobs": c.jobs_record(), "nodes": len(c.nodes)}
+            for name, c in state.clusters.items()
+        ]
+    }
+
+
+@_read
+def cluster_nodes_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
+    name = request.match_info["name"]
+    c = insight.hub.state.clusters.get(name)
+    if c is None:
+        raise CommandError("not_found", f"no cluster {name[:200]!r}")
+    return {"cluster": name, "nodes": [c.node(ip) for ip in c.nodes]}
+
+
+@_read
+def node_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
+    ip = request.match_info["ip"]
+    state = insight.hub.state
+    found = {name: c.node(ip) for name, c in state.clusters.items() if ip in c.nodes}
+    if not found:
+        raise CommandError("not_found", f"no node {ip[:64]!r} in any cluster")
+    jobs = sorted(state.node_jobs(ip).values(), key=lambda j: (j["start_time"] or 0, j["uid"]))
+    return {"ip_addr": ip, "clusters": found, "jobs": jobs}
+
+
+@_read
+def history_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
+    return insight.history.query(**_query_args(request, HISTORY_ARGS))
+
+
+@_read
+def history_summary_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
+    _query_args(request, {})
+    return insight.history.summary()
+
+
+@_read
+def series_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
+    return _series(insight, **_query_args(request, SERIES_ARGS))
+
+
+async def unknown_api_handler(request: web.Request) -> web.Response:
+    if request.method != "GET":
+        return _error(405, "not_allowed", "the API is read-only: GET only")
+    return _error(404, "not_found", f"no API route {request.path[:100]!r}")
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    insight = request.app[INSIGHT]
+    body = render(insight.hub.state, insight.durations, insight.stats, insight.clients(), insight.hub.events_applied)
+    return web.Response(body=body.encode(), headers={"Content-Type": CONTENT_TYPE})

@@ -1,0 +1,137 @@
+"""Finished jobs: a bounded, queryable record of how each job ended.
+
+Pure: fed one ended job at a time (see api.py's observer), no I/O. Each
+record is a plain dict in the shape the protocol and the REST API send, made
+once when the job ends, so queries only filter and sort. Memory is bounded
+by `size` records (the oldest go first).
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any, Callable, Iterable
+
+from .events import JOB_ABANDONED, JOB_CANCELLED, JOB_FINISHED, JOB_TERMINATED, JobInfo
+from .text import safe_str
+
+FINISHED = "finished"
+FAILED = "failed"
+CANCELLED = "cancelled"
+TERMINATED = "terminated"
+ABANDONED = "abandoned"
+OUTCOMES = (FINISHED, FAILED, CANCELLED, TERMINATED, ABANDONED)
+
+DEFAULT_SIZE = 10_000
+MESSAGE_LIMIT = 500
+
+
+def outcome_of(status: int, exception: str | None) -> str | None:
+    """The outcome of a job-ending status, as state.py counts it; None if it does not end a job."""
+    if status == JOB_FINISHED:
+        return FINISHED
+    if status == JOB_TERMINATED:
+        # dispy reports a computation that raised as Terminated with the exception
+        return FAILED if exception else TERMINATED
+    if status == JOB_CANCELLED:
+        return CANCELLED
+    if status == JOB_ABANDONED:
+        return ABANDONED
+    return None
+
+
+def split_exception(text: str | None) -> tuple[str | None, str | None]:
+    """(type, message) from dispy's `job.exception`, a traceback whose last line is 'Type: message'."""
+    if not text:
+        return None, None
+    lines = [line for line in str(text).strip().splitlines() if line.strip()]
+    if not lines:
+        return None, None
+    last = lines[-1].strip()
+    kind, sep, message = last.partition(":")
+    kind = kind.strip()
+    if kind and " " not in kind:  # "ValueError: boom", or a bare "KeyboardInterrupt"
+        return safe_str(kind, 200), safe_str(message.strip(), MESSAGE_LIMIT) if sep else ""
+    return "Exception", safe_str(last, MESSAGE_LIMIT)  # not a "Type: message" line: keep it whole
+
+
+def job_record(cluster: str, status: int, job: JobInfo, seen: float) -> dict[str, Any] | None:
+    """The history record of a job that ended now (`seen`: when the dashboard saw it end)."""
+    outcome = outcome_of(status, job.exception)
+    if outcome is None:
+        return None
+    exc_type, exc_message = split_exception(job.exception) if outcome == FAILED else (None, None)
+    start = job.start_time
+    end = job.end_time if job.end_time is not None else seen
+    return {
+        "uid": job.uid,
+        "id": safe_str(job.id),
+        "cluster": cluster,
+        "node": job.ip_addr or "",
+        "outcome": outcome,
+        "exception_type": exc_type,
+        "exception_message": exc_message,
+        "start_time": start,
+        "end_time": end,
+        "duration": max(end - start, 0.0) if start is not None else None,
+    }
+
+
+class History:
+    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+        if size < 1:
+            raise ValueError("the history keeps at least one job")
+        self.size = size
+        self.jobs: collections.deque[dict[str, Any]] = collections.deque(maxlen=size)
+        # called with each new record (persistence, the duration histogram)
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+
+    def job_ended(self, cluster: str, status: int, job: JobInfo, seen: float) -> dict[str, Any] | None:
+        record = job_record(cluster, status, job, seen)
+        if record is not None:
+            self.jobs.append(record)
+            for listener in self.listeners:
+                listener(record)
+        return record
+
+    def load(self, records: Iterable[dict[str, Any]]) -> None:
+        """Records of an earlier run (oldest first), kept as if seen now; listeners are not told."""
+        self.jobs.extend(records)
+
+    def query(self, outcome: str | None = None, node: str | None = None, cluster: str | None = None,
+              text: str | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:  # fmt: skip
+        """Matching jobs, newest end first: {jobs: [...], total: matches before limit/offset}."""
+        if outcome is not None and outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
+        needle = text.casefold() if text else None
+        found = [
+            r for r in self.jobs
+            if (outcome is None or r["outcome"] == outcome)
+            and (node is None or r["node"] == node)
+            and (cluster is None or r["cluster"] == cluster)
+            and (needle is None or needle in r["id"].casefold())
+        ]  # fmt: skip
+        found.sort(key=lambda r: r["end_time"], reverse=True)
+        return {"jobs": found[offset : offset + limit], "total": len(found)}
+
+    def summary(self) -> dict[str, Any]:
+        """Outcome counts and failures grouped by exception type, over the jobs held.
+
+        failures: [{type, count, last_message, last_time, last_cluster, last_node}], most frequent first.
+        """
+        outcomes = dict.fromkeys(OUTCOMES, 0)
+        groups: dict[str, dict[str, Any]] = {}
+        for r in self.jobs:
+            outcomes[r["outcome"]] += 1
+            if r["outcome"] != FAILED:
+                continue
+            kind = r["exception_type"] or "Exception"
+            group = groups.get(kind)
+            if group is None:
+                group = groups[kind] = {"type": kind, "count": 0, "last_message": "", "last_time": None,
+                                        "last_cluster": None, "last_node": None}  # fmt: skip
+            group["count"] += 1
+            if group["last_time"] is None or r["end_time"] >= group["last_time"]:
+                group.update(last_message=r["exception_message"] or "", last_time=r["end_time"],
+                             last_cluster=r["cluster"], last_node=r["node"])  # fmt: skip
+        failures = sorted(groups.values(), key=lambda g: (-g["count"], -(g["last_time"] or 0), g["type"]))
+        return {"failures": failures, "outcomes": outcomes, "jobs": len(self.jobs), "size": self.size}

@@ -1,0 +1,130 @@
+"""`/metrics`: the state in Prometheus' text exposition format (version 0.0.4).
+
+Written by hand, so the product needs no Prometheus library: `render` reads
+the state, the job-duration histogram and the WebSocket counters, and
+returns the text. Counters are per process (they restart at zero with the
+server, which Prometheus' rate() handles).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import Any, Iterable
+
+from .history import OUTCOMES
+from .state import NODE_STATUSES
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
+
+
+class DurationHistogram:
+    """Job durations (start to end, jobs that ran), per cluster; a History listener."""
+
+    def __init__(self, buckets: tuple[float, ...] = DURATION_BUCKETS) -> None:
+        self.buckets = buckets
+        # cluster -> [counts per bucket (not cumulative), sum, count]
+        self.clusters: dict[str, list[Any]] = {}
+
+    def add(self, record: dict[str, Any]) -> None:
+        duration = record.get("duration")
+        if duration is None or record.get("start_time") is None:
+            return
+        held = self.clusters.get(record["cluster"])
+        if held is None:
+            held = self.clusters[record["cluster"]] = [[0] * len(self.buckets), 0.0, 0]
+        i = bisect.bisect_left(self.buckets, duration)  # the first bound >= duration
+        if i < len(self.buckets):
+            held[0][i] += 1
+        held[1] += duration
+        held[2] += 1
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(labels: dict[str, str]) -> str:
+    if not labels:
+        return ""
+    return "{" + ",".join(f'{k}="{_escape(str(v))}"' for k, v in labels.items()) + "}"
+
+
+def _number(value: float) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
+
+
+class Exposition:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def family(self, name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[str, str], float]],
+               suffix: str = "") -> None:  # fmt: skip
+        # a counter's family is named with its _total in format 0.0.4 (as prometheus_client writes it)
+        name += suffix
+        self.lines.append(f"# HELP {name} {help_text}")
+        self.lines.append(f"# TYPE {name} {kind}")
+        for labels, value in samples:
+            self.lines.append(f"{name}{_labels(labels)} {_number(value)}")
+
+    def histogram(self, name: str, help_text: str, hist: DurationHistogram) -> None:
+        self.lines.append(f"# HELP {name} {help_text}")
+        self.lines.append(f"# TYPE {name} histogram")
+        for cluster, (counts, total, count) in sorted(hist.clusters.items()):
+            cumulative = 0
+            for bound, n in zip(hist.buckets, counts):
+                cumulative += n
+                self.lines.append(f"{name}_bucket{_labels({'cluster': cluster, 'le': _number(bound)})} {cumulative}")
+            self.lines.append(f"{name}_bucket{_labels({'cluster': cluster, 'le': '+Inf'})} {count}")
+            self.lines.append(f"{name}_sum{_labels({'cluster': cluster})} {_number(total)}")
+            self.lines.append(f"{name}_count{_labels({'cluster': cluster})} {count}")
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+def render(state: Any, durations: DurationHistogram, stats: Any, clients: int, events_applied: int = 0) -> str:
+    """The exposition text. `stats`: the server's WebSocket counters (server.Stats)."""
+    out = Exposition()
+    clusters = sorted(state.clusters.items())
+    nodes_by_status = []
+    cpus, busy = [], []
+    for name, c in clusters:
+        counts = dict.fromkeys(NODE_STATUSES, 0)
+        for ip, (info, status) in sorted(c.nodes.items()):
+            counts[status] = counts.get(status, 0) + 1
+            cpus.append(({"cluster": name, "node": ip}, info.cpus))
+            busy.append(({"cluster": name, "node": ip}, info.busy))
+        nodes_by_status += [({"cluster": name, "status": s}, n) for s, n in counts.items()]
+    out.family("dispymon_nodes", "gauge", "Nodes of a cluster, by status.", nodes_by_status)
+    out.family("dispymon_node_cpus", "gauge", "CPUs dispy uses on a node.", cpus)
+    out.family("dispymon_node_busy", "gauge", "CPUs of a node running jobs now.", busy)
+    jobs = [(name, c.jobs_record()) for name, c in clusters]
+    out.family("dispymon_jobs_submitted", "counter", "Jobs submitted to a cluster (seen by dispymon).",
+               [({"cluster": name}, j["submitted"]) for name, j in jobs], "_total")  # fmt: skip
+    out.family("dispymon_jobs", "counter", "Jobs done, by outcome.",
+               [({"cluster": name, "outcome": o}, j[o]) for name, j in jobs for o in OUTCOMES], "_total")  # fmt: skip
+    out.family("dispymon_jobs_running", "gauge", "Jobs running now.", [({"cluster": name}, j["running"]) for name, j in jobs])
+    out.family("dispymon_jobs_queued", "gauge", "Jobs submitted and not yet running.",
+               [({"cluster": name}, j["queued"]) for name, j in jobs])  # fmt: skip
+    out.histogram("dispymon_job_duration_seconds", "Time from a job's start to its end (jobs that ran).", durations)
+    out.family("dispymon_websocket_clients", "gauge", "Browsers connected now.", [({}, clients)])
+    out.family("dispymon_websocket_connections", "counter", "WebSocket connections accepted.",
+               [({}, stats.connections)], "_total")  # fmt: skip
+    out.family("dispymon_websocket_closed_for_abuse", "counter",
+               "Connections closed for flooding or not reading their results.", [({}, stats.closed_for_abuse)], "_total")
+    out.family("dispymon_websocket_bad_frames", "counter", "Frames that were not protocol messages (connection closed).",
+               [({}, stats.bad_frames)], "_total")  # fmt: skip
+    out.family("dispymon_websocket_resyncs", "counter", "Fresh snapshots asked for by browsers (resync).",
+               [({}, getattr(stats, "resyncs", 0))], "_total")  # fmt: skip
+    out.family("dispymon_events", "counter", "Cluster events applied to the state.", [({}, events_applied)], "_total")
+    return out.text()

@@ -1,0 +1,112 @@
+"""The finished-job history: records, filters, order, bounds, failure summary (no sockets)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dispymon import events as ev
+from dispymon.events import JobInfo
+from dispymon.history import History, split_exception
+
+TRACE = 'Traceback (most recent call last):\n  File "<string>", line 5, in compute\nValueError: boom 7\n'
+
+
+def job(uid, ip="127.0.0.2", start=100.0, end=None, exception=None, job_id=None):
+    return JobInfo(uid, job_id if job_id is not None else f"job-{uid}", ip, start, end, (), {}, exception)
+
+
+def test_each_outcome_is_recorded_as_the_state_counts_it():
+    h = History()
+    h.job_ended("c", ev.JOB_FINISHED, job(1, end=101.5), seen=200.0)
+    h.job_ended("c", ev.JOB_TERMINATED, job(2, end=102.0, exception=TRACE), seen=200.0)
+    h.job_ended("c", ev.JOB_TERMINATED, job(3, end=103.0), seen=200.0)
+    h.job_ended("c", ev.JOB_CANCELLED, job(4, ip=None, start=None), seen=204.0)
+    h.job_ended("c", ev.JOB_ABANDONED, job(5, ip=None), seen=205.0)
+    assert h.job_ended("c", ev.JOB_RUNNING, job(6), seen=1.0) is None  # not an end
+    by_uid = {r["uid"]: r for r in h.jobs}
+    assert [by_uid[u]["outcome"] for u in range(1, 6)] == ["finished", "failed", "terminated", "cancelled", "abandoned"]
+    assert by_uid[1] == {"uid": 1, "id": "job-1", "cluster": "c", "node": "127.0.0.2", "outcome": "finished",
+                         "exception_type": None, "exception_message": None, "start_time": 100.0,
+                         "end_time": 101.5, "duration": 1.5}  # fmt: skip
+    assert (by_uid[2]["exception_type"], by_uid[2]["exception_message"]) == ("ValueError", "boom 7")
+    # no end time from dispy (cancelled, abandoned): the time the dashboard saw it end
+    assert by_uid[4]["end_time"] == 204.0 and by_uid[4]["duration"] is None and by_uid[4]["node"] == ""
+    assert by_uid[5]["end_time"] == 205.0 and by_uid[5]["duration"] == 105.0
+
+
+@pytest.mark.parametrize("text, expected", [
+    (TRACE, ("ValueError", "boom 7")),
+    ("KeyError: 'x'\n\n", ("KeyError", "'x'")),
+    ("mymod.Oops: a: b", ("mymod.Oops", "a: b")),
+    ("KeyboardInterrupt", ("KeyboardInterrupt", "")),
+    ("something odd happened: here", ("Exception", "something odd happened: here")),
+    ("", (None, None)),
+    (None, (None, None)),
+])  # fmt: skip
+def test_the_exception_type_and_message_come_from_the_last_line(text, expected):
+    assert split_exception(text) == expected
+
+
+def test_job_ids_are_guarded_text():
+    class Bad:
+        def __str__(self):
+            raise ValueError
+
+    h = History()
+    h.job_ended("c", ev.JOB_FINISHED, job(1, end=1.0, job_id=Bad()), seen=1.0)
+    h.job_ended("c", ev.JOB_FINISHED, job(2, end=1.0, job_id="<b>" + "x" * 500), seen=1.0)
+    ids = [r["id"] for r in h.jobs]
+    assert ids[0] == "<unprintable Bad: __str__ raised ValueError>"
+    assert ids[1].startswith("<b>xx") and ids[1].endswith("(503 chars)")
+
+
+def test_filters_order_and_paging():
+    h = History()
+    # ends out of arrival order: the query sorts by end time, newest first
+    for uid, end in enumerate([5.0, 3.0, 9.0, 1.0, 7.0]):
+        h.job_ended("a" if uid % 2 else "b", ev.JOB_FINISHED, job(uid, ip=f"127.0.0.{2 + uid % 2}", start=0.0, end=end),
+                    seen=10.0)  # fmt: skip
+    h.job_ended("a", ev.JOB_TERMINATED, job(10, end=4.0, exception="OSError: disk"), seen=10.0)
+    result = h.query()
+    assert result["total"] == 6 and [r["end_time"] for r in result["jobs"]] == [9.0, 7.0, 5.0, 4.0, 3.0, 1.0]
+    assert [r["uid"] for r in h.query(cluster="a")["jobs"]] == [10, 1, 3]
+    assert [r["uid"] for r in h.query(node="127.0.0.3")["jobs"]] == [1, 3]
+    assert [r["uid"] for r in h.query(outcome="failed")["jobs"]] == [10]
+    assert [r["uid"] for r in h.query(text="JOB-1")["jobs"]] == [10, 1]  # substring, any case
+    page = h.query(limit=2, offset=2)
+    assert page["total"] == 6 and [r["end_time"] for r in page["jobs"]] == [5.0, 4.0]
+    with pytest.raises(ValueError):
+        h.query(outcome="exploded")
+
+
+def test_bounded_by_size_oldest_first_out():
+    h = History(size=3)
+    for uid in range(10):
+        h.job_ended("c", ev.JOB_FINISHED, job(uid, end=float(uid)), seen=0.0)
+    assert [r["uid"] for r in h.jobs] == [7, 8, 9]
+    assert h.query()["total"] == 3
+
+
+def test_failure_summary_groups_by_exception_type():
+    h = History()
+    for uid, (text, end) in enumerate([("ValueError: a", 1.0), ("KeyError: k", 2.0), ("ValueError: b", 3.0),
+                                       ("ValueError: c", 2.5)]):  # fmt: skip
+        h.job_ended("c", ev.JOB_TERMINATED, job(uid, end=end, exception=text), seen=0.0)
+    h.job_ended("c", ev.JOB_FINISHED, job(9, end=1.0), seen=0.0)
+    h.job_ended("c", ev.JOB_CANCELLED, job(8, ip=None), seen=1.0)
+    s = h.summary()
+    assert s["outcomes"] == {"finished": 1, "failed": 4, "cancelled": 1, "terminated": 0, "abandoned": 0}
+    assert [(f["type"], f["count"], f["last_message"], f["last_time"]) for f in s["failures"]] == [
+        ("ValueError", 3, "b", 3.0), ("KeyError", 1, "k", 2.0)]  # fmt: skip
+    assert s["jobs"] == 6
+
+
+def test_listeners_see_each_new_record_but_not_loaded_ones():
+    h = History()
+    seen = []
+    h.listeners.append(seen.append)
+    h.load([{"uid": 1, "id": "old", "cluster": "c", "node": "", "outcome": "finished", "exception_type": None,
+             "exception_message": None, "start_time": None, "end_time": 1.0, "duration": None}])  # fmt: skip
+    h.job_ended("c", ev.JOB_FINISHED, job(2, end=2.0), seen=2.0)
+    assert [r["uid"] for r in seen] == [2]
+    assert [r["id"] for r in h.query()["jobs"]] == ["job-2", "old"]

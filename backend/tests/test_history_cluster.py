@@ -1,0 +1,79 @@
+"""History, series and metrics on a real cluster (DispyHTTPServer, real dispynodes), kept across a restart."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import dispy
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from test_httpd import connect, new_cluster, new_server  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.cluster
+
+
+def work(seconds, fail=False):
+    import time
+
+    time.sleep(seconds)
+    if fail:
+        raise KeyError(f"no such key {seconds}")
+    return seconds
+
+
+async def test_real_outcomes_in_history_series_and_metrics_then_a_restart(local_nodes, new_cluster, new_server, tmp_path):  # noqa: F811
+    nodes = local_nodes(2, cpus=1, first=20)
+    ips = [n.ip for n in nodes.nodes]
+    db = tmp_path / "history.db"
+    cluster = await asyncio.to_thread(new_cluster, work, ips)
+    server = await asyncio.to_thread(new_server, cluster, poll_sec=0.1, history_db=db)
+    async with aiohttp.ClientSession() as session:
+        ws = await connect(session, server)
+        jobs = [cluster.submit(0.1) for _ in range(4)] + [cluster.submit(0.1, fail=True)]
+        for job in jobs:
+            await asyncio.to_thread(job)
+        long = cluster.submit(60)
+        await ws.until(lambda m: m.clusters["work"]["jobs"]["running"] == 1 and long.status == dispy.DispyJob.Running,
+                       what="the long job running")  # fmt: skip
+        assert await asyncio.to_thread(cluster.cancel, long) == 0
+        await asyncio.to_thread(long)
+        await ws.until(lambda m: m.clusters["work"]["jobs"]["done"] == 6, what="six jobs done")
+
+        async def run(cid, name, args=None):
+            await ws.send({"type": "command", "id": cid, "name": name, "args": args or {}})
+            while True:
+                message = await ws.recv()
+                if message["type"] == "result" and message["id"] == cid:
+                    assert message["ok"], message
+                    return message["value"]
+
+        history = await run(1, "history")
+        assert history["total"] == 6
+        outcomes = sorted(j["outcome"] for j in history["jobs"])
+        assert outcomes == ["failed", "finished", "finished", "finished", "finished", "terminated"]
+        failed = next(j for j in history["jobs"] if j["outcome"] == "failed")
+        assert (failed["exception_type"], failed["exception_message"]) == ("KeyError", "'no such key 0.1'")
+        assert all(j["node"] in ips and j["end_time"] >= j["start_time"] for j in history["jobs"])
+        summary = await run(2, "history_summary")
+        assert summary["failures"][0]["type"] == "KeyError" and summary["failures"][0]["count"] == 1
+        series = await run(3, "series", {"cluster": "work"})
+        assert sum(series["done"]) == 6
+        async with session.get(server.url + "metrics") as r:
+            families = {f.name: f for f in text_string_to_metric_families(await r.text())}
+        jobs_total = {s.labels["outcome"]: s.value for s in families["dispymon_jobs"].samples}
+        assert jobs_total == {"finished": 4, "failed": 1, "terminated": 1, "cancelled": 0, "abandoned": 0}
+        count = [s.value for s in families["dispymon_job_duration_seconds"].samples
+                 if s.name.endswith("_count")]  # fmt: skip
+        assert count == [6]
+        assert {s.labels["node"] for s in families["dispymon_node_cpus"].samples} == set(ips)
+        await ws.ws.close()
+    await asyncio.to_thread(server.shutdown, True)
+
+    # a new server on the same file starts with the previous run's jobs
+    again = await asyncio.to_thread(new_server, None, history_db=db)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(again.url + "api/history", params={"limit": "10"}) as r:
+            body = await r.json()
+    assert body["total"] == 6 and sorted(j["uid"] for j in body["jobs"]) == sorted(j["uid"] for j in history["jobs"])
