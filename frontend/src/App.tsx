@@ -4,7 +4,8 @@ import { ConnectionIndicator } from './components/ConnectionIndicator';
 import { useDashboard } from './context';
 import { MonitorPage } from './pages/MonitorPage';
 import { NotFoundPage } from './pages/NotFoundPage';
-import { MANAGE_PATH } from './paths';
+import { ThemeToggle } from './components/ThemeToggle';
+import { HISTORY_PATH, MANAGE_PATH } from './paths';
 import { Link, usePathname } from './router';
 
 // The Node and Manage pages load on first visit: what the Monitor page
@@ -12,6 +13,7 @@ import { Link, usePathname } from './router';
 // dialogs and forms).
 const NodePage = lazy(() => import('./pages/NodePage'));
 const ManagePage = lazy(() => import('./pages/ManagePage'));
+const HistoryPage = lazy(() => import('./pages/HistoryPage'));
 
 interface Route {
   /** matched against location.pathname; capture groups become params */
@@ -36,6 +38,7 @@ const routes: Route[] = [
     render: ([ip = '']) => <NodePage key={ip} ip={decodeSegment(ip)} />,
   },
   { pattern: /^\/manage\/?$/, render: () => <ManagePage /> },
+  { pattern: /^\/history\/?$/, render: () => <HistoryPage /> },
 ];
 
 export function renderRoute(pathname: string): ReactNode {
@@ -60,8 +63,10 @@ export function App() {
         <nav aria-label="Main">
           <Link to="/">Monitor</Link>
           <Link to={MANAGE_PATH}>Manage</Link>
+          <Link to={HISTORY_PATH}>History</Link>
         </nav>
         <ConnectionIndicator />
+        <ThemeToggle />
       </header>
       <main>
         <Suspense fallback={<p className="loading">Loading…</p>}>{renderRoute(pathname)}</Suspense>

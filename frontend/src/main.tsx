@@ -5,6 +5,10 @@ import { ServicesProvider } from './context';
 import { DispySocket } from './socket';
 import { createDashboardStore } from './store';
 import './styles.css';
+import { applyTheme, readTheme } from './theme';
+
+// before the first paint: a stored light/dark choice without a flash of the other
+applyTheme(readTheme());
 
 // The store and the socket live outside React: the socket feeds the store,
 // components only read it (and ask the socket for view/flush/commands).

@@ -6,3 +6,5 @@ export function nodePath(ip: string): string {
 }
 
 export const MANAGE_PATH = '/manage';
+
+export const HISTORY_PATH = '/history';

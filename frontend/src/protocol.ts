@@ -172,6 +172,68 @@ export interface Commands {
     args: { ip: string; cluster?: string; terminate_pending?: boolean };
     value: { clusters: string[] };
   };
+  // read-only: finished-job history and per-second/minute series
+  history: {
+    /** limit 1–1000 (server default 100), offset ≥ 0 */
+    args: { outcome?: JobOutcome; node?: string; cluster?: string; text?: string; limit?: number; offset?: number };
+    /** newest end first; total counts every match before limit/offset */
+    value: { jobs: HistoryJob[]; total: number };
+  };
+  history_summary: {
+    args: Record<string, never>;
+    value: HistorySummary;
+  };
+  series: {
+    args: { cluster?: string; node?: string; step?: 1 | 60 };
+    value: Series;
+  };
+}
+
+export const JOB_OUTCOMES = ['finished', 'failed', 'cancelled', 'terminated', 'abandoned'] as const;
+export type JobOutcome = (typeof JOB_OUTCOMES)[number];
+
+export interface HistoryJob {
+  uid: number;
+  /** str(job.id), guarded */
+  id: string;
+  cluster: string;
+  /** "" when the job never reached a node */
+  node: string;
+  outcome: JobOutcome;
+  /** failed only */
+  exception_type: string | null;
+  exception_message: string | null;
+  start_time: number | null;
+  end_time: number;
+  duration: number | null;
+}
+
+export interface Failure {
+  type: string;
+  count: number;
+  last_message: string;
+  last_time: number;
+  last_cluster: string;
+  last_node: string;
+}
+
+export interface HistorySummary {
+  outcomes: Record<JobOutcome, number>;
+  /** most frequent type first */
+  failures: Failure[];
+  jobs: number;
+  size: number;
+}
+
+export interface Series {
+  /** seconds per bucket */
+  step: 1 | 60;
+  /** Unix time at which the last bucket starts */
+  end: number;
+  /** jobs that ended in each bucket, oldest first */
+  done: number[];
+  /** busy CPUs in each bucket */
+  busy: number[];
 }
 
 export type CommandName = keyof Commands;

@@ -1,15 +1,26 @@
-import { memo, useId, useMemo } from 'react';
+import { memo, useId, useMemo, useRef } from 'react';
 import type { ReactNode } from 'react';
+import { useVirtualizer } from '@tanstack/react-virtual';
 import { useDashboard } from '../context';
 import { DASH, formatBytes, formatClock, formatPercent, formatSeconds, healthFlags, secPerJob } from '../format';
 import { NodeStatus } from './NodeStatus';
 import type { Node } from '../protocol';
-import { compareIp, selectCluster } from '../state';
+import { selectCluster } from '../state';
 import { Link, replaceSearch, useSearch } from '../router';
 import { nodePath } from '../paths';
 
 // Sorting is a few lines here rather than TanStack Table: this page is what
 // loads first, and the table library alone is ~12 KB gzip of it.
+
+/**
+ * Up to this many nodes every row is in the DOM (find in page, printing, and
+ * the end-to-end tests read them all); above it, only the rows in view and a
+ * few either side, so 10,000 nodes cost what 40 do.
+ */
+export const FULL_TABLE_ROWS = 100;
+
+/** Row height (px) of the virtualised table: matches `.nodes-table.virtual td` in styles.css. */
+const ROW_HEIGHT = 36;
 
 type SortValue = number | string | null;
 
@@ -115,18 +126,76 @@ function compareValues(a: SortValue, b: SortValue): number {
   return collator.compare(String(a), String(b));
 }
 
+// An address's sort key, computed once per address (the same order as
+// compareIp): sorting 10,000 nodes compares ~130,000 pairs.
+const ipKeys = new Map<string, number | string>();
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+function ipKey(ip: string): number | string {
+  let key = ipKeys.get(ip);
+  if (key === undefined) {
+    const m = IPV4.exec(ip);
+    const octets = m ? m.slice(1).map(Number) : [];
+    key = m && octets.every((o) => o <= 255) ? octets.reduce((v, o) => v * 256 + o, 0) : ip;
+    if (ipKeys.size > 100_000) ipKeys.clear(); // bounded: addresses come and go
+    ipKeys.set(ip, key);
+  }
+  return key;
+}
+
+function compareIpKeys(a: number | string, b: number | string): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  if (typeof a === 'number') return -1;
+  if (typeof b === 'number') return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+interface Keyed {
+  node: Node;
+  value: SortValue;
+  ip: number | string;
+}
+
 /**
  * Sorted copy. Ties fall back to the IP address (ascending whatever the
- * direction), so equal rows keep their places across updates.
+ * direction), so equal rows keep their places across updates. Each node's
+ * sort value is read once, not once per comparison.
  */
 export function sortNodes(nodes: readonly Node[], sort: Sort): Node[] {
   const column = COLUMNS.find((c) => c.id === sort.column) ?? COLUMNS[0]!;
   const sign = sort.desc ? -1 : 1;
-  const primary =
-    column.id === 'ip_addr'
-      ? (a: Node, b: Node) => compareIp(a.ip_addr, b.ip_addr)
-      : (a: Node, b: Node) => compareValues(column.value(a), column.value(b));
-  return [...nodes].sort((a, b) => sign * primary(a, b) || compareIp(a.ip_addr, b.ip_addr));
+  const byIp = column.id === 'ip_addr';
+  const keyed: Keyed[] = nodes.map((node) => ({ node, value: byIp ? null : column.value(node), ip: ipKey(node.ip_addr) }));
+  keyed.sort(
+    (a, b) => sign * (byIp ? compareIpKeys(a.ip, b.ip) : compareValues(a.value, b.value)) || compareIpKeys(a.ip, b.ip),
+  );
+  return keyed.map((k) => k.node);
+}
+
+interface Order {
+  sort: Sort;
+  nodes: Node[];
+  values: Map<string, SortValue>;
+}
+
+/**
+ * The sorted rows, reusing the previous order when no node's sort value
+ * changed (a delta changes busy counts, not names or addresses): a delta then
+ * costs one pass over the nodes instead of a sort.
+ */
+function ordered(previous: Order | null, nodes: Record<string, Node>, sort: Sort): Order {
+  const column = COLUMNS.find((c) => c.id === sort.column) ?? COLUMNS[0]!;
+  const all = Object.values(nodes);
+  if (previous && previous.sort === sort && previous.nodes.length === all.length) {
+    const same = all.every((n) => {
+      const v = previous.values.get(n.ip_addr);
+      return v !== undefined && v === column.value(n);
+    });
+    if (same) return { sort, nodes: previous.nodes.map((n) => nodes[n.ip_addr] ?? n), values: previous.values };
+  }
+  const values = new Map<string, SortValue>();
+  for (const n of all) values.set(n.ip_addr, column.value(n));
+  return { sort, nodes: sortNodes(all, sort), values };
 }
 
 const EMPTY: Record<string, Node> = {};
@@ -135,9 +204,9 @@ const rowClass = (n: Node) =>
   n.status === 'closed' ? 'node-closed' : n.status === 'deallocated' ? 'node-deallocated' : undefined;
 
 // A delta replaces only the nodes that changed: the other rows skip rendering.
-const NodeRow = memo(function NodeRow({ node }: { node: Node }) {
+const NodeRow = memo(function NodeRow({ node, rowIndex }: { node: Node; rowIndex: number }) {
   return (
-    <tr className={rowClass(node)}>
+    <tr className={rowClass(node)} aria-rowindex={rowIndex}>
       {COLUMNS.map((c) => (
         <td key={c.id} className={c.numeric ? 'num' : c.id === 'status' ? 'status' : undefined}>
           {c.render(node)}
@@ -154,7 +223,26 @@ export function NodesTable() {
   // closing and this component being remounted.
   const search = useSearch();
   const sort = useMemo(() => parseSort(search), [search]);
-  const rows = useMemo(() => sortNodes(Object.values(nodes), sort), [nodes, sort]);
+  const order = useRef<Order | null>(null);
+  const rows = useMemo(() => {
+    order.current = ordered(order.current, nodes, sort);
+    return order.current.nodes;
+  }, [nodes, sort]);
+
+  // Many nodes: only the rows in view (and a few either side) are in the DOM.
+  const virtual = rows.length > FULL_TABLE_ROWS;
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const virtualizer = useVirtualizer({
+    count: virtual ? rows.length : 0,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 10,
+    // Stable row ids: a node keeps its DOM row while others move.
+    getItemKey: (index) => rows[index]?.ip_addr ?? index,
+  });
+  const items = virtual ? virtualizer.getVirtualItems() : [];
+  const padTop = items[0]?.start ?? 0;
+  const padBottom = virtual ? virtualizer.getTotalSize() - (items[items.length - 1]?.end ?? 0) : 0;
 
   const toggle = (column: string) => {
     // A click toggles ascending/descending; the first click on another
@@ -171,10 +259,16 @@ export function NodesTable() {
       <h3 id={headingId}>Nodes</h3>
       {/* The table scrolls inside its own box on narrow screens; focusable so
           keyboard users can scroll it too. */}
-      <div className="table-scroll" tabIndex={0} role="group" aria-labelledby={headingId}>
-        <table aria-label="Nodes">
+      <div
+        ref={scrollRef}
+        className={virtual ? 'table-scroll virtual-scroll' : 'table-scroll'}
+        tabIndex={0}
+        role="group"
+        aria-labelledby={headingId}
+      >
+        <table aria-label="Nodes" aria-rowcount={rows.length + 1} className={virtual ? 'nodes-table virtual' : 'nodes-table'}>
           <thead>
-            <tr>
+            <tr aria-rowindex={1}>
               {COLUMNS.map((c) => {
                 const active = c.id === sort.column;
                 return (
@@ -202,8 +296,25 @@ export function NodesTable() {
                   No nodes yet
                 </td>
               </tr>
+            ) : virtual ? (
+              <>
+                {padTop > 0 && (
+                  <tr aria-hidden="true" className="spacer">
+                    <td colSpan={COLUMNS.length} style={{ height: padTop }} />
+                  </tr>
+                )}
+                {items.map((item) => {
+                  const n = rows[item.index];
+                  return n ? <NodeRow key={n.ip_addr} node={n} rowIndex={item.index + 2} /> : null;
+                })}
+                {padBottom > 0 && (
+                  <tr aria-hidden="true" className="spacer">
+                    <td colSpan={COLUMNS.length} style={{ height: padBottom }} />
+                  </tr>
+                )}
+              </>
             ) : (
-              rows.map((n) => <NodeRow key={n.ip_addr} node={n} />)
+              rows.map((n, i) => <NodeRow key={n.ip_addr} node={n} rowIndex={i + 2} />)
             )}
           </tbody>
         </table>

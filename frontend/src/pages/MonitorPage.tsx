@@ -1,5 +1,6 @@
 import { useEffect } from 'react';
 import { ClusterSelect } from '../components/ClusterSelect';
+import { JobsChart } from '../components/JobsChart';
 import { JobsSummary } from '../components/JobsSummary';
 import { NodesTable } from '../components/NodesTable';
 import { ShowJobArgs } from '../components/ShowJobArgs';
@@ -18,6 +19,7 @@ export function MonitorPage() {
         <ShowJobArgs />
       </div>
       <JobsSummary />
+      <JobsChart />
       <NodesTable />
     </>
   );

@@ -200,7 +200,8 @@ describe('Node page', () => {
     fireEvent.click(terminateButton());
     const dialog = screen.getByRole('dialog', { name: 'Terminate 1 job?' });
     fireEvent.click(within(dialog).getByRole('button', { name: 'Cancel' }));
-    expect(commands).toHaveLength(0);
+    // (the page's activity chart reads its series meanwhile)
+    expect(commands.filter((c) => c.name !== 'series')).toHaveLength(0);
     expect(screen.queryByRole('dialog')).toBeNull();
 
     fireEvent.click(terminateButton());

@@ -1,0 +1,191 @@
+// The dashboard in Chromium, measured from the page with the Performance API.
+//
+//   node benchmarks/browser.mjs snapshot <url> [repeats]   snapshot frame → painted nodes table
+//   node benchmarks/browser.mjs churn <url> <seconds> [sortColumn]   long tasks, frames, rows in the DOM
+//   node benchmarks/browser.mjs scroll <url> <seconds>     a Node page's running jobs, scrolled
+//
+// Prints one JSON object. The servers are started by benchmarks/b7_browser.py.
+import { chromium } from 'playwright-core';
+
+const CHROMIUM = process.env.DISPYMON_CHROMIUM ?? '/usr/bin/chromium';
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+// Runs in the page before the app: timestamps the snapshot frame as it
+// arrives (our listener is added before the app's), records long tasks and
+// animation frames, and notes when the nodes table's rows are painted.
+function instrument() {
+  const bench = {
+    snapshotAt: null,
+    paintedAt: null,
+    longTasks: [],
+    frames: [],
+    maxRows: 0,
+    recordFrames: false,
+  };
+  window.__bench = bench;
+  const Native = window.WebSocket;
+  const SNAPSHOT = [...new TextEncoder().encode('snapshot')];
+  const isSnapshot = (data) => {
+    if (!(data instanceof ArrayBuffer)) return false;
+    const head = new Uint8Array(data, 0, Math.min(24, data.byteLength));
+    outer: for (let i = 0; i + SNAPSHOT.length <= head.length; i++) {
+      for (let j = 0; j < SNAPSHOT.length; j++) if (head[i + j] !== SNAPSHOT[j]) continue outer;
+      return true;
+    }
+    return false;
+  };
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (e) => {
+        if (bench.snapshotAt === null && isSnapshot(e.data)) bench.snapshotAt = performance.now();
+      });
+    }
+  };
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) bench.longTasks.push({ start: entry.startTime, duration: entry.duration });
+  }).observe({ type: 'longtask', buffered: true });
+  const afterPaint = (cb) =>
+    requestAnimationFrame(() => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = () => cb(performance.now());
+      channel.port2.postMessage(0);
+    });
+  const rowsSelector = 'table[aria-label="Nodes"] tbody tr[aria-rowindex], table[aria-label="Running jobs"] tbody tr[aria-rowindex]';
+  const watch = () => {
+    new MutationObserver(() => {
+      const rows = document.querySelectorAll(rowsSelector).length;
+      if (rows > bench.maxRows) bench.maxRows = rows;
+      if (bench.paintedAt === null && bench.snapshotAt !== null && rows > 0) {
+        bench.paintedAt = -1;
+        afterPaint((t) => (bench.paintedAt = t));
+      }
+    }).observe(document.documentElement, { childList: true, subtree: true });
+  };
+  if (document.documentElement) watch();
+  else document.addEventListener('DOMContentLoaded', watch);
+  let last = null;
+  const frame = (t) => {
+    if (bench.recordFrames && last !== null) bench.frames.push(t - last);
+    last = t;
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+}
+
+function stats(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const at = (p) => (s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] : null);
+  return { count: s.length, p50: at(50), p95: at(95), p99: at(99), max: s.length ? s[s.length - 1] : null };
+}
+
+async function open(browser, url) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.addInitScript(instrument);
+  await page.goto(url);
+  return page;
+}
+
+async function snapshot(browser, url, repeats) {
+  const runs = [];
+  for (let i = 0; i < repeats; i++) {
+    const page = await open(browser, url);
+    await page.waitForFunction(() => window.__bench.paintedAt > 0, null, { timeout: 60_000 });
+    const b = await page.evaluate(() => ({ ...window.__bench, dom: document.querySelectorAll('table[aria-label="Nodes"] tbody tr').length }));
+    const count = await page.getByRole('table', { name: 'Nodes' }).getAttribute('aria-rowcount');
+    runs.push({ ms: b.paintedAt - b.snapshotAt, rowsInDom: b.dom, rowCount: Number(count) - 1, longTasks: b.longTasks.filter((t) => t.start + t.duration >= b.snapshotAt) });
+    await page.close();
+  }
+  return { scenario: 'snapshot', runs, ms: stats(runs.map((r) => r.ms)) };
+}
+
+async function churn(browser, url, seconds, sortColumn) {
+  const page = await open(browser, url);
+  const table = page.getByRole('table', { name: 'Nodes' });
+  await table.locator('tbody tr[aria-rowindex]').first().waitFor({ timeout: 60_000 });
+  if (sortColumn) await table.getByRole('button', { name: sortColumn, exact: true }).click();
+  await page.waitForTimeout(1000); // settle after the snapshot
+  const t0 = await page.evaluate(() => {
+    const b = window.__bench;
+    b.recordFrames = true;
+    b.frames = [];
+    b.maxRows = 0;
+    return performance.now();
+  });
+  const before = await page.getByTestId('jobs-done').textContent();
+  await page.waitForTimeout(seconds * 1000);
+  const after = await page.getByTestId('jobs-done').textContent();
+  const b = await page.evaluate(() => ({ ...window.__bench, dom: document.querySelectorAll('table[aria-label="Nodes"] tbody tr').length }));
+  const longTasks = b.longTasks.filter((t) => t.start >= t0);
+  await page.close();
+  return {
+    scenario: 'churn',
+    sortColumn: sortColumn ?? null,
+    seconds,
+    jobsDone: [before, after],
+    longTasks: { count: longTasks.length, max: longTasks.reduce((m, t) => Math.max(m, t.duration), 0) },
+    frames: stats(b.frames),
+    maxRowsInDom: b.maxRows,
+    rowsInDomAtEnd: b.dom,
+  };
+}
+
+async function scroll(browser, url, seconds) {
+  const page = await open(browser, url);
+  const table = page.getByRole('table', { name: 'Running jobs' });
+  await page.waitForFunction(() => window.__bench.paintedAt > 0, null, { timeout: 120_000 });
+  const first = await page.evaluate(() => window.__bench.paintedAt - window.__bench.snapshotAt);
+  const total = Number(await table.getAttribute('aria-rowcount')) - 1;
+  await table.locator('tbody tr[aria-rowindex]').first().hover();
+  await page.waitForTimeout(500);
+  const t0 = await page.evaluate(() => {
+    const b = window.__bench;
+    b.recordFrames = true;
+    b.frames = [];
+    b.maxRows = 0;
+    return performance.now();
+  });
+  // real wheel input, as a person flicks through the list: 600 px every 16 ms
+  const end = Date.now() + seconds * 1000;
+  while (Date.now() < end) {
+    await page.mouse.wheel(0, 600);
+    await page.waitForTimeout(16);
+  }
+  const b = await page.evaluate(() => {
+    const box = document.querySelector('.running-jobs .virtual-scroll');
+    return { ...window.__bench, scrollTop: box ? box.scrollTop : null, dom: document.querySelectorAll('table[aria-label="Running jobs"] tbody tr').length };
+  });
+  const longTasks = b.longTasks.filter((t) => t.start >= t0);
+  await page.close();
+  return {
+    scenario: 'scroll',
+    jobs: total,
+    snapshotToPaintedMs: first,
+    seconds,
+    scrolledPx: b.scrollTop,
+    longTasks: { count: longTasks.length, max: longTasks.reduce((m, t) => Math.max(m, t.duration), 0) },
+    frames: stats(b.frames),
+    maxRowsInDom: b.maxRows,
+  };
+}
+
+const [scenario, url, ...rest] = process.argv.slice(2);
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+try {
+  let out;
+  if (scenario === 'snapshot') out = await snapshot(browser, url, Number(rest[0] ?? 7));
+  else if (scenario === 'churn') out = await churn(browser, url, Number(rest[0] ?? 30), rest[1]);
+  else if (scenario === 'scroll') out = await scroll(browser, url, Number(rest[0] ?? 5));
+  else throw new Error(`unknown scenario ${scenario}`);
+  out.chromium = browser.version();
+  console.log(JSON.stringify(out));
+} finally {
+  await browser.close();
+}

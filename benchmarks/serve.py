@@ -1,0 +1,220 @@
+"""A dispymon server fed by the simulated cluster, in its own process (for the benchmarks).
+
+    python -m benchmarks.serve --nodes 10000 --cpus 8 --rate 5000 --poll-sec 1
+
+Prints one JSON line {"port", "pid", "sim_tid"} when it listens, then answers
+one JSON line per command read from stdin:
+
+    stats         RSS, events applied, simulated events, CPU of the process and of the simulator thread
+    emit N        N more events now (from the stdin thread), on top of the rate
+    ingest N      make N events (untimed), hand them to the loop at once, time how long the loop takes
+    rate R        change the simulator's events per second
+    quit
+
+`--via-dispy`: the simulator's events go through real dispy objects and
+dispymon's own tap (adapter._make_tap, deferred copy), as from dispy's
+callback thread, instead of straight into the hub.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+from aiohttp import web
+
+from dispymon.events import ClusterAttached
+from dispymon.hub import Hub
+from dispymon.server import CONNECTIONS, ServerConfig, create_app
+from dispymon.simulate import SimulatedCluster, SimulatedControl
+from dispymon.state import State
+
+
+def main() -> None:
+    if os.environ.get("DISPYMON_BENCH_TRACEMALLOC"):
+        import tracemalloc
+
+        tracemalloc.start()
+    p = argparse.ArgumentParser()
+    p.add_argument("--nodes", type=int, default=1000)
+    p.add_argument("--cpus", type=int, default=8)
+    p.add_argument("--rate", type=float, default=1000.0)
+    p.add_argument("--fill", type=float, default=0.75)
+    p.add_argument("--poll-sec", type=float, default=1.0)
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--via-dispy", action="store_true")
+    p.add_argument("--realtime", action="store_true", help="node update_time = wall clock at the callback")
+    p.add_argument("--stale-after", type=float, default=1e9, help="(health flags off by default: not measured here)")
+    args = p.parse_args()
+    asyncio.run(serve(args))
+
+
+async def serve(args: argparse.Namespace) -> None:
+    if os.environ.get("DISPYMON_BENCH_ZLIB_NG"):  # a measured proposal, not what dispymon ships
+        import aiohttp
+        import zlib_ng.zlib_ng
+
+        aiohttp.set_zlib_backend(zlib_ng.zlib_ng)
+    loop = asyncio.get_running_loop()
+    hub = Hub(loop, State(True, stuck_after=1e9, stale_after=args.stale_after))
+    sim_feed = hub.feed
+    if args.via_dispy:
+        from dispymon.adapter import _make_tap
+
+        from .replay import DispyReplay
+
+        def on_attach(name: str) -> None:
+            hub.feed(ClusterAttached(name, "JobCluster", (), (), 0))
+
+        tap = _make_tap(hub.feed, "simulated", None, None, True)
+        sim_feed = DispyReplay(tap, realtime=args.realtime, on_attach=on_attach)
+    sim = SimulatedCluster(sim_feed, args.nodes, args.cpus, rate=args.rate, fill=args.fill, seed=1,
+                           clock=time.time)  # fmt: skip
+    if args.realtime and not args.via_dispy:
+        sim._now = time.time  # type: ignore[method-assign]  # update_time = the moment of the event
+    config = ServerConfig(poll_sec=args.poll_sec)
+    app = create_app(hub, config, SimulatedControl([sim]))
+    runner = web.AppRunner(app, handle_signals=True)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", args.port)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    sim.start()
+    sim_tid = sim._thread.native_id if sim._thread is not None else None
+    me = psutil.Process()
+    out = sys.stdout
+
+    def answer(body: dict) -> None:
+        out.write(json.dumps(body) + "\n")
+        out.flush()
+
+    done = asyncio.Event()
+
+    def stats() -> dict:
+        times = me.cpu_times()
+        tid = sim._thread.native_id if sim._thread is not None else None
+        sim_cpu = sum(t.user_time + t.system_time for t in me.threads() if t.id == tid)
+        return {
+            "t": time.time(),
+            "rss": me.memory_info().rss,
+            "applied": hub.events_applied,
+            "sim_events": sim.events,
+            "jobs_done": sim.jobs_done,
+            "running": sim.running,
+            "version": hub.state.version,
+            "cpu": times.user + times.system,
+            "sim_cpu": sim_cpu,
+            "connections": len(app[CONNECTIONS]),
+        }
+
+    def ingest(n: int) -> dict:
+        # make the events first (untimed), then hand them over in one go
+        made: list = []
+        maker = SimulatedCluster(made.append, args.nodes, args.cpus, name="simulated", rate=max(args.rate, 1.0),
+                                 fill=args.fill, seed=2)  # fmt: skip
+        maker.emit(n)
+        # The pile of made events exists only for this measurement: keep the
+        # garbage collector from scanning it again and again (gc.freeze).
+        gc.collect()
+        gc.freeze()
+        target = hub.events_applied + len(made)
+        finished = threading.Event()
+        timing: dict = {}
+
+        def start() -> None:
+            timing["t0"] = time.perf_counter()
+            hub._inbox.extend(made)
+            hub._drain_scheduled = True
+            loop.call_soon(hub._drain)
+
+            def check() -> None:
+                if hub.events_applied >= target:
+                    timing["t1"] = time.perf_counter()
+                    finished.set()
+                else:
+                    loop.call_later(0.001, check)
+
+            loop.call_soon(check)
+
+        loop.call_soon_threadsafe(start)
+        finished.wait(600)
+        count = len(made)
+        made.clear()
+        gc.unfreeze()
+        seconds = timing["t1"] - timing["t0"]
+        return {"events": count, "seconds": seconds, "per_sec": count / seconds}
+
+    spy: dict = {}
+
+    def profile(action: str, path: str | None) -> dict:
+        if action == "start":
+            spy["proc"] = subprocess.Popen(
+                [str(Path(sys.executable).with_name("py-spy")), "record", "-p", str(me.pid), "-r", "200", "--nonblocking",
+                 "--format", "raw", "-o", path, "-d", "3600"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            time.sleep(1.0)  # py-spy attaches
+            return {"profiling": spy["proc"].pid}
+        proc = spy.pop("proc", None)
+        if proc is not None:
+            proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            proc.wait(60)
+        return {"profiled": True}
+
+    def commands() -> None:
+        for line in sys.stdin:
+            words = line.split()
+            if not words:
+                continue
+            try:
+                if words[0] == "stats":
+                    answer(stats())
+                elif words[0] == "emit":
+                    t = time.perf_counter()
+                    n = sim.emit(int(words[1]))
+                    answer({"emitted": n, "seconds": time.perf_counter() - t})
+                elif words[0] == "ingest":
+                    answer(ingest(int(words[1])))
+                elif words[0] == "rate":
+                    sim.stop()
+                    sim.rate = float(words[1])
+                    if sim.rate > 0:
+                        sim._stop.clear()
+                        sim._thread = threading.Thread(target=sim._run, name="simulated-bench", daemon=True)
+                        sim._thread.start()
+                    answer({"rate": sim.rate, "sim_tid": sim._thread.native_id if sim._thread else None})
+                elif words[0] == "profile":  # profile start PATH | profile stop: py-spy on this process
+                    answer(profile(words[1], words[2] if len(words) > 2 else None))
+                elif words[0] == "tracemalloc":  # with DISPYMON_BENCH_TRACEMALLOC=1: the top allocation sites
+                    import tracemalloc
+
+                    top = tracemalloc.take_snapshot().statistics("lineno")[: int(words[1])]
+                    answer({"top": [f"{s.size / 2**20:.1f} MB {s.count} {s.traceback}" for s in top]})
+                elif words[0] == "quit":
+                    break
+                else:
+                    answer({"error": f"unknown command {words[0]}"})
+            except Exception as exc:  # report, keep serving
+                answer({"error": f"{type(exc).__name__}: {exc}"})
+        loop.call_soon_threadsafe(done.set)
+
+    answer({"port": port, "pid": me.pid, "sim_tid": sim_tid})
+    threading.Thread(target=commands, daemon=True).start()
+    try:
+        await done.wait()
+    finally:
+        sim.stop()
+        await runner.cleanup()
+
+
+if __name__ == "__main__":
+    main()

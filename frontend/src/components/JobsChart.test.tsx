@@ -1,0 +1,80 @@
+// @vitest-environment jsdom
+import { act, cleanup, screen } from '@testing-library/react';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Series } from '../protocol';
+import { cluster, node } from '../test/fixtures';
+import { renderApp } from '../test/renderApp';
+import { chartLabel, perMinute } from './jobsSeries';
+
+// jsdom has no canvas: the uPlot drawing is replaced; what is tested is what
+// assistive technology gets (the label and the table).
+vi.mock('./SeriesPlot', () => ({ default: () => null }));
+
+afterEach(() => {
+  cleanup();
+  vi.useRealTimers();
+  history.replaceState(null, '', '/');
+});
+
+function series(done: number[], busy: number[], end = 1_700_000_000): Series {
+  return { step: 1, end, done, busy };
+}
+
+describe('jobs chart label', () => {
+  it('says there is no data yet before the first answer', () => {
+    expect(chartLabel(null)).toBe('Jobs done per second and busy CPUs, last 10 minutes: no data yet');
+    expect(chartLabel(series([], []))).toContain('no data yet');
+  });
+
+  it('gives the last complete second, the total and the latest busy CPUs', () => {
+    // the current (last) second is still filling: the one before is the latest
+    expect(chartLabel(series([1, 2, 3, 0], [4, 4, 3.5, 2.25]))).toBe(
+      'Jobs done per second, last 10 minutes: latest 3 (6 in all); busy CPUs: latest 2.3',
+    );
+  });
+
+  it('sums the text alternative per minute', () => {
+    // 70 seconds: the first minute's last 10 s and the next minute's first 60
+    const end = 6000 + 59;
+    const rows = perMinute(series(Array(70).fill(1), Array(70).fill(2), end));
+    expect(rows).toEqual([
+      { start: 5940, done: 10, busy: 2 },
+      { start: 6000, done: 60, busy: 2 },
+    ]);
+  });
+});
+
+describe('JobsChart on the pages', () => {
+  it('fetches the series on mount for the Monitor page and refreshes it every 5 s', async () => {
+    vi.useFakeTimers();
+    const { commands } = renderApp({ clusters: { alpha: cluster('alpha', [node('127.0.0.2')]) } });
+    const asked = () => commands.filter((c) => c.name === 'series');
+    expect(asked()).toHaveLength(1);
+    expect(asked()[0]!.args).toEqual({ cluster: 'alpha' });
+    await act(async () => asked()[0]!.resolve(series([0, 5, 1], [1, 2, 3])));
+    const chart = screen.getByRole('img', { name: /^Jobs done per second/ });
+    expect(chart.getAttribute('aria-label')).toBe('Jobs done per second, last 10 minutes: latest 5 (6 in all); busy CPUs: latest 3');
+    expect(screen.getByRole('table', { name: /per minute/ })).toBeTruthy();
+
+    await act(async () => vi.advanceTimersByTime(5000));
+    expect(asked()).toHaveLength(2);
+    await act(async () => asked()[1]!.resolve(series([5, 1, 7, 0], [3, 4, 4, 4])));
+    expect(chart.getAttribute('aria-label')).toBe('Jobs done per second, last 10 minutes: latest 7 (13 in all); busy CPUs: latest 4');
+  });
+
+  it('asks for every cluster under "* Combined", and shows a failure as an alert', async () => {
+    const { commands } = renderApp({ clusters: { alpha: cluster('alpha'), beta: cluster('beta') } });
+    const first = commands.find((c) => c.name === 'series')!;
+    expect(first.args).toEqual({});
+    await act(async () => first.fail('timeout', 'no answer'));
+    expect(screen.getByRole('alert').textContent).toContain('no answer');
+  });
+
+  it('asks for the node on the Node page', async () => {
+    history.replaceState(null, '', '/node/127.0.0.2');
+    const { commands } = renderApp({ clusters: { alpha: cluster('alpha', [node('127.0.0.2')]) } });
+    await screen.findByRole('heading', { level: 2, name: 'Node 127.0.0.2' }, { timeout: 5000 });
+    const asked = commands.filter((c) => c.name === 'series');
+    expect(asked.map((c) => c.args)).toEqual([{ cluster: 'alpha', node: '127.0.0.2' }]);
+  });
+});

@@ -1,0 +1,91 @@
+// @vitest-environment jsdom
+import { act, cleanup, fireEvent, screen, within } from '@testing-library/react';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { compareIp } from '../state';
+import { cluster, node } from '../test/fixtures';
+import { renderApp } from '../test/renderApp';
+import { FULL_TABLE_ROWS, sortNodes } from './NodesTable';
+
+// jsdom lays nothing out: give the table's scroll box a height so the
+// virtualiser has a window to fill (600 px ≈ 17 rows of 36 px).
+const clientHeight = Object.getOwnPropertyDescriptor(Element.prototype, 'clientHeight');
+beforeAll(() => {
+  Object.defineProperty(Element.prototype, 'clientHeight', {
+    configurable: true,
+    get(this: Element) {
+      return this.classList.contains('virtual-scroll') ? 600 : 0;
+    },
+  });
+});
+afterAll(() => {
+  if (clientHeight) Object.defineProperty(Element.prototype, 'clientHeight', clientHeight);
+});
+afterEach(() => {
+  cleanup();
+  history.replaceState(null, '', '/');
+});
+
+const address = (i: number) => `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+
+function many(count: number) {
+  return cluster(
+    'big',
+    Array.from({ length: count }, (_, i) => node(address(i), { busy: i % 7, jobs_done: (i * 37) % 1000 })),
+  );
+}
+
+const bodyRows = () => within(screen.getByRole('table', { name: 'Nodes' })).getAllByRole('row').slice(1);
+
+describe('Nodes table at scale', () => {
+  it('renders every row up to FULL_TABLE_ROWS nodes', () => {
+    renderApp({ clusters: { big: many(FULL_TABLE_ROWS) } });
+    expect(bodyRows()).toHaveLength(FULL_TABLE_ROWS);
+    expect(screen.getByRole('table', { name: 'Nodes' }).getAttribute('aria-rowcount')).toBe(String(FULL_TABLE_ROWS + 1));
+  });
+
+  it('keeps only the rows in view in the DOM above it, announcing the full count', () => {
+    renderApp({ clusters: { big: many(5000) } });
+    const table = screen.getByRole('table', { name: 'Nodes' });
+    expect(table.getAttribute('aria-rowcount')).toBe('5001');
+    const rows = bodyRows();
+    expect(rows.length).toBeLessThan(100);
+    // default order (IP descending): the first rows are the highest addresses, with their positions
+    const first = rows[0]!;
+    expect(within(first).getAllByRole('cell')[0]?.textContent).toBe(address(4999));
+    expect(first.getAttribute('aria-rowindex')).toBe('2');
+  });
+
+  it('sorts a large table on a header click, and follows deltas', () => {
+    const { store } = renderApp({ clusters: { big: many(2000) } });
+    fireEvent.click(screen.getByRole('button', { name: 'Busy' }));
+    const busy = () => bodyRows().map((r) => Number(within(r).getAllByRole('cell')[3]?.textContent));
+    expect(busy().every((b) => b === 0)).toBe(true);
+    // a delta making one node the busiest moves it to the top once sorted descending
+    fireEvent.click(screen.getByRole('button', { name: 'Busy' }));
+    act(() => {
+      const state = store.getState();
+      store.getState().receiveDelta({
+        type: 'delta',
+        seq: (state.seq ?? 0) + 1,
+        clusters: { big: { nodes: { [address(1234)]: node(address(1234), { busy: 99 }) } } },
+      });
+    });
+    expect(within(bodyRows()[0]!).getAllByRole('cell')[0]?.textContent).toBe(address(1234));
+  });
+});
+
+describe('sortNodes', () => {
+  it('orders addresses as compareIp does, whatever the mix', () => {
+    const ips = ['127.0.0.10', 'host-b', '10.0.0.2', '127.0.0.9', '::1', '300.1.1.1', '9.255.255.255', 'host-a'];
+    const nodes = ips.map((ip) => node(ip));
+    const asc = sortNodes(nodes, { column: 'ip_addr', desc: false }).map((n) => n.ip_addr);
+    expect(asc).toEqual([...ips].sort(compareIp));
+    const desc = sortNodes(nodes, { column: 'ip_addr', desc: true }).map((n) => n.ip_addr);
+    expect(desc).toEqual([...ips].sort(compareIp).reverse());
+  });
+
+  it('breaks ties by address, ascending in both directions', () => {
+    const nodes = [node('10.0.0.3', { busy: 1 }), node('10.0.0.1', { busy: 1 }), node('10.0.0.2', { busy: 2 })];
+    expect(sortNodes(nodes, { column: 'busy', desc: true }).map((n) => n.ip_addr)).toEqual(['10.0.0.2', '10.0.0.1', '10.0.0.3']);
+  });
+});

@@ -1,0 +1,81 @@
+// The uPlot canvas of JobsChart, in its own chunk (loaded on first chart).
+import { useEffect, useRef } from 'react';
+import uPlot from 'uplot';
+import type { AlignedData, Options } from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import type { Series } from '../protocol';
+import { THEME_EVENT } from '../theme';
+import { bucketTimes } from './jobsSeries';
+
+const HEIGHT = 200;
+
+function data(series: Series): AlignedData {
+  return [bucketTimes(series), series.done, series.busy];
+}
+
+/** uPlot draws on a canvas: colours come from the page's CSS variables, read when the chart is built. */
+function options(width: number, el: HTMLElement): Options {
+  const css = getComputedStyle(el);
+  const color = (name: string, fallback: string) => css.getPropertyValue(name).trim() || fallback;
+  const text = color('--muted', '#5b6470');
+  const grid = color('--border', '#d5dae1');
+  const axis = { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+  return {
+    width,
+    height: HEIGHT,
+    // the numbers are in the section's label and hidden table; the legend names the lines
+    cursor: { drag: { x: false, y: false } },
+    // the legend names the lines; live values would read "--" until hovered
+    legend: { live: false },
+    scales: { x: { time: true }, done: { range: (_u, _min, max) => [0, Math.max(1, max)] }, busy: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+    axes: [
+      // hours and minutes, a tick every minute or two: 10 minutes fit any width
+      { ...axis, space: 70, values: '{HH}:{mm}' },
+      { ...axis, scale: 'done', label: 'jobs/s', size: 50 },
+      { ...axis, scale: 'busy', side: 1, label: 'CPUs', size: 50, grid: { show: false } },
+    ],
+    series: [
+      {},
+      { label: 'Jobs done per second', scale: 'done', stroke: color('--accent', '#1f6feb'), width: 1.5, fill: 'transparent' },
+      { label: 'Busy CPUs', scale: 'busy', stroke: color('--warn', '#9a6700'), width: 2 },
+    ],
+  };
+}
+
+export default function SeriesPlot({ series }: { series: Series }) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const latest = useRef(series);
+  latest.current = series;
+
+  // Built once per mount (and again on a theme change, for its colours);
+  // new data goes through setData below.
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const build = () => {
+      plot.current?.destroy();
+      plot.current = new uPlot(options(Math.max(200, el.clientWidth), el), data(latest.current), el);
+    };
+    build();
+    const resized = new ResizeObserver(() => plot.current?.setSize({ width: Math.max(200, el.clientWidth), height: HEIGHT }));
+    resized.observe(el);
+    const media = window.matchMedia('(prefers-color-scheme: dark)');
+    window.addEventListener(THEME_EVENT, build);
+    media.addEventListener('change', build);
+    return () => {
+      resized.disconnect();
+      window.removeEventListener(THEME_EVENT, build);
+      media.removeEventListener('change', build);
+      plot.current?.destroy();
+      plot.current = null;
+    };
+  }, []);
+
+  useEffect(() => {
+    plot.current?.setData(data(series));
+  }, [series]);
+
+  // decorative: the enclosing role="img" carries the label
+  return <div ref={box} aria-hidden="true" />;
+}

@@ -1,0 +1,67 @@
+// Pure helpers for the jobs chart: what the accessible label and the text
+// alternative say about a `series` answer (tested without a canvas).
+import type { Series } from '../protocol';
+
+/** The chart's x values: the Unix time at which each bucket starts. */
+export function bucketTimes(series: Series): number[] {
+  const n = series.done.length;
+  return series.done.map((_, i) => series.end - (n - 1 - i) * series.step);
+}
+
+const round1 = (v: number) => String(Math.round(v * 10) / 10);
+
+export interface Latest {
+  /** jobs done in the last complete second (the current one is still filling) */
+  done: number;
+  /** busy CPUs at the latest sample */
+  busy: number;
+  /** jobs done over the whole window */
+  total: number;
+}
+
+export function latest(series: Series): Latest | null {
+  const n = series.done.length;
+  if (n === 0) return null;
+  return {
+    done: series.done[n >= 2 ? n - 2 : n - 1] ?? 0,
+    busy: series.busy[series.busy.length - 1] ?? 0,
+    total: series.done.reduce((a, b) => a + b, 0),
+  };
+}
+
+/** The chart's aria-label: what someone who cannot see it needs at a glance. */
+export function chartLabel(series: Series | null): string {
+  const l = series ? latest(series) : null;
+  if (!l) return 'Jobs done per second and busy CPUs, last 10 minutes: no data yet';
+  return `Jobs done per second, last 10 minutes: latest ${l.done} (${l.total} in all); busy CPUs: latest ${round1(l.busy)}`;
+}
+
+export interface MinuteRow {
+  /** Unix time at which the minute starts */
+  start: number;
+  done: number;
+  /** mean busy CPUs over the minute's samples */
+  busy: number;
+}
+
+/** The text alternative: the window summed per minute, oldest first (10 rows instead of 600). */
+export function perMinute(series: Series): MinuteRow[] {
+  const times = bucketTimes(series);
+  const rows: MinuteRow[] = [];
+  let current: { start: number; done: number; busySum: number; samples: number } | null = null;
+  times.forEach((t, i) => {
+    const start = Math.floor(t / 60) * 60;
+    if (!current || current.start !== start) {
+      if (current) rows.push({ start: current.start, done: current.done, busy: current.busySum / current.samples });
+      current = { start, done: 0, busySum: 0, samples: 0 };
+    }
+    current.done += series.done[i] ?? 0;
+    current.busySum += series.busy[i] ?? 0;
+    current.samples += 1;
+  });
+  const last = current as { start: number; done: number; busySum: number; samples: number } | null;
+  if (last) rows.push({ start: last.start, done: last.done, busy: last.busySum / last.samples });
+  return rows;
+}
+
+export { round1 };

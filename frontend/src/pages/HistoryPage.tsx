@@ -1,0 +1,267 @@
+import { useCallback, useEffect, useId, useRef, useState } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import { ClusterSelect } from '../components/ClusterSelect';
+import { useDashboard, useSocket } from '../context';
+import { DASH, formatSeconds } from '../format';
+import { COMBINED, JOB_OUTCOMES } from '../protocol';
+import type { CommandArgs, HistoryJob, HistorySummary, JobOutcome } from '../protocol';
+import { clusterNames, resolveClusterName } from '../state';
+import { errorMessage } from '../useCommands';
+import './HistoryPage.css';
+
+/** Rows per page; the server's default, well under its 1000 cap. */
+export const PAGE_SIZE = 100;
+
+/** Local date and time of a Unix time: history spans days, so the date matters. */
+function formatDateTime(unixSeconds: number | null): string {
+  if (unixSeconds == null || !(unixSeconds > 0)) return DASH;
+  const d = new Date(unixSeconds * 1000);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+function exceptionText(job: HistoryJob): string {
+  if (!job.exception_type) return '';
+  return job.exception_message ? `${job.exception_type}: ${job.exception_message}` : job.exception_type;
+}
+
+interface Filters {
+  outcome: JobOutcome | '';
+  node: string;
+  text: string;
+}
+
+/** The `history` arguments: empty filters and '* Combined' are left out, as the protocol wants. */
+export function historyArgs(filters: Filters, cluster: string | null, offset: number): CommandArgs<'history'> {
+  const args: CommandArgs<'history'> = { limit: PAGE_SIZE, offset };
+  if (filters.outcome) args.outcome = filters.outcome;
+  const node = filters.node.trim();
+  if (node) args.node = node;
+  const text = filters.text.trim();
+  if (text) args.text = text;
+  if (cluster !== null && cluster !== COMBINED) args.cluster = cluster;
+  return args;
+}
+
+type Loaded<T> = { state: 'loading' } | { state: 'ok'; value: T } | { state: 'error'; message: string };
+
+/** Finished jobs (the server's history), filterable and paged, and failures by exception type. */
+export default function HistoryPage() {
+  useEffect(() => {
+    document.title = 'History · dispymon';
+  }, []);
+  const socket = useSocket();
+  const names = useDashboard(useShallow((s) => clusterNames(s.clusters)));
+  const selected = useDashboard((s) => s.selectedCluster);
+  const cluster = resolveClusterName(names, selected);
+
+  const [filters, setFilters] = useState<Filters>({ outcome: '', node: '', text: '' });
+  const [offset, setOffset] = useState(0);
+  const [jobs, setJobs] = useState<Loaded<{ jobs: HistoryJob[]; total: number }>>({ state: 'loading' });
+  const [summary, setSummary] = useState<Loaded<HistorySummary>>({ state: 'loading' });
+  // bumped by "Refresh": the effects below run again with the same filters
+  const [refreshes, setRefreshes] = useState(0);
+
+  // Answers can arrive out of order while someone types: only the latest
+  // request's answer is shown.
+  const latest = useRef(0);
+  useEffect(() => {
+    const request = ++latest.current;
+    socket.command('history', historyArgs(filters, cluster, offset)).then(
+      (value) => request === latest.current && setJobs({ state: 'ok', value }),
+      (err: unknown) => request === latest.current && setJobs({ state: 'error', message: errorMessage(err) }),
+    );
+  }, [socket, filters, cluster, offset, refreshes]);
+
+  useEffect(() => {
+    let current = true;
+    socket.command('history_summary', {}).then(
+      (value) => current && setSummary({ state: 'ok', value }),
+      (err: unknown) => current && setSummary({ state: 'error', message: errorMessage(err) }),
+    );
+    return () => {
+      current = false;
+    };
+  }, [socket, refreshes]);
+
+  // a new filter shows its newest jobs first
+  const changeFilter = useCallback((change: Partial<Filters>) => {
+    setFilters((f) => ({ ...f, ...change }));
+    setOffset(0);
+  }, []);
+
+  const outcomeId = useId();
+  const nodeId = useId();
+  const textId = useId();
+  const tableId = useId();
+  const failuresId = useId();
+
+  const total = jobs.state === 'ok' ? jobs.value.total : null;
+  const rows = jobs.state === 'ok' ? jobs.value.jobs : [];
+
+  return (
+    <>
+      <h2>History</h2>
+      <div className="toolbar history-filters">
+        <ClusterSelect />
+        <div className="field">
+          <label htmlFor={outcomeId}>Outcome</label>
+          <select
+            id={outcomeId}
+            value={filters.outcome}
+            onChange={(e) => changeFilter({ outcome: e.target.value as JobOutcome | '' })}
+          >
+            <option value="">All</option>
+            {JOB_OUTCOMES.map((o) => (
+              <option key={o} value={o}>
+                {o}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={nodeId}>Node</label>
+          <input
+            id={nodeId}
+            type="text"
+            inputMode="decimal"
+            placeholder="IP address"
+            autoComplete="off"
+            spellCheck={false}
+            value={filters.node}
+            onChange={(e) => changeFilter({ node: e.target.value })}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor={textId}>Job ID contains</label>
+          <input
+            id={textId}
+            type="search"
+            autoComplete="off"
+            spellCheck={false}
+            value={filters.text}
+            onChange={(e) => changeFilter({ text: e.target.value })}
+          />
+        </div>
+        <button type="button" onClick={() => setRefreshes((n) => n + 1)}>
+          Refresh
+        </button>
+      </div>
+
+      <section aria-labelledby={tableId}>
+        <div className="section-head">
+          <h3 id={tableId}>Finished jobs</h3>
+          <p className="history-count" role="status">
+            {total === null ? '' : `${total} ${total === 1 ? 'job' : 'jobs'}`}
+          </p>
+        </div>
+        {jobs.state === 'error' && (
+          <p className="notice history-error" role="alert">
+            Could not load the history: {jobs.message}
+          </p>
+        )}
+        {jobs.state === 'loading' && <p className="loading">Loading…</p>}
+        {jobs.state === 'ok' && rows.length === 0 && (
+          <p className="notice">{offset === 0 && !filters.outcome && !filters.node.trim() && !filters.text.trim() ? 'No finished jobs yet' : 'No jobs match these filters'}</p>
+        )}
+        {rows.length > 0 && (
+          <div className="table-scroll">
+            <table aria-labelledby={tableId} className="history-table">
+              <thead>
+                <tr>
+                  <th scope="col" className="plain">Job ID</th>
+                  <th scope="col" className="plain">Cluster</th>
+                  <th scope="col" className="plain">Node</th>
+                  <th scope="col" className="plain">Outcome</th>
+                  <th scope="col" className="plain">Exception</th>
+                  <th scope="col" className="plain">Start</th>
+                  <th scope="col" className="plain">End</th>
+                  <th scope="col" className="plain num">
+                    Duration (s)
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {rows.map((job) => (
+                  <tr key={`${job.cluster}\u0000${job.uid}`} className={`history-${job.outcome}`}>
+                    <td className="history-id">{job.id}</td>
+                    <td>{job.cluster}</td>
+                    <td>{job.node || DASH}</td>
+                    <td>
+                      <span className={`history-outcome outcome-${job.outcome}`}>{job.outcome}</span>
+                    </td>
+                    <td className="history-exception">{exceptionText(job)}</td>
+                    <td>{formatDateTime(job.start_time)}</td>
+                    <td>{formatDateTime(job.end_time)}</td>
+                    <td className="num">{job.duration == null ? DASH : formatSeconds(job.duration)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        <nav className="history-pager" aria-label="Pages">
+          <button type="button" disabled={offset === 0} onClick={() => setOffset((o) => Math.max(0, o - PAGE_SIZE))}>
+            Newer
+          </button>
+          {total !== null && total > 0 && (
+            <span className="history-note">
+              {offset + 1}–{Math.min(offset + PAGE_SIZE, total)} of {total}
+            </span>
+          )}
+          <button
+            type="button"
+            disabled={total === null || offset + PAGE_SIZE >= total}
+            onClick={() => setOffset((o) => o + PAGE_SIZE)}
+          >
+            Older
+          </button>
+        </nav>
+      </section>
+
+      <section aria-labelledby={failuresId}>
+        <h3 id={failuresId}>Failures by exception type</h3>
+        {summary.state === 'error' && (
+          <p className="notice history-error" role="alert">
+            Could not load the failures: {summary.message}
+          </p>
+        )}
+        {summary.state === 'ok' && summary.value.failures.length === 0 && <p className="history-note">No failed jobs in the history.</p>}
+        {summary.state === 'ok' && summary.value.failures.length > 0 && (
+          <div className="table-scroll">
+            <table aria-labelledby={failuresId}>
+              <thead>
+                <tr>
+                  <th scope="col" className="plain">Type</th>
+                  <th scope="col" className="plain num">
+                    Count
+                  </th>
+                  <th scope="col" className="plain">Last message</th>
+                  <th scope="col" className="plain">Last seen</th>
+                </tr>
+              </thead>
+              <tbody>
+                {summary.value.failures.map((f) => (
+                  <tr key={f.type}>
+                    <td className="history-exception">{f.type}</td>
+                    <td className="num">{f.count}</td>
+                    <td className="history-exception">{f.last_message}</td>
+                    <td>
+                      {formatDateTime(f.last_time)}
+                      {f.last_node ? ` on ${f.last_node}` : ''}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        {summary.state === 'ok' && (
+          <p className="history-note">
+            The history holds the last {summary.value.jobs} of at most {summary.value.size} finished jobs.
+          </p>
+        )}
+      </section>
+    </>
+  );
+}
