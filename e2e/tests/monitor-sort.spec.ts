@@ -10,12 +10,13 @@ function ipKey(ip: string): number {
   return ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
 }
 
+// One reading inside the page: the table changes live, and cells read one
+// round trip at a time could come from different renders.
 async function column(table: Locator, index: number): Promise<string[]> {
-  const rows = table.getByRole('row');
-  const count = await rows.count();
-  const out: string[] = [];
-  for (let i = 1; i < count; i++) out.push(((await rows.nth(i).getByRole('cell').nth(index).textContent()) ?? '').trim());
-  return out;
+  return table.evaluate(
+    (el, i) => [...el.querySelectorAll('tbody tr')].map((tr) => (tr.children[i]?.textContent ?? '').trim()),
+    index,
+  );
 }
 
 function sortedCopy(values: string[], index: number, dir: 'ascending' | 'descending'): string[] {

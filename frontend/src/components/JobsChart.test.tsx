@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { act, cleanup, screen } from '@testing-library/react';
+import { act, cleanup, screen, waitFor } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Series } from '../protocol';
 import { cluster, node } from '../test/fixtures';
@@ -74,7 +74,10 @@ describe('JobsChart on the pages', () => {
     history.replaceState(null, '', '/node/127.0.0.2');
     const { commands } = renderApp({ clusters: { alpha: cluster('alpha', [node('127.0.0.2')]) } });
     await screen.findByRole('heading', { level: 2, name: 'Node 127.0.0.2' }, { timeout: 5000 });
-    const asked = commands.filter((c) => c.name === 'series');
-    expect(asked.map((c) => c.args)).toEqual([{ cluster: 'alpha', node: '127.0.0.2' }]);
+    // the request is sent from an effect, which may run after the heading is painted
+    await waitFor(() => {
+      const asked = commands.filter((c) => c.name === 'series');
+      expect(asked.map((c) => c.args)).toEqual([{ cluster: 'alpha', node: '127.0.0.2' }]);
+    });
   });
 });
