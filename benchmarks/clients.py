@@ -109,9 +109,11 @@ class Client:
                 if "jobs" in change:
                     self.jobs[name] = change["jobs"]
                 for node in (change.get("nodes") or {}).values():
-                    if node is None:
+                    # a node's changed fields only: update_time is among them
+                    # whenever the node reported (it is stamped at each call)
+                    t = node.get("update_time") if node is not None else None
+                    if t is None:
                         continue
-                    t = node["update_time"]
                     if t > newest:
                         newest = t
                     if self.keep_ages:

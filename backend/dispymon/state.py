@@ -86,24 +86,37 @@ class NodeHealth:
     stale: bool = False
 
 
+NODE_FIELDS = (*NodeInfo._fields, "status", "stuck", "stale")
+_AVAIL = NODE_FIELDS.index("avail_info")
+
+
+def node_values(info: NodeInfo, status: str, health: NodeHealth | None = None) -> tuple:
+    """A node's record as a tuple in NODE_FIELDS order (cheap to compare)."""
+    return (*info, status, bool(health and health.stuck), bool(health and health.stale))
+
+
 def node_record(info: NodeInfo, status: str, health: NodeHealth | None = None) -> dict[str, Any]:
-    avail = info.avail_info
-    return {
-        "ip_addr": info.ip_addr,
-        "name": info.name,
-        "cpus": info.cpus,
-        "avail_cpus": info.avail_cpus,
-        "busy": info.busy,
-        "jobs_done": info.jobs_done,
-        "cpu_time": info.cpu_time,
-        "tx": info.tx,
-        "rx": info.rx,
-        "update_time": info.update_time,
-        "avail_info": avail._asdict() if avail is not None else None,
-        "status": status,
-        "stuck": bool(health and health.stuck),
-        "stale": bool(health and health.stale),
-    }
+    return values_record(node_values(info, status, health))
+
+
+def values_record(values: tuple) -> dict[str, Any]:
+    record = dict(zip(NODE_FIELDS, values))
+    avail = values[_AVAIL]
+    if avail is not None:
+        record["avail_info"] = avail._asdict()
+    return record
+
+
+class NodeBuild(NamedTuple):
+    """A node's record as last sent to any browser, and per field the
+    version of the send at which that field last differed from the send
+    before. A browser at version v lacks exactly the fields whose version is
+    above v (every browser's copy of a node comes from these builds, full
+    records included), so a delta carries only those fields."""
+
+    version: int
+    values: tuple
+    field_versions: list[int]
 
 
 @dataclass
@@ -121,6 +134,8 @@ class ClusterState:
     # job uid -> job, for jobs running now
     running: dict[int, JobInfo] = field(default_factory=dict)
     health: dict[str, NodeHealth] = field(default_factory=dict)
+    # ip -> NodeBuild (see State._build)
+    builds: dict[str, NodeBuild] = field(default_factory=dict)
 
     def node(self, ip: str) -> dict[str, Any] | None:
         held = self.nodes.get(ip)
@@ -143,14 +158,6 @@ class ClusterState:
             "cancelled": self.cancelled,
             "terminated": self.terminated,
             "abandoned": self.abandoned,
-        }
-
-    def record(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "jobs": self.jobs_record(),
-            "nodes": {ip: node_record(info, st, self.health.get(ip)) for ip, (info, st) in self.nodes.items()},
         }
 
 
@@ -252,8 +259,14 @@ class State:
         c.running[job.uid] = job
         self._running_cluster[job.uid] = c.name
         ip = job.ip_addr or ""
-        self.running_by_ip.setdefault(ip, {})[job.uid] = job
-        self._touch(("r", ip))
+        on_node = self.running_by_ip.get(ip)
+        if on_node is None:
+            on_node = self.running_by_ip[ip] = {}
+        on_node[job.uid] = job
+        key = ("r", ip)
+        self.version += 1
+        self._changes.pop(key, None)
+        self._changes[key] = self.version
 
     def _job_left(self, c: ClusterState, uid: int, ip: str | None, remember: bool = True) -> bool:
         job = c.running.pop(uid, None)
@@ -267,7 +280,10 @@ class State:
             on_node.pop(uid, None)
             if not on_node:
                 del self.running_by_ip[ip]
-        self._touch(("r", ip))
+        key = ("r", ip)
+        self.version += 1
+        self._changes.pop(key, None)
+        self._changes[key] = self.version
         if remember:
             done = self._recently_done
             done[uid] = None
@@ -276,57 +292,73 @@ class State:
         return True
 
     def _apply_status(self, ev: StatusEvent) -> None:
+        # The hot path (every dispy event): _touch is inlined, and the checks
+        # run only where they can matter.
         c = self.clusters.get(ev.cluster)
         if c is None:  # an event still in flight for a detached cluster
             return
+        changes = self._changes
+        status = ev.status
         node = ev.node
         if node is not None:
-            previous = c.nodes.get(node.ip_addr)
-            status = node_status_name(ev.status, previous[1] if previous else None)
-            c.nodes[node.ip_addr] = (node, status)
-            health = c.health.get(node.ip_addr)
+            ip = node.ip_addr
+            previous = c.nodes.get(ip)
+            if status == NODE_CLOSED:
+                name = CLOSED
+            elif status == NODE_INITIALIZED or previous is None:
+                name = INITIALIZED
+            else:
+                name = previous[1]
+            c.nodes[ip] = (node, name)
+            health = c.health.get(ip)
             if health is None:
-                health = c.health[node.ip_addr] = NodeHealth()
+                health = c.health[ip] = NodeHealth()
             if ev.job is not None:
                 health.progress_seen = True
-            elif ev.status == NODE_AVAIL_INFO and node.avail_info is not None:
+            elif status == NODE_AVAIL_INFO and node.avail_info is not None:
                 health.avail_seen = True
-            self._touch(("n", ev.cluster, node.ip_addr))
-            if ev.status == NODE_INITIALIZED and self._node_watches:
+            key = ("n", ev.cluster, ip)
+            self.version += 1
+            changes.pop(key, None)
+            changes[key] = self.version
+            if status == NODE_INITIALIZED and self._node_watches:
                 self._node_initialised(ev.cluster, node)
         job = ev.job
         if job is None:
             return
-        status = ev.status
         if status == JOB_CREATED:
-            c.submitted += 1
-        elif status == JOB_RUNNING:
-            self._job_started(c, job)
-        elif status == JOB_FINISHED:
-            self._job_left(c, job.uid, job.ip_addr)
-            c.finished += 1
-        elif status == JOB_TERMINATED:
-            self._job_left(c, job.uid, job.ip_addr)
-            # dispy reports a computation that raised as Terminated with the
-            # exception attached; a job killed on request has none.
-            if job.exception:
-                c.failed += 1
-            else:
-                c.terminated += 1
-        elif status == JOB_CANCELLED:
-            self._job_left(c, job.uid, job.ip_addr)
-            c.cancelled += 1
-        elif status == JOB_ABANDONED:
-            self._job_left(c, job.uid, job.ip_addr)
-            c.abandoned += 1
-        else:  # provisional results change no counter
-            return
-        # Jobs submitted before we attached may finish after; keep the counters
-        # consistent (submitted >= done + running) rather than negative queues.
-        floor = c.done + len(c.running)
-        if c.submitted < floor:
-            c.submitted = floor
-        self._touch(("j", ev.cluster))
+            c.submitted += 1  # cannot break submitted >= done + running
+        else:
+            if status == JOB_RUNNING:
+                self._job_started(c, job)
+            elif status == JOB_FINISHED:
+                self._job_left(c, job.uid, job.ip_addr)
+                c.finished += 1
+            elif status == JOB_TERMINATED:
+                self._job_left(c, job.uid, job.ip_addr)
+                # dispy reports a computation that raised as Terminated with the
+                # exception attached; a job killed on request has none.
+                if job.exception:
+                    c.failed += 1
+                else:
+                    c.terminated += 1
+            elif status == JOB_CANCELLED:
+                self._job_left(c, job.uid, job.ip_addr)
+                c.cancelled += 1
+            elif status == JOB_ABANDONED:
+                self._job_left(c, job.uid, job.ip_addr)
+                c.abandoned += 1
+            else:  # provisional results change no counter
+                return
+            # Jobs submitted before we attached may finish after; keep the counters
+            # consistent (submitted >= done + running) rather than negative queues.
+            floor = c.finished + c.failed + c.cancelled + c.terminated + c.abandoned + len(c.running)
+            if c.submitted < floor:
+                c.submitted = floor
+        key = ("j", ev.cluster)
+        self.version += 1
+        changes.pop(key, None)
+        changes[key] = self.version
 
     def _node_changed(self, ev: NodeChanged) -> None:
         c = self.clusters.get(ev.cluster)
@@ -449,19 +481,68 @@ class State:
             self._memo_version = self.version
         return self._memo
 
+    def _build(self, c: ClusterState, ip: str) -> NodeBuild:
+        """The node's build at its latest change (made now if it is newer
+        than the last build), with the versions of the fields that moved."""
+        build = c.builds.get(ip)
+        if build is not None and self._changes.get(("n", c.name, ip), 0) <= build.version:
+            return build
+        info, status = c.nodes[ip]
+        values = node_values(info, status, c.health.get(ip))
+        version = self.version
+        if build is None:
+            versions = [version] * len(values)
+        elif values == build.values:
+            return build
+        else:
+            versions = build.field_versions.copy()
+            for i, (new, old) in enumerate(zip(values, build.values)):
+                if new != old:
+                    versions[i] = version
+        build = c.builds[ip] = NodeBuild(version, values, versions)
+        return build
+
+    def _node_full(self, c: ClusterState, ip: str, memo: dict[Any, Any]) -> dict[str, Any]:
+        # one full record per node and version, shared by every message that holds it
+        key = ("n", c.name, ip)
+        record = memo.get(key)
+        if record is None:
+            record = memo[key] = values_record(self._build(c, ip).values)
+        return record
+
+    def _node_since(self, c: ClusterState, ip: str, version: int) -> dict[str, Any]:
+        """The fields of a node that changed after `version` (empty: none)."""
+        build = self._build(c, ip)
+        if build.field_versions[0] > version:  # ip_addr never changes: new to that browser
+            return values_record(build.values)
+        out = {f: v for f, v, at in zip(NODE_FIELDS, build.values, build.field_versions) if at > version}
+        avail = out.get("avail_info")
+        if avail is not None:
+            out["avail_info"] = avail._asdict()
+        return out
+
+    def _cluster_record(self, c: ClusterState, memo: dict[Any, Any]) -> dict[str, Any]:
+        return {
+            "name": c.name,
+            "kind": c.kind,
+            "jobs": c.jobs_record(),
+            "nodes": {ip: self._node_full(c, ip, memo) for ip in c.nodes},
+        }
+
     def snapshot(self) -> tuple[dict[str, Any], int]:
         memo = self._memo_at()
         body = memo.get("snapshot")
         if body is None:
             body = memo["snapshot"] = {
                 "settings": dict(self.settings),
-                "clusters": {name: c.record() for name, c in self.clusters.items()},
+                "clusters": {name: self._cluster_record(c, memo) for name, c in self.clusters.items()},
                 "audit": list(self.audit),
             }
         return body, self.version
 
     def changes_since(self, version: int) -> Changes:
-        """Records changed after `version`, in the protocol's delta shapes."""
+        """Records changed after `version`, in the protocol's delta shapes:
+        a node the browser has gets only its fields that changed."""
         memo = self._memo_at()
         found = memo.get(version)
         if found is not None:
@@ -487,17 +568,14 @@ class State:
                     continue
                 c = self.clusters.get(name)
                 if kind == "c":
-                    clusters[name] = c.record() if c is not None else None
+                    clusters[name] = self._cluster_record(c, memo) if c is not None else None
                     whole.add(name)
                 elif c is not None:
-                    entry = clusters.setdefault(name, {})
                     if kind == "j":
-                        entry["jobs"] = c.jobs_record()
+                        clusters.setdefault(name, {})["jobs"] = c.jobs_record()
                     else:
-                        # one record per node and version, whichever browsers' deltas hold it
-                        record = memo.get(key, memo)
-                        if record is memo:
-                            record = memo[key] = c.node(key[2])
-                        entry.setdefault("nodes", {})[key[2]] = record
+                        fields = self._node_since(c, key[2], version)
+                        if fields:
+                            clusters.setdefault(name, {}).setdefault("nodes", {})[key[2]] = fields
         found = memo[version] = Changes(settings, audit, clusters, ips, self.version)
         return found

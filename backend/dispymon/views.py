@@ -14,11 +14,21 @@ from typing import Any
 
 from .state import State
 
+# The shortest interval between a browser's deltas, "live": 20 a second. A
+# shorter positive interval is raised to it (a browser asking for 0.001 s
+# would otherwise keep the server building and sending frames in a loop).
+MIN_INTERVAL = 0.05
+
+
+def effective_interval(seconds: float) -> float:
+    """The interval a browser gets for the one it asked: ≤ 0 stops automatic deltas."""
+    return seconds if seconds <= 0 else max(seconds, MIN_INTERVAL)
+
 
 class ClientView:
     def __init__(self, state: State, interval: float) -> None:
         self.state = state
-        self.interval = interval
+        self.interval = effective_interval(interval)
         self.node: str | None = None
         self.seq = 0
         self.sent_version = -1

@@ -64,5 +64,9 @@ class Mirror:
                 for ip, node in change.get("nodes", {}).items():
                     if node is None:
                         cluster["nodes"].pop(ip, None)
-                    else:
+                    elif "ip_addr" in node:  # complete: new to this client
                         cluster["nodes"][ip] = dict(node)
+                    else:  # only the fields that changed
+                        if ip not in cluster["nodes"]:
+                            raise GapError(f"fields of node {ip} this client does not have")
+                        cluster["nodes"][ip].update(node)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dispymon import events as ev
-from dispymon.events import ClusterDetached, HealthCheck, SettingChanged
+from dispymon.events import AvailInfo, ClusterDetached, HealthCheck, SettingChanged
 from dispymon.state import State
 from dispymon.views import ClientView
 from factories import attached, job, node, status
@@ -18,34 +18,50 @@ from mirror import GapError, Mirror
 IPS = [f"127.0.0.{i}" for i in range(2, 6)]
 CLUSTERS = ["a", "b"]
 
+# a node's fields as the events carry them: a few values each, so that
+# successive events change some fields and keep others (deltas carry only the
+# fields that changed)
+node_st = st.builds(
+    lambda ip, busy, done, avail: node(ip, busy=busy, jobs_done=done, cpu_time=float(done), avail=avail),
+    st.sampled_from(IPS),
+    st.integers(0, 3),
+    st.integers(0, 3),
+    st.sampled_from([None, AvailInfo(50.0, 1000, 2000, 10.0), AvailInfo(20.0, 1000, 2000, 10.0)]),
+)
+
 event_st = st.one_of(
     st.builds(lambda c: attached(c), st.sampled_from(CLUSTERS)),
     st.builds(ClusterDetached, st.sampled_from(CLUSTERS)),
     st.builds(HealthCheck, st.floats(0, 2000)),
     st.builds(
-        lambda c, code, ip, busy: status(c, code, node(ip, busy=busy)),
+        lambda c, code, n: status(c, code, n),
         st.sampled_from(CLUSTERS),
         st.sampled_from([ev.NODE_INITIALIZED, ev.NODE_CLOSED, ev.NODE_AVAIL_INFO]),
-        st.sampled_from(IPS),
-        st.integers(0, 4),
+        node_st,
     ),
     st.builds(
-        lambda c, code, ip, uid, exc: status(c, code, node(ip) if code != ev.JOB_CREATED else None,
-                                             job(uid, ip, exception=exc)),
+        lambda c, code, n, uid, exc: status(c, code, n if code != ev.JOB_CREATED else None,
+                                            job(uid, n.ip_addr, exception=exc)),
         st.sampled_from(CLUSTERS),
         st.sampled_from([ev.JOB_CREATED, ev.JOB_RUNNING, ev.JOB_FINISHED, ev.JOB_TERMINATED,
                          ev.JOB_CANCELLED, ev.JOB_ABANDONED, ev.JOB_PROVISIONAL_RESULT]),
-        st.sampled_from(IPS),
+        node_st,
         st.integers(0, 30),
         st.sampled_from([None, "ValueError: x"]),
     ),
 )  # fmt: skip
 
 # each step: apply an event, flush / resync a client, make a client watch a
-# node (or none), or flip the server-wide show_job_args setting
+# node (or none), or flip the server-wide show_job_args setting. Events and
+# flushes come most often, as in a real stream.
+event_step = st.tuples(st.just("event"), event_st)
+flush_step = st.tuples(st.just("flush"), st.integers(0, 2))
 step_st = st.one_of(
-    st.tuples(st.just("event"), event_st),
-    st.tuples(st.just("flush"), st.integers(0, 2)),
+    event_step,
+    event_step,
+    event_step,
+    flush_step,
+    flush_step,
     st.tuples(st.just("resync"), st.integers(0, 2)),
     st.tuples(st.just("watch"), st.tuples(st.integers(0, 2), st.sampled_from([None, *IPS]))),
     st.tuples(st.just("setting"), st.booleans()),
@@ -57,7 +73,7 @@ EXAMPLES = int(os.environ.get("DISPYMON_PROPERTY_EXAMPLES", "1000"))
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
-@given(st.lists(step_st, max_size=80))
+@given(st.lists(step_st, min_size=10, max_size=80))
 def test_every_view_rebuilds_the_server_state(steps):
     """Random event streams; three browsers flushing at random moments (their
     intervals), pausing (no flush for a while), watching nodes, disconnecting
@@ -170,3 +186,36 @@ def test_text_is_made_once_per_job_and_only_when_viewed():
         v.watch("127.0.0.2")
         assert v.snapshot()["node_jobs"]["jobs"]["1"]["args"] == "loud"
     assert calls == [1]
+
+
+def test_a_delta_carries_only_the_fields_of_a_node_that_changed():
+    state = State()
+    early, late = ClientView(state, 1.0), ClientView(state, 1.0)
+    early.snapshot()
+    state.apply(attached("a"))
+    state.apply(status("a", ev.NODE_INITIALIZED, node("127.0.0.2")))
+    # new to this browser: the cluster arrives whole, its node complete
+    whole = early.delta()["clusters"]["a"]
+    assert whole["nodes"]["127.0.0.2"]["ip_addr"] == "127.0.0.2" and len(whole["nodes"]["127.0.0.2"]) == 14
+    late.snapshot()
+
+    state.apply(status("a", ev.JOB_RUNNING, node("127.0.0.2", busy=1), job(1)))
+    assert early.delta()["clusters"]["a"]["nodes"] == {"127.0.0.2": {"busy": 1}}
+    state.apply(status("a", ev.JOB_FINISHED, node("127.0.0.2", busy=0, jobs_done=1, cpu_time=2.5), job(1)))
+    assert early.delta()["clusters"]["a"]["nodes"] == {"127.0.0.2": {"busy": 0, "jobs_done": 1, "cpu_time": 2.5}}
+    # a browser that missed both changes gets every field that moved since its
+    # copy (busy went 0 → 1 → 0: sent again, as only its last move is kept)
+    assert late.delta()["clusters"]["a"]["nodes"] == {"127.0.0.2": {"busy": 0, "jobs_done": 1, "cpu_time": 2.5}}
+    # an event that changes none of the node's fields sends nothing about it
+    state.apply(status("a", ev.NODE_AVAIL_INFO, node("127.0.0.2", busy=0, jobs_done=1, cpu_time=2.5)))
+    assert early.delta() is None
+    # a node new to the cluster arrives complete in a delta
+    state.apply(status("a", ev.NODE_INITIALIZED, node("127.0.0.3")))
+    assert early.delta()["clusters"]["a"]["nodes"]["127.0.0.3"]["name"] == "host-127.0.0.3"
+
+
+def test_a_positive_interval_below_the_minimum_counts_as_the_minimum():
+    from dispymon.views import MIN_INTERVAL, effective_interval
+
+    assert [effective_interval(x) for x in (0.001, 0.05, 0.2, 0.0, -1.0)] == [MIN_INTERVAL, 0.05, 0.2, 0.0, -1.0]
+    assert ClientView(State(), 0.0001).interval == MIN_INTERVAL

@@ -70,14 +70,25 @@ export interface Cluster {
   nodes: Record<string, Node>;
 }
 
-/** A changed cluster inside a delta: every field optional (see protocol.md). */
+/**
+ * A node inside a delta: the fields that changed since this client's previous
+ * message (at least one), or the complete record (with `ip_addr`, which never
+ * changes) for a node the client does not have yet. Each field is replaced
+ * whole (`avail_info` too).
+ */
+export type NodeDelta = Partial<Node>;
+
+/**
+ * A changed cluster inside a delta: every field optional (see protocol.md).
+ * A cluster that arrives whole (`name` and `kind`) carries complete nodes.
+ */
 export interface ClusterDelta {
   name?: string;
   kind?: ClusterKind;
   /** replaces the whole jobs record */
   jobs?: Jobs;
-  /** full replacement per node, null = node removed */
-  nodes?: Record<string, Node | null>;
+  /** per node: its changed fields (or all of them when new); null = node removed */
+  nodes?: Record<string, NodeDelta | null>;
 }
 
 /** Server-wide; any operator may change it. */
@@ -107,16 +118,6 @@ export interface Job {
 export interface NodeJobs {
   ip_addr: string;
   jobs: Record<string, Job | null>;
-}
-
-/**
- * NodeJobs as held by the client: removals applied, keyed by uid. A Map, not
- * a record: copying and listing 100,000 jobs on every delta is several times
- * cheaper.
- */
-export interface WatchedJobs {
-  ip_addr: string;
-  jobs: ReadonlyMap<number, Job>;
 }
 
 export type AuditState = 'pending' | 'ok' | 'failed';

@@ -155,6 +155,20 @@ describe('deltas', () => {
     expect(ws.sent).toEqual([]);
   });
 
+  it('merges changed fields of a node, and resyncs on changed fields of a node it does not have', () => {
+    const ws = goLive(10, 7);
+    ws.receive({ type: 'delta', seq: 8, clusters: { c: { nodes: { '127.0.0.2': { busy: 2 } } } } });
+    expect(store.getState().clusters.c?.nodes['127.0.0.2']).toEqual(node('127.0.0.2', { busy: 2 }));
+    expect(ws.sent).toEqual([]);
+
+    // a server bug or a lost frame the seq did not catch: never an incomplete node
+    ws.receive({ type: 'delta', seq: 9, clusters: { c: { nodes: { '127.0.0.5': { busy: 1 } } } } });
+    expect(ws.sent).toEqual([{ type: 'resync' }]);
+    expect(store.getState().awaitingSnapshot).toBe(true);
+    expect(store.getState().seq).toBe(8);
+    expect(store.getState().clusters.c?.nodes['127.0.0.5']).toBeUndefined();
+  });
+
   it('on a gap sends one resync and ignores deltas until the next snapshot', () => {
     const ws = goLive(10, 7);
     ws.receive({ type: 'delta', seq: 9, clusters: { c: null } });

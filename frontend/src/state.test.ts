@@ -59,6 +59,59 @@ describe('applyDelta', () => {
     expect(state.clusters.a?.nodes).toBe(base.clusters.a?.nodes);
   });
 
+  it('merges a node\'s changed fields into the one held, keeping the others and the untouched nodes', () => {
+    const before = base.clusters.a!;
+    const { state, gap } = applyDelta(
+      base,
+      delta(6, { a: { nodes: { '127.0.0.2': { busy: 2, avail_info: { cpu: 50, memory: 1, disk: 2, swap: 3 } } } } }),
+    );
+    expect(gap).toBe(false);
+    expect(state.clusters.a?.nodes['127.0.0.2']).toEqual({
+      ...before.nodes['127.0.0.2'],
+      busy: 2,
+      avail_info: { cpu: 50, memory: 1, disk: 2, swap: 3 },
+    });
+    expect(state.clusters.a?.nodes['127.0.0.3']).toBe(before.nodes['127.0.0.3']);
+    // the held node is not mutated
+    expect(before.nodes['127.0.0.2']?.busy).toBe(0);
+    // avail_info is one field: null replaces it whole
+    const next = applyDelta(state, delta(7, { a: { nodes: { '127.0.0.2': { avail_info: null } } } })).state;
+    expect(next.clusters.a?.nodes['127.0.0.2']).toEqual({ ...before.nodes['127.0.0.2'], busy: 2, avail_info: null });
+  });
+
+  it('takes a complete record (with ip_addr) for a node it does not have, and as a whole for one it has', () => {
+    const added = node('127.0.0.9', { busy: 1 });
+    const whole = node('127.0.0.3', { name: 'renamed' });
+    const { state, gap } = applyDelta(base, delta(6, { a: { nodes: { '127.0.0.9': added, '127.0.0.3': whole } } }));
+    expect(gap).toBe(false);
+    expect(state.clusters.a?.nodes['127.0.0.9']).toBe(added);
+    expect(state.clusters.a?.nodes['127.0.0.3']).toBe(whole);
+  });
+
+  it('resyncs on changed fields of a node it does not have, applying none of the delta', () => {
+    const { state, gap } = applyDelta(
+      base,
+      delta(6, { b: { jobs: jobs({ submitted: 9 }) }, a: { nodes: { '127.0.0.3': { busy: 1 }, '127.0.0.9': { busy: 1 } } } }, { settings: { show_job_args: false } }),
+    );
+    expect(gap).toBe(true);
+    expect(state).toBe(base);
+  });
+
+  it('resyncs on changes to a cluster it does not have, or on a whole cluster with a partial node', () => {
+    expect(applyDelta(base, delta(6, { c: { jobs: jobs({ submitted: 1 }) } })).gap).toBe(true);
+    const partial = { name: 'c', kind: 'JobCluster' as const, jobs: jobs(), nodes: { '10.0.0.1': { busy: 1 } } };
+    expect(applyDelta(base, delta(6, { c: partial })).gap).toBe(true);
+  });
+
+  it('replaces a cluster that arrives whole: nodes it no longer has go', () => {
+    const { state } = applyDelta(
+      base,
+      delta(6, { a: { name: 'a', kind: 'JobCluster', jobs: jobs({ submitted: 1 }), nodes: { '127.0.0.4': node('127.0.0.4') } } }),
+    );
+    expect(Object.keys(state.clusters.a?.nodes ?? {})).toEqual(['127.0.0.4']);
+    expect(state.clusters.a?.jobs).toEqual(jobs({ submitted: 1 }));
+  });
+
   it('adds a new cluster and removes one', () => {
     const { state } = applyDelta(
       base,
@@ -91,6 +144,8 @@ describe('applyDelta', () => {
   });
 });
 
+const uids = (state: ServerData) => [...(state.nodeJobs?.jobs.keys() ?? [])].sort((a, b) => a - b);
+
 function job(uid: number, fields: Partial<Job> = {}): Job {
   return { uid, cluster: 'a', id: `job-${uid}`, args: '1, 2', kwargs: 'x=3', start_time: 100, ip_addr: '127.0.0.2', ...fields };
 }
@@ -114,7 +169,7 @@ describe('settings, audit and node jobs', () => {
     expect(watching.audit).toEqual([audit(1)]);
     expect(watching.nodeJobs?.ip_addr).toBe('127.0.0.2');
     // a null in a snapshot is no job at all
-    expect([...(watching.nodeJobs?.jobs.keys() ?? [])]).toEqual([11, 12]);
+    expect(uids(watching)).toEqual([11, 12]);
     // a snapshot without node_jobs: no node watched any more
     expect(applySnapshot(watching, snapshot(11, {})).nodeJobs).toBeNull();
   });
@@ -137,9 +192,17 @@ describe('settings, audit and node jobs', () => {
       seq: 11,
       node_jobs: { ip_addr: '127.0.0.2', jobs: { '11': null, '12': replaced, '14': job(14), '99': null } },
     });
-    expect(state.nodeJobs?.jobs).toEqual(new Map([[12, replaced], [14, job(14)]]));
+    expect(uids(state)).toEqual([12, 14]);
+    expect(state.nodeJobs?.jobs.get(12)).toBe(replaced);
+    expect(state.nodeJobs?.jobs.get(14)).toEqual(job(14));
     // the input is not mutated
-    expect([...(watching.nodeJobs?.jobs.keys() ?? [])]).toEqual([11, 12]);
+    expect(uids(watching)).toEqual([11, 12]);
+    expect(watching.nodeJobs?.jobs.get(12)).toEqual(job(12));
+  });
+
+  it('keeps the node jobs as they were when a change changes nothing', () => {
+    const { state } = applyDelta(watching, { type: 'delta', seq: 11, node_jobs: { ip_addr: '127.0.0.2', jobs: { '99': null } } });
+    expect(state.nodeJobs).toBe(watching.nodeJobs);
   });
 
   it('ignores node jobs of another node, or while no node is watched', () => {

@@ -1,21 +1,28 @@
 // Pure state transitions for the cluster data: no React, no socket.
 // Every function returns new objects for what changed and keeps the identity
 // of what did not, so selectors (and table rows) only re-render on change.
+import { JobTable } from './jobTable';
 import { COMBINED } from './protocol';
 import type {
   AuditEntry,
   Cluster,
   ClusterDelta,
   Delta,
-  Job,
   Jobs,
   Node,
+  NodeDelta,
   NodeJobs,
   NodeStatus,
   Settings,
   Snapshot,
-  WatchedJobs,
 } from './protocol';
+
+/** NodeJobs as held by the client: removals applied, keyed by uid. */
+export interface WatchedJobs {
+  ip_addr: string;
+  /** a new table on every change, sharing what did not change with the last */
+  jobs: JobTable;
+}
 
 /** Everything the server tells this browser, as of `seq`. */
 export interface ServerData {
@@ -51,14 +58,15 @@ export function applySnapshot(_state: ServerData, snap: Snapshot): ServerData {
     settings: snap.settings,
     clusters: snap.clusters,
     audit: snap.audit,
-    nodeJobs: snap.node_jobs ? { ip_addr: snap.node_jobs.ip_addr, jobs: jobMap(snap.node_jobs.jobs) } : null,
+    nodeJobs: snap.node_jobs ? { ip_addr: snap.node_jobs.ip_addr, jobs: JobTable.empty.with(snap.node_jobs.jobs) } : null,
   };
 }
 
 /**
  * Applies a delta only if it is the next one in sequence. Anything else is a
- * gap (lost, duplicated or reordered frame): the state is returned unchanged
- * and the caller must resync.
+ * gap (lost, duplicated or reordered frame), and so is a delta this state
+ * cannot take (changed fields of a node or cluster it does not have): the
+ * state is returned unchanged and the caller must resync.
  */
 export function applyDelta(state: ServerData, delta: Delta): { state: ServerData; gap: boolean } {
   if (state.seq === null || delta.seq !== state.seq + 1) {
@@ -70,9 +78,11 @@ export function applyDelta(state: ServerData, delta: Delta): { state: ServerData
     for (const [name, change] of Object.entries(delta.clusters)) {
       if (change === null) {
         delete clusters[name];
-      } else {
-        clusters[name] = applyClusterDelta(clusters[name], name, change);
+        continue;
       }
+      const cluster = applyClusterDelta(clusters[name], change);
+      if (cluster === null) return { state, gap: true };
+      clusters[name] = cluster;
     }
   }
   return {
@@ -95,41 +105,47 @@ export function applyDelta(state: ServerData, delta: Delta): { state: ServerData
  */
 export function mergeNodeJobs(current: WatchedJobs | null, change: NodeJobs): WatchedJobs | null {
   if (current === null || change.ip_addr !== current.ip_addr) return current;
-  const entries = Object.entries(change.jobs);
-  if (entries.length === 0) return current;
-  const jobs = new Map(current.jobs);
-  for (const [uid, job] of entries) {
-    if (job === null) jobs.delete(Number(uid));
-    else jobs.set(job.uid, job);
-  }
-  return { ip_addr: current.ip_addr, jobs };
+  const jobs = current.jobs.with(change.jobs);
+  return jobs === current.jobs ? current : { ip_addr: current.ip_addr, jobs };
 }
 
-/** The wire's {"<uid>": Job | null} as a Map by uid, nulls (no job) left out. */
-function jobMap(jobs: Record<string, Job | null>): Map<number, Job> {
-  const out = new Map<number, Job>();
-  for (const job of Object.values(jobs)) if (job) out.set(job.uid, job);
-  return out;
+/**
+ * A node after a delta's entry for it: a complete record (it has `ip_addr`,
+ * which a partial one never carries) replaces the old one; changed fields
+ * are merged into it. Changed fields of a node this client does not have
+ * cannot make a whole node: null.
+ */
+export function mergeNode(old: Node | undefined, change: NodeDelta): Node | null {
+  if (change.ip_addr !== undefined) return change as Node;
+  return old ? { ...old, ...change } : null;
 }
 
-function applyClusterDelta(old: Cluster | undefined, key: string, change: ClusterDelta): Cluster {
-  // A new cluster arrives complete (name, kind, jobs, nodes); the fallbacks
-  // only keep the page consistent if a server ever sends less.
-  const base: Cluster = old ?? { name: key, kind: 'JobCluster', jobs: zeroJobs, nodes: {} };
+/**
+ * A cluster after a delta's entry for it, or null when the entry does not fit
+ * this state (see applyDelta). A cluster that arrives whole (`name` and
+ * `kind`: new to this client, or removed and added again since its previous
+ * message) replaces what was held, and its nodes are complete.
+ */
+function applyClusterDelta(old: Cluster | undefined, change: ClusterDelta): Cluster | null {
+  const whole = change.name !== undefined && change.kind !== undefined;
+  let base: Cluster;
+  if (whole) base = { name: change.name!, kind: change.kind!, jobs: change.jobs ?? zeroJobs, nodes: {} };
+  else if (old) base = old;
+  else return null;
   let nodes = base.nodes;
   if (change.nodes) {
     nodes = { ...base.nodes };
-    for (const [ip, node] of Object.entries(change.nodes)) {
-      if (node === null) delete nodes[ip];
-      else nodes[ip] = node;
+    for (const [ip, entry] of Object.entries(change.nodes)) {
+      if (entry === null) {
+        delete nodes[ip];
+        continue;
+      }
+      const node = mergeNode(nodes[ip], entry);
+      if (node === null) return null;
+      nodes[ip] = node;
     }
   }
-  return {
-    name: change.name ?? base.name,
-    kind: change.kind ?? base.kind,
-    jobs: change.jobs ?? base.jobs,
-    nodes,
-  };
+  return { name: base.name, kind: base.kind, jobs: change.jobs ?? base.jobs, nodes };
 }
 
 /** Cluster names in a stable (alphabetical) order. */
