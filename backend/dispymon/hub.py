@@ -46,6 +46,9 @@ class Hub:
         # Called with each event after the state has applied it, in order (the
         # job history and the chart series: see api.py).
         self.observers: list[Callable[[Event], None]] = []
+        # Called after each drain that applied something: observers that note
+        # events cheaply and do their work once per drain (api.Insight.flush).
+        self.after_drain: list[Callable[[], None]] = []
 
     def feed(self, event: Event | tuple) -> None:
         """Called from any thread; O(1). An event, or a deferred one: (make, *args)."""
@@ -83,6 +86,12 @@ class Hub:
                 log.exception("could not apply %r", event)
             n += 1
         self.events_applied += n
+        if n:
+            for after in self.after_drain:
+                try:
+                    after()
+                except Exception:
+                    log.exception("an after-drain hook failed")
         if n and not self.loop.is_closed():
             # A stream: take what comes next in a moment, without being woken per
             # event; a backlog: the next slice as soon as the loop has had a turn.

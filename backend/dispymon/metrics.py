@@ -12,7 +12,7 @@ import bisect
 import math
 from typing import Any, Iterable
 
-from .history import OUTCOMES
+from .history import CLUSTER, DURATION, OUTCOMES
 from .state import NODE_STATUSES
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -27,13 +27,14 @@ class DurationHistogram:
         # cluster -> [counts per bucket (not cumulative), sum, count]
         self.clusters: dict[str, list[Any]] = {}
 
-    def add(self, record: dict[str, Any]) -> None:
-        duration = record.get("duration")
-        if duration is None or record.get("start_time") is None:
+    def add(self, record: tuple) -> None:
+        """A History listener: one record (history.FIELDS order)."""
+        duration = record[DURATION]
+        if duration is None:  # the job never ran
             return
-        held = self.clusters.get(record["cluster"])
+        held = self.clusters.get(record[CLUSTER])
         if held is None:
-            held = self.clusters[record["cluster"]] = [[0] * len(self.buckets), 0.0, 0]
+            held = self.clusters[record[CLUSTER]] = [[0] * len(self.buckets), 0.0, 0]
         i = bisect.bisect_left(self.buckets, duration)  # the first bound >= duration
         if i < len(self.buckets):
             held[0][i] += 1

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .history import FIELDS, Record
 from .series import MinutePoint
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,7 @@ CREATE TABLE IF NOT EXISTS minutes (
     PRIMARY KEY (minute, cluster, node)
 );
 """
-JOB_FIELDS = ("uid", "id", "cluster", "node", "outcome", "exception_type", "exception_message",
-              "start_time", "end_time", "duration")  # fmt: skip
+JOB_FIELDS = FIELDS  # the history's record, column for column
 INSERT_JOB = f"INSERT INTO jobs ({', '.join(JOB_FIELDS)}) VALUES ({', '.join('?' * len(JOB_FIELDS))})"
 # A minute written twice (a restart within it) adds up rather than losing the first part.
 UPSERT_MINUTE = """INSERT INTO minutes (minute, cluster, node, done, busy) VALUES (?, ?, ?, ?, ?)
@@ -68,14 +68,14 @@ class Store:
 
     # -- start-up (before the writer runs) -------------------------------------------
 
-    def load_jobs(self, limit: int) -> list[dict[str, Any]]:
-        """The last `limit` jobs, oldest first."""
+    def load_jobs(self, limit: int) -> list[Record]:
+        """The last `limit` jobs, oldest first (history records: tuples in JOB_FIELDS order)."""
         db = self._connect()
         try:
             rows = db.execute(f"SELECT {', '.join(JOB_FIELDS)} FROM jobs ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
         finally:
             db.close()
-        return [dict(zip(JOB_FIELDS, row)) for row in reversed(rows)]
+        return [tuple(row) for row in reversed(rows)]
 
     def load_minutes(self, since: float) -> list[MinutePoint]:
         db = self._connect()
@@ -92,9 +92,9 @@ class Store:
         self._thread = threading.Thread(target=self._run, name="dispymon-history-db", daemon=True)
         self._thread.start()
 
-    def add_job(self, record: dict[str, Any]) -> None:
+    def add_job(self, record: Record) -> None:
         """From the event loop: O(1), never waits for the disk."""
-        self._queue.put(("j", tuple(record[f] for f in JOB_FIELDS)))
+        self._queue.put(("j", record))
 
     def add_minute(self, point: MinutePoint) -> None:
         self._queue.put(("m", tuple(point)))

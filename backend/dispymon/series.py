@@ -23,6 +23,15 @@ from typing import Any, Callable, Iterable, NamedTuple
 
 TOTAL = ""  # the node part of a cluster-wide key
 
+# Array type codes of the rings: a cluster's totals in 8-byte numbers; a
+# node's seconds hold whole busy CPUs (2 bytes: up to 65,535) and its
+# minutes their mean (4-byte float). Both rings of a node are made together
+# when the node is first seen, so the memory per node is taken at once, not
+# when its first minute closes.
+CLUSTER_TYPES = ("q", "d")
+NODE_SECONDS = ("I", "H")
+NODE_MINUTES = ("I", "f")
+
 
 class MinutePoint(NamedTuple):
     minute: int  # Unix time of the minute's start (a multiple of 60)
@@ -37,21 +46,23 @@ class Ring:
 
     __slots__ = ("size", "end", "done", "busy", "carry")
 
-    def __init__(self, size: int, end: int, carry: bool) -> None:
+    def __init__(self, size: int, end: int, carry: bool, types: tuple[str, str] = ("q", "d")) -> None:
         self.size = size
         self.end = end
-        self.done = array("q", [0]) * size
-        self.busy = array("d", [0.0]) * size
+        # array type codes: a node's rings use 4-byte counts and 2-byte or
+        # 4-byte busy values (see NODE_SECONDS), so 10,000 nodes fit in ~50 MB
+        self.done = array(types[0], [0]) * size
+        self.busy = array(types[1], [0]) * size
         self.carry = carry  # busy holds its last sample in buckets not sampled yet
 
     def advance(self, t: int) -> None:
         if t <= self.end:
             return
         size = self.size
-        busy = self.busy[self.end % size] if self.carry else 0.0
+        busy = self.busy[self.end % size] if self.carry else 0
         if t - self.end >= size:
-            self.done = array("q", [0]) * size
-            self.busy = array("d", [busy]) * size
+            self.done = array(self.done.typecode, [0]) * size
+            self.busy = array(self.busy.typecode, [busy]) * size
         else:
             for s in range(self.end + 1, t + 1):
                 i = s % size
@@ -114,10 +125,22 @@ class Series:
 
     # -- feeding ---------------------------------------------------------------
 
-    def _ring(self, table: dict, key: tuple[str, str], size: int, t: int, carry: bool) -> Ring:
-        ring = table.get(key)
+    def _seconds(self, key: tuple[str, str], t: int) -> Ring:
+        """The key's one-second ring; a new node's minute ring is made with it."""
+        ring = self._sec.get(key)
         if ring is None:
-            ring = table[key] = Ring(size, t, carry)
+            node = key[1]
+            ring = self._sec[key] = Ring(self.seconds, t, True, NODE_SECONDS if node else CLUSTER_TYPES)
+            if node and key not in self._min:
+                self._min[key] = Ring(self.node_minutes, t // 60, False, NODE_MINUTES)
+        return ring
+
+    def _minutes(self, key: tuple[str, str], m: int) -> Ring:
+        ring = self._min.get(key)
+        if ring is None:
+            node = key[1]
+            ring = self._min[key] = Ring(self.node_minutes if node else self.minutes, m, False,
+                                         NODE_MINUTES if node else CLUSTER_TYPES)  # fmt: skip
         return ring
 
     def _at_minute(self, m: int) -> None:
@@ -135,27 +158,41 @@ class Series:
         if node:
             self._done((cluster, node), t)
 
-    def _done(self, key: tuple[str, str], t: int) -> None:
+    def jobs_done(self, counts: dict[tuple[str, str], int], now: float) -> None:
+        """Jobs that ended at `now`, counted per (cluster, node) — a drain's worth at once
+        (node "" or None: not on a node; the cluster totals are added here)."""
+        t = int(now)
+        if self.minute != t // 60:
+            self._at_minute(t // 60)
+        totals: dict[str, int] = {}
+        for (cluster, node), n in counts.items():
+            totals[cluster] = totals.get(cluster, 0) + n
+            if node:
+                self._done((cluster, node), t, n)
+        for cluster, n in totals.items():
+            self._done((cluster, TOTAL), t, n)
+
+    def _done(self, key: tuple[str, str], t: int, n: int = 1) -> None:
         ring = self._sec.get(key)
         if ring is None:
-            ring = self._sec[key] = Ring(self.seconds, t, True)
+            ring = self._seconds(key, t)
         if t != ring.end:
             ring.advance(t)
         if t == ring.end:
-            ring.done[t % ring.size] += 1
+            ring.done[t % ring.size] += n
         else:
-            ring.add_done(t)
+            ring.add_done(t, n)
         acc = self._acc.get(key)
         if acc is None:
             acc = self._acc[key] = [0, 0.0, 0]
-        acc[0] += 1
+        acc[0] += n
 
     def tick(self, now: float, busy: dict[tuple[str, str], int]) -> None:
         """A sample of busy CPUs at `now`: (cluster, node) -> busy, with (cluster, "") totals."""
         t = int(now)
         self._at_minute(t // 60)
         for key, value in busy.items():
-            self._ring(self._sec, key, self.seconds, t, True).put(t, busy=value)
+            self._seconds(key, t).put(t, busy=value)
             acc = self._acc.get(key)
             if acc is None:
                 acc = self._acc[key] = [0, 0.0, 0]
@@ -174,8 +211,7 @@ class Series:
                 continue  # an idle minute is the ring's default: nothing to keep
             point = MinutePoint(start, cluster, node, int(done), busy)
             points.append(point)
-            size = self.node_minutes if node else self.minutes
-            self._ring(self._min, (cluster, node), size, self.minute, False).merge(self.minute, int(done), busy)
+            self._minutes((cluster, node), self.minute).merge(self.minute, int(done), busy)
         self._acc = {}
         for point in points:
             for listener in self.listeners:
@@ -186,9 +222,7 @@ class Series:
         """Minutes of an earlier run (any order); listeners are not told."""
         for p in sorted(points, key=lambda p: p.minute):
             m = p.minute // 60
-            size = self.node_minutes if p.node else self.minutes
-            ring = self._ring(self._min, (p.cluster, p.node), size, m, False)
-            ring.merge(m, p.done, p.busy)
+            self._minutes((p.cluster, p.node), m).merge(m, p.done, p.busy)
 
     def forget(self, cluster: str) -> None:
         """A detached cluster's one-second series go (its minutes stay, for the record)."""

@@ -6,7 +6,7 @@ import pytest
 
 from dispymon import events as ev
 from dispymon.events import JobInfo
-from dispymon.history import History, split_exception
+from dispymon.history import History, as_dict, split_exception
 
 TRACE = 'Traceback (most recent call last):\n  File "<string>", line 5, in compute\nValueError: boom 7\n'
 
@@ -23,7 +23,7 @@ def test_each_outcome_is_recorded_as_the_state_counts_it():
     h.job_ended("c", ev.JOB_CANCELLED, job(4, ip=None, start=None), seen=204.0)
     h.job_ended("c", ev.JOB_ABANDONED, job(5, ip=None), seen=205.0)
     assert h.job_ended("c", ev.JOB_RUNNING, job(6), seen=1.0) is None  # not an end
-    by_uid = {r["uid"]: r for r in h.jobs}
+    by_uid = {r["uid"]: r for r in h.records()}
     assert [by_uid[u]["outcome"] for u in range(1, 6)] == ["finished", "failed", "terminated", "cancelled", "abandoned"]
     assert by_uid[1] == {"uid": 1, "id": "job-1", "cluster": "c", "node": "127.0.0.2", "outcome": "finished",
                          "exception_type": None, "exception_message": None, "start_time": 100.0,
@@ -55,7 +55,7 @@ def test_job_ids_are_guarded_text():
     h = History()
     h.job_ended("c", ev.JOB_FINISHED, job(1, end=1.0, job_id=Bad()), seen=1.0)
     h.job_ended("c", ev.JOB_FINISHED, job(2, end=1.0, job_id="<b>" + "x" * 500), seen=1.0)
-    ids = [r["id"] for r in h.jobs]
+    ids = [r["id"] for r in h.records()]
     assert ids[0] == "<unprintable Bad: __str__ raised ValueError>"
     assert ids[1].startswith("<b>xx") and ids[1].endswith("(503 chars)")
 
@@ -83,7 +83,7 @@ def test_bounded_by_size_oldest_first_out():
     h = History(size=3)
     for uid in range(10):
         h.job_ended("c", ev.JOB_FINISHED, job(uid, end=float(uid)), seen=0.0)
-    assert [r["uid"] for r in h.jobs] == [7, 8, 9]
+    assert [r["uid"] for r in h.records()] == [7, 8, 9]
     assert h.query()["total"] == 3
 
 
@@ -105,8 +105,7 @@ def test_listeners_see_each_new_record_but_not_loaded_ones():
     h = History()
     seen = []
     h.listeners.append(seen.append)
-    h.load([{"uid": 1, "id": "old", "cluster": "c", "node": "", "outcome": "finished", "exception_type": None,
-             "exception_message": None, "start_time": None, "end_time": 1.0, "duration": None}])  # fmt: skip
+    h.load([(1, "old", "c", "", "finished", None, None, None, 1.0, None)])  # as the store gives them
     h.job_ended("c", ev.JOB_FINISHED, job(2, end=2.0), seen=2.0)
-    assert [r["uid"] for r in seen] == [2]
+    assert [as_dict(r)["uid"] for r in seen] == [2]
     assert [r["id"] for r in h.query()["jobs"]] == ["job-2", "old"]

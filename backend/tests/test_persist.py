@@ -5,15 +5,15 @@ from __future__ import annotations
 import sqlite3
 import threading
 
+from dispymon.history import as_dict
 from dispymon.persist import Store
 from dispymon.series import MinutePoint
 
 
-def record(uid: int, outcome: str = "finished", end: float = 100.0) -> dict:
-    return {"uid": uid, "id": f"job-{uid}", "cluster": "c", "node": "127.0.0.2", "outcome": outcome,
-            "exception_type": "ValueError" if outcome == "failed" else None,
-            "exception_message": "boom" if outcome == "failed" else None,
-            "start_time": end - 1, "end_time": end, "duration": 1.0}  # fmt: skip
+def record(uid: int, outcome: str = "finished", end: float = 100.0) -> tuple:
+    """A history record (history.FIELDS order)."""
+    return (uid, f"job-{uid}", "c", "127.0.0.2", outcome, "ValueError" if outcome == "failed" else None,
+            "boom" if outcome == "failed" else None, end - 1, end, 1.0)  # fmt: skip
 
 
 def test_jobs_and_minutes_survive_a_restart(tmp_path):
@@ -28,7 +28,7 @@ def test_jobs_and_minutes_survive_a_restart(tmp_path):
     assert store.errors == 0 and store.rows_written == 7
     again = Store(path)
     jobs = again.load_jobs(3)
-    assert [j["uid"] for j in jobs] == [2, 3, 4]  # the last three, oldest first
+    assert [as_dict(j)["uid"] for j in jobs] == [2, 3, 4]  # the last three, oldest first
     assert jobs[1] == record(3, "failed", end=103.0)
     assert again.load_minutes(0) == [MinutePoint(600, "c", "", 5, 1.5), MinutePoint(600, "c", "127.0.0.2", 5, 1.5)]
     assert again.load_minutes(601) == []
