@@ -23,7 +23,7 @@ from .control import ClusterControl
 from .api import install as install_api
 from .hub import Hub
 from .security import COOKIE, OPERATOR, Access, TokenBucket
-from .views import ClientView
+from .views import MIN_INTERVAL, ClientView, effective_interval
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ class Connection:
             if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not math.isfinite(interval):
                 self.send(_error("invalid", "view.interval must be a finite number of seconds"))
                 return
-            self.view.interval = float(interval)
+            self.view.interval = effective_interval(float(interval))
         if "node" in message:
             node = message["node"]
             if node is not None and (not isinstance(node, str) or not 0 < len(node) <= 64):
@@ -316,6 +316,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
                 "protocol": PROTOCOL_VERSION,
                 "server": f"dispymon {__version__}",
                 "poll_sec": config.poll_sec,
+                "min_interval": MIN_INTERVAL,
                 "show_job_args": hub.state.settings["show_job_args"],
                 "role": role,
             }

@@ -114,6 +114,25 @@ async def test_text_frames_are_refused_with_a_reason(served):
     assert msg.type == WSMsgType.CLOSE and "text frames" in msg.extra
 
 
+async def test_assets_and_the_page_go_precompressed_when_the_browser_accepts_gzip(served, static_dir):
+    # the build writes a .gz beside each file (frontend/vite.config.ts)
+    import gzip
+
+    body = "console.log('dispymon');" * 200
+    (static_dir / "assets" / "big.js").write_text(body)
+    (static_dir / "assets" / "big.js.gz").write_bytes(gzip.compress(body.encode()))
+    (static_dir / "index.html.gz").write_bytes(gzip.compress((static_dir / "index.html").read_bytes()))
+    _, client = await served()
+    for path, text in (("/assets/big.js", body), ("/", "dispymon test"), ("/node/127.0.0.2", "dispymon test")):
+        resp = await client.get(path, headers={"Accept-Encoding": "gzip"})
+        assert resp.status == 200 and resp.headers.get("Content-Encoding") == "gzip", path
+        assert text in await resp.text()  # the client inflates it
+        plain = await client.get(path, headers={"Accept-Encoding": "identity"})
+        assert "Content-Encoding" not in plain.headers and text in await plain.text()
+    wire = await client.get("/assets/big.js", headers={"Accept-Encoding": "gzip"}, auto_decompress=False)
+    assert len(await wire.read()) < len(body) / 10
+
+
 async def test_spa_routes_serve_index_and_nothing_outside_the_build(served):
     _, client = await served()
     for path in ("/", "/node/127.0.0.2", "/manage"):

@@ -3,7 +3,13 @@ import type { FormEvent } from 'react';
 import { useDashboard, useSocket } from '../context';
 import { parseInterval } from '../format';
 
-/** This browser's update interval, and "Update" to get changes right now. */
+/**
+ * The shortest interval the server keeps ("live": 20 updates a second, the
+ * hello's `min_interval`); a smaller positive value counts as this.
+ */
+export const LIVE_INTERVAL = 0.05;
+
+/** This browser's update interval, "Live", and "Update" to get changes right now. */
 export function UpdateControls() {
   const inputId = useId();
   const errorId = useId();
@@ -16,8 +22,9 @@ export function UpdateControls() {
   const invalid = draft !== null && parseInterval(draft) === null;
 
   const commit = (value: string): boolean => {
-    const seconds = parseInterval(value);
-    if (seconds === null) return false;
+    const asked = parseInterval(value);
+    if (asked === null) return false;
+    const seconds = asked > 0 && asked < LIVE_INTERVAL ? LIVE_INTERVAL : asked;
     if (seconds !== interval) socket.setViewInterval(seconds);
     return true;
   };
@@ -51,6 +58,17 @@ export function UpdateControls() {
           }}
         />
       </div>
+      <button
+        type="button"
+        aria-pressed={interval === LIVE_INTERVAL}
+        title={`Update ${1 / LIVE_INTERVAL} times a second`}
+        onClick={() => {
+          setDraft(null);
+          if (interval !== LIVE_INTERVAL) socket.setViewInterval(LIVE_INTERVAL);
+        }}
+      >
+        Live
+      </button>
       <button type="button" onClick={() => socket.flush()}>
         Update
       </button>
@@ -58,6 +76,8 @@ export function UpdateControls() {
         <p id={errorId} className="field-error" role="alert">
           Enter a number of seconds (0 or less stops automatic updates).
         </p>
+      ) : draft !== null && (parseInterval(draft) ?? 0) > 0 && (parseInterval(draft) ?? 0) < LIVE_INTERVAL ? (
+        <p className="hint">Below {LIVE_INTERVAL} s counts as {LIVE_INTERVAL} s, the live minimum.</p>
       ) : interval !== null && interval <= 0 ? (
         <p className="hint">Automatic updates stopped: press Update to refresh.</p>
       ) : null}

@@ -295,6 +295,25 @@ describe('Monitor page', () => {
     expect(socket.flush).toHaveBeenCalledOnce();
   });
 
+  it('goes live at 0.05 s with the Live button, and raises a smaller interval to it', () => {
+    const { socket, store } = setup();
+    const live = screen.getByRole('button', { name: 'Live' });
+    expect(live.getAttribute('aria-pressed')).toBe('false');
+    fireEvent.click(live);
+    expect(socket.setViewInterval).toHaveBeenLastCalledWith(0.05);
+    expect(store.getState().interval).toBe(0.05);
+    expect(live.getAttribute('aria-pressed')).toBe('true');
+    const input = screen.getByRole('spinbutton', { name: 'Update interval (seconds)' }) as HTMLInputElement;
+    expect(input.value).toBe('0.05');
+
+    fireEvent.change(input, { target: { value: '1' } });
+    expect(live.getAttribute('aria-pressed')).toBe('false');
+    fireEvent.change(input, { target: { value: '0.01' } });
+    expect(socket.setViewInterval).toHaveBeenLastCalledWith(0.05);
+    expect(screen.getByText(/counts as 0.05 s/)).toBeTruthy();
+    expect(live.getAttribute('aria-pressed')).toBe('true');
+  });
+
   it('shows the interval from hello once it arrives', () => {
     const { store } = setup({ interval: null });
     const input = screen.getByRole('spinbutton', { name: 'Update interval (seconds)' }) as HTMLInputElement;
