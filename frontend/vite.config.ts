@@ -1,11 +1,43 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { defineConfig } from 'vite';
+import type { Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
+
+const COMPRESSIBLE = /\.(js|css|html|svg)$/;
+
+/**
+ * Writes `<file>.gz` (gzip level 9) beside each text file of the build. The
+ * server's static files answer a browser that accepts gzip with it (aiohttp's
+ * FileResponse looks for `<file>.gz`): the files go out at their smallest,
+ * compressed once here instead of never (or on every request). A file gzip
+ * would not make smaller gets none, and is sent as it is.
+ */
+function precompress(): Plugin {
+  return {
+    name: 'dispymon:precompress',
+    apply: 'build',
+    async writeBundle(options, bundle) {
+      const dir = options.dir ?? path.dirname(options.file ?? '.');
+      const names = Object.keys(bundle).filter((name) => COMPRESSIBLE.test(name));
+      await Promise.all(
+        names.map(async (name) => {
+          const file = path.join(dir, name);
+          const raw = await readFile(file);
+          const gz = gzipSync(raw, { level: 9 });
+          if (gz.length < raw.length) await writeFile(`${file}.gz`, gz);
+        }),
+      );
+    },
+  };
+}
 
 // The Python server serves the build from its package directory, assets
 // under /assets/, and answers unknown paths with index.html (SPA routes).
 export default defineConfig({
   base: '/',
-  plugins: [react()],
+  plugins: [react(), precompress()],
   build: {
     outDir: '../backend/dispymon/static',
     emptyOutDir: true,
@@ -15,7 +47,10 @@ export default defineConfig({
           // The libraries every page needs, in one long-cached file beside
           // the app's own code. Without this group the bundler still splits
           // them off (they are shared with the lazy pages), but into a chunk
-          // named after whichever app module it lands with.
+          // named after whichever app module it lands with. Only what the
+          // first page runs belongs here: a library only lazy modules use
+          // (@tanstack/react-virtual, uplot) stays in their chunks, loaded
+          // with them (benchmarks/b9_bundle.py checks what the first page loads).
           groups: [{ name: 'vendor', test: /node_modules[\\/](react|react-dom|scheduler|zustand|@msgpack)[\\/]/ }],
         },
       },

@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { act, cleanup, fireEvent, screen, within } from '@testing-library/react';
+import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { compareIp } from '../state';
 import { cluster, node } from '../test/fixtures';
@@ -36,6 +36,11 @@ function many(count: number) {
 
 const bodyRows = () => within(screen.getByRole('table', { name: 'Nodes' })).getAllByRole('row').slice(1);
 
+/** Until the virtualiser's module loads, the table shows its first rows plainly; then a spacer row stands in for the rest. */
+async function virtualised() {
+  await waitFor(() => expect(document.querySelector('tbody tr.spacer')).not.toBeNull(), { timeout: 5000 });
+}
+
 describe('Nodes table at scale', () => {
   it('renders every row up to FULL_TABLE_ROWS nodes', () => {
     renderApp({ clusters: { big: many(FULL_TABLE_ROWS) } });
@@ -43,20 +48,22 @@ describe('Nodes table at scale', () => {
     expect(screen.getByRole('table', { name: 'Nodes' }).getAttribute('aria-rowcount')).toBe(String(FULL_TABLE_ROWS + 1));
   });
 
-  it('keeps only the rows in view in the DOM above it, announcing the full count', () => {
+  it('keeps only the rows in view in the DOM above it, announcing the full count', async () => {
     renderApp({ clusters: { big: many(5000) } });
+    await virtualised();
     const table = screen.getByRole('table', { name: 'Nodes' });
     expect(table.getAttribute('aria-rowcount')).toBe('5001');
     const rows = bodyRows();
-    expect(rows.length).toBeLessThan(100);
+    expect(rows.length).toBeLessThan(40);
     // default order (IP descending): the first rows are the highest addresses, with their positions
     const first = rows[0]!;
     expect(within(first).getAllByRole('cell')[0]?.textContent).toBe(address(4999));
     expect(first.getAttribute('aria-rowindex')).toBe('2');
   });
 
-  it('sorts a large table on a header click, and follows deltas', () => {
+  it('sorts a large table on a header click, and follows deltas', async () => {
     const { store } = renderApp({ clusters: { big: many(2000) } });
+    await virtualised();
     fireEvent.click(screen.getByRole('button', { name: 'Busy' }));
     const busy = () => bodyRows().map((r) => Number(within(r).getAllByRole('cell')[3]?.textContent));
     expect(busy().every((b) => b === 0)).toBe(true);

@@ -1,6 +1,5 @@
-import { memo, useId, useMemo, useRef } from 'react';
+import { memo, useId, useMemo, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
-import { useVirtualizer } from '@tanstack/react-virtual';
 import { useDashboard } from '../context';
 import { DASH, formatBytes, formatClock, formatPercent, formatSeconds, healthFlags, secPerJob } from '../format';
 import { NodeStatus } from './NodeStatus';
@@ -8,6 +7,7 @@ import type { Node } from '../protocol';
 import { selectCluster } from '../state';
 import { Link, replaceSearch, useSearch } from '../router';
 import { nodePath } from '../paths';
+import { useVirtualRows } from './useVirtualRows';
 
 // Sorting is a few lines here rather than TanStack Table: this page is what
 // loads first, and the table library alone is ~12 KB gzip of it.
@@ -21,6 +21,15 @@ export const FULL_TABLE_ROWS = 100;
 
 /** Row height (px) of the virtualised table: matches `.nodes-table.virtual td` in styles.css. */
 const ROW_HEIGHT = 36;
+
+/**
+ * Rows shown plainly while the virtualiser's module loads (useVirtualRows:
+ * it and @tanstack/react-virtual, ~10 KB gzip, are fetched only for a table
+ * above FULL_TABLE_ROWS): more than the scroll box (at most 40rem, ~18 rows)
+ * shows, and fewer than FULL_TABLE_ROWS, so the table is never empty and
+ * never a full 10,000 rows meanwhile.
+ */
+export const LOADING_ROWS = 30;
 
 type SortValue = number | string | null;
 
@@ -231,18 +240,12 @@ export function NodesTable() {
 
   // Many nodes: only the rows in view (and a few either side) are in the DOM.
   const virtual = rows.length > FULL_TABLE_ROWS;
-  const scrollRef = useRef<HTMLDivElement>(null);
-  const virtualizer = useVirtualizer({
-    count: virtual ? rows.length : 0,
-    getScrollElement: () => scrollRef.current,
-    estimateSize: () => ROW_HEIGHT,
-    overscan: 10,
-    // Stable row ids: a node keeps its DOM row while others move.
-    getItemKey: (index) => rows[index]?.ip_addr ?? index,
-  });
-  const items = virtual ? virtualizer.getVirtualItems() : [];
-  const padTop = items[0]?.start ?? 0;
-  const padBottom = virtual ? virtualizer.getTotalSize() - (items[items.length - 1]?.end ?? 0) : 0;
+  const VirtualRows = useVirtualRows(virtual);
+  const [scrollBox, setScrollBox] = useState<HTMLDivElement | null>(null);
+  const row = (index: number) => {
+    const n = rows[index];
+    return n ? <NodeRow key={n.ip_addr} node={n} rowIndex={index + 2} /> : null;
+  };
 
   const toggle = (column: string) => {
     // A click toggles ascending/descending; the first click on another
@@ -260,7 +263,7 @@ export function NodesTable() {
       {/* The table scrolls inside its own box on narrow screens; focusable so
           keyboard users can scroll it too. */}
       <div
-        ref={scrollRef}
+        ref={setScrollBox}
         className={virtual ? 'table-scroll virtual-scroll' : 'table-scroll'}
         tabIndex={0}
         role="group"
@@ -296,25 +299,12 @@ export function NodesTable() {
                   No nodes yet
                 </td>
               </tr>
+            ) : virtual && VirtualRows ? (
+              <VirtualRows count={rows.length} scrollElement={scrollBox} rowHeight={ROW_HEIGHT} columns={COLUMNS.length} row={row} />
             ) : virtual ? (
-              <>
-                {padTop > 0 && (
-                  <tr aria-hidden="true" className="spacer">
-                    <td colSpan={COLUMNS.length} style={{ height: padTop }} />
-                  </tr>
-                )}
-                {items.map((item) => {
-                  const n = rows[item.index];
-                  return n ? <NodeRow key={n.ip_addr} node={n} rowIndex={item.index + 2} /> : null;
-                })}
-                {padBottom > 0 && (
-                  <tr aria-hidden="true" className="spacer">
-                    <td colSpan={COLUMNS.length} style={{ height: padBottom }} />
-                  </tr>
-                )}
-              </>
+              rows.slice(0, LOADING_ROWS).map((_, i) => row(i))
             ) : (
-              rows.map((n, i) => <NodeRow key={n.ip_addr} node={n} rowIndex={i + 2} />)
+              rows.map((_, i) => row(i))
             )}
           </tbody>
         </table>

@@ -1,15 +1,18 @@
 import { memo, useEffect, useId, useMemo, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
-import { useVirtualizer } from '@tanstack/react-virtual';
 import { useNow } from '../clock';
 import { DASH, formatClock, formatElapsed } from '../format';
 import type { Job, TerminateOutcome } from '../protocol';
 import { useCommands } from '../useCommands';
 import { ConfirmDialog } from './ConfirmDialog';
+import VirtualRows from './VirtualRows';
 
 // Rows are plain data plus a uid Set for the selection, not TanStack Table:
 // its row model rebuilds ~30 closures per row on every data change, measured
-// here at 1.2–1.9 s per delta for 100,000 jobs; this list costs ~20 ms.
+// here at 1.2–1.9 s per delta for 100,000 jobs. Nothing here walks all the
+// jobs on a delta either (a few ms each for 100,000, several per delta: long
+// tasks while scrolling): the selection is checked against `isListed`, and
+// the selected jobs are listed only when the button is pressed.
 
 /** Fixed row height (px, matches the CSS): lets 100,000 rows scroll with only the visible ones in the DOM. */
 const ROW_HEIGHT = 36;
@@ -104,18 +107,37 @@ const JobRow = memo(function JobRow({ job, rowIndex, selected, showArgs, showClu
 
 const EMPTY_SELECTION: ReadonlySet<number> = new Set();
 
+/** The selection without the uids no longer listed; the same Set when none left. */
+function keepListed(selection: ReadonlySet<number>, isListed: (uid: number) => boolean): ReadonlySet<number> {
+  let gone: number[] | null = null;
+  for (const uid of selection) if (!isListed(uid)) (gone ??= []).push(uid);
+  if (gone === null) return selection;
+  // a copy, then the few deletions: cheaper than rebuilding a select-all of 100,000
+  const kept = new Set(selection);
+  for (const uid of gone) kept.delete(uid);
+  return kept;
+}
+
+/** The jobs a Node page lists. */
+export interface RunningJobsList {
+  /** in display order */
+  jobs: readonly Job[];
+  /** whether a job of this uid is in `jobs`, without a walk through them */
+  isListed(uid: number): boolean;
+}
+
 interface RunningJobsProps {
-  /** the jobs to list, in display order */
-  jobs: Job[];
+  running: RunningJobsList;
   showArgs: boolean;
   /** show which cluster each job belongs to */
   showCluster: boolean;
 }
 
 /** The running jobs of one node (seed 5.3.2): select some or all and terminate them. */
-export function RunningJobs({ jobs, showArgs, showCluster }: RunningJobsProps) {
+export function RunningJobs({ running, showArgs, showCluster }: RunningJobsProps) {
+  const { jobs, isListed } = running;
   const headingId = useId();
-  const [selection, setSelection] = useState<ReadonlySet<number>>(EMPTY_SELECTION);
+  const [chosen, setChosen] = useState<ReadonlySet<number>>(EMPTY_SELECTION);
   const [confirming, setConfirming] = useState<Job[] | null>(null);
   const [results, setResults] = useState<TerminationResult[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -123,25 +145,17 @@ export function RunningJobs({ jobs, showArgs, showCluster }: RunningJobsProps) {
   const terminating = isPending('terminate');
 
   // A job that left (finished, terminated, other cluster chosen) leaves the
-  // selection too, so the count and the command only name jobs on screen.
-  const listed = useMemo(() => new Set(jobs.map((j) => j.uid)), [jobs]);
+  // selection at once, so the count and the command only name jobs on
+  // screen; and for good (a later job could get its uid back).
+  const selection = useMemo(() => keepListed(chosen, isListed), [chosen, isListed]);
   useEffect(() => {
-    setSelection((current) => {
-      for (const uid of current) {
-        if (!listed.has(uid)) return new Set([...current].filter((u) => listed.has(u)));
-      }
-      return current;
-    });
-  }, [listed]);
-  const selected = useMemo(
-    () => (selection.size === 0 ? [] : jobs.filter((j) => selection.has(j.uid))),
-    [jobs, selection],
-  );
+    if (selection !== chosen) setChosen(selection);
+  }, [selection, chosen]);
 
   // Stable across renders, so memoised rows stay untouched.
   const toggle = useMemo(
     () => (uid: number, on: boolean) =>
-      setSelection((current) => {
+      setChosen((current) => {
         const next = new Set(current);
         if (on) next.add(uid);
         else next.delete(uid);
@@ -150,27 +164,31 @@ export function RunningJobs({ jobs, showArgs, showCluster }: RunningJobsProps) {
     [],
   );
 
-  const scrollRef = useRef<HTMLDivElement>(null);
-  const virtualizer = useVirtualizer({
-    count: jobs.length,
-    getScrollElement: () => scrollRef.current,
-    estimateSize: () => ROW_HEIGHT,
-    overscan: 10,
-    // Stable row ids: a job keeps its DOM row as others come and go.
-    getItemKey: (index) => jobs[index]?.uid ?? index,
-  });
-  const items = virtualizer.getVirtualItems();
-  const padTop = items[0]?.start ?? 0;
-  const padBottom = virtualizer.getTotalSize() - (items[items.length - 1]?.end ?? 0);
+  const [scrollBox, setScrollBox] = useState<HTMLDivElement | null>(null);
   const columnCount = showCluster ? 7 : 6;
+  const row = (index: number) => {
+    const job = jobs[index];
+    if (!job) return null;
+    return (
+      <JobRow
+        key={job.uid}
+        job={job}
+        rowIndex={index + 2}
+        selected={selection.has(job.uid)}
+        showArgs={showArgs}
+        showCluster={showCluster}
+        onToggle={toggle}
+      />
+    );
+  };
 
-  const terminate = async (chosen: Job[]) => {
+  const terminate = async (picked: Job[]) => {
     setConfirming(null);
     setError(null);
     setResults(null);
     const collected: TerminationResult[] = [];
-    for (let i = 0; i < chosen.length; i += MAX_UIDS_PER_COMMAND) {
-      const batch = chosen.slice(i, i + MAX_UIDS_PER_COMMAND);
+    for (let i = 0; i < picked.length; i += MAX_UIDS_PER_COMMAND) {
+      const batch = picked.slice(i, i + MAX_UIDS_PER_COMMAND);
       const outcome = await run('terminate', 'terminate_jobs', { uids: batch.map((j) => j.uid) });
       if (!outcome.ok) {
         setError(outcome.message);
@@ -184,7 +202,8 @@ export function RunningJobs({ jobs, showArgs, showCluster }: RunningJobsProps) {
     if (collected.length > 0) setResults(collected);
   };
 
-  const count = selected.length;
+  // every selected uid is listed (keepListed)
+  const count = selection.size;
   return (
     <section className="running-jobs" aria-labelledby={headingId}>
       <div className="section-head">
@@ -193,14 +212,14 @@ export function RunningJobs({ jobs, showArgs, showCluster }: RunningJobsProps) {
           type="button"
           className="danger"
           disabled={count === 0 || terminating}
-          onClick={() => setConfirming(selected)}
+          onClick={() => setConfirming(jobs.filter((j) => selection.has(j.uid)))}
         >
           {/* The name keeps its prefix in every state: people and tests find it by it. */}
           Terminate selected ({count})
         </button>
       </div>
 
-      <div ref={scrollRef} className="table-scroll virtual-scroll" tabIndex={0} role="group" aria-labelledby={headingId}>
+      <div ref={setScrollBox} className="table-scroll virtual-scroll" tabIndex={0} role="group" aria-labelledby={headingId}>
         <table className="jobs-table" aria-label="Running jobs" aria-rowcount={jobs.length + 1}>
           <colgroup>
             <col className="col-select" />
@@ -215,9 +234,9 @@ export function RunningJobs({ jobs, showArgs, showCluster }: RunningJobsProps) {
             <tr aria-rowindex={1}>
               <th scope="col">
                 <SelectAll
-                  count={selected.length}
+                  count={count}
                   total={jobs.length}
-                  onChange={(all) => setSelection(all ? listed : EMPTY_SELECTION)}
+                  onChange={(all) => setChosen(all ? new Set(jobs.map((j) => j.uid)) : EMPTY_SELECTION)}
                 />
               </th>
               <th scope="col">Job ID</th>
@@ -236,33 +255,7 @@ export function RunningJobs({ jobs, showArgs, showCluster }: RunningJobsProps) {
                 </td>
               </tr>
             ) : (
-              <>
-                {padTop > 0 && (
-                  <tr aria-hidden="true" className="spacer">
-                    <td colSpan={columnCount} style={{ height: padTop }} />
-                  </tr>
-                )}
-                {items.map((item) => {
-                  const job = jobs[item.index];
-                  if (!job) return null;
-                  return (
-                    <JobRow
-                      key={job.uid}
-                      job={job}
-                      rowIndex={item.index + 2}
-                      selected={selection.has(job.uid)}
-                      showArgs={showArgs}
-                      showCluster={showCluster}
-                      onToggle={toggle}
-                    />
-                  );
-                })}
-                {padBottom > 0 && (
-                  <tr aria-hidden="true" className="spacer">
-                    <td colSpan={columnCount} style={{ height: padBottom }} />
-                  </tr>
-                )}
-              </>
+              <VirtualRows count={jobs.length} scrollElement={scrollBox} rowHeight={ROW_HEIGHT} columns={columnCount} row={row} />
             )}
           </tbody>
         </table>

@@ -1,7 +1,9 @@
 // @vitest-environment jsdom
 import { act, cleanup, fireEvent, screen, within } from '@testing-library/react';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Cluster, Job, WatchedJobs } from '../protocol';
+import { JobTable } from '../jobTable';
+import type { Cluster, Job } from '../protocol';
+import type { WatchedJobs } from '../state';
 import { navigate } from '../router';
 import type { DashboardState } from '../store';
 import { cluster, node } from '../test/fixtures';
@@ -44,7 +46,7 @@ function job(uid: number, fields: Partial<Job> = {}): Job {
 }
 
 function watched(jobs: Job[], ip = IP): WatchedJobs {
-  return { ip_addr: ip, jobs: new Map(jobs.map((j) => [j.uid, j])) };
+  return { ip_addr: ip, jobs: JobTable.of(jobs) };
 }
 
 const alphaNode = node(IP, {
@@ -225,6 +227,21 @@ describe('Node page', () => {
     // job 3 left; job 5 is new and not selected
     expect(terminateButton().textContent).toBe('Terminate selected (2)');
     expect(all.indeterminate).toBe(true);
+  });
+
+  it('keeps the jobs in start order across deltas', async () => {
+    const { store } = await openNode({ nodeJobs: watched([job(1, { start_time: t0 + 1 }), job(2, { start_time: t0 + 2 }), job(3, { start_time: t0 + 3 })]) });
+    const ids = () => bodyRows().map((r) => [r.getAttribute('aria-rowindex'), cellTexts(r)[1]]);
+    expect(ids()).toEqual([['2', 'job-1'], ['3', 'job-2'], ['4', 'job-3']]);
+    act(() => {
+      store.getState().receiveDelta({
+        type: 'delta',
+        seq: 2,
+        node_jobs: { ip_addr: IP, jobs: { '2': null, '7': job(7, { start_time: t0 }), '8': job(8, { start_time: t0 + 2.5 }) } },
+      });
+    });
+    expect(ids()).toEqual([['2', 'job-7'], ['3', 'job-1'], ['4', 'job-8'], ['5', 'job-3']]);
+    expect(table().getAttribute('aria-rowcount')).toBe('5');
   });
 
   it('renders only the visible rows of 100,000 jobs', async () => {

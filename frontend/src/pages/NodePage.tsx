@@ -4,12 +4,15 @@ import { useShallow } from 'zustand/react/shallow';
 import { ClusterSelect } from '../components/ClusterSelect';
 import { JobsChart } from '../components/JobsChart';
 import { RunningJobs } from '../components/RunningJobs';
+import type { RunningJobsList } from '../components/RunningJobs';
 import { UpdateControls } from '../components/UpdateControls';
 import { useDashboard, useSocket } from '../context';
 import { DASH, formatBytes, formatClock, formatPercent, formatSeconds } from '../format';
 import { NodeStatus } from '../components/NodeStatus';
 import { COMBINED } from '../protocol';
-import type { Job, Node } from '../protocol';
+import type { Node } from '../protocol';
+import { isListed, orderJobs } from '../jobOrder';
+import type { JobOrder } from '../jobOrder';
 import { Link } from '../router';
 import { clusterNames, resolveClusterName, selectCluster } from '../state';
 
@@ -34,57 +37,7 @@ function summary(node: Node): [string, string, ReactNode][] {
   ];
 }
 
-const NO_JOBS: Job[] = [];
-
-/** Start time order (oldest first, unknown last), then uid: a stable order across updates. */
-function byStart(a: Job, b: Job): number {
-  const sa = a.start_time ?? Infinity;
-  const sb = b.start_time ?? Infinity;
-  return sa === sb ? a.uid - b.uid : sa - sb;
-}
-
-interface JobOrder {
-  source: ReadonlyMap<number, Job>;
-  only: string | null;
-  list: Job[];
-}
-
-/**
- * The node's jobs (of cluster `only`, or all) in byStart order. A delta adds
- * and removes a few of what may be 100,000 jobs: keep the previous order,
- * drop the jobs that left, and merge in the new ones sorted among
- * themselves — two passes instead of a sort of everything (~80 ms for
- * 100,000 jobs, measured in benchmarks/: a long task on every delta).
- */
-export function orderJobs(previous: JobOrder | null, source: ReadonlyMap<number, Job>, only: string | null): JobOrder {
-  const keep = (job: Job) => only === null || job.cluster === only;
-  const full = (): JobOrder => {
-    const list: Job[] = [];
-    for (const job of source.values()) if (keep(job)) list.push(job);
-    return { source, only, list: list.sort(byStart) };
-  };
-  if (previous === null || previous.only !== only) return full();
-  const survivors: Job[] = [];
-  for (const old of previous.list) {
-    const job = source.get(old.uid);
-    if (job === undefined) continue;
-    // a job sent again (arguments shown again, say) keeps its start time; if not, start over
-    if (job.start_time !== old.start_time) return full();
-    survivors.push(job);
-  }
-  const added: Job[] = [];
-  for (const job of source.values()) if (keep(job) && !previous.source.has(job.uid)) added.push(job);
-  if (added.length === 0) return { source, only, list: survivors };
-  added.sort(byStart);
-  const list: Job[] = new Array(survivors.length + added.length);
-  let i = 0;
-  let j = 0;
-  let k = 0;
-  while (i < survivors.length && j < added.length) list[k++] = byStart(survivors[i]!, added[j]!) <= 0 ? survivors[i++]! : added[j++]!;
-  while (i < survivors.length) list[k++] = survivors[i++]!;
-  while (j < added.length) list[k++] = added[j++]!;
-  return { source, only, list };
-}
+const NO_JOBS: RunningJobsList = { jobs: [], isListed: () => false };
 
 /** Node details and its running jobs (seed 5.3.2). Loaded on first visit. */
 export default function NodePage({ ip }: { ip: string }) {
@@ -107,14 +60,14 @@ export default function NodePage({ ip }: { ip: string }) {
   const nodeJobs = useDashboard((s) => (s.nodeJobs?.ip_addr === ip ? s.nodeJobs.jobs : null));
 
   const order = useRef<JobOrder | null>(null);
-  const jobs = useMemo(() => {
+  const running = useMemo((): RunningJobsList => {
     if (!nodeJobs) {
       order.current = null;
       return NO_JOBS;
     }
     const only = cluster !== null && cluster !== COMBINED ? cluster : null;
-    order.current = orderJobs(order.current, nodeJobs, only);
-    return order.current.list;
+    const current = (order.current = orderJobs(order.current, nodeJobs, only));
+    return { jobs: current.list, isListed: (uid) => isListed(current, uid) };
   }, [nodeJobs, cluster]);
 
   return (
@@ -143,7 +96,7 @@ export default function NodePage({ ip }: { ip: string }) {
             </dl>
           </section>
           <JobsChart node={ip} />
-          <RunningJobs jobs={jobs} showArgs={showArgs} showCluster={names.length > 1} />
+          <RunningJobs running={running} showArgs={showArgs} showCluster={names.length > 1} />
         </>
       )}
     </>

@@ -1,0 +1,98 @@
+import type { Locator, Page } from '@playwright/test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test as base, expect } from '../fixtures';
+
+// `dispymon serve --history-db <file>` in a temporary directory of its own,
+// removed after the test (the cluster, which uses these args, stops first).
+const test = base.extend<{ historyDb: string }>({
+  historyDb: async ({}, use) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dispymon-e2e-history-'));
+    try {
+      await use(path.join(dir, 'history.db'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  serveArgs: async ({ historyDb }, use) => {
+    await use(['--history-db', historyDb]);
+  },
+});
+
+// numbered_app.py: jobs "job-0" … "job-<N-1>"; odd n raise ValueError, even n
+// divisible by 3 raise KeyError. It submits them once: the restarted server
+// (same module, same gate) submits nothing, so whatever History shows after
+// the restart comes from the database.
+test.use({ appModule: 'numbered_app.py', nodeCount: 1, cpus: 2, firstIp: 108, jobs: 10 });
+
+/** The job ids and outcomes of the History table, read in one evaluation. */
+const historyRows = (table: Locator) =>
+  table.evaluate((t: HTMLTableElement) =>
+    [...t.tBodies[0]!.rows].map((row) => ({ id: row.cells[0]!.textContent!, node: row.cells[2]!.textContent!, outcome: row.cells[3]!.textContent! })),
+  );
+
+/** The per-minute series of the REST API (what the database keeps), summed. */
+async function minuteTotal(page: Page, url: string, node?: string): Promise<number> {
+  const query = new URLSearchParams({ step: '60', ...(node ? { node } : {}) });
+  const response = await page.request.get(new URL(`api/series?${query}`, url).href);
+  expect(response.ok()).toBe(true);
+  const series = (await response.json()) as { step: number; done: number[] };
+  expect(series.step).toBe(60);
+  return series.done.reduce((a, b) => a + b, 0);
+}
+
+test('with --history-db the History page keeps the jobs of the previous run across a server restart', async ({ page, cluster }) => {
+  const ids = Array.from({ length: cluster.jobs }, (_, n) => `job-${n}`);
+  const failedCount = Array.from({ length: cluster.jobs }, (_, n) => n).filter((n) => n % 2 === 1 || n % 3 === 0).length;
+  const ip = cluster.ips[0]!;
+
+  await page.goto(cluster.url);
+  await expect(page.getByRole('status', { name: 'Connection' })).toHaveText('Live');
+  cluster.openGate();
+  await expect(page.getByTestId('jobs-done')).toHaveText(String(cluster.jobs), { timeout: 60_000 });
+
+  await page.getByRole('link', { name: 'History' }).click();
+  await expect(page).toHaveURL(/\/history$/);
+  const table = page.getByRole('table', { name: 'Finished jobs' });
+  const count = page.getByText(`${cluster.jobs} jobs`, { exact: true });
+  await expect(count).toBeVisible();
+  await expect(table.getByRole('row')).toHaveCount(cluster.jobs + 1); // with the header
+  const before = await historyRows(table);
+  expect(before.map((r) => r.id).sort()).toEqual([...ids].sort());
+  const failures = page.getByRole('table', { name: 'Failures by exception type' });
+  await expect(failures.getByRole('row')).toHaveCount(3); // ValueError and KeyError, with the header
+  const failuresBefore = await failures.evaluate((t: HTMLTableElement) => [...t.tBodies[0]!.rows].map((r) => r.textContent));
+  // this run's per-minute series, cluster-wide and for the node
+  await expect.poll(() => minuteTotal(page, cluster.url)).toBe(cluster.jobs);
+  await expect.poll(() => minuteTotal(page, cluster.url, ip)).toBe(cluster.jobs);
+
+  await cluster.restartServer();
+  await page.reload();
+  await expect(page.getByRole('status', { name: 'Connection' })).toHaveText('Live', { timeout: 30_000 });
+  await expect(page.getByRole('heading', { level: 2, name: 'History' })).toBeVisible();
+  // the new server has run nothing (checked on Monitor below): every job here comes from the database
+  await expect(count).toBeVisible();
+  await expect(table.getByRole('row')).toHaveCount(cluster.jobs + 1);
+  const after = await historyRows(table);
+  // the same jobs, with their node and outcome (the order: newest end first, as before)
+  expect(after).toEqual(before);
+  await expect(failures.getByRole('row')).toHaveCount(3);
+  const failuresAfter = await failures.evaluate((t: HTMLTableElement) => [...t.tBodies[0]!.rows].map((r) => r.textContent));
+  expect(failuresAfter).toEqual(failuresBefore);
+  await page.getByRole('combobox', { name: 'Outcome' }).selectOption('failed');
+  await expect(page.getByText(`${failedCount} jobs`, { exact: true })).toBeVisible();
+
+  // the per-minute series were kept too, cluster-wide and per node (read
+  // through the REST API: the pages' charts draw the per-second series,
+  // which is not kept, so they start empty after a restart)
+  expect(await minuteTotal(page, cluster.url)).toBe(cluster.jobs);
+  expect(await minuteTotal(page, cluster.url, ip)).toBe(cluster.jobs);
+
+  // and the Monitor page shows a fresh run: nothing submitted since the restart
+  await page.getByRole('link', { name: 'Monitor' }).click();
+  await expect(page.getByRole('table', { name: 'Nodes' }).getByRole('link', { name: ip, exact: true })).toBeVisible();
+  await expect(page.getByTestId('jobs-submitted')).toHaveText('0');
+  await expect(page.getByTestId('jobs-done')).toHaveText('0');
+  await expect(page.getByRole('alert')).toHaveCount(0);
+});

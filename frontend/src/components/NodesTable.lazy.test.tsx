@@ -1,0 +1,71 @@
+// @vitest-environment jsdom
+// The virtualised body of the nodes table is a module of its own, fetched the
+// first time a table exceeds FULL_TABLE_ROWS (its own file: a module loads
+// once per test file).
+import { cleanup, screen, waitFor, within } from '@testing-library/react';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { cluster, node } from '../test/fixtures';
+import { renderApp } from '../test/renderApp';
+import { FULL_TABLE_ROWS, LOADING_ROWS } from './NodesTable';
+
+const loads = vi.hoisted(() => vi.fn());
+vi.mock('./VirtualRows', async (importOriginal) => {
+  loads();
+  return importOriginal();
+});
+
+// jsdom lays nothing out: a 600 px scroll box, ~17 rows of 36 px
+const clientHeight = Object.getOwnPropertyDescriptor(Element.prototype, 'clientHeight');
+beforeAll(() => {
+  Object.defineProperty(Element.prototype, 'clientHeight', {
+    configurable: true,
+    get(this: Element) {
+      return this.classList.contains('virtual-scroll') ? 600 : 0;
+    },
+  });
+});
+afterAll(() => {
+  if (clientHeight) Object.defineProperty(Element.prototype, 'clientHeight', clientHeight);
+});
+afterEach(() => {
+  cleanup();
+  history.replaceState(null, '', '/');
+});
+
+const address = (i: number) => `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+const many = (count: number) => cluster('big', Array.from({ length: count }, (_, i) => node(address(i))));
+const table = () => screen.getByRole('table', { name: 'Nodes' });
+const bodyRows = () => within(table()).getAllByRole('row').slice(1);
+const spacers = () => table().querySelectorAll('tbody tr.spacer[aria-hidden="true"]');
+
+describe('the nodes table loads its virtualiser lazily', () => {
+  it('does not fetch it for a table of FULL_TABLE_ROWS nodes', async () => {
+    renderApp({ clusters: { big: many(FULL_TABLE_ROWS) } });
+    expect(bodyRows()).toHaveLength(FULL_TABLE_ROWS);
+    // let any import that was started settle before looking
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(loads).not.toHaveBeenCalled();
+  });
+
+  it('shows the first rows plainly while it loads, then only the rows in view', async () => {
+    renderApp({ clusters: { big: many(150) } });
+    // at once: the first rows in order (IP descending), never an empty table
+    const first = bodyRows();
+    expect(first).toHaveLength(LOADING_ROWS);
+    expect(first.map((r) => r.getAttribute('aria-rowindex'))).toEqual(
+      Array.from({ length: LOADING_ROWS }, (_, i) => String(i + 2)),
+    );
+    expect(within(first[0]!).getAllByRole('cell')[0]?.textContent).toBe(address(149));
+    expect(table().getAttribute('aria-rowcount')).toBe('151');
+    expect(spacers()).toHaveLength(0);
+
+    // loaded: a spacer stands in for the rows below the window
+    await waitFor(() => expect(spacers().length).toBeGreaterThan(0), { timeout: 5000 });
+    expect(loads).toHaveBeenCalledTimes(1);
+    const rows = bodyRows();
+    expect(rows.length).toBeLessThan(LOADING_ROWS);
+    expect(rows[0]?.getAttribute('aria-rowindex')).toBe('2');
+    expect(within(rows[0]!).getAllByRole('cell')[0]?.textContent).toBe(address(149));
+    expect(table().getAttribute('aria-rowcount')).toBe('151');
+  });
+});
