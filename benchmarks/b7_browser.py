@@ -57,7 +57,7 @@ def run(quick: bool = False) -> Result:
     result.rows.append(Row(
         "7. Browser: 10,000 nodes, snapshot → painted",
         f"median {snap['ms']['p50']:.0f} ms (max {snap['ms']['max']:.0f} ms of {snap['ms']['count']}); "
-        f"{snap['runs'][0]['rowsInDom']} rows in the DOM",
+        f"{snap['runs'][0]['rowsInDom']} rows in the DOM once virtualised",
         "≤ 300 ms", snap["ms"]["p50"] <= 300,
     ))  # fmt: skip
     worst = max(out["churn"]["longTasks"]["max"], out["churn sorted"]["longTasks"]["max"])
@@ -88,7 +88,11 @@ def run(quick: bool = False) -> Result:
         lines.append(f"| {key} | {o['longTasks']['count']} | {o['longTasks']['max']:.0f} ms | {f['p50']:.0f} / "
                      f"{f['p95']:.0f} / {f['p99']:.0f} / {f['max']:.0f} ms | {rows_dom} |")  # fmt: skip
     runs = ", ".join(f"{r['ms']:.0f}" for r in snap["runs"])
-    lines.append(f"\nSnapshot → painted, each page load (ms): {runs}. Node page with 100,000 jobs, snapshot → "
+    virtual = snap.get("virtualMs")
+    lazy = (f" The first paint shows the first {snap['runs'][0]['rowsPainted']} rows plainly while the virtualised body's "
+            f"module (loaded only for tables over 100 rows) comes in: snapshot → virtualised table, median "
+            f"{virtual['p50']:.0f} ms (max {virtual['max']:.0f} ms)." if virtual else "")  # fmt: skip
+    lines.append(f"\nSnapshot → painted, each page load (ms): {runs}.{lazy} Node page with 100,000 jobs, snapshot → "
                  f"painted: {scroll['snapshotToPaintedMs']:.0f} ms (static), {churning['snapshotToPaintedMs']:.0f} ms "
                  f"(churning). Scrolled {scroll['scrolledPx']:,} px in 5 s of wheel input.")  # fmt: skip
     result.details = "\n".join(lines)

@@ -3,6 +3,7 @@
 //   node benchmarks/browser.mjs snapshot <url> [repeats]   snapshot frame → painted nodes table
 //   node benchmarks/browser.mjs churn <url> <seconds> [sortColumn]   long tasks, frames, rows in the DOM
 //   node benchmarks/browser.mjs scroll <url> <seconds>     a Node page's running jobs, scrolled
+//   node benchmarks/browser.mjs requests <url> <seconds>   the files a page fetches (its chart drawn, then <seconds> more)
 //
 // Prints one JSON object. The servers are started by benchmarks/b7_browser.py.
 import { chromium } from 'playwright-core';
@@ -24,6 +25,8 @@ function instrument() {
   const bench = {
     snapshotAt: null,
     paintedAt: null,
+    // the nodes table's virtualised body (a lazily loaded module) in place: its spacer row
+    virtualAt: null,
     longTasks: [],
     frames: [],
     maxRows: 0,
@@ -67,6 +70,10 @@ function instrument() {
         bench.paintedAt = -1;
         afterPaint((t) => (bench.paintedAt = t));
       }
+      if (bench.virtualAt === null && bench.snapshotAt !== null && document.querySelector('table[aria-label="Nodes"] tbody tr.spacer')) {
+        bench.virtualAt = -1;
+        afterPaint((t) => (bench.virtualAt = t));
+      }
     }).observe(document.documentElement, { childList: true, subtree: true });
   };
   if (document.documentElement) watch();
@@ -98,12 +105,15 @@ async function snapshot(browser, url, repeats) {
   for (let i = 0; i < repeats; i++) {
     const page = await open(browser, url);
     await page.waitForFunction(() => window.__bench.paintedAt > 0, null, { timeout: 60_000 });
+    const painted = await page.evaluate(() => document.querySelectorAll('table[aria-label="Nodes"] tbody tr[aria-rowindex]').length);
+    // above 100 rows the first ones show plainly until the virtualiser's module is in
+    await page.waitForFunction(() => window.__bench.virtualAt > 0, null, { timeout: 60_000 });
     const b = await page.evaluate(() => ({ ...window.__bench, dom: document.querySelectorAll('table[aria-label="Nodes"] tbody tr').length }));
     const count = await page.getByRole('table', { name: 'Nodes' }).getAttribute('aria-rowcount');
-    runs.push({ ms: b.paintedAt - b.snapshotAt, rowsInDom: b.dom, rowCount: Number(count) - 1, longTasks: b.longTasks.filter((t) => t.start + t.duration >= b.snapshotAt) });
+    runs.push({ ms: b.paintedAt - b.snapshotAt, virtualMs: b.virtualAt - b.snapshotAt, rowsPainted: painted, rowsInDom: b.dom, rowCount: Number(count) - 1, longTasks: b.longTasks.filter((t) => t.start + t.duration >= b.snapshotAt) });
     await page.close();
   }
-  return { scenario: 'snapshot', runs, ms: stats(runs.map((r) => r.ms)) };
+  return { scenario: 'snapshot', runs, ms: stats(runs.map((r) => r.ms)), virtualMs: stats(runs.map((r) => r.virtualMs)) };
 }
 
 async function churn(browser, url, seconds, sortColumn) {
@@ -176,6 +186,42 @@ async function scroll(browser, url, seconds) {
   };
 }
 
+// What a browser opening the page downloads: every HTTP request (the
+// WebSocket is not one), with the body's size as sent and its encoding, and
+// whether it came before the nodes table's first rows were in the DOM.
+async function requests(browser, url, seconds) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const t0 = Date.now();
+  let paintedMs = null;
+  const pending = [];
+  page.on('requestfinished', (request) =>
+    pending.push(
+      (async () => {
+        const response = await request.response();
+        const sizes = await request.sizes();
+        return {
+          path: new URL(request.url()).pathname,
+          ms: Date.now() - t0,
+          status: response ? response.status() : null,
+          encoding: response ? ((await response.headerValue('content-encoding')) ?? null) : null,
+          bodyBytes: sizes.responseBodySize,
+        };
+      })(),
+    ),
+  );
+  await page.goto(url);
+  await page.getByRole('table', { name: 'Nodes' }).locator('tbody tr[aria-rowindex]').first().waitFor({ timeout: 60_000 });
+  paintedMs = Date.now() - t0;
+  // the chart's lazily loaded plot, drawn once the page's first series arrived
+  await page.getByTestId('jobs-chart').locator('canvas').first().waitFor({ timeout: 60_000 });
+  await page.waitForLoadState('networkidle');
+  await page.waitForTimeout(seconds * 1000);
+  const files = await Promise.all(pending);
+  await context.close();
+  return { scenario: 'requests', url, paintedMs, seconds, files };
+}
+
 const [scenario, url, ...rest] = process.argv.slice(2);
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
 try {
@@ -183,6 +229,7 @@ try {
   if (scenario === 'snapshot') out = await snapshot(browser, url, Number(rest[0] ?? 7));
   else if (scenario === 'churn') out = await churn(browser, url, Number(rest[0] ?? 30), rest[1]);
   else if (scenario === 'scroll') out = await scroll(browser, url, Number(rest[0] ?? 5));
+  else if (scenario === 'requests') out = await requests(browser, url, Number(rest[0] ?? 3));
   else throw new Error(`unknown scenario ${scenario}`);
   out.chromium = browser.version();
   console.log(JSON.stringify(out));
