@@ -198,7 +198,9 @@ async def serve(args: argparse.Namespace) -> None:
                     import tracemalloc
 
                     top = tracemalloc.take_snapshot().statistics("lineno")[: int(words[1])]
-                    answer({"top": [f"{s.size / 2**20:.1f} MB {s.count} {s.traceback}" for s in top]})
+                    traced, peak = tracemalloc.get_traced_memory()
+                    answer({"top": [f"{s.size / 2**20:.1f} MB {s.count} {s.traceback}" for s in top],
+                            "traced_mb": traced / 2**20, "peak_mb": peak / 2**20})  # fmt: skip
                 elif words[0] == "quit":
                     break
                 else:
