@@ -84,8 +84,7 @@ test('with --history-db the History page keeps the jobs of the previous run acro
   await expect(page.getByText(`${failedCount} jobs`, { exact: true })).toBeVisible();
 
   // the per-minute series were kept too, cluster-wide and per node (read
-  // through the REST API: the pages' charts draw the per-second series,
-  // which is not kept, so they start empty after a restart)
+  // through the REST API here; the chart's "by minute" range below)
   expect(await minuteTotal(page, cluster.url)).toBe(cluster.jobs);
   expect(await minuteTotal(page, cluster.url, ip)).toBe(cluster.jobs);
 
@@ -94,5 +93,11 @@ test('with --history-db the History page keeps the jobs of the previous run acro
   await expect(page.getByRole('table', { name: 'Nodes' }).getByRole('link', { name: ip, exact: true })).toBeVisible();
   await expect(page.getByTestId('jobs-submitted')).toHaveText('0');
   await expect(page.getByTestId('jobs-done')).toHaveText('0');
+  // the chart's recent range is this run's (the per-second series is not
+  // kept); its by-minute range draws the kept minutes, the previous run's jobs
+  const chart = page.getByRole('img', { name: /^Jobs done per/ });
+  await expect(chart).toHaveAttribute('aria-label', /\(0 in all\)|no data yet/);
+  await page.getByRole('combobox', { name: 'Range' }).selectOption('minutes');
+  await expect(chart).toHaveAttribute('aria-label', new RegExp(`^Jobs done per minute, last 24 hours: .*\\(${cluster.jobs} in all\\)`));
   await expect(page.getByRole('alert')).toHaveCount(0);
 });

@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { act, cleanup, screen, waitFor } from '@testing-library/react';
+import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Series } from '../protocol';
 import { cluster, node } from '../test/fixtures';
@@ -68,6 +68,26 @@ describe('JobsChart on the pages', () => {
     expect(first.args).toEqual({});
     await act(async () => first.fail('timeout', 'no answer'));
     expect(screen.getByRole('alert').textContent).toContain('no answer');
+  });
+
+  it('shows the kept minutes when asked: step 60, per-minute words, an hourly text table', async () => {
+    const { commands } = renderApp({ clusters: { alpha: cluster('alpha', [node('127.0.0.2')]) } });
+    const asked = () => commands.filter((c) => c.name === 'series');
+    await act(async () => asked()[0]!.resolve(series([0, 5, 1], [1, 2, 3])));
+    fireEvent.change(screen.getByRole('combobox', { name: 'Range' }), { target: { value: 'minutes' } });
+    await waitFor(() => expect(asked()).toHaveLength(2));
+    expect(asked()[1]!.args).toEqual({ cluster: 'alpha', step: 60 });
+    // the per-second answer is not drawn with the per-minute words meanwhile
+    const chart = screen.getByRole('img', { name: 'Jobs done per minute and busy CPUs, last 24 hours: no data yet' });
+    // 120 minutes: the last hour and the one before; 7 jobs in the minute before the current one
+    const done = Array(120).fill(0);
+    done[118] = 7;
+    done[10] = 3;
+    await act(async () => asked()[1]!.resolve({ step: 60, end: 7200 * 100 + 60 * 119, done, busy: Array(120).fill(1) }));
+    expect(chart.getAttribute('aria-label')).toBe('Jobs done per minute, last 24 hours: latest 7 (10 in all); busy CPUs: latest 1');
+    expect(screen.getByRole('heading', { level: 3, name: 'Activity, last 24 hours' })).toBeTruthy();
+    const table = screen.getByRole('table', { name: /per hour, last 24 hours/ });
+    expect(within(table).getAllByRole('row').slice(1).map((r) => within(r).getAllByRole('cell')[1]!.textContent)).toEqual(['3', '7']);
   });
 
   it('asks for the node on the Node page', async () => {

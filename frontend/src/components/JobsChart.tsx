@@ -6,7 +6,8 @@ import { COMBINED } from '../protocol';
 import type { Series } from '../protocol';
 import { clusterNames, resolveClusterName } from '../state';
 import { errorMessage } from '../useCommands';
-import { chartLabel, perMinute, round1 } from './jobsSeries';
+import { chartLabel, perGroup, rangeInfo, round1 } from './jobsSeries';
+import type { Range } from './jobsSeries';
 import './JobsChart.css';
 
 // uPlot (~20 KB gzip) loads only when a chart shows, so the Monitor page's
@@ -16,6 +17,8 @@ const SeriesPlot = lazy(() => import('./SeriesPlot'));
 
 /** How often the chart asks for the series again (seconds of new data at step 1). */
 export const REFRESH_MS = 5000;
+/** The same over the kept minutes, which change once a minute. */
+export const REFRESH_MINUTES_MS = 30_000;
 
 interface Props {
   /** a node's chart instead of the selected cluster's */
@@ -36,13 +39,17 @@ export function JobsChart({ node }: Props) {
   const cluster = resolveClusterName(names, useDashboard((s) => s.selectedCluster));
   const [series, setSeries] = useState<Series | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [range, setRange] = useState<Range>('recent');
+  const info = rangeInfo(range, node !== undefined);
   const headingId = useId();
+  const rangeId = useId();
 
   useEffect(() => {
     let current = true;
-    const args: { cluster?: string; node?: string } = {};
+    const args: { cluster?: string; node?: string; step?: 1 | 60 } = {};
     if (cluster !== null && cluster !== COMBINED) args.cluster = cluster;
     if (node !== undefined) args.node = node;
+    if (info.step !== 1) args.step = info.step;
     const load = () =>
       socket.command('series', args).then(
         (value) => {
@@ -53,41 +60,52 @@ export function JobsChart({ node }: Props) {
         (err: unknown) => current && setError(errorMessage(err)),
       );
     void load();
-    const timer = window.setInterval(() => void load(), REFRESH_MS);
+    const timer = window.setInterval(() => void load(), info.step === 1 ? REFRESH_MS : REFRESH_MINUTES_MS);
     return () => {
       current = false;
       window.clearInterval(timer);
     };
-  }, [socket, cluster, node]);
+  }, [socket, cluster, node, info.step]);
 
-  const label = chartLabel(series);
+  // an answer for the other range must not be drawn with this one's words
+  const shown = series !== null && series.step === info.step ? series : null;
+  const label = chartLabel(shown, info);
   return (
     <section className="jobs-chart" aria-labelledby={headingId}>
-      <h3 id={headingId}>Activity, last 10 minutes</h3>
+      <div className="jobs-chart-head">
+        <h3 id={headingId}>Activity, last {info.span}</h3>
+        <label htmlFor={rangeId}>Range</label>
+        <select id={rangeId} value={range} onChange={(e) => setRange(e.target.value as Range)}>
+          <option value="recent">Last 10 minutes, by second</option>
+          <option value="minutes">Last {rangeInfo('minutes', node !== undefined).span}, by minute (kept across restarts)</option>
+        </select>
+      </div>
       {error !== null && (
         <p className="notice jobs-chart-error" role="alert">
           Could not load the chart: {error}
         </p>
       )}
       <div className="jobs-chart-plot" role="img" aria-label={label} data-testid="jobs-chart">
-        {series !== null && (
+        {shown !== null && (
           <Suspense fallback={null}>
-            <SeriesPlot series={series} />
+            <SeriesPlot key={shown.step} series={shown} />
           </Suspense>
         )}
       </div>
-      {series !== null && (
+      {shown !== null && (
         <table className="visually-hidden">
-          <caption>Jobs done and busy CPUs per minute, last 10 minutes</caption>
+          <caption>
+            Jobs done and busy CPUs per {info.groupName.toLowerCase()}, last {info.span}
+          </caption>
           <thead>
             <tr>
-              <th scope="col">Minute</th>
+              <th scope="col">{info.groupName}</th>
               <th scope="col">Jobs done</th>
               <th scope="col">Mean busy CPUs</th>
             </tr>
           </thead>
           <tbody>
-            {perMinute(series).map((row) => (
+            {perGroup(shown, info.group).map((row) => (
               <tr key={row.start}>
                 <td>{formatClock(row.start)}</td>
                 <td>{row.done}</td>

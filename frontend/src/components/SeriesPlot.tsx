@@ -14,7 +14,8 @@ function data(series: Series): AlignedData {
 }
 
 /** uPlot draws on a canvas: colours come from the page's CSS variables, read when the chart is built. */
-function options(width: number, el: HTMLElement): Options {
+function options(width: number, el: HTMLElement, step: number): Options {
+  const perMinute = step === 60;
   const css = getComputedStyle(el);
   const color = (name: string, fallback: string) => css.getPropertyValue(name).trim() || fallback;
   const text = color('--muted', '#5b6470');
@@ -29,14 +30,14 @@ function options(width: number, el: HTMLElement): Options {
     legend: { live: false },
     scales: { x: { time: true }, done: { range: (_u, _min, max) => [0, Math.max(1, max)] }, busy: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
     axes: [
-      // hours and minutes, a tick every minute or two: 10 minutes fit any width
+      // hours and minutes: a tick every minute or two over 10 minutes, every hour or so over a day
       { ...axis, space: 70, values: '{HH}:{mm}' },
-      { ...axis, scale: 'done', label: 'jobs/s', size: 50 },
+      { ...axis, scale: 'done', label: perMinute ? 'jobs/min' : 'jobs/s', size: 50 },
       { ...axis, scale: 'busy', side: 1, label: 'CPUs', size: 50, grid: { show: false } },
     ],
     series: [
       {},
-      { label: 'Jobs done per second', scale: 'done', stroke: color('--accent', '#1f6feb'), width: 1.5, fill: 'transparent' },
+      { label: perMinute ? 'Jobs done per minute' : 'Jobs done per second', scale: 'done', stroke: color('--accent', '#1f6feb'), width: 1.5, fill: 'transparent' },
       { label: 'Busy CPUs', scale: 'busy', stroke: color('--warn', '#9a6700'), width: 2 },
     ],
   };
@@ -55,7 +56,7 @@ export default function SeriesPlot({ series }: { series: Series }) {
     if (!el) return;
     const build = () => {
       plot.current?.destroy();
-      plot.current = new uPlot(options(Math.max(200, el.clientWidth), el), data(latest.current), el);
+      plot.current = new uPlot(options(Math.max(200, el.clientWidth), el, latest.current.step), data(latest.current), el);
     };
     build();
     const resized = new ResizeObserver(() => plot.current?.setSize({ width: Math.max(200, el.clientWidth), height: HEIGHT }));

@@ -29,11 +29,33 @@ export function latest(series: Series): Latest | null {
   };
 }
 
+/** What the chart shows: the last 10 minutes by second, or the kept minutes (kept across restarts with --history-db). */
+export type Range = 'recent' | 'minutes';
+
+export interface RangeInfo {
+  step: 1 | 60;
+  /** the unit of the jobs-done figures */
+  unit: 'second' | 'minute';
+  /** how far back, in words */
+  span: string;
+  /** the text alternative's rows: seconds per row, and the row header */
+  group: number;
+  groupName: 'Minute' | 'Hour';
+}
+
+/** A cluster keeps 24 hours of minutes on the server, a node 3 (series.py). */
+export function rangeInfo(range: Range, node: boolean): RangeInfo {
+  if (range === 'recent') return { step: 1, unit: 'second', span: '10 minutes', group: 60, groupName: 'Minute' };
+  return { step: 60, unit: 'minute', span: node ? '3 hours' : '24 hours', group: 3600, groupName: 'Hour' };
+}
+
+const RECENT = rangeInfo('recent', false);
+
 /** The chart's aria-label: what someone who cannot see it needs at a glance. */
-export function chartLabel(series: Series | null): string {
+export function chartLabel(series: Series | null, info: RangeInfo = RECENT): string {
   const l = series ? latest(series) : null;
-  if (!l) return 'Jobs done per second and busy CPUs, last 10 minutes: no data yet';
-  return `Jobs done per second, last 10 minutes: latest ${l.done} (${l.total} in all); busy CPUs: latest ${round1(l.busy)}`;
+  if (!l) return `Jobs done per ${info.unit} and busy CPUs, last ${info.span}: no data yet`;
+  return `Jobs done per ${info.unit}, last ${info.span}: latest ${l.done} (${l.total} in all); busy CPUs: latest ${round1(l.busy)}`;
 }
 
 export interface MinuteRow {
@@ -46,11 +68,16 @@ export interface MinuteRow {
 
 /** The text alternative: the window summed per minute, oldest first (10 rows instead of 600). */
 export function perMinute(series: Series): MinuteRow[] {
+  return perGroup(series, 60);
+}
+
+/** The window summed per `size` seconds (a minute, an hour), oldest first; busy is the mean. */
+export function perGroup(series: Series, size: number): MinuteRow[] {
   const times = bucketTimes(series);
   const rows: MinuteRow[] = [];
   let current: { start: number; done: number; busySum: number; samples: number } | null = null;
   times.forEach((t, i) => {
-    const start = Math.floor(t / 60) * 60;
+    const start = Math.floor(t / size) * size;
     if (!current || current.start !== start) {
       if (current) rows.push({ start: current.start, done: current.done, busy: current.busySum / current.samples });
       current = { start, done: 0, busySum: 0, samples: 0 };
