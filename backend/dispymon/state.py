@@ -1,8 +1,10 @@
 """The authoritative model of every attached cluster, with a change log.
 
 Pure: no sockets, no threads, no dispy. `apply(event)` is the only way the
-model changes. Each change bumps `version` and records, per record key, the
-version at which it last changed, in change order. A browser's view asks for
+model changes. The change log records, per record key, the version at which
+it last changed, in change order; the keys an event changes are noted in a
+set and get their versions when the state is next read (`version`), so a
+record changed many times between two readings moves in the log once. A browser's view asks for
 `changes_since(v)`, which walks that log from the newest end and stops at the
 first entry not newer than `v`: the cost is proportional to what changed, and
 the log holds at most one entry per record, so memory is bounded by the state
@@ -181,7 +183,11 @@ class State:
         self.clusters: dict[str, ClusterState] = {}
         self.settings: dict[str, Any] = {"show_job_args": bool(show_job_args)}
         self.audit: collections.deque[dict[str, Any]] = collections.deque(maxlen=AUDIT_LIMIT)
-        self.version = 0
+        self._version = 0
+        # Keys changed since the change log was last brought up to date: the
+        # hot path only adds to this set; `version` (read by every reader)
+        # gives them their versions first (see _settle).
+        self._dirty: set[tuple] = set()
         # key -> version of its last change; dict order is change order
         # (a changed key is popped and re-inserted at the end).
         self._changes: dict[tuple, int] = {}
@@ -201,11 +207,29 @@ class State:
 
     # -- changes -----------------------------------------------------------
 
-    def _touch(self, key: tuple) -> None:
-        self.version += 1
+    @property
+    def version(self) -> int:
+        """The state's version; reading it brings the change log up to date."""
+        if self._dirty:
+            self._settle()
+        return self._version
+
+    def _settle(self) -> None:
+        # The keys changed since the last reading get the next versions: a
+        # record changed a thousand times between two readings is moved in
+        # the log once, not a thousand times. Readers only ever see settled
+        # versions, so the order among these keys does not matter.
         changes = self._changes
-        changes.pop(key, None)
-        changes[key] = self.version
+        version = self._version
+        for key in self._dirty:
+            version += 1
+            changes.pop(key, None)
+            changes[key] = version
+        self._version = version
+        self._dirty.clear()
+
+    def _touch(self, key: tuple) -> None:
+        self._dirty.add(key)
 
     def apply(self, event: Event) -> None:
         kind = type(event)
@@ -248,6 +272,7 @@ class State:
             return
         for uid, job in list(c.running.items()):
             self._job_left(c, uid, job.ip_addr, remember=False)
+        self._settle()
         for key in [k for k in self._changes if len(k) > 1 and k[0] in ("j", "n") and k[1] == name]:
             del self._changes[key]
         self._touch(("c", name))  # the tombstone tells views the cluster is gone
@@ -263,10 +288,7 @@ class State:
         if on_node is None:
             on_node = self.running_by_ip[ip] = {}
         on_node[job.uid] = job
-        key = ("r", ip)
-        self.version += 1
-        self._changes.pop(key, None)
-        self._changes[key] = self.version
+        self._dirty.add(("r", ip))
 
     def _job_left(self, c: ClusterState, uid: int, ip: str | None, remember: bool = True) -> bool:
         job = c.running.pop(uid, None)
@@ -280,10 +302,7 @@ class State:
             on_node.pop(uid, None)
             if not on_node:
                 del self.running_by_ip[ip]
-        key = ("r", ip)
-        self.version += 1
-        self._changes.pop(key, None)
-        self._changes[key] = self.version
+        self._dirty.add(("r", ip))
         if remember:
             done = self._recently_done
             done[uid] = None
@@ -297,7 +316,7 @@ class State:
         c = self.clusters.get(ev.cluster)
         if c is None:  # an event still in flight for a detached cluster
             return
-        changes = self._changes
+        dirty = self._dirty
         status = ev.status
         node = ev.node
         if node is not None:
@@ -317,10 +336,7 @@ class State:
                 health.progress_seen = True
             elif status == NODE_AVAIL_INFO and node.avail_info is not None:
                 health.avail_seen = True
-            key = ("n", ev.cluster, ip)
-            self.version += 1
-            changes.pop(key, None)
-            changes[key] = self.version
+            dirty.add(("n", ev.cluster, ip))
             if status == NODE_INITIALIZED and self._node_watches:
                 self._node_initialised(ev.cluster, node)
         job = ev.job
@@ -355,10 +371,7 @@ class State:
             floor = c.finished + c.failed + c.cancelled + c.terminated + c.abandoned + len(c.running)
             if c.submitted < floor:
                 c.submitted = floor
-        key = ("j", ev.cluster)
-        self.version += 1
-        changes.pop(key, None)
-        changes[key] = self.version
+        dirty.add(("j", ev.cluster))
 
     def _node_changed(self, ev: NodeChanged) -> None:
         c = self.clusters.get(ev.cluster)

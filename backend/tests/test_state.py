@@ -105,8 +105,10 @@ def test_change_log_is_bounded_by_state_size_not_event_count():
         s.apply(status("c", ev.JOB_CREATED, None, job(uid, None)))
         s.apply(status("c", ev.JOB_RUNNING, node(ip, busy=1), job(uid, ip)))
         s.apply(status("c", ev.JOB_FINISHED, node(ip), job(uid, ip)))
-    # one entry per record: the cluster, its jobs, three nodes, their job sets
-    assert len(s._changes) == 8
+    # one entry per record: the cluster, its jobs, three nodes, their job sets,
+    # both in the keys changed since the last reading and, once read, in the log
+    assert len(s._dirty) == 8
+    assert s.version == 8 and len(s._changes) == 8
     assert jobs(s)["done"] == 20_000 and s.clusters["c"].running == {}
 
 
