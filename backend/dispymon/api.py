@@ -20,7 +20,7 @@ from typing import Any, Callable
 from aiohttp import web
 
 from .commands import CommandError, Commands, Check, command, integer, text
-from .events import JOB_DONE_STATUSES, ClusterDetached, Event, HealthCheck, StatusEvent
+from .events import ClusterDetached, Event, HealthCheck, StatusEvent
 from .history import CLUSTER, NODE, OUTCOMES, History
 from .hub import Hub
 from .metrics import CONTENT_TYPE, DurationHistogram, render
@@ -40,20 +40,19 @@ class Insight:
     clock: Callable[[], float] = field(default=time.time)
 
     def __post_init__(self) -> None:
-        # (cluster, status, job) of the jobs that ended in the drain under way
-        self._ended: list[tuple[str, int, Any]] = []
+        # the state notes the jobs that end (see State.ended); flush takes them
+        self.hub.state.ended = []
 
     def observe(self, event: Event) -> None:
         """A hub observer: called with each event after the state has applied it.
 
-        Ended jobs are only noted here; `flush` (after each drain of the hub)
-        makes their history records and counts them in the series, a drain's
-        worth at a time: per event, one append instead of a dozen calls."""
+        Ended jobs are noted by the state itself; `flush` (after each drain of
+        the hub, and before a tick or a detach) makes their history records
+        and counts them in the series, a drain's worth at a time."""
         kind = type(event)
         if kind is StatusEvent:
-            if event.job is not None and event.status in JOB_DONE_STATUSES:
-                self._ended.append((event.cluster, event.status, event.job))
-        elif kind is HealthCheck:
+            return
+        if kind is HealthCheck:
             self.flush()
             self.series.tick(event.now, busy_sample(self.hub.state))
         elif kind is ClusterDetached:
@@ -61,10 +60,11 @@ class Insight:
             self.series.forget(event.cluster)
 
     def flush(self) -> None:
-        ended = self._ended
+        state = self.hub.state
+        ended = state.ended
         if not ended:
             return
-        self._ended = []
+        state.ended = []
         now = self.clock()
         counts: dict[tuple[str, str], int] = {}
         for record in self.history.ended(ended, now):

@@ -188,6 +188,10 @@ class State:
         # hot path only adds to this set; `version` (read by every reader)
         # gives them their versions first (see _settle).
         self._dirty: set[tuple] = set()
+        # When a list: (cluster, status, job) of each job that ended, for
+        # whoever takes them (api.Insight, once per drain of the hub), so
+        # that no per-event observer is needed for them.
+        self.ended: list[tuple[str, int, JobInfo]] | None = None
         # key -> version of its last change; dict order is change order
         # (a changed key is popped and re-inserted at the end).
         self._changes: dict[tuple, int] = {}
@@ -366,6 +370,8 @@ class State:
                 c.abandoned += 1
             else:  # provisional results change no counter
                 return
+            if status != JOB_RUNNING and self.ended is not None:
+                self.ended.append((ev.cluster, status, job))
             # Jobs submitted before we attached may finish after; keep the counters
             # consistent (submitted >= done + running) rather than negative queues.
             floor = c.finished + c.failed + c.cancelled + c.terminated + c.abandoned + len(c.running)
