@@ -3,9 +3,9 @@
 // first time a table exceeds FULL_TABLE_ROWS (its own file: a module loads
 // once per test file).
 import { cleanup, screen, waitFor, within } from '@testing-library/react';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { cluster, node } from '../test/fixtures';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { renderApp } from '../test/renderApp';
+import { address, manyNodes, useScrollBoxHeight } from '../test/virtualTable';
 import { FULL_TABLE_ROWS, LOADING_ROWS } from './NodesTable';
 
 const loads = vi.hoisted(() => vi.fn());
@@ -14,33 +14,19 @@ vi.mock('./VirtualRows', async (importOriginal) => {
   return importOriginal();
 });
 
-// jsdom lays nothing out: a 600 px scroll box, ~17 rows of 36 px
-const clientHeight = Object.getOwnPropertyDescriptor(Element.prototype, 'clientHeight');
-beforeAll(() => {
-  Object.defineProperty(Element.prototype, 'clientHeight', {
-    configurable: true,
-    get(this: Element) {
-      return this.classList.contains('virtual-scroll') ? 600 : 0;
-    },
-  });
-});
-afterAll(() => {
-  if (clientHeight) Object.defineProperty(Element.prototype, 'clientHeight', clientHeight);
-});
+useScrollBoxHeight();
 afterEach(() => {
   cleanup();
   history.replaceState(null, '', '/');
 });
 
-const address = (i: number) => `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}`;
-const many = (count: number) => cluster('big', Array.from({ length: count }, (_, i) => node(address(i))));
 const table = () => screen.getByRole('table', { name: 'Nodes' });
 const bodyRows = () => within(table()).getAllByRole('row').slice(1);
 const spacers = () => table().querySelectorAll('tbody tr.spacer[aria-hidden="true"]');
 
 describe('the nodes table loads its virtualiser lazily', () => {
   it('does not fetch it for a table of FULL_TABLE_ROWS nodes', async () => {
-    renderApp({ clusters: { big: many(FULL_TABLE_ROWS) } });
+    renderApp({ clusters: { big: manyNodes(FULL_TABLE_ROWS) } });
     expect(bodyRows()).toHaveLength(FULL_TABLE_ROWS);
     // let any import that was started settle before looking
     await new Promise((resolve) => setTimeout(resolve, 0));
@@ -48,7 +34,7 @@ describe('the nodes table loads its virtualiser lazily', () => {
   });
 
   it('shows the first rows plainly while it loads, then only the rows in view', async () => {
-    renderApp({ clusters: { big: many(150) } });
+    renderApp({ clusters: { big: manyNodes(150) } });
     // at once: the first rows in order (IP descending), never an empty table
     const first = bodyRows();
     expect(first).toHaveLength(LOADING_ROWS);

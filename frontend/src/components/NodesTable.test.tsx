@@ -1,38 +1,18 @@
 // @vitest-environment jsdom
 import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { compareIp } from '../state';
-import { cluster, node } from '../test/fixtures';
+import { node } from '../test/fixtures';
 import { renderApp } from '../test/renderApp';
+import { address, manyNodes, useScrollBoxHeight } from '../test/virtualTable';
 import { FULL_TABLE_ROWS, sortNodes } from './NodesTable';
 
-// jsdom lays nothing out: give the table's scroll box a height so the
-// virtualiser has a window to fill (600 px ≈ 17 rows of 36 px).
-const clientHeight = Object.getOwnPropertyDescriptor(Element.prototype, 'clientHeight');
-beforeAll(() => {
-  Object.defineProperty(Element.prototype, 'clientHeight', {
-    configurable: true,
-    get(this: Element) {
-      return this.classList.contains('virtual-scroll') ? 600 : 0;
-    },
-  });
-});
-afterAll(() => {
-  if (clientHeight) Object.defineProperty(Element.prototype, 'clientHeight', clientHeight);
-});
+useScrollBoxHeight();
 afterEach(() => {
   cleanup();
   history.replaceState(null, '', '/');
 });
 
-const address = (i: number) => `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}`;
-
-function many(count: number) {
-  return cluster(
-    'big',
-    Array.from({ length: count }, (_, i) => node(address(i), { busy: i % 7, jobs_done: (i * 37) % 1000 })),
-  );
-}
 
 const bodyRows = () => within(screen.getByRole('table', { name: 'Nodes' })).getAllByRole('row').slice(1);
 
@@ -43,13 +23,13 @@ async function virtualised() {
 
 describe('Nodes table at scale', () => {
   it('renders every row up to FULL_TABLE_ROWS nodes', () => {
-    renderApp({ clusters: { big: many(FULL_TABLE_ROWS) } });
+    renderApp({ clusters: { big: manyNodes(FULL_TABLE_ROWS) } });
     expect(bodyRows()).toHaveLength(FULL_TABLE_ROWS);
     expect(screen.getByRole('table', { name: 'Nodes' }).getAttribute('aria-rowcount')).toBe(String(FULL_TABLE_ROWS + 1));
   });
 
   it('keeps only the rows in view in the DOM above it, announcing the full count', async () => {
-    renderApp({ clusters: { big: many(5000) } });
+    renderApp({ clusters: { big: manyNodes(5000) } });
     await virtualised();
     const table = screen.getByRole('table', { name: 'Nodes' });
     expect(table.getAttribute('aria-rowcount')).toBe('5001');
@@ -62,7 +42,7 @@ describe('Nodes table at scale', () => {
   });
 
   it('sorts a large table on a header click, and follows deltas', async () => {
-    const { store } = renderApp({ clusters: { big: many(2000) } });
+    const { store } = renderApp({ clusters: { big: manyNodes(2000) } });
     await virtualised();
     fireEvent.click(screen.getByRole('button', { name: 'Busy' }));
     const busy = () => bodyRows().map((r) => Number(within(r).getAllByRole('cell')[3]?.textContent));
