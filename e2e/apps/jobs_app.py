@@ -8,7 +8,7 @@ jobs, so the test watches the counters move live.
 import os
 
 import dispy
-from gate import wait_for_gate
+from gate import cluster_options, wait_for_gate
 
 
 def setup():
@@ -32,13 +32,9 @@ def note_status(status, node, job):
 
 cluster = dispy.JobCluster(
     compute,
-    nodes=os.environ["DISPYMON_E2E_NODES"].split(","),
-    host="127.0.0.1",
-    dispy_port=int(os.environ["DISPYMON_E2E_PORT"]),
     setup=setup,
     cluster_status=note_status,
-    pulse_interval=1,
-    loglevel=dispy.logger.WARNING,
+    **cluster_options(),
 )
 
 

@@ -1,10 +1,9 @@
 """Cluster module whose job ids and arguments are markup that would run script
 if a page injected it as HTML (the injection test)."""
 
-import os
 
 import dispy
-from gate import wait_for_gate
+from gate import cluster_options, wait_for_gate
 
 PAYLOAD = '<img src=x onerror="window.__pwned=1">'
 
@@ -22,12 +21,8 @@ def compute(seconds, text, label=""):
 
 cluster = dispy.JobCluster(
     compute,
-    nodes=os.environ["DISPYMON_E2E_NODES"].split(","),
-    host="127.0.0.1",
-    dispy_port=int(os.environ["DISPYMON_E2E_PORT"]),
     setup=setup,
-    pulse_interval=1,
-    loglevel=dispy.logger.WARNING,
+    **cluster_options(),
 )
 
 

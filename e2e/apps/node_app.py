@@ -1,10 +1,9 @@
 """Cluster module for the Node page tests: long jobs with readable and
 unprintable arguments, submitted once the test opens the gate."""
 
-import os
 
 import dispy
-from gate import wait_for_gate
+from gate import cluster_options, wait_for_gate
 
 
 def setup():
@@ -33,13 +32,9 @@ class Unprintable:
 
 cluster = dispy.JobCluster(
     compute,
-    nodes=os.environ["DISPYMON_E2E_NODES"].split(","),
-    host="127.0.0.1",
-    dispy_port=int(os.environ["DISPYMON_E2E_PORT"]),
     setup=setup,
     depends=[Readable, Unprintable],
-    pulse_interval=1,
-    loglevel=dispy.logger.WARNING,
+    **cluster_options(),
 )
 
 

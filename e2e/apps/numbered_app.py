@@ -14,7 +14,7 @@ import os
 import pathlib
 
 import dispy
-from gate import wait_for_gate
+from gate import cluster_options, wait_for_gate
 
 
 def setup():
@@ -34,12 +34,8 @@ def compute(n):
 
 cluster = dispy.JobCluster(
     compute,
-    nodes=os.environ["DISPYMON_E2E_NODES"].split(","),
-    host="127.0.0.1",
-    dispy_port=int(os.environ["DISPYMON_E2E_PORT"]),
     setup=setup,
-    pulse_interval=1,
-    loglevel=dispy.logger.WARNING,
+    **cluster_options(),
 )
 
 

@@ -11,6 +11,7 @@ import pathlib
 import time
 
 import dispy
+from gate import cluster_options
 
 
 def setup():
@@ -34,12 +35,8 @@ def beta(seconds):
 def make(computation):
     return dispy.JobCluster(
         computation,
-        nodes=os.environ["DISPYMON_E2E_NODES"].split(","),
-        host="127.0.0.1",
-        dispy_port=int(os.environ["DISPYMON_E2E_PORT"]),  # one port for both: one dispy scheduler per process
         setup=setup,
-        pulse_interval=1,
-        loglevel=dispy.logger.WARNING,
+        **cluster_options(),
     )
 
 
