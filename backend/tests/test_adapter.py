@@ -99,3 +99,38 @@ def test_two_clusters_of_one_computation_get_distinct_names(dispy_port):
 def test_attach_refuses_what_is_not_a_cluster():
     with pytest.raises(TypeError):
         adapter.DispyAdapter(lambda e: None).attach(object())
+
+
+def test_a_deferred_tap_takes_its_events_as_dispy_queues_them_and_the_users_callback_keeps_its_thread(dispy_port):
+    import threading
+
+    user_threads = []
+    done = threading.Event()
+
+    def user_status(status, node, job):
+        user_threads.append(threading.current_thread())
+        done.set()
+
+    cluster = make_cluster(dispy_port=dispy_port)
+    try:
+        cluster.cluster_status = user_status
+        fed = []
+        a = adapter.DispyAdapter(fed.append, defer=True)
+        a.attach(cluster)
+        scheduler = cluster._cluster
+        node = dispy.DispyNode("127.0.0.2", "n", 2)
+        # what dispy's scheduler does for every event (dispy/__init__.py: worker_Q.put)
+        scheduler.worker_Q.put((cluster.cluster_status, (dispy.DispyNode.Initialized, node, None)))
+        # ours is in the hub's inbox before put returns, not after a hop to dispy's worker thread
+        assert len(fed) == 2 and fed[1][1:4] == ("compute", dispy.DispyNode.Initialized, node)
+        assert done.wait(10), "the user's callback never ran"
+        assert user_threads == [scheduler.worker_thread]  # still on dispy's worker thread
+        event = fed[1][0](*fed[1][1:])  # what the hub's loop makes of it
+        assert isinstance(event, StatusEvent) and event.node.ip_addr == "127.0.0.2"
+        # detached: the user's callback is back and goes through the queue as before
+        assert a.detach(cluster) and cluster.cluster_status is user_status
+        done.clear()
+        scheduler.worker_Q.put((cluster.cluster_status, (dispy.DispyNode.Initialized, node, None)))
+        assert done.wait(10) and len(user_threads) == 2 and isinstance(fed[-1], ClusterDetached)
+    finally:
+        cluster.close(timeout=0, terminate=True)
