@@ -111,7 +111,6 @@ async def serve(args: argparse.Namespace) -> None:
             "sim_events": sim.events,
             "jobs_done": sim.jobs_done,
             "running": sim.running,
-            "version": hub.state.version,
             "cpu": times.user + times.system,
             "sim_cpu": sim_cpu,
             "connections": len(app[CONNECTIONS]),
@@ -197,6 +196,15 @@ async def serve(args: argparse.Namespace) -> None:
                 elif words[0] == "tracemalloc":  # with DISPYMON_BENCH_TRACEMALLOC=1: the top allocation sites
                     import tracemalloc
 
+                    # `tracemalloc N`: the top N sites; `tracemalloc mark`, then `tracemalloc diff N`: what grew since
+                    if words[1] == "mark":
+                        spy["snapshot"] = tracemalloc.take_snapshot()
+                        answer({"marked": True})
+                        continue
+                    if words[1] == "diff":
+                        diff = tracemalloc.take_snapshot().compare_to(spy["snapshot"], "lineno")[: int(words[2])]
+                        answer({"diff": [f"{s.size_diff / 2**20:+.1f} MB {s.count_diff:+d} {s.traceback}" for s in diff]})
+                        continue
                     top = tracemalloc.take_snapshot().statistics("lineno")[: int(words[1])]
                     traced, peak = tracemalloc.get_traced_memory()
                     answer({"top": [f"{s.size / 2**20:.1f} MB {s.count} {s.traceback}" for s in top],

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from aiohttp import web
 
 from .commands import CommandError, Commands, Check, command, integer, text
-from .events import ClusterDetached, Event, HealthCheck, StatusEvent
+from .events import ClusterAttached, ClusterDetached, Event, HealthCheck, StatusEvent
 from .history import CLUSTER, NODE, OUTCOMES, History
 from .hub import Hub
 from .metrics import CONTENT_TYPE, DurationHistogram, render
@@ -58,6 +58,12 @@ class Insight:
         elif kind is ClusterDetached:
             self.flush()
             self.series.forget(event.cluster)
+        elif kind is ClusterAttached:
+            # A first busy sample now: the chart starts at the attach, and
+            # each node's rings are made with its cluster (memory per node
+            # taken at once, not as jobs first end on each node).
+            self.flush()
+            self.series.tick(self.clock(), busy_sample(self.hub.state))
 
     def flush(self) -> None:
         state = self.hub.state

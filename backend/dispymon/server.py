@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from . import PROTOCOL_VERSION, __version__
+from . import PROTOCOL_VERSION, __version__, memory
 from .codec import CodecError, decode, encode, encode_shared
 from .commands import Commands
 from .control import ClusterControl
@@ -49,6 +49,7 @@ class ServerConfig:
     message_burst: float = 100.0  # ...with bursts up to this many
     max_refused: int = 500  # messages refused by the rate limit before the connection is closed
     health_interval: float = 1.0  # how often stuck/stale flags are re-evaluated
+    release_interval: float = 1.0  # how often freed memory goes back to the OS (memory.py)
     history_size: int = 10_000  # finished jobs kept for the history (api.py)
     history_db: Path | None = None  # SQLite file keeping history and series across restarts
 
@@ -97,9 +98,11 @@ def create_app(hub: Hub, config: ServerConfig, control: ClusterControl | None = 
 
 
 async def _health_ticks(app: web.Application):
-    task = asyncio.create_task(app[HUB].tick_health(app[CONFIG].health_interval))
+    tasks = [asyncio.create_task(app[HUB].tick_health(app[CONFIG].health_interval)),
+             asyncio.create_task(memory.release_every(app[CONFIG].release_interval))]  # fmt: skip
     yield
-    task.cancel()
+    for task in tasks:
+        task.cancel()
 
 
 ROLE = web.RequestKey("role", str)

@@ -195,9 +195,10 @@ class State:
         # key -> version of its last change; dict order is change order
         # (a changed key is popped and re-inserted at the end).
         self._changes: dict[tuple, int] = {}
-        # jobs running now, by node and by uid (across clusters)
-        self.running_by_ip: dict[str, dict[int, JobInfo]] = {}
-        self._running_cluster: dict[int, str] = {}
+        # jobs running now, by node (across clusters): ip -> uid -> the
+        # job's cluster (the job itself is in that cluster's `running`; one
+        # table per job fewer than a uid -> cluster map beside it)
+        self.running_by_ip: dict[str, dict[int, ClusterState]] = {}
         # uids that finished lately, to tell "already finished" from "unknown"
         self._recently_done: collections.OrderedDict[int, None] = collections.OrderedDict()
         # text of viewed jobs, made once per job (see job_record)
@@ -286,19 +287,17 @@ class State:
         if previous is not None and previous.ip_addr != job.ip_addr:  # rescheduled elsewhere
             self._job_left(c, job.uid, previous.ip_addr, remember=False)
         c.running[job.uid] = job
-        self._running_cluster[job.uid] = c.name
         ip = job.ip_addr or ""
         on_node = self.running_by_ip.get(ip)
         if on_node is None:
             on_node = self.running_by_ip[ip] = {}
-        on_node[job.uid] = job
+        on_node[job.uid] = c
         self._dirty.add(("r", ip))
 
     def _job_left(self, c: ClusterState, uid: int, ip: str | None, remember: bool = True) -> bool:
         job = c.running.pop(uid, None)
         if job is None:
             return False
-        self._running_cluster.pop(uid, None)
         self._job_text.pop(uid, None)
         ip = job.ip_addr or ip or ""
         on_node = self.running_by_ip.get(ip)
@@ -457,10 +456,11 @@ class State:
     # -- reading -------------------------------------------------------------
 
     def running_job(self, uid: int) -> tuple[str, JobInfo] | None:
-        cluster = self._running_cluster.get(uid)
-        if cluster is None:
-            return None
-        return cluster, self.clusters[cluster].running[uid]
+        for c in self.clusters.values():  # a handful of clusters
+            job = c.running.get(uid)
+            if job is not None:
+                return c.name, job
+        return None
 
     def recently_done(self, uid: int) -> bool:
         return uid in self._recently_done
@@ -469,15 +469,15 @@ class State:
         held = self.clusters[cluster].nodes.get(ip) if cluster in self.clusters else None
         return held[1] if held else None
 
-    def job_record(self, job: JobInfo) -> dict[str, Any]:
-        """A running job for the Node page; the text is made once per job."""
+    def job_record(self, job: JobInfo, cluster: str) -> dict[str, Any]:
+        """A running job of `cluster` for the Node page; the text is made once per job."""
         show = self.settings["show_job_args"]
         text = self._job_text.get(job.uid)
         if text is None:
             text = self._job_text[job.uid] = job_texts(job.id, job.args, job.kwargs, show)
         return {
             "uid": job.uid,
-            "cluster": self._running_cluster.get(job.uid, ""),
+            "cluster": cluster,
             "id": text[0],
             "args": text[1] if show else None,
             "kwargs": text[2] if show else None,
@@ -486,7 +486,8 @@ class State:
         }
 
     def node_jobs(self, ip: str) -> dict[str, Any]:
-        return {str(uid): self.job_record(job) for uid, job in self.running_by_ip.get(ip, {}).items()}
+        on_node = self.running_by_ip.get(ip, {})
+        return {str(uid): self.job_record(c.running[uid], c.name) for uid, c in on_node.items()}
 
     def _memo_at(self) -> dict[Any, Any]:
         """What was built at the current version; emptied when the version moves.

@@ -92,9 +92,9 @@ class ClientView:
         running = self.state.running_by_ip.get(self.node or "", {})
         now = {str(uid) for uid in running}
         out: dict[str, Any] = {key: None for key in self._sent_jobs - now}
-        for uid, job in running.items():
+        for uid, c in running.items():
             key = str(uid)
             if resend_all or key not in self._sent_jobs:
-                out[key] = self.state.job_record(job)
+                out[key] = self.state.job_record(c.running[uid], c.name)
         self._sent_jobs = now
         return out

@@ -95,6 +95,19 @@ async def test_series_over_rest(served):
     assert len((await (await client.get("/api/series?step=60")).json())["done"]) == 1440
 
 
+async def test_the_chart_starts_when_a_cluster_is_attached(served):
+    # the first busy sample is taken at the attach, not at the next clock tick
+    # (and every node's rings are made with its cluster)
+    hub, client = await served()
+    hub.feed(attached("c", nodes=[(node("127.0.0.2", busy=3), ev.NODE_INITIALIZED),
+                                  (node("127.0.0.3", busy=1), ev.NODE_INITIALIZED)]))  # fmt: skip
+    await hub.settle()
+    body = await (await client.get("/api/series?cluster=c")).json()
+    assert body["busy"][-1] == 4 and sum(body["done"]) == 0
+    for ip, busy in (("127.0.0.2", 3), ("127.0.0.3", 1)):
+        assert (await (await client.get("/api/series", params={"node": ip})).json())["busy"][-1] == busy
+
+
 @pytest.mark.parametrize("url, status, code", [
     ("/api/clusters/nope/nodes", 404, "not_found"),
     ("/api/nodes/10.9.9.9", 404, "not_found"),
