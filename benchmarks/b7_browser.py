@@ -30,8 +30,19 @@ def serve(*args: str) -> Child:
     return Child([PYTHON, "-m", "benchmarks.serve", *args])
 
 
+def repeated(times: int, measure) -> dict:
+    """`measure()` `times` times: the run with the median long-task count (its
+    figures are reported), with every run's count and longest long task."""
+    runs = [measure() for _ in range(times)]
+    ordered = sorted(runs, key=lambda r: (r["longTasks"]["count"], r["longTasks"]["max"]))
+    chosen = dict(ordered[len(ordered) // 2])
+    chosen["repeats"] = [(r["longTasks"]["count"], r["longTasks"]["max"]) for r in runs]
+    return chosen
+
+
 def run(quick: bool = False) -> Result:
     seconds = 10 if quick else 30
+    times = 1 if quick else 3  # long tasks come and go on a noisy 2-core machine: the median run of 3
     out: dict = {}
 
     say(f"browser: {NODES} nodes, snapshot to painted table")
@@ -44,13 +55,15 @@ def run(quick: bool = False) -> Result:
         key = "churn" if sort is None else "churn sorted"
         say(f"browser: 1,000 node changes/s for {seconds} s, live interval 0.1 s, sort {sort or 'default'}")
         with serve("--nodes", str(NODES), "--rate", f"{rate:.0f}", "--poll-sec", "0.1") as s:
-            out[key] = browser("churn", f"http://127.0.0.1:{s.hello['port']}/", str(seconds), *([sort] if sort else []))
+            url = f"http://127.0.0.1:{s.hello['port']}/"
+            out[key] = repeated(times, lambda: browser("churn", url, str(seconds), *([sort] if sort else [])))
 
     for churn in (0, 200):
         key = "scroll" if churn == 0 else "scroll churning"
         say(f"browser: Node page with 100,000 running jobs, scrolled ({churn} events/s)")
         with serve("--nodes", "1", "--cpus", "100000", "--fill", "1.0", "--rate", str(churn), "--poll-sec", "0.25") as s:
-            out[key] = browser("scroll", f"http://127.0.0.1:{s.hello['port']}/node/10.0.0.1", "5")
+            url = f"http://127.0.0.1:{s.hello['port']}/node/10.0.0.1"
+            out[key] = repeated(times, lambda: browser("scroll", url, "5"))
 
     snap, churn, scroll = out["snapshot"], out["churn"], out["scroll"]
     result = Result("browser", "7. The dashboard in the browser")
@@ -63,7 +76,7 @@ def run(quick: bool = False) -> Result:
     worst = max(out["churn"]["longTasks"]["max"], out["churn sorted"]["longTasks"]["max"])
     result.rows.append(Row(
         "7. Browser: 1,000 node changes/s",
-        f"{churn['longTasks']['count']} long tasks over {seconds} s (sorted by Jobs done: "
+        f"median run of {times}: {churn['longTasks']['count']} long tasks over {seconds} s (sorted by Jobs done: "
         f"{out['churn sorted']['longTasks']['count']}, longest {worst:.0f} ms); frames p99 {churn['frames']['p99']:.0f} ms; "
         f"{churn['rowsInDomAtEnd']} of {NODES:,} rows in the DOM",
         "no long task over 50 ms; only visible rows in the DOM",
@@ -73,20 +86,21 @@ def run(quick: bool = False) -> Result:
     churning = out["scroll churning"]
     result.rows.append(Row(
         "7. Browser: 100,000 jobs on a Node page, scrolled",
-        f"static list: {scroll['longTasks']['count']} long tasks, frames p95 {scroll['frames']['p95']:.0f} ms / max "
+        f"median run of {times}: static list: {scroll['longTasks']['count']} long tasks, frames p95 {scroll['frames']['p95']:.0f} ms / max "
         f"{scroll['frames']['max']:.0f} ms; while jobs churn (200 events/s): {churning['longTasks']['count']} long tasks "
         f"(longest {churning['longTasks']['max']:.0f} ms), frames p95 {churning['frames']['p95']:.0f} ms",
         "scrolls smoothly (no long task)",
         scroll["longTasks"]["count"] == 0 and churning["longTasks"]["count"] == 0,
     ))  # fmt: skip
-    lines = ["| scenario | long tasks (> 50 ms) | longest | frame p50 / p95 / p99 / max | rows in the DOM |",
-             "|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| scenario | long tasks (> 50 ms) | longest | frame p50 / p95 / p99 / max | rows in the DOM | "
+             "every run: long tasks (longest) |", "|---|---|---|---|---|---|"]  # fmt: skip
     for key in ("churn", "churn sorted", "scroll", "scroll churning"):
         o = out[key]
         f = o["frames"]
         rows_dom = o.get("rowsInDomAtEnd", o.get("maxRowsInDom"))
+        every = ", ".join(f"{n} ({longest:.0f} ms)" if n else "0" for n, longest in o["repeats"])
         lines.append(f"| {key} | {o['longTasks']['count']} | {o['longTasks']['max']:.0f} ms | {f['p50']:.0f} / "
-                     f"{f['p95']:.0f} / {f['p99']:.0f} / {f['max']:.0f} ms | {rows_dom} |")  # fmt: skip
+                     f"{f['p95']:.0f} / {f['p99']:.0f} / {f['max']:.0f} ms | {rows_dom} | {every} |")  # fmt: skip
     runs = ", ".join(f"{r['ms']:.0f}" for r in snap["runs"])
     virtual = snap.get("virtualMs")
     lazy = (f" The first paint shows the first {snap['runs'][0]['rowsPainted']} rows plainly while the virtualised body's "
@@ -101,6 +115,7 @@ def run(quick: bool = False) -> Result:
         f"nodes, each page load timed from the snapshot frame's arrival (a listener added before the app's) to the "
         f"first frame painted with the table's rows. Churn: {rate:,.0f} events/s ≈ 1,000 node changes/s, the "
         f"page's interval 0.1 s, {seconds} s, default sort (IP) then sorted by Jobs done (re-sorted on every delta). "
+        f"Churn and scroll: {times} runs each on one server, the run with the median long-task count reported. "
         f"Scroll: one node with 100,000 running jobs, 5 s of mouse-wheel input (600 px every 16 ms), jobs static, "
         f"then starting and ending at 200 events/s."
     )

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from aiohttp import web
 
 from .commands import CommandError, Commands, Check, command, integer, text
-from .events import ClusterAttached, ClusterDetached, Event, HealthCheck, StatusEvent
+from .events import ClusterAttached, ClusterDetached, Event, HealthCheck
 from .history import CLUSTER, NODE, OUTCOMES, History
 from .hub import Hub
 from .metrics import CONTENT_TYPE, DurationHistogram, render
@@ -44,14 +44,12 @@ class Insight:
         self.hub.state.ended = []
 
     def observe(self, event: Event) -> None:
-        """A hub observer: called with each event after the state has applied it.
+        """A hub observer: called with each event but status events after the state has applied it.
 
         Ended jobs are noted by the state itself; `flush` (after each drain of
         the hub, and before a tick or a detach) makes their history records
         and counts them in the series, a drain's worth at a time."""
         kind = type(event)
-        if kind is StatusEvent:
-            return
         if kind is HealthCheck:
             self.flush()
             self.series.tick(event.now, busy_sample(self.hub.state))

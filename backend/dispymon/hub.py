@@ -26,7 +26,7 @@ import logging
 import time
 from typing import Callable
 
-from .events import Event, HealthCheck
+from .events import Event, HealthCheck, StatusEvent
 from .state import State
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,10 @@ class Hub:
         self._drain_scheduled = False
         self._timer: asyncio.TimerHandle | None = None
         self.events_applied = 0
-        # Called with each event after the state has applied it, in order (the
-        # job history and the chart series: see api.py).
+        # Called with each event other than a StatusEvent after the state has
+        # applied it, in order (attach, detach, clock ticks: the chart series,
+        # see api.py). Status events, nearly all of the stream, are the
+        # state's alone: jobs that end are in State.ended for after_drain.
         self.observers: list[Callable[[Event], None]] = []
         # Called after each drain that applied something: observers that note
         # events cheaply and do their work once per drain (api.Insight.flush).
@@ -80,8 +82,9 @@ class Hub:
                     if event is None:
                         continue
                 apply(event)
-                for observe in observers:
-                    observe(event)
+                if type(event) is not StatusEvent:
+                    for observe in observers:
+                        observe(event)
             except Exception:  # one bad event must not stop the dashboard
                 log.exception("could not apply %r", event)
             n += 1

@@ -88,6 +88,7 @@ async def test_the_hub_feeds_observers_after_the_state_in_order():
     seen = []
     hub.observers.append(lambda e: seen.append((type(e).__name__, hub.state.version)))
     hub.feed(attached("c", nodes=[(node("127.0.0.2", busy=1), ev.NODE_INITIALIZED)]))
+    hub.feed(status("c", ev.NODE_AVAIL_INFO, node("127.0.0.2", busy=1)))  # the state's alone
     hub.feed(ev.HealthCheck(T0))
     await hub.settle()
     assert [name for name, _ in seen] == ["ClusterAttached", "HealthCheck"]
