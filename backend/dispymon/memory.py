@@ -45,8 +45,8 @@ def trim() -> bool:
 
 async def release_every(interval: float) -> None:
     """trim() every `interval` seconds, on the loop (runs until cancelled)."""
-    if _trim is None:
+    if not available():
         return
     while True:
         await asyncio.sleep(interval)
-        _trim(0)
+        trim()
