@@ -116,6 +116,17 @@ async def serve(args: argparse.Namespace) -> None:
             "connections": len(app[CONNECTIONS]),
         }
 
+    gc_time = [0.0, 0.0, 0.0]  # seconds spent collecting, per generation
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            gc_time[info["generation"]] += time.perf_counter() - gc_started[0]
+
+    gc.callbacks.append(on_gc)
+
     def ingest(n: int) -> dict:
         # make the events first (untimed), then hand them over in one go
         made: list = []
@@ -132,6 +143,9 @@ async def serve(args: argparse.Namespace) -> None:
 
         def start() -> None:
             timing["t0"] = time.perf_counter()
+            timing["c0"] = time.thread_time()  # the loop's own CPU (this runs on it)
+            timing["gc0"] = list(gc_time)
+            timing["gcn0"] = [g["collections"] for g in gc.get_stats()]
             hub._inbox.extend(made)
             hub._drain_scheduled = True
             loop.call_soon(hub._drain)
@@ -139,6 +153,9 @@ async def serve(args: argparse.Namespace) -> None:
             def check() -> None:
                 if hub.events_applied >= target:
                     timing["t1"] = time.perf_counter()
+                    timing["c1"] = time.thread_time()
+                    timing["gc1"] = list(gc_time)
+                    timing["gcn1"] = [g["collections"] for g in gc.get_stats()]
                     finished.set()
                 else:
                     loop.call_later(0.001, check)
@@ -151,7 +168,10 @@ async def serve(args: argparse.Namespace) -> None:
         made.clear()
         gc.unfreeze()
         seconds = timing["t1"] - timing["t0"]
-        return {"events": count, "seconds": seconds, "per_sec": count / seconds}
+        return {"events": count, "seconds": seconds, "per_sec": count / seconds,
+                "loop_cpu": timing["c1"] - timing["c0"],
+                "gc_seconds": [b - a for a, b in zip(timing["gc0"], timing["gc1"])],
+                "gc_collections": [b - a for a, b in zip(timing["gcn0"], timing["gcn1"])]}  # fmt: skip
 
     spy: dict = {}
 

@@ -70,11 +70,8 @@ class Insight:
             return
         state.ended = []
         now = self.clock()
-        counts: dict[tuple[str, str], int] = {}
-        for record in self.history.ended(ended, now):
-            key = (record[CLUSTER], record[NODE])
-            counts[key] = counts.get(key, 0) + 1
-        self.series.jobs_done(counts, now)
+        records = self.history.ended(((e.cluster, e.status, e.job) for e in ended), now)
+        self.series.jobs_done(((r[CLUSTER], r[NODE]) for r in records), now)
 
     def clients(self) -> int:
         return sum(1 for conn in self.connections if not conn.ws.closed)

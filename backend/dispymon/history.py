@@ -14,7 +14,7 @@ import collections
 from typing import Any, Callable, Iterable
 
 from .events import JOB_ABANDONED, JOB_CANCELLED, JOB_FINISHED, JOB_TERMINATED, JobInfo
-from .text import safe_str
+from .text import LIMIT, safe_str
 
 FINISHED = "finished"
 FAILED = "failed"
@@ -36,20 +36,6 @@ def as_dict(record: Record) -> dict[str, Any]:
     return dict(zip(FIELDS, record))
 
 
-def outcome_of(status: int, exception: str | None) -> str | None:
-    """The outcome of a job-ending status, as state.py counts it; None if it does not end a job."""
-    if status == JOB_FINISHED:
-        return FINISHED
-    if status == JOB_TERMINATED:
-        # dispy reports a computation that raised as Terminated with the exception
-        return FAILED if exception else TERMINATED
-    if status == JOB_CANCELLED:
-        return CANCELLED
-    if status == JOB_ABANDONED:
-        return ABANDONED
-    return None
-
-
 def split_exception(text: str | None) -> tuple[str | None, str | None]:
     """(type, message) from dispy's `job.exception`, a traceback whose last line is 'Type: message'."""
     if not text:
@@ -65,16 +51,27 @@ def split_exception(text: str | None) -> tuple[str | None, str | None]:
     return "Exception", safe_str(last, MESSAGE_LIMIT)  # not a "Type: message" line: keep it whole
 
 
+_ENDS = {JOB_FINISHED: FINISHED, JOB_TERMINATED: TERMINATED, JOB_CANCELLED: CANCELLED, JOB_ABANDONED: ABANDONED}
+
+
 def job_record(cluster: str, status: int, job: JobInfo, seen: float) -> Record | None:
-    """The history record of a job that ended now (`seen`: when the dashboard saw it end)."""
-    outcome = outcome_of(status, job.exception)
+    """The history record of a job that ended now (`seen`: when the dashboard saw it end).
+
+    Made for every job that ends (hundreds of thousands a second at most):
+    one unpacking of the job, and the text of a plain short id as it is."""
+    outcome = _ENDS.get(status)
     if outcome is None:
         return None
-    exc_type, exc_message = split_exception(job.exception) if outcome == FAILED else (None, None)
-    start = job.start_time
-    end = job.end_time if job.end_time is not None else seen
+    uid, job_id, ip, start, end, _, _, exception, _ = job
+    exc_type = exc_message = None
+    if exception and status == JOB_TERMINATED:
+        outcome = FAILED  # dispy reports a computation that raised as Terminated with the exception
+        exc_type, exc_message = split_exception(exception)
+    if end is None:
+        end = seen
     duration = (end - start if end > start else 0.0) if start is not None else None
-    return (job.uid, safe_str(job.id), cluster, job.ip_addr or "", outcome, exc_type, exc_message, start, end, duration)
+    text = job_id if type(job_id) is str and len(job_id) <= LIMIT else safe_str(job_id)
+    return (uid, text, cluster, ip or "", outcome, exc_type, exc_message, start, end, duration)
 
 
 class History:
@@ -88,8 +85,13 @@ class History:
 
     def ended(self, jobs: Iterable[tuple[str, int, JobInfo]], seen: float) -> list[Record]:
         """(cluster, status, job) of jobs that ended (seen at `seen`): their records, kept."""
-        records = [r for r in (job_record(cluster, status, job, seen) for cluster, status, job in jobs) if r is not None]
-        self.jobs.extend(records)
+        records = []
+        keep = self.jobs.append  # one at a time: each new record lets the oldest go at once
+        for cluster, status, job in jobs:
+            record = job_record(cluster, status, job, seen)
+            if record is not None:
+                records.append(record)
+                keep(record)
         for listener in self.listeners:
             for record in records:
                 listener(record)

@@ -72,17 +72,22 @@ class Hub:
         self._drain_scheduled = False
         inbox = self._inbox
         apply = self.state.apply
+        apply_status = self.state.apply_status  # nearly every event: one call fewer
         observers = self.observers
         n = 0
         while inbox and n < DRAIN_LIMIT:
             event = inbox.popleft()
             try:
-                if type(event) is tuple:  # deferred: (make, *args); events are NamedTuples
+                kind = type(event)
+                if kind is tuple:  # deferred: (make, *args); events are NamedTuples
                     event = event[0](*event[1:])
                     if event is None:
                         continue
-                apply(event)
-                if type(event) is not StatusEvent:
+                    kind = type(event)
+                if kind is StatusEvent:
+                    apply_status(event)
+                else:
+                    apply(event)
                     for observe in observers:
                         observe(event)
             except Exception:  # one bad event must not stop the dashboard

@@ -121,6 +121,14 @@ class Series:
         # the minute being built: key -> [done, busy sum, busy samples]
         self._acc: dict[tuple[str, str], list[float]] = {}
         self.minute: int | None = None  # its number (Unix minutes)
+        # Jobs done in the second `_pending_t`, cluster -> node -> count, not
+        # yet in the rings: with 10,000 nodes most drains end about one job
+        # per node, so the rings are updated once per node and second rather
+        # than per drain (the other methods put them in first: _put_pending).
+        # Keyed by plain strings, so the inner dicts hold nothing the garbage
+        # collector tracks (see benchmarks/notes.md, 3).
+        self._pending: dict[str, dict[str, int]] = {}
+        self._pending_t = 0
         self.listeners: list[Callable[[MinutePoint], None]] = []
 
     # -- feeding ---------------------------------------------------------------
@@ -151,26 +159,38 @@ class Series:
             self.minute = m
 
     def job_done(self, cluster: str, node: str | None, now: float) -> None:
-        t = int(now)
-        if self.minute != t // 60:
-            self._at_minute(t // 60)
-        self._done((cluster, TOTAL), t)
-        if node:
-            self._done((cluster, node), t)
+        self.jobs_done(((cluster, node),), now)
 
-    def jobs_done(self, counts: dict[tuple[str, str], int], now: float) -> None:
-        """Jobs that ended at `now`, counted per (cluster, node) — a drain's worth at once
+    def jobs_done(self, ends: Iterable[tuple[str, str | None]], now: float) -> None:
+        """Jobs that ended at `now`, one (cluster, node) each — a drain's worth at once
         (node "" or None: not on a node; the cluster totals are added here)."""
         t = int(now)
+        if t != self._pending_t:
+            self._put_pending()
+            self._pending_t = t
+        pending = self._pending
+        for cluster, node in ends:
+            nodes = pending.get(cluster)
+            if nodes is None:
+                nodes = pending[cluster] = {}
+            node = node or TOTAL
+            nodes[node] = nodes.get(node, 0) + 1
+
+    def _put_pending(self) -> None:
+        """The pending second's counts into the rings and the minute being built."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        t = self._pending_t
         if self.minute != t // 60:
             self._at_minute(t // 60)
-        totals: dict[str, int] = {}
-        for (cluster, node), n in counts.items():
-            totals[cluster] = totals.get(cluster, 0) + n
-            if node:
-                self._done((cluster, node), t, n)
-        for cluster, n in totals.items():
-            self._done((cluster, TOTAL), t, n)
+        for cluster, nodes in pending.items():
+            total = 0
+            for node, n in nodes.items():
+                total += n
+                if node:
+                    self._done((cluster, node), t, n)
+            self._done((cluster, TOTAL), t, total)
 
     def _done(self, key: tuple[str, str], t: int, n: int = 1) -> None:
         ring = self._sec.get(key)
@@ -189,18 +209,29 @@ class Series:
 
     def tick(self, now: float, busy: dict[tuple[str, str], int]) -> None:
         """A sample of busy CPUs at `now`: (cluster, node) -> busy, with (cluster, "") totals."""
+        self._put_pending()
         t = int(now)
         self._at_minute(t // 60)
-        for key, value in busy.items():
-            self._seconds(key, t).put(t, busy=value)
-            acc = self._acc.get(key)
+        sec, accs = self._sec, self._acc
+        for key, value in busy.items():  # every node, every second: Ring.put inlined
+            ring = sec.get(key)
+            if ring is None:
+                ring = self._seconds(key, t)
+            if t != ring.end:
+                ring.advance(t)
+            if t == ring.end:
+                ring.busy[t % ring.size] = value
+            else:  # an older second (the clock went back)
+                ring.put(t, busy=value)
+            acc = accs.get(key)
             if acc is None:
-                acc = self._acc[key] = [0, 0.0, 0]
+                acc = accs[key] = [0, 0.0, 0]
             acc[1] += value
             acc[2] += 1
 
     def close_minute(self) -> list[MinutePoint]:
         """Turn the minute being built into points (also at shutdown, for what it has)."""
+        self._put_pending()
         if self.minute is None:
             return []
         start = self.minute * 60
@@ -226,6 +257,7 @@ class Series:
 
     def forget(self, cluster: str) -> None:
         """A detached cluster's one-second series go (its minutes stay, for the record)."""
+        self._put_pending()
         for key in [k for k in self._sec if k[0] == cluster]:
             del self._sec[key]
         for key in [k for k in self._acc if k[0] == cluster]:
@@ -247,6 +279,7 @@ class Series:
         cluster None adds up every cluster ('* Combined'); node None: the
         cluster(s) as a whole.
         """
+        self._put_pending()
         if step == 1:
             end = int(self.clock() if now is None else now)
             table, count = self._sec, self.seconds

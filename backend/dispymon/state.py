@@ -78,12 +78,10 @@ def node_status_name(status: int, previous: str | None) -> str:
     return previous or INITIALIZED
 
 
-@dataclass
+@dataclass(slots=True)
 class NodeHealth:
     progress: float | None = None  # when a job last started or ended there (at tick resolution)
     avail: float | None = None  # when avail info last arrived
-    progress_seen: bool = True  # since the last tick
-    avail_seen: bool = False
     stuck: bool = False
     stale: bool = False
 
@@ -109,19 +107,90 @@ def values_record(values: tuple) -> dict[str, Any]:
     return record
 
 
-class NodeBuild(NamedTuple):
+_FIELD_INDEX = {f: i for i, f in enumerate(NODE_FIELDS)}
+_OWN_FIELDS = NODE_FIELDS[len(NodeInfo._fields) :]  # status, stuck, stale: the state's, not dispy's
+
+
+def info_diff(new: NodeInfo, old: NodeInfo) -> dict[str, Any]:
+    """The fields of `new` that differ from `old`, in the delta's shape.
+
+    Written out field by field: it runs for every changed node at every tick
+    (10,000 a second in the benchmarks), and this is twice as fast as a loop
+    over the fields (test_state checks it against one, so a field added to
+    NodeInfo cannot be missed: the unpacking would fail). ip_addr is the
+    node's key and never changes.
+    """
+    _, name, cpus, avail_cpus, busy, jobs_done, cpu_time, tx, rx, update_time, avail_info = new
+    _, name0, cpus0, avail_cpus0, busy0, jobs_done0, cpu_time0, tx0, rx0, update_time0, avail_info0 = old
+    out: dict[str, Any] = {}
+    if name != name0:
+        out["name"] = name
+    if cpus != cpus0:
+        out["cpus"] = cpus
+    if avail_cpus != avail_cpus0:
+        out["avail_cpus"] = avail_cpus
+    if busy != busy0:
+        out["busy"] = busy
+    if jobs_done != jobs_done0:
+        out["jobs_done"] = jobs_done
+    if cpu_time != cpu_time0:
+        out["cpu_time"] = cpu_time
+    if tx != tx0:
+        out["tx"] = tx
+    if rx != rx0:
+        out["rx"] = rx
+    if update_time != update_time0:
+        out["update_time"] = update_time
+    if avail_info != avail_info0:
+        out["avail_info"] = None if avail_info is None else avail_info._asdict()
+    return out
+
+
+class NodeBuild:
     """A node's record as last sent to any browser, and per field the
     version of the send at which that field last differed from the send
     before. A browser at version v lacks exactly the fields whose version is
     above v (every browser's copy of a node comes from these builds, full
-    records included), so a delta carries only those fields."""
+    records included), so a delta carries only those fields.
 
-    version: int
-    values: tuple
-    field_versions: list[int]
+    One per node, updated in place, holding the event's own NodeInfo rather
+    than a copy of its fields: a tick that rebuilds 10,000 nodes then makes
+    one small dict per node and nothing else for the garbage collector to
+    trace (each young object it traces costs a cache miss per field; see
+    benchmarks/notes.md, 3).
+    """
+
+    __slots__ = ("version", "previous", "info", "own", "field_versions", "fresh")
+
+    def __init__(self, version: int, info: NodeInfo, own: tuple[str, bool, bool]) -> None:
+        self.version = version
+        self.previous = -1  # the version of the build before this one (-1: none)
+        self.info = info
+        self.own = own  # (status, stuck, stale)
+        self.field_versions = [version] * len(NODE_FIELDS)
+        # The fields that differ from the previous build, in the delta's
+        # shape: all that a browser which had the previous build lacks
+        # (shared by every such browser: read-only).
+        self.fresh: dict[str, Any] = {}
+
+    @property
+    def values(self) -> tuple:
+        return (*self.info, *self.own)
+
+    def update(self, version: int, info: NodeInfo, own: tuple[str, bool, bool]) -> None:
+        """Take the node's latest fields, if any differs from this build's."""
+        fresh = {} if info is self.info else info_diff(info, self.info)
+        if own != self.own:
+            fresh.update((f, new) for f, new, old in zip(_OWN_FIELDS, own, self.own) if new != old)
+        if not fresh:
+            return
+        versions = self.field_versions
+        for f in fresh:
+            versions[_FIELD_INDEX[f]] = version
+        self.previous, self.version, self.info, self.own, self.fresh = self.version, version, info, own, fresh
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: State._dirty_clusters
 class ClusterState:
     name: str
     kind: str
@@ -136,8 +205,25 @@ class ClusterState:
     # job uid -> job, for jobs running now
     running: dict[int, JobInfo] = field(default_factory=dict)
     health: dict[str, NodeHealth] = field(default_factory=dict)
+    # ips of the nodes where a job started or ended, and of those whose avail
+    # info came, since the last health check (sets of plain strings: the hot
+    # path adds to one, no per-node object is touched)
+    progressed: set[str] = field(default_factory=set)
+    avail_came: set[str] = field(default_factory=set)
     # ip -> NodeBuild (see State._build)
     builds: dict[str, NodeBuild] = field(default_factory=dict)
+    # Changed since the change log was last brought up to date (State._settle):
+    # the ips of nodes, and whether the job counters moved.
+    dirty_nodes: set[str] = field(default_factory=set)
+    jobs_dirty: bool = False
+    # ip -> ("n", name, ip), the node's key in the change log, made once
+    node_keys: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+
+    def node_key(self, ip: str) -> tuple[str, str, str]:
+        key = self.node_keys.get(ip)
+        if key is None:
+            key = self.node_keys[ip] = ("n", self.name, ip)
+        return key
 
     def node(self, ip: str) -> dict[str, Any] | None:
         held = self.nodes.get(ip)
@@ -169,11 +255,11 @@ class Changes(NamedTuple):
     settings: dict[str, Any] | None
     audit: list[dict[str, Any]] | None
     clusters: dict[str, Any]
-    node_jobs_ips: set[str]  # nodes whose set of running jobs changed
+    node_jobs: bool  # some node's set of running jobs changed (which: State.node_jobs_changed)
     version: int
 
     def __bool__(self) -> bool:
-        return bool(self.settings is not None or self.audit is not None or self.clusters or self.node_jobs_ips)
+        return bool(self.settings is not None or self.audit is not None or self.clusters or self.node_jobs)
 
 
 class State:
@@ -184,14 +270,21 @@ class State:
         self.settings: dict[str, Any] = {"show_job_args": bool(show_job_args)}
         self.audit: collections.deque[dict[str, Any]] = collections.deque(maxlen=AUDIT_LIMIT)
         self._version = 0
-        # Keys changed since the change log was last brought up to date: the
-        # hot path only adds to this set; `version` (read by every reader)
-        # gives them their versions first (see _settle).
+        # Keys changed since the change log was last brought up to date:
+        # `version` (read by every reader) gives them their versions first
+        # (see _settle). The hot path only adds plain strings to sets (the
+        # node's ip to its cluster's `dirty_nodes`, to `_dirty_running`) and
+        # the cluster to `_dirty_clusters`: no key tuple is made per event,
+        # so events leave nothing new for the garbage collector between two
+        # readings (benchmarks/notes.md, 3); rarer changes add their key.
         self._dirty: set[tuple] = set()
-        # When a list: (cluster, status, job) of each job that ended, for
+        self._dirty_clusters: set[ClusterState] = set()
+        self._dirty_running: set[str] = set()
+        self._running_keys: dict[str, tuple[str, str]] = {}  # ip -> ("r", ip), made once
+        # When a list: the event of each job that ended, for
         # whoever takes them (api.Insight, once per drain of the hub), so
         # that no per-event observer is needed for them.
-        self.ended: list[tuple[str, int, JobInfo]] | None = None
+        self.ended: list[StatusEvent] | None = None
         # key -> version of its last change; dict order is change order
         # (a changed key is popped and re-inserted at the end).
         self._changes: dict[tuple, int] = {}
@@ -215,7 +308,7 @@ class State:
     @property
     def version(self) -> int:
         """The state's version; reading it brings the change log up to date."""
-        if self._dirty:
+        if self._dirty_clusters or self._dirty_running or self._dirty:
             self._settle()
         return self._version
 
@@ -226,6 +319,30 @@ class State:
         # versions, so the order among these keys does not matter.
         changes = self._changes
         version = self._version
+        for c in self._dirty_clusters:
+            if c.jobs_dirty:
+                c.jobs_dirty = False
+                key = ("j", c.name)
+                version += 1
+                changes.pop(key, None)
+                changes[key] = version
+            keys = c.node_keys
+            for ip in c.dirty_nodes:
+                key = keys.get(ip) or c.node_key(ip)
+                version += 1
+                changes.pop(key, None)
+                changes[key] = version
+            c.dirty_nodes.clear()
+        self._dirty_clusters.clear()
+        running_keys = self._running_keys
+        for ip in self._dirty_running:
+            key = running_keys.get(ip)
+            if key is None:
+                key = running_keys[ip] = ("r", ip)
+            version += 1
+            changes.pop(key, None)
+            changes[key] = version
+        self._dirty_running.clear()
         for key in self._dirty:
             version += 1
             changes.pop(key, None)
@@ -233,13 +350,22 @@ class State:
         self._version = version
         self._dirty.clear()
 
+    def unsettled(self) -> int:
+        """How many records changed since the change log was last brought up to date."""
+        nodes = sum(len(c.dirty_nodes) + c.jobs_dirty for c in self._dirty_clusters)
+        return nodes + len(self._dirty_running) + len(self._dirty)
+
     def _touch(self, key: tuple) -> None:
         self._dirty.add(key)
+
+    def _touch_node(self, c: ClusterState, ip: str) -> None:
+        c.dirty_nodes.add(ip)
+        self._dirty_clusters.add(c)
 
     def apply(self, event: Event) -> None:
         kind = type(event)
         if kind is StatusEvent:
-            self._apply_status(event)
+            self.apply_status(event)
         elif kind is ClusterAttached:
             self._attach(event)
         elif kind is ClusterDetached:
@@ -292,7 +418,7 @@ class State:
         if on_node is None:
             on_node = self.running_by_ip[ip] = {}
         on_node[job.uid] = c
-        self._dirty.add(("r", ip))
+        self._dirty_running.add(ip)
 
     def _job_left(self, c: ClusterState, uid: int, ip: str | None, remember: bool = True) -> bool:
         job = c.running.pop(uid, None)
@@ -305,7 +431,7 @@ class State:
             on_node.pop(uid, None)
             if not on_node:
                 del self.running_by_ip[ip]
-        self._dirty.add(("r", ip))
+        self._dirty_running.add(ip)
         if remember:
             done = self._recently_done
             done[uid] = None
@@ -313,13 +439,13 @@ class State:
                 done.popitem(last=False)
         return True
 
-    def _apply_status(self, ev: StatusEvent) -> None:
-        # The hot path (every dispy event): _touch is inlined, and the checks
-        # run only where they can matter.
+    def apply_status(self, ev: StatusEvent) -> None:
+        """`apply` for a StatusEvent: the hot path (every dispy event), which
+        the hub calls directly. The checks run only where they can matter."""
         c = self.clusters.get(ev.cluster)
         if c is None:  # an event still in flight for a detached cluster
             return
-        dirty = self._dirty
+        self._dirty_clusters.add(c)
         status = ev.status
         node = ev.node
         if node is not None:
@@ -332,14 +458,11 @@ class State:
             else:
                 name = previous[1]
             c.nodes[ip] = (node, name)
-            health = c.health.get(ip)
-            if health is None:
-                health = c.health[ip] = NodeHealth()
             if ev.job is not None:
-                health.progress_seen = True
+                c.progressed.add(ip)
             elif status == NODE_AVAIL_INFO and node.avail_info is not None:
-                health.avail_seen = True
-            dirty.add(("n", ev.cluster, ip))
+                c.avail_came.add(ip)
+            c.dirty_nodes.add(ip)
             if status == NODE_INITIALIZED and self._node_watches:
                 self._node_initialised(ev.cluster, node)
         job = ev.job
@@ -370,13 +493,13 @@ class State:
             else:  # provisional results change no counter
                 return
             if status != JOB_RUNNING and self.ended is not None:
-                self.ended.append((ev.cluster, status, job))
+                self.ended.append(ev)
             # Jobs submitted before we attached may finish after; keep the counters
             # consistent (submitted >= done + running) rather than negative queues.
             floor = c.finished + c.failed + c.cancelled + c.terminated + c.abandoned + len(c.running)
             if c.submitted < floor:
                 c.submitted = floor
-        dirty.add(("j", ev.cluster))
+        c.jobs_dirty = True
 
     def _node_changed(self, ev: NodeChanged) -> None:
         c = self.clusters.get(ev.cluster)
@@ -387,31 +510,36 @@ class State:
                 raise ValueError(f"unknown node status {ev.status!r}")
             info, _ = c.nodes[ev.ip_addr]
             c.nodes[ev.ip_addr] = (info, ev.status)
-            self._touch(("n", ev.cluster, ev.ip_addr))
+            self._touch_node(c, ev.ip_addr)
         if ev.cpus is not None:
             # dispy applies a node's CPUs to every cluster using that node
             for other in self.clusters.values():
                 held = other.nodes.get(ev.ip_addr)
                 if held is not None:
                     other.nodes[ev.ip_addr] = (held[0]._replace(cpus=ev.cpus), held[1])
-                    self._touch(("n", other.name, ev.ip_addr))
+                    self._touch_node(other, ev.ip_addr)
 
     def _check_health(self, now: float) -> None:
+        stuck_after, stale_after = self.stuck_after, self.stale_after
         for c in self.clusters.values():
+            health, progressed, avail_came = c.health, c.progressed, c.avail_came
             for ip, (info, status) in c.nodes.items():
-                h = c.health.get(ip)
-                if h is None:
-                    h = c.health[ip] = NodeHealth()
-                if h.progress_seen or h.progress is None or info.busy <= 0:
-                    h.progress, h.progress_seen = now, False  # idle nodes are never stuck
-                if h.avail_seen:
-                    h.avail, h.avail_seen = now, False
+                h = health.get(ip)
+                if h is None:  # first seen: counts as progress now
+                    h = health[ip] = NodeHealth(progress=now)
+                busy = info.busy
+                if busy <= 0 or ip in progressed:
+                    h.progress = now  # idle nodes are never stuck
+                if ip in avail_came:
+                    h.avail = now
                 live = status != CLOSED
-                stuck = live and info.busy > 0 and now - h.progress > self.stuck_after
-                stale = live and h.avail is not None and now - h.avail > self.stale_after
-                if (stuck, stale) != (h.stuck, h.stale):
+                stuck = live and busy > 0 and now - h.progress > stuck_after
+                stale = live and h.avail is not None and now - h.avail > stale_after
+                if stuck != h.stuck or stale != h.stale:
                     h.stuck, h.stale = stuck, stale
-                    self._touch(("n", c.name, ip))
+                    self._touch_node(c, ip)
+            progressed.clear()
+            avail_came.clear()
 
     def _setting(self, ev: SettingChanged) -> None:
         expected = SETTINGS.get(ev.name)
@@ -454,6 +582,13 @@ class State:
                 self._audit_updated(entry_id, "ok", f"node {node.ip_addr} initialised with {node.cpus} CPUs")
 
     # -- reading -------------------------------------------------------------
+
+    def node_jobs_changed(self, ip: str, version: int) -> bool:
+        """Whether the set of jobs running on node `ip` changed after `version`."""
+        if self.version <= version:  # (reading the version brings the log up to date)
+            return False
+        key = self._running_keys.get(ip)
+        return key is not None and self._changes.get(key, 0) > version
 
     def running_job(self, uid: int) -> tuple[str, JobInfo] | None:
         for c in self.clusters.values():  # a handful of clusters
@@ -501,25 +636,23 @@ class State:
             self._memo_version = self.version
         return self._memo
 
-    def _build(self, c: ClusterState, ip: str) -> NodeBuild:
+    def _build(self, c: ClusterState, ip: str, changed: int | None = None) -> NodeBuild:
         """The node's build at its latest change (made now if it is newer
-        than the last build), with the versions of the fields that moved."""
+        than the last build), with the versions of the fields that moved.
+        `changed`: the version of the node's latest change, if the caller has it."""
         build = c.builds.get(ip)
-        if build is not None and self._changes.get(("n", c.name, ip), 0) <= build.version:
-            return build
+        if build is not None:
+            if changed is None:
+                changed = self._changes.get(c.node_key(ip), 0)
+            if changed <= build.version:
+                return build
         info, status = c.nodes[ip]
-        values = node_values(info, status, c.health.get(ip))
-        version = self.version
+        health = c.health.get(ip)
+        own = (status, False, False) if health is None else (status, health.stuck, health.stale)
         if build is None:
-            versions = [version] * len(values)
-        elif values == build.values:
-            return build
+            build = c.builds[ip] = NodeBuild(self.version, info, own)
         else:
-            versions = build.field_versions.copy()
-            for i, (new, old) in enumerate(zip(values, build.values)):
-                if new != old:
-                    versions[i] = version
-        build = c.builds[ip] = NodeBuild(version, values, versions)
+            build.update(self.version, info, own)
         return build
 
     def _node_full(self, c: ClusterState, ip: str, memo: dict[Any, Any]) -> dict[str, Any]:
@@ -530,9 +663,14 @@ class State:
             record = memo[key] = values_record(self._build(c, ip).values)
         return record
 
-    def _node_since(self, c: ClusterState, ip: str, version: int) -> dict[str, Any]:
+    def _node_since(self, c: ClusterState, ip: str, changed: int, version: int) -> dict[str, Any]:
         """The fields of a node that changed after `version` (empty: none)."""
-        build = self._build(c, ip)
+        build = self._build(c, ip, changed)
+        if build.version <= version:
+            return {}
+        if build.previous <= version:
+            # new to that browser: the whole record; had the build before: what moved since
+            return values_record(build.values) if build.previous < 0 else build.fresh
         if build.field_versions[0] > version:  # ip_addr never changes: new to that browser
             return values_record(build.values)
         out = {f: v for f, v, at in zip(NODE_FIELDS, build.values, build.field_versions) if at > version}
@@ -569,19 +707,31 @@ class State:
             return found
         settings = audit = None
         clusters: dict[str, Any] = {}
-        ips: set[str] = set()
+        node_jobs = False
         whole: set[str] = set()  # clusters sent whole (or as removed)
-        changes = self._changes
-        for key in reversed(changes):
-            if changes[key] <= version:
+        nodes_of: dict[str, dict[str, Any]] = {}  # cluster -> its "nodes" in the delta
+        for key, changed in reversed(self._changes.items()):
+            if changed <= version:
                 break
             kind = key[0]
-            if kind == "s":
+            if kind == "n":
+                name = key[1]
+                if name in whole:
+                    continue
+                c = self.clusters.get(name)
+                if c is not None:
+                    fields = self._node_since(c, key[2], changed, version)
+                    if fields:
+                        nodes = nodes_of.get(name)
+                        if nodes is None:
+                            nodes = nodes_of[name] = clusters.setdefault(name, {}).setdefault("nodes", {})
+                        nodes[key[2]] = fields
+            elif kind == "r":
+                node_jobs = True  # which nodes: node_jobs_changed
+            elif kind == "s":
                 settings = dict(self.settings)
             elif kind == "a":
                 audit = list(self.audit)
-            elif kind == "r":
-                ips.add(key[1])
             else:
                 name = key[1]
                 if name in whole:
@@ -590,12 +740,7 @@ class State:
                 if kind == "c":
                     clusters[name] = self._cluster_record(c, memo) if c is not None else None
                     whole.add(name)
-                elif c is not None:
-                    if kind == "j":
-                        clusters.setdefault(name, {})["jobs"] = c.jobs_record()
-                    else:
-                        fields = self._node_since(c, key[2], version)
-                        if fields:
-                            clusters.setdefault(name, {}).setdefault("nodes", {})[key[2]] = fields
-        found = memo[version] = Changes(settings, audit, clusters, ips, self.version)
+                elif c is not None:  # "j"
+                    clusters.setdefault(name, {})["jobs"] = c.jobs_record()
+        found = memo[version] = Changes(settings, audit, clusters, node_jobs, self.version)
         return found

@@ -64,7 +64,8 @@ class ClientView:
             raise RuntimeError("a view sends its snapshot before any delta")
         if self.state.version == self.sent_version:
             return None
-        changes = self.state.changes_since(self.sent_version)
+        since = self.sent_version
+        changes = self.state.changes_since(since)
         self.frame_key = (self.state, "delta", self.sent_version, changes.version)
         self.sent_version = changes.version
         message: dict[str, Any] = {}
@@ -75,7 +76,7 @@ class ClientView:
         if changes.audit is not None:
             message["audit"] = changes.audit
         if self.node is not None:
-            node_jobs = self._node_jobs_delta(self.node in changes.node_jobs_ips)
+            node_jobs = self._node_jobs_delta(changes.node_jobs and self.state.node_jobs_changed(self.node, since))
             if node_jobs:
                 message["node_jobs"] = {"ip_addr": self.node, "jobs": node_jobs}
         if not message:

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from dispymon import events as ev
-from dispymon.events import AvailInfo, ClusterDetached, HealthCheck
-from dispymon.state import State
+from dispymon.events import AvailInfo, ClusterDetached, HealthCheck, NodeInfo
+from dispymon.state import State, info_diff
 from factories import attached, job, node, status
 
 
@@ -73,7 +76,9 @@ def test_changes_since_returns_only_what_changed():
     s.apply(status("c", ev.JOB_RUNNING, node("127.0.0.3", busy=1), job(1, "127.0.0.3")))
     changes = s.changes_since(v)
     delta, v2 = changes.clusters, changes.version
-    assert changes.node_jobs_ips == {"127.0.0.3"} and changes.settings is None and changes.audit is None
+    assert changes.node_jobs and changes.settings is None and changes.audit is None
+    assert s.node_jobs_changed("127.0.0.3", v) and not s.node_jobs_changed("127.0.0.2", v)
+    assert not s.node_jobs_changed("127.0.0.3", changes.version)
     assert set(delta) == {"c"}
     assert set(delta["c"]) == {"jobs", "nodes"}
     assert list(delta["c"]["nodes"]) == ["127.0.0.3"]
@@ -107,7 +112,7 @@ def test_change_log_is_bounded_by_state_size_not_event_count():
         s.apply(status("c", ev.JOB_FINISHED, node(ip), job(uid, ip)))
     # one entry per record: the cluster, its jobs, three nodes, their job sets,
     # both in the keys changed since the last reading and, once read, in the log
-    assert len(s._dirty) == 8
+    assert s.unsettled() == 8
     assert s.version == 8 and len(s._changes) == 8
     assert jobs(s)["done"] == 20_000 and s.clusters["c"].running == {}
 
@@ -164,3 +169,18 @@ def test_avail_info_that_stops_arriving_is_flagged_stale():
     s.apply(status("c", ev.NODE_CLOSED, node(avail=avail)))
     s.apply(HealthCheck(200.0))
     assert flags(s) == (False, False)  # a closed node is just closed
+
+
+_avail = st.none() | st.builds(AvailInfo, st.floats(0, 100), st.integers(0, 2**40), st.integers(0, 2**40), st.floats(0, 100))
+_info = st.builds(
+    NodeInfo, st.just("127.0.0.2"), st.sampled_from(["a", "b"]), st.integers(1, 4), st.integers(0, 4),
+    st.integers(0, 4), st.integers(0, 9), st.floats(0, 9), st.integers(0, 9), st.integers(0, 9), st.floats(0, 9), _avail,
+)  # fmt: skip
+
+
+@given(_info, _info)
+def test_the_written_out_node_diff_agrees_with_a_loop_over_every_field(new, old):
+    want = {f: a for f, a, b in zip(NodeInfo._fields, new, old) if a != b}
+    if want.get("avail_info") is not None:
+        want["avail_info"] = want["avail_info"]._asdict()
+    assert info_diff(new, old) == want
