@@ -30,7 +30,7 @@ from __future__ import annotations
 import collections
 import fnmatch
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
 from .events import (
     JOB_ABANDONED,
@@ -319,19 +319,21 @@ class State:
         # versions, so the order among these keys does not matter.
         changes = self._changes
         version = self._version
+        for key in self._dirty_keys():
+            version += 1
+            changes.pop(key, None)
+            changes[key] = version
+        self._version = version
+        self._dirty.clear()
+
+    def _dirty_keys(self) -> Iterator[tuple]:
+        """The change-log keys of what changed since the last reading (then forgotten)."""
         for c in self._dirty_clusters:
             if c.jobs_dirty:
                 c.jobs_dirty = False
-                key = ("j", c.name)
-                version += 1
-                changes.pop(key, None)
-                changes[key] = version
-            keys = c.node_keys
+                yield ("j", c.name)
             for ip in c.dirty_nodes:
-                key = keys.get(ip) or c.node_key(ip)
-                version += 1
-                changes.pop(key, None)
-                changes[key] = version
+                yield c.node_key(ip)
             c.dirty_nodes.clear()
         self._dirty_clusters.clear()
         running_keys = self._running_keys
@@ -339,16 +341,9 @@ class State:
             key = running_keys.get(ip)
             if key is None:
                 key = running_keys[ip] = ("r", ip)
-            version += 1
-            changes.pop(key, None)
-            changes[key] = version
+            yield key
         self._dirty_running.clear()
-        for key in self._dirty:
-            version += 1
-            changes.pop(key, None)
-            changes[key] = version
-        self._version = version
-        self._dirty.clear()
+        yield from self._dirty
 
     def unsettled(self) -> int:
         """How many records changed since the change log was last brought up to date."""
