@@ -11,6 +11,8 @@ goes through server.py's `guard`, like the pages and `/ws`: a viewer may read.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import operator
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -21,11 +23,16 @@ from aiohttp import web
 
 from .commands import CommandError, Commands, Check, command, integer, text
 from .events import ClusterAttached, ClusterDetached, Event, HealthCheck
-from .history import CLUSTER, NODE, OUTCOMES, History
+from .history import OUTCOMES, History
 from .hub import Hub
 from .metrics import CONTENT_TYPE, DurationHistogram, render
 from .persist import Store
 from .series import Series, busy_sample
+
+
+# an ended job's cluster and node, read by C loops
+_CLUSTER = operator.attrgetter("cluster")
+_NODE = operator.attrgetter("job.ip_addr")
 
 
 @dataclass
@@ -70,8 +77,10 @@ class Insight:
             return
         state.ended = []
         now = self.clock()
-        records = self.history.ended(((e.cluster, e.status, e.job) for e in ended), now)
-        self.series.jobs_done(((r[CLUSTER], r[NODE]) for r in records), now)
+        self.history.take(ended, now)
+        self.durations.add_ended(ended, now)
+        for cluster, jobs in itertools.groupby(ended, _CLUSTER):  # runs of one cluster
+            self.series.jobs_done(cluster, map(_NODE, jobs), now)
 
     def clients(self) -> int:
         return sum(1 for conn in self.connections if not conn.ws.closed)
@@ -86,7 +95,6 @@ def install(app: web.Application, hub: Hub, commands: Commands, stats: Any, conn
     history = History(history_size)
     series = Series()
     durations = DurationHistogram()
-    history.listeners.append(durations.add)
     store = None
     if history_db is not None:
         store = Store(history_db, keep_jobs=history_size, keep_minutes=series.minutes)

@@ -1,11 +1,18 @@
 """Finished jobs: a bounded, queryable record of how each job ended.
 
 Pure: fed the jobs that ended during one drain of the hub at a time (see
-api.py's observer), no I/O. Each record is a tuple in `FIELDS` order, made
-once when the job ends (a tuple costs a third of a dict to make, and the
-events arrive by the hundred thousand a second); queries filter the tuples
-and turn the ones they return into dicts, the shape the protocol and the
-REST API send. Memory is bounded by `size` records (the oldest go first).
+api.py's Insight.flush), no I/O. Each record is a tuple in `FIELDS` order
+(a tuple costs a third of a dict to make); queries filter the tuples and
+turn the ones they return into dicts, the shape the protocol and the REST
+API send. Memory is bounded by `size` records (the oldest go first).
+
+Jobs end by the hundred thousand a second under load, and the history keeps
+the last `size` of them: most would be made into records only to be pushed
+out before anybody reads them (making them was a fifth of the event loop's
+work at 200,000 events/s, benchmarks/notes.md, 3). So `take` keeps a drain's
+ended events as they are, and the records are made when somebody reads the
+history, for the newest `size` jobs only. A listener that wants every record
+(the SQLite store) makes `take` make them at once.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 import collections
 from typing import Any, Callable, Iterable
 
-from .events import JOB_ABANDONED, JOB_CANCELLED, JOB_FINISHED, JOB_TERMINATED, JobInfo
+from .events import JOB_ABANDONED, JOB_CANCELLED, JOB_FINISHED, JOB_TERMINATED, JobInfo, StatusEvent
 from .text import LIMIT, safe_str
 
 FINISHED = "finished"
@@ -79,28 +86,74 @@ class History:
         if size < 1:
             raise ValueError("the history keeps at least one job")
         self.size = size
-        self.jobs: collections.deque[Record] = collections.deque(maxlen=size)
-        # called with each new record (persistence, the duration histogram)
+        self._jobs: collections.deque[Record] = collections.deque(maxlen=size)
+        # Drains' ended jobs not made into records yet, oldest first: (seen,
+        # events), each event a StatusEvent with an ending status. Batches
+        # that only hold jobs older than the newest `size` are let go.
+        self._taken: collections.deque[tuple[float, list[StatusEvent]]] = collections.deque()
+        self._taken_count = 0
+        # called with each new record, at once (persistence)
         self.listeners: list[Callable[[Record], None]] = []
 
-    def ended(self, jobs: Iterable[tuple[str, int, JobInfo]], seen: float) -> list[Record]:
-        """(cluster, status, job) of jobs that ended (seen at `seen`): their records, kept."""
+    def take(self, ended: list[StatusEvent], seen: float) -> None:
+        """The events of jobs that ended (each with an ending status; seen at `seen`).
+
+        The list is kept as it is (do not change it afterwards); its records
+        are made when the history is read, unless a listener wants them now."""
+        if not ended:
+            return
+        if self.listeners:
+            self._catch_up()
+            records = self._make(ended, 0, seen)
+            for listener in self.listeners:
+                for record in records:
+                    listener(record)
+            return
+        taken = self._taken
+        taken.append((seen, ended))
+        self._taken_count += len(ended)
+        while self._taken_count - len(taken[0][1]) >= self.size:  # the oldest batch can never be read
+            self._taken_count -= len(taken.popleft()[1])
+
+    def _make(self, ended: list[StatusEvent], skip: int, seen: float) -> list[Record]:
         records = []
-        keep = self.jobs.append  # one at a time: each new record lets the oldest go at once
-        for cluster, status, job in jobs:
-            record = job_record(cluster, status, job, seen)
+        keep = self._jobs.append  # one at a time: each new record lets the oldest go at once
+        for i in range(skip, len(ended)):
+            cluster, status, _, job = ended[i]
+            record = job_record(cluster, status, job, seen)  # type: ignore[arg-type]
             if record is not None:
                 records.append(record)
                 keep(record)
-        for listener in self.listeners:
-            for record in records:
-                listener(record)
         return records
 
+    def _catch_up(self) -> None:
+        """Make the records of the jobs taken so far (the newest `size` of them)."""
+        taken = self._taken
+        if not taken:
+            return
+        skip = max(0, self._taken_count - self.size)
+        self._taken = collections.deque()
+        self._taken_count = 0
+        for seen, ended in taken:
+            if skip >= len(ended):
+                skip -= len(ended)
+                continue
+            self._make(ended, skip, seen)
+            skip = 0
+
+    @property
+    def jobs(self) -> collections.deque[Record]:
+        """The records held, oldest first (made now for jobs taken since the last reading)."""
+        self._catch_up()
+        return self._jobs
+
     def job_ended(self, cluster: str, status: int, job: JobInfo, seen: float) -> dict[str, Any] | None:
-        """One job (for tests and callers outside the hub): its record as a dict, or None."""
-        records = self.ended(((cluster, status, job),), seen)
-        return as_dict(records[0]) if records else None
+        """One job (for tests and callers outside the hub): its record as a dict, or None if not an end."""
+        record = job_record(cluster, status, job, seen)
+        if record is None:
+            return None
+        self.take([StatusEvent(cluster, status, None, job)], seen)
+        return as_dict(record)
 
     def records(self) -> list[dict[str, Any]]:
         """Every record held, oldest first, as dicts."""

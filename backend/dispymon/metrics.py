@@ -12,7 +12,7 @@ import bisect
 import math
 from typing import Any, Iterable
 
-from .history import CLUSTER, DURATION, OUTCOMES
+from .history import OUTCOMES
 from .state import NODE_STATUSES
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -27,19 +27,32 @@ class DurationHistogram:
         # cluster -> [counts per bucket (not cumulative), sum, count]
         self.clusters: dict[str, list[Any]] = {}
 
-    def add(self, record: tuple) -> None:
-        """A History listener: one record (history.FIELDS order)."""
-        duration = record[DURATION]
-        if duration is None:  # the job never ran
-            return
-        held = self.clusters.get(record[CLUSTER])
-        if held is None:
-            held = self.clusters[record[CLUSTER]] = [[0] * len(self.buckets), 0.0, 0]
-        i = bisect.bisect_left(self.buckets, duration)  # the first bound >= duration
-        if i < len(self.buckets):
-            held[0][i] += 1
-        held[1] += duration
-        held[2] += 1
+    def add_ended(self, ended: Iterable[Any], seen: float) -> None:
+        """Jobs that ended (StatusEvents with an ending status; seen at `seen`):
+        each duration as the history records it (history.job_record)."""
+        buckets, clusters = self.buckets, self.clusters
+        last = len(buckets)
+        name = held = counts = None
+        for e in ended:
+            job = e.job
+            start = job.start_time
+            if start is None:  # the job never ran
+                continue
+            end = job.end_time
+            if end is None:
+                end = seen
+            duration = end - start if end > start else 0.0
+            if e.cluster != name:
+                name = e.cluster
+                held = clusters.get(name)
+                if held is None:
+                    held = clusters[name] = [[0] * last, 0.0, 0]
+                counts = held[0]
+            i = bisect.bisect_left(buckets, duration)  # the first bound >= duration
+            if i < last:
+                counts[i] += 1  # type: ignore[index]
+            held[1] += duration  # type: ignore[index]
+            held[2] += 1  # type: ignore[index]
 
 
 def _escape(value: str) -> str:

@@ -17,6 +17,7 @@ A series key is (cluster, node); node "" is the cluster as a whole.
 
 from __future__ import annotations
 
+import collections
 import time
 from array import array
 from typing import Any, Callable, Iterable, NamedTuple
@@ -125,9 +126,9 @@ class Series:
         # yet in the rings: with 10,000 nodes most drains end about one job
         # per node, so the rings are updated once per node and second rather
         # than per drain (the other methods put them in first: _put_pending).
-        # Keyed by plain strings, so the inner dicts hold nothing the garbage
-        # collector tracks (see benchmarks/notes.md, 3).
-        self._pending: dict[str, dict[str, int]] = {}
+        # Counted by Counter's C loop; keyed by plain strings, so the counts
+        # hold nothing the garbage collector tracks (benchmarks/notes.md, 3).
+        self._pending: dict[str, collections.Counter[str | None]] = {}
         self._pending_t = 0
         self.listeners: list[Callable[[MinutePoint], None]] = []
 
@@ -159,22 +160,19 @@ class Series:
             self.minute = m
 
     def job_done(self, cluster: str, node: str | None, now: float) -> None:
-        self.jobs_done(((cluster, node),), now)
+        self.jobs_done(cluster, (node,), now)
 
-    def jobs_done(self, ends: Iterable[tuple[str, str | None]], now: float) -> None:
-        """Jobs that ended at `now`, one (cluster, node) each — a drain's worth at once
+    def jobs_done(self, cluster: str, nodes: Iterable[str | None], now: float) -> None:
+        """Jobs of `cluster` that ended at `now`, the node of each — a drain's worth at once
         (node "" or None: not on a node; the cluster totals are added here)."""
         t = int(now)
         if t != self._pending_t:
             self._put_pending()
             self._pending_t = t
-        pending = self._pending
-        for cluster, node in ends:
-            nodes = pending.get(cluster)
-            if nodes is None:
-                nodes = pending[cluster] = {}
-            node = node or TOTAL
-            nodes[node] = nodes.get(node, 0) + 1
+        counts = self._pending.get(cluster)
+        if counts is None:
+            counts = self._pending[cluster] = collections.Counter()
+        counts.update(nodes)
 
     def _put_pending(self) -> None:
         """The pending second's counts into the rings and the minute being built."""

@@ -292,8 +292,11 @@ class State:
         # job's cluster (the job itself is in that cluster's `running`; one
         # table per job fewer than a uid -> cluster map beside it)
         self.running_by_ip: dict[str, dict[int, ClusterState]] = {}
-        # uids that finished lately, to tell "already finished" from "unknown"
-        self._recently_done: collections.OrderedDict[int, None] = collections.OrderedDict()
+        # uids that finished lately, to tell "already finished" from "unknown":
+        # the last RECENTLY_DONE_LIMIT at least, in two generations of sets
+        # (a set add per job; the older set is dropped whole when the newer fills)
+        self._done_new: set[int] = set()
+        self._done_old: set[int] = set()
         # text of viewed jobs, made once per job (see job_record)
         self._job_text: dict[int, tuple[str, str, str]] = {}
         # audit entries waiting for a node to initialise: id -> (clusters, pattern)
@@ -419,7 +422,8 @@ class State:
         job = c.running.pop(uid, None)
         if job is None:
             return False
-        self._job_text.pop(uid, None)
+        if self._job_text:
+            self._job_text.pop(uid, None)
         ip = job.ip_addr or ip or ""
         on_node = self.running_by_ip.get(ip)
         if on_node is not None:
@@ -428,10 +432,11 @@ class State:
                 del self.running_by_ip[ip]
         self._dirty_running.add(ip)
         if remember:
-            done = self._recently_done
-            done[uid] = None
-            if len(done) > RECENTLY_DONE_LIMIT:
-                done.popitem(last=False)
+            done = self._done_new
+            done.add(uid)
+            if len(done) >= RECENTLY_DONE_LIMIT:
+                self._done_old = done
+                self._done_new = set()
         return True
 
     def apply_status(self, ev: StatusEvent) -> None:
@@ -593,7 +598,7 @@ class State:
         return None
 
     def recently_done(self, uid: int) -> bool:
-        return uid in self._recently_done
+        return uid in self._done_new or uid in self._done_old
 
     def node_status(self, cluster: str, ip: str) -> str | None:
         held = self.clusters[cluster].nodes.get(ip) if cluster in self.clusters else None

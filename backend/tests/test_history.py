@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import collections
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dispymon import events as ev
-from dispymon.events import JobInfo
-from dispymon.history import History, as_dict, split_exception
+from dispymon.events import JobInfo, StatusEvent
+from dispymon.history import History, as_dict, job_record, split_exception
 
 TRACE = 'Traceback (most recent call last):\n  File "<string>", line 5, in compute\nValueError: boom 7\n'
 
@@ -85,6 +89,42 @@ def test_bounded_by_size_oldest_first_out():
         h.job_ended("c", ev.JOB_FINISHED, job(uid, end=float(uid)), seen=0.0)
     assert [r["uid"] for r in h.records()] == [7, 8, 9]
     assert h.query()["total"] == 3
+
+
+@settings(max_examples=200, deadline=None)
+@given(size=st.integers(1, 12),
+       steps=st.lists(st.one_of(st.integers(0, 9), st.just("read")), max_size=30))  # fmt: skip
+def test_drains_kept_as_taken_read_as_if_each_record_were_made_at_once(size, steps):
+    """`take` keeps drains' events and makes records when the history is read, for
+    the newest `size` jobs only: what a reader gets must be what making every
+    record at once (job_record for each, into a bounded deque) gives."""
+    h = History(size)
+    expected: collections.deque = collections.deque(maxlen=size)
+    uid = 0
+    for step in steps:
+        if step == "read":
+            assert list(h.jobs) == list(expected)
+            continue
+        drain = []
+        for _ in range(step):
+            uid += 1
+            status = (ev.JOB_FINISHED, ev.JOB_TERMINATED, ev.JOB_CANCELLED)[uid % 3]
+            drain.append(StatusEvent("c", status, None, job(uid, end=None if uid % 2 else float(uid))))
+        seen = float(uid)
+        h.take(drain, seen)
+        expected.extend(job_record("c", e.status, e.job, seen) for e in drain)
+    assert list(h.jobs) == list(expected)
+    assert h.query(limit=size)["total"] == len(expected)
+
+
+def test_a_listener_gets_every_record_at_once_after_those_taken_before():
+    h = History(size=2)
+    h.take([StatusEvent("c", ev.JOB_FINISHED, None, job(uid, end=1.0)) for uid in (1, 2, 3)], seen=1.0)
+    seen = []
+    h.listeners.append(seen.append)
+    h.take([StatusEvent("c", ev.JOB_FINISHED, None, job(4, end=2.0))], seen=2.0)
+    assert [r[0] for r in seen] == [4]  # told at once, before anybody reads
+    assert [r["uid"] for r in h.records()] == [3, 4]
 
 
 def test_failure_summary_groups_by_exception_type():

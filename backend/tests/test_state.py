@@ -184,3 +184,17 @@ def test_the_written_out_node_diff_agrees_with_a_loop_over_every_field(new, old)
     if want.get("avail_info") is not None:
         want["avail_info"] = want["avail_info"]._asdict()
     assert info_diff(new, old) == want
+
+
+def test_finished_jobs_are_remembered_for_at_least_the_last_limit():
+    from dispymon.state import RECENTLY_DONE_LIMIT
+
+    s = State()
+    s.apply(attached(nodes=[(node(), ev.NODE_INITIALIZED)]))
+    count = 2 * RECENTLY_DONE_LIMIT + 5
+    for uid in range(count):
+        s.apply(status("c", ev.JOB_RUNNING, node(), job(uid)))
+        s.apply(status("c", ev.JOB_FINISHED, node(), job(uid)))
+    assert all(s.recently_done(uid) for uid in range(count - RECENTLY_DONE_LIMIT, count))
+    assert not s.recently_done(0)  # bounded: the oldest are forgotten
+    assert not s.recently_done(count)  # never seen
