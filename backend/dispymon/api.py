@@ -30,9 +30,10 @@ from .persist import Store
 from .series import Series, busy_sample
 
 
-# an ended job's cluster and node, read by C loops
+# an ended job's event's cluster and job, and a job's node: read by C loops
 _CLUSTER = operator.attrgetter("cluster")
-_NODE = operator.attrgetter("job.ip_addr")
+_JOB = operator.attrgetter("job")
+_NODE = operator.attrgetter("ip_addr")
 
 
 @dataclass
@@ -78,8 +79,9 @@ class Insight:
         state.ended = []
         now = self.clock()
         self.history.take(ended, now)
-        self.durations.add_ended(ended, now)
-        for cluster, jobs in itertools.groupby(ended, _CLUSTER):  # runs of one cluster
+        for cluster, run in itertools.groupby(ended, _CLUSTER):  # runs of one cluster
+            jobs = list(map(_JOB, run))
+            self.durations.add_jobs(cluster, jobs, now)
             self.series.jobs_done(cluster, map(_NODE, jobs), now)
 
     def clients(self) -> int:

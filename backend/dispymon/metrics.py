@@ -12,6 +12,7 @@ import bisect
 import math
 from typing import Any, Iterable
 
+from .events import JobInfo
 from .history import OUTCOMES
 from .state import NODE_STATUSES
 
@@ -27,32 +28,30 @@ class DurationHistogram:
         # cluster -> [counts per bucket (not cumulative), sum, count]
         self.clusters: dict[str, list[Any]] = {}
 
-    def add_ended(self, ended: Iterable[Any], seen: float) -> None:
-        """Jobs that ended (StatusEvents with an ending status; seen at `seen`):
-        each duration as the history records it (history.job_record)."""
-        buckets, clusters = self.buckets, self.clusters
-        last = len(buckets)
-        name = held = counts = None
-        for e in ended:
-            job = e.job
-            start = job.start_time
-            if start is None:  # the job never ran
-                continue
-            end = job.end_time
-            if end is None:
-                end = seen
-            duration = end - start if end > start else 0.0
-            if e.cluster != name:
-                name = e.cluster
-                held = clusters.get(name)
-                if held is None:
-                    held = clusters[name] = [[0] * last, 0.0, 0]
-                counts = held[0]
-            i = bisect.bisect_left(buckets, duration)  # the first bound >= duration
-            if i < last:
-                counts[i] += 1  # type: ignore[index]
-            held[1] += duration  # type: ignore[index]
-            held[2] += 1  # type: ignore[index]
+    def add_jobs(self, cluster: str, jobs: list[JobInfo], seen: float) -> None:
+        """Jobs of `cluster` that ended (seen at `seen`): each duration as the
+        history records it (history.job_record: end or `seen`, minus start;
+        0 if negative; jobs that never ran have none).
+
+        A drain ends hundreds of jobs: their durations are sorted once and
+        each bucket's count read by bisection (C loops), rather than each
+        duration placed on its own."""
+        durations = [(seen if j.end_time is None else j.end_time) - j.start_time
+                     for j in jobs if j.start_time is not None]  # fmt: skip
+        if not durations:
+            return
+        durations.sort()
+        held = self.clusters.get(cluster)
+        if held is None:
+            held = self.clusters[cluster] = [[0] * len(self.buckets), 0.0, 0]
+        counts = held[0]
+        below = 0  # durations up to the previous bound (negative ones count as 0: the first bucket)
+        for i, bound in enumerate(self.buckets):
+            upto = bisect.bisect_right(durations, bound)
+            counts[i] += upto - below
+            below = upto
+        held[1] += math.fsum(durations[bisect.bisect_left(durations, 0.0) :])
+        held[2] += len(durations)
 
 
 def _escape(value: str) -> str:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from dispymon import events as ev
+from dispymon.events import JobInfo
 from dispymon.hub import Hub
 from dispymon.metrics import DurationHistogram, render
 from dispymon.server import ServerConfig, Stats, create_app
@@ -109,3 +113,30 @@ async def test_a_flooding_client_counts_as_closed_for_abuse(aiohttp_client, stat
     text = await (await client.get("/metrics")).text()
     m = parse(text)
     assert m["dispymon_websocket_closed_for_abuse"]["samples"][("dispymon_websocket_closed_for_abuse_total", ())] == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(jobs=st.lists(st.tuples(st.one_of(st.none(), st.floats(0, 5000)), st.one_of(st.none(), st.floats(0, 5000))),
+                     max_size=40),
+       seen=st.floats(0, 5000))  # fmt: skip
+def test_durations_are_counted_as_each_placed_in_its_bucket(jobs, seen):
+    """add_jobs sorts a drain's durations and bisects once per bucket; it must
+    count as placing each duration (end or seen, minus start, 0 if negative;
+    none if the job never ran) in the first bucket whose bound is >= it."""
+    hist = DurationHistogram()
+    hist.add_jobs("c", [JobInfo(i, i, "127.0.0.2", start, end, (), {}, None) for i, (start, end) in enumerate(jobs)],
+                  seen)  # fmt: skip
+    counts, total, n = [0] * len(hist.buckets), 0.0, 0
+    for start, end in jobs:
+        if start is None:
+            continue
+        end = seen if end is None else end
+        duration = end - start if end > start else 0.0
+        i = bisect.bisect_left(hist.buckets, duration)
+        if i < len(hist.buckets):
+            counts[i] += 1
+        total += duration
+        n += 1
+    held = hist.clusters.get("c", [[0] * len(hist.buckets), 0.0, 0])
+    assert held[0] == counts and held[2] == n
+    assert held[1] == pytest.approx(total)
