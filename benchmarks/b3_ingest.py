@@ -4,8 +4,11 @@ The server (benchmarks/serve.py) holds a simulated cluster of 10,000 nodes
 and 10 headless clients (their own process, permessage-deflate offered,
 1 s interval) receive its deltas. For each measurement the server makes
 1,000,000 events beforehand (untimed, out of the garbage collector's way),
-hands them to the hub at once, and times its loop until the last one is
-applied — while the clients' deltas go out in between the hub's slices.
+attaches their cluster afresh and lets the browsers receive it (untimed:
+every measurement starts from the same state, not with the jobs earlier
+measurements left running), hands the events to the hub at once, and times
+its loop until the last one is applied — while the clients' deltas go out in
+between the hub's slices.
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ def run(quick: bool = False) -> Result:
     )
     result.method = (
         f"{events:,} events per run (job created / running / finished or failed, avail info; {NODES:,} nodes), "
-        f"made by the simulator before the clock starts, fed to the hub at once; the loop applies them in slices "
+        f"made by the simulator before the clock starts, their cluster attached afresh (untimed; the browsers "
+        f"receive it before the clock starts), fed to the hub at once; the loop applies them in slices "
         f"of hub.DRAIN_LIMIT, with the 10 clients' ticks in between. {repeats} runs each, alternating with and "
         f"without browsers (a fresh set of 10 clients per run)."
     )
