@@ -209,8 +209,10 @@ def _query_args(request: web.Request, schema: dict[str, Check]) -> dict[str, Any
 
 def _read(handler: Callable[[web.Request, Insight], Any]):
     async def wrapped(request: web.Request) -> web.Response:
+        insight = request.app[INSIGHT]
+        insight.hub.drain()  # what was fed before the request is in the answer
         try:
-            return web.json_response(handler(request, request.app[INSIGHT]))
+            return web.json_response(handler(request, insight))
         except CommandError as exc:
             return _error(404 if exc.code == "not_found" else 400, exc.code, exc.message)
 
@@ -272,5 +274,6 @@ async def unknown_api_handler(request: web.Request) -> web.Response:
 
 async def metrics_handler(request: web.Request) -> web.Response:
     insight = request.app[INSIGHT]
+    insight.hub.drain()
     body = render(insight.hub.state, insight.durations, insight.stats, insight.clients(), insight.hub.events_applied)
     return web.Response(body=body.encode(), headers={"Content-Type": CONTENT_TYPE})

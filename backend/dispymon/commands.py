@@ -162,6 +162,7 @@ class Commands:
             if self.control is None and name != "set_show_job_args" and not spec.read_only:
                 raise CommandError("not_allowed", "this server has no cluster to command")
             args = validate(spec, message.get("args", {}))
+            self.hub.drain()  # a command acts on, and a query reads, what was fed before it
             value = await spec.handler(self, who=who, **args)
         except CommandError as exc:
             return {"type": "result", "id": cid, "ok": False, "error": {"code": exc.code, "message": exc.message}}
@@ -175,9 +176,11 @@ class Commands:
 
     async def blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
         try:
-            return await asyncio.wait_for(asyncio.to_thread(fn, *args), self.timeout)
+            value = await asyncio.wait_for(asyncio.to_thread(fn, *args), self.timeout)
         except TimeoutError:
             raise CommandError("timeout", f"the cluster did not answer within {self.timeout:g} s; the action may still happen") from None
+        self.hub.drain()  # what the cluster fed during the call is in the state the handler reads next
+        return value
 
     async def change(self, *events: Any) -> None:
         for event in events:

@@ -12,6 +12,12 @@ keep coming the loop does not wait to be woken: a drain that found events
 takes the next ones `BATCH_DELAY` later. Only the first event after a quiet
 spell wakes the loop. (Measured in benchmarks/: docs/benchmarks.md.)
 
+Whoever reads the state drains first (`drain`: a browser before each frame,
+the REST API, commands), so `BATCH_DELAY` does not add to what a browser
+sees late. It bounds only how long the inbox holds events nobody has asked
+for, and each drain costs the cluster: on dispy's process the loop takes the
+GIL from dispy's threads, and a drain has a fixed cost besides its events.
+
 An adapter may also feed a deferred event, a plain tuple `(make, *args)`:
 the loop calls `make(*args)` for the event (None: nothing to apply). The
 dispy adapter uses it to leave copying dispy's objects to the loop, so its
@@ -31,7 +37,10 @@ from .state import State
 
 log = logging.getLogger(__name__)
 
-BATCH_DELAY = 0.005  # seconds between drains while events keep coming
+# Seconds between drains while events keep coming and nobody reads. 5 ms
+# cost a real cluster about 75 µs of loop time per job; 100 ms, 10 wake-ups
+# a second (benchmark 2, benchmarks/notes.md).
+BATCH_DELAY = 0.1
 DRAIN_LIMIT = 5000  # events per drain: a backlog is taken in slices, so browsers' frames go out between them
 
 
@@ -58,9 +67,15 @@ class Hub:
         if not self._drain_scheduled:
             self._drain_scheduled = True
             try:
-                self.loop.call_soon_threadsafe(self._drain)
+                self.loop.call_soon_threadsafe(self._wake)
             except RuntimeError:  # loop closed: we are shutting down
                 pass
+
+    def _wake(self) -> None:
+        # A reader may have drained since this wake-up was asked for; then a
+        # timed drain is pending and takes what came after, a batch as usual.
+        if self._timer is None:
+            self._drain()
 
     def _drain(self) -> None:
         # At most one timed drain is pending: this drain does its work.
@@ -113,9 +128,8 @@ class Hub:
             await asyncio.sleep(interval)
 
     def drain(self) -> None:
-        """Apply everything fed so far, now (on the loop's thread)."""
-        self._drain()
-        while self._inbox:  # a backlog longer than one slice
+        """Apply everything fed so far, now (on the loop's thread): before reading the state."""
+        while self._inbox:  # a backlog longer than one slice takes several
             self._drain()
 
     async def settle(self) -> None:

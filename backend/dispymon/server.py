@@ -188,11 +188,12 @@ class Connection:
         while not self.ws.closed:
             while self.outbox:
                 await self.ws.send_bytes(encode(self.outbox.pop(0)))
+            if self.want_snapshot or due or self.want_flush:
+                # What was fed before this frame is in it: the hub takes a
+                # stream of events only every BATCH_DELAY unless read.
+                self.commands.hub.drain()
             if self.want_snapshot:
                 self.want_snapshot = False
-                # what was fed before this browser asked is in its snapshot
-                # (the hub batches a stream of events for a few ms)
-                self.commands.hub.drain()
                 message = view.snapshot()
             elif due or self.want_flush:
                 message = view.delta()

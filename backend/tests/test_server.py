@@ -171,3 +171,40 @@ async def test_a_browser_that_stops_reading_slows_nobody(served):
     conns = list(client.app[CONNECTIONS])
     assert len(conns) == 2 and all(c.outbox == [] for c in conns)
     await stalled.close()
+
+
+async def test_readers_drain_what_the_hub_has_not_taken_yet(served, monkeypatch):
+    # While events keep coming the hub takes them only every BATCH_DELAY; a
+    # browser's frame, a REST answer and a command must still show what was
+    # fed before them. An hour's delay: nothing but a reader can take them.
+    monkeypatch.setattr("dispymon.hub.BATCH_DELAY", 3600.0)
+    hub, client = await served(poll_sec=0.05)
+    hub.feed(attached("c"))
+    await hub.settle()  # a drain that found events: the next timed one is an hour away
+    ws = await connect(client)
+
+    def waiting(*events) -> None:
+        for event in events:
+            hub.feed(event)
+        assert hub.state.version == version  # still in the inbox
+
+    version = hub.state.version
+    waiting(status("c", ev.NODE_INITIALIZED, node("127.0.0.2")))
+    await ws.until(lambda m: "127.0.0.2" in m.clusters["c"]["nodes"], timeout=5, what="the node in a delta")
+
+    version = hub.state.version
+    waiting(status("c", ev.NODE_INITIALIZED, node("127.0.0.3")))
+    nodes = await (await client.get("/api/clusters/c/nodes")).json()
+    assert "127.0.0.3" in {n["ip_addr"] for n in nodes["nodes"]}
+
+    version = hub.state.version
+    waiting(status("c", ev.NODE_INITIALIZED, node("127.0.0.4")))
+    assert 'node="127.0.0.4"' in await (await client.get("/metrics")).text()
+
+    version = hub.state.version
+    waiting(status("c", ev.JOB_CREATED, None, job(7, None)), status("c", ev.JOB_RUNNING, node(busy=1), job(7)),
+            status("c", ev.JOB_FINISHED, node(jobs_done=1), job(7)))  # fmt: skip
+    await ws.send({"type": "command", "id": 1, "name": "history", "args": {}})
+    while (result := await ws.recv())["type"] != "result":
+        pass
+    assert result["ok"] and [j["uid"] for j in result["value"]["jobs"]] == [7]
