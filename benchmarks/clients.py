@@ -14,6 +14,8 @@ on the wire (compressed frames, WebSocket and HTTP headers included).
 
 Prints {"ready": …} once every client has its snapshot, then answers stdin:
     mark      per-client figures since the last mark (frames, bytes, lag, age samples)
+    settled S whether every client has had a delta since its snapshot and, for
+              those that decode node records, the newest one was at most S s old
     state     each client's view of the jobs counters (done) and its last seq
     quit
 """
@@ -46,6 +48,8 @@ class Client:
         self.lags: list[float] = []
         self.ready = asyncio.Event()
         self.last_frame = 0.0
+        self.deltas = 0  # since the last snapshot
+        self.last_lag: float | None = None  # of the newest delta with node records
 
     def mark(self) -> dict:
         body = {"i": self.index, "frames": self.frames, "bytes": self.bytes, "gaps": self.gaps,
@@ -90,6 +94,7 @@ class Client:
         kind = msg["type"]
         if kind == "snapshot":
             self.snapshots += 1
+            self.deltas = 0
             self.seq = msg["seq"]
             self.jobs = {name: c["jobs"] for name, c in msg["clusters"].items()}
             self.ready.set()
@@ -101,6 +106,7 @@ class Client:
                 self.seq = None
                 return msgpack.packb({"type": "resync"})
             self.seq = msg["seq"]
+            self.deltas += 1
             newest = 0.0
             for name, change in (msg.get("clusters") or {}).items():
                 if change is None:
@@ -119,7 +125,7 @@ class Client:
                     if self.keep_ages:
                         self.ages.append(now - t)
             if newest:
-                lag = now - newest
+                lag = self.last_lag = now - newest
                 self.lags.append(lag)
                 if lag > self.lag_max:
                     self.lag_max = lag
@@ -200,6 +206,10 @@ async def main_async(args: argparse.Namespace) -> None:
                         "wire_down": proxy.down if proxy else None, "wire_up": proxy.up if proxy else None,
                         "alive": sum(1 for t in tasks if not t.done())}  # fmt: skip
                 print(json.dumps(body), flush=True)
+            elif line.startswith("settled "):
+                limit = float(line.split()[1])
+                waiting = sum(1 for c in clients if c.deltas == 0 or (c.full and (c.last_lag is None or c.last_lag > limit)))
+                print(json.dumps({"settled": waiting == 0, "waiting": waiting}), flush=True)
             elif line == "state":
                 print(json.dumps({"t": time.time(), "jobs": [c.jobs for c in clients], "seq": [c.seq for c in clients],
                                   "last_frame": [c.last_frame for c in clients]}), flush=True)  # fmt: skip

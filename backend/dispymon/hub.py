@@ -14,7 +14,10 @@ spell wakes the loop. (Measured in benchmarks/: docs/benchmarks.md.)
 
 Whoever reads the state drains first (`drain`: a browser before each frame,
 the REST API, commands), so `BATCH_DELAY` does not add to what a browser
-sees late. It bounds only how long the inbox holds events nobody has asked
+sees late. Browsers woken by one tick share one drain (`drain(since=tick)`):
+the first takes the inbox, the rest build from the same version, which is
+what lets them share one encoded delta (views.frame_key) while events keep
+coming. It bounds only how long the inbox holds events nobody has asked
 for, and each drain costs the cluster: on dispy's process the loop takes the
 GIL from dispy's threads, and a drain has a fixed cost besides its events.
 
@@ -52,6 +55,7 @@ class Hub:
         self._drain_scheduled = False
         self._timer: asyncio.TimerHandle | None = None
         self.events_applied = 0
+        self.drained_at = float("-inf")  # loop time of the latest drain (see drain's `since`)
         # Called with each event other than a StatusEvent after the state has
         # applied it, in order (attach, detach, clock ticks: the chart series,
         # see api.py). Status events, nearly all of the stream, are the
@@ -85,6 +89,7 @@ class Hub:
         # Clear the flag before draining: an event appended after the loop
         # below has finished schedules a new drain instead of being stranded.
         self._drain_scheduled = False
+        self.drained_at = self.loop.time()
         inbox = self._inbox
         apply = self.state.apply
         apply_status = self.state.apply_status  # nearly every event: one call fewer
@@ -127,8 +132,15 @@ class Hub:
             self.feed(HealthCheck(time.time()))
             await asyncio.sleep(interval)
 
-    def drain(self) -> None:
-        """Apply everything fed so far, now (on the loop's thread): before reading the state."""
+    def drain(self, since: float | None = None) -> None:
+        """Apply everything fed so far, now (on the loop's thread): before reading the state.
+
+        `since` (loop time): not if a drain has started since then, even one
+        that found nothing, so that readers woken together read one version.
+        """
+        if since is not None and self.drained_at >= since:
+            return
+        self.drained_at = self.loop.time()
         while self._inbox:  # a backlog longer than one slice takes several
             self._drain()
 

@@ -185,13 +185,19 @@ class Connection:
     async def pump(self) -> None:
         view = self.view
         due = True  # the first pass sends the snapshot
+        tick = None  # the loop time this pass's clock tick was due
+        hub = self.commands.hub
+        loop = asyncio.get_running_loop()
         while not self.ws.closed:
             while self.outbox:
                 await self.ws.send_bytes(encode(self.outbox.pop(0)))
-            if self.want_snapshot or due or self.want_flush:
-                # What was fed before this frame is in it: the hub takes a
-                # stream of events only every BATCH_DELAY unless read.
-                self.commands.hub.drain()
+            # What was fed before this frame is in it: the hub takes a stream
+            # of events only every BATCH_DELAY unless read. Browsers woken by
+            # one tick share its drain, and so one version and one frame.
+            if self.want_snapshot or self.want_flush:
+                hub.drain()
+            elif due:
+                hub.drain(since=tick)
             if self.want_snapshot:
                 self.want_snapshot = False
                 message = view.snapshot()
@@ -214,7 +220,9 @@ class Connection:
             due = False
             # Ticks fall on multiples of the interval on the loop's clock, so
             # browsers with one interval build and encode one delta together.
-            wait = interval - asyncio.get_running_loop().time() % interval if interval > 0 else None
+            now = loop.time()
+            wait = interval - now % interval if interval > 0 else None
+            tick = now + wait if wait is not None else None
             try:
                 async with asyncio.timeout(wait):
                     await self.wake.wait()
