@@ -188,9 +188,10 @@ def _record(feed: Feed, name: str, status: int, node: Any, job: Any, hidden: Any
 
     `defer`: hand the hub dispy's objects and let its loop copy them
     (`status_event`), so dispy's thread only appends (see hub.py). The node
-    is then read a few milliseconds later: it is dispy's live object, as it
-    already is when this callback runs (dispy queues the call), and the
-    dashboard shows a node's latest values anyway.
+    is then read when the loop drains, at most `hub.BATCH_DELAY` later and
+    always before a browser is sent the event: it is dispy's live object, as
+    it already is when a queued callback runs, and the dashboard shows a
+    node's latest values anyway. The job is dispy's copy, made at the event.
     """
     try:
         if defer:

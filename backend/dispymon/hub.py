@@ -17,9 +17,10 @@ the REST API, commands), so `BATCH_DELAY` does not add to what a browser
 sees late. Browsers woken by one tick share one drain (`drain(since=tick)`):
 the first takes the inbox, the rest build from the same version, which is
 what lets them share one encoded delta (views.frame_key) while events keep
-coming. It bounds only how long the inbox holds events nobody has asked
-for, and each drain costs the cluster: on dispy's process the loop takes the
-GIL from dispy's threads, and a drain has a fixed cost besides its events.
+coming. `BATCH_DELAY` bounds only how long the inbox holds events nobody
+has asked for, and each drain costs the cluster: on dispy's process the
+loop takes the GIL from dispy's threads, and a drain has a fixed cost
+besides its events.
 
 An adapter may also feed a deferred event, a plain tuple `(make, *args)`:
 the loop calls `make(*args)` for the event (None: nothing to apply). The
@@ -40,9 +41,9 @@ from .state import State
 
 log = logging.getLogger(__name__)
 
-# Seconds between drains while events keep coming and nobody reads. 5 ms
-# cost a real cluster about 75 µs of loop time per job; 100 ms, 10 wake-ups
-# a second (benchmark 2, benchmarks/notes.md).
+# Seconds between drains while events keep coming and nobody reads. On a
+# real cluster's process, 5 ms cost ~86 µs of loop time per job and 100 ms
+# ~25 µs (benchmark 2's probe, benchmarks/notes.md section 2).
 BATCH_DELAY = 0.1
 DRAIN_LIMIT = 5000  # events per drain: a backlog is taken in slices, so browsers' frames go out between them
 
