@@ -12,12 +12,12 @@ keep coming the loop does not wait to be woken: a drain that found events
 takes the next ones `BATCH_DELAY` later. Only the first event after a quiet
 spell wakes the loop. (Measured in benchmarks/: docs/benchmarks.md.)
 
-Whoever reads the state drains first (`drain`: a browser before each frame,
-the REST API, commands), so `BATCH_DELAY` does not add to what a browser
-sees late. Browsers woken by one tick share one drain (`drain(since=tick)`):
-the first takes the inbox, the rest build from the same version, which is
-what lets them share one encoded delta (views.frame_key) while events keep
-coming. `BATCH_DELAY` bounds only how long the inbox holds events nobody
+Whoever reads the state drains first (`drain`: a snapshot, a flush, the
+REST API, commands; `drain_slice`: a browser's tick), so `BATCH_DELAY` does
+not add to what a browser sees late. Browsers woken by one tick share one
+drain: the first takes the inbox, the rest build from the same version,
+which is what lets them share one encoded delta (views.frame_key) while
+events keep coming. `BATCH_DELAY` bounds only how long the inbox holds events nobody
 has asked for, and each drain costs the cluster: on dispy's process the
 loop takes the GIL from dispy's threads, and a drain has a fixed cost
 besides its events.
@@ -82,7 +82,8 @@ class Hub:
         if self._timer is None:
             self._drain()
 
-    def _drain(self) -> None:
+    def _drain(self, limit: int = DRAIN_LIMIT) -> int:
+        """Apply up to `limit` events; how many were taken from the inbox."""
         # At most one timed drain is pending: this drain does its work.
         if self._timer is not None:
             self._timer.cancel()
@@ -95,9 +96,10 @@ class Hub:
         apply = self.state.apply
         apply_status = self.state.apply_status  # nearly every event: one call fewer
         observers = self.observers
-        n = 0
-        while inbox and n < DRAIN_LIMIT:
+        n = taken = 0
+        while inbox and taken < limit:
             event = inbox.popleft()
+            taken += 1
             try:
                 kind = type(event)
                 if kind is tuple:  # deferred: (make, *args); events are NamedTuples
@@ -126,23 +128,41 @@ class Hub:
             # event; a backlog: the next slice as soon as the loop has had a turn.
             self._drain_scheduled = True
             self._timer = self.loop.call_later(0 if inbox else BATCH_DELAY, self._drain)
+        return taken
 
     async def tick_health(self, interval: float = 1.0) -> None:
         """Feed the state a HealthCheck every `interval` seconds (runs until cancelled)."""
         while True:
             self.feed(HealthCheck(time.time()))
+            # Applied now, with what came before it (one slice): the health
+            # flags and the chart's second take milliseconds for a big cluster
+            # (10,000 nodes: tens of ms), which would otherwise land in the next
+            # browser tick's drain and make that frame late (benchmark 5's p99).
+            self.drain_slice(self.loop.time())
             await asyncio.sleep(interval)
 
-    def drain(self, since: float | None = None) -> None:
-        """Apply everything fed so far, now (on the loop's thread): before reading the state.
+    def drain(self) -> None:
+        """Apply what was fed before this call, now (on the loop's thread): before reading the state.
 
-        `since` (loop time): not if a drain has started since then, even one
-        that found nothing, so that readers woken together read one version.
+        Only what is in the inbox when called: a feeder that keeps up with
+        the loop cannot keep this call going.
         """
-        if since is not None and self.drained_at >= since:
+        self.drained_at = self.loop.time()
+        left = len(self._inbox)
+        while left > 0 and self._inbox:
+            left -= self._drain(left)
+
+    def drain_slice(self, since: float) -> None:
+        """A browser tick's drain: one slice, and none if a drain has started since `since` (loop time).
+
+        Browsers woken by one tick so read one version, even while events keep
+        coming: the first takes the inbox, the rest build from what it built.
+        A backlog longer than a slice goes on in slices between frames.
+        """
+        if self.drained_at >= since:
             return
         self.drained_at = self.loop.time()
-        while self._inbox:  # a backlog longer than one slice takes several
+        if self._inbox:
             self._drain()
 
     async def settle(self) -> None:

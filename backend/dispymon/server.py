@@ -197,7 +197,7 @@ class Connection:
             if self.want_snapshot or self.want_flush:
                 hub.drain()
             elif due:
-                hub.drain(since=tick)
+                hub.drain_slice(tick)
             if self.want_snapshot:
                 self.want_snapshot = False
                 message = view.snapshot()

@@ -209,27 +209,3 @@ async def test_readers_drain_what_the_hub_has_not_taken_yet(served, monkeypatch)
         pass
     assert result["ok"] and [j["uid"] for j in result["value"]["jobs"]] == [7]
 
-
-async def test_readers_woken_by_one_tick_share_one_drain():
-    # Browsers woken by one clock tick must build from one version (one shared
-    # frame) even while events keep coming: the first drains, the rest do not.
-    loop = asyncio.get_running_loop()
-    hub = Hub(loop)
-    tick = loop.time()
-    hub.feed(attached("c"))
-    hub.drain(since=tick)
-    assert "c" in hub.state.clusters
-    version = hub.state.version
-    hub.feed(status("c", ev.NODE_INITIALIZED, node("127.0.0.2")))
-    hub.drain(since=tick)  # another browser of the same tick
-    assert hub.state.version == version
-    hub.drain()  # a snapshot, a flush, a REST read: always
-    assert "127.0.0.2" in hub.state.clusters["c"].nodes
-    # a drain that found nothing still counts: what came after it waits for the next tick
-    tick = loop.time()
-    hub.drain(since=tick)
-    hub.feed(status("c", ev.NODE_INITIALIZED, node("127.0.0.3")))
-    hub.drain(since=tick)
-    assert "127.0.0.3" not in hub.state.clusters["c"].nodes
-    hub.drain(since=loop.time() + 1)  # the next tick
-    assert "127.0.0.3" in hub.state.clusters["c"].nodes
