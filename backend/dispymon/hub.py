@@ -123,9 +123,12 @@ class Hub:
                     after()
                 except Exception:
                     log.exception("an after-drain hook failed")
-        if n and not self.loop.is_closed():
+        if (n or inbox) and not self.loop.is_closed():
             # A stream: take what comes next in a moment, without being woken per
             # event; a backlog: the next slice as soon as the loop has had a turn.
+            # (`inbox` too: a reader's bounded drain may leave events another
+            # thread fed while a timer was pending, after taking only events
+            # that made nothing; without a timer they would wait for a feed.)
             self._drain_scheduled = True
             self._timer = self.loop.call_later(0 if inbox else BATCH_DELAY, self._drain)
         return taken

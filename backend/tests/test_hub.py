@@ -86,3 +86,4 @@ async def test_a_browsers_tick_takes_one_slice_and_the_backlog_goes_on_between_f
     hub.after_drain.append(lambda: done.set() if hub.events_applied - applied == total else None)
     await asyncio.wait_for(done.wait(), 5)  # the rest: the next slice at once, not BATCH_DELAY later
     assert len(hub.state.clusters["c"].nodes) == total
+
