@@ -43,6 +43,8 @@ from .events import (
 log = logging.getLogger(__name__)
 
 Feed = Callable[[Event], None]
+# How long attaching waits for dispy's pycos thread to read the seed (see DispyAdapter._announce)
+SEED_WAIT = 10.0
 StatusCallback = Callable[[Any, Any, Any], None]
 
 # -- Python 3.11 compatibility -------------------------------------------------
@@ -205,7 +207,7 @@ def _record(feed: Feed, name: str, status: int, node: Any, job: Any, hidden: Any
 
 
 def _make_tap(feed: Feed, name: str, chained: StatusCallback | None, hidden: Any = None,
-              defer: bool = False) -> StatusCallback:  # fmt: skip
+              defer: bool = False, attached: _Attached | None = None) -> StatusCallback:  # fmt: skip
     if defer:
         # _record's deferred path, inlined: this runs for every event on dispy's thread
         def record(status: int, node: Any, job: Any) -> None:
@@ -224,7 +226,9 @@ def _make_tap(feed: Feed, name: str, chained: StatusCallback | None, hidden: Any
     else:
 
         def tap(status: int, node: Any, job: Any) -> None:
-            _record(feed, name, status, node, job, hidden)
+            # on dispy's worker thread: what came before the seed's marker is in the seed
+            if attached is None or not attached.in_seed():
+                _record(feed, name, status, node, job, hidden)
             if chained is not None:
                 chained(status, node, job)
 
@@ -232,7 +236,7 @@ def _make_tap(feed: Feed, name: str, chained: StatusCallback | None, hidden: Any
     return tap
 
 
-def _direct_queue(scheduler: Any) -> None:
+def _direct_queue(scheduler: Any) -> bool:
     """Let dispy's scheduler hand dispymon's deferred taps their events at once.
 
     dispy queues every `cluster_status` call for its worker thread, and that
@@ -244,10 +248,13 @@ def _direct_queue(scheduler: Any) -> None:
     callback, and a user's callback chained behind our tap, still go to the
     worker thread, in order. Idempotent; the queue keeps the wrapper for
     as long as the scheduler lives (a tap no longer installed is never put).
+    False: the scheduler has no queue to wrap.
     """
     queue = getattr(scheduler, "worker_Q", None)
-    if queue is None or getattr(queue, "__dispymon_direct__", False):
-        return
+    if queue is None:
+        return False
+    if getattr(queue, "__dispymon_direct__", False):
+        return True
     put = queue.put
 
     def direct_put(item: Any, block: bool = True, timeout: float | None = None) -> None:
@@ -264,6 +271,7 @@ def _direct_queue(scheduler: Any) -> None:
 
     queue.put = direct_put
     queue.__dispymon_direct__ = True
+    return True
 
 
 def scheduler_pseudo_node(cluster: Any) -> Any:
@@ -283,14 +291,26 @@ def scheduler_pseudo_node(cluster: Any) -> Any:
 class _Attached:
     """What the adapter keeps of one attached cluster."""
 
-    __slots__ = ("name", "cluster", "hidden", "compute_id", "tap")
+    __slots__ = ("name", "cluster", "hidden", "compute_id", "tap", "catching_up", "worker")
 
-    def __init__(self, name: str, cluster: Any, hidden: Any, tap: StatusCallback | None) -> None:
+    def __init__(self, name: str, cluster: Any, hidden: Any, tap: StatusCallback | None = None) -> None:
         self.name = name
         self.cluster = cluster
         self.hidden = hidden
         self.compute_id = getattr(getattr(cluster, "_compute", None), "id", None)
         self.tap = tap
+        # True from the attach until dispy's worker thread reaches the marker
+        # queued with the seed (see DispyAdapter._announce): the events it
+        # runs meanwhile were queued before the seed was read, which has them.
+        self.catching_up = False
+        self.worker: Any = None  # dispy's worker thread
+
+    def in_seed(self) -> bool:
+        """Whether the event being handed over now is one the seed already holds."""
+        return self.catching_up and threading.current_thread() is self.worker
+
+    def caught_up(self) -> None:
+        self.catching_up = False
 
 
 # -- attaching -----------------------------------------------------------------
@@ -347,20 +367,69 @@ class DispyAdapter:
             self._clusters[name] = cluster
             self._detached.discard(cluster)
         hidden = scheduler_pseudo_node(cluster)
+        attached = _Attached(name, cluster, hidden)
         # Install the tap first, then read what the cluster already has: nodes
         # that initialised before we attached are not missed, and anything
         # newer arrives through the tap after the seed.
-        tap = None
+        direct = False
         if chain or cluster.cluster_status is None:
-            tap = _make_tap(self._feed, name, cluster.cluster_status, hidden, self._defer)
+            attached.tap = _make_tap(self._feed, name, cluster.cluster_status, hidden, self._defer, attached)
             if self._defer:
-                _direct_queue(getattr(cluster, "_cluster", None))
-            cluster.cluster_status = tap
+                direct = _direct_queue(getattr(cluster, "_cluster", None))
+            cluster.cluster_status = attached.tap
         with self._lock:
-            self._routes = (*self._routes, _Attached(name, cluster, hidden, tap))
-        nodes, running, pending = _seed(cluster, hidden)
-        self._feed(ClusterAttached(name, cluster_kind(cluster), nodes, running, pending))
+            self._routes = (*self._routes, attached)
+        self._announce(attached, via_worker=not direct)
         return name
+
+    def _announce(self, attached: _Attached, via_worker: bool) -> None:
+        """Seed the state with what the cluster has, counting each of its events once.
+
+        The seed and the events must not overlap: an event whose effect the
+        seed already holds (a job's `Created` when dispy's pending jobs
+        already count it, a `Finished` when its node's jobs done do) would be
+        counted twice. dispy changes its state and queues the event for it
+        in one step of its pycos thread, so the seed is read in a pycos step
+        of its own, which cuts the event stream exactly: the ClusterAttached
+        fed there comes after every event the seed holds and before every
+        other. Events a direct tap feeds (on the pycos thread) are thus
+        split by the order of the hub's inbox (the state drops a cluster's
+        events until its ClusterAttached). Events that reach us through
+        dispy's worker thread (a user's callback passing them on, as the
+        seed's "combined status" recipe does, or a tap that is not direct)
+        are split by a marker queued for that thread in the same step: the
+        ones it runs before the marker are in the seed and are not fed.
+        """
+        cluster, name, hidden = attached.cluster, attached.name, attached.hidden
+        scheduler = getattr(cluster, "_cluster", None)
+        pycos = getattr(scheduler, "pycos", None)
+        queue = getattr(scheduler, "worker_Q", None)
+        worker = getattr(scheduler, "worker_thread", None)
+        done = threading.Event()
+        lock = threading.Lock()
+
+        def announce(marker: bool) -> None:
+            with lock:  # once: in the pycos step, or here if that never comes
+                if done.is_set():
+                    return
+                nodes, running, pending, ended = _seed(cluster, hidden)
+                self._feed(ClusterAttached(name, cluster_kind(cluster), nodes, running, pending, ended))
+                if marker:
+                    attached.worker, attached.catching_up = worker, True
+                    queue.put((attached.caught_up, ()))
+                done.set()
+
+        marker = via_worker and queue is not None and worker is not None and worker.is_alive()
+        on_pycos = pycos is None or dispy.Pycos.scheduler() is not None
+        if not on_pycos:
+            try:
+                dispy.Task(_in_one_step, announce, marker)
+            except Exception:  # dispy's scheduler has stopped: nothing changes any more
+                pass
+            if not done.wait(SEED_WAIT):
+                log.warning('dispymon: dispy did not answer within %g s; cluster "%s" seeded as it is now',
+                            SEED_WAIT, name)  # fmt: skip
+        announce(marker and on_pycos)
 
     def detach(self, cluster: Any, announce: bool = True) -> bool:
         """Stop monitoring `cluster` and put its own callback back.
@@ -438,7 +507,7 @@ class DispyAdapter:
         except Exception:
             log.exception("dispymon could not route a status event")
             return
-        if target is not None:
+        if target is not None and not target.in_seed():
             _record(self._feed, target.name, status, node, job, target.hidden, self._defer)
 
     def _route(self, status: int, node: Any, job: Any) -> _Attached | None:
@@ -484,6 +553,12 @@ def _queue_marker(queue: Any, marker: Callable[[], None], task: Any = None) -> A
     yield None
 
 
+def _in_one_step(func: Callable[[bool], None], arg: bool, task: Any = None) -> Any:
+    # a pycos task (a generator): `func` runs within one step of dispy's pycos thread
+    func(arg)
+    yield None
+
+
 def _owner(belongs: Callable[[Any], bool]) -> Any:
     """The dispy cluster of this process for which `belongs` holds, or None."""
     scheduler = dispy.Singleton.instance(dispy._Cluster)
@@ -496,18 +571,24 @@ def _owner(belongs: Callable[[Any], bool]) -> Any:
     return None
 
 
-def _seed(cluster: Any, hidden: Any = None) -> tuple[tuple[tuple[NodeInfo, int], ...], tuple[JobInfo, ...], int]:
-    """What a cluster already has when we attach, read from dispy's internals.
+def _seed(cluster: Any, hidden: Any = None) -> tuple[tuple[tuple[NodeInfo, int], ...], tuple[JobInfo, ...], int, int]:
+    """What a cluster already has when we attach, read from dispy's internals:
+    its nodes, its running jobs, its pending jobs (queued or running) and the
+    jobs its nodes have done (dispy keeps no count of the jobs submitted: these
+    two added up are the submitted jobs that dispymon can know of).
 
     Best effort by design: these are private attributes of dispy 4.15.2, so
     a missing one degrades to "seen from now on", never to an error.
     """
     nodes: list[tuple[NodeInfo, int]] = []
+    ended = 0
     for node in list(getattr(cluster, "_dispy_nodes", {}).values()):
         if node is hidden:
             continue
         status = NODE_CLOSED if getattr(node, "status", None) == NODE_CLOSED else NODE_INITIALIZED
-        nodes.append((node_info(node), status))
+        info = node_info(node)
+        nodes.append((info, status))
+        ended += info.jobs_done
     running: list[JobInfo] = []
     try:
         compute_id = cluster._compute.id
@@ -518,7 +599,7 @@ def _seed(cluster: Any, hidden: Any = None) -> tuple[tuple[tuple[NodeInfo, int],
     except AttributeError:
         pass
     pending = getattr(cluster, "_pending_jobs", 0) or 0
-    return tuple(nodes), tuple(running), int(pending)
+    return tuple(nodes), tuple(running), int(pending), int(ended)
 
 
 class DispyControl:

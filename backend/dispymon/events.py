@@ -88,6 +88,7 @@ class ClusterAttached(NamedTuple):
     nodes: tuple[tuple[NodeInfo, int], ...]  # (node, node status)
     running: tuple[JobInfo, ...]
     pending: int  # dispy's count of jobs submitted and not yet done
+    done: int = 0  # jobs its nodes had done (dispy's DispyNode.jobs_done added up): outcomes unknown
 
 
 class ClusterDetached(NamedTuple):

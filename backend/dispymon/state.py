@@ -200,6 +200,9 @@ class ClusterState:
     cancelled: int = 0
     terminated: int = 0
     abandoned: int = 0
+    # jobs done before dispymon attached (its nodes' jobs done then): their
+    # outcomes are not known, so they are in `done` and in no outcome
+    earlier: int = 0
     # ip -> (latest copy of the node's fields, status name)
     nodes: dict[str, tuple[NodeInfo, str]] = field(default_factory=dict)
     # job uid -> job, for jobs running now
@@ -231,7 +234,7 @@ class ClusterState:
 
     @property
     def done(self) -> int:
-        return self.finished + self.failed + self.cancelled + self.terminated + self.abandoned
+        return self.earlier + self.finished + self.failed + self.cancelled + self.terminated + self.abandoned
 
     def jobs_record(self) -> dict[str, int]:
         running = len(self.running)
@@ -390,9 +393,13 @@ class State:
             c.nodes[info.ip_addr] = (info, node_status_name(status, None))
         for job in ev.running:
             self._job_started(c, job)
-        # dispy does not count jobs submitted before we attached; what it has
-        # pending (queued + running) is the best lower bound.
-        c.submitted = max(ev.pending, len(c.running))
+        # dispy does not count the jobs submitted before we attached; what it
+        # knows of them is what its nodes have done and what it has pending
+        # (queued + running), so a page shows Submitted = Done + Pending, and
+        # Done = the nodes' jobs done added up. (Jobs cancelled or abandoned
+        # before the attach are in neither: they are not counted.)
+        c.earlier = max(ev.done, 0)
+        c.submitted = c.earlier + max(ev.pending, len(c.running))
         self._touch(("c", ev.cluster))
 
     def _detach(self, name: str) -> None:
@@ -496,7 +503,7 @@ class State:
                 self.ended.append(ev)
             # Jobs submitted before we attached may finish after; keep the counters
             # consistent (submitted >= done + running) rather than negative queues.
-            floor = c.finished + c.failed + c.cancelled + c.terminated + c.abandoned + len(c.running)
+            floor = c.earlier + c.finished + c.failed + c.cancelled + c.terminated + c.abandoned + len(c.running)
             if c.submitted < floor:
                 c.submitted = floor
         c.jobs_dirty = True
