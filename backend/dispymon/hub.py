@@ -37,6 +37,7 @@ import time
 from typing import Callable
 
 from .events import Event, HealthCheck, StatusEvent
+from .failures import Failures
 from .state import State
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ class Hub:
         # Called after each drain that applied something: observers that note
         # events cheaply and do their work once per drain (api.Insight.flush).
         self.after_drain: list[Callable[[], None]] = []
+        # What fails here fails again at the next event or second: each kind
+        # is logged once, then counted (see failures.py)
+        self.failures = Failures(log)
 
     def feed(self, event: Event | tuple) -> None:
         """Called from any thread; O(1). An event, or a deferred one: (make, *args)."""
@@ -112,17 +116,20 @@ class Hub:
                 else:
                     apply(event)
                     for observe in observers:
-                        observe(event)
-            except Exception:  # one bad event must not stop the dashboard
-                log.exception("could not apply %r", event)
+                        try:
+                            observe(event)
+                        except Exception as exc:  # the others still see the event
+                            self.failures.failed(f"hub observer {_name(observe)} on {kind.__name__}", exc)
+            except Exception as exc:  # one bad event must not stop the dashboard
+                self.failures.failed(f"could not apply a {type(event).__name__}", exc)
             n += 1
         self.events_applied += n
         if n:
             for after in self.after_drain:
                 try:
                     after()
-                except Exception:
-                    log.exception("an after-drain hook failed")
+                except Exception as exc:
+                    self.failures.failed(f"after-drain hook {_name(after)}", exc)
         if (n or inbox) and not self.loop.is_closed():
             # A stream: take what comes next in a moment, without being woken per
             # event; a backlog: the next slice as soon as the loop has had a turn.
@@ -136,6 +143,7 @@ class Hub:
     async def tick_health(self, interval: float = 1.0) -> None:
         """Feed the state a HealthCheck every `interval` seconds (runs until cancelled)."""
         while True:
+            self.failures.report()
             self.feed(HealthCheck(time.time()))
             # Applied now, with what came before it (one slice): the health
             # flags and the chart's second take milliseconds for a big cluster
@@ -172,3 +180,7 @@ class Hub:
         """Apply everything fed so far (for shutdown and tests)."""
         self.drain()
         await asyncio.sleep(0)
+
+
+def _name(func: Callable[..., object]) -> str:
+    return getattr(func, "__qualname__", None) or repr(func)

@@ -25,12 +25,28 @@ from typing import Any, Callable, Iterable, NamedTuple
 TOTAL = ""  # the node part of a cluster-wide key
 
 # Array type codes of the rings: a cluster's totals in 8-byte numbers; a
-# node's seconds hold whole busy CPUs (2 bytes: up to 65,535) and its
-# minutes their mean (4-byte float). Both rings of a node are made together
+# node's seconds hold whole busy CPUs (2 bytes, signed: dispy's busy count
+# goes below zero when replies come for jobs it had written off, and the
+# chart shows what dispy says; see `fit`) and its minutes their mean
+# (4-byte float). Both rings of a node are made together
 # when the node is first seen, so the memory per node is taken at once, not
 # when its first minute closes.
 CLUSTER_TYPES = ("q", "d")
-NODE_SECONDS = ("I", "H")
+NODE_SECONDS = ("I", "h")
+_LIMITS = {"h": (-(2**15), 2**15 - 1), "H": (0, 2**16 - 1), "I": (0, 2**32 - 1), "q": (-(2**63), 2**63 - 1)}
+
+
+def fit(typecode: str, value: float) -> float:
+    """`value` as a bucket of type `typecode` can hold it: whole numbers for
+    integer arrays, cut to their range (a node with 40,000 busy CPUs is not
+    worth a wider array for every node); None counts as 0."""
+    if value is None:
+        return 0
+    limits = _LIMITS.get(typecode)
+    if limits is None:  # a float array holds any number
+        return float(value)
+    low, high = limits
+    return min(max(int(value), low), high)
 NODE_MINUTES = ("I", "f")
 
 
@@ -217,9 +233,13 @@ class Series:
                 ring = self._seconds(key, t)
             if t != ring.end:
                 ring.advance(t)
-            if t == ring.end:
-                ring.busy[t % ring.size] = value
-            else:  # an older second (the clock went back)
+            try:
+                if t == ring.end:
+                    ring.busy[t % ring.size] = value
+                else:  # an older second (the clock went back)
+                    ring.put(t, busy=value)
+            except (OverflowError, TypeError):  # beyond the bucket's type: rare, so checked only then
+                value = fit(ring.busy.typecode, value)
                 ring.put(t, busy=value)
             acc = accs.get(key)
             if acc is None:

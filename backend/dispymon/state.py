@@ -534,19 +534,26 @@ class State:
                 h = health.get(ip)
                 if h is None:  # first seen: counts as progress now
                     h = health[ip] = NodeHealth(progress=now)
-                busy = info.busy
-                if busy <= 0 or ip in progressed:
-                    h.progress = now  # idle nodes are never stuck
+                # Idle nodes are never stuck. dispy's busy count can be wrong
+                # (below zero after its short-job race): a node running jobs
+                # of this cluster, as their events tell, is not idle either.
+                idle = info.busy <= 0 and not self._runs_jobs_of(c, ip)
+                if idle or ip in progressed:
+                    h.progress = now
                 if ip in avail_came:
                     h.avail = now
                 live = status != CLOSED
-                stuck = live and busy > 0 and now - h.progress > stuck_after
+                stuck = live and not idle and now - h.progress > stuck_after
                 stale = live and h.avail is not None and now - h.avail > stale_after
                 if stuck != h.stuck or stale != h.stale:
                     h.stuck, h.stale = stuck, stale
                     self._touch_node(c, ip)
             progressed.clear()
             avail_came.clear()
+
+    def _runs_jobs_of(self, c: ClusterState, ip: str) -> bool:
+        on_node = self.running_by_ip.get(ip)
+        return on_node is not None and any(owner is c for owner in on_node.values())
 
     def _setting(self, ev: SettingChanged) -> None:
         expected = SETTINGS.get(ev.name)

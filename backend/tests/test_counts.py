@@ -92,3 +92,41 @@ async def test_a_server_made_after_jobs_ran_counts_what_dispy_knows(local_nodes,
         shown = ws.mirror.clusters["alpha"]
         check_against_dispy(shown, cluster, jobs, seen_from_start=False)
         assert shown["jobs"]["done"] == sum(n["jobs_done"] for n in shown["nodes"].values())
+
+
+async def test_a_negative_busy_count_is_charted_and_health_goes_on(local_nodes, new_cluster, new_server):
+    """dispy's busy count of a node goes below zero in its short-job race: a
+    job's reply handled before `run_job` goes on is counted off, and then
+    never on (its `_job.job` is gone). That count is set here on dispy's own
+    DispyNode, the way the race leaves it; the rest is a real node running a
+    real job. The chart takes what dispy says every second, and the node,
+    running a job that makes no progress, is still flagged stuck."""
+    nodes = local_nodes(1, cpus=2, first=64)
+    ip = nodes.nodes[0].ip
+    cluster = await asyncio.to_thread(new_cluster, alpha, [ip])
+    server = await asyncio.to_thread(new_server, cluster, poll_sec=0.1)
+    server._hub.state.stuck_after = 2.0  # the dashboard's own setting (--stuck-after), shortened
+    long_job = await asyncio.to_thread(cluster.submit, 60)
+    await asyncio.to_thread(wait_until, lambda: long_job.status == dispy.DispyJob.Running, 60, "the long job running")
+    dispy_node = cluster._dispy_nodes[ip]
+    dispy_node.busy -= 2  # the race, twice: one job running, dispy counts -1
+    await finish([await asyncio.to_thread(cluster.submit, 0.05)])  # an event that carries the node
+    assert dispy_node.busy == -1 and long_job.status == dispy.DispyJob.Running
+    async with aiohttp.ClientSession() as session:
+        ws = await connect(session, server)
+        await ws.until(lambda m: m.clusters["alpha"]["nodes"][ip]["busy"] == dispy_node.busy, what="dispy's busy")
+        await ws.until(lambda m: m.clusters["alpha"]["nodes"][ip]["stuck"], what="the node flagged stuck")
+
+        async def charted() -> bool:
+            for params in ({"cluster": "alpha", "node": ip}, {"cluster": "alpha"}):
+                async with session.get(server.url + "api/series", params=params) as response:
+                    if (await response.json())["busy"][-1] != dispy_node.busy:
+                        return False
+            return True
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while not await charted():
+            assert loop.time() < deadline, "the chart never showed dispy's busy count"
+            await asyncio.sleep(0.1)  # polling the REST API, not a synchronisation
+        assert server._hub.failures.counts() == {}

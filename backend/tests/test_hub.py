@@ -87,3 +87,36 @@ async def test_a_browsers_tick_takes_one_slice_and_the_backlog_goes_on_between_f
     await asyncio.wait_for(done.wait(), 5)  # the rest: the next slice at once, not BATCH_DELAY later
     assert len(hub.state.clusters["c"].nodes) == total
 
+
+
+async def test_a_failing_observer_is_logged_once_per_kind_with_a_count(caplog):
+    # An observer that fails on every clock tick (as the chart did with a
+    # negative busy count) must not log a traceback every second; the other
+    # observers still see each event.
+    hub = Hub(asyncio.get_running_loop())
+    now = [0.0]
+    hub.failures.clock = lambda: now[0]
+    seen = []
+
+    def broken(event):
+        if isinstance(event, ev.HealthCheck):
+            raise OverflowError("unsigned short is less than minimum")
+
+    hub.observers += [broken, seen.append]
+    hub.feed(attached("c"))
+    with caplog.at_level("ERROR", logger="dispymon.hub"):
+        for t in range(40):
+            now[0] = float(t)
+            hub.feed(ev.HealthCheck(float(t)))
+            hub.drain()
+            hub.failures.report()  # what the health tick does every second
+        assert len(seen) == 41
+        records = [r for r in caplog.records if r.name == "dispymon.hub"]
+        assert len(records) == 1 and records[0].exc_info is not None
+        assert "broken on HealthCheck: OverflowError" in records[0].getMessage()
+        now[0] = 61.0
+        hub.failures.report()  # the failures stopped: their count is told once
+        hub.failures.report()
+    records = [r.getMessage() for r in caplog.records if r.name == "dispymon.hub"]
+    assert len(records) == 2 and "39 more time(s)" in records[1] and "(40 in all)" in records[1]
+    assert hub.failures.counts() == {records[0].split(" (logged once")[0]: 40}

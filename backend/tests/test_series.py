@@ -115,3 +115,16 @@ def test_a_minute_split_by_a_restart_adds_up():
     assert got["end"] == T0 and got["done"][-1] == 5 and got["busy"][-1] == 2.0
     s.tick(T0 + 60, {("c", ""): 0})  # closed: still the sum of both parts
     assert s.query("c", step=60)["done"][-2:] == [5, 0]
+
+
+def test_busy_counts_are_charted_as_dispy_gives_them_even_below_zero():
+    # dispy's busy count goes below zero after its short-job race; the chart
+    # shows it, and the second's sample of every other node and of the
+    # cluster is still taken (an overflow used to stop the whole tick).
+    s = Series(seconds=10)
+    s.tick(T0, {("c", "127.0.0.2"): -1, ("c", "127.0.0.3"): 2, ("c", ""): 1})
+    s.tick(T0 + 1, {("c", "127.0.0.2"): 70_000, ("c", "127.0.0.3"): 3, ("c", ""): 70_003})
+    assert s.query("c", "127.0.0.2", now=T0 + 1)["busy"][-2:] == [-1, 32_767]  # beyond a bucket: cut to its range
+    assert s.query("c", "127.0.0.3", now=T0 + 1)["busy"][-2:] == [2, 3]
+    assert s.query("c", now=T0 + 1)["busy"][-2:] == [1, 70_003]
+    assert s.close_minute() and s.minute is not None

@@ -198,3 +198,20 @@ def test_finished_jobs_are_remembered_for_at_least_the_last_limit():
     assert all(s.recently_done(uid) for uid in range(count - RECENTLY_DONE_LIMIT, count))
     assert not s.recently_done(0)  # bounded: the oldest are forgotten
     assert not s.recently_done(count)  # never seen
+
+
+def test_a_node_running_jobs_is_stuck_even_when_dispys_busy_count_is_below_zero():
+    # dispy's busy count can go below zero (its short-job race); the jobs
+    # running there, as their events tell, still make the node not idle.
+    s = State(stuck_after=60, stale_after=1000)
+    s.apply(attached(nodes=[(node(), 4)]))
+    s.apply(status("c", ev.JOB_RUNNING, node(busy=1), job(1)))
+    s.apply(status("c", ev.JOB_FINISHED, node(busy=-1, jobs_done=1), job(2)))  # a job dispy counted off twice
+    s.apply(HealthCheck(1000.0))
+    s.apply(HealthCheck(1061.0))
+    assert flags(s) == (True, False)
+    assert s.snapshot()[0]["clusters"]["c"]["nodes"]["127.0.0.2"]["busy"] == -1  # as dispy says
+    s.apply(status("c", ev.JOB_FINISHED, node(busy=-2, jobs_done=2), job(1)))
+    s.apply(HealthCheck(1062.0))
+    s.apply(HealthCheck(2000.0))
+    assert flags(s) == (False, False)  # nothing runs there any more
