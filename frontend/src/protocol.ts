@@ -13,7 +13,7 @@ export interface Jobs {
   submitted: number;
   queued: number;
   running: number;
-  /** finished + failed + cancelled + terminated + abandoned */
+  /** finished + failed + cancelled + terminated + abandoned, plus jobs done before dispymon attached */
   done: number;
   finished: number;
   failed: number;

@@ -229,7 +229,7 @@ describe('settings, audit and node jobs', () => {
 });
 
 describe('combine', () => {
-  it('adds job counters and per-node values across clusters', () => {
+  it('adds job counters and what each cluster does on a node, not the node\'s CPUs', () => {
     const c = combine([
       cluster(
         'a',
@@ -251,11 +251,17 @@ describe('combine', () => {
     expect(c.name).toBe(COMBINED);
     expect(c.jobs).toEqual(jobs({ submitted: 7, done: 5, finished: 3, failed: 1, abandoned: 1, running: 2 }));
     expect(c.nodes['127.0.0.2']).toMatchObject({
-      cpus: 3, avail_cpus: 8, busy: 2, jobs_done: 5, cpu_time: 2, tx: 101, rx: 12, update_time: 50,
+      cpus: 2, avail_cpus: 4, busy: 2, jobs_done: 5, cpu_time: 2, tx: 101, rx: 12, update_time: 50,
       status: 'initialized', // still open in cluster b
       avail_info: { cpu: 90, memory: 1, disk: 2, swap: 3 },
     });
     expect(c.nodes['127.0.0.3']?.jobs_done).toBe(1);
+  });
+
+  it('shows a 2-CPU node shared by three clusters with 2 CPUs, busy added', () => {
+    const shared = (name: string, busy: number) => cluster(name, [node('127.0.0.2', { cpus: 2, avail_cpus: 2, busy })]);
+    const n = combine([shared('a', 1), shared('b', 1), shared('c', 0)]).nodes['127.0.0.2'];
+    expect(n).toMatchObject({ cpus: 2, avail_cpus: 2, busy: 2 });
   });
 
   it('marks a node closed only when every cluster that has it closed it', () => {
@@ -285,7 +291,7 @@ describe('selectCluster / resolveClusterName', () => {
     expect(selectCluster(base, 'b')).toBe(base.clusters.b);
     const combined = selectCluster(base, null);
     expect(combined?.name).toBe(COMBINED);
-    expect(combined?.nodes['127.0.0.2']?.cpus).toBe(4);
+    expect(combined?.nodes['127.0.0.2']?.cpus).toBe(2); // the node's, in both clusters
     // a node in one cluster only is passed through untouched
     expect(combined?.nodes['127.0.0.3']).toBe(base.clusters.a?.nodes['127.0.0.3']);
     // same clusters record → same object (required by useSyncExternalStore)

@@ -154,8 +154,11 @@ export function clusterNames(clusters: Record<string, Cluster>): string[] {
 }
 
 /**
- * Derives the '* Combined' view as dispy.httpd does: job counters added, and
- * per node (by ip_addr) CPUs, busy, jobs done, CPU time and traffic added.
+ * Derives the '* Combined' view: job counters added, and per node (by
+ * ip_addr) what each cluster does there added (busy, jobs done, CPU time,
+ * traffic). A node's CPUs are the node's, not one set per cluster: three
+ * clusters sharing a 2-CPU node show 2 (dispy.httpd added them up, showing
+ * more CPUs than busy could ever reach).
  */
 export function combine(clusters: readonly Cluster[]): Cluster {
   const jobs: Jobs = { ...zeroJobs };
@@ -183,8 +186,10 @@ function mergeNodes(a: Node, b: Node): Node {
   return {
     ip_addr: a.ip_addr,
     name: a.name || b.name,
-    cpus: a.cpus + b.cpus,
-    avail_cpus: a.avail_cpus + b.avail_cpus,
+    // dispy sets a node's CPUs for every cluster using it; the most any
+    // cluster has is what the node gives (and what it offers, the same)
+    cpus: Math.max(a.cpus, b.cpus),
+    avail_cpus: Math.max(a.avail_cpus, b.avail_cpus),
     busy: a.busy + b.busy,
     jobs_done: a.jobs_done + b.jobs_done,
     cpu_time: a.cpu_time + b.cpu_time,
