@@ -227,8 +227,12 @@ def _make_tap(feed: Feed, name: str, chained: StatusCallback | None, hidden: Any
 
         def tap(status: int, node: Any, job: Any) -> None:
             # on dispy's worker thread: what came before the seed's marker is in the seed
-            if attached is None or not attached.in_seed():
+            if attached is None:
                 _record(feed, name, status, node, job, hidden)
+            else:
+                with attached.lock:
+                    if not attached.in_seed():
+                        _record(feed, name, status, node, job, hidden)
             if chained is not None:
                 chained(status, node, job)
 
@@ -291,7 +295,7 @@ def scheduler_pseudo_node(cluster: Any) -> Any:
 class _Attached:
     """What the adapter keeps of one attached cluster."""
 
-    __slots__ = ("name", "cluster", "hidden", "compute_id", "tap", "catching_up", "worker")
+    __slots__ = ("name", "cluster", "hidden", "compute_id", "tap", "catching_up", "worker", "lock")
 
     def __init__(self, name: str, cluster: Any, hidden: Any, tap: StatusCallback | None = None) -> None:
         self.name = name
@@ -304,6 +308,9 @@ class _Attached:
         # runs meanwhile were queued before the seed was read, which has them.
         self.catching_up = False
         self.worker: Any = None  # dispy's worker thread
+        # Held while the seed is read and by the worker thread from deciding
+        # to feed an event to feeding it, so no event slips in between.
+        self.lock = threading.Lock()
 
     def in_seed(self) -> bool:
         """Whether the event being handed over now is one the seed already holds."""
@@ -409,13 +416,14 @@ class DispyAdapter:
         lock = threading.Lock()
 
         def announce(marker: bool) -> None:
-            with lock:  # once: in the pycos step, or here if that never comes
+            with lock, attached.lock:  # once: in the pycos step, or here if that never comes
                 if done.is_set():
                     return
+                if marker:
+                    attached.worker, attached.catching_up = worker, True
                 nodes, running, pending, ended = _seed(cluster, hidden)
                 self._feed(ClusterAttached(name, cluster_kind(cluster), nodes, running, pending, ended))
                 if marker:
-                    attached.worker, attached.catching_up = worker, True
                     queue.put((attached.caught_up, ()))
                 done.set()
 
@@ -507,8 +515,10 @@ class DispyAdapter:
         except Exception:
             log.exception("dispymon could not route a status event")
             return
-        if target is not None and not target.in_seed():
-            _record(self._feed, target.name, status, node, job, target.hidden, self._defer)
+        if target is not None:
+            with target.lock:
+                if not target.in_seed():
+                    _record(self._feed, target.name, status, node, job, target.hidden, self._defer)
 
     def _route(self, status: int, node: Any, job: Any) -> _Attached | None:
         routes = self._routes
