@@ -145,7 +145,7 @@ describe('Monitor page', () => {
     expect(within(nine!).getAllByRole('cell').map((c) => c.textContent)).toEqual([
       '127.0.0.9',
       'nine',
-      '3',
+      '2', // the node's CPUs in '* Combined' (alpha 2, beta 1), not their sum
       '1',
       '6',
       '3.000',
