@@ -22,7 +22,7 @@ from .appmodule import AppModule, AppModuleError, start_workload
 from .control import ClusterControl
 from .hub import Hub
 from .state import State
-from .security import make_access
+from .security import RedactingAccessLogger, TokenError, make_access
 from .server import ServerConfig, create_app
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,11 @@ async def run(app_module: AppModule, options: Options, say: Callable[[str], None
     loop = asyncio.get_running_loop()
     hub = Hub(loop, State(options.show_job_args, options.stuck_after, options.stale_after))
     adapter = DispyAdapter(hub.feed, defer=True)
-    access = make_access(options.host, options.token, options.viewer_token, options.allow_hosts)
+    try:
+        access = make_access(options.host, options.token, options.viewer_token, options.allow_hosts)
+    except TokenError as exc:  # the CLI checks first; this is for other callers of run()
+        await _close_clusters(app_module.clusters, adapter, options.close_timeout)
+        raise DashboardError(str(exc)) from None
     config = ServerConfig(poll_sec=options.poll_sec, show_job_args=options.show_job_args, access=access,
                           history_size=options.history_size, history_db=options.history_db)  # fmt: skip
     try:
@@ -77,7 +81,8 @@ async def run(app_module: AppModule, options: Options, say: Callable[[str], None
     for cluster in app_module.clusters:
         adapter.attach(cluster)
 
-    runner = web.AppRunner(app, handle_signals=False)
+    # -v logs each request: the first of a browser has ?token= in its URL
+    runner = web.AppRunner(app, handle_signals=False, access_log_class=RedactingAccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, options.host or None, options.port)
     try:

@@ -22,7 +22,8 @@ from .commands import Commands
 from .control import ClusterControl
 from .api import install as install_api
 from .hub import Hub
-from .security import COOKIE, OPERATOR, Access, TokenBucket
+from .security import (COOKIE, OPERATOR, UNAUTHORISED_PAGE, Access, TokenBucket, keep_token, presented_token,
+                       security_headers, too_many_failures)
 from .views import MIN_INTERVAL, ClientView, effective_interval
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ def check_frontend(static_dir: Path) -> None:
 def create_app(hub: Hub, config: ServerConfig, control: ClusterControl | None = None) -> web.Application:
     check_frontend(config.static_dir)
     app = web.Application(middlewares=[guard])
+    app.on_response_prepare.append(security_headers)  # every response, errors and handshakes too
     app[HUB] = hub
     app[CONFIG] = config
     app[COMMANDS] = Commands(hub, control, timeout=config.command_timeout, add_node_wait=config.add_node_wait)
@@ -107,14 +109,6 @@ async def _health_ticks(app: web.Application):
 
 ROLE = web.RequestKey("role", str)
 
-UNAUTHORISED_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>dispymon: token needed</title>
-<main style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem">
-<h1>This dashboard needs a token</h1>
-<p>Open the address dispymon printed when it started (it ends in <code>?token=…</code>),
-or ask whoever runs it for a viewer token.</p></main></html>"""
-
-
 @web.middleware
 async def guard(request: web.Request, handler):
     """Host allow-list, then the token (see security.py)."""
@@ -123,20 +117,30 @@ async def guard(request: web.Request, handler):
         return web.Response(status=403, text=f"dispymon: host {request.host!r} is not allowed (see --allow-host)\n")
     if request.path.startswith("/assets/"):
         return await handler(request)  # the app's code and styles hold no cluster data
-    from_query = request.query.get("token")
-    header = request.headers.get("Authorization", "")
-    token = from_query or (header[7:] if header.startswith("Bearer ") else None) or request.cookies.get(COOKIE)
+    token, source = presented_token(request)
+    if token is not None and access.required:
+        # a guess is not even checked while its address is refused
+        wait = access.throttle.retry_after(request.remote)
+        if wait is not None:
+            return too_many_failures(wait)
     role = access.role_for(token)
     if role is None:
+        if token is not None:
+            access.throttle.failed(request.remote)
         if request.path == "/ws" or request.headers.get("Accept", "").find("text/html") < 0:
-            return web.Response(status=401, text="dispymon: a valid token is needed\n")
-        return web.Response(status=401, text=UNAUTHORISED_PAGE, content_type="text/html")
-    if from_query and access.required and request.path != "/ws":
-        # keep the token in a cookie and out of the address bar and history
+            response = web.Response(status=401, text="dispymon: a valid token is needed\n")
+        else:
+            response = web.Response(status=401, text=UNAUTHORISED_PAGE, content_type="text/html")
+        if source == "cookie":
+            # a cookie from an earlier run's token: forget it, or every reconnection counts as a guess
+            response.del_cookie(COOKIE, path="/")
+        return response
+    if source == "query" and access.required and request.path != "/ws":
+        # keep the token in a cookie and out of the address bar and history: a
+        # redirect, so the tab's history never holds the ?token= address
         query = {k: v for k, v in request.query.items() if k != "token"}
         response = web.HTTPSeeOther(request.rel_url.with_query(query))
-        response.set_cookie(COOKIE, from_query, httponly=True, samesite="Strict", path="/",
-                            secure=request.secure)  # fmt: skip
+        keep_token(response, token, secure=request.secure)
         raise response
     request[ROLE] = role
     return await handler(request)
