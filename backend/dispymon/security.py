@@ -184,8 +184,8 @@ class AuthThrottle:
 
 @dataclass(frozen=True)
 class Access:
-    operator_token: str | None = None
-    viewer_token: str | None = None
+    operator_token: str | None = field(default=None, repr=False)  # never in a log line or traceback
+    viewer_token: str | None = field(default=None, repr=False)
     allowed_hosts: frozenset[str] = frozenset({"localhost", "127.0.0.1", "::1"})
     generated: bool = False  # the operator token was made here, not given
     # per-server state, not policy: left out of comparisons
