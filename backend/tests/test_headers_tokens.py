@@ -15,8 +15,7 @@ import aiohttp
 import pytest
 
 from dispymon.hub import Hub
-from dispymon.security import COOKIE, Access, make_access
-MIN_TOKEN_LENGTH = 16; AuthThrottle = TokenError = None
+from dispymon.security import COOKIE, MIN_TOKEN_LENGTH, Access, AuthThrottle, TokenError, make_access
 from dispymon.server import ServerConfig, create_app
 from conftest import wait_until
 from factories import attached
