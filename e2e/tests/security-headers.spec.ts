@@ -45,6 +45,10 @@ test('the printed ?token= link opened from another site loads, survives a reload
   page.on('pageerror', (e) => errors.push(String(e)));
   // 127.0.0.1 and 127.0.0.119 are different sites (a cookie's SameSite counts the
   // host, not the port): this is a link in a chat or wiki page
+  // without the token: the explanation page, styled under the policy (its style's hash is allowed)
+  await page.goto(dashboard);
+  await expect(page.getByRole('heading', { name: 'This dashboard needs a token' })).toBeVisible();
+  expect(await page.locator('main').evaluate((m) => getComputedStyle(m).maxWidth)).not.toBe('none');
   const chat = await otherSite('127.0.0.119', () => `<!doctype html><title>chat</title><a href="${cluster.url}">the dashboard</a>`);
   try {
     await page.goto(chat.origin);
