@@ -27,12 +27,13 @@ export function useScrollEdges(box: HTMLElement | null): ScrollEdges {
     };
     measure();
     box.addEventListener('scroll', measure, { passive: true });
-    const resized = new ResizeObserver(measure);
-    resized.observe(box);
-    for (const child of box.children) resized.observe(child);
+    // no layout to follow without it (jsdom)
+    const resized = typeof ResizeObserver === 'undefined' ? null : new ResizeObserver(measure);
+    resized?.observe(box);
+    for (const child of box.children) resized?.observe(child);
     return () => {
       box.removeEventListener('scroll', measure);
-      resized.disconnect();
+      resized?.disconnect();
     };
   }, [box]);
   return edges;
