@@ -89,10 +89,13 @@ async def test_series_over_rest(served):
     hub.feed(ev.HealthCheck(__import__("time").time()))
     await hub.settle()
     body = await (await client.get("/api/series?cluster=c")).json()
-    assert body["step"] == 1 and len(body["done"]) == 600 and sum(body["done"]) == 4 and body["busy"][-1] == 2
+    assert body["step"] == 1 and sum(body["done"]) == 4 and body["busy"][-1] == 2
+    # only the seconds since the cluster was attached (this test's few), not 600
+    assert 1 <= len(body["done"]) == len(body["busy"]) < 600
     node = await (await client.get("/api/series", params={"node": "127.0.0.3"})).json()
     assert sum(node["done"]) == 2 and node["busy"][-1] == 0
-    assert len((await (await client.get("/api/series?step=60")).json())["done"]) == 1440
+    # the minute(s) since then, not 1440
+    assert len((await (await client.get("/api/series?step=60")).json())["done"]) in (1, 2)
 
 
 async def test_the_chart_starts_when_a_cluster_is_attached(served):

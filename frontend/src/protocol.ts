@@ -231,7 +231,9 @@ export interface Series {
   step: 1 | 60;
   /** Unix time at which the last bucket starts */
   end: number;
-  /** jobs that ended in each bucket, oldest first */
+  /** jobs that ended in each bucket, oldest first; only the buckets the server
+   *  has data for (since it started, the cluster attached, the node reported),
+   *  so possibly fewer than the window or none */
   done: number[];
   /** busy CPUs in each bucket */
   busy: number[];

@@ -88,7 +88,7 @@ export function JobsChart({ node }: Props) {
       <div className="jobs-chart-plot" role="img" aria-label={label} data-testid="jobs-chart">
         {shown !== null && (
           <Suspense fallback={null}>
-            <SeriesPlot key={shown.step} series={shown} />
+            <SeriesPlot key={shown.step} series={shown} buckets={info.buckets} />
           </Suspense>
         )}
       </div>
