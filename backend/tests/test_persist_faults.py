@@ -239,3 +239,68 @@ def test_a_long_fault_is_summed_up_once_a_period_with_counts(tmp_path, caplog):
     # the first line, a summary at most every second, the line when it resumed
     assert len(lines) <= 2 + lasted + 1, lines
     assert len(lines) < store.errors
+
+
+# -- what /metrics and the History page are told ------------------------------------------------
+
+
+async def test_a_fault_shows_in_metrics_and_in_history_summary_and_clears(aiohttp_client, static_dir, tmp_path):
+    from dispymon.hub import Hub
+    from dispymon.server import ServerConfig, create_app
+    from conftest import WSClient
+    from test_api import feed_cluster
+    from test_metrics import parse
+
+    path = tmp_path / "history.db"
+    hub = Hub(asyncio.get_running_loop())
+    client = await aiohttp_client(create_app(hub, ServerConfig(poll_sec=0.05, static_dir=static_dir, history_db=path)))
+    ws = WSClient(await client.ws_connect("/ws"))
+    await ws.recv()  # hello
+    await ws.recv()  # snapshot
+
+    async def metrics() -> dict[str, float]:
+        families = parse(await (await client.get("/metrics")).text())
+        return {name: value for family in families.values() for (name, _), value in family["samples"].items()
+                if name.startswith("dispymon_history_db_")}  # fmt: skip
+
+    async def summary_store() -> dict:
+        await ws.send({"type": "command", "id": 1, "name": "history_summary", "args": {}})
+        while (message := await ws.recv())["type"] != "result":
+            pass
+        assert message["ok"]
+        rest = await (await client.get("/api/history/summary")).json()
+        assert rest["store"] == message["value"]["store"]
+        return rest["store"]
+
+    async def until(predicate, what: str) -> None:
+        for _ in range(600):  # polls a condition, at most 60 s
+            if await predicate():
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    m = await metrics()
+    assert m == {"dispymon_history_db_healthy": 1, "dispymon_history_db_rows_written_total": 0,
+                 "dispymon_history_db_errors_total": 0, "dispymon_history_db_dropped_total": 0,
+                 "dispymon_history_db_reopened_total": 0, "dispymon_history_db_queued": 0}  # fmt: skip
+    assert await summary_store() == {"healthy": True, "errors": 0, "dropped": 0, "reopened": 0, "last_error": None}
+    with lock_held(path):
+        await feed_cluster(hub)  # 4 jobs end: 4 rows for the file
+        async def failed() -> bool:
+            return (await metrics())["dispymon_history_db_errors_total"] >= 1
+
+        await until(failed, "a failed write in /metrics")
+        m = await metrics()
+        assert m["dispymon_history_db_healthy"] == 0 and m["dispymon_history_db_rows_written_total"] == 0
+        store = await summary_store()
+        assert store["healthy"] is False and store["errors"] >= 1 and store["last_error"] == "database is locked"
+    async def written() -> bool:
+        return (await metrics())["dispymon_history_db_rows_written_total"] >= 4
+
+    await until(written, "the rows written once the lock is gone")
+    m = await metrics()
+    assert m["dispymon_history_db_healthy"] == 1 and m["dispymon_history_db_dropped_total"] == 0
+    store = await summary_store()
+    assert store["healthy"] is True and store["last_error"] is None and store["errors"] >= 1
+    assert sorted(jobs_in(path)) == [1, 2, 3, 4]  # the jobs that ended, per the hub's own history
+    assert {j["uid"] for j in (await (await client.get("/api/history")).json())["jobs"]} == {1, 2, 3, 4}
