@@ -237,7 +237,7 @@ class Store:
                     if db is not None and self._try_write(db, pending):
                         since_trim += len(pending)
                         pending = []
-                    elif stopping:
+                    elif self._stop.is_set():  # one attempt after the stop, not one more busy wait
                         self._give_up(pending)
                         break
                     else:  # the same rows again later; meanwhile new ones wait in the (bounded) queue
@@ -392,8 +392,8 @@ class Store:
             now = time.monotonic()
             self._fault_since = now
             log.error("cannot write the history database %s (%s): retrying every %g s; rows wait in memory (at most "
-                      "%d, the oldest dropped beyond); a summary follows once a minute while this lasts",
-                      self.path, self.last_error, self.retry_delay, self.max_queue)  # fmt: skip
+                      "%d, the oldest dropped beyond); a summary follows every %g s while this lasts",
+                      self.path, self.last_error, self.retry_delay, self.max_queue, self.report_every)  # fmt: skip
             self._logged = (self.errors, self.dropped)
             self._next_report = now + self.report_every
 
@@ -411,8 +411,8 @@ class Store:
         errors, dropped = self.errors, self.dropped
         new_errors, new_dropped = errors - self._logged[0], dropped - self._logged[1]
         if (new_errors or new_dropped) and now >= self._next_report:
-            log.warning("the history database %s: %d failed attempts and %d rows dropped (queue full) since the last "
-                        "report; %d rows waiting; last error: %s", self.path, new_errors, new_dropped,
+            log.warning("the history database %s: %d failed attempts and %d rows dropped since the last report; "
+                        "%d rows waiting; last error: %s", self.path, new_errors, new_dropped,
                         self._queue.qsize(), self.last_error or "none")  # fmt: skip
             self._logged = (errors, dropped)
             self._next_report = time.monotonic() + self.report_every

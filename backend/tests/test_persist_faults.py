@@ -304,3 +304,24 @@ async def test_a_fault_shows_in_metrics_and_in_history_summary_and_clears(aiohtt
     assert store["healthy"] is True and store["last_error"] is None and store["errors"] >= 1
     assert sorted(jobs_in(path)) == [1, 2, 3, 4]  # the jobs that ended, per the hub's own history
     assert {j["uid"] for j in (await (await client.get("/api/history")).json())["jobs"]} == {1, 2, 3, 4}
+
+
+def test_a_lock_held_at_start_does_not_stop_it_and_the_rows_follow(tmp_path, caplog):
+    """Locked is not unwritable: the start goes on (with a warning) and the writer waits for the lock."""
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    path = tmp_path / "history.db"
+    Store(path)  # the file of an earlier run
+    with lock_held(path):
+        store = Store(path, busy_timeout=0.2)
+        assert not store.healthy and store.last_error == "database is locked"
+        said = [r.getMessage() for r in caplog.records if r.name == LOGGER]
+        assert len(said) == 1 and "locked by another process" in said[0] and "starting anyway" in said[0]
+        store.start()
+        for uid in range(5):
+            store.add_job(record(uid))
+        wait_until(lambda: store.errors >= 1, timeout=60, what="a failed attempt")
+    try:
+        wait_until(lambda: store.healthy and store.rows_written == 5, timeout=60, what="the rows written")
+    finally:
+        store.close()
+    assert jobs_in(path) == list(range(5))
