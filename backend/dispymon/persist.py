@@ -116,6 +116,7 @@ class Store:
         self._file: tuple[int, int] | None = None  # (device, inode) of the file the writer has open
         self._leftovers: dict[str, tuple[int, int] | None] = {}  # the writer's -wal/-shm, same
         self._fault_since: float | None = None
+        self._fault_logged = False  # the current fault's beginning was logged
         self._logged = (0, 0)  # errors, dropped at the last log line
         self._next_report = 0.0
         db = self._connect()  # fails here, at start-up, for a path that cannot hold a database
@@ -382,7 +383,7 @@ class Store:
         self._writer_dropped += lost
         log.error("the history database %s: %d rows not written at shutdown (%s)", self.path, lost, self.last_error)
 
-    # -- telling about faults: once, then once a minute with counts -------------------------
+    # -- telling about faults: at most a line when one begins and ends, else a summary a minute ----
 
     def _failed(self, exc: BaseException) -> None:
         self.errors += 1
@@ -391,28 +392,34 @@ class Store:
         if self._fault_since is None:
             now = time.monotonic()
             self._fault_since = now
-            log.error("cannot write the history database %s (%s): retrying every %g s; rows wait in memory (at most "
-                      "%d, the oldest dropped beyond); a summary follows every %g s while this lasts",
-                      self.path, self.last_error, self.retry_delay, self.max_queue, self.report_every)  # fmt: skip
-            self._logged = (self.errors, self.dropped)
-            self._next_report = now + self.report_every
+            # A fault that follows a line of the last minute (a lock taken every few
+            # seconds) is left to the summary: lines stay a few a minute at most.
+            self._fault_logged = now >= self._next_report
+            if self._fault_logged:
+                log.error("cannot write the history database %s (%s): retrying every %g s; rows wait in memory (at "
+                          "most %d, the oldest dropped beyond); a summary follows every %g s while this lasts",
+                          self.path, self.last_error, self.retry_delay, self.max_queue, self.report_every)  # fmt: skip
+                self._logged = (self.errors, self.dropped)
+                self._next_report = now + self.report_every
 
     def _recovered(self) -> None:
         if self._fault_since is not None:
-            log.warning("the history database %s is written again after %.0f s (%d failed attempts, %d rows dropped "
-                        "in all)", self.path, time.monotonic() - self._fault_since, self.errors, self.dropped)  # fmt: skip
+            if self._fault_logged:  # its beginning was said: so is its end
+                log.warning("the history database %s is written again after %.0f s (%d failed attempts, %d rows "
+                            "dropped in all)", self.path, time.monotonic() - self._fault_since, self.errors,
+                            self.dropped)  # fmt: skip
+                self._logged = (self.errors, self.dropped)
             self._fault_since = None
-            self._logged = (self.errors, self.dropped)
         self.healthy = True
         self.last_error = None
 
     def _report(self, now: float) -> None:
-        """At most one line a minute: the failed attempts and rows dropped since the last line."""
+        """At most one line a period: the failed attempts and rows dropped since the last line."""
         errors, dropped = self.errors, self.dropped
         new_errors, new_dropped = errors - self._logged[0], dropped - self._logged[1]
         if (new_errors or new_dropped) and now >= self._next_report:
             log.warning("the history database %s: %d failed attempts and %d rows dropped since the last report; "
-                        "%d rows waiting; last error: %s", self.path, new_errors, new_dropped,
-                        self._queue.qsize(), self.last_error or "none")  # fmt: skip
+                        "%d rows waiting; %s", self.path, new_errors, new_dropped, self._queue.qsize(),
+                        f"still failing: {self.last_error}" if not self.healthy else "written again since")  # fmt: skip
             self._logged = (errors, dropped)
             self._next_report = time.monotonic() + self.report_every

@@ -325,3 +325,30 @@ def test_a_lock_held_at_start_does_not_stop_it_and_the_rows_follow(tmp_path, cap
     finally:
         store.close()
     assert jobs_in(path) == list(range(5))
+
+
+def test_a_lock_taken_again_and_again_gives_a_few_lines_not_a_pair_each_time(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    path = tmp_path / "history.db"
+    store = Store(path, busy_timeout=0.1, retry_delay=0.05)  # the server's summary period: 60 s
+    store.start()
+    try:
+        for round in range(3):
+            with lock_held(path):
+                store.add_job(record(round))
+                wait_until(lambda: not store.healthy, timeout=60, what=f"fault {round}")
+            wait_until(lambda: store.healthy and store.rows_written == round + 1, timeout=60, what=f"written {round}")
+        errors = store.errors
+        lines = [r.getMessage() for r in caplog.records if r.name == LOGGER]
+        # the first fault's beginning and end; the next two wait for the summary
+        assert len(lines) == 2 and "cannot write" in lines[0] and "is written again" in lines[1], lines
+    finally:
+        store.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == LOGGER]
+    assert len(lines) == 3, lines  # the summary, here at the writer's end
+    assert "rows dropped since the last report" in lines[2] and "written again since" in lines[2]
+    import re
+
+    counted = int(re.search(r"(\d+) failed attempts and", lines[2]).group(1))
+    first = int(re.search(r"\((\d+) failed attempts,", lines[1]).group(1))
+    assert 2 <= counted == errors - first  # the second and third faults' attempts, counted
