@@ -22,9 +22,11 @@ Faults (each tested in test_persist.py):
   in the queue; the queue holds at most `max_queue` rows (default: the jobs
   and minutes the file keeps): beyond that the oldest are dropped and
   counted (`dropped`), so memory stays bounded however long the fault lasts.
-The first failure is logged at once, then a summary once a minute (errors
-and rows dropped, with counts) while it lasts, and one line when writing
-resumes. `status()` is what /metrics and the History page show.
+A fault is logged when it begins (unless a line was logged within the last
+`report_every` seconds: then only the summary tells of it) and, if its
+beginning was, when it ends; in between a summary once a minute (failed
+attempts and rows dropped, with counts). `status()` is what /metrics and the
+History page show.
 """
 
 from __future__ import annotations
