@@ -172,9 +172,22 @@ async def history_command(cmds: Commands, who: str | None, **args: Any) -> dict[
     return _of(cmds).history.query(**args)
 
 
+def _summary(insight: Insight) -> dict[str, Any]:
+    """The history's summary, and how its database is doing (null without --history-db)."""
+    return {**insight.history.summary(), "store": store_status(insight.store)}
+
+
+def store_status(store: Store | None) -> dict[str, Any] | None:
+    """What the History page shows of the database: not its path (a viewer may read this)."""
+    if store is None:
+        return None
+    status = store.status()
+    return {key: status[key] for key in ("healthy", "errors", "dropped", "reopened", "last_error")}
+
+
 @command("history_summary", read_only=True)
 async def history_summary_command(cmds: Commands, who: str | None) -> dict[str, Any]:
-    return _of(cmds).history.summary()
+    return _summary(_of(cmds))
 
 
 @command("series", optional=SERIES_ARGS, read_only=True)
@@ -258,7 +271,7 @@ def history_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
 @_read
 def history_summary_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
     _query_args(request, {})
-    return insight.history.summary()
+    return _summary(insight)
 
 
 @_read
@@ -275,5 +288,6 @@ async def unknown_api_handler(request: web.Request) -> web.Response:
 async def metrics_handler(request: web.Request) -> web.Response:
     insight = request.app[INSIGHT]
     insight.hub.drain()
-    body = render(insight.hub.state, insight.durations, insight.stats, insight.clients(), insight.hub.events_applied)
+    body = render(insight.hub.state, insight.durations, insight.stats, insight.clients(), insight.hub.events_applied,
+                  insight.store.status() if insight.store is not None else None)  # fmt: skip
     return web.Response(body=body.encode(), headers={"Content-Type": CONTENT_TYPE})

@@ -224,6 +224,22 @@ export interface HistorySummary {
   failures: Failure[];
   jobs: number;
   size: number;
+  /** the history database (`--history-db`), null when there is none */
+  store: HistoryStore | null;
+}
+
+/** How the history database is doing; counts since the server started. */
+export interface HistoryStore {
+  /** the last attempt to write it succeeded */
+  healthy: boolean;
+  /** failed attempts to open or write it */
+  errors: number;
+  /** rows that will never reach it (the waiting rows' bound was reached) */
+  dropped: number;
+  /** times its file was found deleted or replaced and opened again */
+  reopened: number;
+  /** the last error while not healthy, else null */
+  last_error: string | null;
 }
 
 export interface Series {
