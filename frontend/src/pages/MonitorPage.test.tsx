@@ -62,6 +62,8 @@ describe('Monitor page', () => {
     expect(status.textContent).toBe('Live');
     act(() => store.getState().setConnection('reconnecting'));
     expect(status.textContent).toBe('Reconnecting…');
+    act(() => store.getState().setConnection('stopped'));
+    expect(status.textContent).toBe('Server stopped: reconnecting when it is back');
     act(() => store.getState().setConnection('closed'));
     expect(status.textContent).toBe('Disconnected');
   });
