@@ -2,6 +2,7 @@ import { memo, useEffect, useId, useMemo, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
 import { useNow } from '../clock';
 import { DASH, formatClock, formatElapsed } from '../format';
+import { useReadOnly } from '../context';
 import type { Job, TerminateOutcome } from '../protocol';
 import { useCommands } from '../useCommands';
 import { ConfirmDialog } from './ConfirmDialog';
@@ -73,6 +74,8 @@ interface JobRowProps {
   showArgs: boolean;
   showCluster: boolean;
   onToggle(uid: number, selected: boolean): void;
+  /** false for a viewer, who may not terminate: no selection column */
+  selectable: boolean;
 }
 
 // The server sends no argument text while the setting is off (null); if the
@@ -82,17 +85,19 @@ function argCell(text: string | null, showArgs: boolean): ReactNode {
 }
 
 // Memoised: a delta or a selection change re-renders only the rows it touches.
-const JobRow = memo(function JobRow({ job, rowIndex, selected, showArgs, showCluster, onToggle }: JobRowProps) {
+const JobRow = memo(function JobRow({ job, rowIndex, selected, showArgs, showCluster, onToggle, selectable }: JobRowProps) {
   return (
     <tr aria-rowindex={rowIndex} className={selected ? 'selected' : undefined}>
-      <td>
-        <input
-          type="checkbox"
-          aria-label={`Select job ${job.id}`}
-          checked={selected}
-          onChange={(e) => onToggle(job.uid, e.target.checked)}
-        />
-      </td>
+      {selectable && (
+        <td>
+          <input
+            type="checkbox"
+            aria-label={`Select job ${job.id}`}
+            checked={selected}
+            onChange={(e) => onToggle(job.uid, e.target.checked)}
+          />
+        </td>
+      )}
       <td title={job.id}>{job.id}</td>
       <td title={showArgs ? (job.args ?? undefined) : undefined}>{argCell(job.args, showArgs)}</td>
       <td title={showArgs ? (job.kwargs ?? undefined) : undefined}>{argCell(job.kwargs, showArgs)}</td>
@@ -143,6 +148,7 @@ export function RunningJobs({ running, showArgs, showCluster }: RunningJobsProps
   const [error, setError] = useState<string | null>(null);
   const { run, isPending } = useCommands();
   const terminating = isPending('terminate');
+  const readOnly = useReadOnly();
 
   // A job that left (finished, terminated, other cluster chosen) leaves the
   // selection at once, so the count and the command only name jobs on
@@ -165,7 +171,7 @@ export function RunningJobs({ running, showArgs, showCluster }: RunningJobsProps
   );
 
   const [scrollBox, setScrollBox] = useState<HTMLDivElement | null>(null);
-  const columnCount = showCluster ? 7 : 6;
+  const columnCount = (showCluster ? 7 : 6) - (readOnly ? 1 : 0);
   const row = (index: number) => {
     const job = jobs[index];
     if (!job) return null;
@@ -178,6 +184,7 @@ export function RunningJobs({ running, showArgs, showCluster }: RunningJobsProps
         showArgs={showArgs}
         showCluster={showCluster}
         onToggle={toggle}
+        selectable={!readOnly}
       />
     );
   };
@@ -208,21 +215,23 @@ export function RunningJobs({ running, showArgs, showCluster }: RunningJobsProps
     <section className="running-jobs" aria-labelledby={headingId}>
       <div className="section-head">
         <h3 id={headingId}>Running jobs ({jobs.length})</h3>
-        <button
-          type="button"
-          className="danger"
-          disabled={count === 0 || terminating}
-          onClick={() => setConfirming(jobs.filter((j) => selection.has(j.uid)))}
-        >
-          {/* The name keeps its prefix in every state: people and tests find it by it. */}
-          Terminate selected ({count})
-        </button>
+        {!readOnly && (
+          <button
+            type="button"
+            className="danger"
+            disabled={count === 0 || terminating}
+            onClick={() => setConfirming(jobs.filter((j) => selection.has(j.uid)))}
+          >
+            {/* The name keeps its prefix in every state: people and tests find it by it. */}
+            Terminate selected ({count})
+          </button>
+        )}
       </div>
 
       <div ref={setScrollBox} className="table-scroll virtual-scroll" tabIndex={0} role="group" aria-labelledby={headingId}>
         <table className="jobs-table" aria-label="Running jobs" aria-rowcount={jobs.length + 1}>
           <colgroup>
-            <col className="col-select" />
+            {!readOnly && <col className="col-select" />}
             <col className="col-id" />
             <col className="col-args" />
             <col className="col-args" />
@@ -232,13 +241,15 @@ export function RunningJobs({ running, showArgs, showCluster }: RunningJobsProps
           </colgroup>
           <thead>
             <tr aria-rowindex={1}>
-              <th scope="col">
-                <SelectAll
-                  count={count}
-                  total={jobs.length}
-                  onChange={(all) => setChosen(all ? new Set(jobs.map((j) => j.uid)) : EMPTY_SELECTION)}
-                />
-              </th>
+              {!readOnly && (
+                <th scope="col">
+                  <SelectAll
+                    count={count}
+                    total={jobs.length}
+                    onChange={(all) => setChosen(all ? new Set(jobs.map((j) => j.uid)) : EMPTY_SELECTION)}
+                  />
+                </th>
+              )}
               <th scope="col">Job ID</th>
               <th scope="col">Arguments</th>
               <th scope="col">Keyword arguments</th>
