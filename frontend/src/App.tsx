@@ -57,9 +57,9 @@ function ServerInfo() {
 /** Said on every page of a viewer's: why nothing here acts on the cluster. */
 function ReadOnlyNote() {
   return useReadOnly() ? (
-    <p className="muted read-only-note" role="note">
+    <span className="muted read-only-note" role="note">
       Read-only: a viewer token can look, not command
-    </p>
+    </span>
   ) : null;
 }
 
