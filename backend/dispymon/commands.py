@@ -114,6 +114,12 @@ def command(name: str, optional: dict[str, Check] | None = None, read_only: bool
     return register
 
 
+def is_action(name: Any) -> bool:
+    """True for a registered command that may change the state (not history, series)."""
+    spec = REGISTRY.get(name) if isinstance(name, str) else None
+    return spec is not None and not spec.read_only
+
+
 def validate(spec: Spec, args: Any) -> dict[str, Any]:
     if not isinstance(args, dict):
         raise CommandError("invalid", "args must be a map")

@@ -18,7 +18,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from . import PROTOCOL_VERSION, __version__, memory
 from .codec import CodecError, decode, encode, encode_shared
-from .commands import Commands
+from .commands import Commands, is_action
 from .control import ClusterControl
 from .api import install as install_api
 from .hub import Hub
@@ -302,8 +302,18 @@ class Connection:
     async def _command(self, message: dict[str, Any]) -> None:
         result = await self.commands.execute(message, who=self.who, role=self.role)
         if not self.ws.closed:
-            self.want_flush = True  # let the commander see the effect with the result
+            # An action's commander sees its effect with the result, as if it
+            # had pressed Update; a query (the chart's series every few
+            # seconds), or an action refused before it ran, must not bring
+            # state changes off the browser's interval.
+            refused = result.get("type") != "result" or result.get("error", {}).get("code") in REFUSED
+            if is_action(message.get("name")) and not refused:
+                self.want_flush = True
             self.send(result)
+
+
+# result codes of a command refused before it reached the cluster: nothing changed
+REFUSED = frozenset({"invalid", "unknown_command", "not_allowed", "rate_limited"})
 
 
 def _error(code: str, text: str) -> dict[str, Any]:

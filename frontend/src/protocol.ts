@@ -136,7 +136,15 @@ export interface AuditEntry {
 // ---- commands ----
 
 /** The closed set of error codes a command result (or `error`) may carry. */
-export type ErrorCode = 'invalid' | 'unknown_command' | 'not_found' | 'not_allowed' | 'cluster_error' | 'timeout';
+export type ErrorCode =
+  | 'invalid'
+  | 'unknown_command'
+  | 'not_found'
+  | 'not_allowed'
+  | 'cluster_error'
+  | 'timeout'
+  /** this connection sent too many messages; slow down */
+  | 'rate_limited';
 
 export type TerminateOutcome = 'terminated' | 'already_finished' | 'not_found' | 'failed';
 
@@ -261,12 +269,19 @@ export type CommandValue<N extends CommandName> = Commands[N]['value'];
 
 // ---- server -> client ----
 
+/** What a connection may do: a viewer looks and runs only the read-only commands. */
+export type Role = 'operator' | 'viewer';
+
 export interface Hello {
   type: 'hello';
   protocol: number;
   server: string;
+  /** the server's default update interval (seconds) */
   poll_sec: number;
+  /** the shortest interval the server keeps; a shorter positive one counts as this */
+  min_interval: number;
   show_job_args: boolean;
+  role: Role;
 }
 
 export interface Snapshot {

@@ -11,7 +11,9 @@ const hello = (poll_sec = 10, protocol = 1): Hello => ({
   protocol,
   server: 'dispymon 0.1.0',
   poll_sec,
+  min_interval: 0.05,
   show_job_args: true,
+  role: 'operator',
 });
 
 const snapshot = (seq: number, names: string[] = ['c'], more: Partial<Snapshot> = {}): Snapshot => ({
@@ -104,6 +106,28 @@ describe('connection', () => {
     third.drop();
     vi.advanceTimersByTime(125);
     expect(fakes.sockets).toHaveLength(4);
+  });
+
+  it('says the server stopped after its shutdown (1001), keeps trying, and is live when it is back', () => {
+    const first = goLive();
+    first.drop(1001);
+    expect(store.getState().connection).toBe('stopped');
+    expect(Object.keys(store.getState().clusters)).toEqual(['c']);
+    // attempts while it is down fail without a close frame: still "stopped"
+    vi.advanceTimersByTime(125);
+    expect(fakes.sockets).toHaveLength(2);
+    fakes.last.drop();
+    expect(store.getState().connection).toBe('stopped');
+    vi.advanceTimersByTime(250);
+    expect(fakes.sockets).toHaveLength(3);
+    const back = fakes.last;
+    back.open();
+    back.receive(hello());
+    back.receive(snapshot(1, ['d']));
+    expect(store.getState().connection).toBe('live');
+    // a later network drop is a drop again, not a shutdown
+    back.drop();
+    expect(store.getState().connection).toBe('reconnecting');
   });
 
   it('computes backoff delays capped at the maximum, with jitter', () => {
@@ -260,6 +284,8 @@ describe('view interval and flush', () => {
     const ws = goLive();
     socket.flush();
     expect(ws.sent).toEqual([{ type: 'flush' }]);
+    // what is not pushed (the chart) follows the count of Update presses
+    expect(store.getState().updateRequests).toBe(1);
   });
 
   it('drops messages while disconnected instead of throwing', () => {

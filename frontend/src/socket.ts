@@ -34,6 +34,7 @@ export interface DispySocketOptions {
 }
 
 const OPEN = 1; // WebSocket.OPEN, without touching the global in tests
+const GOING_AWAY = 1001; // the close code of a server's deliberate shutdown
 
 /** The connection dropped (or was not open) before the command got its result. */
 export class ConnectionLostError extends Error {
@@ -90,6 +91,8 @@ export class DispySocket {
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
+  /** the server said it was shutting down (1001); until a server says hello again */
+  private serverStopped = false;
   private nextId = 1;
   private readonly pending = new Map<number | string, Pending>();
 
@@ -145,8 +148,9 @@ export class DispySocket {
     this.send({ type: 'view', node: ip });
   }
 
-  /** "Update": ask for everything changed since the last delta, now. */
+  /** "Update": ask for everything changed since the last delta, now (the chart refreshes too). */
   flush(): void {
+    this.store.getState().requestUpdate();
     this.send({ type: 'flush' });
   }
 
@@ -192,8 +196,11 @@ export class DispySocket {
       if (ws !== this.ws) return;
       this.receive(ev.data as unknown);
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (ws !== this.ws) return;
+      // 1001 "going away": the server shut down on purpose, not a network
+      // fault; failed attempts to reach it afterwards do not change that.
+      if (ev.code === GOING_AWAY) this.serverStopped = true;
       this.dropped();
     };
     // An error is always followed by close, which does the work.
@@ -204,8 +211,9 @@ export class DispySocket {
     this.ws = null;
     this.rejectPending();
     if (this.stopped) return;
-    // Keep showing the last state, marked as reconnecting.
-    this.store.getState().setConnection('reconnecting');
+    // Keep showing the last state, marked as reconnecting (or as stopped:
+    // the socket still tries, so a restarted server is picked up).
+    this.store.getState().setConnection(this.serverStopped ? 'stopped' : 'reconnecting');
     const delay = backoffDelay(this.attempt, this.random, this.minDelayMs, this.maxDelayMs);
     this.attempt++;
     this.reconnectTimer = setTimeout(() => this.open(), delay);
@@ -247,6 +255,7 @@ export class DispySocket {
         }
         // A healthy server: the next drop starts the backoff from scratch.
         this.attempt = 0;
+        this.serverStopped = false;
         store.receiveHello(msg);
         // The server starts every connection at poll_sec, watching no node;
         // after a reconnect, restore this browser's view in one message.

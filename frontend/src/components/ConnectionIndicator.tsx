@@ -6,6 +6,7 @@ const LABELS: Record<ConnectionStatus, string> = {
   connecting: 'Connecting…',
   live: 'Live',
   reconnecting: 'Reconnecting…',
+  stopped: 'Server stopped: reconnecting when it is back',
   closed: 'Disconnected',
 };
 

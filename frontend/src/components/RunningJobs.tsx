@@ -1,6 +1,7 @@
 import { memo, useEffect, useId, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { useNow } from '../clock';
 import { DASH, formatClock, formatElapsed } from '../format';
+import { useReadOnly } from '../context';
 import type { Job, TerminateOutcome } from '../protocol';
 import { useCommands } from '../useCommands';
 import { ConfirmDialog } from './ConfirmDialog';
@@ -80,6 +81,8 @@ interface JobRowProps {
   showCluster: boolean;
   onToggle(uid: number, selected: boolean): void;
   onShowArgs(shown: ShownArgs): void;
+  /** false for a viewer, who may not terminate: no selection column */
+  selectable: boolean;
 }
 
 interface ArgCellProps {
@@ -166,17 +169,19 @@ function ArgsDialog({ shown, onClose }: { shown: ShownArgs | null; onClose(): vo
 }
 
 // Memoised: a delta or a selection change re-renders only the rows it touches.
-const JobRow = memo(function JobRow({ job, rowIndex, selected, showArgs, showCluster, onToggle, onShowArgs }: JobRowProps) {
+const JobRow = memo(function JobRow({ job, rowIndex, selected, showArgs, showCluster, onToggle, onShowArgs, selectable }: JobRowProps) {
   return (
     <tr aria-rowindex={rowIndex} className={selected ? 'selected' : undefined}>
-      <td>
-        <input
-          type="checkbox"
-          aria-label={`Select job ${job.id}`}
-          checked={selected}
-          onChange={(e) => onToggle(job.uid, e.target.checked)}
-        />
-      </td>
+      {selectable && (
+        <td>
+          <input
+            type="checkbox"
+            aria-label={`Select job ${job.id}`}
+            checked={selected}
+            onChange={(e) => onToggle(job.uid, e.target.checked)}
+          />
+        </td>
+      )}
       <td title={job.id}>{job.id}</td>
       <ArgCell text={job.args} showArgs={showArgs} title={`Arguments of job ${job.id}`} onShowArgs={onShowArgs} />
       <ArgCell text={job.kwargs} showArgs={showArgs} title={`Keyword arguments of job ${job.id}`} onShowArgs={onShowArgs} />
@@ -230,6 +235,7 @@ export function RunningJobs({ running, showArgs, showCluster }: RunningJobsProps
   // arguments turned off meanwhile: their text goes from the dialog too
   const shownNow = showArgs ? shownArgs : null;
   const terminating = isPending('terminate');
+  const readOnly = useReadOnly();
 
   // A job that left (finished, terminated, other cluster chosen) leaves the
   // selection at once, so the count and the command only name jobs on
@@ -252,7 +258,7 @@ export function RunningJobs({ running, showArgs, showCluster }: RunningJobsProps
   );
 
   const [scrollBox, setScrollBox] = useState<HTMLDivElement | null>(null);
-  const columnCount = showCluster ? 7 : 6;
+  const columnCount = (showCluster ? 7 : 6) - (readOnly ? 1 : 0);
   const row = (index: number) => {
     const job = jobs[index];
     if (!job) return null;
@@ -266,6 +272,7 @@ export function RunningJobs({ running, showArgs, showCluster }: RunningJobsProps
         showCluster={showCluster}
         onToggle={toggle}
         onShowArgs={setShownArgs}
+        selectable={!readOnly}
       />
     );
   };
@@ -296,21 +303,23 @@ export function RunningJobs({ running, showArgs, showCluster }: RunningJobsProps
     <section className="running-jobs" aria-labelledby={headingId}>
       <div className="section-head">
         <h3 id={headingId}>Running jobs ({jobs.length})</h3>
-        <button
-          type="button"
-          className="danger"
-          disabled={count === 0 || terminating}
-          onClick={() => setConfirming(jobs.filter((j) => selection.has(j.uid)))}
-        >
-          {/* The name keeps its prefix in every state: people and tests find it by it. */}
-          Terminate selected ({count})
-        </button>
+        {!readOnly && (
+          <button
+            type="button"
+            className="danger"
+            disabled={count === 0 || terminating}
+            onClick={() => setConfirming(jobs.filter((j) => selection.has(j.uid)))}
+          >
+            {/* The name keeps its prefix in every state: people and tests find it by it. */}
+            Terminate selected ({count})
+          </button>
+        )}
       </div>
 
       <div ref={setScrollBox} className="table-scroll virtual-scroll" tabIndex={0} role="group" aria-labelledby={headingId}>
         <table className="jobs-table" aria-label="Running jobs" aria-rowcount={jobs.length + 1}>
           <colgroup>
-            <col className="col-select" />
+            {!readOnly && <col className="col-select" />}
             <col className="col-id" />
             <col className="col-args" />
             <col className="col-args" />
@@ -320,13 +329,15 @@ export function RunningJobs({ running, showArgs, showCluster }: RunningJobsProps
           </colgroup>
           <thead>
             <tr aria-rowindex={1}>
-              <th scope="col">
-                <SelectAll
-                  count={count}
-                  total={jobs.length}
-                  onChange={(all) => setChosen(all ? new Set(jobs.map((j) => j.uid)) : EMPTY_SELECTION)}
-                />
-              </th>
+              {!readOnly && (
+                <th scope="col">
+                  <SelectAll
+                    count={count}
+                    total={jobs.length}
+                    onChange={(all) => setChosen(all ? new Set(jobs.map((j) => j.uid)) : EMPTY_SELECTION)}
+                  />
+                </th>
+              )}
               <th scope="col">Job ID</th>
               <th scope="col">Arguments</th>
               <th scope="col">Keyword arguments</th>

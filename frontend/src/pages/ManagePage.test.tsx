@@ -3,7 +3,7 @@ import { act, cleanup, fireEvent, screen, within } from '@testing-library/react'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry, Cluster } from '../protocol';
 import type { DashboardState } from '../store';
-import { cluster, node } from '../test/fixtures';
+import { cluster, hello, node } from '../test/fixtures';
 import { installDialogPolyfill, renderApp } from '../test/renderApp';
 
 beforeAll(installDialogPolyfill);
@@ -45,6 +45,22 @@ describe('Manage page', () => {
     fireEvent.click(screen.getByRole('link', { name: 'Manage' }));
     expect(location.pathname).toBe('/manage');
     expect(await screen.findByRole('heading', { level: 2, name: 'Manage' }, { timeout: 5000 })).toBeTruthy();
+  });
+
+  it('offers a viewer no action: no add form, the nodes without editors or buttons', async () => {
+    await openManage({ hello: hello('viewer') });
+    expect(screen.getByText(/^Read-only: managing nodes needs the operator token/)).toBeTruthy();
+    expect(screen.queryByRole('form', { name: 'Add node' })).toBeNull();
+    const headers = within(nodesTable()).getAllByRole('columnheader').map((h) => h.textContent);
+    expect(headers).toEqual(['IP address', 'Name', 'Status', 'Busy', 'CPUs']);
+    const rows = within(nodesTable()).getAllByRole('row').slice(1);
+    expect(rows.map((r) => within(r).getAllByRole('cell').map((c) => c.textContent))).toEqual([
+      ['127.0.0.2', 'host-127.0.0.2', 'Initialized', '2', '2'],
+      ['127.0.0.3', 'host-127.0.0.3', 'Deallocated', '0', '2'],
+      ['127.0.0.4', 'host-127.0.0.4', 'Closed', '0', '2'],
+    ]);
+    expect(within(nodesTable()).queryAllByRole('button')).toEqual([]);
+    expect(within(nodesTable()).queryAllByRole('spinbutton')).toEqual([]);
   });
 
   it('adds a node to every cluster from "* Combined", to one cluster once chosen', async () => {
