@@ -184,7 +184,7 @@ async def test_add_node_is_pending_until_the_node_initialises_or_fails_after_the
     await ws.until(lambda m: entries(m).get(first["value"]["audit_id"], ("",))[0] == "ok", what="added node ok")
     assert entries(ws.mirror)[first["value"]["audit_id"]][1] == "node 127.0.0.9 initialised with 2 CPUs"
     await ws.until(lambda m: entries(m).get(wild["value"]["audit_id"], ("",))[0] == "failed", what="wildcard timed out")
-    assert "no dispynode answered at 127.0.1.* within 0.5 s" == entries(ws.mirror)[wild["value"]["audit_id"]][1]
+    assert entries(ws.mirror)[wild["value"]["audit_id"]][1].startswith("no dispynode answered at 127.0.1.* within 0.5 s")
 
 
 async def test_a_slow_cluster_call_times_out_without_stalling_other_browsers(served):
