@@ -39,6 +39,7 @@ from .events import (
     NodeInfo,
     StatusEvent,
 )
+from .sharedwatch import install_shared_watch
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ def install_compat() -> None:
 
 
 install_compat()
+install_shared_watch()  # a SharedJobCluster that cannot reach its scheduler says so (sharedwatch.py)
 
 # -- recognising clusters ------------------------------------------------------
 
