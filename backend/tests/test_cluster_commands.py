@@ -260,3 +260,33 @@ async def test_an_added_node_that_joins_after_the_wait_is_shown_joined(local_nod
     shown = audit_entry(ws.mirror, entry)
     assert shown["message"].startswith(f"node {late_ip} joined ") and "after it was added" in shown["message"]
     assert "after the 1 s wait" in shown["message"]
+
+
+async def test_a_closed_node_the_program_itself_takes_back_is_told_in_the_audit_log(local_nodes, dashboard):
+    """dispymon keeps its own and the program's node specs from re-admitting a
+    closed node; a spec the program adds afterwards (here a wildcard) can: the
+    dashboard shows what dispy did and the audit log says the close did not hold."""
+    hub, connect, call, new_cluster = dashboard
+    nodes = local_nodes(2, cpus=2, first=86)
+    a, b = (n.ip for n in nodes.nodes)
+    cluster = await asyncio.to_thread(new_cluster, [a, b], nodes.port_base)
+    ws = await connect()
+    await run_batch(cluster, 4)
+    assert (await call(ws, "close_node", ip=b))["ok"]
+    await ws.until(lambda m: m.clusters["compute"]["nodes"][b]["status"] == "closed", what="b closed")
+    # The program's own call. dispy's setup of a node it closed a moment ago can
+    # fail ("Transfer of computation ... failed": the node is still closing);
+    # each call tries again.
+    for attempt in range(10):
+        assert await asyncio.to_thread(cluster.allocate_node, "127.0.0.*") == 0
+        try:
+            await ws.until(lambda m: m.clusters["compute"]["nodes"][b]["status"] == "initialized", timeout=5,
+                           what="b set up again")  # fmt: skip
+            break
+        except AssertionError:
+            assert attempt < 9, "dispy never took b back"
+    jobs = await run_batch(cluster, 16)
+    assert b in {j.ip_addr for j in jobs}, "dispy did not take b back"  # so the entry below is the truth
+    await ws.until(lambda m: any(e["action"] == "node_reopened" for e in m.audit), what="the audit entry")
+    entry = next(e for e in ws.mirror.audit if e["action"] == "node_reopened")
+    assert (entry["target"], entry["cluster"], entry["state"], entry["who"]) == (b, "compute", "failed", None)
