@@ -41,5 +41,5 @@ def job_texts(job_id: Any, args: tuple, kwargs: dict, with_args: bool) -> tuple[
 
 
 def count_text(n: int, singular: str, plural: str | None = None) -> str:
-    """ "1 CPU", "2 CPUs", "0 CPUs": audit messages read as plain English."""
+    """A count in plain English for audit messages: "1 CPU", "2 CPUs", "0 CPUs"."""
     return f"{n} {singular if n == 1 else (plural or singular + 's')}"
