@@ -278,7 +278,8 @@ async def add_node(cmds: Commands, who: str | None, host: str, cpus: int = 0, cl
     if closed:
         # dispy would put the node back in use without the computation (every
         # job sent there comes back Cancelled): a closed node stays closed
-        message = f"{pattern} was closed in {', '.join(closed)}; a closed node stays closed while this program runs"
+        message = (f"{pattern} was closed in {', '.join(closed)}; a closed node stays closed while this program runs. "
+                   "Add a fresh dispynode at another address instead")  # fmt: skip
         await cmds.audit("add_node", host, _joined(names), "failed", message, who)
         raise CommandError("not_allowed", message)
     cpus_ignored = cpus > 0 and (wildcard or any(_shared(cmds, n) for n in names))
@@ -351,7 +352,8 @@ async def allocate_node(cmds: Commands, who: str | None, ip: str, cluster: str |
     if any(cmds.hub.state.node_status(n, ip) == CLOSED for n in names):
         raise CommandError(
             "not_allowed",
-            f"{ip} was closed; dispy 4.15.2 would cancel every job sent to it. Start a fresh dispynode and add it instead",
+            f"{ip} was closed; dispy 4.15.2 would cancel every job sent to it, so a closed node stays closed while "
+            "this program runs. Add a fresh dispynode at another address instead",
         )
     return await _node_action(cmds, who, "allocate_node", ip, cluster,
                               lambda n: cmds.control.allocate_node(n, ip), INITIALIZED)  # fmt: skip

@@ -166,6 +166,11 @@ async def test_node_actions_show_their_effect_though_dispy_sends_no_event(served
     actions = [(e["action"], e["target"], e["state"]) for e in other.mirror.audit]
     assert actions == [("set_node_cpus", "127.0.0.2", "ok"), ("deallocate_node", "127.0.0.3", "ok"),
                        ("close_node", "127.0.0.2", "ok"), ("allocate_node", "127.0.0.3", "ok")]  # fmt: skip
+    assert other.mirror.audit[0]["message"] == "node 127.0.0.2 now uses 1 CPU"  # plain English
+    # a closed address cannot be added again either (dispy would re-enable it without the computation)
+    code, message = error_of(await call(ws, 6, "add_node", {"host": "127.0.0.2", "cluster": "jc"}))
+    assert code == "not_allowed" and "stays closed" in message
+    assert not any(c[0] == "add_node" for c in control.calls)
 
 
 async def test_add_node_is_pending_until_the_node_initialises_or_fails_after_the_wait(served):
