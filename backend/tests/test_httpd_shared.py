@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +25,8 @@ from conftest import REPO, WSClient
 pytestmark = pytest.mark.cluster
 
 APP = textwrap.dedent("""
-    import os, sys
+    import faulthandler, os, signal, sys
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks where a hung program waits
     import dispy
     from dispymon.httpd import DispyHTTPServer
 
@@ -166,10 +168,23 @@ def read_port(proc: subprocess.Popen, lines: list[str]) -> int:
 async def wait_for_port(proc: subprocess.Popen, timeout: float = 60) -> int:
     """The program's dashboard port; on a timeout, what the program said (dispy's warnings) in the failure."""
     lines: list[str] = []
+    reader = asyncio.ensure_future(asyncio.to_thread(read_port, proc, lines))
     try:
-        return await asyncio.wait_for(asyncio.to_thread(read_port, proc, lines), timeout)
+        return await asyncio.wait_for(asyncio.shield(reader), timeout)
     except TimeoutError:
+        # where it waits: the program dumps its threads' stacks (faulthandler) on SIGUSR1
+        proc.send_signal(signal.SIGUSR1)
+        loop = asyncio.get_running_loop()
+        deadline, seen = loop.time() + 10, -1
+        while loop.time() < deadline:  # polling for the whole dump (a condition): it has come and stopped growing
+            if len(lines) == seen and any("most recent call first" in line for line in lines):
+                break
+            seen = len(lines)
+            await asyncio.sleep(0.5)
         proc.kill()
+        await asyncio.wait([reader], timeout=10)
+        if reader.done():
+            reader.exception()  # the program's end, already in `lines`
         raise AssertionError(f"the program did not serve within {timeout:g} s; it said:\n" + "".join(lines)) from None
 
 
