@@ -49,11 +49,10 @@ def free_port_base(hosts: list[str], span: int = 3, low: int = 20000, high: int 
 
     P is picked outside the ephemeral range: a port free now but in that range
     can be taken before dispy binds it (seconds later, after the nodes have
-    started) by any outgoing connection, which then holds it for a minute in
-    TIME_WAIT, and SO_REUSEADDR does not bind over that. dispy's client only
-    logs "Could not bind TCP server" and a SharedJobCluster then waits for
-    its scheduler for ever; with the test suite's thousands of short dispy
-    connections that happened in one run of two.
+    started) by any outgoing connection on the machine, which then holds it
+    until closed and a minute more in TIME_WAIT (SO_REUSEADDR does not bind
+    over that). dispy's client then only logs "Could not bind TCP server",
+    and a SharedJobCluster waits for its scheduler for ever (sharedwatch.py).
     """
     eph = ephemeral_ports()
     spans = [(a, b) for a, b in ((low, min(high, eph.start)), (max(low, eph.stop), high)) if b - a > span]
