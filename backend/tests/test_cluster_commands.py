@@ -290,3 +290,25 @@ async def test_a_closed_node_the_program_itself_takes_back_is_told_in_the_audit_
     await ws.until(lambda m: any(e["action"] == "node_reopened" for e in m.audit), what="the audit entry")
     entry = next(e for e in ws.mirror.audit if e["action"] == "node_reopened")
     assert (entry["target"], entry["cluster"], entry["state"], entry["who"]) == (b, "compute", "failed", None)
+
+
+async def test_a_deallocated_node_stays_deallocated_when_another_node_is_added(local_nodes, dashboard):
+    """The same dispy path (allocate_node -> add_cluster) would set up a deallocated node again."""
+    hub, connect, call, new_cluster = dashboard
+    nodes = local_nodes(2, cpus=2, first=90)
+    a, b = (n.ip for n in nodes.nodes)
+    cluster = await asyncio.to_thread(new_cluster, [a, b, "127.0.0.92"], nodes.port_base)
+    ws = await connect()
+    assert {j.ip_addr for j in await run_batch(cluster, 8)} == {a, b}
+    assert (await call(ws, "deallocate_node", ip=b))["ok"]
+    c_node = nodes.add("127.0.0.92", cpus=2)
+    added = await call(ws, "add_node", host=c_node.ip, cluster="compute")
+    await ws.until(lambda m: (audit_entry(m, added["value"]["audit_id"]) or {}).get("state") == "ok",
+                   timeout=40, what="c joined")  # fmt: skip
+    ran_on = {j.ip_addr for j in await run_batch(cluster, 16)}
+    assert c_node.ip in ran_on
+    assert b not in ran_on, "the deallocated node took jobs again"
+    assert ws.mirror.clusters["compute"]["nodes"][b]["status"] == "deallocated"
+    # Allocate (the explicit way back) still works
+    assert (await call(ws, "allocate_node", ip=b))["ok"]
+    assert b in {j.ip_addr for j in await run_batch(cluster, 16)}
