@@ -35,8 +35,9 @@ export interface AvailInfo {
 }
 
 /**
- * `deallocated`: no new jobs until allocated again; `closed`: for good (dispy
- * cancels every job later sent to a re-allocated closed node).
+ * `deallocated`: no new jobs until allocated again; `closed`: while the program
+ * runs (dispy cancels every job later sent to a re-allocated closed node, and
+ * the server keeps other nodes' additions from setting it up again).
  */
 export type NodeStatus = 'initialized' | 'deallocated' | 'closed';
 

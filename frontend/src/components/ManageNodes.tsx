@@ -283,7 +283,9 @@ export function ManageNodes({ target, onReport }: { target: Target; onReport: Re
         onCancel={() => setClosing(null)}
       >
         <p>
-          dispy sends no more jobs to a closed node, for good: it cannot be allocated again.
+          dispy sends no more jobs to a closed node. It stays closed while this program runs: it cannot be
+          allocated or added again, and adding other nodes does not bring it back (should dispy take it back
+          all the same, the audit log says so).
           {target.arg.cluster === undefined && target.clusters.length > 1 ? ' This closes it in every cluster.' : ''}
         </p>
         <div className="checkbox-field">

@@ -233,8 +233,21 @@ describe('Manage page', () => {
     ]);
     const rows = within(table).getAllByRole('row').slice(1);
     expect(rows.map((r) => within(r).getAllByRole('cell').map((c) => c.textContent))).toEqual([
-      ['10:00:02', 'close_node', '127.0.0.2', 'alpha', 'failed', 'timeout', '—'],
-      ['10:00:01', 'add_node', '10.0.0.1', 'all', 'ok', 'node 10.0.0.1 initialised with 2 CPUs', '127.0.0.1'],
+      ['10:00:02', 'Close node', '127.0.0.2', 'alpha', 'failed', 'timeout', '—'],
+      ['10:00:01', 'Add node', '10.0.0.1', 'all', 'ok', 'node 10.0.0.1 initialised with 2 CPUs', '127.0.0.1'],
     ]);
+  });
+
+  it('names every action in plain words, a new one too', async () => {
+    const entry = (id: number, action: string): AuditEntry => ({
+      id, time: 1_700_000_000 + id, action, target: '10.0.0.1', cluster: null, state: 'ok', message: '', who: null,
+    });
+    const actions = ['set_node_cpus', 'allocate_node', 'deallocate_node', 'terminate_jobs', 'node_reopened', 'some_new_thing'];
+    await openManage({ audit: actions.map((a, i) => entry(i + 1, a)) });
+    const table = screen.getByRole('table', { name: 'Audit log' });
+    const shown = within(table).getAllByRole('row').slice(1).map((r) => within(r).getAllByRole('cell')[1]?.textContent);
+    expect(shown).toEqual(
+      ['Some new thing', 'Closed node back in use', 'Terminate jobs', 'Deallocate node', 'Allocate node', 'Set CPUs'],
+    );
   });
 });
