@@ -18,6 +18,7 @@ history, for the newest `size` jobs only. A listener that wants every record
 from __future__ import annotations
 
 import collections
+import operator
 from typing import Any, Callable, Iterable
 
 from .events import JOB_ABANDONED, JOB_CANCELLED, JOB_FINISHED, JOB_TERMINATED, JobInfo, StatusEvent
@@ -37,6 +38,7 @@ FIELDS = ("uid", "id", "cluster", "node", "outcome", "exception_type", "exceptio
           "start_time", "end_time", "duration")  # fmt: skip
 UID, ID, CLUSTER, NODE, OUTCOME, EXC_TYPE, EXC_MESSAGE, START, END, DURATION = range(len(FIELDS))
 Record = tuple  # one job, in FIELDS order
+_END = operator.itemgetter(END)
 
 
 def as_dict(record: Record) -> dict[str, Any]:
@@ -92,6 +94,11 @@ class History:
         # that only hold jobs older than the newest `size` are let go.
         self._taken: collections.deque[tuple[float, list[StatusEvent]]] = collections.deque()
         self._taken_count = 0
+        # Bumped whenever records come in: queries reuse the records sorted
+        # newest end first while it is unchanged (one sort per change, not
+        # one per query).
+        self.version = 0
+        self._by_end: tuple[int, list[Record]] = (-1, [])
         # called with each new record, at once (persistence)
         self.listeners: list[Callable[[Record], None]] = []
 
@@ -102,6 +109,7 @@ class History:
         are made when the history is read, unless a listener wants them now."""
         if not ended:
             return
+        self.version += 1
         if self.listeners:
             self._catch_up()
             records = self._make(ended, 0, seen)
@@ -162,6 +170,7 @@ class History:
     def load(self, records: Iterable[Record]) -> None:
         """Records of an earlier run (oldest first, in FIELDS order), kept as if seen now; listeners are not told."""
         self.jobs.extend(tuple(r) for r in records)
+        self.version += 1
 
     def query(self, outcome: str | None = None, node: str | None = None, cluster: str | None = None,
               text: str | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:  # fmt: skip
@@ -170,14 +179,22 @@ class History:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
         needle = text.casefold() if text else None
         found = [
-            r for r in self.jobs
+            r for r in self.by_end()
             if (outcome is None or r[OUTCOME] == outcome)
             and (node is None or r[NODE] == node)
             and (cluster is None or r[CLUSTER] == cluster)
             and (needle is None or needle in r[ID].casefold())
         ]  # fmt: skip
-        found.sort(key=lambda r: r[END], reverse=True)
         return {"jobs": [as_dict(r) for r in found[offset : offset + limit]], "total": len(found)}
+
+    def by_end(self) -> list[Record]:
+        """The records held, newest end first (sorted once per change of the history)."""
+        jobs = self.jobs  # made now: this may bump nothing, records only come from take/load
+        version, records = self._by_end
+        if version != self.version:
+            records = sorted(jobs, key=_END, reverse=True)
+            self._by_end = (self.version, records)
+        return records
 
     def summary(self) -> dict[str, Any]:
         """Outcome counts and failures grouped by exception type, over the jobs held.
