@@ -13,6 +13,11 @@ work at 200,000 events/s, benchmarks/notes.md, 3). So `take` keeps a drain's
 ended events as they are, and the records are made when somebody reads the
 history, for the newest `size` jobs only. A listener that wants every record
 (the SQLite store) makes `take` make them at once.
+
+The events kept this way hold nothing of the jobs' arguments or results:
+the dispy adapter gives a job that ended bounded text and numbers only
+(adapter.ended_job_info), so the history's memory is bounded by `size`
+whatever the jobs carried.
 """
 
 from __future__ import annotations
@@ -58,6 +63,33 @@ def split_exception(text: str | None) -> tuple[str | None, str | None]:
     if kind and " " not in kind:  # "ValueError: boom", or a bare "KeyboardInterrupt"
         return safe_str(kind, 200), safe_str(message.strip(), MESSAGE_LIMIT) if sep else ""
     return "Exception", safe_str(last, MESSAGE_LIMIT)  # not a "Type: message" line: keep it whole
+
+
+TRACEBACK_KEEP = 4096  # an ended job's traceback kept whole up to this many characters (brief_exception)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def brief_exception(text: str) -> str:
+    """dispy's traceback of a job that ended, short enough to keep for every job in the history.
+
+    Whole up to TRACEBACK_KEEP characters; a longer one (an exception whose
+    message holds a big object's repr, say) becomes what `split_exception`
+    reads of it: its last line, 'Type: message', the message cut to
+    MESSAGE_LIMIT characters ending in "…" (so that it is not cut again)."""
+    if len(text) <= TRACEBACK_KEEP:
+        return text
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    last = lines[-1].strip()
+    kind, sep, message = last.partition(":")
+    kind = kind.strip()
+    if kind and " " not in kind and sep:
+        return f"{_cut(kind, 200)}: {_cut(message.strip(), MESSAGE_LIMIT)}"
+    return _cut(last, MESSAGE_LIMIT)
 
 
 _ENDS = {JOB_FINISHED: FINISHED, JOB_TERMINATED: TERMINATED, JOB_CANCELLED: CANCELLED, JOB_ABANDONED: ABANDONED}
