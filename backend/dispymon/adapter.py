@@ -183,12 +183,13 @@ def ended_job_info(job: Any) -> JobInfo:
     JobInfo as `job_info` makes it would hold the arguments, the job itself
     (`handle`, with its result) and, through `_LateId`, the user's own job:
     150 jobs with 2 MiB arguments and results kept 302 MB. So an ended job
-    carries its id as text (guarded, cut as the history shows it), no
+    carries its id as text (guarded, cut as the history shows it) or a plain int, no
     arguments and no handle (nothing acts on an ended job), and its
     traceback shortened (history.brief_exception).
     """
     job_id = _job_id(job)
-    if type(job_id) is not str or len(job_id) > LIMIT:
+    kind = type(job_id)
+    if kind is not int and (kind is not str or len(job_id) > LIMIT):  # dispy's default id, a number, stays one
         job_id = safe_str(job_id)
     exception = job.exception
     if exception:
