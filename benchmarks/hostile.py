@@ -33,41 +33,77 @@ from .common import PYTHON, Child
 COMPRESS = int(os.environ.get("HOSTILE_COMPRESS", "15"))
 
 
-async def flood(url: str, connections: int, rate: float, seconds: float) -> dict:
-    """`connections` sockets, each sending `rate` history queries a second for `seconds`."""
-    counts = {"sent": 0, "ok": 0, "busy": 0, "rate_limited": 0, "other_errors": 0, "closed": 0, "bytes": 0}
+def _head(frame: bytes) -> dict:
+    """The fields of a frame up to its `ok` (a result's answer is not decoded: the flood only counts)."""
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(frame[:256])
+    head: dict = {}
+    try:
+        for _ in range(unpacker.read_map_header()):
+            key = unpacker.unpack()
+            if key in ("value", "clusters", "settings", "audit", "node_jobs"):
+                break
+            head[key] = unpacker.unpack()
+    except msgpack.OutOfData:
+        pass
+    return head
+
+
+async def flood(url: str, connections: int, rate: float, seconds: float, vary: bool = False) -> dict:
+    """`connections` sockets, each sending `rate` history queries a second for `seconds`, then
+    reading until every query has its result (or 60 s more have passed)."""
+    counts = {"sent": 0, "ok": 0, "busy": 0, "rate_limited": 0, "other_errors": 0, "unanswered": 0, "bytes": 0}
     closes: dict[str, int] = {}
 
     async def one(session: aiohttp.ClientSession, n: int) -> None:
         async with session.ws_connect(url, max_msg_size=0, compress=COMPRESS) as ws:
+            answered = 0
+            all_answered = asyncio.Event()
+            sent = 0
+            sending = True
 
             async def read() -> None:
+                nonlocal answered
                 async for msg in ws:
                     if msg.type != aiohttp.WSMsgType.BINARY:
                         break
                     counts["bytes"] += len(msg.data)
-                    body = msgpack.unpackb(msg.data[:200], raw=False) if len(msg.data) < 200 else None
-                    if body is None:  # a big result: a page of jobs
+                    head = _head(msg.data)
+                    if head.get("type") != "result":
+                        continue
+                    answered += 1
+                    code = head.get("error", {}).get("code") if not head.get("ok") else None
+                    if code is None and head.get("ok"):
                         counts["ok"] += 1
-                    elif body.get("type") == "result":
-                        code = body.get("error", {}).get("code") if not body.get("ok") else None
-                        if code is None:
-                            counts["ok"] += 1
-                        else:
-                            counts[code if code in counts else "other_errors"] += 1
-                counts["closed"] += 1
-                key = f"{ws.close_code} {ws.extra if hasattr(ws, 'extra') else ''}".strip()
+                    elif code is None:  # the error map comes after `ok`: read the whole (small) frame
+                        body = msgpack.unpackb(msg.data, raw=False)
+                        code = body["error"]["code"]
+                    if code is not None:
+                        counts[code if code in counts else "other_errors"] += 1
+                    if not sending and answered >= sent:
+                        all_answered.set()
+                all_answered.set()  # closed: nothing more will come
+                key = f"{ws.close_code}"
                 closes[key] = closes.get(key, 0) + 1
 
             reader = asyncio.create_task(read())
             loop = asyncio.get_running_loop()
             start = loop.time()
-            i = 0
             while loop.time() - start < seconds and not ws.closed:
-                await ws.send_bytes(msgpack.packb({"type": "command", "id": i, "name": "history", "args": {"limit": 1000}}))
+                # --vary: a new question each time (offset), so no answer can be reused
+                args = {"limit": 1000, "offset": (n * 97 + sent) % 9000} if vary else {"limit": 1000}
+                await ws.send_bytes(msgpack.packb({"type": "command", "id": sent, "name": "history", "args": args}))
                 counts["sent"] += 1
-                i += 1
-                await asyncio.sleep(max(0.0, start + i / rate - loop.time()))
+                sent += 1
+                await asyncio.sleep(max(0.0, start + sent / rate - loop.time()))
+            sending = False
+            if answered >= sent:
+                all_answered.set()
+            try:
+                await asyncio.wait_for(all_answered.wait(), 60)
+            except TimeoutError:
+                pass
+            counts["unanswered"] += sent - answered
             await ws.close()
             await asyncio.wait_for(reader, 30)
 
@@ -133,11 +169,12 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=40)
     p.add_argument("--rate", type=float, default=45.0)
     p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--vary", action="store_true", help="each query asks a different page (no shared answers)")
     p.add_argument("--flood-only", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.flood_only:
-        print(json.dumps(asyncio.run(flood(f"ws://127.0.0.1:{args.port}/ws", args.connections, args.rate, args.seconds))))
+        print(json.dumps(asyncio.run(flood(f"ws://127.0.0.1:{args.port}/ws", args.connections, args.rate, args.seconds, args.vary))))
         return
     server = Child([PYTHON, "-m", "benchmarks.serve", "--nodes", "100", "--rate", "200", "--poll-sec", "1"])
     try:

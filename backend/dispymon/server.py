@@ -196,9 +196,14 @@ class Connection:
     async def pump(self) -> None:
         view = self.view
         due = True  # the first pass sends the snapshot
-        tick = None  # the loop time this pass's clock tick was due
         hub = self.commands.hub
         loop = asyncio.get_running_loop()
+        # The loop time this pass's clock tick was due. The first pass's is
+        # now: a result queued while the snapshot went out brings the pump
+        # back here with `due` still set, and a slice must not be asked for
+        # "since None" (that raised and ended the pump: the browser got
+        # nothing more).
+        tick: float | None = loop.time()
         while not self.ws.closed:
             while self.outbox:
                 frame, query = self.outbox.pop(0)

@@ -325,7 +325,29 @@ async def test_a_flood_of_queries_leaves_memory_and_the_other_browsers_alone(ser
     counts = __import__("json").loads(out.decode().strip().splitlines()[-1])
     assert peak - start < 100 * 2**20, f"RSS {start / 2**20:.0f} MB, peak {peak / 2**20:.0f} MB"
     assert counts["sent"] > 10_000 and counts["busy"] > 0 and counts["ok"] > 0, counts
+    # every query got its one result (the pump of a connection whose first
+    # result came while its snapshot went out used to stop for good)
+    assert counts["ok"] + counts["busy"] == counts["sent"] and counts["unanswered"] == 0, counts
     # the other browser kept receiving frames all along (each half of the flood had some)
     middle = (began + ended) / 2
     assert any(began <= t < middle for t in frames) and any(middle <= t <= ended for t in frames), (began, ended, frames)
     await other.ws.close()
+
+
+async def test_a_result_queued_while_the_snapshot_goes_out_does_not_stop_the_updates(served):
+    # A big snapshot is compressed off the loop; a query sent with the
+    # handshake is answered meanwhile, so the pump finds a result queued
+    # right after its first frame (before its first clock tick).
+    hub, client = await served()
+    hub.feed(attached("c", nodes=[(node(f"10.0.{i // 250}.{i % 250}"), ev.NODE_INITIALIZED) for i in range(2000)]))
+    await hub.settle()
+    for attempt in range(5):
+        ws = WSClient(await client.ws_connect("/ws", compress=15))
+        await ws.send({"type": "command", "id": 1, "name": "history_summary", "args": {}})
+        await ws.until(lambda m: "c" in m.clusters, what="the snapshot")
+        ip = f"10.0.0.{attempt}"
+        hub.feed(status("c", ev.NODE_INITIALIZED, node(ip, jobs_done=attempt + 1)))
+        await ws.until(lambda m: m.clusters["c"]["nodes"][ip]["jobs_done"] == attempt + 1, timeout=10,
+                       what="a delta after the first result")  # fmt: skip
+        assert any(m["type"] == "result" and m["id"] == 1 and m["ok"] for m in ws.messages)
+        await ws.ws.close()
