@@ -49,9 +49,10 @@ def _head(frame: bytes) -> dict:
     return head
 
 
-async def flood(url: str, connections: int, rate: float, seconds: float, vary: bool = False) -> dict:
+async def flood(url: str, connections: int, rate: float, seconds: float, vary: bool = False,
+                answer_wait: float = 30.0) -> dict:  # fmt: skip
     """`connections` sockets, each sending `rate` history queries a second for `seconds`, then
-    reading until every query has its result (or 60 s more have passed)."""
+    reading until every query has its result (or `answer_wait` more seconds have passed)."""
     counts = {"sent": 0, "ok": 0, "busy": 0, "rate_limited": 0, "other_errors": 0, "unanswered": 0, "bytes": 0}
     closes: dict[str, int] = {}
 
@@ -100,7 +101,7 @@ async def flood(url: str, connections: int, rate: float, seconds: float, vary: b
             if answered >= sent:
                 all_answered.set()
             try:
-                await asyncio.wait_for(all_answered.wait(), 60)
+                await asyncio.wait_for(all_answered.wait(), answer_wait)
             except TimeoutError:
                 pass
             counts["unanswered"] += sent - answered
@@ -170,11 +171,13 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=45.0)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--vary", action="store_true", help="each query asks a different page (no shared answers)")
+    p.add_argument("--answer-wait", type=float, default=30.0, help="how long the flood waits for its last answers")
     p.add_argument("--flood-only", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.flood_only:
-        print(json.dumps(asyncio.run(flood(f"ws://127.0.0.1:{args.port}/ws", args.connections, args.rate, args.seconds, args.vary))))
+        url = f"ws://127.0.0.1:{args.port}/ws"
+        print(json.dumps(asyncio.run(flood(url, args.connections, args.rate, args.seconds, args.vary, args.answer_wait))))
         return
     server = Child([PYTHON, "-m", "benchmarks.serve", "--nodes", "100", "--rate", "200", "--poll-sec", "1"])
     try:
