@@ -305,7 +305,7 @@ async def test_a_flood_of_queries_leaves_memory_and_the_other_browsers_alone(ser
 
     tasks = [asyncio.create_task(watch()), asyncio.create_task(changes())]
     flood = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "benchmarks.hostile", "--flood-only", "--port", str(client.port),
+        sys.executable, "-m", "benchmarks.hostile_queries", "--flood-only", "--port", str(client.port),
         "--connections", "40", "--rate", "45", "--seconds", "10", cwd=REPO, stdout=asyncio.subprocess.PIPE)  # fmt: skip
     peak = start
     began = loop.time()

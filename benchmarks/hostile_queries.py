@@ -1,6 +1,6 @@
 """Hostile load: viewers flooding read-only queries (issue 16, docs/benchmarks.md "Hostile load").
 
-    .venv/bin/python -m benchmarks.hostile [--connections 40] [--rate 45] [--seconds 10]
+    .venv/bin/python -m benchmarks.hostile_queries [--connections 40] [--rate 45] [--seconds 10]
 
 A server (benchmarks/serve.py: a simulated cluster of 100 nodes, 200 events
 a second) is given a full history (10,000 finished jobs), then a flood
@@ -148,7 +148,7 @@ async def observe(port: int, pid: int, seconds: float) -> dict:
 
         tasks = [asyncio.create_task(f()) for f in (frames, rest, memory)]
         flood_proc = await asyncio.create_subprocess_exec(
-            PYTHON, "-m", "benchmarks.hostile", "--flood-only", "--port", str(port), *sys.argv[1:],
+            PYTHON, "-m", "benchmarks.hostile_queries", "--flood-only", "--port", str(port), *sys.argv[1:],
             stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         out, _ = await asyncio.wait_for(flood_proc.communicate(), seconds + 120)
