@@ -324,7 +324,7 @@ async def test_a_flood_of_queries_leaves_memory_and_the_other_browsers_alone(ser
     await asyncio.gather(*tasks, return_exceptions=True)
     counts = __import__("json").loads(out.decode().strip().splitlines()[-1])
     assert peak - start < 100 * 2**20, f"RSS {start / 2**20:.0f} MB, peak {peak / 2**20:.0f} MB"
-    assert counts["sent"] > 10_000 and counts["busy"] > 0 and counts["ok"] > 0, counts
+    assert counts["sent"] > 5_000 and counts["busy"] > 0 and counts["ok"] > 0, counts
     # every query got its one result (the pump of a connection whose first
     # result came while its snapshot went out used to stop for good)
     assert counts["ok"] + counts["busy"] == counts["sent"] and counts["unanswered"] == 0, counts
