@@ -41,6 +41,9 @@ from .events import (
 )
 from .sharedwatch import install_shared_watch
 
+from .history import TRACEBACK_KEEP, brief_exception
+from .text import LIMIT, safe_str
+
 log = logging.getLogger(__name__)
 
 Feed = Callable[[Event], None]
@@ -171,6 +174,31 @@ def job_info(job: Any) -> JobInfo:
     )
 
 
+_NO_KWARGS: dict = {}
+
+
+def ended_job_info(job: Any) -> JobInfo:
+    """What the dashboard keeps of a job that ended: bounded text and numbers, none of the user's objects.
+
+    The history keeps the events of the last --history-size jobs that ended
+    (history.py; 10,000 by default), unread for as long as nobody looks. A
+    JobInfo as `job_info` makes it would hold the arguments, the job itself
+    (`handle`, with its result) and, through `_LateId`, the user's own job:
+    150 jobs with 2 MiB arguments and results kept 302 MB. So an ended job
+    carries its id as text (guarded, cut as the history shows it) or a plain int, no
+    arguments and no handle (nothing acts on an ended job), and its
+    traceback shortened (history.brief_exception).
+    """
+    job_id = _job_id(job)
+    kind = type(job_id)
+    if kind is not int and (kind is not str or len(job_id) > LIMIT):  # dispy's default id, a number, stays one
+        job_id = safe_str(job_id)
+    exception = job.exception
+    if exception:
+        exception = brief_exception(exception if isinstance(exception, str) else safe_str(exception, TRACEBACK_KEEP))
+    return JobInfo(job._uid, job_id, job.ip_addr, job.start_time, job.end_time, (), _NO_KWARGS, exception or None, None)
+
+
 def status_event(name: str, status: int, node: Any, job: Any, hidden: Any = None) -> StatusEvent | None:
     """One status event of cluster `name`; `hidden`: a node never shown."""
     if node is not None and node is hidden:
@@ -181,7 +209,7 @@ def status_event(name: str, status: int, node: Any, job: Any, hidden: Any = None
         name,
         status,
         node_info(node) if node is not None else None,
-        job_info(job) if job is not None else None,
+        (ended_job_info(job) if status in JOB_DONE_STATUSES else job_info(job)) if job is not None else None,
     )
 
 

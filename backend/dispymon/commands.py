@@ -27,7 +27,7 @@ from .text import count_text
 log = logging.getLogger(__name__)
 
 ERROR_CODES = frozenset(
-    {"invalid", "unknown_command", "not_found", "not_allowed", "cluster_error", "timeout", "rate_limited"}
+    {"invalid", "unknown_command", "not_found", "not_allowed", "cluster_error", "timeout", "rate_limited", "busy"}
 )
 MAX_ID_LEN = 64
 
@@ -118,6 +118,14 @@ def is_action(name: Any) -> bool:
     """True for a registered command that may change the state (not history, series)."""
     spec = REGISTRY.get(name) if isinstance(name, str) else None
     return spec is not None and not spec.read_only
+
+
+def is_query(message: dict[str, Any]) -> bool:
+    """A `command` message naming a read-only command (a query), with an id its result can carry."""
+    name, cid = message.get("name"), message.get("id")
+    spec = REGISTRY.get(name) if isinstance(name, str) else None
+    return (spec is not None and spec.read_only and not isinstance(cid, bool)
+            and (isinstance(cid, int) or (isinstance(cid, str) and len(cid) <= MAX_ID_LEN)))  # fmt: skip
 
 
 def validate(spec: Spec, args: Any) -> dict[str, Any]:

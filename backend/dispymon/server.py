@@ -18,7 +18,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from . import PROTOCOL_VERSION, __version__, memory
 from .codec import CodecError, decode, encode, encode_shared
-from .commands import Commands, is_action
+from .commands import Commands, is_action, is_query
 from .control import ClusterControl
 from .api import install as install_api
 from .hub import Hub
@@ -180,7 +180,14 @@ class Connection:
         self.wake = asyncio.Event()
         self.want_snapshot = True
         self.want_flush = False
-        self.outbox: list[dict[str, Any]] = []  # results and errors, sent before any delta
+        # results and errors, encoded when queued, sent before any delta: (frame,
+        # whether it answers a query); bounded in count and bytes (send)
+        self.outbox: list[tuple[bytes, bool]] = []
+        self.outbox_bytes = 0
+        # a read-only command is running or its result is not yet written: the
+        # next one is answered `busy` (handle), so one browser holds at most one
+        # query's work and answer however fast it asks
+        self.querying = False
         self.tasks: set[asyncio.Task] = set()
         # The state version this browser's frames are written up to (handed to
         # the transport, so a close frame sent later arrives after them).
@@ -189,12 +196,21 @@ class Connection:
     async def pump(self) -> None:
         view = self.view
         due = True  # the first pass sends the snapshot
-        tick = None  # the loop time this pass's clock tick was due
         hub = self.commands.hub
         loop = asyncio.get_running_loop()
+        # The loop time this pass's clock tick was due. The first pass's is
+        # now: a result queued while the snapshot went out brings the pump
+        # back here with `due` still set, and a slice must not be asked for
+        # "since None" (that raised and ended the pump: the browser got
+        # nothing more).
+        tick: float | None = loop.time()
         while not self.ws.closed:
             while self.outbox:
-                await self.ws.send_bytes(encode(self.outbox.pop(0)))
+                frame, query = self.outbox.pop(0)
+                self.outbox_bytes -= len(frame)
+                await self.ws.send_bytes(frame)
+                if query:
+                    self.querying = False  # its answer is with the transport: the next may run
             # What was fed before this frame is in it: the hub takes a stream
             # of events only every BATCH_DELAY unless read. Browsers woken by
             # one tick share its drain, and so one version and one frame.
@@ -234,20 +250,28 @@ class Connection:
                 due = True
             self.wake.clear()
 
-    MAX_OUTBOX = 1000  # results waiting for a browser that does not read them
+    MAX_OUTBOX = 1000  # results waiting for a browser that does not read them...
+    MAX_OUTBOX_BYTES = 8 * 2**20  # ...and their bytes (a query's answer is at most ~1 MB)
 
-    def send(self, message: dict[str, Any]) -> None:
-        if len(self.outbox) >= self.MAX_OUTBOX:
+    def send(self, message: dict[str, Any], query: bool = False) -> None:
+        """Queue a result or error, encoded now so that its bytes are counted (`query`: it answers one)."""
+        if self.closing_for_abuse:
+            return
+        frame = encode(message)
+        if len(self.outbox) >= self.MAX_OUTBOX or self.outbox_bytes + len(frame) > self.MAX_OUTBOX_BYTES:
             # a client that sends but never reads: bounded memory, clean close
+            self.outbox.clear()
+            self.outbox_bytes = 0
             if not self.ws.closed:
-                if self.stats is not None and not self.closing_for_abuse:
+                if self.stats is not None:
                     self.stats.closed_for_abuse += 1
                 self.closing_for_abuse = True
                 task = asyncio.create_task(self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"results not read"))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
             return
-        self.outbox.append(message)
+        self.outbox.append((frame, query))
+        self.outbox_bytes += len(frame)
         self.wake.set()
 
     def handle(self, message: dict[str, Any]) -> bool:
@@ -273,7 +297,14 @@ class Connection:
             if self.stats is not None:
                 self.stats.resyncs += 1
         elif kind == "command":
-            task = asyncio.create_task(self._command(message))
+            query = is_query(message)
+            if query:
+                if self.querying:
+                    self.send({"type": "result", "id": message["id"], "ok": False, "error": {"code": "busy",
+                               "message": "one query at a time: wait for the previous one's result"}})  # fmt: skip
+                    return True
+                self.querying = True
+            task = asyncio.create_task(self._query(message) if query else self._command(message))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
             return True
@@ -310,6 +341,16 @@ class Connection:
             if is_action(message.get("name")) and not refused:
                 self.want_flush = True
             self.send(result)
+
+    async def _query(self, message: dict[str, Any]) -> None:
+        """A read-only command: it changes nothing, so no flush; `querying` is cleared once its result is written."""
+        try:
+            result = await self.commands.execute(message, who=self.who, role=self.role)
+        finally:
+            if self.ws.closed:
+                self.querying = False
+        if not self.ws.closed:
+            self.send(result, query=True)
 
 
 # result codes of a command refused before it reached the cluster: nothing changed

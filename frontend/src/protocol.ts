@@ -145,7 +145,9 @@ export type ErrorCode =
   | 'cluster_error'
   | 'timeout'
   /** this connection sent too many messages; slow down */
-  | 'rate_limited';
+  | 'rate_limited'
+  /** a read-only command sent while this connection's previous one had no result yet */
+  | 'busy';
 
 export type TerminateOutcome = 'terminated' | 'already_finished' | 'not_found' | 'failed';
 
@@ -198,6 +200,16 @@ export interface Commands {
     value: Series;
   };
 }
+
+/**
+ * The read-only commands (queries). The server runs one at a time per
+ * connection and answers another sent meanwhile with `busy`, so the socket
+ * sends them one after the other.
+ */
+export const QUERIES: ReadonlySet<CommandName> = new Set<CommandName>(['history', 'history_summary', 'series']);
+
+/** Close code and reason of a connection whose results piled up unread (docs/protocol.md). */
+export const CLOSE_NOT_READING = 1008;
 
 export const JOB_OUTCOMES = ['finished', 'failed', 'cancelled', 'terminated', 'abandoned'] as const;
 export type JobOutcome = (typeof JOB_OUTCOMES)[number];

@@ -337,6 +337,40 @@ describe('commands', () => {
     expect(() => ws.receive({ type: 'result', id: 1, ok: true, value: null })).not.toThrow();
   });
 
+  it('sends queries one at a time (the server answers another one busy) and actions at once', async () => {
+    const ws = goLive();
+    const history = socket.command('history', { limit: 10 });
+    const summary = socket.command('history_summary', {});
+    const series = socket.command('series', {});
+    const action = socket.command('close_node', { ip: '127.0.0.2' });
+    expect(ws.sent).toEqual([
+      { type: 'command', id: 1, name: 'history', args: { limit: 10 } },
+      { type: 'command', id: 4, name: 'close_node', args: { ip: '127.0.0.2' } },
+    ]);
+    ws.receive({ type: 'result', id: 1, ok: true, value: { jobs: [], total: 0 } });
+    await expect(history).resolves.toEqual({ jobs: [], total: 0 });
+    expect(ws.sent.slice(2)).toEqual([{ type: 'command', id: 2, name: 'history_summary', args: {} }]);
+    ws.receive({ type: 'result', id: 2, ok: false, error: { code: 'invalid', message: 'no' } });
+    await expect(summary).rejects.toBeInstanceOf(CommandFailedError);
+    expect(ws.sent.slice(3)).toEqual([{ type: 'command', id: 3, name: 'series', args: {} }]);
+    ws.receive({ type: 'result', id: 4, ok: true, value: { clusters: ['c'] } });
+    await expect(action).resolves.toEqual({ clusters: ['c'] });
+    // a query that timed out frees the way for the next
+    vi.advanceTimersByTime(30_000);
+    await expect(series).rejects.toBeInstanceOf(CommandTimeoutError);
+    const again = socket.command('series', {});
+    expect(ws.sent.slice(4)).toEqual([{ type: 'command', id: 5, name: 'series', args: {} }]);
+    ws.drop();
+    await expect(again).rejects.toBeInstanceOf(ConnectionLostError);
+  });
+
+  it('says why when the server closed a page that did not read its results', () => {
+    const ws = goLive();
+    ws.drop(1008, 'results not read');
+    expect(store.getState().connection).toBe('reconnecting');
+    expect(store.getState().lastError?.message).toMatch(/server closed the connection: results not read/);
+  });
+
   it('rejects at once when not connected', async () => {
     await expect(socket.command('set_show_job_args', { value: false })).rejects.toThrow(/connection lost/);
     expect(socket.pendingCount).toBe(0);

@@ -2,7 +2,7 @@
 // store, resyncs on gaps, reconnects with backoff and matches command results
 // to their pending promises. No React here.
 import { decode, encode } from './codec';
-import { PROTOCOL_VERSION } from './protocol';
+import { CLOSE_NOT_READING, PROTOCOL_VERSION, QUERIES } from './protocol';
 import type { ClientMessage, CommandArgs, CommandName, CommandResult, CommandValue, ErrorCode, ServerMessage, ViewMessage } from './protocol';
 import type { DashboardStore } from './store';
 
@@ -95,6 +95,10 @@ export class DispySocket {
   private serverStopped = false;
   private nextId = 1;
   private readonly pending = new Map<number | string, Pending>();
+  /** the query (read-only command) sent and not yet answered: the server runs one at a time */
+  private queryInFlight: number | null = null;
+  /** queries waiting for it, oldest first */
+  private readonly queries: { id: number; msg: ClientMessage }[] = [];
 
   constructor(options: DispySocketOptions) {
     this.store = options.store;
@@ -170,11 +174,31 @@ export class DispySocket {
       }
       const timer = setTimeout(() => {
         this.pending.delete(id);
+        if (id === this.queryInFlight) this.nextQuery();
         reject(new CommandTimeoutError(`command "${name}" got no result within ${this.commandTimeoutMs / 1000} s`));
       }, this.commandTimeoutMs);
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
-      this.send({ type: 'command', id, name, args: { ...args } });
+      const msg: ClientMessage = { type: 'command', id, name, args: { ...args } };
+      if (!QUERIES.has(name)) this.send(msg);
+      else if (this.queryInFlight === null) this.sendQuery(id, msg);
+      else this.queries.push({ id, msg });
     });
+  }
+
+  private sendQuery(id: number, msg: ClientMessage): void {
+    this.queryInFlight = id;
+    this.send(msg);
+  }
+
+  /** The query in flight was answered (or gave up waiting): send the next one still wanted. */
+  private nextQuery(): void {
+    this.queryInFlight = null;
+    for (let next = this.queries.shift(); next; next = this.queries.shift()) {
+      if (this.pending.has(next.id)) {
+        this.sendQuery(next.id, next.msg);
+        return;
+      }
+    }
   }
 
   /** Number of commands still waiting for their result. */
@@ -201,6 +225,12 @@ export class DispySocket {
       // 1001 "going away": the server shut down on purpose, not a network
       // fault; failed attempts to reach it afterwards do not change that.
       if (ev.code === GOING_AWAY) this.serverStopped = true;
+      if (ev.code === CLOSE_NOT_READING) {
+        // the server gave up on this page: it read too slowly, or sent too much
+        const message = `the server closed the connection: ${ev.reason || 'policy violation'}; reconnecting`;
+        console.warn(`dispymon: ${message}`);
+        this.store.getState().receiveError({ type: 'error', code: 'rate_limited', message });
+      }
       this.dropped();
     };
     // An error is always followed by close, which does the work.
@@ -222,6 +252,8 @@ export class DispySocket {
   private rejectPending(): void {
     const pending = [...this.pending.values()];
     this.pending.clear();
+    this.queries.length = 0;
+    this.queryInFlight = null;
     for (const p of pending) {
       clearTimeout(p.timer);
       p.reject(new ConnectionLostError('connection lost before the command result arrived'));
@@ -287,6 +319,7 @@ export class DispySocket {
   }
 
   private settle(result: CommandResult): void {
+    if (result.id === this.queryInFlight) this.nextQuery();
     const p = this.pending.get(result.id);
     if (!p) return;
     this.pending.delete(result.id);
