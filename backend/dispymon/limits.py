@@ -40,6 +40,8 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from .metrics import Exposition
+
 log = logging.getLogger(__name__)
 
 
@@ -172,6 +174,21 @@ class Gate:
             self._tallies["accept"].add(loop.time(), str(exc) if exc else "")
             return
         loop.default_exception_handler(context)
+
+    def metrics_text(self) -> str:
+        """The gate's part of /metrics (Prometheus text format)."""
+        out = Exposition()
+        s = self.stats
+        out.family("dispymon_connections", "gauge", "Sockets open now (HTTP and WebSocket).", [({}, s.open)])
+        out.family("dispymon_connections_max", "gauge", "The connection cap (at most half the open-file limit).",
+                   [({}, self.cap)])  # fmt: skip
+        reasons = {"evicted": s.evicted, "full": s.refused_full, "address": s.refused_address, "token": s.refused_token,
+                   "head_timeout": s.head_timeouts, "stalled": s.stalled}  # fmt: skip
+        out.family("dispymon_connections_dropped", "counter", "Connections closed or refused by the limits, by reason.",
+                   [({"reason": r}, n) for r, n in reasons.items()], "_total")  # fmt: skip
+        out.family("dispymon_accept_errors", "counter", "Connections the server could not accept (out of files).",
+                   [({}, s.accept_errors)], "_total")  # fmt: skip
+        return out.text()
 
     # -- the socket level ----------------------------------------------------------
 

@@ -148,6 +148,12 @@ async def test_at_the_cap_idle_connections_make_room_for_real_ones(gated):
         assert hello.type == aiohttp.WSMsgType.BINARY
         assert len(server_sockets(site.port)) <= 30
         await ws.close()
+        async with session.get(f"http://127.0.0.1:{site.port}/metrics") as resp:
+            metrics = await resp.text()
+        # each real connection at the cap made room too
+        assert site.gate.stats.evicted >= 70
+        assert f'dispymon_connections_dropped_total{{reason="evicted"}} {site.gate.stats.evicted}\n' in metrics
+        assert "dispymon_connections_max 30\n" in metrics
     for _, writer in idle:
         writer.close()
 
