@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 
 import psutil
-from dispymon import limits
 
+from dispymon import limits
 from dispymon.events import ClusterAttached
 from dispymon.hub import Hub
 from dispymon.server import CONNECTIONS, ServerConfig, create_app

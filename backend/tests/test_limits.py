@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import logging
+import json
 import os
-import resource
 import socket
 import struct
+import subprocess
+import sys
 
 import aiohttp
 import psutil
@@ -277,36 +278,73 @@ async def test_a_client_that_stops_reading_is_dropped(gated, keeps_sending):
         sock.close()
 
 
-async def test_accept_errors_are_logged_once_with_a_count(gated, caplog):
-    hub, site = await gated(Limits())
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+ACCEPT_SCRIPT = """
+import asyncio, json, logging, os, resource, socket, sys
+from pathlib import Path
+from dispymon.hub import Hub
+from dispymon.limits import GatedSite, Limits, runner
+from dispymon.server import ServerConfig, create_app
+
+records = []
+
+class Keep(logging.Handler):
+    def emit(self, record):
+        records.append(record.getMessage())
+
+logging.getLogger().addHandler(Keep())
+logging.getLogger().setLevel(logging.INFO)
+
+
+async def main():
+    app = create_app(Hub(asyncio.get_running_loop()), ServerConfig(static_dir=Path(sys.argv[1])))
+    run = runner(app)
+    await run.setup()
+    site = GatedSite(run, "127.0.0.1", 0)
+    await site.start()
     clients = [socket.socket() for _ in range(3)]
     for sock in clients:
         sock.setblocking(False)
-    held: list[int] = []
-    caplog.set_level(logging.INFO)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    held = []
+    resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 16, hard))
     try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 16, hard))
+        while True:
+            held.append(os.open("/dev/null", os.O_RDONLY))
+    except OSError:
+        pass
+    for sock in clients:
         try:
-            while True:
-                held.append(os.open("/dev/null", os.O_RDONLY))
-        except OSError:
+            sock.connect(("127.0.0.1", site.port))  # the kernel completes it; accept() cannot
+        except BlockingIOError:
             pass
-        for sock in clients:
-            try:
-                sock.connect(("127.0.0.1", site.port))  # the kernel completes it; accept() cannot
-            except BlockingIOError:
-                pass
-        await until(lambda: site.gate.stats.accept_errors >= 3, what="three failed accepts (one a second)")
-    finally:
-        for fd in held:
-            os.close(fd)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-        for sock in clients:
-            sock.close()
-    accept_logs = [r for r in caplog.records if "accept" in r.getMessage()]
-    assert len(accept_logs) == 1, [r.getMessage() for r in accept_logs]
-    assert "could not accept connections: 1 since the last report" in accept_logs[0].getMessage()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while site.gate.stats.accept_errors < 3 and loop.time() < deadline:
+        await asyncio.sleep(0.05)  # polling interval of a condition wait
+    for fd in held:
+        os.close(fd)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    before_report = [m for m in records if "accept" in m]
     site.gate.report()
-    last = [r.getMessage() for r in caplog.records if "accept" in r.getMessage()][-1]
-    assert f"{site.gate.stats.accept_errors} in all" in last
+    print(json.dumps({"errors": site.gate.stats.accept_errors, "logged": before_report,
+                      "report": [m for m in records if "accept" in m][len(before_report):]}))
+    for sock in clients:
+        sock.close()
+    await run.cleanup()
+
+asyncio.run(main())
+"""
+
+
+def test_accept_errors_are_logged_once_with_a_count(static_dir):
+    # in a process of its own: the file limit is lowered to the brim there
+    proc = subprocess.run([sys.executable, "-c", ACCEPT_SCRIPT, str(static_dir)], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["errors"] >= 3
+    # unfixed, asyncio logs each one with its traceback
+    assert len(result["logged"]) == 1, result
+    assert "could not accept connections: 1 since the last report, 1 in all" in result["logged"][0]
+    assert len(result["report"]) == 1 and f"{result['errors'] - 1} since the last report, {result['errors']} in all" in result["report"][0]
+    assert "Traceback" not in proc.stderr
