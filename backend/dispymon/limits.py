@@ -18,10 +18,12 @@ middleware chain (after the token check, see `install`):
 - At most `max_per_address` admitted connections from one address, and
   `max_per_token` with one token: beyond, HTTP 429 with a one-line text (a
   WebSocket is refused at its handshake).
-- A socket whose writes have been stuck for `write_timeout` (the peer stopped
-  reading: the transport stayed paused) is aborted, and so is a WebSocket
-  whose handler has ended but whose peer does not take its last bytes within
-  `close_grace` (aiohttp's close waits for the buffer to drain, forever).
+- A peer that stops reading is reset after `write_timeout`: the kernel does
+  it (Linux's TCP_USER_TIMEOUT: sent bytes not acknowledged, a zero window
+  included), also for a socket aiohttp has closed with bytes still queued
+  (its close waits for the buffer to drain, forever); the gate aborts a
+  transport that stays paused that long, and a WebSocket whose handler has
+  ended but whose socket is still open `close_grace` later.
 - Each of these, and the event loop's accept errors (EMFILE), is logged once
   with a count, then at most once per `log_interval`.
 """
