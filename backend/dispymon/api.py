@@ -27,6 +27,7 @@ from .commands import CommandError, Commands, Check, command, integer, text
 from .events import ClusterAttached, ClusterDetached, Event, HealthCheck
 from .history import OUTCOMES, History
 from .hub import Hub
+from .limits import GATE
 from .metrics import CONTENT_TYPE, DurationHistogram, render
 from .persist import Store
 from .series import Series, busy_sample
@@ -322,4 +323,6 @@ async def metrics_handler(request: web.Request) -> web.Response:
     insight.hub.drain()
     body = render(insight.hub.state, insight.durations, insight.stats, insight.clients(), insight.hub.events_applied,
                   insight.store.status() if insight.store is not None else None)  # fmt: skip
+    if GATE in request.app:
+        body += request.app[GATE].metrics_text()
     return web.Response(body=body.encode(), headers={"Content-Type": CONTENT_TYPE})

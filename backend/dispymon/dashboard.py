@@ -15,12 +15,11 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from aiohttp import web
-
 from .adapter import DispyAdapter, DispyControl, close_cluster
 from .appmodule import AppModule, AppModuleError, start_workload
 from .control import ClusterControl
 from .hub import Hub
+from .limits import GatedSite, runner as gated_runner
 from .state import State
 from .security import RedactingAccessLogger, TokenError, make_access
 from .server import ServerConfig, create_app
@@ -82,16 +81,16 @@ async def run(app_module: AppModule, options: Options, say: Callable[[str], None
         adapter.attach(cluster)
 
     # -v logs each request: the first of a browser has ?token= in its URL
-    runner = web.AppRunner(app, handle_signals=False, access_log_class=RedactingAccessLogger)
+    runner = gated_runner(app, handle_signals=False, access_log_class=RedactingAccessLogger)
     await runner.setup()
-    site = web.TCPSite(runner, options.host or None, options.port)
+    site = GatedSite(runner, options.host or None, options.port)
     try:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
         await _close_clusters(app_module.clusters, adapter, options.close_timeout)
         raise DashboardError(f"cannot listen on {options.host or '*'}:{options.port}: {exc.strerror or exc}") from None
-    port = site._server.sockets[0].getsockname()[1]  # the real one when --port 0
+    port = site.port  # the real one when --port 0
     url = url_for(options.host, port)
     if access.operator_token:
         url += f"?token={access.operator_token}"

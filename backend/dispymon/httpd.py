@@ -39,6 +39,7 @@ from .adapter import DispyAdapter, DispyControl
 from .dashboard import url_for
 from .events import Event
 from .hub import Hub
+from .limits import GatedSite, runner as gated_runner
 from .security import hosts_from_env, make_access
 from .server import CONNECTIONS, PACKAGED_STATIC, ServerConfig, check_frontend, create_app
 from .state import State
@@ -249,16 +250,16 @@ class DispyHTTPServer:
                 loop.close()
 
     async def _start(self, host: str, port: int, ssl_context: ssl.SSLContext | None) -> int:
-        runner = web.AppRunner(self._app, handle_signals=False, access_log=None)
+        runner = gated_runner(self._app, handle_signals=False, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, host or None, port, ssl_context=ssl_context)
+        site = GatedSite(runner, host or None, port, ssl_context=ssl_context)
         try:
             await site.start()
         except OSError as exc:
             await runner.cleanup()
             raise OSError(exc.errno, f"dispymon cannot listen on {host or '*'}:{port}: {exc.strerror or exc}") from None
         self._runner = runner
-        return runner.addresses[0][1]
+        return site.port
 
     async def _stop(self, wait: bool) -> None:
         if wait:

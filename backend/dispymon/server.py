@@ -22,6 +22,7 @@ from .commands import Commands, is_action, is_query
 from .control import ClusterControl
 from .api import install as install_api
 from .hub import Hub
+from .limits import Limits, install as install_limits
 from .security import (COOKIE, OPERATOR, UNAUTHORISED_PAGE, Access, TokenBucket, keep_token, presented_token,
                        security_headers, too_many_failures)
 from .views import MIN_INTERVAL, ClientView, effective_interval
@@ -53,6 +54,7 @@ class ServerConfig:
     release_interval: float = 1.0  # how often freed memory goes back to the OS (memory.py)
     history_size: int = 10_000  # finished jobs kept for the history (api.py)
     history_db: Path | None = None  # SQLite file keeping history and series across restarts
+    limits: Limits = Limits()  # connection caps and deadlines (limits.py)
 
 
 @dataclass
@@ -87,6 +89,8 @@ def create_app(hub: Hub, config: ServerConfig, control: ClusterControl | None = 
     app[COMMANDS] = Commands(hub, control, timeout=config.command_timeout, add_node_wait=config.add_node_wait)
     app[STATS] = Stats()
     app[CONNECTIONS] = weakref.WeakSet()
+    # after the token check: one token's connections are counted together (a role has one token)
+    install_limits(app, config.limits, (lambda request: request.get(ROLE)) if config.access.required else None)
     app.router.add_get("/ws", websocket_handler)
     install_api(app, hub, app[COMMANDS], app[STATS], app[CONNECTIONS], config.history_size, config.history_db)
     assets = config.static_dir / "assets"
