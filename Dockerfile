@@ -11,8 +11,9 @@ RUN npm run build -w frontend
 
 FROM python:3.11-slim-bookworm
 WORKDIR /app
-COPY requirements.lock pyproject.toml README.md ./
-RUN pip install --no-cache-dir -r requirements.lock
+# the runtime lock: requirements.lock also holds the test tools, which have no place in the image
+COPY requirements-runtime.lock pyproject.toml README.md ./
+RUN pip install --no-cache-dir -r requirements-runtime.lock
 COPY backend backend
 COPY --from=frontend /src/backend/dispymon/static backend/dispymon/static
 RUN pip install --no-cache-dir --no-deps .

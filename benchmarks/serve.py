@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 
 import psutil
-from aiohttp import web
 
+from dispymon import limits
 from dispymon.events import ClusterAttached
 from dispymon.hub import Hub
 from dispymon.server import CONNECTIONS, ServerConfig, create_app
@@ -84,11 +84,11 @@ async def serve(args: argparse.Namespace) -> None:
         sim._now = time.time  # type: ignore[method-assign]  # update_time = the moment of the event
     config = ServerConfig(poll_sec=args.poll_sec)
     app = create_app(hub, config, SimulatedControl([sim]))
-    runner = web.AppRunner(app, handle_signals=True)
+    runner = limits.runner(app, handle_signals=True)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", args.port)
+    site = limits.GatedSite(runner, "127.0.0.1", args.port)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]
+    port = site.port
     sim.start()
     sim_tid = sim._thread.native_id if sim._thread is not None else None
     me = psutil.Process()

@@ -55,6 +55,8 @@ export interface RealCluster {
   jobs: number;
   /** Let the module's workload start submitting its jobs. */
   openGate(): void;
+  /** The gate file's path: an app may write what dispy reports next to it. */
+  gate: string;
   /** Start one more dispynode (same port base), stopped with the others. */
   startNode(ip: string): Promise<void>;
   /** Stop `dispymon serve` (SIGTERM) and start it again on the same port. */
@@ -141,7 +143,7 @@ export const test = base.extend<ClusterOptions & { cluster: RealCluster }>({
         const [line] = await lineMatching(more, /^\{.*\}$/, `dispynode ${ip}`);
         nodePids.push(...(JSON.parse(line) as { nodes: { pid: number }[] }).nodes.map((n) => n.pid));
       };
-      await use({ url, ips, jobs, openGate: () => writeFileSync(gate, 'go'), startNode, restartServer });
+      await use({ url, ips, jobs, gate, openGate: () => writeFileSync(gate, 'go'), startNode, restartServer });
     } finally {
       if (serve) await stop(serve);
       for (const more of extra) await stop(more);

@@ -39,6 +39,10 @@ from .events import (
     NodeInfo,
     StatusEvent,
 )
+from .sharedwatch import install_shared_watch
+
+from .history import TRACEBACK_KEEP, brief_exception
+from .text import LIMIT, safe_str
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +84,7 @@ def install_compat() -> None:
 
 
 install_compat()
+install_shared_watch()  # a SharedJobCluster that cannot reach its scheduler says so (sharedwatch.py)
 
 # -- recognising clusters ------------------------------------------------------
 
@@ -171,6 +176,31 @@ def job_info(job: Any) -> JobInfo:
     )
 
 
+_NO_KWARGS: dict = {}
+
+
+def ended_job_info(job: Any) -> JobInfo:
+    """What the dashboard keeps of a job that ended: bounded text and numbers, none of the user's objects.
+
+    The history keeps the events of the last --history-size jobs that ended
+    (history.py; 10,000 by default), unread for as long as nobody looks. A
+    JobInfo as `job_info` makes it would hold the arguments, the job itself
+    (`handle`, with its result) and, through `_LateId`, the user's own job:
+    150 jobs with 2 MiB arguments and results kept 302 MB. So an ended job
+    carries its id as text (guarded, cut as the history shows it) or a plain int, no
+    arguments and no handle (nothing acts on an ended job), and its
+    traceback shortened (history.brief_exception).
+    """
+    job_id = _job_id(job)
+    kind = type(job_id)
+    if kind is not int and (kind is not str or len(job_id) > LIMIT):  # dispy's default id, a number, stays one
+        job_id = safe_str(job_id)
+    exception = job.exception
+    if exception:
+        exception = brief_exception(exception if isinstance(exception, str) else safe_str(exception, TRACEBACK_KEEP))
+    return JobInfo(job._uid, job_id, job.ip_addr, job.start_time, job.end_time, (), _NO_KWARGS, exception or None, None)
+
+
 def status_event(name: str, status: int, node: Any, job: Any, hidden: Any = None) -> StatusEvent | None:
     """One status event of cluster `name`; `hidden`: a node never shown."""
     if node is not None and node is hidden:
@@ -181,7 +211,7 @@ def status_event(name: str, status: int, node: Any, job: Any, hidden: Any = None
         name,
         status,
         node_info(node) if node is not None else None,
-        job_info(job) if job is not None else None,
+        (ended_job_info(job) if status in JOB_DONE_STATUSES else job_info(job)) if job is not None else None,
     )
 
 
@@ -612,6 +642,45 @@ def _seed(cluster: Any, hidden: Any = None) -> tuple[tuple[tuple[NodeInfo, int],
     return tuple(nodes), tuple(running), int(pending), int(ended)
 
 
+# The nodes closed through dispymon, per JobCluster (weakly: a cluster that is
+# gone takes its set with it).
+_closed_nodes: "weakref.WeakKeyDictionary[Any, set[str]]" = weakref.WeakKeyDictionary()
+
+
+def _refuses_closed(node_alloc: Any) -> None:
+    """Make a NodeAllocate answer 0 CPUs (dispy's "not for this cluster") for
+    a node closed through dispymon.
+
+    dispy 4.15.2 forgets a close: its `allocate_node` (any "Add node") runs
+    `add_cluster`, which sets up again every known node that the cluster is
+    not using and that one of its NodeAllocates accepts, a closed node
+    included; so does a node's rediscovery (`add_node`) and a node offering
+    more CPUs. Every such path asks `NodeAllocate.allocate`, the method dispy
+    documents for overriding, so asking it keeps a closed node closed. The
+    cluster's list of NodeAllocates is dispy's own (`_node_allocs`); each is
+    wrapped once, on its instance, and keeps dispy's (or the user's) answer
+    for every other node.
+    """
+    if getattr(node_alloc.allocate, "_dispymon_refuses_closed", False):
+        return
+    original = node_alloc.allocate
+
+    def allocate(cluster: Any, ip_addr: str, *args: Any, **kwargs: Any) -> int:
+        closed = _closed_nodes.get(cluster)
+        if closed and ip_addr in closed:
+            return 0
+        return original(cluster, ip_addr, *args, **kwargs)
+
+    allocate._dispymon_refuses_closed = True  # type: ignore[attr-defined]
+    node_alloc.allocate = allocate
+
+
+def _keep_closed(cluster: Any, new: Any = None) -> None:
+    """Have every NodeAllocate of `cluster` (and `new`, one about to be added) refuse its closed nodes."""
+    for node_alloc in [*getattr(cluster, "_node_allocs", ()), *([new] if new is not None else [])]:
+        _refuses_closed(node_alloc)
+
+
 class DispyControl:
     """The command channel's access to attached dispy clusters (blocking calls)."""
 
@@ -631,7 +700,11 @@ class DispyControl:
         return dispy._node_ipaddr(host)
 
     def add_node(self, cluster: str, host: str, cpus: int) -> int:
-        return self._cluster(cluster).allocate_node(dispy.NodeAllocate(host, cpus=cpus))
+        c = self._cluster(cluster)
+        node_alloc = dispy.NodeAllocate(host, cpus=cpus)
+        if c in _closed_nodes:  # dispy's allocate_node re-offers every known node (see _refuses_closed)
+            _keep_closed(c, node_alloc)
+        return c.allocate_node(node_alloc)
 
     def set_node_cpus(self, cluster: str, ip: str, cpus: int) -> int:
         return self._cluster(cluster).set_node_cpus(ip, cpus)
@@ -643,7 +716,11 @@ class DispyControl:
         return self._cluster(cluster).deallocate_node(ip)
 
     def close_node(self, cluster: str, ip: str, terminate_pending: bool) -> int:
-        code = self._cluster(cluster).close_node(ip, terminate_pending=terminate_pending)
+        c = self._cluster(cluster)
+        if cluster_kind(c) == "JobCluster":  # a SharedJobCluster's nodes are its scheduler's to allocate
+            _closed_nodes.setdefault(c, set()).add(ip)
+            _keep_closed(c)
+        code = c.close_node(ip, terminate_pending=terminate_pending)
         # SharedJobCluster.close_node answers None when the scheduler closed the
         # node (its generator returns nothing), -1 when it could not.
         return 0 if code is None else code

@@ -11,6 +11,7 @@ goes through server.py's `guard`, like the pages and `/ws`: a viewer may read.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import operator
 import time
@@ -21,10 +22,12 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from .codec import Packed, pack
 from .commands import CommandError, Commands, Check, command, integer, text
 from .events import ClusterAttached, ClusterDetached, Event, HealthCheck
 from .history import OUTCOMES, History
 from .hub import Hub
+from .limits import GATE
 from .metrics import CONTENT_TYPE, DurationHistogram, render
 from .persist import Store
 from .series import Series, busy_sample
@@ -46,10 +49,37 @@ class Insight:
     connections: weakref.WeakSet
     store: Store | None = None
     clock: Callable[[], float] = field(default=time.time)
+    # Encoded answers of the read-only commands (`answer`), newest last
+    answers: collections.OrderedDict[tuple, Packed] = field(default_factory=collections.OrderedDict)
+    answers_bytes: int = 0
+
+    MAX_ANSWERS = 16
+    MAX_ANSWERS_BYTES = 8 * 2**20
 
     def __post_init__(self) -> None:
         # the state notes the jobs that end (see State.ended); flush takes them
         self.hub.state.ended = []
+
+    def answer(self, question: tuple, make: Callable[[], Any]) -> Packed:
+        """`make()`, encoded, shared by every asker of `question` while its data is unchanged.
+
+        Browsers asking the same (a page of the history, a chart) while nothing
+        changed get the bytes made for the first of them: a flood of queries
+        costs a dictionary lookup each, not a scan and an encoding each. The
+        history, series and summary change only with events the hub applies
+        (api.Insight.flush, observe), and step 1 series with the clock's
+        second: both are in the key. Bounded in entries and bytes."""
+        key = (self.hub.events_applied, int(self.clock()), question)
+        answers = self.answers
+        found = answers.get(key)
+        if found is not None:
+            answers.move_to_end(key)
+            return found
+        found = answers[key] = pack(make())
+        self.answers_bytes += len(found)
+        while len(answers) > self.MAX_ANSWERS or (self.answers_bytes > self.MAX_ANSWERS_BYTES and len(answers) > 1):
+            self.answers_bytes -= len(answers.popitem(last=False)[1])
+        return found
 
     def observe(self, event: Event) -> None:
         """A hub observer: called with each event but status events after the state has applied it.
@@ -168,18 +198,34 @@ def _of(cmds: Commands) -> Insight:
 
 
 @command("history", optional=HISTORY_ARGS, read_only=True)
-async def history_command(cmds: Commands, who: str | None, **args: Any) -> dict[str, Any]:
-    return _of(cmds).history.query(**args)
+async def history_command(cmds: Commands, who: str | None, **args: Any) -> Packed:
+    insight = _of(cmds)
+    return insight.answer(("history", *sorted(args.items())), lambda: insight.history.query(**args))
+
+
+def _summary(insight: Insight) -> dict[str, Any]:
+    """The history's summary, and how its database is doing (null without --history-db)."""
+    return {**insight.history.summary(), "store": store_status(insight.store)}
+
+
+def store_status(store: Store | None) -> dict[str, Any] | None:
+    """What the History page shows of the database: not its path (a viewer may read this)."""
+    if store is None:
+        return None
+    status = store.status()
+    return {key: status[key] for key in ("healthy", "errors", "dropped", "reopened", "last_error")}
 
 
 @command("history_summary", read_only=True)
-async def history_summary_command(cmds: Commands, who: str | None) -> dict[str, Any]:
-    return _of(cmds).history.summary()
+async def history_summary_command(cmds: Commands, who: str | None) -> Packed:
+    insight = _of(cmds)
+    return insight.answer(("history_summary",), lambda: _summary(insight))
 
 
 @command("series", optional=SERIES_ARGS, read_only=True)
-async def series_command(cmds: Commands, who: str | None, **args: Any) -> dict[str, Any]:
-    return _series(_of(cmds), **args)
+async def series_command(cmds: Commands, who: str | None, **args: Any) -> Packed:
+    insight = _of(cmds)
+    return insight.answer(("series", *sorted(args.items())), lambda: _series(insight, **args))
 
 
 # -- REST ----------------------------------------------------------------------------------
@@ -258,7 +304,7 @@ def history_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
 @_read
 def history_summary_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
     _query_args(request, {})
-    return insight.history.summary()
+    return _summary(insight)
 
 
 @_read
@@ -275,5 +321,8 @@ async def unknown_api_handler(request: web.Request) -> web.Response:
 async def metrics_handler(request: web.Request) -> web.Response:
     insight = request.app[INSIGHT]
     insight.hub.drain()
-    body = render(insight.hub.state, insight.durations, insight.stats, insight.clients(), insight.hub.events_applied)
+    body = render(insight.hub.state, insight.durations, insight.stats, insight.clients(), insight.hub.events_applied,
+                  insight.store.status() if insight.store is not None else None)  # fmt: skip
+    if GATE in request.app:
+        body += request.app[GATE].metrics_text()
     return web.Response(body=body.encode(), headers={"Content-Type": CONTENT_TYPE})

@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--viewer-token", default=os.environ.get("DISPYMON_VIEWER_TOKEN"),
                        help="viewer token (sees only); default $DISPYMON_VIEWER_TOKEN")
         p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
-                       help="another host name browsers may use to reach the dashboard (repeatable)")
+                       help="another host name or address browsers may use to reach the dashboard (repeatable; "
+                            "$DISPYMON_ALLOW_HOST adds more, separated by commas)")
         p.add_argument("--stuck-after", type=_positive_seconds, default=300.0,
                        help="flag a node busy with no job starting or ending for this long (default 300 s)")
         p.add_argument("--stale-after", type=_positive_seconds, default=30.0,
@@ -93,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .security import TokenError, check_tokens
+
+    try:  # before the module builds its clusters
+        check_tokens(args.token or None, args.viewer_token or None,
+                     ("the operator token (--token or $DISPYMON_TOKEN)",
+                      "the viewer token (--viewer-token or $DISPYMON_VIEWER_TOKEN)"))  # fmt: skip
+    except TokenError as exc:
+        return _fail(str(exc))
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
@@ -110,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _options(args: argparse.Namespace):
     from .dashboard import Options
+    from .security import hosts_from_env
 
     return Options(
         host=args.host,
@@ -119,7 +129,7 @@ def _options(args: argparse.Namespace):
         exit_after_workload=getattr(args, "exit_after_workload", False),
         token=args.token or None,
         viewer_token=args.viewer_token or None,
-        allow_hosts=tuple(args.allow_host),
+        allow_hosts=tuple(args.allow_host) + hosts_from_env(os.environ),
         stuck_after=args.stuck_after,
         stale_after=args.stale_after,
         history_size=args.history_size,

@@ -12,7 +12,6 @@ every browser sees them.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import re
 import time
@@ -23,11 +22,12 @@ from .control import ClusterControl
 from .events import AuditAdded, AuditUpdated, NodeChanged, SettingChanged
 from .hub import Hub
 from .state import CLOSED, DEALLOCATED, INITIALIZED
+from .text import count_text
 
 log = logging.getLogger(__name__)
 
 ERROR_CODES = frozenset(
-    {"invalid", "unknown_command", "not_found", "not_allowed", "cluster_error", "timeout", "rate_limited"}
+    {"invalid", "unknown_command", "not_found", "not_allowed", "cluster_error", "timeout", "rate_limited", "busy"}
 )
 MAX_ID_LEN = 64
 
@@ -114,6 +114,20 @@ def command(name: str, optional: dict[str, Check] | None = None, read_only: bool
     return register
 
 
+def is_action(name: Any) -> bool:
+    """True for a registered command that may change the state (not history, series)."""
+    spec = REGISTRY.get(name) if isinstance(name, str) else None
+    return spec is not None and not spec.read_only
+
+
+def is_query(message: dict[str, Any]) -> bool:
+    """A `command` message naming a read-only command (a query), with an id its result can carry."""
+    name, cid = message.get("name"), message.get("id")
+    spec = REGISTRY.get(name) if isinstance(name, str) else None
+    return (spec is not None and spec.read_only and not isinstance(cid, bool)
+            and (isinstance(cid, int) or (isinstance(cid, str) and len(cid) <= MAX_ID_LEN)))  # fmt: skip
+
+
 def validate(spec: Spec, args: Any) -> dict[str, Any]:
     if not isinstance(args, dict):
         raise CommandError("invalid", "args must be a map")
@@ -143,7 +157,6 @@ class Commands:
         self.control = control
         self.timeout = timeout
         self.add_node_wait = add_node_wait
-        self._audit_ids = itertools.count(1)
         self.insight: Any = None  # history and series, for the read-only commands (api.py)
 
     async def execute(self, message: dict[str, Any], who: str | None = None, role: str = "operator") -> dict[str, Any]:
@@ -189,7 +202,7 @@ class Commands:
 
     async def audit(self, action: str, target: str, cluster: str | None, state: str, message: str,
                     who: str | None, watch: tuple | None = None) -> int:  # fmt: skip
-        entry_id = next(self._audit_ids)
+        entry_id = self.hub.state.new_audit_id()  # one sequence with the state's own entries
         await self.change(AuditAdded(entry_id, time.time(), action, target, cluster, state, message, who, watch))
         return entry_id
 
@@ -257,7 +270,7 @@ async def terminate_jobs(cmds: Commands, who: str | None, uids: list[int]) -> di
         counts[outcome] = counts.get(outcome, 0) + 1
     summary = ", ".join(f"{n} {outcome.replace('_', ' ')}" for outcome, n in sorted(counts.items()))
     clusters = sorted({c for _, c, _ in calls})
-    await cmds.audit("terminate_jobs", f"{len(results)} job(s)", _joined(clusters), "ok" if "failed" not in counts else "failed",
+    await cmds.audit("terminate_jobs", count_text(len(results), "job"), _joined(clusters), "ok" if "failed" not in counts else "failed",
                      summary, who)  # fmt: skip
     return {"results": {str(uid): results[str(uid)] for uid in dict.fromkeys(uids)}}
 
@@ -275,6 +288,14 @@ async def add_node(cmds: Commands, who: str | None, host: str, cpus: int = 0, cl
             raise CommandError("not_found", f"cannot resolve host {host!r}")
         pattern = ip
     state = cmds.hub.state
+    closed = [] if wildcard else [n for n in names if state.node_status(n, pattern) == CLOSED]
+    if closed:
+        # dispy would put the node back in use without the computation (every
+        # job sent there comes back Cancelled): a closed node stays closed
+        message = (f"{pattern} was closed in {', '.join(closed)}; a closed node stays closed while this program runs. "
+                   "Add a fresh dispynode at another address instead")  # fmt: skip
+        await cmds.audit("add_node", host, _joined(names), "failed", message, who)
+        raise CommandError("not_allowed", message)
     cpus_ignored = cpus > 0 and (wildcard or any(_shared(cmds, n) for n in names))
     refused = []
     for name in names:
@@ -291,12 +312,14 @@ async def add_node(cmds: Commands, who: str | None, host: str, cpus: int = 0, cl
     else:
         entry = await cmds.audit(
             "add_node", host, _joined(names), "pending",
-            f"waiting up to {cmds.add_node_wait:g} s for a dispynode at {pattern}", who, ("node", tuple(names), pattern),
+            f"waiting up to {cmds.add_node_wait:g} s for a dispynode at {pattern}", who,
+            ("node", tuple(names), pattern, cmds.add_node_wait),
         )  # fmt: skip
         loop = asyncio.get_running_loop()
         loop.call_later(
             cmds.add_node_wait, cmds.hub.feed,
-            AuditUpdated(entry, "failed", f"no dispynode answered at {pattern} within {cmds.add_node_wait:g} s", True),
+            AuditUpdated(entry, "failed", f"no dispynode answered at {pattern} within {cmds.add_node_wait:g} s "
+                         "(dispy keeps the address: the entry turns ok if the node joins later)", True),
         )  # fmt: skip
     return {"audit_id": entry, "clusters": names, "cpus_ignored": cpus_ignored}
 
@@ -311,13 +334,16 @@ async def set_node_cpus(cmds: Commands, who: str | None, ip: str, cpus: int, clu
     for name in job_clusters:
         got = await cmds.blocking(cmds.control.set_node_cpus, name, ip, cpus)
         if got is None or got < 0:
-            await cmds.audit("set_node_cpus", ip, name, "failed", f"dispy refused {cpus} CPUs", who)
-            raise CommandError("cluster_error", f"dispy refused to set {cpus} CPUs on {ip}")
+            await cmds.audit("set_node_cpus", ip, name, "failed", f"dispy refused {count_text(cpus, 'CPU')}", who)
+            raise CommandError("cluster_error", f"dispy refused to set {count_text(cpus, 'CPU')} on {ip}")
         effective[name] = got
         # dispy emits no event for this: apply the effective value ourselves
         await cmds.change(NodeChanged(name, ip, cpus=got))
-    shown = ", ".join(f"{n}: {c}" for n, c in effective.items())
-    await cmds.audit("set_node_cpus", ip, _joined(job_clusters), "ok", f"CPUs now {shown}", who)
+    if len(set(effective.values())) == 1:  # the cluster column names the cluster(s)
+        shown = f"now uses {count_text(next(iter(effective.values())), 'CPU')}"
+    else:
+        shown = "now uses " + ", ".join(f"{count_text(c, 'CPU')} in {n}" for n, c in effective.items())
+    await cmds.audit("set_node_cpus", ip, _joined(job_clusters), "ok", f"node {ip} {shown}", who)
     return {"cpus": effective}
 
 
@@ -340,7 +366,8 @@ async def allocate_node(cmds: Commands, who: str | None, ip: str, cluster: str |
     if any(cmds.hub.state.node_status(n, ip) == CLOSED for n in names):
         raise CommandError(
             "not_allowed",
-            f"{ip} was closed; dispy 4.15.2 would cancel every job sent to it. Start a fresh dispynode and add it instead",
+            f"{ip} was closed; dispy 4.15.2 would cancel every job sent to it, so a closed node stays closed while "
+            "this program runs. Add a fresh dispynode at another address instead",
         )
     return await _node_action(cmds, who, "allocate_node", ip, cluster,
                               lambda n: cmds.control.allocate_node(n, ip), INITIALIZED)  # fmt: skip

@@ -15,14 +15,13 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from aiohttp import web
-
 from .adapter import DispyAdapter, DispyControl, close_cluster
 from .appmodule import AppModule, AppModuleError, start_workload
 from .control import ClusterControl
 from .hub import Hub
+from .limits import GatedSite, runner as gated_runner
 from .state import State
-from .security import make_access
+from .security import RedactingAccessLogger, TokenError, make_access
 from .server import ServerConfig, create_app
 
 log = logging.getLogger(__name__)
@@ -66,7 +65,11 @@ async def run(app_module: AppModule, options: Options, say: Callable[[str], None
     loop = asyncio.get_running_loop()
     hub = Hub(loop, State(options.show_job_args, options.stuck_after, options.stale_after))
     adapter = DispyAdapter(hub.feed, defer=True)
-    access = make_access(options.host, options.token, options.viewer_token, options.allow_hosts)
+    try:
+        access = make_access(options.host, options.token, options.viewer_token, options.allow_hosts)
+    except TokenError as exc:  # the CLI checks first; this is for other callers of run()
+        await _close_clusters(app_module.clusters, adapter, options.close_timeout)
+        raise DashboardError(str(exc)) from None
     config = ServerConfig(poll_sec=options.poll_sec, show_job_args=options.show_job_args, access=access,
                           history_size=options.history_size, history_db=options.history_db)  # fmt: skip
     try:
@@ -77,16 +80,17 @@ async def run(app_module: AppModule, options: Options, say: Callable[[str], None
     for cluster in app_module.clusters:
         adapter.attach(cluster)
 
-    runner = web.AppRunner(app, handle_signals=False)
+    # -v logs each request: the first of a browser has ?token= in its URL
+    runner = gated_runner(app, handle_signals=False, access_log_class=RedactingAccessLogger)
     await runner.setup()
-    site = web.TCPSite(runner, options.host or None, options.port)
+    site = GatedSite(runner, options.host or None, options.port)
     try:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
         await _close_clusters(app_module.clusters, adapter, options.close_timeout)
         raise DashboardError(f"cannot listen on {options.host or '*'}:{options.port}: {exc.strerror or exc}") from None
-    port = site._server.sockets[0].getsockname()[1]  # the real one when --port 0
+    port = site.port  # the real one when --port 0
     url = url_for(options.host, port)
     if access.operator_token:
         url += f"?token={access.operator_token}"

@@ -56,6 +56,11 @@ class JobInfo(NamedTuple):
     `id`, `args` and `kwargs` are references to the user's objects, never
     str()-ed here: turning them into text is done later, only for jobs someone
     is looking at, and guarded against a failing `__str__`.
+
+    The JobInfo of a job that ended is kept by the history, maybe for long
+    (history.py): the dispy adapter makes it with no user object in it
+    (adapter.ended_job_info: the id as text, no args/kwargs, no handle, the
+    traceback shortened), so its size does not depend on the job.
     """
 
     uid: int

@@ -13,11 +13,17 @@ work at 200,000 events/s, benchmarks/notes.md, 3). So `take` keeps a drain's
 ended events as they are, and the records are made when somebody reads the
 history, for the newest `size` jobs only. A listener that wants every record
 (the SQLite store) makes `take` make them at once.
+
+The events kept this way hold nothing of the jobs' arguments or results:
+the dispy adapter gives a job that ended bounded text and numbers only
+(adapter.ended_job_info), so the history's memory is bounded by `size`
+whatever the jobs carried.
 """
 
 from __future__ import annotations
 
 import collections
+import operator
 from typing import Any, Callable, Iterable
 
 from .events import JOB_ABANDONED, JOB_CANCELLED, JOB_FINISHED, JOB_TERMINATED, JobInfo, StatusEvent
@@ -37,6 +43,7 @@ FIELDS = ("uid", "id", "cluster", "node", "outcome", "exception_type", "exceptio
           "start_time", "end_time", "duration")  # fmt: skip
 UID, ID, CLUSTER, NODE, OUTCOME, EXC_TYPE, EXC_MESSAGE, START, END, DURATION = range(len(FIELDS))
 Record = tuple  # one job, in FIELDS order
+_END = operator.itemgetter(END)
 
 
 def as_dict(record: Record) -> dict[str, Any]:
@@ -56,6 +63,33 @@ def split_exception(text: str | None) -> tuple[str | None, str | None]:
     if kind and " " not in kind:  # "ValueError: boom", or a bare "KeyboardInterrupt"
         return safe_str(kind, 200), safe_str(message.strip(), MESSAGE_LIMIT) if sep else ""
     return "Exception", safe_str(last, MESSAGE_LIMIT)  # not a "Type: message" line: keep it whole
+
+
+TRACEBACK_KEEP = 4096  # an ended job's traceback kept whole up to this many characters (brief_exception)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def brief_exception(text: str) -> str:
+    """dispy's traceback of a job that ended, short enough to keep for every job in the history.
+
+    Whole up to TRACEBACK_KEEP characters; a longer one (an exception whose
+    message holds a big object's repr, say) becomes what `split_exception`
+    reads of it: its last line, 'Type: message', the message cut to
+    MESSAGE_LIMIT characters ending in "…" (so that it is not cut again)."""
+    if len(text) <= TRACEBACK_KEEP:
+        return text
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    last = lines[-1].strip()
+    kind, sep, message = last.partition(":")
+    kind = kind.strip()
+    if kind and " " not in kind and sep:
+        return f"{_cut(kind, 200)}: {_cut(message.strip(), MESSAGE_LIMIT)}"
+    return _cut(last, MESSAGE_LIMIT)
 
 
 _ENDS = {JOB_FINISHED: FINISHED, JOB_TERMINATED: TERMINATED, JOB_CANCELLED: CANCELLED, JOB_ABANDONED: ABANDONED}
@@ -92,6 +126,11 @@ class History:
         # that only hold jobs older than the newest `size` are let go.
         self._taken: collections.deque[tuple[float, list[StatusEvent]]] = collections.deque()
         self._taken_count = 0
+        # Bumped whenever records come in: queries reuse the records sorted
+        # newest end first while it is unchanged (one sort per change, not
+        # one per query).
+        self.version = 0
+        self._by_end: tuple[int, list[Record]] = (-1, [])
         # called with each new record, at once (persistence)
         self.listeners: list[Callable[[Record], None]] = []
 
@@ -102,6 +141,7 @@ class History:
         are made when the history is read, unless a listener wants them now."""
         if not ended:
             return
+        self.version += 1
         if self.listeners:
             self._catch_up()
             records = self._make(ended, 0, seen)
@@ -162,6 +202,7 @@ class History:
     def load(self, records: Iterable[Record]) -> None:
         """Records of an earlier run (oldest first, in FIELDS order), kept as if seen now; listeners are not told."""
         self.jobs.extend(tuple(r) for r in records)
+        self.version += 1
 
     def query(self, outcome: str | None = None, node: str | None = None, cluster: str | None = None,
               text: str | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:  # fmt: skip
@@ -170,14 +211,22 @@ class History:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
         needle = text.casefold() if text else None
         found = [
-            r for r in self.jobs
+            r for r in self.by_end()
             if (outcome is None or r[OUTCOME] == outcome)
             and (node is None or r[NODE] == node)
             and (cluster is None or r[CLUSTER] == cluster)
             and (needle is None or needle in r[ID].casefold())
         ]  # fmt: skip
-        found.sort(key=lambda r: r[END], reverse=True)
         return {"jobs": [as_dict(r) for r in found[offset : offset + limit]], "total": len(found)}
+
+    def by_end(self) -> list[Record]:
+        """The records held, newest end first (sorted once per change of the history)."""
+        jobs = self.jobs  # made now: this may bump nothing, records only come from take/load
+        version, records = self._by_end
+        if version != self.version:
+            records = sorted(jobs, key=_END, reverse=True)
+            self._by_end = (self.version, records)
+        return records
 
     def summary(self) -> dict[str, Any]:
         """Outcome counts and failures grouped by exception type, over the jobs held.

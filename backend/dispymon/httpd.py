@@ -39,7 +39,8 @@ from .adapter import DispyAdapter, DispyControl
 from .dashboard import url_for
 from .events import Event
 from .hub import Hub
-from .security import make_access
+from .limits import GatedSite, runner as gated_runner
+from .security import hosts_from_env, make_access
 from .server import CONNECTIONS, PACKAGED_STATIC, ServerConfig, check_frontend, create_app
 from .state import State
 
@@ -100,6 +101,12 @@ class DispyHTTPServer:
         static_dir = Path(DocumentRoot) if DocumentRoot else PACKAGED_STATIC
         check_frontend(static_dir)
         ssl_context = tls_context(keyfile, certfile)
+        # as `dispymon serve`: tokens from $DISPYMON_TOKEN / $DISPYMON_VIEWER_TOKEN,
+        # more host names from $DISPYMON_ALLOW_HOST; beyond loopback without a
+        # token, an operator token is generated
+        # (TokenError, a ValueError, for one shorter than MIN_TOKEN_LENGTH)
+        access = make_access(host, os.environ.get("DISPYMON_TOKEN"), os.environ.get("DISPYMON_VIEWER_TOKEN"),
+                             hosts_from_env(os.environ), names=("$DISPYMON_TOKEN", "$DISPYMON_VIEWER_TOKEN"))  # fmt: skip
 
         self.host = host
         self.port = port
@@ -110,9 +117,6 @@ class DispyHTTPServer:
         self._loop = asyncio.new_event_loop()
         self._hub = Hub(self._loop, State(show_job_args=bool(show_job_args)))
         self._adapter = DispyAdapter(self._feed, defer=True)
-        # as `dispymon serve`: tokens from $DISPYMON_TOKEN / $DISPYMON_VIEWER_TOKEN;
-        # beyond loopback without one, an operator token is generated
-        access = make_access(host, os.environ.get("DISPYMON_TOKEN"), os.environ.get("DISPYMON_VIEWER_TOKEN"))
         self.token = access.operator_token
         self._config = ServerConfig(poll_sec=float(poll_sec), show_job_args=bool(show_job_args), static_dir=static_dir,
                                     access=access, history_size=history_size,
@@ -246,16 +250,16 @@ class DispyHTTPServer:
                 loop.close()
 
     async def _start(self, host: str, port: int, ssl_context: ssl.SSLContext | None) -> int:
-        runner = web.AppRunner(self._app, handle_signals=False, access_log=None)
+        runner = gated_runner(self._app, handle_signals=False, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, host or None, port, ssl_context=ssl_context)
+        site = GatedSite(runner, host or None, port, ssl_context=ssl_context)
         try:
             await site.start()
         except OSError as exc:
             await runner.cleanup()
             raise OSError(exc.errno, f"dispymon cannot listen on {host or '*'}:{port}: {exc.strerror or exc}") from None
         self._runner = runner
-        return runner.addresses[0][1]
+        return site.port
 
     async def _stop(self, wait: bool) -> None:
         if wait:

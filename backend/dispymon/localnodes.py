@@ -34,11 +34,32 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+def ephemeral_ports() -> range:
+    """The ports the kernel hands out to outgoing connections (Linux's
+    ip_local_port_range; the IANA range elsewhere)."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return range(low, high + 1)
+    except (OSError, ValueError):
+        return range(49152, 65536)
+
+
 def free_port_base(hosts: list[str], span: int = 3, low: int = 20000, high: int = 60000) -> int:
-    """A port P such that P..P+span-1 are free on every host (dispy uses P, P+1)."""
+    """A port P such that P..P+span-1 are free on every host (dispy uses P, P+1, P+2).
+
+    P is picked outside the ephemeral range: a port free now but in that range
+    can be taken before dispy binds it (seconds later, after the nodes have
+    started) by any outgoing connection on the machine, which then holds it
+    until closed and a minute more in TIME_WAIT (SO_REUSEADDR does not bind
+    over that). dispy's client then only logs "Could not bind TCP server",
+    and a SharedJobCluster waits for its scheduler for ever (sharedwatch.py).
+    """
+    eph = ephemeral_ports()
+    spans = [(a, b) for a, b in ((low, min(high, eph.start)), (max(low, eph.stop), high)) if b - a > span]
     rng = random.Random()
     for _ in range(200):
-        base = rng.randrange(low, high)
+        a, b = rng.choice(spans) if spans else (low, high)
+        base = rng.randrange(a, b - span + 1)
         if all(port_free(h, base + i) for h in hosts for i in range(span)):
             return base
     raise NodeStartError("no free dispy port base found on loopback")

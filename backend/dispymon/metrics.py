@@ -105,8 +105,10 @@ class Exposition:
         return "\n".join(self.lines) + "\n"
 
 
-def render(state: Any, durations: DurationHistogram, stats: Any, clients: int, events_applied: int = 0) -> str:
-    """The exposition text. `stats`: the server's WebSocket counters (server.Stats)."""
+def render(state: Any, durations: DurationHistogram, stats: Any, clients: int, events_applied: int = 0,
+           store: dict[str, Any] | None = None) -> str:  # fmt: skip
+    """The exposition text. `stats`: the server's WebSocket counters (server.Stats);
+    `store`: the history database's `Store.status()` (None without --history-db: no such families)."""
     out = Exposition()
     clusters = sorted(state.clusters.items())
     nodes_by_status = []
@@ -140,4 +142,19 @@ def render(state: Any, durations: DurationHistogram, stats: Any, clients: int, e
     out.family("dispymon_websocket_resyncs", "counter", "Fresh snapshots asked for by browsers (resync).",
                [({}, getattr(stats, "resyncs", 0))], "_total")  # fmt: skip
     out.family("dispymon_events", "counter", "Cluster events applied to the state.", [({}, events_applied)], "_total")
+    if store is not None:
+        out.family("dispymon_history_db_healthy", "gauge",
+                   "1 if the last write to the history database succeeded, else 0.", [({}, store["healthy"])])  # fmt: skip
+        out.family("dispymon_history_db_rows_written", "counter", "Rows written to the history database.",
+                   [({}, store["rows_written"])], "_total")  # fmt: skip
+        out.family("dispymon_history_db_errors", "counter", "Failed attempts to open or write the history database.",
+                   [({}, store["errors"])], "_total")  # fmt: skip
+        out.family("dispymon_history_db_dropped", "counter",
+                   "Rows that will never reach the history database (queue full, or refused by it).",
+                   [({}, store["dropped"])], "_total")  # fmt: skip
+        out.family("dispymon_history_db_reopened", "counter",
+                   "Times the history database's file was found deleted or replaced and opened again.",
+                   [({}, store["reopened"])], "_total")  # fmt: skip
+        out.family("dispymon_history_db_queued", "gauge", "Rows waiting to be written to the history database.",
+                   [({}, store["queued"])])  # fmt: skip
     return out.text()

@@ -61,7 +61,7 @@ class MinutePoint(NamedTuple):
 class Ring:
     """`size` consecutive buckets ending at bucket number `end` (seconds or minutes)."""
 
-    __slots__ = ("size", "end", "done", "busy", "carry")
+    __slots__ = ("size", "end", "done", "busy", "carry", "start")
 
     def __init__(self, size: int, end: int, carry: bool, types: tuple[str, str] = ("q", "d")) -> None:
         self.size = size
@@ -71,6 +71,10 @@ class Ring:
         self.done = array(types[0], [0]) * size
         self.busy = array(types[1], [0]) * size
         self.carry = carry  # busy holds its last sample in buckets not sampled yet
+        # The first bucket with data: the ring is made when its key is first
+        # seen (server start, cluster attach, node join), and the buckets
+        # before that are not idle but unknown, so `query` leaves them out.
+        self.start = end
 
     def advance(self, t: int) -> None:
         if t <= self.end:
@@ -107,6 +111,8 @@ class Ring:
         """Add to a bucket that may already hold part of it (a minute split by a restart)."""
         self.advance(t)
         if self.holds(t):
+            # an earlier run's minute (load) is known: the span reaches back to it
+            self.start = min(self.start, t)
             i = t % self.size
             self.done[i] += done
             self.busy[i] = max(self.busy[i], busy)
@@ -151,13 +157,14 @@ class Series:
     # -- feeding ---------------------------------------------------------------
 
     def _seconds(self, key: tuple[str, str], t: int) -> Ring:
-        """The key's one-second ring; a new node's minute ring is made with it."""
+        """The key's one-second ring; its minute ring is made with it (if not loaded before),
+        so both say from when the key has data, idle minutes included."""
         ring = self._sec.get(key)
         if ring is None:
             node = key[1]
             ring = self._sec[key] = Ring(self.seconds, t, True, NODE_SECONDS if node else CLUSTER_TYPES)
-            if node and key not in self._min:
-                self._min[key] = Ring(self.node_minutes, t // 60, False, NODE_MINUTES)
+            if key not in self._min:
+                self._minutes(key, t // 60)
         return ring
 
     def _minutes(self, key: tuple[str, str], m: int) -> Ring:
@@ -293,7 +300,11 @@ class Series:
 
         step 1: the last `seconds` seconds up to now (the current second
         included, as far as it has gone); step 60: the last minutes, the
-        current one included as far as it has gone.
+        current one included as far as it has gone. Only the buckets since
+        the series has data (the server's start, the cluster's attach, the
+        node's first report, an earlier run's first kept minute): a bucket
+        before that is unknown, not idle, so the lists may be shorter than
+        the window, or empty.
         cluster None adds up every cluster ('* Combined'); node None: the
         cluster(s) as a whole.
         """
@@ -306,19 +317,22 @@ class Series:
             table, count = self._min, self.node_minutes if node else self.minutes
         else:
             raise ValueError("step must be 1 or 60")
-        done = [0] * count
-        busy = [0.0] * count
         keys = set(self._keys(table, cluster, node))
         if step == 60:
             keys.update(self._keys(self._acc, cluster, node))
+        # from the earliest key's first bucket (a key seen later adds nothing before it)
+        first = min((ring.start if (ring := table.get(key)) is not None else end for key in keys), default=end + 1)
+        count = max(0, min(count, end - first + 1))
+        done = [0] * count
+        busy = [0.0] * count
         for key in keys:
             ring = table.get(key)
             if ring is not None:
                 d, b = ring.window(end, count)
-            else:
+            else:  # only the minute being built
                 d, b = [0] * count, [0.0] * count
             acc = self._acc.get(key) if step == 60 else None
-            if acc is not None:  # the minute being built
+            if acc is not None and count:  # the minute being built
                 d[-1] += int(acc[0])
                 if acc[2]:
                     b[-1] = max(b[-1], acc[1] / acc[2])

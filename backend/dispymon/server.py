@@ -18,11 +18,13 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from . import PROTOCOL_VERSION, __version__, memory
 from .codec import CodecError, decode, encode, encode_shared
-from .commands import Commands
+from .commands import Commands, is_action, is_query
 from .control import ClusterControl
 from .api import install as install_api
 from .hub import Hub
-from .security import COOKIE, OPERATOR, Access, TokenBucket
+from .limits import Limits, install as install_limits
+from .security import (COOKIE, OPERATOR, UNAUTHORISED_PAGE, Access, TokenBucket, keep_token, presented_token,
+                       security_headers, too_many_failures)
 from .views import MIN_INTERVAL, ClientView, effective_interval
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ class ServerConfig:
     release_interval: float = 1.0  # how often freed memory goes back to the OS (memory.py)
     history_size: int = 10_000  # finished jobs kept for the history (api.py)
     history_db: Path | None = None  # SQLite file keeping history and series across restarts
+    limits: Limits = Limits()  # connection caps and deadlines (limits.py)
 
 
 @dataclass
@@ -80,11 +83,14 @@ def check_frontend(static_dir: Path) -> None:
 def create_app(hub: Hub, config: ServerConfig, control: ClusterControl | None = None) -> web.Application:
     check_frontend(config.static_dir)
     app = web.Application(middlewares=[guard])
+    app.on_response_prepare.append(security_headers)  # every response, errors and handshakes too
     app[HUB] = hub
     app[CONFIG] = config
     app[COMMANDS] = Commands(hub, control, timeout=config.command_timeout, add_node_wait=config.add_node_wait)
     app[STATS] = Stats()
     app[CONNECTIONS] = weakref.WeakSet()
+    # after the token check: one token's connections are counted together (a role has one token)
+    install_limits(app, config.limits, (lambda request: request.get(ROLE)) if config.access.required else None)
     app.router.add_get("/ws", websocket_handler)
     install_api(app, hub, app[COMMANDS], app[STATS], app[CONNECTIONS], config.history_size, config.history_db)
     assets = config.static_dir / "assets"
@@ -107,14 +113,6 @@ async def _health_ticks(app: web.Application):
 
 ROLE = web.RequestKey("role", str)
 
-UNAUTHORISED_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>dispymon: token needed</title>
-<main style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem">
-<h1>This dashboard needs a token</h1>
-<p>Open the address dispymon printed when it started (it ends in <code>?token=…</code>),
-or ask whoever runs it for a viewer token.</p></main></html>"""
-
-
 @web.middleware
 async def guard(request: web.Request, handler):
     """Host allow-list, then the token (see security.py)."""
@@ -123,20 +121,30 @@ async def guard(request: web.Request, handler):
         return web.Response(status=403, text=f"dispymon: host {request.host!r} is not allowed (see --allow-host)\n")
     if request.path.startswith("/assets/"):
         return await handler(request)  # the app's code and styles hold no cluster data
-    from_query = request.query.get("token")
-    header = request.headers.get("Authorization", "")
-    token = from_query or (header[7:] if header.startswith("Bearer ") else None) or request.cookies.get(COOKIE)
+    token, source = presented_token(request)
+    if token is not None and access.required:
+        # a guess is not even checked while its address is refused
+        wait = access.throttle.retry_after(request.remote)
+        if wait is not None:
+            return too_many_failures(wait)
     role = access.role_for(token)
     if role is None:
+        if token is not None:
+            access.throttle.failed(request.remote)
         if request.path == "/ws" or request.headers.get("Accept", "").find("text/html") < 0:
-            return web.Response(status=401, text="dispymon: a valid token is needed\n")
-        return web.Response(status=401, text=UNAUTHORISED_PAGE, content_type="text/html")
-    if from_query and access.required and request.path != "/ws":
-        # keep the token in a cookie and out of the address bar and history
+            response = web.Response(status=401, text="dispymon: a valid token is needed\n")
+        else:
+            response = web.Response(status=401, text=UNAUTHORISED_PAGE, content_type="text/html")
+        if source == "cookie":
+            # a cookie from an earlier run's token: forget it, or every reconnection counts as a guess
+            response.del_cookie(COOKIE, path="/")
+        return response
+    if source == "query" and access.required and request.path != "/ws":
+        # keep the token in a cookie and out of the address bar and history: a
+        # redirect, so the tab's history never holds the ?token= address
         query = {k: v for k, v in request.query.items() if k != "token"}
         response = web.HTTPSeeOther(request.rel_url.with_query(query))
-        response.set_cookie(COOKIE, from_query, httponly=True, samesite="Strict", path="/",
-                            secure=request.secure)  # fmt: skip
+        keep_token(response, token, secure=request.secure)
         raise response
     request[ROLE] = role
     return await handler(request)
@@ -176,7 +184,14 @@ class Connection:
         self.wake = asyncio.Event()
         self.want_snapshot = True
         self.want_flush = False
-        self.outbox: list[dict[str, Any]] = []  # results and errors, sent before any delta
+        # results and errors, encoded when queued, sent before any delta: (frame,
+        # whether it answers a query); bounded in count and bytes (send)
+        self.outbox: list[tuple[bytes, bool]] = []
+        self.outbox_bytes = 0
+        # a read-only command is running or its result is not yet written: the
+        # next one is answered `busy` (handle), so one browser holds at most one
+        # query's work and answer however fast it asks
+        self.querying = False
         self.tasks: set[asyncio.Task] = set()
         # The state version this browser's frames are written up to (handed to
         # the transport, so a close frame sent later arrives after them).
@@ -185,12 +200,21 @@ class Connection:
     async def pump(self) -> None:
         view = self.view
         due = True  # the first pass sends the snapshot
-        tick = None  # the loop time this pass's clock tick was due
         hub = self.commands.hub
         loop = asyncio.get_running_loop()
+        # The loop time this pass's clock tick was due. The first pass's is
+        # now: a result queued while the snapshot went out brings the pump
+        # back here with `due` still set, and a slice must not be asked for
+        # "since None" (that raised and ended the pump: the browser got
+        # nothing more).
+        tick: float | None = loop.time()
         while not self.ws.closed:
             while self.outbox:
-                await self.ws.send_bytes(encode(self.outbox.pop(0)))
+                frame, query = self.outbox.pop(0)
+                self.outbox_bytes -= len(frame)
+                await self.ws.send_bytes(frame)
+                if query:
+                    self.querying = False  # its answer is with the transport: the next may run
             # What was fed before this frame is in it: the hub takes a stream
             # of events only every BATCH_DELAY unless read. Browsers woken by
             # one tick share its drain, and so one version and one frame.
@@ -230,20 +254,28 @@ class Connection:
                 due = True
             self.wake.clear()
 
-    MAX_OUTBOX = 1000  # results waiting for a browser that does not read them
+    MAX_OUTBOX = 1000  # results waiting for a browser that does not read them...
+    MAX_OUTBOX_BYTES = 8 * 2**20  # ...and their bytes (a query's answer is at most ~1 MB)
 
-    def send(self, message: dict[str, Any]) -> None:
-        if len(self.outbox) >= self.MAX_OUTBOX:
+    def send(self, message: dict[str, Any], query: bool = False) -> None:
+        """Queue a result or error, encoded now so that its bytes are counted (`query`: it answers one)."""
+        if self.closing_for_abuse:
+            return
+        frame = encode(message)
+        if len(self.outbox) >= self.MAX_OUTBOX or self.outbox_bytes + len(frame) > self.MAX_OUTBOX_BYTES:
             # a client that sends but never reads: bounded memory, clean close
+            self.outbox.clear()
+            self.outbox_bytes = 0
             if not self.ws.closed:
-                if self.stats is not None and not self.closing_for_abuse:
+                if self.stats is not None:
                     self.stats.closed_for_abuse += 1
                 self.closing_for_abuse = True
                 task = asyncio.create_task(self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"results not read"))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
             return
-        self.outbox.append(message)
+        self.outbox.append((frame, query))
+        self.outbox_bytes += len(frame)
         self.wake.set()
 
     def handle(self, message: dict[str, Any]) -> bool:
@@ -269,7 +301,14 @@ class Connection:
             if self.stats is not None:
                 self.stats.resyncs += 1
         elif kind == "command":
-            task = asyncio.create_task(self._command(message))
+            query = is_query(message)
+            if query:
+                if self.querying:
+                    self.send({"type": "result", "id": message["id"], "ok": False, "error": {"code": "busy",
+                               "message": "one query at a time: wait for the previous one's result"}})  # fmt: skip
+                    return True
+                self.querying = True
+            task = asyncio.create_task(self._query(message) if query else self._command(message))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
             return True
@@ -298,8 +337,28 @@ class Connection:
     async def _command(self, message: dict[str, Any]) -> None:
         result = await self.commands.execute(message, who=self.who, role=self.role)
         if not self.ws.closed:
-            self.want_flush = True  # let the commander see the effect with the result
+            # An action's commander sees its effect with the result, as if it
+            # had pressed Update; a query (the chart's series every few
+            # seconds), or an action refused before it ran, must not bring
+            # state changes off the browser's interval.
+            refused = result.get("type") != "result" or result.get("error", {}).get("code") in REFUSED
+            if is_action(message.get("name")) and not refused:
+                self.want_flush = True
             self.send(result)
+
+    async def _query(self, message: dict[str, Any]) -> None:
+        """A read-only command: it changes nothing, so no flush; `querying` is cleared once its result is written."""
+        try:
+            result = await self.commands.execute(message, who=self.who, role=self.role)
+        finally:
+            if self.ws.closed:
+                self.querying = False
+        if not self.ws.closed:
+            self.send(result, query=True)
+
+
+# result codes of a command refused before it reached the cluster: nothing changed
+REFUSED = frozenset({"invalid", "unknown_command", "not_allowed", "rate_limited"})
 
 
 def _error(code: str, text: str) -> dict[str, Any]:

@@ -54,7 +54,7 @@ from .events import (
     SettingChanged,
     StatusEvent,
 )
-from .text import job_texts
+from .text import count_text, job_texts
 
 INITIALIZED = "initialized"
 DEALLOCATED = "deallocated"
@@ -302,8 +302,14 @@ class State:
         self._done_old: set[int] = set()
         # text of viewed jobs, made once per job (see job_record)
         self._job_text: dict[int, tuple[str, str, str]] = {}
-        # audit entries waiting for a node to initialise: id -> (clusters, pattern)
-        self._node_watches: dict[int, tuple[frozenset[str], str]] = {}
+        # audit entries waiting for a node to initialise: id -> (clusters, pattern,
+        # the wait in seconds). An entry whose wait ran out keeps its watch (as
+        # long as the entry is in the log): a node that joins later turns it ok.
+        self._node_watches: dict[int, tuple[frozenset[str], str, float | None]] = {}
+        # (cluster, ip) of the nodes closed by a command: one that dispy sets up
+        # again is told in the audit log (see _node_reopened)
+        self._closed_by_command: set[tuple[str, str]] = set()
+        self._last_audit_id = 0
         # Snapshot and changes already built at this version (see _memo_at):
         # browsers asking for the same thing share one (read-only) copy.
         self._memo: dict[Any, Any] = {}
@@ -406,6 +412,7 @@ class State:
         c = self.clusters.pop(name, None)
         if c is None:
             return
+        self._closed_by_command = {k for k in self._closed_by_command if k[0] != name}
         for uid, job in list(c.running.items()):
             self._job_left(c, uid, job.ip_addr, remember=False)
         self._settle()
@@ -462,6 +469,8 @@ class State:
                 name = CLOSED
             elif status == NODE_INITIALIZED or previous is None:
                 name = INITIALIZED
+                if previous is not None and previous[1] == CLOSED and self._closed_by_command:
+                    self._node_reopened(ev.cluster, node)
             else:
                 name = previous[1]
             c.nodes[ip] = (node, name)
@@ -518,6 +527,8 @@ class State:
             info, _ = c.nodes[ev.ip_addr]
             c.nodes[ev.ip_addr] = (info, ev.status)
             self._touch_node(c, ev.ip_addr)
+            if ev.status == CLOSED:
+                self._closed_by_command.add((ev.cluster, ev.ip_addr))
         if ev.cpus is not None:
             # dispy applies a node's CPUs to every cluster using that node
             for other in self.clusters.values():
@@ -567,7 +578,13 @@ class State:
 
     # -- audit log -----------------------------------------------------------
 
+    def new_audit_id(self) -> int:
+        """An id for a new audit entry (the commands' and the state's own share one sequence)."""
+        self._last_audit_id += 1
+        return self._last_audit_id
+
     def _audit_added(self, ev: AuditAdded) -> None:
+        self._last_audit_id = max(self._last_audit_id, ev.entry_id)
         self.audit.append(
             {
                 "id": ev.entry_id, "time": ev.time, "action": ev.action, "target": ev.target,
@@ -575,25 +592,61 @@ class State:
             }
         )  # fmt: skip
         if ev.watch is not None and ev.watch[0] == "node":
-            _, clusters, pattern = ev.watch
-            self._node_watches[ev.entry_id] = (frozenset(clusters), pattern)
+            clusters, pattern = ev.watch[1], ev.watch[2]
+            wait = ev.watch[3] if len(ev.watch) > 3 else None
+            self._node_watches[ev.entry_id] = (frozenset(clusters), pattern, wait)
+        if len(self._node_watches) > AUDIT_LIMIT:  # bounded: watches of entries no longer in the log go
+            kept = {e["id"] for e in self.audit}
+            self._node_watches = {i: w for i, w in self._node_watches.items() if i in kept}
         self._touch(AUDIT_KEY)
 
-    def _audit_updated(self, entry_id: int, state: str, message: str, only_if_pending: bool = False) -> None:
+    def _audit_entry(self, entry_id: int) -> dict[str, Any] | None:
         for entry in reversed(self.audit):
             if entry["id"] == entry_id:
-                if only_if_pending and entry["state"] != "pending":
-                    return
-                entry["state"], entry["message"] = state, message
-                self._touch(AUDIT_KEY)
-                break
-        if state != "pending":
+                return entry
+        return None
+
+    def _audit_updated(self, entry_id: int, state: str, message: str, only_if_pending: bool = False) -> None:
+        entry = self._audit_entry(entry_id)
+        if entry is not None:
+            if only_if_pending and entry["state"] != "pending":
+                return
+            entry["state"], entry["message"] = state, message
+            self._touch(AUDIT_KEY)
+        # The wait of an added node running out (only_if_pending) is not the
+        # end: dispy keeps the address and takes the node whenever it starts.
+        if state != "pending" and not (only_if_pending and entry is not None and entry_id in self._node_watches):
             self._node_watches.pop(entry_id, None)
 
     def _node_initialised(self, cluster: str, node: NodeInfo) -> None:
-        for entry_id, (clusters, pattern) in list(self._node_watches.items()):
+        for entry_id, (clusters, pattern, wait) in list(self._node_watches.items()):
             if cluster in clusters and fnmatch.fnmatchcase(node.ip_addr, pattern):
-                self._audit_updated(entry_id, "ok", f"node {node.ip_addr} initialised with {node.cpus} CPUs")
+                entry = self._audit_entry(entry_id)
+                cpus = count_text(node.cpus, "CPU")
+                if entry is not None and entry["state"] == "failed":  # joined after the wait ran out
+                    after = max(0.0, (node.update_time or entry["time"]) - entry["time"])
+                    waited = f" (after the {wait:g} s wait had run out)" if wait is not None else ""
+                    message = f"node {node.ip_addr} joined {after:.0f} s after it was added{waited}, with {cpus}"
+                else:
+                    message = f"node {node.ip_addr} initialised with {cpus}"
+                self._audit_updated(entry_id, "ok", message)
+                self._node_watches.pop(entry_id, None)
+
+    def _node_reopened(self, cluster: str, node: NodeInfo) -> None:
+        """dispy set up again a node closed by a command: the close did not hold.
+
+        dispymon keeps closed nodes closed where dispy lets it (DispyControl);
+        should dispy still take one back (a SharedJobCluster's scheduler, or the
+        program's own allocate_node), the log says so rather than keep quiet.
+        """
+        if (cluster, node.ip_addr) not in self._closed_by_command:
+            return
+        self._closed_by_command.discard((cluster, node.ip_addr))
+        when = node.update_time or (self.audit[-1]["time"] if self.audit else 0.0)
+        self._audit_added(AuditAdded(
+            self.new_audit_id(), when, "node_reopened", node.ip_addr, cluster, "failed",
+            f"node {node.ip_addr} was closed, but dispy set it up again: it takes jobs again", None,
+        ))  # fmt: skip
 
     # -- reading -------------------------------------------------------------
 

@@ -38,3 +38,8 @@ def job_texts(job_id: Any, args: tuple, kwargs: dict, with_args: bool) -> tuple[
     except Exception as exc:  # args/kwargs that are not even iterable
         args_text = kwargs_text = f"<unprintable arguments: {type(exc).__name__}>"
     return safe_str(job_id), safe_str(args_text, LIMIT * 2), safe_str(kwargs_text, LIMIT * 2)
+
+
+def count_text(n: int, singular: str, plural: str | None = None) -> str:
+    """A count in plain English for audit messages: "1 CPU", "2 CPUs", "0 CPUs"."""
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"

@@ -32,6 +32,32 @@ def test_node_and_job_copies_take_every_field():
     assert j.uid == job._uid and j.id == "my-id" and j.args[0] is arg and j.kwargs == {"k": 2}
 
 
+def test_an_ended_job_keeps_nothing_of_the_users_objects():
+    import gc
+    import weakref
+
+    class Arg:  # weakly referable, unlike bytes
+        def __str__(self) -> str:
+            return "the argument"
+
+    class Id:
+        def __str__(self) -> str:
+            return "x" * 10_000
+
+    arg, result, job_id = Arg(), Arg(), Id()
+    job = dispy.DispyJob(job_id, (arg,), {"k": arg})
+    job.result, job.ip_addr, job.start_time, job.end_time = result, "127.0.0.2", 1.0, 2.0
+    job.exception = "Traceback (most recent call last):\n  ...\nValueError: " + "y" * 3_000_000
+    event = adapter.status_event("c", ev.JOB_TERMINATED, None, job)
+    refs = [weakref.ref(o) for o in (arg, result, job_id)]
+    del arg, result, job_id, job  # the job itself is not weakly referable: its result stands for it
+    gc.collect()
+    assert [r() for r in refs] == [None, None, None]
+    info = event.job
+    assert info.id.startswith("x" * 200) and len(info.id) < 300 and info.args == () and not info.kwargs and info.handle is None
+    assert info.exception.startswith("ValueError: yyy") and len(info.exception) < 1000
+
+
 def compute(n):
     return n
 

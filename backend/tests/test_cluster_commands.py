@@ -48,10 +48,16 @@ play_main(sys.modules[__name__])
 
 
 @pytest.fixture
-async def dashboard(aiohttp_client, static_dir):
+def add_node_wait() -> float:
+    """How long an added node may take to initialise (a test may parametrize it shorter)."""
+    return 30
+
+
+@pytest.fixture
+async def dashboard(aiohttp_client, static_dir, add_node_wait):
     hub = Hub(asyncio.get_running_loop())
     adapter = DispyAdapter(hub.feed)
-    config = ServerConfig(poll_sec=0.05, static_dir=static_dir, add_node_wait=30)
+    config = ServerConfig(poll_sec=0.05, static_dir=static_dir, add_node_wait=add_node_wait)
     client = await aiohttp_client(create_app(hub, config, DispyControl(adapter)))
     clusters: list = []
     ids = itertools.count(1)
@@ -197,3 +203,112 @@ async def test_adding_a_host_where_no_node_runs_fails_after_the_wait(local_nodes
     assert bad["error"]["code"] == "not_found" and "cannot resolve" in bad["error"]["message"]
     await ws.until(lambda m: m.audit and m.audit[-1]["state"] == "failed", what="failed audit entry")
     assert ws.mirror.audit[-1]["target"] == "no-such-host.invalid"
+
+
+def audit_entry(m, entry_id: int) -> dict | None:
+    return next((e for e in m.audit if e["id"] == entry_id), None)
+
+
+async def test_a_closed_node_stays_closed_when_another_node_is_added(local_nodes, dashboard):
+    """dispy's allocate_node sets up again every known node that is not in use by
+    the cluster and matches its node specs: a closed node included."""
+    hub, connect, call, new_cluster = dashboard
+    nodes = local_nodes(2, cpus=2, first=80)
+    a, b = (n.ip for n in nodes.nodes)
+    cluster = await asyncio.to_thread(new_cluster, [a, b, "127.0.0.82"], nodes.port_base)
+    ws = await connect()
+    jobs = await run_batch(cluster, 8)
+    assert {j.ip_addr for j in jobs} == {a, b}
+
+    assert (await call(ws, "close_node", ip=b))["ok"]
+    await ws.until(lambda m: m.clusters["compute"]["nodes"][b]["status"] == "closed", what="b closed")
+    # a third node, added by its address once b is closed
+    c_node = nodes.add("127.0.0.82", cpus=2)
+    added = await call(ws, "add_node", host=c_node.ip, cluster="compute")
+    assert added["ok"], added
+    await ws.until(lambda m: (audit_entry(m, added["value"]["audit_id"]) or {}).get("state") == "ok",
+                   timeout=40, what="c joined")  # fmt: skip
+    jobs = await run_batch(cluster, 16)
+    ran_on = {j.ip_addr for j in jobs}  # dispy's own record of where each job ran
+    assert c_node.ip in ran_on
+    assert b not in ran_on, "the closed node took jobs again"
+    assert ws.mirror.clusters["compute"]["nodes"][b]["status"] == "closed"
+    # adding the closed node itself is refused (dispy would re-enable it without the computation)
+    again = await call(ws, "add_node", host=b, cluster="compute")
+    assert again["error"]["code"] == "not_allowed", again
+    assert b not in {j.ip_addr for j in await run_batch(cluster, 8)}
+
+
+@pytest.mark.parametrize("add_node_wait", [1.0])
+async def test_an_added_node_that_joins_after_the_wait_is_shown_joined(local_nodes, dashboard, add_node_wait):
+    hub, connect, call, new_cluster = dashboard
+    nodes = local_nodes(1, cpus=1, first=84)
+    late_ip = "127.0.0.85"
+    cluster = await asyncio.to_thread(new_cluster, [nodes.nodes[0].ip], nodes.port_base)
+    ws = await connect()
+    added = await call(ws, "add_node", host=late_ip, cluster="compute")
+    entry = added["value"]["audit_id"]
+    await ws.until(lambda m: audit_entry(m, entry)["state"] == "failed", what="the wait running out")
+    assert "within 1 s" in audit_entry(ws.mirror, entry)["message"]
+
+    nodes.add(late_ip, cpus=1)  # the node starts after the wait ran out
+    # dispy still has the address in its node specs: it takes the node when it announces itself
+    await ws.until(lambda m: late_ip in m.clusters["compute"]["nodes"], timeout=60, what="the late node joining")
+    jobs = await run_batch(cluster, 8)
+    assert late_ip in {j.ip_addr for j in jobs}, "dispy did not use the late node"
+    await ws.until(lambda m: audit_entry(m, entry)["state"] == "ok", what="the entry turning ok")
+    shown = audit_entry(ws.mirror, entry)
+    assert shown["message"].startswith(f"node {late_ip} joined ") and "after it was added" in shown["message"]
+    assert "after the 1 s wait" in shown["message"]
+
+
+async def test_a_closed_node_the_program_itself_takes_back_is_told_in_the_audit_log(local_nodes, dashboard):
+    """dispymon keeps its own and the program's node specs from re-admitting a
+    closed node; a spec the program adds afterwards (here a wildcard) can: the
+    dashboard shows what dispy did and the audit log says the close did not hold."""
+    hub, connect, call, new_cluster = dashboard
+    nodes = local_nodes(2, cpus=2, first=86)
+    a, b = (n.ip for n in nodes.nodes)
+    cluster = await asyncio.to_thread(new_cluster, [a, b], nodes.port_base)
+    ws = await connect()
+    await run_batch(cluster, 4)
+    assert (await call(ws, "close_node", ip=b))["ok"]
+    await ws.until(lambda m: m.clusters["compute"]["nodes"][b]["status"] == "closed", what="b closed")
+    # The program's own call. dispy's setup of a node it closed a moment ago can
+    # fail ("Transfer of computation ... failed": the node is still closing);
+    # each call tries again.
+    for attempt in range(10):
+        assert await asyncio.to_thread(cluster.allocate_node, "127.0.0.*") == 0
+        try:
+            await ws.until(lambda m: m.clusters["compute"]["nodes"][b]["status"] == "initialized", timeout=5,
+                           what="b set up again")  # fmt: skip
+            break
+        except AssertionError:
+            assert attempt < 9, "dispy never took b back"
+    jobs = await run_batch(cluster, 16)
+    assert b in {j.ip_addr for j in jobs}, "dispy did not take b back"  # so the entry below is the truth
+    await ws.until(lambda m: any(e["action"] == "node_reopened" for e in m.audit), what="the audit entry")
+    entry = next(e for e in ws.mirror.audit if e["action"] == "node_reopened")
+    assert (entry["target"], entry["cluster"], entry["state"], entry["who"]) == (b, "compute", "failed", None)
+
+
+async def test_a_deallocated_node_stays_deallocated_when_another_node_is_added(local_nodes, dashboard):
+    """The same dispy path (allocate_node -> add_cluster) would set up a deallocated node again."""
+    hub, connect, call, new_cluster = dashboard
+    nodes = local_nodes(2, cpus=2, first=90)
+    a, b = (n.ip for n in nodes.nodes)
+    cluster = await asyncio.to_thread(new_cluster, [a, b, "127.0.0.92"], nodes.port_base)
+    ws = await connect()
+    assert {j.ip_addr for j in await run_batch(cluster, 8)} == {a, b}
+    assert (await call(ws, "deallocate_node", ip=b))["ok"]
+    c_node = nodes.add("127.0.0.92", cpus=2)
+    added = await call(ws, "add_node", host=c_node.ip, cluster="compute")
+    await ws.until(lambda m: (audit_entry(m, added["value"]["audit_id"]) or {}).get("state") == "ok",
+                   timeout=40, what="c joined")  # fmt: skip
+    ran_on = {j.ip_addr for j in await run_batch(cluster, 16)}
+    assert c_node.ip in ran_on
+    assert b not in ran_on, "the deallocated node took jobs again"
+    assert ws.mirror.clusters["compute"]["nodes"][b]["status"] == "deallocated"
+    # Allocate (the explicit way back) still works
+    assert (await call(ws, "allocate_node", ip=b))["ok"]
+    assert b in {j.ip_addr for j in await run_batch(cluster, 16)}

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import tomllib
+from importlib.metadata import distribution
 
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from conftest import REPO
 
@@ -39,3 +44,85 @@ def test_every_referenced_file_exists():
     module = services["dashboard"]["command"][services["dashboard"]["command"].index("--cluster-module") + 1]
     assert f"/app/{(REPO / 'examples' / 'compose_app.py').name}" == module
     assert "COPY examples/compose_app.py /app/compose_app.py" in dockerfile
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's `${NAME:-default}` substitution (the form the file uses)."""
+    return re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1)) or m.group(2), value)
+
+
+def dashboard_access(monkeypatch, env: dict[str, str]):
+    """The access policy `dispymon` builds from the compose file's command and
+    environment, given the variables of the shell running `docker compose`."""
+    from dispymon.cli import _options, build_parser
+    from dispymon.security import make_access
+
+    dash = load()["services"]["dashboard"]
+    with monkeypatch.context() as m:
+        for name in [k for k in os.environ if k.startswith("DISPYMON_")]:
+            m.delenv(name)
+        for name, value in dash["environment"].items():
+            m.setenv(name, interpolate(str(value), env))
+        options = _options(build_parser().parse_args(dash["command"][1:]))  # defaults read the environment
+    return make_access(options.host, options.token, options.viewer_token, options.allow_hosts)
+
+
+def test_the_published_address_can_be_allowed_through_the_environment(monkeypatch):
+    # no variable set: a NAT'd or published address is refused (DNS rebinding check)...
+    plain = dashboard_access(monkeypatch, {})
+    assert not plain.host_allowed("192.168.1.50:8181") and plain.host_allowed("localhost:8181")
+    assert plain.generated  # ...and a token is generated (bound to 0.0.0.0)
+    # ...and allowed when the compose user names it
+    named = dashboard_access(monkeypatch, {"DISPYMON_ALLOW_HOST": "192.168.1.50,dash.example.org",
+                                           "DISPYMON_TOKEN": "compose-token-0123456789"})  # fmt: skip
+    assert named.host_allowed("192.168.1.50:8181") and named.host_allowed("dash.example.org")
+    assert not named.host_allowed("192.168.1.51:8181")
+    assert named.operator_token == "compose-token-0123456789" and not named.generated
+
+
+def lock(name: str) -> dict[str, str]:
+    pins = {}
+    for line in (REPO / name).read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            pkg, version = line.split("==")
+            pins[canonicalize_name(pkg)] = version
+    return pins
+
+
+def runtime_closure() -> set[str]:
+    """pyproject's runtime dependencies and theirs (from the installed metadata), for Python 3.11 on Linux."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    env = {"python_version": "3.11", "python_full_version": "3.11.0", "sys_platform": "linux",
+           "platform_system": "Linux", "os_name": "posix", "implementation_name": "cpython",
+           "platform_python_implementation": "CPython", "extra": ""}  # fmt: skip
+    seen: set[str] = set()
+    todo = [Requirement(r) for r in project["dependencies"]]
+    while todo:
+        req = todo.pop()
+        name = canonicalize_name(req.name)
+        if name in seen or (req.marker is not None and not req.marker.evaluate(env)):
+            continue
+        seen.add(name)
+        todo += [Requirement(r) for r in (distribution(name).requires or [])]
+    return seen
+
+
+def test_the_image_installs_a_runtime_only_lock():
+    dockerfile = (REPO / "Dockerfile").read_text()
+    installs = re.findall(r"pip install[^\n]*?-r (\S+)", dockerfile)
+    assert installs == ["requirements-runtime.lock"], installs
+    runtime, full = lock("requirements-runtime.lock"), lock("requirements.lock")
+    assert set(runtime) == runtime_closure()  # every runtime package, and nothing else (no pytest, hypothesis...)
+    assert not {"pytest", "hypothesis", "pyyaml", "prometheus-client", "pytest-aiohttp"} & set(runtime)
+    for name, version in runtime.items():  # the same versions as the tests run with
+        assert full.get(name) == version, (name, version, full.get(name))
+
+
+def test_the_aiohttp_floor_is_past_the_published_advisories():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    (aiohttp,) = [Requirement(r) for r in project["dependencies"] if canonicalize_name(Requirement(r).name) == "aiohttp"]
+    for vulnerable in ("3.9.0", "3.12.13", "3.13.3", "3.14.0", "3.14.2"):
+        assert not aiohttp.specifier.contains(vulnerable), vulnerable
+    assert aiohttp.specifier.contains(lock("requirements.lock")["aiohttp"])
+    assert aiohttp.specifier.contains(lock("requirements-runtime.lock")["aiohttp"])

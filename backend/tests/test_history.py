@@ -51,6 +51,19 @@ def test_the_exception_type_and_message_come_from_the_last_line(text, expected):
     assert split_exception(text) == expected
 
 
+def test_a_long_traceback_is_kept_as_what_the_history_reads_of_it():
+    from dispymon.history import MESSAGE_LIMIT, TRACEBACK_KEEP, brief_exception
+
+    assert brief_exception(TRACE) == TRACE  # short: whole
+    huge = TRACE.replace("boom 7", "boom " + "7" * 100_000)
+    short = brief_exception(huge)
+    assert len(short) < TRACEBACK_KEEP
+    kind, message = split_exception(short)
+    assert kind == "ValueError" and message.startswith("boom 777") and message.endswith("…") and len(message) == MESSAGE_LIMIT
+    odd = brief_exception("x" * 10 + " odd: " + "z" * 10_000)  # not 'Type: message'
+    assert split_exception(odd) == ("Exception", odd) and len(odd) == MESSAGE_LIMIT
+
+
 def test_job_ids_are_guarded_text():
     class Bad:
         def __str__(self):

@@ -77,3 +77,55 @@ async def test_real_outcomes_in_history_series_and_metrics_then_a_restart(local_
         async with session.get(again.url + "api/history", params={"limit": "10"}) as r:
             body = await r.json()
     assert body["total"] == 6 and sorted(j["uid"] for j in body["jobs"]) == sorted(j["uid"] for j in history["jobs"])
+
+
+def echo_reversed(data):
+    return data[::-1]  # a result as big as the argument, its own object
+
+
+JOBS, SIZE = 150, 2 * 2**20  # 150 jobs, 2 MiB arguments and 2 MiB results
+
+
+async def test_finished_jobs_keep_nothing_of_their_arguments_or_results(local_nodes, new_cluster, new_server):  # noqa: F811
+    # dispymon runs inside the user's program: what it keeps of a finished job
+    # must not depend on the job's arguments or result, read or not.
+    import gc
+
+    import psutil
+
+    from dispymon import memory
+
+    nodes = local_nodes(2, cpus=2, first=30)
+    cluster = await asyncio.to_thread(new_cluster, echo_reversed, [n.ip for n in nodes.nodes])
+    server = await asyncio.to_thread(new_server, cluster, poll_sec=0.5)
+    me = psutil.Process()
+
+    async def run(count: int) -> None:
+        jobs = [cluster.submit(bytes(SIZE)) for _ in range(min(count, 8))]
+        submitted = len(jobs)
+        while jobs:  # eight at a time: the program holds a few jobs, never all
+            job = jobs.pop(0)
+            result = await asyncio.to_thread(job)
+            assert job.status == dispy.DispyJob.Finished and len(result) == SIZE, job.exception
+            if submitted < count:
+                jobs.append(cluster.submit(bytes(SIZE)))
+                submitted += 1
+        del job, result
+
+    def settled_rss() -> int:
+        gc.collect()
+        memory.trim()
+        return me.memory_info().rss
+
+    async with aiohttp.ClientSession() as session:
+        ws = await connect(session, server)
+        await run(8)  # dispy's and dispymon's own buffers, made once
+        await ws.until(lambda m: m.clusters[cluster.name]["jobs"]["done"] == 8, what="the warm-up jobs done")
+        start = settled_rss()
+        await run(JOBS)
+        await ws.until(lambda m: m.clusters[cluster.name]["jobs"]["done"] == 8 + JOBS, timeout=120,
+                       what="every job done, as the dashboard shows it")  # fmt: skip
+        after = settled_rss()
+        await ws.ws.close()
+    # the history was never read: the jobs' records were not made, their events kept
+    assert after - start < 20 * 2**20, f"RSS {start / 2**20:.0f} MB -> {after / 2**20:.0f} MB after {JOBS} jobs"

@@ -305,6 +305,11 @@ async def test_https_and_wss_with_a_self_signed_certificate(certificate, new_clu
     async with aiohttp.ClientSession() as session:
         async with session.get(server.url, ssl=trust) as page:
             assert page.status == 200 and "dispymon test" in await page.text()
+            # under TLS, browsers are told to keep to it (HSTS); over plain HTTP it would mean nothing
+            assert page.headers["Strict-Transport-Security"] == "max-age=31536000"
+            assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+        async with session.get(server.url + "assets/app.js", ssl=trust) as asset:
+            assert asset.headers["Strict-Transport-Security"] == "max-age=31536000"
         ws = await connect(session, server, ssl=trust)
         assert set(ws.mirror.clusters) == {"alpha"}
         with pytest.raises(aiohttp.ClientError):  # plain HTTP is not served there
@@ -362,17 +367,27 @@ async def test_poll_sec_is_kept_and_zero_starts_browsers_paused(new_cluster, new
 
 
 async def test_tokens_come_from_the_environment_as_for_dispymon_serve(new_server, monkeypatch, capsys):
-    monkeypatch.setenv("DISPYMON_TOKEN", "op-secret")
-    monkeypatch.setenv("DISPYMON_VIEWER_TOKEN", "view-secret")
+    monkeypatch.setenv("DISPYMON_TOKEN", "op-secret-0123456789")
+    monkeypatch.setenv("DISPYMON_VIEWER_TOKEN", "view-secret-0123456789")
     server = await asyncio.to_thread(new_server, None)
-    assert server.token == "op-secret"
-    assert f"dashboard at {server.url}?token=op-secret" in capsys.readouterr().out
+    assert server.token == "op-secret-0123456789"
+    assert f"dashboard at {server.url}?token=op-secret-0123456789" in capsys.readouterr().out
     async with aiohttp.ClientSession() as session:
         async with session.get(server.url + "ws") as refused:
             assert refused.status == 401
-        for token, role in (("op-secret", "operator"), ("view-secret", "viewer")):
+        for token, role in (("op-secret-0123456789", "operator"), ("view-secret-0123456789", "viewer")):
             ws = WSClient(await session.ws_connect(server.url + "ws", headers={"Authorization": f"Bearer {token}"}))
             assert (await ws.recv())["role"] == role
+
+
+@pytest.mark.parametrize("variable", ["DISPYMON_TOKEN", "DISPYMON_VIEWER_TOKEN"])
+def test_a_short_token_from_the_environment_is_refused_in_the_callers_thread(static_dir, monkeypatch, variable):
+    monkeypatch.delenv("DISPYMON_TOKEN", raising=False)
+    monkeypatch.delenv("DISPYMON_VIEWER_TOKEN", raising=False)
+    monkeypatch.setenv(variable, "7")
+    with pytest.raises(ValueError, match=rf"^\${variable} is 1 character long: a token needs at least 16"):
+        DispyHTTPServer(None, host="127.0.0.1", port=0, DocumentRoot=static_dir)
+    assert server_threads() == []
 
 
 async def test_loopback_needs_no_token(new_server, monkeypatch):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -23,7 +25,8 @@ from conftest import REPO, WSClient
 pytestmark = pytest.mark.cluster
 
 APP = textwrap.dedent("""
-    import os, sys
+    import faulthandler, os, signal, sys
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks where a hung program waits
     import dispy
     from dispymon.httpd import DispyHTTPServer
 
@@ -93,7 +96,7 @@ async def test_shared_job_cluster_is_monitored_and_managed(scheduler, tmp_path):
         return ws.mirror.results[cid]
 
     try:
-        port = await asyncio.wait_for(asyncio.to_thread(read_port, proc), 60)
+        port = await wait_for_port(proc)
         url = f"http://127.0.0.1:{port}/ws"
         async with aiohttp.ClientSession() as session:
             ws = WSClient(await session.ws_connect(url))
@@ -154,13 +157,81 @@ async def test_shared_job_cluster_is_monitored_and_managed(scheduler, tmp_path):
             proc.wait()
 
 
-def read_port(proc: subprocess.Popen) -> int:
-    lines = []
+def read_port(proc: subprocess.Popen, lines: list[str]) -> int:
     for line in proc.stdout:
         lines.append(line)
         if line.startswith("port "):
             return int(line.split()[1])
     raise AssertionError("the program ended before serving: " + "".join(lines))
+
+
+async def wait_for_port(proc: subprocess.Popen, timeout: float = 60) -> int:
+    """The program's dashboard port; on a timeout, what the program said (dispy's warnings) in the failure."""
+    lines: list[str] = []
+    reader = asyncio.ensure_future(asyncio.to_thread(read_port, proc, lines))
+    try:
+        return await asyncio.wait_for(asyncio.shield(reader), timeout)
+    except TimeoutError:
+        # where it waits: the program dumps its threads' stacks (faulthandler) on SIGUSR1
+        proc.send_signal(signal.SIGUSR1)
+        loop = asyncio.get_running_loop()
+        deadline, seen = loop.time() + 10, -1
+        while loop.time() < deadline:  # polling for the whole dump (a condition): it has come and stopped growing
+            if len(lines) == seen and any("most recent call first" in line for line in lines):
+                break
+            seen = len(lines)
+            await asyncio.sleep(0.5)
+        proc.kill()
+        await asyncio.wait([reader], timeout=10)
+        if reader.done():
+            reader.exception()  # the program's end, already in `lines`
+        raise AssertionError(f"the program did not serve within {timeout:g} s; it said:\n" + "".join(lines)) from None
+
+
+HELD_PORT_APP = textwrap.dedent("""
+    import os
+    import dispy
+    import dispymon.httpd  # as a program using the dashboard does, before making its cluster
+
+    def compute(x):
+        return x
+
+    cluster = dispy.SharedJobCluster(
+        compute, nodes=os.environ['NODES'].split(','), scheduler_host=os.environ['SCHEDULER'],
+        dispy_port=int(os.environ['PORT']), ip_addr='127.0.0.1', ext_host='127.0.0.1',
+        loglevel=dispy.logger.WARNING)
+    print('constructed', flush=True)
+""")
+
+
+async def test_a_shared_cluster_whose_port_is_taken_says_so_instead_of_hanging(scheduler, tmp_path):
+    """dispy's client cannot bind its port (here held by a connection, as an outgoing
+    connection's ephemeral port or its TIME_WAIT holds it): the scheduler cannot connect
+    back and the constructor would wait for ever. dispymon says why and raises."""
+    nodes, sched = scheduler
+    listener = socket.create_server(("127.0.0.1", 0))
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", nodes.port_base))
+    holder.connect(listener.getsockname())
+    app = tmp_path / "held_port_app.py"
+    app.write_text(HELD_PORT_APP)
+    env = {**os.environ, "NODES": ",".join(n.ip for n in nodes.nodes), "SCHEDULER": sched.ip,
+           "PORT": str(nodes.port_base), "PYTHONPATH": str(REPO / "backend"), "DISPYMON_SHARED_WAIT": "2"}  # fmt: skip
+    proc = subprocess.Popen([sys.executable, str(app)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, cwd=tmp_path, env=env)  # fmt: skip
+    try:
+        out = await asyncio.wait_for(asyncio.to_thread(proc.stdout.read), 60)
+        code = await asyncio.to_thread(proc.wait, 30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        holder.close()
+        listener.close()
+    assert f"Could not bind TCP server to 127.0.0.1:{nodes.port_base}" in out, out  # dispy's own word
+    assert code != 0 and "constructed" not in out, out
+    assert "SharedClusterError" in out, out
+    assert f"nothing listens at 127.0.0.1:{nodes.port_base}, where the scheduler must connect back" in out, out
 
 
 async def node_uids(ws: WSClient, ip: str) -> list[str]:

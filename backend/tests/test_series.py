@@ -22,11 +22,12 @@ def test_jobs_done_per_second_and_busy_samples():
     s.tick(T0 + 3, {("c", ""): 1, ("c", "n1"): 1})
     got = s.query("c", now=T0 + 4)
     assert got["step"] == 1 and got["end"] == T0 + 4
-    assert got["done"] == [0] * 5 + [2, 0, 1, 0, 0]
+    # from the first sample on: the seconds before it are not known
+    assert got["done"] == [2, 0, 1, 0, 0]
     # busy holds its last sample until the next one
-    assert got["busy"] == [0.0] * 5 + [2.0, 2.0, 2.0, 1.0, 1.0]
-    assert s.query("c", "n1", now=T0 + 4)["done"][-5:] == [2, 0, 0, 0, 0]
-    assert s.query("c", "n2", now=T0 + 4)["done"][-5:] == [0, 0, 1, 0, 0]
+    assert got["busy"] == [2.0, 2.0, 2.0, 1.0, 1.0]
+    assert s.query("c", "n1", now=T0 + 4)["done"] == [2, 0, 0, 0, 0]
+    assert s.query("c", "n2", now=T0 + 4)["done"] == [1, 0, 0]  # n2 first seen at T0 + 2
 
 
 def test_the_ring_keeps_only_the_last_seconds():
@@ -45,10 +46,11 @@ def test_combined_adds_clusters_and_a_node_across_clusters():
     s.job_done("a", "n1", T0)
     s.job_done("b", "n1", T0)
     s.job_done("b", "n2", T0)
-    assert s.query(now=T0) == {"step": 1, "end": T0, "done": [0, 0, 3], "busy": [0.0, 0.0, 4.0]}
-    assert s.query(node="n1", now=T0)["done"] == [0, 0, 2]
-    assert s.query(node="n1", now=T0)["busy"] == [0.0, 0.0, 3.0]
-    assert s.query("nope", now=T0)["done"] == [0, 0, 0]
+    assert s.query(now=T0) == {"step": 1, "end": T0, "done": [3], "busy": [4.0]}
+    assert s.query(node="n1", now=T0)["done"] == [2]
+    assert s.query(node="n1", now=T0)["busy"] == [3.0]
+    assert s.query(now=T0 + 2)["done"] == [3, 0, 0]
+    assert s.query("nope", now=T0) == {"step": 1, "end": T0, "done": [], "busy": []}
 
 
 def test_minutes_aggregate_and_go_to_listeners():
@@ -62,9 +64,13 @@ def test_minutes_aggregate_and_go_to_listeners():
     s.tick(T0 + 60, {("c", ""): 0, ("c", "n1"): 0})  # the next minute closes the first
     assert sorted(points) == sorted([MinutePoint(T0, "c", "", 7, 1.0), MinutePoint(T0, "c", "n1", 7, 1.0)])
     got = s.query("c", step=60)  # the current minute is the last bucket, as far as it has gone
-    assert got["step"] == 60 and got["end"] == T0 + 60 and got["done"] == [0, 0, 0, 7, 0]
-    assert got["busy"][-2:] == [1.0, 0.0]
-    assert len(s.query("c", "n1", step=60)["done"]) == 3
+    assert got["step"] == 60 and got["end"] == T0 + 60 and got["done"] == [7, 0]
+    assert got["busy"] == [1.0, 0.0]
+    assert s.query("c", "n1", step=60)["done"] == [7, 0]
+    for m in range(2, 5):  # idle minutes are known minutes: they count, up to the node's 3
+        s.tick(T0 + m * 60, {("c", ""): 0, ("c", "n1"): 0})
+    assert s.query("c", step=60)["done"] == [7, 0, 0, 0, 0]
+    assert s.query("c", "n1", step=60)["done"] == [0, 0, 0]
     with pytest.raises(ValueError):
         s.query(step=5)
 
@@ -128,3 +134,38 @@ def test_busy_counts_are_charted_as_dispy_gives_them_even_below_zero():
     assert s.query("c", "127.0.0.3", now=T0 + 1)["busy"][-2:] == [2, 3]
     assert s.query("c", now=T0 + 1)["busy"][-2:] == [1, 70_003]
     assert s.close_minute() and s.minute is not None
+
+
+def test_nothing_before_the_server_or_the_attach_is_drawn_as_idle():
+    """Issue 15: a fresh server's chart drew ten minutes of zeros before its start."""
+    s = Series()  # 600 seconds, 1440 minutes
+    for t in range(30):  # the server's first 30 seconds, cluster "a" busy
+        s.tick(T0 + t, {("a", ""): 2, ("a", "n1"): 2})
+        s.job_done("a", "n1", T0 + t)
+    got = s.query("a", now=T0 + 29)
+    assert got["end"] == T0 + 29 and got["done"] == [1] * 30 and got["busy"] == [2.0] * 30
+    # cluster "b" attaches at T0 + 20: its own chart starts there, the combined one at T0
+    for t in range(20, 30):
+        s.tick(T0 + t, {("b", ""): 1})
+    assert s.query("b", now=T0 + 29)["busy"] == [1.0] * 10
+    combined = s.query(now=T0 + 29)
+    assert combined["done"] == [1] * 30 and combined["busy"] == [2.0] * 20 + [3.0] * 10
+    # a node first seen later starts later too; one never seen has no data at all
+    s.tick(T0 + 30, {("a", ""): 2, ("a", "n1"): 2, ("a", "n2"): 0})
+    assert s.query("a", "n2", now=T0 + 31)["busy"] == [0.0, 0.0]
+    assert s.query("a", "n9", now=T0 + 31)["done"] == []
+    # per minute: only the current one so far, not 1439 idle minutes before it
+    minutes = s.query("a", step=60)
+    assert minutes["end"] == T0 and minutes["done"] == [30]
+    # once the server has run longer than the window, the whole window
+    s.tick(T0 + 1000, {("a", ""): 0, ("a", "n1"): 0})
+    assert len(s.query("a", now=T0 + 1000)["done"]) == 600
+    assert s.query("a", step=60)["done"] == [30] + [0] * 16
+
+
+def test_the_known_minutes_reach_back_to_a_loaded_minute():
+    s = Series(seconds=20)
+    s.tick(T0 + 10, {("c", ""): 1})
+    assert s.query("c", step=60)["done"] == [0]
+    s.load([MinutePoint(T0 - 180, "c", "", 2, 1.0)])  # an earlier run's minute: known
+    assert s.query("c", step=60)["done"] == [2, 0, 0, 0]

@@ -209,3 +209,74 @@ async def test_readers_drain_what_the_hub_has_not_taken_yet(served, monkeypatch)
         pass
     assert result["ok"] and [j["uid"] for j in result["value"]["jobs"]] == [7]
 
+
+
+async def pause(ws: WSClient) -> None:
+    """Interval 0; returns once the pause holds (messages are handled in order)."""
+    await ws.send({"type": "view", "interval": 0})
+    await ws.send({"type": "resync"})
+    before = len(ws.messages)
+    await ws.until(lambda m: any(x["type"] == "snapshot" for x in ws.messages[before:]), what="the snapshot after the pause")
+
+
+async def answer(ws: WSClient, cid: int, name: str, args: dict | None = None) -> list[dict]:
+    """Send a command; every message received until its result, the result last."""
+    await ws.send({"type": "command", "id": cid, "name": name, "args": args or {}})
+    got = []
+    while True:
+        msg = await ws.recv()
+        got.append(msg)
+        if msg["type"] == "result" and msg["id"] == cid:
+            return got
+
+
+def states(messages: list[dict]) -> list[dict]:
+    return [m for m in messages if m["type"] in ("snapshot", "delta")]
+
+
+async def test_a_paused_browser_gets_query_results_and_no_state_with_them(served):
+    hub, client = await served(poll_sec=0.05)
+    hub.feed(attached("c"))
+    ws = await connect(client)
+    await ws.until(lambda m: "c" in m.clusters)
+    await pause(ws)
+    hub.feed(status("c", ev.NODE_INITIALIZED, node("127.0.0.2")))
+    await hub.settle()
+    # the chart asks for its series, the history page for its jobs: answered
+    # at once, and the node stays on the server until Update. A delta sent with
+    # a result is in the socket before the next command's result, so this
+    # needs no waiting.
+    first = await answer(ws, 1, "series", {"cluster": "c"})
+    assert first[-1]["ok"] is True and first[-1]["value"]["step"] == 1
+    second = await answer(ws, 2, "history", {"limit": 5})
+    assert second[-1]["ok"] is True and second[-1]["value"]["total"] == 0
+    third = await answer(ws, 3, "history_summary")
+    assert states(first + second + third) == []
+    assert "127.0.0.2" not in ws.mirror.clusters["c"]["nodes"]
+    await ws.send({"type": "flush"})
+    await ws.until(lambda m: "127.0.0.2" in m.clusters["c"]["nodes"], timeout=5, what="the flushed node")
+    assert ws.mirror.clusters == hub.state.snapshot()[0]["clusters"]
+
+
+async def test_an_action_updates_its_paused_commander_once_and_no_other_browser(served):
+    hub, client = await served(poll_sec=0.05)
+    hub.feed(attached("c"))
+    a, b = await connect(client), await connect(client)
+    for ws in (a, b):
+        await ws.until(lambda m: "c" in m.clusters)
+        await pause(ws)
+    hub.feed(status("c", ev.NODE_INITIALIZED, node("127.0.0.2")))
+    await hub.settle()
+    acted = await answer(a, 1, "set_show_job_args", {"value": False})
+    assert acted[-1] == {"type": "result", "id": 1, "ok": True, "value": {"show_job_args": False}}
+    after = await answer(a, 2, "history_summary")  # anything sent after the result is before this
+    assert len(states(acted + after)) <= 1
+    # as if it had pressed Update: everything changed so far, its own action too
+    assert a.mirror.settings == {"show_job_args": False}
+    assert a.mirror.clusters == hub.state.snapshot()[0]["clusters"]
+    # the other paused browser got nothing, until its own Update
+    other = await answer(b, 1, "history_summary") + await answer(b, 2, "history_summary")
+    assert states(other) == [] and b.mirror.settings == {"show_job_args": True}
+    assert "127.0.0.2" not in b.mirror.clusters["c"]["nodes"]
+    await b.send({"type": "flush"})
+    await b.until(lambda m: m.settings == {"show_job_args": False} and "127.0.0.2" in m.clusters["c"]["nodes"], timeout=5)

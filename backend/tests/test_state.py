@@ -215,3 +215,45 @@ def test_a_node_running_jobs_is_stuck_even_when_dispys_busy_count_is_below_zero(
     s.apply(HealthCheck(1062.0))
     s.apply(HealthCheck(2000.0))
     assert flags(s) == (False, False)  # nothing runs there any more
+
+
+def test_an_added_node_that_joins_after_the_wait_turns_its_failed_entry_ok_with_when():
+    s = State()
+    s.apply(attached("c"))
+    s.apply(ev.AuditAdded(1, 1000.0, "add_node", "127.0.0.5", "c", "pending", "waiting", None,
+                          ("node", ("c",), "127.0.0.5", 20.0)))  # fmt: skip
+    s.apply(ev.AuditUpdated(1, "failed", "no dispynode answered", True))
+    assert s.audit[-1]["state"] == "failed"
+    s.apply(status("c", ev.NODE_INITIALIZED, node("127.0.0.6", update_time=1031.0)))  # another node
+    assert s.audit[-1]["state"] == "failed"
+    s.apply(status("c", ev.NODE_INITIALIZED, node("127.0.0.5", cpus=1, update_time=1031.0)))
+    assert s.audit[-1]["state"] == "ok"
+    assert s.audit[-1]["message"] == "node 127.0.0.5 joined 31 s after it was added (after the 20 s wait had run out), with 1 CPU"
+    assert not s._node_watches
+
+
+def test_watches_of_failed_entries_are_bounded_by_the_audit_log():
+    s = State()
+    s.apply(attached("c"))
+    for i in range(1, 3 * 200):
+        s.apply(ev.AuditAdded(i, 1000.0, "add_node", "10.0.0.1", "c", "pending", "waiting", None, ("node", ("c",), "10.0.0.1")))
+        s.apply(ev.AuditUpdated(i, "failed", "no answer", True))
+    assert len(s._node_watches) <= 201
+    assert set(s._node_watches) <= {e["id"] for e in s.audit} | {3 * 200 - 1}
+
+
+def test_a_node_closed_by_a_command_that_dispy_sets_up_again_is_audited():
+    s = State()
+    s.apply(attached("c", nodes=[(node("127.0.0.5"), ev.NODE_INITIALIZED), (node("127.0.0.6"), ev.NODE_INITIALIZED)]))
+    s.apply(ev.AuditAdded(s.new_audit_id(), 1000.0, "close_node", "127.0.0.5", "c", "ok", "node closed", None))
+    s.apply(ev.NodeChanged("c", "127.0.0.5", status="closed"))
+    # a node dispy itself closed and set up again (a restarted dispynode) is dispy's business
+    s.apply(status("c", ev.NODE_CLOSED, node("127.0.0.6")))
+    s.apply(status("c", ev.NODE_INITIALIZED, node("127.0.0.6")))
+    assert len(s.audit) == 1
+    s.apply(status("c", ev.NODE_INITIALIZED, node("127.0.0.5", update_time=1050.0)))
+    assert s.node_status("c", "127.0.0.5") == "initialized"
+    entry = s.audit[-1]
+    assert (entry["id"], entry["action"], entry["target"], entry["state"], entry["time"]) == (2, "node_reopened", "127.0.0.5", "failed", 1050.0)
+    assert "takes jobs again" in entry["message"]
+    assert s.new_audit_id() == 3

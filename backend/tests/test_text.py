@@ -43,3 +43,10 @@ def test_huge_text_is_cut():
 
 def test_args_are_not_touched_when_hidden():
     assert job_texts("id", (Raises(),), {"k": Raises()}, False) == ("id", "", "")
+
+
+def test_counts_read_as_plain_english():
+    from dispymon.text import count_text
+
+    assert [count_text(n, "CPU") for n in (0, 1, 2)] == ["0 CPUs", "1 CPU", "2 CPUs"]
+    assert count_text(1, "job") == "1 job"

@@ -1,8 +1,9 @@
 import type { Locator, Page } from '@playwright/test';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test as base, expect } from '../fixtures';
+import { test as base, expect, repo } from '../fixtures';
 
 // `dispymon serve --history-db <file>` in a temporary directory of its own,
 // removed after the test (the cluster, which uses these args, stops first).
@@ -100,4 +101,59 @@ test('with --history-db the History page keeps the jobs of the previous run acro
   await page.getByRole('combobox', { name: 'Range' }).selectOption('minutes');
   await expect(chart).toHaveAttribute('aria-label', new RegExp(`^Jobs done per minute, last 24 hours: .*\\(${cluster.jobs} in all\\)`));
   await expect(page.getByRole('alert')).toHaveCount(0);
+});
+
+// Another process holds the database's write lock (`BEGIN EXCLUSIVE`) until
+// it reads a line; it is stopped by PID in any case.
+const HOLD = `
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+db.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.readline()
+db.execute("COMMIT")
+`;
+
+/** A sample of /metrics, by its full name (no labels). */
+async function metric(page: Page, url: string, name: string): Promise<number> {
+  const text = await (await page.request.get(new URL('metrics', url).href)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  if (!line) throw new Error(`no ${name} in /metrics`);
+  return Number(line.split(' ')[1]);
+}
+
+test('a history database locked by another process shows on the History page and in /metrics until it is written again', async ({ page, cluster, historyDb }) => {
+  const python = process.env.DISPYMON_PYTHON ?? path.join(repo, '.venv', 'bin', 'python');
+  const holder = spawn(python, ['-c', HOLD, historyDb], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout!.once('data', (d) => (String(d).startsWith('locked') ? resolve() : reject(new Error(String(d)))));
+      holder.once('exit', (code) => reject(new Error(`the lock holder exited with ${code}`)));
+    });
+    await page.goto(cluster.url);
+    await expect(page.getByRole('status', { name: 'Connection' })).toHaveText('Live');
+    cluster.openGate();
+    await expect(page.getByTestId('jobs-done')).toHaveText(String(cluster.jobs), { timeout: 60_000 });
+    await expect.poll(() => metric(page, cluster.url, 'dispymon_history_db_errors_total'), { timeout: 60_000 }).toBeGreaterThan(0);
+    expect(await metric(page, cluster.url, 'dispymon_history_db_healthy')).toBe(0);
+
+    await page.getByRole('link', { name: 'History' }).click();
+    const alert = page.getByRole('alert');
+    await expect(alert).toContainText('The history database is not being written: database is locked');
+    // the jobs are still in the history (in memory), only the file lags
+    await expect(page.getByText(`${cluster.jobs} jobs`, { exact: true })).toBeVisible();
+
+    holder.stdin!.write('\n');
+    await expect.poll(() => metric(page, cluster.url, 'dispymon_history_db_rows_written_total'), { timeout: 60_000 }).toBeGreaterThanOrEqual(cluster.jobs);
+    expect(await metric(page, cluster.url, 'dispymon_history_db_healthy')).toBe(1);
+    expect(await metric(page, cluster.url, 'dispymon_history_db_dropped_total')).toBe(0);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await expect(alert).toHaveCount(0);
+  } finally {
+    if (holder.exitCode === null && holder.signalCode === null) {
+      const exited = new Promise((resolve) => holder.once('exit', resolve));
+      holder.kill('SIGTERM');
+      await exited;
+    }
+  }
 });

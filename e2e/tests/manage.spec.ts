@@ -22,7 +22,7 @@ test('manage page: add a node, set CPUs, deallocate, allocate and close', async 
   await form.getByLabel('CPUs').fill('1');
   await form.getByRole('button', { name: 'Add node' }).click();
   await expect(result).toContainText(added);
-  await expect(audit.getByRole('row', { name: /add_node/ }).first()).toContainText('ok', { timeout: 40_000 });
+  await expect(audit.getByRole('row', { name: /Add node/ }).first()).toContainText('ok', { timeout: 40_000 });
   await expect(nodes.getByRole('link', { name: added })).toBeVisible();
 
   // CPUs of a: 2 -> 1 (dispy sends no event; the page shows it anyway)
@@ -30,7 +30,7 @@ test('manage page: add a node, set CPUs, deallocate, allocate and close', async 
   await page.getByRole('button', { name: `Set CPUs for ${a}` }).click();
   await expect(result).toContainText(a);
   await expect(page.getByLabel(`CPUs for ${a}`)).toHaveValue('1');
-  await expect(audit.getByRole('row', { name: /set_node_cpus/ }).first()).toContainText('ok');
+  await expect(audit.getByRole('row', { name: /Set CPUs/ }).first()).toContainText('ok');
 
   // deallocate b, then allocate it again
   await page.getByRole('button', { name: `Deallocate ${b}` }).click();

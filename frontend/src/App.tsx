@@ -1,7 +1,7 @@
 import { Suspense, lazy } from 'react';
 import type { ReactNode } from 'react';
 import { ConnectionIndicator } from './components/ConnectionIndicator';
-import { useDashboard } from './context';
+import { useDashboard, useReadOnly } from './context';
 import { MonitorPage } from './pages/MonitorPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { ThemeToggle } from './components/ThemeToggle';
@@ -54,6 +54,15 @@ function ServerInfo() {
   return server ? <footer className="app-footer">{server}</footer> : null;
 }
 
+/** Said on every page of a viewer's: why nothing here acts on the cluster. */
+function ReadOnlyNote() {
+  return useReadOnly() ? (
+    <span className="muted read-only-note" role="note">
+      Read-only: a viewer token can look, not command
+    </span>
+  ) : null;
+}
+
 export function App() {
   const pathname = usePathname();
   return (
@@ -65,6 +74,7 @@ export function App() {
           <Link to={MANAGE_PATH}>Manage</Link>
           <Link to={HISTORY_PATH}>History</Link>
         </nav>
+        <ReadOnlyNote />
         <ConnectionIndicator />
         <ThemeToggle />
       </header>

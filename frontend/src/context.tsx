@@ -36,6 +36,15 @@ export function useDashboard<T>(selector: (state: Dashboard) => T): T {
   return useStore(useServices().store, selector);
 }
 
+/**
+ * This connection is a viewer's (hello.role): it may look but not command, so
+ * pages offer no command (the server would answer not_allowed). Unknown
+ * before the first hello, which a page without a connection does not need.
+ */
+export function useReadOnly(): boolean {
+  return useDashboard((s) => s.hello?.role === 'viewer');
+}
+
 export function useSocket(): SocketControls {
   return useServices().socket;
 }

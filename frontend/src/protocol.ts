@@ -35,8 +35,9 @@ export interface AvailInfo {
 }
 
 /**
- * `deallocated`: no new jobs until allocated again; `closed`: for good (dispy
- * cancels every job later sent to a re-allocated closed node).
+ * `deallocated`: no new jobs until allocated again; `closed`: while the program
+ * runs (dispy cancels every job later sent to a re-allocated closed node, and
+ * the server keeps other nodes' additions from setting it up again).
  */
 export type NodeStatus = 'initialized' | 'deallocated' | 'closed';
 
@@ -136,7 +137,17 @@ export interface AuditEntry {
 // ---- commands ----
 
 /** The closed set of error codes a command result (or `error`) may carry. */
-export type ErrorCode = 'invalid' | 'unknown_command' | 'not_found' | 'not_allowed' | 'cluster_error' | 'timeout';
+export type ErrorCode =
+  | 'invalid'
+  | 'unknown_command'
+  | 'not_found'
+  | 'not_allowed'
+  | 'cluster_error'
+  | 'timeout'
+  /** this connection sent too many messages; slow down */
+  | 'rate_limited'
+  /** a read-only command sent while this connection's previous one had no result yet */
+  | 'busy';
 
 export type TerminateOutcome = 'terminated' | 'already_finished' | 'not_found' | 'failed';
 
@@ -190,6 +201,16 @@ export interface Commands {
   };
 }
 
+/**
+ * The read-only commands (queries). The server runs one at a time per
+ * connection and answers another sent meanwhile with `busy`, so the socket
+ * sends them one after the other.
+ */
+export const QUERIES: ReadonlySet<CommandName> = new Set<CommandName>(['history', 'history_summary', 'series']);
+
+/** Close code and reason of a connection whose results piled up unread (docs/protocol.md). */
+export const CLOSE_NOT_READING = 1008;
+
 export const JOB_OUTCOMES = ['finished', 'failed', 'cancelled', 'terminated', 'abandoned'] as const;
 export type JobOutcome = (typeof JOB_OUTCOMES)[number];
 
@@ -224,6 +245,22 @@ export interface HistorySummary {
   failures: Failure[];
   jobs: number;
   size: number;
+  /** the history database (`--history-db`), null when there is none */
+  store: HistoryStore | null;
+}
+
+/** How the history database is doing; counts since the server started. */
+export interface HistoryStore {
+  /** the last attempt to write it succeeded */
+  healthy: boolean;
+  /** failed attempts to open or write it */
+  errors: number;
+  /** rows that will never reach it (the waiting rows' bound was reached) */
+  dropped: number;
+  /** times its file was found deleted or replaced and opened again */
+  reopened: number;
+  /** the last error while not healthy, else null */
+  last_error: string | null;
 }
 
 export interface Series {
@@ -231,7 +268,9 @@ export interface Series {
   step: 1 | 60;
   /** Unix time at which the last bucket starts */
   end: number;
-  /** jobs that ended in each bucket, oldest first */
+  /** jobs that ended in each bucket, oldest first; only the buckets the server
+   *  has data for (since it started, the cluster attached, the node reported),
+   *  so possibly fewer than the window or none */
   done: number[];
   /** busy CPUs in each bucket */
   busy: number[];
@@ -243,12 +282,19 @@ export type CommandValue<N extends CommandName> = Commands[N]['value'];
 
 // ---- server -> client ----
 
+/** What a connection may do: a viewer looks and runs only the read-only commands. */
+export type Role = 'operator' | 'viewer';
+
 export interface Hello {
   type: 'hello';
   protocol: number;
   server: string;
+  /** the server's default update interval (seconds) */
   poll_sec: number;
+  /** the shortest interval the server keeps; a shorter positive one counts as this */
+  min_interval: number;
   show_job_args: boolean;
+  role: Role;
 }
 
 export interface Snapshot {

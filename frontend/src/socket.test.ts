@@ -11,7 +11,9 @@ const hello = (poll_sec = 10, protocol = 1): Hello => ({
   protocol,
   server: 'dispymon 0.1.0',
   poll_sec,
+  min_interval: 0.05,
   show_job_args: true,
+  role: 'operator',
 });
 
 const snapshot = (seq: number, names: string[] = ['c'], more: Partial<Snapshot> = {}): Snapshot => ({
@@ -104,6 +106,28 @@ describe('connection', () => {
     third.drop();
     vi.advanceTimersByTime(125);
     expect(fakes.sockets).toHaveLength(4);
+  });
+
+  it('says the server stopped after its shutdown (1001), keeps trying, and is live when it is back', () => {
+    const first = goLive();
+    first.drop(1001);
+    expect(store.getState().connection).toBe('stopped');
+    expect(Object.keys(store.getState().clusters)).toEqual(['c']);
+    // attempts while it is down fail without a close frame: still "stopped"
+    vi.advanceTimersByTime(125);
+    expect(fakes.sockets).toHaveLength(2);
+    fakes.last.drop();
+    expect(store.getState().connection).toBe('stopped');
+    vi.advanceTimersByTime(250);
+    expect(fakes.sockets).toHaveLength(3);
+    const back = fakes.last;
+    back.open();
+    back.receive(hello());
+    back.receive(snapshot(1, ['d']));
+    expect(store.getState().connection).toBe('live');
+    // a later network drop is a drop again, not a shutdown
+    back.drop();
+    expect(store.getState().connection).toBe('reconnecting');
   });
 
   it('computes backoff delays capped at the maximum, with jitter', () => {
@@ -260,6 +284,8 @@ describe('view interval and flush', () => {
     const ws = goLive();
     socket.flush();
     expect(ws.sent).toEqual([{ type: 'flush' }]);
+    // what is not pushed (the chart) follows the count of Update presses
+    expect(store.getState().updateRequests).toBe(1);
   });
 
   it('drops messages while disconnected instead of throwing', () => {
@@ -309,6 +335,40 @@ describe('commands', () => {
     await expect(late).rejects.toBeInstanceOf(CommandTimeoutError);
     expect(socket.pendingCount).toBe(0);
     expect(() => ws.receive({ type: 'result', id: 1, ok: true, value: null })).not.toThrow();
+  });
+
+  it('sends queries one at a time (the server answers another one busy) and actions at once', async () => {
+    const ws = goLive();
+    const history = socket.command('history', { limit: 10 });
+    const summary = socket.command('history_summary', {});
+    const series = socket.command('series', {});
+    const action = socket.command('close_node', { ip: '127.0.0.2' });
+    expect(ws.sent).toEqual([
+      { type: 'command', id: 1, name: 'history', args: { limit: 10 } },
+      { type: 'command', id: 4, name: 'close_node', args: { ip: '127.0.0.2' } },
+    ]);
+    ws.receive({ type: 'result', id: 1, ok: true, value: { jobs: [], total: 0 } });
+    await expect(history).resolves.toEqual({ jobs: [], total: 0 });
+    expect(ws.sent.slice(2)).toEqual([{ type: 'command', id: 2, name: 'history_summary', args: {} }]);
+    ws.receive({ type: 'result', id: 2, ok: false, error: { code: 'invalid', message: 'no' } });
+    await expect(summary).rejects.toBeInstanceOf(CommandFailedError);
+    expect(ws.sent.slice(3)).toEqual([{ type: 'command', id: 3, name: 'series', args: {} }]);
+    ws.receive({ type: 'result', id: 4, ok: true, value: { clusters: ['c'] } });
+    await expect(action).resolves.toEqual({ clusters: ['c'] });
+    // a query that timed out frees the way for the next
+    vi.advanceTimersByTime(30_000);
+    await expect(series).rejects.toBeInstanceOf(CommandTimeoutError);
+    const again = socket.command('series', {});
+    expect(ws.sent.slice(4)).toEqual([{ type: 'command', id: 5, name: 'series', args: {} }]);
+    ws.drop();
+    await expect(again).rejects.toBeInstanceOf(ConnectionLostError);
+  });
+
+  it('says why when the server closed a page that did not read its results', () => {
+    const ws = goLive();
+    ws.drop(1008, 'results not read');
+    expect(store.getState().connection).toBe('reconnecting');
+    expect(store.getState().lastError?.message).toMatch(/server closed the connection: results not read/);
   });
 
   it('rejects at once when not connected', async () => {

@@ -2,7 +2,7 @@
 // store, resyncs on gaps, reconnects with backoff and matches command results
 // to their pending promises. No React here.
 import { decode, encode } from './codec';
-import { PROTOCOL_VERSION } from './protocol';
+import { CLOSE_NOT_READING, PROTOCOL_VERSION, QUERIES } from './protocol';
 import type { ClientMessage, CommandArgs, CommandName, CommandResult, CommandValue, ErrorCode, ServerMessage, ViewMessage } from './protocol';
 import type { DashboardStore } from './store';
 
@@ -34,6 +34,7 @@ export interface DispySocketOptions {
 }
 
 const OPEN = 1; // WebSocket.OPEN, without touching the global in tests
+const GOING_AWAY = 1001; // the close code of a server's deliberate shutdown
 
 /** The connection dropped (or was not open) before the command got its result. */
 export class ConnectionLostError extends Error {
@@ -90,8 +91,14 @@ export class DispySocket {
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
+  /** the server said it was shutting down (1001); until a server says hello again */
+  private serverStopped = false;
   private nextId = 1;
   private readonly pending = new Map<number | string, Pending>();
+  /** the query (read-only command) sent and not yet answered: the server runs one at a time */
+  private queryInFlight: number | null = null;
+  /** queries waiting for it, oldest first */
+  private readonly queries: { id: number; msg: ClientMessage }[] = [];
 
   constructor(options: DispySocketOptions) {
     this.store = options.store;
@@ -145,8 +152,9 @@ export class DispySocket {
     this.send({ type: 'view', node: ip });
   }
 
-  /** "Update": ask for everything changed since the last delta, now. */
+  /** "Update": ask for everything changed since the last delta, now (the chart refreshes too). */
   flush(): void {
+    this.store.getState().requestUpdate();
     this.send({ type: 'flush' });
   }
 
@@ -166,11 +174,31 @@ export class DispySocket {
       }
       const timer = setTimeout(() => {
         this.pending.delete(id);
+        if (id === this.queryInFlight) this.nextQuery();
         reject(new CommandTimeoutError(`command "${name}" got no result within ${this.commandTimeoutMs / 1000} s`));
       }, this.commandTimeoutMs);
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
-      this.send({ type: 'command', id, name, args: { ...args } });
+      const msg: ClientMessage = { type: 'command', id, name, args: { ...args } };
+      if (!QUERIES.has(name)) this.send(msg);
+      else if (this.queryInFlight === null) this.sendQuery(id, msg);
+      else this.queries.push({ id, msg });
     });
+  }
+
+  private sendQuery(id: number, msg: ClientMessage): void {
+    this.queryInFlight = id;
+    this.send(msg);
+  }
+
+  /** The query in flight was answered (or gave up waiting): send the next one still wanted. */
+  private nextQuery(): void {
+    this.queryInFlight = null;
+    for (let next = this.queries.shift(); next; next = this.queries.shift()) {
+      if (this.pending.has(next.id)) {
+        this.sendQuery(next.id, next.msg);
+        return;
+      }
+    }
   }
 
   /** Number of commands still waiting for their result. */
@@ -192,8 +220,17 @@ export class DispySocket {
       if (ws !== this.ws) return;
       this.receive(ev.data as unknown);
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (ws !== this.ws) return;
+      // 1001 "going away": the server shut down on purpose, not a network
+      // fault; failed attempts to reach it afterwards do not change that.
+      if (ev.code === GOING_AWAY) this.serverStopped = true;
+      if (ev.code === CLOSE_NOT_READING) {
+        // the server gave up on this page: it read too slowly, or sent too much
+        const message = `the server closed the connection: ${ev.reason || 'policy violation'}; reconnecting`;
+        console.warn(`dispymon: ${message}`);
+        this.store.getState().receiveError({ type: 'error', code: 'rate_limited', message });
+      }
       this.dropped();
     };
     // An error is always followed by close, which does the work.
@@ -204,8 +241,9 @@ export class DispySocket {
     this.ws = null;
     this.rejectPending();
     if (this.stopped) return;
-    // Keep showing the last state, marked as reconnecting.
-    this.store.getState().setConnection('reconnecting');
+    // Keep showing the last state, marked as reconnecting (or as stopped:
+    // the socket still tries, so a restarted server is picked up).
+    this.store.getState().setConnection(this.serverStopped ? 'stopped' : 'reconnecting');
     const delay = backoffDelay(this.attempt, this.random, this.minDelayMs, this.maxDelayMs);
     this.attempt++;
     this.reconnectTimer = setTimeout(() => this.open(), delay);
@@ -214,6 +252,8 @@ export class DispySocket {
   private rejectPending(): void {
     const pending = [...this.pending.values()];
     this.pending.clear();
+    this.queries.length = 0;
+    this.queryInFlight = null;
     for (const p of pending) {
       clearTimeout(p.timer);
       p.reject(new ConnectionLostError('connection lost before the command result arrived'));
@@ -247,6 +287,7 @@ export class DispySocket {
         }
         // A healthy server: the next drop starts the backoff from scratch.
         this.attempt = 0;
+        this.serverStopped = false;
         store.receiveHello(msg);
         // The server starts every connection at poll_sec, watching no node;
         // after a reconnect, restore this browser's view in one message.
@@ -278,6 +319,7 @@ export class DispySocket {
   }
 
   private settle(result: CommandResult): void {
+    if (result.id === this.queryInFlight) this.nextQuery();
     const p = this.pending.get(result.id);
     if (!p) return;
     this.pending.delete(result.id);

@@ -6,7 +6,11 @@ import type { Delta, ErrorMessage, Hello, Settings, Snapshot } from './protocol'
 import { applyDelta, applySnapshot, emptyData } from './state';
 import type { ServerData } from './state';
 
-export type ConnectionStatus = 'connecting' | 'live' | 'reconnecting' | 'closed';
+/**
+ * `stopped`: the server closed the connection on purpose (shutdown, close code
+ * 1001); the socket keeps trying, and a new server makes it `live` again.
+ */
+export type ConnectionStatus = 'connecting' | 'live' | 'reconnecting' | 'stopped' | 'closed';
 
 /** What the socket should do after a delta was handed to the store. */
 export type DeltaOutcome = 'applied' | 'ignored' | 'gap';
@@ -27,6 +31,8 @@ export interface DashboardState extends ServerData {
   watchedNode: string | null;
   /** last `error` message from the server, for display/debugging */
   lastError: ErrorMessage | null;
+  /** how many times this browser asked for an update (Update): what is not pushed, such as the chart, follows it */
+  updateRequests: number;
 }
 
 export interface DashboardActions {
@@ -45,6 +51,8 @@ export interface DashboardActions {
    * next delta (up to a whole update interval later), which carries the same.
    */
   confirmSettings(settings: Settings): void;
+  /** "Update" was pressed: count it (see updateRequests). */
+  requestUpdate(): void;
 }
 
 export type Dashboard = DashboardState & DashboardActions;
@@ -60,6 +68,7 @@ export const initialState: DashboardState = {
   intervalChosen: false,
   watchedNode: null,
   lastError: null,
+  updateRequests: 0,
 };
 
 export function createDashboardStore(init: Partial<DashboardState> = {}): DashboardStore {
@@ -101,5 +110,7 @@ export function createDashboardStore(init: Partial<DashboardState> = {}): Dashbo
     watchNode: (watchedNode) => set({ watchedNode }),
 
     confirmSettings: (settings) => set({ settings }),
+
+    requestUpdate: () => set((s) => ({ updateRequests: s.updateRequests + 1 })),
   }));
 }

@@ -25,10 +25,9 @@ export function useCommands() {
     async <N extends CommandName>(key: string, name: N, args: CommandArgs<N>): Promise<Outcome<CommandValue<N>>> => {
       setPending((p) => new Set(p).add(key));
       try {
+        // The server sends the commander what changed right after an action's
+        // result (as if it had pressed Update): no flush of its own here.
         const value = await socket.command(name, args);
-        // Show the effect now rather than at the next tick of a possibly
-        // long update interval.
-        socket.flush();
         return { ok: true, value };
       } catch (err) {
         return { ok: false, message: errorMessage(err) };

@@ -2,6 +2,26 @@ import { useId, useMemo } from 'react';
 import { useDashboard } from '../context';
 import { DASH, formatClock } from '../format';
 
+/** The log's action names (the commands', and the server's own) in plain words. */
+const ACTIONS: Record<string, string> = {
+  add_node: 'Add node',
+  set_node_cpus: 'Set CPUs',
+  allocate_node: 'Allocate node',
+  deallocate_node: 'Deallocate node',
+  close_node: 'Close node',
+  terminate_jobs: 'Terminate jobs',
+  set_show_job_args: 'Show job arguments',
+  node_reopened: 'Closed node back in use',
+};
+
+/** An action's words; an unknown name (a newer server) readable all the same. */
+export function actionText(action: string): string {
+  const known = ACTIONS[action];
+  if (known) return known;
+  const words = action.replace(/_/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
 /** Every management action, whoever did it: newest first. */
 export function AuditLog() {
   const headingId = useId();
@@ -33,7 +53,7 @@ export function AuditLog() {
               entries.map((e) => (
                 <tr key={e.id}>
                   <td>{formatClock(e.time)}</td>
-                  <td>{e.action}</td>
+                  <td>{actionText(e.action)}</td>
                   <td>{e.target}</td>
                   {/* no cluster: the action applied to every cluster */}
                   <td>{e.cluster ?? 'all'}</td>

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Series } from '../protocol';
 import { cluster, node } from '../test/fixtures';
 import { renderApp } from '../test/renderApp';
+import { refreshPeriodMs } from './JobsChart';
 import { chartLabel, perMinute } from './jobsSeries';
 
 // jsdom has no canvas: the uPlot drawing is replaced; what is tested is what
@@ -45,7 +46,7 @@ describe('jobs chart label', () => {
 });
 
 describe('JobsChart on the pages', () => {
-  it('fetches the series on mount for the Monitor page and refreshes it every 5 s', async () => {
+  it('fetches the series on mount for the Monitor page and refreshes it at the update interval', async () => {
     vi.useFakeTimers();
     const { commands } = renderApp({ clusters: { alpha: cluster('alpha', [node('127.0.0.2')]) } });
     const asked = () => commands.filter((c) => c.name === 'series');
@@ -56,10 +57,42 @@ describe('JobsChart on the pages', () => {
     expect(chart.getAttribute('aria-label')).toBe('Jobs done per second, last 10 minutes: latest 5 (6 in all); busy CPUs: latest 3');
     expect(screen.getByRole('table', { name: /per minute/ })).toBeTruthy();
 
-    await act(async () => vi.advanceTimersByTime(5000));
+    // the page's interval is 10 s (renderApp): not sooner
+    await act(async () => vi.advanceTimersByTime(9999));
+    expect(asked()).toHaveLength(1);
+    await act(async () => vi.advanceTimersByTime(1));
     expect(asked()).toHaveLength(2);
     await act(async () => asked()[1]!.resolve(series([5, 1, 7, 0], [3, 4, 4, 4])));
     expect(chart.getAttribute('aria-label')).toBe('Jobs done per second, last 10 minutes: latest 7 (13 in all); busy CPUs: latest 4');
+  });
+
+  it('asks nothing while updates are stopped, and refreshes on Update', async () => {
+    vi.useFakeTimers();
+    const { commands } = renderApp({ clusters: { alpha: cluster('alpha', [node('127.0.0.2')]) }, interval: 10 });
+    const asked = () => commands.filter((c) => c.name === 'series');
+    expect(asked()).toHaveLength(1);
+    fireEvent.change(screen.getByRole('spinbutton', { name: 'Update interval (seconds)' }), { target: { value: '0' } });
+    await act(async () => vi.advanceTimersByTime(120_000));
+    expect(asked()).toHaveLength(1); // stopping asks nothing either
+    fireEvent.click(screen.getByRole('button', { name: 'Update' }));
+    expect(asked()).toHaveLength(2);
+    expect(asked()[1]!.args).toEqual({ cluster: 'alpha' });
+    await act(async () => vi.advanceTimersByTime(120_000));
+    expect(asked()).toHaveLength(2);
+    // a new interval takes effect at once: 30 s
+    fireEvent.change(screen.getByRole('spinbutton', { name: 'Update interval (seconds)' }), { target: { value: '30' } });
+    await act(async () => vi.advanceTimersByTime(29_999));
+    expect(asked()).toHaveLength(2);
+    await act(async () => vi.advanceTimersByTime(1));
+    expect(asked()).toHaveLength(3);
+  });
+
+  it('refreshes no faster than its data changes', () => {
+    expect(refreshPeriodMs(0.05, 1)).toBe(1000);
+    expect(refreshPeriodMs(2.5, 1)).toBe(2500);
+    expect(refreshPeriodMs(10, 60)).toBe(30_000);
+    expect(refreshPeriodMs(0, 1)).toBeNull();
+    expect(refreshPeriodMs(-1, 60)).toBeNull();
   });
 
   it('asks for every cluster under "* Combined", and shows a failure as an alert', async () => {

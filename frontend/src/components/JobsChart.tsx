@@ -1,4 +1,4 @@
-import { Suspense, lazy, useEffect, useId, useState } from 'react';
+import { Suspense, lazy, useEffect, useId, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { useDashboard, useSocket } from '../context';
 import { formatClock } from '../format';
@@ -15,10 +15,20 @@ import './JobsChart.css';
 // nothing from it.
 const SeriesPlot = lazy(() => import('./SeriesPlot'));
 
-/** How often the chart asks for the series again (seconds of new data at step 1). */
-export const REFRESH_MS = 5000;
+/** The chart refreshes no more often than this: its buckets are one-second samples. */
+export const MIN_REFRESH_MS = 1000;
 /** The same over the kept minutes, which change once a minute. */
-export const REFRESH_MINUTES_MS = 30_000;
+export const MIN_REFRESH_MINUTES_MS = 30_000;
+
+/**
+ * How often the chart asks for the series again: at the browser's update
+ * interval, like the rest of the page (not faster than its data changes), and
+ * never while updates are stopped (interval ≤ 0; Update refreshes it then).
+ */
+export function refreshPeriodMs(interval: number | null, step: 1 | 60): number | null {
+  if (interval === null || interval <= 0) return null;
+  return Math.max(interval * 1000, step === 1 ? MIN_REFRESH_MS : MIN_REFRESH_MINUTES_MS);
+}
 
 interface Props {
   /** a node's chart instead of the selected cluster's */
@@ -28,8 +38,9 @@ interface Props {
 /**
  * "Jobs done per second" and "Busy CPUs" over the last 10 minutes. The whole
  * window is fetched on mount (a browser opened now still sees the recent
- * past) and again every REFRESH_MS: 600 numbers, simpler and always right
- * compared to appending (no gaps after a sleep or a lost answer).
+ * past), then again at the page's update interval (refreshPeriodMs) and on
+ * Update: 600 numbers, simpler and always right compared to appending (no
+ * gaps after a sleep or a lost answer).
  */
 export function JobsChart({ node }: Props) {
   const socket = useSocket();
@@ -43,6 +54,10 @@ export function JobsChart({ node }: Props) {
   const info = rangeInfo(range, node !== undefined);
   const headingId = useId();
   const rangeId = useId();
+  const period = refreshPeriodMs(useDashboard((s) => s.interval), info.step);
+  const updateRequests = useDashboard((s) => s.updateRequests);
+  // the current question's loader, for the refresh timer and Update
+  const reload = useRef<() => void>(() => {});
 
   useEffect(() => {
     let current = true;
@@ -59,13 +74,27 @@ export function JobsChart({ node }: Props) {
         },
         (err: unknown) => current && setError(errorMessage(err)),
       );
+    reload.current = () => void load();
     void load();
-    const timer = window.setInterval(() => void load(), info.step === 1 ? REFRESH_MS : REFRESH_MINUTES_MS);
     return () => {
       current = false;
-      window.clearInterval(timer);
+      reload.current = () => {};
     };
   }, [socket, cluster, node, info.step]);
+
+  useEffect(() => {
+    if (period === null) return;
+    const timer = window.setInterval(() => reload.current(), period);
+    return () => window.clearInterval(timer);
+  }, [period]);
+
+  // Update: the chart too (not on mount: the question's effect loads then)
+  const seenUpdates = useRef(updateRequests);
+  useEffect(() => {
+    if (updateRequests === seenUpdates.current) return;
+    seenUpdates.current = updateRequests;
+    reload.current();
+  }, [updateRequests]);
 
   // an answer for the other range must not be drawn with this one's words
   const shown = series !== null && series.step === info.step ? series : null;
@@ -88,7 +117,7 @@ export function JobsChart({ node }: Props) {
       <div className="jobs-chart-plot" role="img" aria-label={label} data-testid="jobs-chart">
         {shown !== null && (
           <Suspense fallback={null}>
-            <SeriesPlot key={shown.step} series={shown} />
+            <SeriesPlot key={shown.step} series={shown} buckets={info.buckets} />
           </Suspense>
         )}
       </div>

@@ -19,6 +19,10 @@ const FIGURES: readonly (readonly [FigureKey, string])[] = [
   ['abandoned', 'Abandoned'],
 ];
 
+// Counts that mean something went wrong: shown as an alarm only when not zero
+// (a red 0 reads as a problem where there is none).
+const ALARMS: ReadonlySet<FigureKey> = new Set<FigureKey>(['failed', 'abandoned']);
+
 function figure(jobs: Jobs, key: FigureKey): number {
   // "pending" as dispy.httpd shows it: submitted but not done.
   return key === 'pending' ? jobs.submitted - jobs.done : jobs[key];
@@ -31,12 +35,16 @@ export function JobsSummary() {
     <section className="jobs" aria-labelledby={headingId}>
       <h3 id={headingId}>Jobs</h3>
       <dl>
-        {FIGURES.map(([key, label]) => (
-          <div key={key} className={`figure figure-${key}`}>
-            <dt>{label}</dt>
-            <dd data-testid={`jobs-${key}`}>{figure(jobs, key)}</dd>
-          </div>
-        ))}
+        {FIGURES.map(([key, label]) => {
+          const value = figure(jobs, key);
+          const alarm = ALARMS.has(key) && value > 0;
+          return (
+            <div key={key} className={alarm ? `figure figure-${key} alarm` : `figure figure-${key}`}>
+              <dt>{label}</dt>
+              <dd data-testid={`jobs-${key}`}>{value}</dd>
+            </div>
+          );
+        })}
       </dl>
     </section>
   );

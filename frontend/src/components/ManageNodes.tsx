@@ -1,6 +1,6 @@
 import { useId, useMemo, useState } from 'react';
 import type { ReactNode } from 'react';
-import { useDashboard } from '../context';
+import { useDashboard, useReadOnly } from '../context';
 import { statusText } from '../format';
 import type { Node } from '../protocol';
 import { nodePath } from '../paths';
@@ -192,6 +192,22 @@ function NodeRow({ row, target, commands, onReport, onClose }: NodeRowProps) {
   );
 }
 
+/** A viewer's row: the figures, no editor or actions (it may not command). */
+function ReadOnlyNodeRow({ row }: { row: Row }) {
+  const { node } = row;
+  return (
+    <tr className={node.status === 'closed' ? 'node-closed' : node.status === 'deallocated' ? 'node-deallocated' : undefined}>
+      <td>
+        <Link to={nodePath(node.ip_addr)}>{node.ip_addr}</Link>
+      </td>
+      <td>{node.name}</td>
+      <td className="status">{statusText(node.status)}</td>
+      <td className="num">{node.busy}</td>
+      <td className="num">{row.cpus}</td>
+    </tr>
+  );
+}
+
 const EMPTY: Record<string, Node> = {};
 
 /** The nodes of the chosen cluster(s), each with its CPUs editor and actions. */
@@ -201,6 +217,8 @@ export function ManageNodes({ target, onReport }: { target: Target; onReport: Re
   const nodes = useDashboard((s) => selectCluster(s, s.selectedCluster)?.nodes ?? EMPTY);
   const rows = useMemo(() => rowsFor(target, nodes), [target, nodes]);
   const commands = useCommands();
+  const readOnly = useReadOnly();
+  const columns = ['IP address', 'Name', 'Status', 'Busy', 'CPUs', ...(readOnly ? [] : ['Actions'])];
   const [closing, setClosing] = useState<string | null>(null);
   const [terminatePending, setTerminatePending] = useState(false);
 
@@ -221,7 +239,7 @@ export function ManageNodes({ target, onReport }: { target: Target; onReport: Re
         <table aria-label="Manage nodes" className="manage-table">
           <thead>
             <tr>
-              {['IP address', 'Name', 'Status', 'Busy', 'CPUs', 'Actions'].map((h) => (
+              {columns.map((h) => (
                 <th key={h} scope="col" className={h === 'Busy' ? 'plain num' : 'plain'}>
                   {h}
                 </th>
@@ -231,12 +249,15 @@ export function ManageNodes({ target, onReport }: { target: Target; onReport: Re
           <tbody>
             {rows.length === 0 ? (
               <tr>
-                <td className="empty" colSpan={6}>
+                <td className="empty" colSpan={columns.length}>
                   No nodes yet
                 </td>
               </tr>
             ) : (
-              rows.map((row) => (
+              rows.map((row) =>
+                readOnly ? (
+                  <ReadOnlyNodeRow key={row.node.ip_addr} row={row} />
+                ) : (
                 <NodeRow
                   key={row.node.ip_addr}
                   row={row}
@@ -248,7 +269,8 @@ export function ManageNodes({ target, onReport }: { target: Target; onReport: Re
                     setClosing(ip);
                   }}
                 />
-              ))
+                ),
+              )
             )}
           </tbody>
         </table>
@@ -261,7 +283,9 @@ export function ManageNodes({ target, onReport }: { target: Target; onReport: Re
         onCancel={() => setClosing(null)}
       >
         <p>
-          dispy sends no more jobs to a closed node, for good: it cannot be allocated again.
+          dispy sends no more jobs to a closed node. It stays closed while this program runs: it cannot be
+          allocated or added again, and adding other nodes does not bring it back (should dispy take it back
+          all the same, the audit log says so).
           {target.arg.cluster === undefined && target.clusters.length > 1 ? ' This closes it in every cluster.' : ''}
         </p>
         <div className="checkbox-field">

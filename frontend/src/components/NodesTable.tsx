@@ -8,6 +8,7 @@ import { selectCluster } from '../state';
 import { Link, replaceSearch, useSearch } from '../router';
 import { nodePath } from '../paths';
 import { useVirtualRows } from './useVirtualRows';
+import { useScrollEdges } from './useScrollEdges';
 
 // Sorting is a few lines here rather than TanStack Table: this page is what
 // loads first, and the table library alone is ~12 KB gzip of it.
@@ -227,6 +228,7 @@ const NodeRow = memo(function NodeRow({ node, rowIndex }: { node: Node; rowIndex
 
 export function NodesTable() {
   const headingId = useId();
+  const hintId = useId();
   const nodes = useDashboard((s) => selectCluster(s, s.selectedCluster)?.nodes ?? EMPTY);
   // The sort lives in the URL: it survives updates, reloads, the cluster
   // closing and this component being remounted.
@@ -242,6 +244,9 @@ export function NodesTable() {
   const virtual = rows.length > FULL_TABLE_ROWS;
   const VirtualRows = useVirtualRows(virtual);
   const [scrollBox, setScrollBox] = useState<HTMLDivElement | null>(null);
+  // Thirteen columns are wider than a 1280 px screen: say so, and which way.
+  const edges = useScrollEdges(scrollBox);
+  const cut = edges.left || edges.right;
   const row = (index: number) => {
     const n = rows[index];
     return n ? <NodeRow key={n.ip_addr} node={n} rowIndex={index + 2} /> : null;
@@ -259,55 +264,68 @@ export function NodesTable() {
 
   return (
     <section className="nodes" aria-labelledby={headingId}>
-      <h3 id={headingId}>Nodes</h3>
-      {/* The table scrolls inside its own box on narrow screens; focusable so
-          keyboard users can scroll it too. */}
-      <div
-        ref={setScrollBox}
-        className={virtual ? 'table-scroll virtual-scroll' : 'table-scroll'}
-        tabIndex={0}
-        role="group"
-        aria-labelledby={headingId}
-      >
-        <table aria-label="Nodes" aria-rowcount={rows.length + 1} className={virtual ? 'nodes-table virtual' : 'nodes-table'}>
-          <thead>
-            <tr aria-rowindex={1}>
-              {COLUMNS.map((c) => {
-                const active = c.id === sort.column;
-                return (
-                  <th
-                    key={c.id}
-                    scope="col"
-                    aria-sort={active ? (sort.desc ? 'descending' : 'ascending') : 'none'}
-                    className={c.numeric ? 'num' : undefined}
-                  >
-                    <button type="button" onClick={() => toggle(c.id)}>
-                      {c.title}
-                      <span className="sort-mark" aria-hidden="true">
-                        {active ? (sort.desc ? '▼' : '▲') : ''}
-                      </span>
-                    </button>
-                  </th>
-                );
-              })}
-            </tr>
-          </thead>
-          <tbody>
-            {rows.length === 0 ? (
-              <tr>
-                <td className="empty" colSpan={COLUMNS.length}>
-                  No nodes yet
-                </td>
+      <div className="table-head">
+        <h3 id={headingId}>Nodes</h3>
+        {cut && (
+          <p id={hintId} className="scroll-hint" data-testid="nodes-scroll-hint">
+            <span aria-hidden="true">{edges.left ? '← ' : ''}</span>
+            More columns: scroll the table sideways
+            <span aria-hidden="true">{edges.right ? ' →' : ''}</span>
+          </p>
+        )}
+      </div>
+      {/* The table scrolls inside its own box when it is wider than the
+          screen; focusable so keyboard users can scroll it too (arrow keys),
+          and shaded at the edge that hides columns. */}
+      <div className="scroll-frame" data-more-left={edges.left || undefined} data-more-right={edges.right || undefined}>
+        <div
+          ref={setScrollBox}
+          className={virtual ? 'table-scroll virtual-scroll' : 'table-scroll'}
+          tabIndex={0}
+          role="group"
+          aria-labelledby={headingId}
+          aria-describedby={cut ? hintId : undefined}
+        >
+          <table aria-label="Nodes" aria-rowcount={rows.length + 1} className={virtual ? 'nodes-table virtual' : 'nodes-table'}>
+            <thead>
+              <tr aria-rowindex={1}>
+                {COLUMNS.map((c) => {
+                  const active = c.id === sort.column;
+                  return (
+                    <th
+                      key={c.id}
+                      scope="col"
+                      aria-sort={active ? (sort.desc ? 'descending' : 'ascending') : 'none'}
+                      className={c.numeric ? 'num' : undefined}
+                    >
+                      <button type="button" onClick={() => toggle(c.id)}>
+                        {c.title}
+                        <span className="sort-mark" aria-hidden="true">
+                          {active ? (sort.desc ? '▼' : '▲') : ''}
+                        </span>
+                      </button>
+                    </th>
+                  );
+                })}
               </tr>
-            ) : virtual && VirtualRows ? (
-              <VirtualRows count={rows.length} scrollElement={scrollBox} rowHeight={ROW_HEIGHT} columns={COLUMNS.length} row={row} />
-            ) : virtual ? (
-              rows.slice(0, LOADING_ROWS).map((_, i) => row(i))
-            ) : (
-              rows.map((_, i) => row(i))
-            )}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {rows.length === 0 ? (
+                <tr>
+                  <td className="empty" colSpan={COLUMNS.length}>
+                    No nodes yet
+                  </td>
+                </tr>
+              ) : virtual && VirtualRows ? (
+                <VirtualRows count={rows.length} scrollElement={scrollBox} rowHeight={ROW_HEIGHT} columns={COLUMNS.length} row={row} />
+              ) : virtual ? (
+                rows.slice(0, LOADING_ROWS).map((_, i) => row(i))
+              ) : (
+                rows.map((_, i) => row(i))
+              )}
+            </tbody>
+          </table>
+        </div>
       </div>
     </section>
   );

@@ -1,7 +1,7 @@
-import { memo, useEffect, useId, useMemo, useRef, useState } from 'react';
-import type { ReactNode } from 'react';
+import { memo, useEffect, useId, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { useNow } from '../clock';
 import { DASH, formatClock, formatElapsed } from '../format';
+import { useReadOnly } from '../context';
 import type { Job, TerminateOutcome } from '../protocol';
 import { useCommands } from '../useCommands';
 import { ConfirmDialog } from './ConfirmDialog';
@@ -65,6 +65,13 @@ function SelectAll({ count, total, onChange }: { count: number; total: number; o
 
 const hidden = <span className="muted">hidden</span>;
 
+/** A job's argument text opened in full (ArgsDialog). */
+interface ShownArgs {
+  /** "Arguments of job x" / "Keyword arguments of job x" */
+  title: string;
+  text: string;
+}
+
 interface JobRowProps {
   job: Job;
   /** 1-based position among all rows, header included (aria-rowindex) */
@@ -73,29 +80,111 @@ interface JobRowProps {
   showArgs: boolean;
   showCluster: boolean;
   onToggle(uid: number, selected: boolean): void;
+  onShowArgs(shown: ShownArgs): void;
+  /** false for a viewer, who may not terminate: no selection column */
+  selectable: boolean;
 }
 
-// The server sends no argument text while the setting is off (null); if the
-// setting was just turned off, text it sent before is not shown either.
-function argCell(text: string | null, showArgs: boolean): ReactNode {
-  return showArgs && text !== null ? text : hidden;
+interface ArgCellProps {
+  text: string | null;
+  showArgs: boolean;
+  /** what the text is, e.g. "Arguments of job x" */
+  title: string;
+  onShowArgs(shown: ShownArgs): void;
+}
+
+/**
+ * An argument cell, cut with an ellipsis in its fixed-width column. When the
+ * text is cut, a button opens it in full: the `title` tooltip needs a mouse,
+ * so on a phone (or from the keyboard) the rest could not be read at all.
+ * Whether it is cut is measured, on mounting and whenever the cell's width
+ * changes (only the rows in view are mounted).
+ */
+function ArgCell({ text, showArgs, title, onShowArgs }: ArgCellProps) {
+  const textRef = useRef<HTMLSpanElement>(null);
+  const [cut, setCut] = useState(false);
+  // The server sends no argument text while the setting is off (null); if the
+  // setting was just turned off, text it sent before is not shown either.
+  const shown = showArgs && text !== null ? text : null;
+  useLayoutEffect(() => {
+    const el = textRef.current;
+    if (!el) return;
+    const measure = () => setCut(el.scrollWidth > el.clientWidth + 1);
+    measure();
+    if (typeof ResizeObserver === 'undefined') return; // no layout to follow (jsdom)
+    const resized = new ResizeObserver(measure);
+    resized.observe(el);
+    return () => resized.disconnect();
+  }, [shown]);
+  if (shown === null) return <td>{hidden}</td>;
+  return (
+    <td>
+      <div className="arg-cell">
+        <span ref={textRef} className="arg-text" title={shown}>
+          {shown}
+        </span>
+        {cut && (
+          <button
+            type="button"
+            className="arg-more"
+            aria-label={`Show all: ${title}`}
+            aria-haspopup="dialog"
+            onClick={() => onShowArgs({ title, text: shown })}
+          >
+            <span aria-hidden="true">…</span>
+          </button>
+        )}
+      </div>
+    </td>
+  );
+}
+
+/** A job's argument text in full, wrapped, in a native modal dialog (Escape or Close shut it). */
+function ArgsDialog({ shown, onClose }: { shown: ShownArgs | null; onClose(): void }) {
+  const headingId = useId();
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const dialog = ref.current;
+    if (!dialog) return;
+    if (shown && !dialog.open) dialog.showModal();
+    else if (!shown && dialog.open) dialog.close();
+  }, [shown]);
+  return (
+    <dialog ref={ref} className="confirm-dialog" aria-labelledby={headingId} onClose={() => shown && onClose()}>
+      {shown && (
+        <>
+          <h3 id={headingId}>{shown.title}</h3>
+          <pre className="arg-full" tabIndex={0} aria-labelledby={headingId}>
+            {shown.text}
+          </pre>
+          <div className="dialog-buttons">
+            <button type="button" onClick={onClose}>
+              Close
+            </button>
+          </div>
+        </>
+      )}
+    </dialog>
+  );
 }
 
 // Memoised: a delta or a selection change re-renders only the rows it touches.
-const JobRow = memo(function JobRow({ job, rowIndex, selected, showArgs, showCluster, onToggle }: JobRowProps) {
+const JobRow = memo(function JobRow({ job, rowIndex, selected, showArgs, showCluster, onToggle, onShowArgs, selectable }: JobRowProps) {
   return (
     <tr aria-rowindex={rowIndex} className={selected ? 'selected' : undefined}>
-      <td>
-        <input
-          type="checkbox"
-          aria-label={`Select job ${job.id}`}
-          checked={selected}
-          onChange={(e) => onToggle(job.uid, e.target.checked)}
-        />
-      </td>
+      {selectable && (
+        <td>
+          <input
+            type="checkbox"
+            aria-label={`Select job ${job.id}`}
+            checked={selected}
+            onChange={(e) => onToggle(job.uid, e.target.checked)}
+          />
+        </td>
+      )}
       <td title={job.id}>{job.id}</td>
-      <td title={showArgs ? (job.args ?? undefined) : undefined}>{argCell(job.args, showArgs)}</td>
-      <td title={showArgs ? (job.kwargs ?? undefined) : undefined}>{argCell(job.kwargs, showArgs)}</td>
+      <ArgCell text={job.args} showArgs={showArgs} title={`Arguments of job ${job.id}`} onShowArgs={onShowArgs} />
+      <ArgCell text={job.kwargs} showArgs={showArgs} title={`Keyword arguments of job ${job.id}`} onShowArgs={onShowArgs} />
       {showCluster && <td>{job.cluster}</td>}
       <td>{formatClock(job.start_time ?? 0)}</td>
       <td>
@@ -141,8 +230,12 @@ export function RunningJobs({ running, showArgs, showCluster }: RunningJobsProps
   const [confirming, setConfirming] = useState<Job[] | null>(null);
   const [results, setResults] = useState<TerminationResult[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [shownArgs, setShownArgs] = useState<ShownArgs | null>(null);
   const { run, isPending } = useCommands();
+  // arguments turned off meanwhile: their text goes from the dialog too
+  const shownNow = showArgs ? shownArgs : null;
   const terminating = isPending('terminate');
+  const readOnly = useReadOnly();
 
   // A job that left (finished, terminated, other cluster chosen) leaves the
   // selection at once, so the count and the command only name jobs on
@@ -165,7 +258,7 @@ export function RunningJobs({ running, showArgs, showCluster }: RunningJobsProps
   );
 
   const [scrollBox, setScrollBox] = useState<HTMLDivElement | null>(null);
-  const columnCount = showCluster ? 7 : 6;
+  const columnCount = (showCluster ? 7 : 6) - (readOnly ? 1 : 0);
   const row = (index: number) => {
     const job = jobs[index];
     if (!job) return null;
@@ -178,6 +271,8 @@ export function RunningJobs({ running, showArgs, showCluster }: RunningJobsProps
         showArgs={showArgs}
         showCluster={showCluster}
         onToggle={toggle}
+        onShowArgs={setShownArgs}
+        selectable={!readOnly}
       />
     );
   };
@@ -208,21 +303,23 @@ export function RunningJobs({ running, showArgs, showCluster }: RunningJobsProps
     <section className="running-jobs" aria-labelledby={headingId}>
       <div className="section-head">
         <h3 id={headingId}>Running jobs ({jobs.length})</h3>
-        <button
-          type="button"
-          className="danger"
-          disabled={count === 0 || terminating}
-          onClick={() => setConfirming(jobs.filter((j) => selection.has(j.uid)))}
-        >
-          {/* The name keeps its prefix in every state: people and tests find it by it. */}
-          Terminate selected ({count})
-        </button>
+        {!readOnly && (
+          <button
+            type="button"
+            className="danger"
+            disabled={count === 0 || terminating}
+            onClick={() => setConfirming(jobs.filter((j) => selection.has(j.uid)))}
+          >
+            {/* The name keeps its prefix in every state: people and tests find it by it. */}
+            Terminate selected ({count})
+          </button>
+        )}
       </div>
 
       <div ref={setScrollBox} className="table-scroll virtual-scroll" tabIndex={0} role="group" aria-labelledby={headingId}>
         <table className="jobs-table" aria-label="Running jobs" aria-rowcount={jobs.length + 1}>
           <colgroup>
-            <col className="col-select" />
+            {!readOnly && <col className="col-select" />}
             <col className="col-id" />
             <col className="col-args" />
             <col className="col-args" />
@@ -232,13 +329,15 @@ export function RunningJobs({ running, showArgs, showCluster }: RunningJobsProps
           </colgroup>
           <thead>
             <tr aria-rowindex={1}>
-              <th scope="col">
-                <SelectAll
-                  count={count}
-                  total={jobs.length}
-                  onChange={(all) => setChosen(all ? new Set(jobs.map((j) => j.uid)) : EMPTY_SELECTION)}
-                />
-              </th>
+              {!readOnly && (
+                <th scope="col">
+                  <SelectAll
+                    count={count}
+                    total={jobs.length}
+                    onChange={(all) => setChosen(all ? new Set(jobs.map((j) => j.uid)) : EMPTY_SELECTION)}
+                  />
+                </th>
+              )}
               <th scope="col">Job ID</th>
               <th scope="col">Arguments</th>
               <th scope="col">Keyword arguments</th>
@@ -281,6 +380,8 @@ export function RunningJobs({ running, showArgs, showCluster }: RunningJobsProps
           )}
         </div>
       )}
+
+      <ArgsDialog shown={shownNow} onClose={() => setShownArgs(null)} />
 
       <ConfirmDialog
         open={confirming !== null}

@@ -5,12 +5,12 @@ import type { AlignedData, Options } from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { Series } from '../protocol';
 import { THEME_EVENT } from '../theme';
-import { bucketTimes } from './jobsSeries';
+import { plotData } from './jobsSeries';
 
 const HEIGHT = 200;
 
-function data(series: Series): AlignedData {
-  return [bucketTimes(series), series.done, series.busy];
+function data(series: Series, buckets: number): AlignedData {
+  return plotData(series, buckets);
 }
 
 /** uPlot draws on a canvas: colours come from the page's CSS variables, read when the chart is built. */
@@ -43,11 +43,12 @@ function options(width: number, el: HTMLElement, step: number): Options {
   };
 }
 
-export default function SeriesPlot({ series }: { series: Series }) {
+/** `buckets`: the window's length; the buckets before the series' data are drawn blank. */
+export default function SeriesPlot({ series, buckets }: { series: Series; buckets: number }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
-  const latest = useRef(series);
-  latest.current = series;
+  const latest = useRef({ series, buckets });
+  latest.current = { series, buckets };
 
   // Built once per mount (and again on a theme change, for its colours);
   // new data goes through setData below.
@@ -56,7 +57,8 @@ export default function SeriesPlot({ series }: { series: Series }) {
     if (!el) return;
     const build = () => {
       plot.current?.destroy();
-      plot.current = new uPlot(options(Math.max(200, el.clientWidth), el, latest.current.step), data(latest.current), el);
+      const { series: shown, buckets: length } = latest.current;
+      plot.current = new uPlot(options(Math.max(200, el.clientWidth), el, shown.step), data(shown, length), el);
     };
     build();
     const resized = new ResizeObserver(() => plot.current?.setSize({ width: Math.max(200, el.clientWidth), height: HEIGHT }));
@@ -74,8 +76,8 @@ export default function SeriesPlot({ series }: { series: Series }) {
   }, []);
 
   useEffect(() => {
-    plot.current?.setData(data(series));
-  }, [series]);
+    plot.current?.setData(data(series, buckets));
+  }, [series, buckets]);
 
   // decorative: the enclosing role="img" carries the label
   return <div ref={box} aria-hidden="true" />;

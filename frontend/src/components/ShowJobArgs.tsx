@@ -1,12 +1,24 @@
 import { useId, useState } from 'react';
-import { useDashboard } from '../context';
+import { useDashboard, useReadOnly } from '../context';
 import { useCommands } from '../useCommands';
 
 /**
  * The server-wide 'Show job arguments' flag (seed 5.3.1): whether the Node
  * page may show job arguments. Every browser sees a change through the delta.
+ * A viewer is told the setting, with no switch (it may not change it).
  */
 export function ShowJobArgs() {
+  const readOnly = useReadOnly();
+  const settings = useDashboard((s) => s.settings);
+  if (readOnly) {
+    return settings === null ? null : (
+      <p className="muted">Job arguments {settings.show_job_args ? 'shown' : 'hidden'} (an operator's setting)</p>
+    );
+  }
+  return <ShowJobArgsSwitch />;
+}
+
+function ShowJobArgsSwitch() {
   const id = useId();
   const errorId = useId();
   const settings = useDashboard((s) => s.settings);

@@ -34,6 +34,8 @@ export type Range = 'recent' | 'minutes';
 
 export interface RangeInfo {
   step: 1 | 60;
+  /** the window's length in buckets (the server's ring: series.py) */
+  buckets: number;
   /** the unit of the jobs-done figures */
   unit: 'second' | 'minute';
   /** how far back, in words */
@@ -45,8 +47,26 @@ export interface RangeInfo {
 
 /** A cluster keeps 24 hours of minutes on the server, a node 3 (series.py). */
 export function rangeInfo(range: Range, node: boolean): RangeInfo {
-  if (range === 'recent') return { step: 1, unit: 'second', span: '10 minutes', group: 60, groupName: 'Minute' };
-  return { step: 60, unit: 'minute', span: node ? '3 hours' : '24 hours', group: 3600, groupName: 'Hour' };
+  if (range === 'recent') return { step: 1, buckets: 600, unit: 'second', span: '10 minutes', group: 60, groupName: 'Minute' };
+  return { step: 60, buckets: node ? 180 : 1440, unit: 'minute', span: node ? '3 hours' : '24 hours', group: 3600, groupName: 'Hour' };
+}
+
+/** What the plot draws: x (bucket start times), jobs done, busy CPUs. */
+export type PlotData = [number[], (number | null)[], (number | null)[]];
+
+/**
+ * The whole window on the x axis, with null (drawn as nothing) for the
+ * buckets before the server's data begins: the server leaves out what it
+ * does not know (before it started, before the cluster was attached), and
+ * that must read as a blank, not as ten minutes of idle zeros.
+ */
+export function plotData(series: Series, buckets: number): PlotData {
+  const known = series.done.length;
+  const missing = Math.max(0, buckets - known);
+  const times: number[] = [];
+  for (let i = 0; i < missing + known; i++) times.push(series.end - (missing + known - 1 - i) * series.step);
+  const blank: null[] = Array<null>(missing).fill(null);
+  return [times, [...blank, ...series.done], [...blank, ...series.busy]];
 }
 
 const RECENT = rangeInfo('recent', false);

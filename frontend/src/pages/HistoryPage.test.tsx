@@ -38,6 +38,7 @@ const summary: HistorySummary = {
   ],
   jobs: 5,
   size: 10_000,
+  store: null,
 };
 
 async function openHistory(init: Partial<DashboardState> = {}) {
@@ -150,6 +151,35 @@ describe('History page', () => {
     await act(async () => first.resolve({ jobs: [job(1), job(2)], total: 2 }));
     expect(screen.getByText('1 job')).toBeTruthy();
     expect(commands.filter((c) => c.name === 'history')).toHaveLength(2);
+  });
+
+  it("says when the history database is not being written, and what it lost once it is again", async () => {
+    const { last, sent, commands } = await openHistory();
+    const summaries = () => commands.filter((c) => c.name === 'history_summary');
+    const healthy = { healthy: true, errors: 0, dropped: 0, reopened: 0, last_error: null };
+    await act(async () => {
+      last().resolve({ jobs: [job(1)], total: 1 });
+      sent('history_summary').resolve({ ...summary, store: healthy });
+    });
+    expect(screen.getByText('1 job')).toBeTruthy();
+    expect(screen.queryByText(/history database/)).toBeNull(); // nothing while all is well
+
+    fireEvent.click(button('Refresh'));
+    await act(async () => {
+      summaries()[1]!.resolve({ ...summary, store: { healthy: false, errors: 3, dropped: 120, reopened: 0, last_error: 'database is locked' } });
+    });
+    const alert = screen.getByRole('alert');
+    expect(alert.textContent).toContain('The history database is not being written: database is locked (3 failed attempts)');
+    expect(alert.textContent).toContain('120 rows never reached it.');
+
+    fireEvent.click(button('Refresh'));
+    await act(async () => {
+      summaries()[2]!.resolve({ ...summary, store: { ...healthy, errors: 5, dropped: 120, reopened: 1 } });
+    });
+    expect(screen.queryByRole('alert')).toBeNull();
+    const status = screen.getByText(/^The history database was deleted or replaced/);
+    expect(status.getAttribute('role')).toBe('status');
+    expect(status.textContent).toContain('1 time and made again: it lacks the jobs written before. 120 rows never reached it.');
   });
 
   it('shows the empty state, and command errors as alerts', async () => {

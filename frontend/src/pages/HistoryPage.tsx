@@ -4,7 +4,7 @@ import { ClusterSelect } from '../components/ClusterSelect';
 import { useDashboard, useSocket } from '../context';
 import { DASH, formatSeconds } from '../format';
 import { COMBINED, JOB_OUTCOMES } from '../protocol';
-import type { CommandArgs, HistoryJob, HistorySummary, JobOutcome } from '../protocol';
+import type { CommandArgs, HistoryJob, HistoryStore, HistorySummary, JobOutcome } from '../protocol';
 import { clusterNames, resolveClusterName } from '../state';
 import { errorMessage } from '../useCommands';
 import './HistoryPage.css';
@@ -41,6 +41,30 @@ export function historyArgs(filters: Filters, cluster: string | null, offset: nu
   if (text) args.text = text;
   if (cluster !== null && cluster !== COMBINED) args.cluster = cluster;
   return args;
+}
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/** What the page says about the history database: nothing while all is well. */
+export function StoreNotice({ store }: { store: HistoryStore | null | undefined }) {
+  if (!store) return null;
+  const lost = store.dropped > 0 ? `${plural(store.dropped, 'row', 'rows')} never reached it. ` : '';
+  if (!store.healthy) {
+    return (
+      <p className="notice history-error" role="alert">
+        The history database is not being written: {store.last_error ?? 'unknown error'} (
+        {plural(store.errors, 'failed attempt', 'failed attempts')}). New jobs wait in memory and writing is retried;
+        beyond a bound the oldest are dropped. {lost}
+      </p>
+    );
+  }
+  if (store.dropped === 0 && store.reopened === 0) return null;
+  return (
+    <p className="notice history-store" role="status">
+      The history database {store.reopened > 0 ? `was deleted or replaced ${plural(store.reopened, 'time', 'times')} and made again: it lacks the jobs written before. ` : 'is written again. '}
+      {lost}
+    </p>
+  );
 }
 
 type Loaded<T> = { state: 'loading' } | { state: 'ok'; value: T } | { state: 'error'; message: string };
@@ -147,6 +171,8 @@ export default function HistoryPage() {
           Refresh
         </button>
       </div>
+
+      {summary.state === 'ok' && <StoreNotice store={summary.value.store} />}
 
       <section aria-labelledby={tableId}>
         <div className="section-head">

@@ -3,7 +3,7 @@ import { act, cleanup, fireEvent, screen, within } from '@testing-library/react'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry, Cluster } from '../protocol';
 import type { DashboardState } from '../store';
-import { cluster, node } from '../test/fixtures';
+import { cluster, hello, node } from '../test/fixtures';
 import { installDialogPolyfill, renderApp } from '../test/renderApp';
 
 beforeAll(installDialogPolyfill);
@@ -45,6 +45,22 @@ describe('Manage page', () => {
     fireEvent.click(screen.getByRole('link', { name: 'Manage' }));
     expect(location.pathname).toBe('/manage');
     expect(await screen.findByRole('heading', { level: 2, name: 'Manage' }, { timeout: 5000 })).toBeTruthy();
+  });
+
+  it('offers a viewer no action: no add form, the nodes without editors or buttons', async () => {
+    await openManage({ hello: hello('viewer') });
+    expect(screen.getByText(/^Read-only: managing nodes needs the operator token/)).toBeTruthy();
+    expect(screen.queryByRole('form', { name: 'Add node' })).toBeNull();
+    const headers = within(nodesTable()).getAllByRole('columnheader').map((h) => h.textContent);
+    expect(headers).toEqual(['IP address', 'Name', 'Status', 'Busy', 'CPUs']);
+    const rows = within(nodesTable()).getAllByRole('row').slice(1);
+    expect(rows.map((r) => within(r).getAllByRole('cell').map((c) => c.textContent))).toEqual([
+      ['127.0.0.2', 'host-127.0.0.2', 'Initialized', '2', '2'],
+      ['127.0.0.3', 'host-127.0.0.3', 'Deallocated', '0', '2'],
+      ['127.0.0.4', 'host-127.0.0.4', 'Closed', '0', '2'],
+    ]);
+    expect(within(nodesTable()).queryAllByRole('button')).toEqual([]);
+    expect(within(nodesTable()).queryAllByRole('spinbutton')).toEqual([]);
   });
 
   it('adds a node to every cluster from "* Combined", to one cluster once chosen', async () => {
@@ -217,8 +233,21 @@ describe('Manage page', () => {
     ]);
     const rows = within(table).getAllByRole('row').slice(1);
     expect(rows.map((r) => within(r).getAllByRole('cell').map((c) => c.textContent))).toEqual([
-      ['10:00:02', 'close_node', '127.0.0.2', 'alpha', 'failed', 'timeout', '—'],
-      ['10:00:01', 'add_node', '10.0.0.1', 'all', 'ok', 'node 10.0.0.1 initialised with 2 CPUs', '127.0.0.1'],
+      ['10:00:02', 'Close node', '127.0.0.2', 'alpha', 'failed', 'timeout', '—'],
+      ['10:00:01', 'Add node', '10.0.0.1', 'all', 'ok', 'node 10.0.0.1 initialised with 2 CPUs', '127.0.0.1'],
     ]);
+  });
+
+  it('names every action in plain words, a new one too', async () => {
+    const entry = (id: number, action: string): AuditEntry => ({
+      id, time: 1_700_000_000 + id, action, target: '10.0.0.1', cluster: null, state: 'ok', message: '', who: null,
+    });
+    const actions = ['set_node_cpus', 'allocate_node', 'deallocate_node', 'terminate_jobs', 'node_reopened', 'some_new_thing'];
+    await openManage({ audit: actions.map((a, i) => entry(i + 1, a)) });
+    const table = screen.getByRole('table', { name: 'Audit log' });
+    const shown = within(table).getAllByRole('row').slice(1).map((r) => within(r).getAllByRole('cell')[1]?.textContent);
+    expect(shown).toEqual(
+      ['Some new thing', 'Closed node back in use', 'Terminate jobs', 'Deallocate node', 'Allocate node', 'Set CPUs'],
+    );
   });
 });

@@ -4,7 +4,7 @@ import { AuditLog } from '../components/AuditLog';
 import { ClusterSelect } from '../components/ClusterSelect';
 import { ManageNodes } from '../components/ManageNodes';
 import type { ActionReport, Target } from '../components/manage';
-import { useDashboard } from '../context';
+import { useDashboard, useReadOnly } from '../context';
 import { COMBINED } from '../protocol';
 import { Link } from '../router';
 import { clusterNames, resolveClusterName } from '../state';
@@ -48,6 +48,7 @@ export default function ManagePage() {
   const clusters = useDashboard((s) => s.clusters);
   const selected = useDashboard((s) => s.selectedCluster);
   const [report, setReport] = useState<ActionReport | null>(null);
+  const readOnly = useReadOnly();
 
   const target = useMemo<Target | null>(() => {
     const name = resolveClusterName(clusterNames(clusters), selected);
@@ -63,12 +64,16 @@ export default function ManagePage() {
       <div className="toolbar">
         <ClusterSelect />
       </div>
-      <ActionResult report={report} />
+      {readOnly ? (
+        <p className="notice">Read-only: managing nodes needs the operator token. The nodes and the audit log are shown.</p>
+      ) : (
+        <ActionResult report={report} />
+      )}
       {target === null ? (
         <p className="loading">No cluster yet.</p>
       ) : (
         <>
-          <AddNodeForm target={target} onReport={setReport} />
+          {!readOnly && <AddNodeForm target={target} onReport={setReport} />}
           <ManageNodes target={target} onReport={setReport} />
         </>
       )}

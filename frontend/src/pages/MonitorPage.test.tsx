@@ -3,7 +3,7 @@ import { act, cleanup, fireEvent, screen, within } from '@testing-library/react'
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Cluster } from '../protocol';
 import type { DashboardState } from '../store';
-import { cluster, node } from '../test/fixtures';
+import { cluster, hello, node } from '../test/fixtures';
 import { renderApp } from '../test/renderApp';
 
 afterEach(() => {
@@ -62,6 +62,8 @@ describe('Monitor page', () => {
     expect(status.textContent).toBe('Live');
     act(() => store.getState().setConnection('reconnecting'));
     expect(status.textContent).toBe('Reconnecting…');
+    act(() => store.getState().setConnection('stopped'));
+    expect(status.textContent).toBe('Server stopped: reconnecting when it is back');
     act(() => store.getState().setConnection('closed'));
     expect(status.textContent).toBe('Disconnected');
   });
@@ -210,6 +212,22 @@ describe('Monitor page', () => {
     expect(headerOf('IP address').getAttribute('aria-sort')).toBe('descending');
   });
 
+  it('offers a viewer no command: it says read-only and shows the arguments setting as text', () => {
+    const { commands } = setup({ hello: hello('viewer') });
+    expect(screen.getByRole('note').textContent).toBe('Read-only: a viewer token can look, not command');
+    expect(screen.queryByRole('checkbox', { name: 'Show job arguments' })).toBeNull();
+    expect(screen.getByText("Job arguments shown (an operator's setting)")).toBeTruthy();
+    // Update and the interval stay: they are this browser's own view
+    expect(screen.getByRole('button', { name: 'Update' })).toBeTruthy();
+    expect(commands.filter((c) => c.name !== 'series')).toEqual([]);
+  });
+
+  it('gives an operator the switch and no read-only note', () => {
+    setup({ hello: hello('operator') });
+    expect(screen.queryByRole('note')).toBeNull();
+    expect(screen.getByRole('checkbox', { name: 'Show job arguments' })).toBeTruthy();
+  });
+
   it('toggles "Show job arguments" through the command, disabled while it runs', async () => {
     const { sent } = setup();
     const box = screen.getByRole('checkbox', { name: 'Show job arguments' }) as HTMLInputElement;
@@ -319,7 +337,7 @@ describe('Monitor page', () => {
     const input = screen.getByRole('spinbutton', { name: 'Update interval (seconds)' }) as HTMLInputElement;
     expect(input.value).toBe('');
     act(() =>
-      store.getState().receiveHello({ type: 'hello', protocol: 1, server: 'dispymon 0.1.0', poll_sec: 5, show_job_args: true }),
+      store.getState().receiveHello(hello('operator', { poll_sec: 5 })),
     );
     expect(input.value).toBe('5');
     expect(screen.getByText('dispymon 0.1.0')).toBeTruthy();

@@ -6,7 +6,7 @@ import type { Cluster, Job } from '../protocol';
 import type { WatchedJobs } from '../state';
 import { navigate } from '../router';
 import type { DashboardState } from '../store';
-import { cluster, node } from '../test/fixtures';
+import { cluster, hello, node } from '../test/fixtures';
 import { installDialogPolyfill, renderApp } from '../test/renderApp';
 
 const IP = '127.0.0.2';
@@ -130,6 +130,17 @@ describe('Node page', () => {
     expect(cells[5]).toMatch(/^\d+ (s|min|h)/);
     expect(screen.getByRole('checkbox', { name: 'Select job job-2' })).toBeTruthy();
     expect(table().getAttribute('aria-rowcount')).toBe('4');
+  });
+
+  it('offers a viewer no way to terminate: no selection, no Terminate', async () => {
+    const { commands } = await openNode({ hello: hello('viewer') });
+    const headers = within(table()).getAllByRole('columnheader').map((h) => h.textContent);
+    expect(headers).toEqual(['Job ID', 'Arguments', 'Keyword arguments', 'Start time', 'Elapsed']);
+    expect(cellTexts(bodyRows()[0]!).slice(0, 4)).toEqual(['job-1', "1, 'x'", 'n=1', '14:05:09']);
+    expect(within(table()).queryAllByRole('checkbox')).toEqual([]);
+    expect(screen.queryByRole('button', { name: /Terminate/ })).toBeNull();
+    expect(screen.getByRole('note').textContent).toMatch(/^Read-only/);
+    expect(commands.filter((c) => c.name !== 'series')).toEqual([]);
   });
 
   it('shows "hidden" instead of arguments while show_job_args is off', async () => {

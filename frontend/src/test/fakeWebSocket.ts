@@ -42,11 +42,11 @@ export class FakeWebSocket implements WebSocketLike {
     this.onmessage?.({ data } as MessageEvent);
   }
 
-  /** The server or the network closed the connection. */
-  drop(): void {
+  /** The server or the network closed the connection (1006: no close frame; 1001: server shutdown), with the server's reason. */
+  drop(code = 1006, reason = ''): void {
     this.readyState = 3;
-    this.onerror?.({} as Event);
-    this.onclose?.({} as CloseEvent);
+    if (code === 1006) this.onerror?.({} as Event);
+    this.onclose?.({ code, reason } as CloseEvent);
   }
 }
 

@@ -1,5 +1,5 @@
 // Builders for protocol records in tests: full records with overridable fields.
-import type { Cluster, Jobs, Node } from '../protocol';
+import type { Cluster, Hello, Jobs, Node, Role } from '../protocol';
 import { zeroJobs } from '../state';
 
 export function node(ip: string, fields: Partial<Node> = {}): Node {
@@ -31,4 +31,8 @@ export function cluster(name: string, nodes: Node[] = [], jobFields: Partial<Job
     jobs: jobs(jobFields),
     nodes: Object.fromEntries(nodes.map((n) => [n.ip_addr, n])),
   };
+}
+
+export function hello(role: Role = 'operator', fields: Partial<Hello> = {}): Hello {
+  return { type: 'hello', protocol: 1, server: 'dispymon 0.1.0', poll_sec: 10, min_interval: 0.05, show_job_args: true, role, ...fields };
 }

@@ -31,7 +31,7 @@ export function renderApp(init: Partial<DashboardState> = {}) {
   const socket = {
     setViewInterval: vi.fn((s: number) => store.getState().chooseInterval(s)),
     setWatchedNode: vi.fn((ip: string | null) => store.getState().watchNode(ip)),
-    flush: vi.fn(),
+    flush: vi.fn(() => store.getState().requestUpdate()),
     command: vi.fn(
       (name: CommandName, args: object) =>
         new Promise((resolve, reject) => {
