@@ -72,6 +72,27 @@ async def test_the_combined_status_recipe_counts_each_job_once(local_nodes, new_
         check_against_dispy(ws.mirror.clusters["alpha"], a, a_jobs)
 
 
+async def test_the_combined_status_recipe_as_the_seed_writes_it(local_nodes, new_cluster, new_server):
+    """The recipe as a program writes it: the second cluster made with the
+    server's cluster_status, its jobs submitted at once (before the fix: 13
+    submitted, 1 queued for ever, for 12 jobs all Finished)."""
+    nodes = local_nodes(2, cpus=2, first=66)
+    ips = [n.ip for n in nodes.nodes]
+    a = await asyncio.to_thread(new_cluster, alpha, ips)
+    server = await asyncio.to_thread(new_server, a, poll_sec=0.1)
+
+    def program():
+        b = new_cluster(beta, ips, cluster_status=server.cluster_status)
+        return b, [b.submit(0.05) for _ in range(12)]
+
+    b, jobs = await asyncio.to_thread(program)
+    await finish(jobs)
+    async with aiohttp.ClientSession() as session:
+        ws = await connect(session, server)
+        await ws.until(done("beta", 12), what="beta's jobs")
+        check_against_dispy(ws.mirror.clusters["beta"], b, jobs)
+
+
 async def test_a_server_made_after_jobs_ran_counts_what_dispy_knows(local_nodes, new_cluster, new_server):
     """Attached late, the page agrees with itself: Submitted = Done + Pending,
     Done = the nodes' jobs done added up, from the first snapshot on."""
