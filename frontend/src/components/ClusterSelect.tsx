@@ -1,8 +1,8 @@
 import { useShallow } from 'zustand/react/shallow';
 import { useId } from 'react';
-import { useDashboard } from '../context';
-import { COMBINED } from '../protocol';
-import { clusterNames, resolveClusterName } from '../state';
+import { useDashboard } from '../core/context';
+import { COMBINED } from '../core/protocol';
+import { clusterNames, resolveClusterName } from '../core/state';
 
 /** Cluster chooser; with a single cluster there is nothing to choose, so only its name shows. */
 export function ClusterSelect() {

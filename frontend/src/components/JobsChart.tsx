@@ -1,11 +1,11 @@
 import { Suspense, lazy, useEffect, useId, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { useDashboard, useSocket } from '../context';
-import { formatClock } from '../format';
-import { COMBINED } from '../protocol';
-import type { Series } from '../protocol';
-import { clusterNames, resolveClusterName } from '../state';
-import { errorMessage } from '../useCommands';
+import { useDashboard, useSocket } from '../core/context';
+import { formatClock } from '../lib/format';
+import { COMBINED } from '../core/protocol';
+import type { Series } from '../core/protocol';
+import { clusterNames, resolveClusterName } from '../core/state';
+import { errorMessage } from '../core/useCommands';
 import { chartLabel, perGroup, rangeInfo, round1 } from './jobsSeries';
 import type { Range } from './jobsSeries';
 import './JobsChart.css';

@@ -3,8 +3,8 @@ import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import type { AlignedData, Options } from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import type { Series } from '../protocol';
-import { THEME_EVENT } from '../theme';
+import type { Series } from '../core/protocol';
+import { THEME_EVENT } from '../lib/theme';
 import { plotData } from './jobsSeries';
 
 const HEIGHT = 200;

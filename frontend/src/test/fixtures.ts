@@ -1,6 +1,6 @@
 // Builders for protocol records in tests: full records with overridable fields.
-import type { Cluster, Hello, Jobs, Node, Role } from '../protocol';
-import { zeroJobs } from '../state';
+import type { Cluster, Hello, Jobs, Node, Role } from '../core/protocol';
+import { zeroJobs } from '../core/state';
 
 export function node(ip: string, fields: Partial<Node> = {}): Node {
   return {

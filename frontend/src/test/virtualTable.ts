@@ -1,6 +1,6 @@
 // Shared set-up for tests of the virtualised tables.
 import { afterAll, beforeAll } from 'vitest';
-import type { Cluster } from '../protocol';
+import type { Cluster } from '../core/protocol';
 import { cluster, node } from './fixtures';
 
 /**

@@ -1,11 +1,11 @@
 import { memo, useEffect, useId, useLayoutEffect, useMemo, useRef, useState } from 'react';
-import { useNow } from '../clock';
-import { DASH, formatClock, formatElapsed } from '../format';
-import { useReadOnly } from '../context';
-import type { Job, TerminateOutcome } from '../protocol';
-import { useCommands } from '../useCommands';
-import { ConfirmDialog } from './ConfirmDialog';
-import VirtualRows from './VirtualRows';
+import { useNow } from '../../lib/clock';
+import { DASH, formatClock, formatElapsed } from '../../lib/format';
+import { useReadOnly } from '../../core/context';
+import type { Job, TerminateOutcome } from '../../core/protocol';
+import { useCommands } from '../../core/useCommands';
+import { ConfirmDialog } from '../../components/ConfirmDialog';
+import VirtualRows from '../../components/VirtualRows';
 
 // Rows are plain data plus a uid Set for the selection, not TanStack Table:
 // its row model rebuilds ~30 closures per row on every data change, measured

@@ -1,6 +1,6 @@
 import { useId, useState } from 'react';
 import type { FormEvent } from 'react';
-import { useCommands } from '../useCommands';
+import { useCommands } from '../../core/useCommands';
 import { isShared } from './manage';
 import type { Report, Target } from './manage';
 

@@ -1,10 +1,10 @@
 import { useEffect } from 'react';
-import { ClusterSelect } from '../components/ClusterSelect';
-import { JobsChart } from '../components/JobsChart';
-import { JobsSummary } from '../components/JobsSummary';
-import { NodesTable } from '../components/NodesTable';
-import { ShowJobArgs } from '../components/ShowJobArgs';
-import { UpdateControls } from '../components/UpdateControls';
+import { ClusterSelect } from '../../components/ClusterSelect';
+import { JobsChart } from '../../components/JobsChart';
+import { JobsSummary } from './JobsSummary';
+import { NodesTable } from './NodesTable';
+import { ShowJobArgs } from './ShowJobArgs';
+import { UpdateControls } from '../../components/UpdateControls';
 
 export function MonitorPage() {
   useEffect(() => {

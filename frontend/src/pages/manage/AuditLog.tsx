@@ -1,6 +1,6 @@
 import { useId, useMemo } from 'react';
-import { useDashboard } from '../context';
-import { DASH, formatClock } from '../format';
+import { useDashboard } from '../../core/context';
+import { DASH, formatClock } from '../../lib/format';
 
 /** The log's action names (the commands', and the server's own) in plain words. */
 const ACTIONS: Record<string, string> = {

@@ -1,10 +1,10 @@
 // @vitest-environment jsdom
 import { act, cleanup, fireEvent, screen, within } from '@testing-library/react';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEntry, Cluster } from '../protocol';
-import type { DashboardState } from '../store';
-import { cluster, hello, node } from '../test/fixtures';
-import { installDialogPolyfill, renderApp } from '../test/renderApp';
+import type { AuditEntry, Cluster } from '../../core/protocol';
+import type { DashboardState } from '../../core/store';
+import { cluster, hello, node } from '../../test/fixtures';
+import { installDialogPolyfill, renderApp } from '../../test/renderApp';
 
 beforeAll(installDialogPolyfill);
 afterEach(() => {

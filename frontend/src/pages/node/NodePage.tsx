@@ -1,20 +1,20 @@
 import type { ReactNode } from 'react';
 import { useEffect, useMemo, useRef } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { ClusterSelect } from '../components/ClusterSelect';
-import { JobsChart } from '../components/JobsChart';
-import { RunningJobs } from '../components/RunningJobs';
-import type { RunningJobsList } from '../components/RunningJobs';
-import { UpdateControls } from '../components/UpdateControls';
-import { useDashboard, useSocket } from '../context';
-import { DASH, formatBytes, formatClock, formatPercent, formatSeconds } from '../format';
-import { NodeStatus } from '../components/NodeStatus';
-import { COMBINED } from '../protocol';
-import type { Node } from '../protocol';
-import { isListed, orderJobs } from '../jobOrder';
-import type { JobOrder } from '../jobOrder';
-import { Link } from '../router';
-import { clusterNames, resolveClusterName, selectCluster } from '../state';
+import { ClusterSelect } from '../../components/ClusterSelect';
+import { JobsChart } from '../../components/JobsChart';
+import { RunningJobs } from './RunningJobs';
+import type { RunningJobsList } from './RunningJobs';
+import { UpdateControls } from '../../components/UpdateControls';
+import { useDashboard, useSocket } from '../../core/context';
+import { DASH, formatBytes, formatClock, formatPercent, formatSeconds } from '../../lib/format';
+import { NodeStatus } from '../../components/NodeStatus';
+import { COMBINED } from '../../core/protocol';
+import type { Node } from '../../core/protocol';
+import { isListed, orderJobs } from './jobOrder';
+import type { JobOrder } from './jobOrder';
+import { Link } from '../../router';
+import { clusterNames, resolveClusterName, selectCluster } from '../../core/state';
 
 const dashIfNull = (v: number | null | undefined, fmt: (v: number) => string) => (v == null ? DASH : fmt(v));
 

@@ -1,14 +1,14 @@
 import { memo, useId, useMemo, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
-import { useDashboard } from '../context';
-import { DASH, formatBytes, formatClock, formatPercent, formatSeconds, healthFlags, secPerJob } from '../format';
-import { NodeStatus } from './NodeStatus';
-import type { Node } from '../protocol';
-import { selectCluster } from '../state';
-import { Link, replaceSearch, useSearch } from '../router';
-import { nodePath } from '../paths';
-import { useVirtualRows } from './useVirtualRows';
-import { useScrollEdges } from './useScrollEdges';
+import { useDashboard } from '../../core/context';
+import { DASH, formatBytes, formatClock, formatPercent, formatSeconds, healthFlags, secPerJob } from '../../lib/format';
+import { NodeStatus } from '../../components/NodeStatus';
+import type { Node } from '../../core/protocol';
+import { selectCluster } from '../../core/state';
+import { Link, replaceSearch, useSearch } from '../../router';
+import { nodePath } from '../../lib/paths';
+import { useVirtualRows } from '../../components/useVirtualRows';
+import { useScrollEdges } from '../../components/useScrollEdges';
 
 // Sorting is a few lines here rather than TanStack Table: this page is what
 // loads first, and the table library alone is ~12 KB gzip of it.

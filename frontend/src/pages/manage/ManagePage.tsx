@@ -1,14 +1,14 @@
 import { useEffect, useMemo, useState } from 'react';
-import { AddNodeForm } from '../components/AddNodeForm';
-import { AuditLog } from '../components/AuditLog';
-import { ClusterSelect } from '../components/ClusterSelect';
-import { ManageNodes } from '../components/ManageNodes';
-import type { ActionReport, Target } from '../components/manage';
-import { useDashboard, useReadOnly } from '../context';
-import { COMBINED } from '../protocol';
-import { Link } from '../router';
-import { clusterNames, resolveClusterName } from '../state';
-import { nodePath } from '../paths';
+import { AddNodeForm } from './AddNodeForm';
+import { AuditLog } from './AuditLog';
+import { ClusterSelect } from '../../components/ClusterSelect';
+import { ManageNodes } from './ManageNodes';
+import type { ActionReport, Target } from './manage';
+import { useDashboard, useReadOnly } from '../../core/context';
+import { COMBINED } from '../../core/protocol';
+import { Link } from '../../router';
+import { clusterNames, resolveClusterName } from '../../core/state';
+import { nodePath } from '../../lib/paths';
 
 /** What the last action did, for the person who did it. */
 function ActionResult({ report: reported }: { report: ActionReport | null }) {

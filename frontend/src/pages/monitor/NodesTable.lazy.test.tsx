@@ -4,12 +4,12 @@
 // once per test file).
 import { cleanup, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { renderApp } from '../test/renderApp';
-import { address, manyNodes, useScrollBoxHeight } from '../test/virtualTable';
+import { renderApp } from '../../test/renderApp';
+import { address, manyNodes, useScrollBoxHeight } from '../../test/virtualTable';
 import { FULL_TABLE_ROWS, LOADING_ROWS } from './NodesTable';
 
 const loads = vi.hoisted(() => vi.fn());
-vi.mock('./VirtualRows', async (importOriginal) => {
+vi.mock('../../components/VirtualRows', async (importOriginal) => {
   loads();
   return importOriginal();
 });

@@ -4,8 +4,8 @@
 // (docs/benchmarks.md section 7). The previous order is kept; the table says
 // which records left and came (JobTable.since), the ones that left are found
 // by binary search and the new ones merged in at theirs.
-import type { JobTable } from './jobTable';
-import type { Job } from './protocol';
+import type { JobTable } from '../../core/jobTable';
+import type { Job } from '../../core/protocol';
 
 /** Start time order (oldest first, unknown last), then uid: a total, stable order across updates. */
 function byStart(a: Job, b: Job): number {

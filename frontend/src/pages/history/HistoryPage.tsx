@@ -1,12 +1,12 @@
 import { useCallback, useEffect, useId, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { ClusterSelect } from '../components/ClusterSelect';
-import { useDashboard, useSocket } from '../context';
-import { DASH, formatSeconds } from '../format';
-import { COMBINED, JOB_OUTCOMES } from '../protocol';
-import type { CommandArgs, HistoryJob, HistoryStore, HistorySummary, JobOutcome } from '../protocol';
-import { clusterNames, resolveClusterName } from '../state';
-import { errorMessage } from '../useCommands';
+import { ClusterSelect } from '../../components/ClusterSelect';
+import { useDashboard, useSocket } from '../../core/context';
+import { DASH, formatSeconds } from '../../lib/format';
+import { COMBINED, JOB_OUTCOMES } from '../../core/protocol';
+import type { CommandArgs, HistoryJob, HistoryStore, HistorySummary, JobOutcome } from '../../core/protocol';
+import { clusterNames, resolveClusterName } from '../../core/state';
+import { errorMessage } from '../../core/useCommands';
 import './HistoryPage.css';
 
 /** Rows per page; the server's default, well under its 1000 cap. */

@@ -12,7 +12,7 @@ import {
   selectCluster,
 } from './state';
 import type { ServerData } from './state';
-import { cluster, jobs, node } from './test/fixtures';
+import { cluster, jobs, node } from '../test/fixtures';
 
 function snapshot(seq: number, clusters: Snapshot['clusters'], more: Partial<Snapshot> = {}): Snapshot {
   return { type: 'snapshot', seq, settings: { show_job_args: true }, clusters, audit: [], node_jobs: null, ...more };

@@ -1,10 +1,10 @@
 // @vitest-environment jsdom
 import { act, cleanup, fireEvent, screen, within } from '@testing-library/react';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { JobTable } from '../jobTable';
-import type { Job } from '../protocol';
-import { cluster, node } from '../test/fixtures';
-import { installDialogPolyfill, renderApp } from '../test/renderApp';
+import { JobTable } from '../../core/jobTable';
+import type { Job } from '../../core/protocol';
+import { cluster, node } from '../../test/fixtures';
+import { installDialogPolyfill, renderApp } from '../../test/renderApp';
 
 const IP = '127.0.0.2';
 const LONG = `[${Array.from({ length: 40 }, (_, i) => i * 1000).join(', ')}]`;

@@ -1,8 +1,8 @@
 // @vitest-environment jsdom
 import { act, cleanup, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cluster } from '../test/fixtures';
-import { renderApp } from '../test/renderApp';
+import { cluster } from '../../test/fixtures';
+import { renderApp } from '../../test/renderApp';
 
 afterEach(() => {
   cleanup();

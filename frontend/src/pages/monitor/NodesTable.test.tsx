@@ -1,10 +1,10 @@
 // @vitest-environment jsdom
 import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
-import { compareIp } from '../state';
-import { node } from '../test/fixtures';
-import { renderApp } from '../test/renderApp';
-import { address, manyNodes, useScrollBoxHeight } from '../test/virtualTable';
+import { compareIp } from '../../core/state';
+import { node } from '../../test/fixtures';
+import { renderApp } from '../../test/renderApp';
+import { address, manyNodes, useScrollBoxHeight } from '../../test/virtualTable';
 import { FULL_TABLE_ROWS, sortNodes } from './NodesTable';
 
 useScrollBoxHeight();

@@ -1,11 +1,11 @@
 // @vitest-environment jsdom
 import { act, cleanup, fireEvent, screen, within } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { HistoryJob, HistorySummary } from '../protocol';
-import type { DashboardState } from '../store';
-import { cluster, node } from '../test/fixtures';
-import { renderApp } from '../test/renderApp';
-import type { SentCommand } from '../test/renderApp';
+import type { HistoryJob, HistorySummary } from '../../core/protocol';
+import type { DashboardState } from '../../core/store';
+import { cluster, node } from '../../test/fixtures';
+import { renderApp } from '../../test/renderApp';
+import type { SentCommand } from '../../test/renderApp';
 
 afterEach(() => {
   cleanup();

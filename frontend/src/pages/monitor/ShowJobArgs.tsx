@@ -1,6 +1,6 @@
 import { useId, useState } from 'react';
-import { useDashboard, useReadOnly } from '../context';
-import { useCommands } from '../useCommands';
+import { useDashboard, useReadOnly } from '../../core/context';
+import { useCommands } from '../../core/useCommands';
 
 /**
  * The server-wide 'Show job arguments' flag (seed 5.3.1): whether the Node

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { isListed, orderJobs } from './jobOrder';
-import { JobTable } from './jobTable';
-import type { Job } from './protocol';
+import { JobTable } from '../../core/jobTable';
+import type { Job } from '../../core/protocol';
 
 const job = (uid: number, start: number | null, cluster = 'a'): Job => ({
   uid, cluster, id: `job-${uid}`, args: null, kwargs: null, start_time: start, ip_addr: '10.0.0.1',

@@ -1,5 +1,5 @@
 // Shared by the Manage page's parts: what they act on and how they report.
-import type { Cluster } from '../protocol';
+import type { Cluster } from '../../core/protocol';
 
 /** The clusters a management action applies to, from the global cluster choice. */
 export interface Target {

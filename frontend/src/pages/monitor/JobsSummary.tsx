@@ -1,7 +1,7 @@
 import { useId } from 'react';
-import { useDashboard } from '../context';
-import type { Jobs } from '../protocol';
-import { selectCluster, zeroJobs } from '../state';
+import { useDashboard } from '../../core/context';
+import type { Jobs } from '../../core/protocol';
+import { selectCluster, zeroJobs } from '../../core/state';
 
 type FigureKey = keyof Jobs | 'pending';
 

@@ -1,13 +1,13 @@
 // @vitest-environment jsdom
 import { act, cleanup, fireEvent, screen, within } from '@testing-library/react';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { JobTable } from '../jobTable';
-import type { Cluster, Job } from '../protocol';
-import type { WatchedJobs } from '../state';
-import { navigate } from '../router';
-import type { DashboardState } from '../store';
-import { cluster, hello, node } from '../test/fixtures';
-import { installDialogPolyfill, renderApp } from '../test/renderApp';
+import { JobTable } from '../../core/jobTable';
+import type { Cluster, Job } from '../../core/protocol';
+import type { WatchedJobs } from '../../core/state';
+import { navigate } from '../../router';
+import type { DashboardState } from '../../core/store';
+import { cluster, hello, node } from '../../test/fixtures';
+import { installDialogPolyfill, renderApp } from '../../test/renderApp';
 
 const IP = '127.0.0.2';
 const t0 = new Date(2024, 5, 1, 14, 5, 9).getTime() / 1000;

@@ -3,8 +3,8 @@ import type { Hello, Snapshot } from './protocol';
 import { CommandFailedError, CommandTimeoutError, ConnectionLostError, DispySocket, backoffDelay, wsUrl } from './socket';
 import { createDashboardStore } from './store';
 import type { DashboardStore } from './store';
-import { fakeWebSockets } from './test/fakeWebSocket';
-import { cluster, node } from './test/fixtures';
+import { fakeWebSockets } from '../test/fakeWebSocket';
+import { cluster, node } from '../test/fixtures';
 
 const hello = (poll_sec = 10, protocol = 1): Hello => ({
   type: 'hello',

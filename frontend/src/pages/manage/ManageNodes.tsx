@@ -1,14 +1,14 @@
 import { useId, useMemo, useState } from 'react';
 import type { ReactNode } from 'react';
-import { useDashboard, useReadOnly } from '../context';
-import { statusText } from '../format';
-import type { Node } from '../protocol';
-import { nodePath } from '../paths';
-import { Link } from '../router';
-import { compareIp, selectCluster } from '../state';
-import { useCommands } from '../useCommands';
+import { useDashboard, useReadOnly } from '../../core/context';
+import { statusText } from '../../lib/format';
+import type { Node } from '../../core/protocol';
+import { nodePath } from '../../lib/paths';
+import { Link } from '../../router';
+import { compareIp, selectCluster } from '../../core/state';
+import { useCommands } from '../../core/useCommands';
 import { parseCpus } from './AddNodeForm';
-import { ConfirmDialog } from './ConfirmDialog';
+import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { isShared } from './manage';
 import type { Report, Target } from './manage';
 
