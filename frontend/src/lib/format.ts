@@ -4,11 +4,21 @@ export const DASH = '—';
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
+/** A number through a formatter, or — when nothing was reported (null, undefined). */
+export const dashIfNull = (v: number | null | undefined, fmt: (v: number) => string) => (v == null ? DASH : fmt(v));
+
+const hms = (d: Date) => `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+
 /** Local wall-clock time HH:MM:SS of a Unix time in seconds; — for 0 (never). */
 export function formatClock(unixSeconds: number): string {
-  if (!(unixSeconds > 0)) return DASH;
+  return unixSeconds > 0 ? hms(new Date(unixSeconds * 1000)) : DASH;
+}
+
+/** Local date and time (YYYY-MM-DD HH:MM:SS) of a Unix time: for what spans days; — for none. */
+export function formatDateTime(unixSeconds: number | null): string {
+  if (unixSeconds == null || !(unixSeconds > 0)) return DASH;
   const d = new Date(unixSeconds * 1000);
-  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${hms(d)}`;
 }
 
 /** Seconds with millisecond precision (dispy.httpd's format). */

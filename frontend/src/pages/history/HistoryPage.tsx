@@ -1,24 +1,15 @@
-import { useCallback, useEffect, useId, useRef, useState } from 'react';
-import { useShallow } from 'zustand/react/shallow';
+import { useCallback, useEffect, useId, useState } from 'react';
 import { ClusterSelect } from '../../components/ClusterSelect';
-import { useDashboard, useSocket } from '../../core/context';
-import { DASH, formatSeconds } from '../../lib/format';
-import { COMBINED, JOB_OUTCOMES } from '../../core/protocol';
-import type { CommandArgs, HistoryJob, HistoryStore, HistorySummary, JobOutcome } from '../../core/protocol';
-import { clusterNames, resolveClusterName } from '../../core/state';
-import { errorMessage } from '../../core/useCommands';
+import { DASH, dashIfNull, formatDateTime, formatSeconds } from '../../lib/format';
+import { JOB_OUTCOMES } from '../../core/protocol';
+import type { CommandArgs, HistoryJob, HistoryStore, JobOutcome } from '../../core/protocol';
+import { clusterArg, useClusterChoice } from '../../core/selectors';
+import { useQuery } from '../../core/useQuery';
+import type { Query } from '../../core/useQuery';
 import './HistoryPage.css';
 
 /** Rows per page; the server's default, well under its 1000 cap. */
 export const PAGE_SIZE = 100;
-
-/** Local date and time of a Unix time: history spans days, so the date matters. */
-function formatDateTime(unixSeconds: number | null): string {
-  if (unixSeconds == null || !(unixSeconds > 0)) return DASH;
-  const d = new Date(unixSeconds * 1000);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
 
 function exceptionText(job: HistoryJob): string {
   if (!job.exception_type) return '';
@@ -39,8 +30,7 @@ export function historyArgs(filters: Filters, cluster: string | null, offset: nu
   if (node) args.node = node;
   const text = filters.text.trim();
   if (text) args.text = text;
-  if (cluster !== null && cluster !== COMBINED) args.cluster = cluster;
-  return args;
+  return { ...args, ...clusterArg(cluster) };
 }
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
@@ -69,44 +59,29 @@ export function StoreNotice({ store }: { store: HistoryStore | null | undefined 
 
 type Loaded<T> = { state: 'loading' } | { state: 'ok'; value: T } | { state: 'error'; message: string };
 
+/** A query's state as the page shows it: its error until an answer replaces it. */
+function loaded<T>({ value, error }: Query<T>): Loaded<T> {
+  if (error !== null) return { state: 'error', message: error };
+  return value === null ? { state: 'loading' } : { state: 'ok', value };
+}
+
 /** Finished jobs (the server's history), filterable and paged, and failures by exception type. */
 export default function HistoryPage() {
   useEffect(() => {
     document.title = 'History · dispymon';
   }, []);
-  const socket = useSocket();
-  const names = useDashboard(useShallow((s) => clusterNames(s.clusters)));
-  const selected = useDashboard((s) => s.selectedCluster);
-  const cluster = resolveClusterName(names, selected);
+  const { name: cluster } = useClusterChoice();
 
   const [filters, setFilters] = useState<Filters>({ outcome: '', node: '', text: '' });
   const [offset, setOffset] = useState(0);
-  const [jobs, setJobs] = useState<Loaded<{ jobs: HistoryJob[]; total: number }>>({ state: 'loading' });
-  const [summary, setSummary] = useState<Loaded<HistorySummary>>({ state: 'loading' });
-  // bumped by "Refresh": the effects below run again with the same filters
-  const [refreshes, setRefreshes] = useState(0);
-
-  // Answers can arrive out of order while someone types: only the latest
-  // request's answer is shown.
-  const latest = useRef(0);
-  useEffect(() => {
-    const request = ++latest.current;
-    socket.command('history', historyArgs(filters, cluster, offset)).then(
-      (value) => request === latest.current && setJobs({ state: 'ok', value }),
-      (err: unknown) => request === latest.current && setJobs({ state: 'error', message: errorMessage(err) }),
-    );
-  }, [socket, filters, cluster, offset, refreshes]);
-
-  useEffect(() => {
-    let current = true;
-    socket.command('history_summary', {}).then(
-      (value) => current && setSummary({ state: 'ok', value }),
-      (err: unknown) => current && setSummary({ state: 'error', message: errorMessage(err) }),
-    );
-    return () => {
-      current = false;
-    };
-  }, [socket, refreshes]);
+  const history = useQuery('history', historyArgs(filters, cluster, offset));
+  const historySummary = useQuery('history_summary', {});
+  const jobs = loaded(history);
+  const summary = loaded(historySummary);
+  const refresh = () => {
+    history.reload();
+    historySummary.reload();
+  };
 
   // a new filter shows its newest jobs first
   const changeFilter = useCallback((change: Partial<Filters>) => {
@@ -167,7 +142,7 @@ export default function HistoryPage() {
             onChange={(e) => changeFilter({ text: e.target.value })}
           />
         </div>
-        <button type="button" onClick={() => setRefreshes((n) => n + 1)}>
+        <button type="button" onClick={refresh}>
           Refresh
         </button>
       </div>
@@ -219,7 +194,7 @@ export default function HistoryPage() {
                     <td className="history-exception">{exceptionText(job)}</td>
                     <td>{formatDateTime(job.start_time)}</td>
                     <td>{formatDateTime(job.end_time)}</td>
-                    <td className="num">{job.duration == null ? DASH : formatSeconds(job.duration)}</td>
+                    <td className="num">{dashIfNull(job.duration, formatSeconds)}</td>
                   </tr>
                 ))}
               </tbody>

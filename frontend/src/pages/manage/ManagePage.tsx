@@ -5,9 +5,8 @@ import { ClusterSelect } from '../../components/ClusterSelect';
 import { ManageNodes } from './ManageNodes';
 import type { ActionReport, Target } from './manage';
 import { useDashboard, useReadOnly } from '../../core/context';
-import { COMBINED } from '../../core/protocol';
 import { Link } from '../../router';
-import { clusterNames, resolveClusterName } from '../../core/state';
+import { clusterArg, clustersOf, useClusterChoice } from '../../core/selectors';
 import { nodePath } from '../../lib/paths';
 
 /** What the last action did, for the person who did it. */
@@ -46,17 +45,15 @@ export default function ManagePage() {
     document.title = 'Manage · dispymon';
   }, []);
   const clusters = useDashboard((s) => s.clusters);
-  const selected = useDashboard((s) => s.selectedCluster);
+  const { name } = useClusterChoice();
   const [report, setReport] = useState<ActionReport | null>(null);
   const readOnly = useReadOnly();
 
-  const target = useMemo<Target | null>(() => {
-    const name = resolveClusterName(clusterNames(clusters), selected);
-    if (name === null) return null;
-    // '* Combined' acts on every cluster: the commands then omit `cluster`.
-    const list = name === COMBINED ? Object.values(clusters) : clusters[name] ? [clusters[name]] : [];
-    return { name, clusters: list, arg: name === COMBINED ? {} : { cluster: name } };
-  }, [clusters, selected]);
+  // '* Combined' acts on every cluster: the commands then omit `cluster`.
+  const target = useMemo<Target | null>(
+    () => (name === null ? null : { name, clusters: clustersOf(clusters, name), arg: clusterArg(name) }),
+    [clusters, name],
+  );
 
   return (
     <>

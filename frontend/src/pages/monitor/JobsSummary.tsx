@@ -1,7 +1,8 @@
 import { useId } from 'react';
 import { useDashboard } from '../../core/context';
 import type { Jobs } from '../../core/protocol';
-import { selectCluster, zeroJobs } from '../../core/state';
+import { selectCluster } from '../../core/selectors';
+import { zeroJobs } from '../../core/state';
 
 type FigureKey = keyof Jobs | 'pending';
 

@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
-import { compareIp } from '../../core/state';
+import { compareIp } from '../../lib/ipOrder';
 import { node } from '../../test/fixtures';
 import { renderApp } from '../../test/renderApp';
 import { address, manyNodes, useScrollBoxHeight } from '../../test/virtualTable';

@@ -1,22 +1,18 @@
 import type { ReactNode } from 'react';
 import { useEffect, useMemo, useRef } from 'react';
-import { useShallow } from 'zustand/react/shallow';
 import { ClusterSelect } from '../../components/ClusterSelect';
 import { JobsChart } from '../../components/JobsChart';
 import { RunningJobs } from './RunningJobs';
 import type { RunningJobsList } from './RunningJobs';
 import { UpdateControls } from '../../components/UpdateControls';
 import { useDashboard, useSocket } from '../../core/context';
-import { DASH, formatBytes, formatClock, formatPercent, formatSeconds } from '../../lib/format';
+import { DASH, dashIfNull, formatBytes, formatClock, formatPercent, formatSeconds } from '../../lib/format';
 import { NodeStatus } from '../../components/NodeStatus';
-import { COMBINED } from '../../core/protocol';
 import type { Node } from '../../core/protocol';
 import { isListed, orderJobs } from './jobOrder';
 import type { JobOrder } from './jobOrder';
 import { Link } from '../../router';
-import { clusterNames, resolveClusterName, selectCluster } from '../../core/state';
-
-const dashIfNull = (v: number | null | undefined, fmt: (v: number) => string) => (v == null ? DASH : fmt(v));
+import { clusterArg, selectCluster, useClusterChoice } from '../../core/selectors';
 
 // [data-testid suffix, label, value]: the test ids are the page's contract.
 function summary(node: Node): [string, string, ReactNode][] {
@@ -49,9 +45,7 @@ export default function NodePage({ ip }: { ip: string }) {
     return () => socket.setWatchedNode(null);
   }, [socket, ip]);
 
-  const names = useDashboard(useShallow((s) => clusterNames(s.clusters)));
-  const selected = useDashboard((s) => s.selectedCluster);
-  const cluster = resolveClusterName(names, selected);
+  const { names, name: cluster } = useClusterChoice();
   const loaded = useDashboard((s) => s.seq !== null);
   const node = useDashboard((s) => selectCluster(s, s.selectedCluster)?.nodes[ip] ?? null);
   const showArgs = useDashboard((s) => s.settings?.show_job_args ?? false);
@@ -65,7 +59,7 @@ export default function NodePage({ ip }: { ip: string }) {
       order.current = null;
       return NO_JOBS;
     }
-    const only = cluster !== null && cluster !== COMBINED ? cluster : null;
+    const only = clusterArg(cluster).cluster ?? null;
     const current = (order.current = orderJobs(order.current, nodeJobs, only));
     return { jobs: current.list, isListed: (uid) => isListed(current, uid) };
   }, [nodeJobs, cluster]);
