@@ -30,25 +30,26 @@ export function useQuery<N extends QueryName>(name: N, args: CommandArgs<N>): Qu
   const [value, setValue] = useState<CommandValue<N> | null>(null);
   const [error, setError] = useState<string | null>(null);
   const key = JSON.stringify(args);
-  const latest = useRef(0);
   const load = useRef<() => void>(() => {});
 
   useEffect(() => {
+    let latest = 0;
+    let live = true;
     const ask = () => {
-      const request = ++latest.current;
+      const request = ++latest;
       socket.command(name, JSON.parse(key) as CommandArgs<N>).then(
         (answer) => {
-          if (request !== latest.current) return;
+          if (!live || request !== latest) return;
           setValue(answer);
           setError(null);
         },
-        (err: unknown) => request === latest.current && setError(errorMessage(err)),
+        (err: unknown) => live && request === latest && setError(errorMessage(err)),
       );
     };
     load.current = ask;
     ask();
     return () => {
-      latest.current++; // answers to this question are no longer wanted
+      live = false; // answers to this question are no longer wanted
       load.current = () => {};
     };
   }, [socket, name, key]);

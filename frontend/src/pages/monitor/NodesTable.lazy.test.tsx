@@ -5,7 +5,7 @@
 import { cleanup, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { renderApp } from '../../test/renderApp';
-import { address, manyNodes, useScrollBoxHeight } from '../../test/virtualTable';
+import { address, manyNodes, fixScrollBoxHeight } from '../../test/virtualTable';
 import { FULL_TABLE_ROWS, LOADING_ROWS } from './NodesTable';
 
 const loads = vi.hoisted(() => vi.fn());
@@ -14,7 +14,7 @@ vi.mock('../../components/VirtualRows', async (importOriginal) => {
   return importOriginal();
 });
 
-useScrollBoxHeight();
+fixScrollBoxHeight();
 afterEach(() => {
   cleanup();
   history.replaceState(null, '', '/');

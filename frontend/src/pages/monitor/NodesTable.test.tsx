@@ -4,10 +4,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { compareIp } from '../../lib/ipOrder';
 import { node } from '../../test/fixtures';
 import { renderApp } from '../../test/renderApp';
-import { address, manyNodes, useScrollBoxHeight } from '../../test/virtualTable';
+import { address, manyNodes, fixScrollBoxHeight } from '../../test/virtualTable';
 import { FULL_TABLE_ROWS, sortNodes } from './NodesTable';
 
-useScrollBoxHeight();
+fixScrollBoxHeight();
 afterEach(() => {
   cleanup();
   history.replaceState(null, '', '/');

@@ -1,4 +1,4 @@
-import { memo, useId, useMemo, useRef, useState } from 'react';
+import { memo, useId, useMemo, useState } from 'react';
 import type { ReactNode } from 'react';
 import { useDashboard } from '../../core/context';
 import { dashIfNull, formatBytes, formatClock, formatPercent, formatSeconds, healthFlags, secPerJob } from '../../lib/format';
@@ -11,6 +11,7 @@ import { Link, replaceSearch, useSearch } from '../../router';
 import { nodePath } from '../../lib/paths';
 import { useVirtualRows } from '../../components/useVirtualRows';
 import { useScrollEdges } from '../../components/useScrollEdges';
+import { useIncremental } from '../../components/useIncremental';
 
 // Sorting is a few lines here rather than TanStack Table: this page is what
 // loads first, and the table library alone is ~12 KB gzip of it.
@@ -211,11 +212,7 @@ export function NodesTable() {
   // closing and this component being remounted.
   const search = useSearch();
   const sort = useMemo(() => parseSort(search), [search]);
-  const order = useRef<Order | null>(null);
-  const rows = useMemo(() => {
-    order.current = ordered(order.current, nodes, sort);
-    return order.current.nodes;
-  }, [nodes, sort]);
+  const rows = useIncremental<Order>((previous) => ordered(previous, nodes, sort), [nodes, sort]).nodes;
 
   // Many nodes: only the rows in view (and a few either side) are in the DOM.
   const virtual = rows.length > FULL_TABLE_ROWS;
@@ -294,6 +291,8 @@ export function NodesTable() {
                   </td>
                 </tr>
               ) : virtual && VirtualRows ? (
+                // VirtualRows is the lazily loaded module's component, held in state: the same function on every render
+                // eslint-disable-next-line react-hooks/static-components
                 <VirtualRows count={rows.length} scrollElement={scrollBox} rowHeight={ROW_HEIGHT} columns={COLUMNS.length} row={row} />
               ) : virtual ? (
                 rows.slice(0, LOADING_ROWS).map((_, i) => row(i))

@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import { useEffect, useMemo, useRef } from 'react';
+import { useEffect, useMemo } from 'react';
 import { ClusterSelect } from '../../components/ClusterSelect';
 import { JobsChart } from '../../components/JobsChart';
 import { RunningJobs } from './RunningJobs';
@@ -10,6 +10,7 @@ import { DASH, dashIfNull, formatBytes, formatClock, formatPercent, formatSecond
 import { NodeStatus } from '../../components/NodeStatus';
 import type { Node } from '../../core/protocol';
 import { isListed, orderJobs } from './jobOrder';
+import { useIncremental } from '../../components/useIncremental';
 import type { JobOrder } from './jobOrder';
 import { Link } from '../../router';
 import { clusterArg, selectCluster, useClusterChoice } from '../../core/selectors';
@@ -53,16 +54,14 @@ export default function NodePage({ ip }: { ip: string }) {
   // before are not this node's.
   const nodeJobs = useDashboard((s) => (s.nodeJobs?.ip_addr === ip ? s.nodeJobs.jobs : null));
 
-  const order = useRef<JobOrder | null>(null);
-  const running = useMemo((): RunningJobsList => {
-    if (!nodeJobs) {
-      order.current = null;
-      return NO_JOBS;
-    }
-    const only = clusterArg(cluster).cluster ?? null;
-    const current = (order.current = orderJobs(order.current, nodeJobs, only));
-    return { jobs: current.list, isListed: (uid) => isListed(current, uid) };
-  }, [nodeJobs, cluster]);
+  const order = useIncremental<JobOrder | null>(
+    (previous) => (nodeJobs ? orderJobs(previous, nodeJobs, clusterArg(cluster).cluster ?? null) : null),
+    [nodeJobs, cluster],
+  );
+  const running = useMemo(
+    (): RunningJobsList => (order ? { jobs: order.list, isListed: (uid) => isListed(order, uid) } : NO_JOBS),
+    [order],
+  );
 
   return (
     <>

@@ -240,10 +240,9 @@ export function RunningJobs({ running, showArgs, showCluster }: RunningJobsProps
   // A job that left (finished, terminated, other cluster chosen) leaves the
   // selection at once, so the count and the command only name jobs on
   // screen; and for good (a later job could get its uid back).
+  // (Kept during render, React's way to adjust state to new props: no effect, no extra commit.)
   const selection = useMemo(() => keepListed(chosen, isListed), [chosen, isListed]);
-  useEffect(() => {
-    if (selection !== chosen) setChosen(selection);
-  }, [selection, chosen]);
+  if (selection !== chosen) setChosen(selection);
 
   // Stable across renders, so memoised rows stay untouched.
   const toggle = useMemo(
