@@ -3,7 +3,7 @@ import { useDashboard } from '../core/context';
 import { formatClock } from '../lib/format';
 import type { CommandArgs } from '../core/protocol';
 import { clusterArg, useClusterChoice } from '../core/selectors';
-import { useQuery } from '../core/useQuery';
+import { useQuery } from '../core/useCommands';
 import { chartLabel, perGroup, rangeInfo, round1 } from './jobsSeries';
 import type { Range } from './jobsSeries';
 import './JobsChart.css';

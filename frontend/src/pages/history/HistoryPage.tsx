@@ -4,8 +4,8 @@ import { DASH, dashIfNull, formatDateTime, formatSeconds } from '../../lib/forma
 import { JOB_OUTCOMES } from '../../core/protocol';
 import type { CommandArgs, HistoryJob, HistoryStore, JobOutcome } from '../../core/protocol';
 import { clusterArg, useClusterChoice } from '../../core/selectors';
-import { useQuery } from '../../core/useQuery';
-import type { Query } from '../../core/useQuery';
+import { useQuery } from '../../core/useCommands';
+import type { Query } from '../../core/useCommands';
 import './HistoryPage.css';
 
 /** Rows per page; the server's default, well under its 1000 cap. */
