@@ -1,26 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { COMBINED } from './protocol';
-import type { Delta, Snapshot } from './protocol';
 import { clusterArg, clustersOf, combine, resolveClusterName, selectCluster } from './selectors';
-import { applyDelta, applySnapshot, emptyData } from './state';
+import { applyDelta } from './state';
 import type { ServerData } from './state';
-import { cluster, jobs, node } from '../test/fixtures';
+import { cluster, delta, jobs, node, twoClusters } from '../test/fixtures';
 
-function snapshot(seq: number, clusters: Snapshot['clusters']): Snapshot {
-  return { type: 'snapshot', seq, settings: { show_job_args: true }, clusters, audit: [], node_jobs: null };
-}
-
-function delta(seq: number, clusters: NonNullable<Delta['clusters']>): Delta {
-  return { type: 'delta', seq, clusters };
-}
-
-const base: ServerData = applySnapshot(
-  emptyData,
-  snapshot(5, {
-    a: cluster('a', [node('127.0.0.2'), node('127.0.0.3')], { submitted: 4, done: 1 }),
-    b: cluster('b', [node('127.0.0.2')]),
-  }),
-);
+const base: ServerData = twoClusters();
 
 describe('combine', () => {
   it('adds job counters and what each cluster does on a node, not the node\'s CPUs', () => {

@@ -1,25 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { clusterNames } from './selectors';
-import type { AuditEntry, Delta, Job, Snapshot } from './protocol';
+import type { AuditEntry, Job } from './protocol';
 import { applyDelta, applySnapshot, emptyData } from './state';
 import type { ServerData } from './state';
-import { cluster, jobs, node } from '../test/fixtures';
+import { cluster, delta, jobs, node, snapshot, twoClusters } from '../test/fixtures';
 
-function snapshot(seq: number, clusters: Snapshot['clusters'], more: Partial<Snapshot> = {}): Snapshot {
-  return { type: 'snapshot', seq, settings: { show_job_args: true }, clusters, audit: [], node_jobs: null, ...more };
-}
-
-function delta(seq: number, clusters: NonNullable<Delta['clusters']>, more: Partial<Delta> = {}): Delta {
-  return { type: 'delta', seq, clusters, ...more };
-}
-
-const base: ServerData = applySnapshot(
-  emptyData,
-  snapshot(5, {
-    a: cluster('a', [node('127.0.0.2'), node('127.0.0.3')], { submitted: 4, done: 1 }),
-    b: cluster('b', [node('127.0.0.2')]),
-  }),
-);
+const base: ServerData = twoClusters();
 
 describe('applySnapshot', () => {
   it('replaces everything, including clusters absent from the snapshot', () => {
