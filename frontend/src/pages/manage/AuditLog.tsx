@@ -1,6 +1,7 @@
 import { useId, useMemo } from 'react';
 import { useDashboard } from '../../core/context';
 import { DASH, formatClock } from '../../lib/format';
+import { EmptyRow } from '../../components/EmptyRow';
 
 /** The log's action names (the commands', and the server's own) in plain words. */
 const ACTIONS: Record<string, string> = {
@@ -44,11 +45,7 @@ export function AuditLog() {
           </thead>
           <tbody>
             {entries.length === 0 ? (
-              <tr>
-                <td className="empty" colSpan={7}>
-                  Nothing done yet
-                </td>
-              </tr>
+              <EmptyRow columns={7}>Nothing done yet</EmptyRow>
             ) : (
               entries.map((e) => (
                 <tr key={e.id}>

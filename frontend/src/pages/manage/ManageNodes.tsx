@@ -12,6 +12,7 @@ import { parseCpus } from './AddNodeForm';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { isShared } from './manage';
 import type { Report, Target } from './manage';
+import { EmptyRow } from '../../components/EmptyRow';
 
 interface Row {
   node: Node;
@@ -249,11 +250,7 @@ export function ManageNodes({ target, onReport }: { target: Target; onReport: Re
           </thead>
           <tbody>
             {rows.length === 0 ? (
-              <tr>
-                <td className="empty" colSpan={columns.length}>
-                  No nodes yet
-                </td>
-              </tr>
+              <EmptyRow columns={columns.length}>No nodes yet</EmptyRow>
             ) : (
               rows.map((row) =>
                 readOnly ? (

@@ -12,6 +12,7 @@ import { nodePath } from '../../lib/paths';
 import { useVirtualRows } from '../../components/useVirtualRows';
 import { useScrollEdges } from '../../components/useScrollEdges';
 import { useIncremental } from '../../components/useIncremental';
+import { EmptyRow } from '../../components/EmptyRow';
 
 // Sorting is a few lines here rather than TanStack Table: this page is what
 // loads first, and the table library alone is ~12 KB gzip of it.
@@ -285,11 +286,7 @@ export function NodesTable() {
             </thead>
             <tbody>
               {rows.length === 0 ? (
-                <tr>
-                  <td className="empty" colSpan={COLUMNS.length}>
-                    No nodes yet
-                  </td>
-                </tr>
+                <EmptyRow columns={COLUMNS.length}>No nodes yet</EmptyRow>
               ) : virtual && VirtualRows ? (
                 // VirtualRows is the lazily loaded module's component, held in state: the same function on every render
                 // eslint-disable-next-line react-hooks/static-components

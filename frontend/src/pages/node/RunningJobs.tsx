@@ -6,6 +6,7 @@ import type { Job, TerminateOutcome } from '../../core/protocol';
 import { useCommands } from '../../core/useCommands';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import VirtualRows from '../../components/VirtualRows';
+import { EmptyRow } from '../../components/EmptyRow';
 
 // Rows are plain data plus a uid Set for the selection, not TanStack Table:
 // its row model rebuilds ~30 closures per row on every data change, measured
@@ -347,11 +348,7 @@ export function RunningJobs({ running, showArgs, showCluster }: RunningJobsProps
           </thead>
           <tbody>
             {jobs.length === 0 ? (
-              <tr>
-                <td className="empty" colSpan={columnCount}>
-                  No jobs running on this node
-                </td>
-              </tr>
+              <EmptyRow columns={columnCount}>No jobs running on this node</EmptyRow>
             ) : (
               <VirtualRows count={jobs.length} scrollElement={scrollBox} rowHeight={ROW_HEIGHT} columns={columnCount} row={row} />
             )}
