@@ -1,19 +1,19 @@
 import { Suspense, lazy } from 'react';
 import type { ReactNode } from 'react';
 import { ConnectionIndicator } from './components/ConnectionIndicator';
-import { useDashboard, useReadOnly } from './context';
-import { MonitorPage } from './pages/MonitorPage';
+import { useDashboard, useReadOnly } from './core/context';
+import { MonitorPage } from './pages/monitor/MonitorPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { ThemeToggle } from './components/ThemeToggle';
-import { HISTORY_PATH, MANAGE_PATH } from './paths';
+import { HISTORY_PATH, MANAGE_PATH } from './lib/paths';
 import { Link, usePathname } from './router';
 
 // The Node and Manage pages load on first visit: what the Monitor page
 // ships first stays within its budget (they bring the virtualised table,
 // dialogs and forms).
-const NodePage = lazy(() => import('./pages/NodePage'));
-const ManagePage = lazy(() => import('./pages/ManagePage'));
-const HistoryPage = lazy(() => import('./pages/HistoryPage'));
+const NodePage = lazy(() => import('./pages/node/NodePage'));
+const ManagePage = lazy(() => import('./pages/manage/ManagePage'));
+const HistoryPage = lazy(() => import('./pages/history/HistoryPage'));
 
 interface Route {
   /** matched against location.pathname; capture groups become params */

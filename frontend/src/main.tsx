@@ -1,11 +1,11 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
-import { ServicesProvider } from './context';
-import { DispySocket } from './socket';
-import { createDashboardStore } from './store';
+import { ServicesProvider } from './core/context';
+import { DispySocket } from './core/socket';
+import { createDashboardStore } from './core/store';
 import './styles.css';
-import { applyTheme, readTheme } from './theme';
+import { applyTheme, readTheme } from './lib/theme';
 
 // before the first paint: a stored light/dark choice without a flash of the other
 applyTheme(readTheme());

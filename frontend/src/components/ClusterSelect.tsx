@@ -1,16 +1,13 @@
-import { useShallow } from 'zustand/react/shallow';
 import { useId } from 'react';
-import { useDashboard } from '../context';
-import { COMBINED } from '../protocol';
-import { clusterNames, resolveClusterName } from '../state';
+import { useDashboard } from '../core/context';
+import { COMBINED } from '../core/protocol';
+import { useClusterChoice } from '../core/selectors';
 
 /** Cluster chooser; with a single cluster there is nothing to choose, so only its name shows. */
 export function ClusterSelect() {
   const id = useId();
-  const names = useDashboard(useShallow((s) => clusterNames(s.clusters)));
-  const selected = useDashboard((s) => s.selectedCluster);
+  const { names, name: value } = useClusterChoice();
   const selectCluster = useDashboard((s) => s.selectCluster);
-  const value = resolveClusterName(names, selected);
 
   if (names.length === 0) return null;
   if (names.length === 1) {

@@ -1,5 +1,5 @@
-import { useDashboard } from '../context';
-import type { ConnectionStatus } from '../store';
+import { useDashboard } from '../core/context';
+import type { ConnectionStatus } from '../core/store';
 
 // Exact texts: the end-to-end tests read them.
 const LABELS: Record<ConnectionStatus, string> = {

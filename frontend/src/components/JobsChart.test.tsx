@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Series } from '../protocol';
+import type { Series } from '../core/protocol';
 import { cluster, node } from '../test/fixtures';
 import { renderApp } from '../test/renderApp';
 import { refreshPeriodMs } from './JobsChart';

@@ -1,11 +1,9 @@
 import { Suspense, lazy, useEffect, useId, useRef, useState } from 'react';
-import { useShallow } from 'zustand/react/shallow';
-import { useDashboard, useSocket } from '../context';
-import { formatClock } from '../format';
-import { COMBINED } from '../protocol';
-import type { Series } from '../protocol';
-import { clusterNames, resolveClusterName } from '../state';
-import { errorMessage } from '../useCommands';
+import { useDashboard } from '../core/context';
+import { formatClock } from '../lib/format';
+import type { CommandArgs } from '../core/protocol';
+import { clusterArg, useClusterChoice } from '../core/selectors';
+import { useQuery } from '../core/useCommands';
 import { chartLabel, perGroup, rangeInfo, round1 } from './jobsSeries';
 import type { Range } from './jobsSeries';
 import './JobsChart.css';
@@ -43,58 +41,33 @@ interface Props {
  * gaps after a sleep or a lost answer).
  */
 export function JobsChart({ node }: Props) {
-  const socket = useSocket();
   // the page's cluster choice ('* Combined': every cluster added up), so
   // mounting the chart takes one line
-  const names = useDashboard(useShallow((s) => clusterNames(s.clusters)));
-  const cluster = resolveClusterName(names, useDashboard((s) => s.selectedCluster));
-  const [series, setSeries] = useState<Series | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { name: cluster } = useClusterChoice();
   const [range, setRange] = useState<Range>('recent');
   const info = rangeInfo(range, node !== undefined);
   const headingId = useId();
   const rangeId = useId();
   const period = refreshPeriodMs(useDashboard((s) => s.interval), info.step);
   const updateRequests = useDashboard((s) => s.updateRequests);
-  // the current question's loader, for the refresh timer and Update
-  const reload = useRef<() => void>(() => {});
-
-  useEffect(() => {
-    let current = true;
-    const args: { cluster?: string; node?: string; step?: 1 | 60 } = {};
-    if (cluster !== null && cluster !== COMBINED) args.cluster = cluster;
-    if (node !== undefined) args.node = node;
-    if (info.step !== 1) args.step = info.step;
-    const load = () =>
-      socket.command('series', args).then(
-        (value) => {
-          if (!current) return;
-          setSeries(value);
-          setError(null);
-        },
-        (err: unknown) => current && setError(errorMessage(err)),
-      );
-    reload.current = () => void load();
-    void load();
-    return () => {
-      current = false;
-      reload.current = () => {};
-    };
-  }, [socket, cluster, node, info.step]);
+  const args: CommandArgs<'series'> = { ...clusterArg(cluster) };
+  if (node !== undefined) args.node = node;
+  if (info.step !== 1) args.step = info.step;
+  const { value: series, error, reload } = useQuery('series', args);
 
   useEffect(() => {
     if (period === null) return;
-    const timer = window.setInterval(() => reload.current(), period);
+    const timer = window.setInterval(reload, period);
     return () => window.clearInterval(timer);
-  }, [period]);
+  }, [period, reload]);
 
   // Update: the chart too (not on mount: the question's effect loads then)
   const seenUpdates = useRef(updateRequests);
   useEffect(() => {
     if (updateRequests === seenUpdates.current) return;
     seenUpdates.current = updateRequests;
-    reload.current();
-  }, [updateRequests]);
+    reload();
+  }, [updateRequests, reload]);
 
   // an answer for the other range must not be drawn with this one's words
   const shown = series !== null && series.step === info.step ? series : null;

@@ -1,5 +1,5 @@
-import type { Node } from '../protocol';
-import { FLAG_HELP, healthFlags, statusText } from '../format';
+import type { Node } from '../core/protocol';
+import { FLAG_HELP, healthFlags, statusText } from '../lib/format';
 
 /** A node's status with its health flags (stuck, stale) as labelled badges. */
 export function NodeStatus({ node }: { node: Pick<Node, 'status' | 'stuck' | 'stale'> }) {

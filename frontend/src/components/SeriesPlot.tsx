@@ -3,8 +3,8 @@ import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import type { AlignedData, Options } from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import type { Series } from '../protocol';
-import { THEME_EVENT } from '../theme';
+import type { Series } from '../core/protocol';
+import { THEME_EVENT } from '../lib/theme';
 import { plotData } from './jobsSeries';
 
 const HEIGHT = 200;
@@ -47,8 +47,8 @@ function options(width: number, el: HTMLElement, step: number): Options {
 export default function SeriesPlot({ series, buckets }: { series: Series; buckets: number }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
+  // what a rebuild draws (theme change): the newest props, kept by the effect below
   const latest = useRef({ series, buckets });
-  latest.current = { series, buckets };
 
   // Built once per mount (and again on a theme change, for its colours);
   // new data goes through setData below.
@@ -76,6 +76,7 @@ export default function SeriesPlot({ series, buckets }: { series: Series; bucket
   }, []);
 
   useEffect(() => {
+    latest.current = { series, buckets };
     plot.current?.setData(data(series, buckets));
   }, [series, buckets]);
 

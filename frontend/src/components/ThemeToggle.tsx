@@ -1,6 +1,6 @@
 import { useState } from 'react';
-import { applyTheme, nextTheme, readTheme } from '../theme';
-import type { Theme } from '../theme';
+import { applyTheme, nextTheme, readTheme } from '../lib/theme';
+import type { Theme } from '../lib/theme';
 import '../theme.css';
 
 /** Cycles system → light → dark; the name says the current choice (what a screen reader announces). */

@@ -1,7 +1,7 @@
 import { useId, useState } from 'react';
 import type { FormEvent } from 'react';
-import { useDashboard, useSocket } from '../context';
-import { parseInterval } from '../format';
+import { useDashboard, useSocket } from '../core/context';
+import { parseInterval } from '../lib/format';
 
 /**
  * The shortest interval the server keeps ("live": 20 updates a second, the

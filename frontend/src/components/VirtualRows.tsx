@@ -24,6 +24,8 @@ export interface VirtualRowsProps {
 }
 
 export default function VirtualRows({ count, scrollElement, rowHeight, columns, row }: VirtualRowsProps) {
+  // TanStack Virtual returns new functions each render, which React Compiler cannot memoise; this app is not compiled.
+  // eslint-disable-next-line react-hooks/incompatible-library
   const virtualizer = useVirtualizer({
     count,
     getScrollElement: () => scrollElement,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Series } from '../protocol';
+import type { Series } from '../core/protocol';
 import { perMinute, plotData, rangeInfo } from './jobsSeries';
 
 // The server sends only the buckets it has data for (series.py query): here

@@ -1,6 +1,6 @@
 // Pure helpers for the jobs chart: what the accessible label and the text
 // alternative say about a `series` answer (tested without a canvas).
-import type { Series } from '../protocol';
+import type { Series } from '../core/protocol';
 
 /** The chart's x values: the Unix time at which each bucket starts. */
 export function bucketTimes(series: Series): number[] {

@@ -1,8 +1,8 @@
 // A scriptable stand-in for the browser WebSocket: the test opens, feeds and
 // drops it, and reads back what the client sent (decoded).
-import { decode, encode } from '../codec';
-import type { ClientMessage, ServerMessage } from '../protocol';
-import type { WebSocketLike } from '../socket';
+import { decode, encode } from '../core/codec';
+import type { ClientMessage, ServerMessage } from '../core/protocol';
+import type { WebSocketLike } from '../core/socket';
 
 export class FakeWebSocket implements WebSocketLike {
   binaryType: BinaryType = 'blob';

@@ -1,6 +1,7 @@
 // Builders for protocol records in tests: full records with overridable fields.
-import type { Cluster, Hello, Jobs, Node, Role } from '../protocol';
-import { zeroJobs } from '../state';
+import type { Cluster, Delta, Hello, Jobs, Node, Role, Snapshot } from '../core/protocol';
+import { applySnapshot, emptyData, zeroJobs } from '../core/state';
+import type { ServerData } from '../core/state';
 
 export function node(ip: string, fields: Partial<Node> = {}): Node {
   return {
@@ -35,4 +36,23 @@ export function cluster(name: string, nodes: Node[] = [], jobFields: Partial<Job
 
 export function hello(role: Role = 'operator', fields: Partial<Hello> = {}): Hello {
   return { type: 'hello', protocol: 1, server: 'dispymon 0.1.0', poll_sec: 10, min_interval: 0.05, show_job_args: true, role, ...fields };
+}
+
+export function snapshot(seq: number, clusters: Snapshot['clusters'], more: Partial<Snapshot> = {}): Snapshot {
+  return { type: 'snapshot', seq, settings: { show_job_args: true }, clusters, audit: [], node_jobs: null, ...more };
+}
+
+export function delta(seq: number, clusters: NonNullable<Delta['clusters']>, more: Partial<Delta> = {}): Delta {
+  return { type: 'delta', seq, clusters, ...more };
+}
+
+/** Two clusters sharing node 127.0.0.2 (a also has 127.0.0.3), as of seq 5. */
+export function twoClusters(): ServerData {
+  return applySnapshot(
+    emptyData,
+    snapshot(5, {
+      a: cluster('a', [node('127.0.0.2'), node('127.0.0.3')], { submitted: 4, done: 1 }),
+      b: cluster('b', [node('127.0.0.2')]),
+    }),
+  );
 }

@@ -3,12 +3,12 @@
 import { render } from '@testing-library/react';
 import { vi } from 'vitest';
 import { App } from '../App';
-import { ServicesProvider } from '../context';
-import type { SocketControls } from '../context';
-import type { CommandName } from '../protocol';
-import { CommandFailedError } from '../socket';
-import { createDashboardStore } from '../store';
-import type { DashboardState } from '../store';
+import { ServicesProvider } from '../core/context';
+import type { SocketControls } from '../core/context';
+import type { CommandName } from '../core/protocol';
+import { CommandFailedError } from '../core/socket';
+import { createDashboardStore } from '../core/store';
+import type { DashboardState } from '../core/store';
 
 export interface SentCommand {
   name: CommandName;

@@ -1,6 +1,6 @@
 // Shared set-up for tests of the virtualised tables.
 import { afterAll, beforeAll } from 'vitest';
-import type { Cluster } from '../protocol';
+import type { Cluster } from '../core/protocol';
 import { cluster, node } from './fixtures';
 
 /**
@@ -8,7 +8,7 @@ import { cluster, node } from './fixtures';
  * virtualiser has a window to fill (600 px ≈ 17 rows of 36 px). Call at the
  * top of a test file.
  */
-export function useScrollBoxHeight(): void {
+export function fixScrollBoxHeight(): void {
   const clientHeight = Object.getOwnPropertyDescriptor(Element.prototype, 'clientHeight');
   beforeAll(() => {
     Object.defineProperty(Element.prototype, 'clientHeight', {

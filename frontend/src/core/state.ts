@@ -1,0 +1,147 @@
+// Pure state transitions for the cluster data: no React, no socket.
+// Every function returns new objects for what changed and keeps the identity
+// of what did not, so selectors (and table rows) only re-render on change.
+import { JobTable } from './jobTable';
+import type {
+  AuditEntry,
+  Cluster,
+  ClusterDelta,
+  Delta,
+  Jobs,
+  Node,
+  NodeDelta,
+  NodeJobs,
+  Settings,
+  Snapshot,
+} from './protocol';
+
+/** NodeJobs as held by the client: removals applied, keyed by uid. */
+export interface WatchedJobs {
+  ip_addr: string;
+  /** a new table on every change, sharing what did not change with the last */
+  jobs: JobTable;
+}
+
+/** Everything the server tells this browser, as of `seq`. */
+export interface ServerData {
+  /** seq of the last snapshot/delta applied; null before the first snapshot */
+  seq: number | null;
+  /** null before the first snapshot */
+  settings: Settings | null;
+  clusters: Record<string, Cluster>;
+  /** newest last */
+  audit: AuditEntry[];
+  /** the running jobs of the node this view watches; null when it watches none */
+  nodeJobs: WatchedJobs | null;
+}
+
+export const emptyData: ServerData = { seq: null, settings: null, clusters: {}, audit: [], nodeJobs: null };
+
+export const zeroJobs: Jobs = {
+  submitted: 0,
+  queued: 0,
+  running: 0,
+  done: 0,
+  finished: 0,
+  failed: 0,
+  cancelled: 0,
+  terminated: 0,
+  abandoned: 0,
+};
+
+/** A snapshot is the whole state: nothing from before survives. */
+export function applySnapshot(_state: ServerData, snap: Snapshot): ServerData {
+  return {
+    seq: snap.seq,
+    settings: snap.settings,
+    clusters: snap.clusters,
+    audit: snap.audit,
+    nodeJobs: snap.node_jobs ? { ip_addr: snap.node_jobs.ip_addr, jobs: JobTable.empty.with(snap.node_jobs.jobs) } : null,
+  };
+}
+
+/**
+ * Applies a delta only if it is the next one in sequence. Anything else is a
+ * gap (lost, duplicated or reordered frame), and so is a delta this state
+ * cannot take (changed fields of a node or cluster it does not have): the
+ * state is returned unchanged and the caller must resync.
+ */
+export function applyDelta(state: ServerData, delta: Delta): { state: ServerData; gap: boolean } {
+  if (state.seq === null || delta.seq !== state.seq + 1) {
+    return { state, gap: true };
+  }
+  let clusters = state.clusters;
+  if (delta.clusters) {
+    clusters = { ...state.clusters };
+    for (const [name, change] of Object.entries(delta.clusters)) {
+      if (change === null) {
+        delete clusters[name];
+        continue;
+      }
+      const cluster = applyClusterDelta(clusters[name], change);
+      if (cluster === null) return { state, gap: true };
+      clusters[name] = cluster;
+    }
+  }
+  return {
+    state: {
+      seq: delta.seq,
+      settings: delta.settings ?? state.settings,
+      clusters,
+      audit: delta.audit ?? state.audit,
+      nodeJobs: delta.node_jobs ? mergeNodeJobs(state.nodeJobs, delta.node_jobs) : state.nodeJobs,
+    },
+    gap: false,
+  };
+}
+
+/**
+ * Merges the jobs that started (Job) or left (null) into the watched node's
+ * set. A change for another node is stale (it was in flight when this view
+ * switched nodes; the snapshot for the new node follows) and is ignored, as
+ * is any change while no node is watched.
+ */
+export function mergeNodeJobs(current: WatchedJobs | null, change: NodeJobs): WatchedJobs | null {
+  if (current === null || change.ip_addr !== current.ip_addr) return current;
+  const jobs = current.jobs.with(change.jobs);
+  return jobs === current.jobs ? current : { ip_addr: current.ip_addr, jobs };
+}
+
+/**
+ * A node after a delta's entry for it: a complete record (it has `ip_addr`,
+ * which a partial one never carries) replaces the old one; changed fields
+ * are merged into it. Changed fields of a node this client does not have
+ * cannot make a whole node: null.
+ */
+export function mergeNode(old: Node | undefined, change: NodeDelta): Node | null {
+  if (change.ip_addr !== undefined) return change as Node;
+  return old ? { ...old, ...change } : null;
+}
+
+/**
+ * A cluster after a delta's entry for it, or null when the entry does not fit
+ * this state (see applyDelta). A cluster that arrives whole (`name` and
+ * `kind`: new to this client, or removed and added again since its previous
+ * message) replaces what was held, and its nodes are complete.
+ */
+function applyClusterDelta(old: Cluster | undefined, change: ClusterDelta): Cluster | null {
+  const whole = change.name !== undefined && change.kind !== undefined;
+  let base: Cluster;
+  if (whole) base = { name: change.name!, kind: change.kind!, jobs: change.jobs ?? zeroJobs, nodes: {} };
+  else if (old) base = old;
+  else return null;
+  let nodes = base.nodes;
+  if (change.nodes) {
+    nodes = { ...base.nodes };
+    for (const [ip, entry] of Object.entries(change.nodes)) {
+      if (entry === null) {
+        delete nodes[ip];
+        continue;
+      }
+      const node = mergeNode(nodes[ip], entry);
+      if (node === null) return null;
+      nodes[ip] = node;
+    }
+  }
+  return { name: base.name, kind: base.kind, jobs: change.jobs ?? base.jobs, nodes };
+}

@@ -1,0 +1,305 @@
+import { memo, useId, useMemo, useState } from 'react';
+import type { ReactNode } from 'react';
+import { useDashboard } from '../../core/context';
+import { dashIfNull, formatBytes, formatClock, formatPercent, formatSeconds, healthFlags, secPerJob } from '../../lib/format';
+import { NodeStatus } from '../../components/NodeStatus';
+import type { Node } from '../../core/protocol';
+import { selectCluster } from '../../core/selectors';
+import { compareIpKeys, ipKey } from '../../lib/ipOrder';
+import type { IpKey } from '../../lib/ipOrder';
+import { Link, replaceSearch, useSearch } from '../../router';
+import { nodePath } from '../../lib/paths';
+import { useVirtualRows } from '../../components/useVirtualRows';
+import { useScrollEdges } from '../../components/useScrollEdges';
+import { useIncremental } from '../../components/useIncremental';
+import { EmptyRow } from '../../components/EmptyRow';
+
+// Sorting is a few lines here rather than TanStack Table: this page is what
+// loads first, and the table library alone is ~12 KB gzip of it.
+
+/**
+ * Up to this many nodes every row is in the DOM (find in page, printing, and
+ * the end-to-end tests read them all); above it, only the rows in view and a
+ * few either side, so 10,000 nodes cost what 40 do.
+ */
+export const FULL_TABLE_ROWS = 100;
+
+/** Row height (px) of the virtualised table: matches `.nodes-table.virtual td` in styles.css. */
+const ROW_HEIGHT = 36;
+
+/**
+ * Rows shown plainly while the virtualiser's module loads (useVirtualRows:
+ * it and @tanstack/react-virtual, ~10 KB gzip, are fetched only for a table
+ * above FULL_TABLE_ROWS): more than the scroll box (at most 40rem, ~18 rows)
+ * shows, and fewer than FULL_TABLE_ROWS, so the table is never empty and
+ * never a full 10,000 rows meanwhile.
+ */
+export const LOADING_ROWS = 30;
+
+type SortValue = number | string | null;
+
+interface Column {
+  /** also the `sort` query parameter */
+  id: string;
+  /** the header button's accessible name (tests use it) */
+  title: string;
+  numeric: boolean;
+  value(n: Node): SortValue;
+  render(n: Node): ReactNode;
+}
+
+
+const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+
+export const COLUMNS: readonly Column[] = [
+  {
+    id: 'ip_addr',
+    title: 'IP address',
+    numeric: false,
+    value: (n) => n.ip_addr,
+    render: (n) => <Link to={nodePath(n.ip_addr)}>{n.ip_addr}</Link>,
+  },
+  { id: 'name', title: 'Name', numeric: false, value: (n) => n.name, render: (n) => n.name },
+  { id: 'cpus', title: 'CPUs', numeric: true, value: (n) => n.cpus, render: (n) => n.cpus },
+  { id: 'busy', title: 'Busy', numeric: true, value: (n) => n.busy, render: (n) => n.busy },
+  { id: 'jobs_done', title: 'Jobs done', numeric: true, value: (n) => n.jobs_done, render: (n) => n.jobs_done },
+  {
+    id: 'cpu_time',
+    title: 'CPU time (s)',
+    numeric: true,
+    value: (n) => n.cpu_time,
+    render: (n) => formatSeconds(n.cpu_time),
+  },
+  {
+    id: 'sec_per_job',
+    title: 'Sec/job',
+    numeric: true,
+    value: (n) => secPerJob(n.cpu_time, n.jobs_done),
+    render: (n) => dashIfNull(secPerJob(n.cpu_time, n.jobs_done), formatSeconds),
+  },
+  {
+    id: 'update_time',
+    title: 'Last update',
+    numeric: false,
+    value: (n) => n.update_time,
+    render: (n) => formatClock(n.update_time),
+  },
+  { id: 'status', title: 'Status', numeric: false, value: (n) => `${n.status} ${healthFlags(n).join(' ')}`, render: (n) => <NodeStatus node={n} /> },
+  {
+    id: 'avail_cpu',
+    title: 'CPU free',
+    numeric: true,
+    value: (n) => n.avail_info?.cpu ?? null,
+    render: (n) => dashIfNull(n.avail_info?.cpu, formatPercent),
+  },
+  {
+    id: 'avail_memory',
+    title: 'Memory free',
+    numeric: true,
+    value: (n) => n.avail_info?.memory ?? null,
+    render: (n) => dashIfNull(n.avail_info?.memory, formatBytes),
+  },
+  {
+    id: 'avail_disk',
+    title: 'Disk free',
+    numeric: true,
+    value: (n) => n.avail_info?.disk ?? null,
+    render: (n) => dashIfNull(n.avail_info?.disk, formatBytes),
+  },
+  {
+    id: 'avail_swap',
+    title: 'Swap free',
+    numeric: true,
+    value: (n) => n.avail_info?.swap ?? null,
+    render: (n) => dashIfNull(n.avail_info?.swap, formatPercent),
+  },
+];
+
+export interface Sort {
+  column: string;
+  desc: boolean;
+}
+
+/** dispy.httpd's default: IP address, descending. */
+export const DEFAULT_SORT: Sort = { column: 'ip_addr', desc: true };
+
+/** The sort kept in the page's query (`?sort=busy&dir=asc`); anything unknown means the default. */
+export function parseSort(search: string): Sort {
+  const params = new URLSearchParams(search);
+  const column = params.get('sort');
+  const dir = params.get('dir');
+  if (!column || !COLUMNS.some((c) => c.id === column)) return DEFAULT_SORT;
+  return { column, desc: dir === 'desc' };
+}
+
+function compareValues(a: SortValue, b: SortValue): number {
+  // "Nothing reported" (null) sorts below every real value.
+  if (a === null || b === null) return a === b ? 0 : a === null ? -1 : 1;
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return collator.compare(String(a), String(b));
+}
+
+interface Keyed {
+  node: Node;
+  value: SortValue;
+  ip: IpKey;
+}
+
+/**
+ * Sorted copy. Ties fall back to the IP address (ascending whatever the
+ * direction), so equal rows keep their places across updates. Each node's
+ * sort value is read once, not once per comparison.
+ */
+export function sortNodes(nodes: readonly Node[], sort: Sort): Node[] {
+  const column = COLUMNS.find((c) => c.id === sort.column) ?? COLUMNS[0]!;
+  const sign = sort.desc ? -1 : 1;
+  const byIp = column.id === 'ip_addr';
+  const keyed: Keyed[] = nodes.map((node) => ({ node, value: byIp ? null : column.value(node), ip: ipKey(node.ip_addr) }));
+  keyed.sort(
+    (a, b) => sign * (byIp ? compareIpKeys(a.ip, b.ip) : compareValues(a.value, b.value)) || compareIpKeys(a.ip, b.ip),
+  );
+  return keyed.map((k) => k.node);
+}
+
+interface Order {
+  sort: Sort;
+  nodes: Node[];
+  values: Map<string, SortValue>;
+}
+
+/**
+ * The sorted rows, reusing the previous order when no node's sort value
+ * changed (a delta changes busy counts, not names or addresses): a delta then
+ * costs one pass over the nodes instead of a sort.
+ */
+function ordered(previous: Order | null, nodes: Record<string, Node>, sort: Sort): Order {
+  const column = COLUMNS.find((c) => c.id === sort.column) ?? COLUMNS[0]!;
+  const all = Object.values(nodes);
+  if (previous && previous.sort === sort && previous.nodes.length === all.length) {
+    const same = all.every((n) => {
+      const v = previous.values.get(n.ip_addr);
+      return v !== undefined && v === column.value(n);
+    });
+    if (same) return { sort, nodes: previous.nodes.map((n) => nodes[n.ip_addr] ?? n), values: previous.values };
+  }
+  const values = new Map<string, SortValue>();
+  for (const n of all) values.set(n.ip_addr, column.value(n));
+  return { sort, nodes: sortNodes(all, sort), values };
+}
+
+const EMPTY: Record<string, Node> = {};
+
+const rowClass = (n: Node) =>
+  n.status === 'closed' ? 'node-closed' : n.status === 'deallocated' ? 'node-deallocated' : undefined;
+
+// A delta replaces only the nodes that changed: the other rows skip rendering.
+const NodeRow = memo(function NodeRow({ node, rowIndex }: { node: Node; rowIndex: number }) {
+  return (
+    <tr className={rowClass(node)} aria-rowindex={rowIndex}>
+      {COLUMNS.map((c) => (
+        <td key={c.id} className={c.numeric ? 'num' : c.id === 'status' ? 'status' : undefined}>
+          {c.render(node)}
+        </td>
+      ))}
+    </tr>
+  );
+});
+
+export function NodesTable() {
+  const headingId = useId();
+  const hintId = useId();
+  const nodes = useDashboard((s) => selectCluster(s, s.selectedCluster)?.nodes ?? EMPTY);
+  // The sort lives in the URL: it survives updates, reloads, the cluster
+  // closing and this component being remounted.
+  const search = useSearch();
+  const sort = useMemo(() => parseSort(search), [search]);
+  const rows = useIncremental<Order>((previous) => ordered(previous, nodes, sort), [nodes, sort]).nodes;
+
+  // Many nodes: only the rows in view (and a few either side) are in the DOM.
+  const virtual = rows.length > FULL_TABLE_ROWS;
+  const VirtualRows = useVirtualRows(virtual);
+  const [scrollBox, setScrollBox] = useState<HTMLDivElement | null>(null);
+  // Thirteen columns are wider than a 1280 px screen: say so, and which way.
+  const edges = useScrollEdges(scrollBox);
+  const cut = edges.left || edges.right;
+  const row = (index: number) => {
+    const n = rows[index];
+    return n ? <NodeRow key={n.ip_addr} node={n} rowIndex={index + 2} /> : null;
+  };
+
+  const toggle = (column: string) => {
+    // A click toggles ascending/descending; the first click on another
+    // column sorts ascending.
+    const desc = column === sort.column ? !sort.desc : false;
+    const params = new URLSearchParams(location.search);
+    params.set('sort', column);
+    params.set('dir', desc ? 'desc' : 'asc');
+    replaceSearch(params);
+  };
+
+  return (
+    <section className="nodes" aria-labelledby={headingId}>
+      <div className="table-head">
+        <h3 id={headingId}>Nodes</h3>
+        {cut && (
+          <p id={hintId} className="scroll-hint" data-testid="nodes-scroll-hint">
+            <span aria-hidden="true">{edges.left ? '← ' : ''}</span>
+            More columns: scroll the table sideways
+            <span aria-hidden="true">{edges.right ? ' →' : ''}</span>
+          </p>
+        )}
+      </div>
+      {/* The table scrolls inside its own box when it is wider than the
+          screen; focusable so keyboard users can scroll it too (arrow keys),
+          and shaded at the edge that hides columns. */}
+      <div className="scroll-frame" data-more-left={edges.left || undefined} data-more-right={edges.right || undefined}>
+        <div
+          ref={setScrollBox}
+          className={virtual ? 'table-scroll virtual-scroll' : 'table-scroll'}
+          tabIndex={0}
+          role="group"
+          aria-labelledby={headingId}
+          aria-describedby={cut ? hintId : undefined}
+        >
+          <table aria-label="Nodes" aria-rowcount={rows.length + 1} className={virtual ? 'nodes-table virtual' : 'nodes-table'}>
+            <thead>
+              <tr aria-rowindex={1}>
+                {COLUMNS.map((c) => {
+                  const active = c.id === sort.column;
+                  return (
+                    <th
+                      key={c.id}
+                      scope="col"
+                      aria-sort={active ? (sort.desc ? 'descending' : 'ascending') : 'none'}
+                      className={c.numeric ? 'num' : undefined}
+                    >
+                      <button type="button" onClick={() => toggle(c.id)}>
+                        {c.title}
+                        <span className="sort-mark" aria-hidden="true">
+                          {active ? (sort.desc ? '▼' : '▲') : ''}
+                        </span>
+                      </button>
+                    </th>
+                  );
+                })}
+              </tr>
+            </thead>
+            <tbody>
+              {rows.length === 0 ? (
+                <EmptyRow columns={COLUMNS.length}>No nodes yet</EmptyRow>
+              ) : virtual && VirtualRows ? (
+                // VirtualRows is the lazily loaded module's component, held in state: the same function on every render
+                // eslint-disable-next-line react-hooks/static-components
+                <VirtualRows count={rows.length} scrollElement={scrollBox} rowHeight={ROW_HEIGHT} columns={COLUMNS.length} row={row} />
+              ) : virtual ? (
+                rows.slice(0, LOADING_ROWS).map((_, i) => row(i))
+              ) : (
+                rows.map((_, i) => row(i))
+              )}
+            </tbody>
+          </table>
+        </div>
+      </div>
+    </section>
+  );
+}
