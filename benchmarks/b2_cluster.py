@@ -1,6 +1,6 @@
 """Target 2: jobs/s of a real 2-node cluster with dispymon attached ÷ with nothing attached.
 
-Two real `dispynode` processes on 127.0.0.x (dispymon.localnodes), a dispy
+Two real `dispynode` processes on 127.0.0.x (dispymon.adapters.localnodes), a dispy
 `JobCluster` with a `setup=` computation and jobs of 2 ms (dispynode 4.15.2's
 short-job race, see docs/dispy-notes.md), so the scheduler's own speed — what
 a dashboard could slow — is what limits the rate. Runs alternate: a fresh
@@ -48,11 +48,11 @@ def run(quick: bool = False) -> Result:
     import dispy.httpd
     from aiohttp import web
 
-    from dispymon.adapter import DispyAdapter, DispyControl
-    from dispymon.hub import Hub
-    from dispymon.localnodes import LocalCluster
-    from dispymon.server import ServerConfig, create_app
-    from dispymon.state import State
+    from dispymon.adapters.dispy import DispyAdapter, DispyControl
+    from dispymon.runtime.hub import Hub
+    from dispymon.adapters.localnodes import LocalCluster
+    from dispymon.transport.server import ServerConfig, create_app
+    from dispymon.model.state import State
 
     pairs = 2 if quick else 12
     jobs_per_run = 300 if quick else 1500

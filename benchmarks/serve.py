@@ -32,12 +32,12 @@ from pathlib import Path
 
 import psutil
 
-from dispymon import limits
-from dispymon.events import ClusterAttached
-from dispymon.hub import Hub
-from dispymon.server import CONNECTIONS, ServerConfig, create_app
-from dispymon.simulate import SimulatedCluster, SimulatedControl
-from dispymon.state import State
+from dispymon.transport import limits
+from dispymon.model.events import ClusterAttached
+from dispymon.runtime.hub import Hub
+from dispymon.transport.server import CONNECTIONS, ServerConfig, create_app
+from dispymon.adapters.simulated import SimulatedCluster, SimulatedControl
+from dispymon.model.state import State
 
 
 def main() -> None:
@@ -69,7 +69,7 @@ async def serve(args: argparse.Namespace) -> None:
     hub = Hub(loop, State(True, stuck_after=1e9, stale_after=args.stale_after))
     sim_feed = hub.feed
     if args.via_dispy:
-        from dispymon.adapter import _make_tap
+        from dispymon.adapters.dispy import _make_tap
 
         from .replay import DispyReplay
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dispy
 import pytest
 
-from dispymon import adapter
-from dispymon import events as ev
-from dispymon.events import ClusterAttached, ClusterDetached, StatusEvent
+from dispymon.adapters import dispy as adapter
+from dispymon.model import events as ev
+from dispymon.model.events import ClusterAttached, ClusterDetached, StatusEvent
 
 
 def test_status_numbers_agree_with_dispy():

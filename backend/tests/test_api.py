@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
-from dispymon import events as ev
-from dispymon.events import JobInfo
-from dispymon.hub import Hub
-from dispymon.security import Access
-from dispymon.api import INSIGHT
-from dispymon.server import CONNECTIONS, ServerConfig, create_app
+from dispymon.model import events as ev
+from dispymon.model.events import JobInfo
+from dispymon.runtime.hub import Hub
+from dispymon.transport.security import Access
+from dispymon.features.rest import INSIGHT
+from dispymon.transport.server import CONNECTIONS, ServerConfig, create_app
 from conftest import WSClient
 from factories import attached, node, status
 
@@ -190,7 +190,7 @@ async def test_history_size_bounds_the_history(served):
 
 
 async def test_read_only_commands_need_no_cluster_and_say_so_without_a_history():
-    from dispymon.commands import Commands
+    from dispymon.commands.registry import Commands
 
     hub = Hub(asyncio.get_running_loop())
     bare = Commands(hub, control=None)  # no app: nothing installed
@@ -276,8 +276,8 @@ async def test_a_flood_of_queries_leaves_memory_and_the_other_browsers_alone(ser
 
     import psutil
 
-    from dispymon import memory
-    from dispymon.server import Connection
+    from dispymon.features import memory
+    from dispymon.transport.server import Connection
 
     from conftest import REPO
 

@@ -7,9 +7,9 @@ import asyncio
 import dispy
 import pytest
 
-from dispymon.adapter import DispyAdapter
-from dispymon.hub import Hub
-from dispymon.server import ServerConfig, create_app
+from dispymon.adapters.dispy import DispyAdapter
+from dispymon.runtime.hub import Hub
+from dispymon.transport.server import ServerConfig, create_app
 from conftest import WSClient
 
 pytestmark = pytest.mark.cluster

@@ -11,9 +11,9 @@ import threading
 
 import pytest
 
-from dispymon import events as ev
-from dispymon.hub import Hub
-from dispymon.server import ServerConfig, create_app
+from dispymon.model import events as ev
+from dispymon.runtime.hub import Hub
+from dispymon.transport.server import ServerConfig, create_app
 from conftest import WSClient
 from factories import attached, job, node, status
 

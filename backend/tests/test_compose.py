@@ -54,8 +54,8 @@ def interpolate(value: str, env: dict[str, str]) -> str:
 def dashboard_access(monkeypatch, env: dict[str, str]):
     """The access policy `dispymon` builds from the compose file's command and
     environment, given the variables of the shell running `docker compose`."""
-    from dispymon.cli import _options, build_parser
-    from dispymon.security import make_access
+    from dispymon.entry.cli import _options, build_parser
+    from dispymon.transport.security import make_access
 
     dash = load()["services"]["dashboard"]
     with monkeypatch.context() as m:

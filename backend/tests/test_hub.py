@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from dispymon import events as ev
-from dispymon.hub import DRAIN_LIMIT, Hub
+from dispymon.model import events as ev
+from dispymon.runtime.hub import DRAIN_LIMIT, Hub
 from factories import attached, node, status
 
 
@@ -37,7 +37,7 @@ async def test_readers_woken_by_one_tick_share_one_drain():
 async def test_the_health_tick_is_applied_at_once_not_at_a_browsers_tick(monkeypatch):
     # The health flags and the chart's second cost tens of ms for 10,000
     # nodes: held for the next reader's drain, they would make that frame late.
-    monkeypatch.setattr("dispymon.hub.BATCH_DELAY", 3600.0)
+    monkeypatch.setattr("dispymon.runtime.hub.BATCH_DELAY", 3600.0)
     hub = Hub(asyncio.get_running_loop())
     hub.feed(attached("c"))
     hub.drain()  # the next timed drain is an hour away
@@ -71,7 +71,7 @@ async def test_a_readers_drain_takes_what_was_there_when_it_began():
 
 
 async def test_a_browsers_tick_takes_one_slice_and_the_backlog_goes_on_between_frames(monkeypatch):
-    monkeypatch.setattr("dispymon.hub.BATCH_DELAY", 3600.0)
+    monkeypatch.setattr("dispymon.runtime.hub.BATCH_DELAY", 3600.0)
     loop = asyncio.get_running_loop()
     hub = Hub(loop)
     hub.feed(attached("c"))
@@ -104,19 +104,19 @@ async def test_a_failing_observer_is_logged_once_per_kind_with_a_count(caplog):
 
     hub.observers += [broken, seen.append]
     hub.feed(attached("c"))
-    with caplog.at_level("ERROR", logger="dispymon.hub"):
+    with caplog.at_level("ERROR", logger="dispymon.runtime.hub"):
         for t in range(40):
             now[0] = float(t)
             hub.feed(ev.HealthCheck(float(t)))
             hub.drain()
             hub.failures.report()  # what the health tick does every second
         assert len(seen) == 41
-        records = [r for r in caplog.records if r.name == "dispymon.hub"]
+        records = [r for r in caplog.records if r.name == "dispymon.runtime.hub"]
         assert len(records) == 1 and records[0].exc_info is not None
         assert "broken on HealthCheck: OverflowError" in records[0].getMessage()
         now[0] = 61.0
         hub.failures.report()  # the failures stopped: their count is told once
         hub.failures.report()
-    records = [r.getMessage() for r in caplog.records if r.name == "dispymon.hub"]
+    records = [r.getMessage() for r in caplog.records if r.name == "dispymon.runtime.hub"]
     assert len(records) == 2 and "39 more time(s)" in records[1] and "(40 in all)" in records[1]
     assert hub.failures.counts() == {records[0].split(" (logged once")[0]: 40}

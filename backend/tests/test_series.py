@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from dispymon import events as ev
-from dispymon.hub import Hub
-from dispymon.series import MinutePoint, Series, busy_sample
-from dispymon.state import State
+from dispymon.model import events as ev
+from dispymon.runtime.hub import Hub
+from dispymon.features.series import MinutePoint, Series, busy_sample
+from dispymon.model.state import State
 from factories import attached, node, status
 
 T0 = 1_700_000_040  # a minute boundary (divisible by 60)

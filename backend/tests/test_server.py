@@ -8,9 +8,9 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType
 
-from dispymon import events as ev
-from dispymon.hub import Hub
-from dispymon.server import CONNECTIONS, MissingFrontendError, ServerConfig, create_app
+from dispymon.model import events as ev
+from dispymon.runtime.hub import Hub
+from dispymon.transport.server import CONNECTIONS, MissingFrontendError, ServerConfig, create_app
 from conftest import WSClient
 from factories import attached, job, node, status
 
@@ -177,7 +177,7 @@ async def test_readers_drain_what_the_hub_has_not_taken_yet(served, monkeypatch)
     # While events keep coming the hub takes them only every BATCH_DELAY; a
     # browser's frame, a REST answer and a command must still show what was
     # fed before them. An hour's delay: nothing but a reader can take them.
-    monkeypatch.setattr("dispymon.hub.BATCH_DELAY", 3600.0)
+    monkeypatch.setattr("dispymon.runtime.hub.BATCH_DELAY", 3600.0)
     hub, client = await served(poll_sec=0.05)
     hub.feed(attached("c"))
     await hub.settle()  # a drain that found events: the next timed one is an hour away

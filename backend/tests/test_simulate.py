@@ -11,12 +11,12 @@ import asyncio
 import collections
 import threading
 
-from dispymon import events as ev
-from dispymon.commands import Commands
-from dispymon.hub import Hub
-from dispymon.simulate import SimulatedCluster, SimulatedControl, node_address
-from dispymon.state import CLOSED, DEALLOCATED, INITIALIZED, State
-from dispymon.views import ClientView
+from dispymon.model import events as ev
+from dispymon.commands.registry import Commands
+from dispymon.runtime.hub import Hub
+from dispymon.adapters.simulated import SimulatedCluster, SimulatedControl, node_address
+from dispymon.model.state import CLOSED, DEALLOCATED, INITIALIZED, State
+from dispymon.model.views import ClientView
 from conftest import wait_until
 from mirror import Mirror
 

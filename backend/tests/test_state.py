@@ -3,9 +3,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dispymon import events as ev
-from dispymon.events import AvailInfo, ClusterDetached, HealthCheck, NodeInfo
-from dispymon.state import State, info_diff
+from dispymon.model import events as ev
+from dispymon.model.events import AvailInfo, ClusterDetached, HealthCheck, NodeInfo
+from dispymon.model.state import State, info_diff
 from factories import attached, job, node, status
 
 
@@ -187,7 +187,7 @@ def test_the_written_out_node_diff_agrees_with_a_loop_over_every_field(new, old)
 
 
 def test_finished_jobs_are_remembered_for_at_least_the_last_limit():
-    from dispymon.state import RECENTLY_DONE_LIMIT
+    from dispymon.model.state import RECENTLY_DONE_LIMIT
 
     s = State()
     s.apply(attached(nodes=[(node(), ev.NODE_INITIALIZED)]))

@@ -15,14 +15,14 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .adapter import DispyAdapter, DispyControl, close_cluster
-from .appmodule import AppModule, AppModuleError, start_workload
-from .control import ClusterControl
-from .hub import Hub
-from .limits import GatedSite, runner as gated_runner
-from .state import State
-from .security import RedactingAccessLogger, TokenError, make_access
-from .server import ServerConfig, create_app
+from dispymon.adapters.dispy import DispyAdapter, DispyControl, close_cluster
+from dispymon.entry.appmodule import AppModule, AppModuleError, start_workload
+from dispymon.commands.control import ClusterControl
+from dispymon.runtime.hub import Hub
+from dispymon.transport.limits import GatedSite, runner as gated_runner
+from dispymon.model.state import State
+from dispymon.transport.security import RedactingAccessLogger, TokenError, make_access
+from dispymon.transport.server import ServerConfig, create_app
 
 log = logging.getLogger(__name__)
 

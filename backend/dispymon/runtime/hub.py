@@ -36,9 +36,9 @@ import logging
 import time
 from typing import Callable
 
-from .events import Event, HealthCheck, StatusEvent
-from .failures import Failures
-from .state import State
+from dispymon.model.events import Event, HealthCheck, StatusEvent
+from dispymon.features.failures import Failures
+from dispymon.model.state import State
 
 log = logging.getLogger(__name__)
 

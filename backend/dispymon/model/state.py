@@ -32,7 +32,7 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any, Iterator, NamedTuple
 
-from .events import (
+from dispymon.model.events import (
     JOB_ABANDONED,
     JOB_CANCELLED,
     JOB_CREATED,
@@ -54,7 +54,7 @@ from .events import (
     SettingChanged,
     StatusEvent,
 )
-from .text import count_text, job_texts
+from dispymon.model.text import count_text, job_texts
 
 INITIALIZED = "initialized"
 DEALLOCATED = "deallocated"

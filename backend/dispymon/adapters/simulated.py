@@ -35,7 +35,7 @@ import threading
 import time
 from typing import Any, Callable, Iterable, Sequence
 
-from .events import (
+from dispymon.model.events import (
     JOB_CANCELLED,
     JOB_CREATED,
     JOB_FINISHED,

@@ -18,17 +18,16 @@ import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from .control import ClusterControl
-from .events import AuditAdded, AuditUpdated, NodeChanged, SettingChanged
-from .hub import Hub
-from .state import CLOSED, DEALLOCATED, INITIALIZED
-from .text import count_text
+from dispymon.commands.control import ClusterControl
+from dispymon.model.events import AuditAdded, AuditUpdated, NodeChanged, SettingChanged
+from dispymon.runtime.hub import Hub
+from dispymon.model.state import CLOSED, DEALLOCATED, INITIALIZED
+from dispymon.model.text import count_text
+from dispymon.transport import protocol
+from dispymon.transport.protocol import ERROR_CODES
 
 log = logging.getLogger(__name__)
 
-ERROR_CODES = frozenset(
-    {"invalid", "unknown_command", "not_found", "not_allowed", "cluster_error", "timeout", "rate_limited", "busy"}
-)
 MAX_ID_LEN = 64
 
 
@@ -163,7 +162,7 @@ class Commands:
         """The answer to one `command` message: a `result`, or an `error` if its id is unusable."""
         cid = message.get("id")
         if isinstance(cid, bool) or not isinstance(cid, (int, str)) or (isinstance(cid, str) and len(cid) > MAX_ID_LEN):
-            return {"type": "error", "code": "invalid", "message": "a command needs an id: an integer or a short text"}
+            return protocol.error(protocol.INVALID, "a command needs an id: an integer or a short text")
         try:
             name = message.get("name")
             spec = REGISTRY.get(name) if isinstance(name, str) else None
@@ -178,12 +177,11 @@ class Commands:
             self.hub.drain()  # a command acts on, and a query reads, what was fed before it
             value = await spec.handler(self, who=who, **args)
         except CommandError as exc:
-            return {"type": "result", "id": cid, "ok": False, "error": {"code": exc.code, "message": exc.message}}
+            return protocol.failed(cid, exc.code, exc.message)
         except Exception as exc:  # a bug or a dispy surprise: say so, keep serving
             log.exception("command %r failed", message.get("name"))
-            return {"type": "result", "id": cid, "ok": False,
-                    "error": {"code": "cluster_error", "message": f"{type(exc).__name__}: {exc}"[:300]}}  # fmt: skip
-        return {"type": "result", "id": cid, "ok": True, "value": value}
+            return protocol.failed(cid, protocol.CLUSTER_ERROR, f"{type(exc).__name__}: {exc}"[:300])
+        return protocol.result(cid, value)
 
     # helpers for handlers
 

@@ -22,15 +22,15 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from .codec import Packed, pack
-from .commands import CommandError, Commands, Check, command, integer, text
-from .events import ClusterAttached, ClusterDetached, Event, HealthCheck
-from .history import OUTCOMES, History
-from .hub import Hub
-from .limits import GATE
-from .metrics import CONTENT_TYPE, DurationHistogram, render
-from .persist import Store
-from .series import Series, busy_sample
+from dispymon.transport.codec import Packed, pack
+from dispymon.commands.registry import CommandError, Commands, Check, command, integer, text
+from dispymon.model.events import ClusterAttached, ClusterDetached, Event, HealthCheck
+from dispymon.features.history import OUTCOMES, History
+from dispymon.runtime.hub import Hub
+from dispymon.transport.limits import GATE
+from dispymon.features.metrics import CONTENT_TYPE, DurationHistogram, render
+from dispymon.features.persist import Store
+from dispymon.features.series import Series, busy_sample
 
 
 # an ended job's event's cluster and job, and a job's node: read by C loops

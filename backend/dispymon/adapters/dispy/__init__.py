@@ -7,7 +7,7 @@ reads and one deque append; no str() of user objects, no locks, no I/O. A
 deferred tap (`defer=True`, as `dispymon serve` uses) only appends, and runs
 on dispy's scheduler thread as dispy queues the event (`_direct_queue`).
 
-The drop-in `dispymon.httpd.DispyHTTPServer` follows dispy's documented rule
+The drop-in `dispymon.entry.httpd.DispyHTTPServer` follows dispy's documented rule
 instead: the tap is installed only on a cluster without a callback; a user's
 own callback passes the events on by calling the server's
 `cluster_status(status, node, job)`, which `DispyAdapter.route_status` sends
@@ -16,18 +16,15 @@ to the cluster they belong to.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 import time
-import types
 import weakref
-from collections import namedtuple
 from typing import Any, Callable
 
 import dispy
 
-from .events import (
+from dispymon.model.events import (
     JOB_DONE_STATUSES,
     NODE_CLOSED,
     NODE_INITIALIZED,
@@ -39,10 +36,11 @@ from .events import (
     NodeInfo,
     StatusEvent,
 )
-from .sharedwatch import install_shared_watch
+from dispymon.adapters.dispy import compat
+from dispymon.adapters.dispy.shared import install_shared_watch
 
-from .history import TRACEBACK_KEEP, brief_exception
-from .text import LIMIT, safe_str
+from dispymon.features.history import TRACEBACK_KEEP, brief_exception
+from dispymon.model.text import LIMIT, safe_str
 
 log = logging.getLogger(__name__)
 
@@ -51,40 +49,11 @@ Feed = Callable[[Event], None]
 SEED_WAIT = 10.0
 StatusCallback = Callable[[Any, Any, Any], None]
 
-# -- Python 3.11 compatibility -------------------------------------------------
-#
-# dispy 4.15.2 validates `cluster_status=` / `job_status=` with
-# inspect.getargspec, which Python 3.11 removed, so passing either to
-# JobCluster(...) fails with 'Invalid "cluster_status" function'. We give dispy
-# (only dispy: its module-level name `inspect`, not the standard library's
-# module) a view of `inspect` that has getargspec again, built on
-# getfullargspec with the old field names.
-
-_ArgSpec = namedtuple("ArgSpec", "args varargs keywords defaults")
-
-
-def _getargspec(func: Callable[..., Any]) -> _ArgSpec:
-    spec = inspect.getfullargspec(func)
-    return _ArgSpec(spec.args, spec.varargs, spec.varkw, spec.defaults)
-
-
-class _InspectWithGetargspec(types.ModuleType):
-    def __init__(self) -> None:
-        super().__init__("inspect")
-        self.getargspec = _getargspec
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(inspect, name)
-
-
-def install_compat() -> None:
-    """Idempotent; done on import of this module."""
-    if not hasattr(dispy.inspect, "getargspec"):
-        dispy.inspect = _InspectWithGetargspec()
-
-
+# Python 3.11 compatibility (getargspec) lives in compat.py; `import dispymon`
+# installs it, and so does importing this adapter.
+install_compat = compat.install
 install_compat()
-install_shared_watch()  # a SharedJobCluster that cannot reach its scheduler says so (sharedwatch.py)
+install_shared_watch()  # a SharedJobCluster that cannot reach its scheduler says so (shared.py)
 
 # -- recognising clusters ------------------------------------------------------
 
