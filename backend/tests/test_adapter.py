@@ -141,7 +141,7 @@ def test_a_deferred_tap_takes_its_events_as_dispy_queues_them_and_the_users_call
     try:
         cluster.cluster_status = user_status
         fed = []
-        a = adapter.DispyAdapter(fed.append, defer=True)
+        a = adapter.DispyAdapter(fed.append, defer=True, patch_queue=True)
         a.attach(cluster)
         scheduler = cluster._cluster
         node = dispy.DispyNode("127.0.0.2", "n", 2)
@@ -158,5 +158,26 @@ def test_a_deferred_tap_takes_its_events_as_dispy_queues_them_and_the_users_call
         done.clear()
         scheduler.worker_Q.put((cluster.cluster_status, (dispy.DispyNode.Initialized, node, None)))
         assert done.wait(10) and len(user_threads) == 2 and isinstance(fed[-1], ClusterDetached)
+    finally:
+        cluster.close(timeout=0, terminate=True)
+
+
+def test_the_queue_patch_is_an_explicit_opt_in(dispy_port):
+    """Without `patch_queue`, a deferred tap takes dispy's worker thread as any callback does.
+
+    (dispy's scheduler lives as long as the process, so another test may have
+    patched its queue already: what matters is whether this tap runs there.)
+    """
+    cluster = make_cluster(dispy_port=dispy_port)
+    try:
+        fed = []
+        a = adapter.DispyAdapter(fed.append, defer=True)
+        a.attach(cluster)
+        assert not hasattr(cluster.cluster_status, "__dispymon_direct__")
+        a.detach(cluster)
+        b = adapter.DispyAdapter(fed.append, defer=True, patch_queue=True)
+        b.attach(cluster)
+        assert hasattr(cluster.cluster_status, "__dispymon_direct__") and cluster._cluster.worker_Q.__dispymon_direct__
+        b.detach(cluster)
     finally:
         cluster.close(timeout=0, terminate=True)

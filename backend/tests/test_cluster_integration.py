@@ -39,7 +39,7 @@ def new_cluster(nodes) -> dispy.JobCluster:
 @pytest.fixture
 async def dashboard(aiohttp_client, static_dir):
     hub = Hub(asyncio.get_running_loop())
-    adapter = DispyAdapter(hub.feed, defer=True)  # as `dispymon serve` attaches
+    adapter = DispyAdapter(hub.feed, defer=True, patch_queue=True)  # as `dispymon serve` attaches
     client = await aiohttp_client(create_app(hub, ServerConfig(poll_sec=0.1, static_dir=static_dir)))
     clusters = []
 

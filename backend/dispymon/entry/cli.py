@@ -117,11 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _options(args: argparse.Namespace):
-    from dispymon.runtime.runtime import Options
+def _settings(args: argparse.Namespace):
+    from dispymon.runtime.settings import Settings
     from dispymon.transport.security import hosts_from_env
 
-    return Options(
+    return Settings(
         host=args.host,
         port=args.port,
         poll_sec=args.poll_sec,
@@ -134,6 +134,8 @@ def _options(args: argparse.Namespace):
         stale_after=args.stale_after,
         history_size=args.history_size,
         history_db=args.history_db,
+        patch_dispy_queue=True,  # dispy's worker_Q hop skipped for dispymon's own events (adapters/dispy/queue.py)
+        access_log=True,  # shown with -v; tokens redacted
     )
 
 
@@ -141,7 +143,7 @@ def _run(app_module, args: argparse.Namespace, source=None) -> int:
     from dispymon.runtime.runtime import DashboardError, run
 
     try:
-        code = asyncio.run(run(app_module, _options(args), say=lambda s: print(s, flush=True), source=source))
+        code = asyncio.run(run(app_module, _settings(args), say=lambda s: print(s, flush=True), source=source))
     except DashboardError as exc:
         print(f"dispymon: {exc}", file=sys.stderr)
         return 2

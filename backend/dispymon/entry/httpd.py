@@ -1,6 +1,6 @@
 """Drop-in replacement for `dispy.httpd`: change one import, get the dashboard.
 
-    from dispymon.entry.httpd import DispyHTTPServer     # was: from dispy.httpd import ...
+    from dispymon.httpd import DispyHTTPServer     # was: from dispy.httpd import ...
     http_server = DispyHTTPServer(cluster)         # http://<host>:8181/
     ...
     http_server.shutdown()
@@ -33,24 +33,16 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
-from dispymon.adapters.dispy import DispyAdapter, DispyControl
-from dispymon.runtime.runtime import url_for
-from dispymon.model.events import Event
-from dispymon.runtime.hub import Hub
-from dispymon.transport.limits import GatedSite, runner as gated_runner
-from dispymon.transport.security import hosts_from_env, make_access
-from dispymon.transport.server import CONNECTIONS, PACKAGED_STATIC, ServerConfig, check_frontend, create_app
-from dispymon.model.state import State
+from dispymon.runtime.runtime import MIN_FINAL_WAIT, Runtime
+from dispymon.runtime.settings import Settings
+from dispymon.transport.security import hosts_from_env
+from dispymon.transport.server import PACKAGED_STATIC, check_frontend
 
 log = logging.getLogger(__name__)
 
 __all__ = ["DispyHTTPServer"]
 
 THREAD_NAME = "dispymon-httpd"
-# shutdown(wait=True) waits at most max(poll_sec, this) for slow browsers
-MIN_FINAL_WAIT = 5.0
 
 
 def tls_context(keyfile: str | os.PathLike | None, certfile: str | os.PathLike | None) -> ssl.SSLContext | None:
@@ -105,31 +97,31 @@ class DispyHTTPServer:
         # more host names from $DISPYMON_ALLOW_HOST; beyond loopback without a
         # token, an operator token is generated
         # (TokenError, a ValueError, for one shorter than MIN_TOKEN_LENGTH)
-        access = make_access(host, os.environ.get("DISPYMON_TOKEN"), os.environ.get("DISPYMON_VIEWER_TOKEN"),
-                             hosts_from_env(os.environ), names=("$DISPYMON_TOKEN", "$DISPYMON_VIEWER_TOKEN"))  # fmt: skip
+        settings = Settings(
+            host=host, port=port, poll_sec=float(poll_sec), show_job_args=bool(show_job_args), static_dir=static_dir,
+            ssl_context=ssl_context, token=os.environ.get("DISPYMON_TOKEN"),
+            viewer_token=os.environ.get("DISPYMON_VIEWER_TOKEN"), allow_hosts=hosts_from_env(os.environ),
+            token_names=("$DISPYMON_TOKEN", "$DISPYMON_VIEWER_TOKEN"), history_size=history_size,
+            history_db=history_db, patch_dispy_queue=True,
+        )  # fmt: skip
 
         self.host = host
         self.port = port
-        self._scheme = "https" if ssl_context is not None else "http"
         self._closing = False  # shutdown() was called
-        self._stopped = False  # the server's loop is gone: events are dropped
         self._close_lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
-        self._hub = Hub(self._loop, State(show_job_args=bool(show_job_args)))
-        self._adapter = DispyAdapter(self._feed, defer=True)
-        self.token = access.operator_token
-        self._config = ServerConfig(poll_sec=float(poll_sec), show_job_args=bool(show_job_args), static_dir=static_dir,
-                                    access=access, history_size=history_size,
-                                    history_db=Path(history_db) if history_db is not None else None)  # fmt: skip
         try:
-            self._app = create_app(self._hub, self._config, DispyControl(self._adapter))
+            self._runtime = Runtime(settings, self._loop)
         except BaseException:  # a history_db that cannot be opened
             self._loop.close()
             raise
-        self._runner: web.AppRunner | None = None
+        self._hub = self._runtime.hub  # (tests read the hub's failure counts and settings)
+        self._adapter = self._runtime.adapter
+        access = self._runtime.access
+        self.token = access.operator_token
 
         started: concurrent.futures.Future[int] = concurrent.futures.Future()
-        self._thread = threading.Thread(target=self._serve, args=(host, port, ssl_context, started),
+        self._thread = threading.Thread(target=self._serve, args=(started,),
                                         name=THREAD_NAME, daemon=True)  # fmt: skip
         self._thread.start()
         try:
@@ -146,12 +138,8 @@ class DispyHTTPServer:
             self.add_cluster(cluster)
 
     @property
-    def _final_wait(self) -> float:
-        return max(self._config.poll_sec, MIN_FINAL_WAIT)
-
-    @property
     def url(self) -> str:
-        return url_for(self.host, self.port).replace("http:", f"{self._scheme}:", 1)
+        return self._runtime.url
 
     # -- the seed's methods --------------------------------------------------------
 
@@ -187,7 +175,7 @@ class DispyHTTPServer:
         """dispy's status callback, for chaining: a user's callback may do its
         bookkeeping and then call this. Each call goes to the cluster it
         belongs to (a cluster not added yet is added); cheap, never blocks."""
-        if not self._stopped:
+        if self._runtime.accepting:
             self._adapter.route_status(status, node, job)
 
     def shutdown(self, wait: bool = True) -> None:
@@ -203,13 +191,13 @@ class DispyHTTPServer:
             self._closing = True
         if threading.current_thread() is self._thread:
             raise RuntimeError("shutdown() cannot be called from the server's own thread")
-        if wait and not self._adapter.wait_for_callbacks(self._final_wait):
+        if wait and not self._adapter.wait_for_callbacks(self._runtime.final_wait):
             log.warning("dispymon: dispy's status callbacks are late; the final state may miss the latest ones")
         self._adapter.detach_all(announce=False)  # the browsers keep the last state
         try:
-            asyncio.run_coroutine_threadsafe(self._stop(wait), self._loop).result()
+            asyncio.run_coroutine_threadsafe(self._runtime.stop(final=wait), self._loop).result()
         finally:
-            self._stopped = True
+            self._runtime.accepting = False  # the loop is going: events are dropped
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()
         log.info("dispymon: HTTP server at %s closed", self.url)
@@ -222,21 +210,14 @@ class DispyHTTPServer:
         if not self._closing and threading.current_thread() is not self._thread:
             asyncio.run_coroutine_threadsafe(self._hub.settle(), self._loop).result(MIN_FINAL_WAIT)
 
-    def _feed(self, event: Event) -> None:
-        # After shutdown a callback chained on top of ours may still call in:
-        # drop it rather than fill an inbox nobody drains.
-        if not self._stopped:
-            self._hub.feed(event)
-
-    def _serve(self, host: str, port: int, ssl_context: ssl.SSLContext | None,
-               started: concurrent.futures.Future) -> None:  # fmt: skip
+    def _serve(self, started: concurrent.futures.Future) -> None:
         loop = self._loop
         asyncio.set_event_loop(loop)
         # named, so that nothing of this server can be mistaken for the program's own threads
         loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(thread_name_prefix=f"{THREAD_NAME}-worker"))
         try:
             try:
-                bound = loop.run_until_complete(self._start(host, port, ssl_context))
+                bound = loop.run_until_complete(self._start())
             except BaseException as exc:
                 started.set_exception(exc)
                 return
@@ -249,41 +230,8 @@ class DispyHTTPServer:
             finally:
                 loop.close()
 
-    async def _start(self, host: str, port: int, ssl_context: ssl.SSLContext | None) -> int:
-        runner = gated_runner(self._app, handle_signals=False, access_log=None)
-        await runner.setup()
-        site = GatedSite(runner, host or None, port, ssl_context=ssl_context)
+    async def _start(self) -> int:
         try:
-            await site.start()
+            return await self._runtime.start()
         except OSError as exc:
-            await runner.cleanup()
-            raise OSError(exc.errno, f"dispymon cannot listen on {host or '*'}:{port}: {exc.strerror or exc}") from None
-        self._runner = runner
-        return site.port
-
-    async def _stop(self, wait: bool) -> None:
-        if wait:
-            await self._hub.settle()
-            await self._send_final_state(self._final_wait)
-        assert self._runner is not None
-        await self._runner.cleanup()  # closes each WebSocket with 1001 "going away"
-
-    async def _send_final_state(self, timeout: float) -> None:
-        version = self._hub.state.version
-        connections = list(self._app[CONNECTIONS])
-        for conn in connections:
-            conn.want_flush = True  # as the "Update" button: also for paused browsers
-            conn.wake.set()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        waiting = connections
-        while True:
-            waiting = [c for c in waiting if not c.ws.closed and c.written_version < version]
-            if not waiting:
-                return
-            if loop.time() >= deadline:
-                log.warning("dispymon: %d browser(s) did not take the final state within %g s", len(waiting), timeout)
-                return
-            # Each pump writes its frame within a few loop turns; a slow
-            # browser is bounded by the deadline.
-            await asyncio.sleep(0.01)
+            raise OSError(exc.errno, f"dispymon {exc.strerror}") from None

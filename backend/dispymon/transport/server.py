@@ -421,6 +421,27 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+async def flush_browsers(app: web.Application, version: int, timeout: float) -> None:
+    """Send every connected browser the state up to `version` (paused ones too, as "Update"), waiting at most `timeout`."""
+    connections = list(app[CONNECTIONS])
+    for conn in connections:
+        conn.want_flush = True
+        conn.wake.set()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    waiting = connections
+    while True:
+        waiting = [c for c in waiting if not c.ws.closed and c.written_version < version]
+        if not waiting:
+            return
+        if loop.time() >= deadline:
+            log.warning("dispymon: %d browser(s) did not take the final state within %g s", len(waiting), timeout)
+            return
+        # Each pump writes its frame within a few loop turns; a slow
+        # browser is bounded by the deadline.
+        await asyncio.sleep(0.01)
+
+
 async def _close_connections(app: web.Application) -> None:
     for conn in list(app[CONNECTIONS]):
         await conn.ws.close(code=protocol.SERVER_SHUTDOWN.code, message=protocol.SERVER_SHUTDOWN.reason)

@@ -4,8 +4,9 @@ It chains each attached cluster's `cluster_status` callback with a tap that
 copies the few fields the dashboard needs into event tuples and hands them to
 `feed` (the hub). The tap does O(1) work on dispy's callback thread: attribute
 reads and one deque append; no str() of user objects, no locks, no I/O. A
-deferred tap (`defer=True`, as `dispymon serve` uses) only appends, and runs
-on dispy's scheduler thread as dispy queues the event (`_direct_queue`).
+deferred tap (`defer=True`, as `dispymon serve` uses) only appends; with
+`patch_queue=True` (an explicit opt-in) it runs on dispy's scheduler thread as
+dispy queues the event (queue.py).
 
 The drop-in `dispymon.entry.httpd.DispyHTTPServer` follows dispy's documented rule
 instead: the tap is installed only on a cluster without a callback; a user's
@@ -37,6 +38,7 @@ from dispymon.model.events import (
     StatusEvent,
 )
 from dispymon.adapters.dispy import compat
+from dispymon.adapters.dispy.queue import direct_queue as _direct_queue
 from dispymon.adapters.dispy.shared import install_shared_watch
 
 from dispymon.features.history import TRACEBACK_KEEP, brief_exception
@@ -206,7 +208,8 @@ def _record(feed: Feed, name: str, status: int, node: Any, job: Any, hidden: Any
 
 
 def _make_tap(feed: Feed, name: str, chained: StatusCallback | None, hidden: Any = None,
-              defer: bool = False, attached: _Attached | None = None) -> StatusCallback:  # fmt: skip
+              defer: bool = False, attached: _Attached | None = None, direct: bool = True) -> StatusCallback:  # fmt: skip
+    """`direct` (with `defer`): the tap may run where dispy queues it, on a patched queue (queue.py)."""
     if defer:
         # _record's deferred path, inlined: this runs for every event on dispy's thread
         def record(status: int, node: Any, job: Any) -> None:
@@ -220,8 +223,9 @@ def _make_tap(feed: Feed, name: str, chained: StatusCallback | None, hidden: Any
             if chained is not None:
                 chained(status, node, job)
 
-        # Only appends: safe to run where dispy decides on the event (see _direct_queue)
-        tap.__dispymon_direct__ = record  # type: ignore[attr-defined]
+        if direct:
+            # Only appends: safe to run where dispy decides on the event (see queue.py)
+            tap.__dispymon_direct__ = record  # type: ignore[attr-defined]
     else:
 
         def tap(status: int, node: Any, job: Any) -> None:
@@ -237,44 +241,6 @@ def _make_tap(feed: Feed, name: str, chained: StatusCallback | None, hidden: Any
 
     tap.__dispymon_chained__ = chained  # type: ignore[attr-defined]
     return tap
-
-
-def _direct_queue(scheduler: Any) -> bool:
-    """Let dispy's scheduler hand dispymon's deferred taps their events at once.
-
-    dispy queues every `cluster_status` call for its worker thread, and that
-    hop costs the cluster itself: waking the worker thread and handing it the
-    GIL for each event slowed a real 2-node cluster by 3-6 % (benchmark 2),
-    with a callback that did nothing as with dispymon's. A deferred tap only
-    appends to the hub's inbox (O(1), no lock held, no I/O), so it can run on
-    the thread that queues it, as the put happens. Items for any other
-    callback, and a user's callback chained behind our tap, still go to the
-    worker thread, in order. Idempotent; the queue keeps the wrapper for
-    as long as the scheduler lives (a tap no longer installed is never put).
-    False: the scheduler has no queue to wrap.
-    """
-    queue = getattr(scheduler, "worker_Q", None)
-    if queue is None:
-        return False
-    if getattr(queue, "__dispymon_direct__", False):
-        return True
-    put = queue.put
-
-    def direct_put(item: Any, block: bool = True, timeout: float | None = None) -> None:
-        if item is not None:
-            func = item[0]
-            record = getattr(func, "__dispymon_direct__", None)
-            if record is not None:
-                record(*item[1])  # never raises
-                chained = func.__dispymon_chained__
-                if chained is None:
-                    return
-                item = (chained, item[1])
-        put(item, block, timeout)
-
-    queue.put = direct_put
-    queue.__dispymon_direct__ = True
-    return True
 
 
 def scheduler_pseudo_node(cluster: Any) -> Any:
@@ -325,10 +291,16 @@ class _Attached:
 class DispyAdapter:
     """Attaches dispy clusters to a feed; keeps what it needs to detach them."""
 
-    def __init__(self, feed: Feed, defer: bool = False) -> None:
-        """`defer`: `feed` is a hub's, which takes deferred events (see `_record`)."""
+    def __init__(self, feed: Feed, defer: bool = False, patch_queue: bool = False) -> None:
+        """`defer`: `feed` is a hub's, which takes deferred events (see `_record`).
+
+        `patch_queue` (with `defer`; an explicit opt-in): wrap each attached
+        scheduler's `worker_Q.put` so the deferred tap takes its events as
+        dispy queues them, skipping dispy's worker thread (queue.py).
+        """
         self._feed = feed
         self._defer = defer
+        self._patch_queue = defer and patch_queue
         self._lock = threading.Lock()  # attach/detach may come from any thread
         self._clusters: dict[str, Any] = {}
         # Read lock-free by route_status on dispy's thread: replaced, never mutated.
@@ -379,9 +351,9 @@ class DispyAdapter:
         # newer arrives through the tap after the seed.
         direct = False
         if chain or cluster.cluster_status is None:
-            attached.tap = _make_tap(self._feed, name, cluster.cluster_status, hidden, self._defer, attached)
-            if self._defer:
+            if self._patch_queue:
                 direct = _direct_queue(getattr(cluster, "_cluster", None))
+            attached.tap = _make_tap(self._feed, name, cluster.cluster_status, hidden, self._defer, attached, direct)
             cluster.cluster_status = attached.tap
         with self._lock:
             self._routes = (*self._routes, attached)
