@@ -59,7 +59,7 @@ async def test_clusters_nodes_and_a_node_with_its_running_jobs(served):
     nodes = await (await client.get("/api/clusters/c/nodes")).json()
     assert nodes["cluster"] == "c"
     assert {n["ip_addr"]: n["busy"] for n in nodes["nodes"]} == {"127.0.0.2": 2, "127.0.0.3": 0}
-    assert nodes["nodes"][0] == hub.state.clusters["c"].node(nodes["nodes"][0]["ip_addr"])
+    assert nodes["nodes"][0] == hub.read().clusters["c"].node(nodes["nodes"][0]["ip_addr"])
     one = await (await client.get("/api/nodes/127.0.0.2")).json()
     assert one["ip_addr"] == "127.0.0.2" and one["clusters"]["c"]["jobs_done"] == 1
     assert [(j["uid"], j["id"], j["args"], j["cluster"]) for j in one["jobs"]] == [(5, "job-5", "5", "c"), (6, "job-6", "6", "c")]

@@ -87,19 +87,19 @@ def test_minutes_load_back_and_idle_minutes_are_not_kept():
     assert points == []  # an idle minute costs no row
 
 
-async def test_the_hub_feeds_observers_after_the_state_in_order():
+async def test_the_hub_gives_subscribers_each_batch_after_the_state_in_order():
     import asyncio
 
     hub = Hub(asyncio.get_running_loop())
     seen = []
-    hub.observers.append(lambda e: seen.append((type(e).__name__, hub.state.version)))
+    hub.subscribe(lambda batch, state: seen.extend((type(e).__name__, state.version) for e in batch))
     hub.feed(attached("c", nodes=[(node("127.0.0.2", busy=1), ev.NODE_INITIALIZED)]))
     hub.feed(status("c", ev.NODE_AVAIL_INFO, node("127.0.0.2", busy=1)))  # the state's alone
     hub.feed(ev.HealthCheck(T0))
-    await hub.settle()
+    state = await hub.settle()
     assert [name for name, _ in seen] == ["ClusterAttached", "HealthCheck"]
-    assert seen[0][1] >= 1  # the state had applied the event when the observer ran
-    assert busy_sample(hub.state) == {("c", "127.0.0.2"): 1, ("c", ""): 1}
+    assert seen[0][1] >= 1  # the state had applied the events when the subscriber ran
+    assert busy_sample(state) == {("c", "127.0.0.2"): 1, ("c", ""): 1}
 
 
 def test_busy_sample_reads_every_cluster():

@@ -104,7 +104,7 @@ async def test_commands_change_the_simulated_nodes():
     sim.attach()
     sim.emit(100)
     await hub.settle()
-    state = hub.state
+    state = hub.read()
 
     async def command(name, **args):
         result = await cmds.execute({"type": "command", "id": 1, "name": name, "args": args})

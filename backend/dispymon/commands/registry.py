@@ -174,7 +174,7 @@ class Commands:
             if self.control is None and name != "set_show_job_args" and not spec.read_only:
                 raise CommandError("not_allowed", "this server has no cluster to command")
             args = validate(spec, message.get("args", {}))
-            self.hub.drain()  # a command acts on, and a query reads, what was fed before it
+            self.hub.read()  # a command acts on, and a query reads, what was fed before it
             value = await spec.handler(self, who=who, **args)
         except CommandError as exc:
             return protocol.failed(cid, exc.code, exc.message)
@@ -190,7 +190,7 @@ class Commands:
             value = await asyncio.wait_for(asyncio.to_thread(fn, *args), self.timeout)
         except TimeoutError:
             raise CommandError("timeout", f"the cluster did not answer within {self.timeout:g} s; the action may still happen") from None
-        self.hub.drain()  # what the cluster fed during the call is in the state the handler reads next
+        self.hub.read()  # what the cluster fed during the call is in the state the handler reads next
         return value
 
     async def change(self, *events: Any) -> None:
@@ -200,13 +200,13 @@ class Commands:
 
     async def audit(self, action: str, target: str, cluster: str | None, state: str, message: str,
                     who: str | None, watch: tuple | None = None) -> int:  # fmt: skip
-        entry_id = self.hub.state.new_audit_id()  # one sequence with the state's own entries
+        entry_id = self.hub.read().new_audit_id()  # one sequence with the state's own entries
         await self.change(AuditAdded(entry_id, time.time(), action, target, cluster, state, message, who, watch))
         return entry_id
 
     def clusters_for(self, cluster: str | None, ip: str | None = None) -> list[str]:
         """The clusters a command acts on: the one named, or every one (with that node)."""
-        state = self.hub.state
+        state = self.hub.read()
         if cluster is not None:
             if cluster not in state.clusters:
                 raise CommandError("not_found", f"no cluster {cluster!r}")
@@ -224,7 +224,7 @@ class Commands:
 
 
 def _shared(cmds: Commands, name: str) -> bool:
-    return cmds.hub.state.clusters[name].kind == "SharedJobCluster"
+    return cmds.hub.read().clusters[name].kind == "SharedJobCluster"
 
 
 def _joined(names: list[str]) -> str | None:
@@ -237,12 +237,12 @@ def _joined(names: list[str]) -> str | None:
 @command("set_show_job_args", value=boolean())
 async def set_show_job_args(cmds: Commands, who: str | None, value: bool) -> dict[str, Any]:
     await cmds.change(SettingChanged("show_job_args", value))
-    return {"show_job_args": cmds.hub.state.settings["show_job_args"]}
+    return {"show_job_args": cmds.hub.read().settings["show_job_args"]}
 
 
 @command("terminate_jobs", uids=list_of(integer(0, 2**64 - 1), 1, 1000))
 async def terminate_jobs(cmds: Commands, who: str | None, uids: list[int]) -> dict[str, Any]:
-    state = cmds.hub.state
+    state = cmds.hub.read()
     results: dict[str, str] = {}
     calls = []
     for uid in dict.fromkeys(uids):  # once each, in order
@@ -285,7 +285,7 @@ async def add_node(cmds: Commands, who: str | None, host: str, cpus: int = 0, cl
             await cmds.audit("add_node", host, _joined(names), "failed", f"cannot resolve host {host!r}", who)
             raise CommandError("not_found", f"cannot resolve host {host!r}")
         pattern = ip
-    state = cmds.hub.state
+    state = cmds.hub.read()
     closed = [] if wildcard else [n for n in names if state.node_status(n, pattern) == CLOSED]
     if closed:
         # dispy would put the node back in use without the computation (every
@@ -361,7 +361,7 @@ async def _node_action(cmds: Commands, who: str | None, action: str, ip: str, cl
 @command("allocate_node", ip=IP, optional={"cluster": CLUSTER})
 async def allocate_node(cmds: Commands, who: str | None, ip: str, cluster: str | None = None) -> dict[str, Any]:
     names = cmds.clusters_for(cluster, ip)
-    if any(cmds.hub.state.node_status(n, ip) == CLOSED for n in names):
+    if any(cmds.hub.read().node_status(n, ip) == CLOSED for n in names):
         raise CommandError(
             "not_allowed",
             f"{ip} was closed; dispy 4.15.2 would cancel every job sent to it, so a closed node stays closed while "

@@ -24,9 +24,10 @@ from aiohttp import web
 
 from dispymon.transport.codec import Packed, pack
 from dispymon.commands.registry import CommandError, Commands, Check, command, integer, text
-from dispymon.model.events import ClusterAttached, ClusterDetached, Event, HealthCheck
+from dispymon.model.events import ClusterAttached, ClusterDetached, HealthCheck, StatusEvent
+from dispymon.model.state import State
 from dispymon.features.history import OUTCOMES, History
-from dispymon.runtime.hub import Hub
+from dispymon.runtime.hub import Batch, Hub
 from dispymon.transport.limits import GATE
 from dispymon.features.metrics import CONTENT_TYPE, DurationHistogram, render
 from dispymon.features.persist import Store
@@ -56,10 +57,6 @@ class Insight:
     MAX_ANSWERS = 16
     MAX_ANSWERS_BYTES = 8 * 2**20
 
-    def __post_init__(self) -> None:
-        # the state notes the jobs that end (see State.ended); flush takes them
-        self.hub.state.ended = []
-
     def answer(self, question: tuple, make: Callable[[], Any]) -> Packed:
         """`make()`, encoded, shared by every asker of `question` while its data is unchanged.
 
@@ -81,33 +78,29 @@ class Insight:
             self.answers_bytes -= len(answers.popitem(last=False)[1])
         return found
 
-    def observe(self, event: Event) -> None:
-        """A hub observer: called with each event but status events after the state has applied it.
+    def take(self, batch: Batch, state: State) -> None:
+        """The hub's subscriber: each drained batch, after the state has applied it.
 
-        Ended jobs are noted by the state itself; `flush` (after each drain of
-        the hub, and before a tick or a detach) makes their history records
-        and counts them in the series, a drain's worth at a time."""
-        kind = type(event)
-        if kind is HealthCheck:
-            self.flush()
-            self.series.tick(event.now, busy_sample(self.hub.state))
-        elif kind is ClusterDetached:
-            self.flush()
-            self.series.forget(event.cluster)
-        elif kind is ClusterAttached:
-            # A first busy sample now: the chart starts at the attach, and
-            # each node's rings are made with its cluster (memory per node
-            # taken at once, not as jobs first end on each node).
-            self.flush()
-            self.series.tick(self.clock(), busy_sample(self.hub.state))
-
-    def flush(self) -> None:
-        state = self.hub.state
-        ended = state.ended
-        if not ended:
-            return
-        state.ended = []
+        Runs of ended jobs become history records and count in the durations
+        and the series, a run at a time; a clock tick, an attach or a detach
+        moves the series, after the jobs that ended before it."""
         now = self.clock()
+        for kind, run in itertools.groupby(batch, type):  # C-speed runs: nearly all are ended jobs
+            if kind is StatusEvent:
+                self._ended(list(run), now)
+                continue
+            for event in run:
+                if kind is HealthCheck:
+                    self.series.tick(event.now, busy_sample(state))
+                elif kind is ClusterDetached:
+                    self.series.forget(event.cluster)
+                elif kind is ClusterAttached:
+                    # A first busy sample now: the chart starts at the attach, and
+                    # each node's rings are made with its cluster (memory per node
+                    # taken at once, not as jobs first end on each node).
+                    self.series.tick(self.clock(), busy_sample(state))
+
+    def _ended(self, ended: list[StatusEvent], now: float) -> None:
         self.history.take(ended, now)
         for cluster, run in itertools.groupby(ended, _CLUSTER):  # runs of one cluster
             jobs = list(map(_JOB, run))
@@ -135,8 +128,7 @@ def install(app: web.Application, hub: Hub, commands: Commands, stats: Any, conn
         history.listeners.append(store.add_job)
         series.listeners.append(store.add_minute)
     insight = Insight(hub, history, series, durations, stats, connections, store)
-    hub.observers.append(insight.observe)
-    hub.after_drain.append(insight.flush)
+    hub.subscribe(insight.take)
     commands.insight = insight
     app[INSIGHT] = insight
     app.cleanup_ctx.append(_store_lifecycle)
@@ -256,7 +248,7 @@ def _query_args(request: web.Request, schema: dict[str, Check]) -> dict[str, Any
 def _read(handler: Callable[[web.Request, Insight], Any]):
     async def wrapped(request: web.Request) -> web.Response:
         insight = request.app[INSIGHT]
-        insight.hub.drain()  # what was fed before the request is in the answer
+        insight.hub.read()  # what was fed before the request is in the answer
         try:
             return web.json_response(handler(request, insight))
         except CommandError as exc:
@@ -267,7 +259,7 @@ def _read(handler: Callable[[web.Request, Insight], Any]):
 
 @_read
 def clusters_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
-    state = insight.hub.state
+    state = insight.hub.read()
     return {
         "clusters": [
             {"name": name, "kind": c.kind, "jobs": c.jobs_record(), "nodes": len(c.nodes)}
@@ -279,7 +271,7 @@ def clusters_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
 @_read
 def cluster_nodes_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
     name = request.match_info["name"]
-    c = insight.hub.state.clusters.get(name)
+    c = insight.hub.read().clusters.get(name)
     if c is None:
         raise CommandError("not_found", f"no cluster {name[:200]!r}")
     return {"cluster": name, "nodes": [c.node(ip) for ip in c.nodes]}
@@ -288,7 +280,7 @@ def cluster_nodes_handler(request: web.Request, insight: Insight) -> dict[str, A
 @_read
 def node_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
     ip = request.match_info["ip"]
-    state = insight.hub.state
+    state = insight.hub.read()
     found = {name: c.node(ip) for name, c in state.clusters.items() if ip in c.nodes}
     if not found:
         raise CommandError("not_found", f"no node {ip[:64]!r} in any cluster")
@@ -320,8 +312,7 @@ async def unknown_api_handler(request: web.Request) -> web.Response:
 
 async def metrics_handler(request: web.Request) -> web.Response:
     insight = request.app[INSIGHT]
-    insight.hub.drain()
-    body = render(insight.hub.state, insight.durations, insight.stats, insight.clients(), insight.hub.events_applied,
+    body = render(insight.hub.read(), insight.durations, insight.stats, insight.clients(), insight.hub.events_applied,
                   insight.store.status() if insight.store is not None else None)  # fmt: skip
     if GATE in request.app:
         body += request.app[GATE].metrics_text()

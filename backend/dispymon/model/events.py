@@ -8,7 +8,7 @@ through without a lookup on dispy's callback thread.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 # Node statuses (dispy.DispyNode.*)
 NODE_INITIALIZED = 4
@@ -155,3 +155,20 @@ Event = (
     StatusEvent | ClusterAttached | ClusterDetached | NodeChanged | SettingChanged | AuditAdded | AuditUpdated
     | HealthCheck
 )
+
+
+class Deferred(NamedTuple):
+    """An event the hub's loop makes: `make(*args)` (None: nothing to apply).
+
+    The dispy adapter feeds these so its callback on dispy's thread only
+    appends, leaving the copying of dispy's objects to the loop. Feeders on a
+    hot path build it with `new_deferred((make, args))`, which skips
+    NamedTuple's Python-level constructor (see benchmark 1 in docs/benchmarks.md).
+    """
+
+    make: Callable[..., Event | None]
+    args: tuple[Any, ...]
+
+
+def new_deferred(fields: tuple[Callable[..., Event | None], tuple[Any, ...]]) -> Deferred:
+    return tuple.__new__(Deferred, fields)

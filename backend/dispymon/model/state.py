@@ -284,10 +284,10 @@ class State:
         self._dirty_clusters: set[ClusterState] = set()
         self._dirty_running: set[str] = set()
         self._running_keys: dict[str, tuple[str, str]] = {}  # ip -> ("r", ip), made once
-        # When a list: the event of each job that ended, for
-        # whoever takes them (api.Insight, once per drain of the hub), so
-        # that no per-event observer is needed for them.
-        self.ended: list[StatusEvent] | None = None
+        # When a list (the hub's batch, once someone subscribes): the state
+        # appends the event of each job that ends, and the hub every other
+        # event but StatusEvents, in order; subscribers take it per drain.
+        self.ended: list[Any] | None = None
         # key -> version of its last change; dict order is change order
         # (a changed key is popped and re-inserted at the end).
         self._changes: dict[tuple, int] = {}

@@ -120,8 +120,8 @@ class Runtime:
 
     async def flush(self, timeout: float | None = None) -> None:
         """Send every connected browser the state as it is now (paused ones too), waiting at most `timeout`."""
-        await self.hub.settle()
-        await flush_browsers(self.app, self.hub.state.version, self.final_wait if timeout is None else timeout)
+        state = await self.hub.settle()
+        await flush_browsers(self.app, state.version, self.final_wait if timeout is None else timeout)
 
     async def stop(self, final: bool = True) -> None:
         """Stop serving: with `final`, first send every browser the final state."""

@@ -223,9 +223,9 @@ class Connection:
             # of events only every BATCH_DELAY unless read. Browsers woken by
             # one tick share its drain, and so one version and one frame.
             if self.want_snapshot or self.want_flush:
-                hub.drain()
+                hub.read()
             elif due:
-                hub.drain_slice(tick)
+                hub.read(since=tick)
             if self.want_snapshot:
                 self.want_snapshot = False
                 message = view.snapshot()
@@ -369,7 +369,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     role = request.get(ROLE, OPERATOR)
     conn = Connection(
-        ws, ClientView(hub.state, config.poll_sec), request.app[COMMANDS], role=role,
+        ws, ClientView(hub.read(), config.poll_sec), request.app[COMMANDS], role=role,
         who=f"{role}@{request.remote}" if config.access.required else None,
         bucket=TokenBucket(config.message_rate, config.message_burst), max_refused=config.max_refused,
         stats=request.app[STATS],
@@ -379,7 +379,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         encode(
             protocol.hello(
                 server=f"dispymon {__version__}", poll_sec=config.poll_sec,
-                show_job_args=hub.state.settings["show_job_args"], role=role,
+                show_job_args=hub.read().settings["show_job_args"], role=role,
             )
         )
     )

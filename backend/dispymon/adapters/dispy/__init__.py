@@ -36,6 +36,7 @@ from dispymon.model.events import (
     JobInfo,
     NodeInfo,
     StatusEvent,
+    new_deferred,
 )
 from dispymon.adapters.dispy import compat
 from dispymon.adapters.dispy.queue import direct_queue as _direct_queue
@@ -198,7 +199,7 @@ def _record(feed: Feed, name: str, status: int, node: Any, job: Any, hidden: Any
     """
     try:
         if defer:
-            feed((status_event, name, status, node, job, hidden))
+            feed(new_deferred((status_event, (name, status, node, job, hidden))))
             return
         event = status_event(name, status, node, job, hidden)
         if event is not None:
@@ -214,7 +215,7 @@ def _make_tap(feed: Feed, name: str, chained: StatusCallback | None, hidden: Any
         # _record's deferred path, inlined: this runs for every event on dispy's thread
         def record(status: int, node: Any, job: Any) -> None:
             try:
-                feed((status_event, name, status, node, job, hidden))
+                feed(new_deferred((status_event, (name, status, node, job, hidden))))
             except Exception:  # never let the dashboard break dispy's thread
                 log.exception("dispymon could not record a status event of %s", name)
 
