@@ -7,7 +7,7 @@ import pytest
 
 from dispymon.adapters import dispy as adapter
 from dispymon.model import events as ev
-from dispymon.model.events import ClusterAttached, ClusterDetached, StatusEvent
+from dispymon.model.events import Deferred, ClusterAttached, ClusterDetached, StatusEvent
 
 
 def test_status_numbers_agree_with_dispy():

@@ -161,14 +161,11 @@ class Deferred(NamedTuple):
     """An event the hub's loop makes: `make(*args)` (None: nothing to apply).
 
     The dispy adapter feeds these so its callback on dispy's thread only
-    appends, leaving the copying of dispy's objects to the loop. Feeders on a
-    hot path build it with `new_deferred((make, args))`, which skips
-    NamedTuple's Python-level constructor (see benchmark 1 in docs/benchmarks.md).
+    appends, leaving the copying of dispy's objects to the loop. On that hot
+    path it is built with `tuple.__new__(Deferred, (make, args))`: NamedTuple's
+    own constructor is a Python call, about twice the cost (benchmark 1 in
+    docs/benchmarks.md measures the tap).
     """
 
     make: Callable[..., Event | None]
     args: tuple[Any, ...]
-
-
-def new_deferred(fields: tuple[Callable[..., Event | None], tuple[Any, ...]]) -> Deferred:
-    return tuple.__new__(Deferred, fields)

@@ -42,7 +42,7 @@ import logging
 import time
 from typing import Callable, Sequence
 
-from dispymon.model.events import Deferred, Event, HealthCheck, StatusEvent, new_deferred  # noqa: F401
+from dispymon.model.events import Deferred, Event, HealthCheck, StatusEvent
 from dispymon.features.failures import Failures
 from dispymon.model.state import State
 

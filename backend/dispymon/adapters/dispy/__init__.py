@@ -35,9 +35,13 @@ from dispymon.model.events import (
     Event,
     JobInfo,
     NodeInfo,
+    Deferred,
     StatusEvent,
-    new_deferred,
 )
+
+# Deferred's fields without NamedTuple's Python-level constructor: this runs
+# for every event on dispy's thread (see Deferred)
+_new_tuple = tuple.__new__
 from dispymon.adapters.dispy import compat
 from dispymon.adapters.dispy.queue import direct_queue as _direct_queue
 from dispymon.adapters.dispy.shared import install_shared_watch
@@ -199,7 +203,7 @@ def _record(feed: Feed, name: str, status: int, node: Any, job: Any, hidden: Any
     """
     try:
         if defer:
-            feed(new_deferred((status_event, (name, status, node, job, hidden))))
+            feed(_new_tuple(Deferred, (status_event, (name, status, node, job, hidden))))
             return
         event = status_event(name, status, node, job, hidden)
         if event is not None:
@@ -215,7 +219,7 @@ def _make_tap(feed: Feed, name: str, chained: StatusCallback | None, hidden: Any
         # _record's deferred path, inlined: this runs for every event on dispy's thread
         def record(status: int, node: Any, job: Any) -> None:
             try:
-                feed(new_deferred((status_event, (name, status, node, job, hidden))))
+                feed(_new_tuple(Deferred, (status_event, (name, status, node, job, hidden))))
             except Exception:  # never let the dashboard break dispy's thread
                 log.exception("dispymon could not record a status event of %s", name)
 
