@@ -27,8 +27,6 @@ flagged `stale`. Time enters only through HealthCheck events.
 
 from __future__ import annotations
 
-import collections
-import fnmatch
 from dataclasses import dataclass, field
 from typing import Any, Iterator, NamedTuple
 
@@ -54,14 +52,14 @@ from dispymon.model.events import (
     SettingChanged,
     StatusEvent,
 )
-from dispymon.model.text import count_text, job_texts
+from dispymon.model.audit import AuditLog
+from dispymon.model.text import job_texts
 
 INITIALIZED = "initialized"
 DEALLOCATED = "deallocated"
 CLOSED = "closed"
 NODE_STATUSES = (INITIALIZED, DEALLOCATED, CLOSED)
 
-AUDIT_LIMIT = 200
 RECENTLY_DONE_LIMIT = 10_000
 SETTINGS = {"show_job_args": bool}
 
@@ -271,7 +269,9 @@ class State:
         self.stale_after = stale_after
         self.clusters: dict[str, ClusterState] = {}
         self.settings: dict[str, Any] = {"show_job_args": bool(show_job_args)}
-        self.audit: collections.deque[dict[str, Any]] = collections.deque(maxlen=AUDIT_LIMIT)
+        # the audit log, its add-node watches and the nodes closed by a command (audit.py)
+        self.audit_log = AuditLog()
+        self.audit = self.audit_log.entries
         self._version = 0
         # Keys changed since the change log was last brought up to date:
         # `version` (read by every reader) gives them their versions first
@@ -302,14 +302,6 @@ class State:
         self._done_old: set[int] = set()
         # text of viewed jobs, made once per job (see job_record)
         self._job_text: dict[int, tuple[str, str, str]] = {}
-        # audit entries waiting for a node to initialise: id -> (clusters, pattern,
-        # the wait in seconds). An entry whose wait ran out keeps its watch (as
-        # long as the entry is in the log): a node that joins later turns it ok.
-        self._node_watches: dict[int, tuple[frozenset[str], str, float | None]] = {}
-        # (cluster, ip) of the nodes closed by a command: one that dispy sets up
-        # again is told in the audit log (see _node_reopened)
-        self._closed_by_command: set[tuple[str, str]] = set()
-        self._last_audit_id = 0
         # Snapshot and changes already built at this version (see _memo_at):
         # browsers asking for the same thing share one (read-only) copy.
         self._memo: dict[Any, Any] = {}
@@ -382,9 +374,11 @@ class State:
         elif kind is SettingChanged:
             self._setting(event)
         elif kind is AuditAdded:
-            self._audit_added(event)
+            self.audit_log.add(event)
+            self._touch(AUDIT_KEY)
         elif kind is AuditUpdated:
-            self._audit_updated(event.entry_id, event.state, event.message, event.only_if_pending)
+            if self.audit_log.update(event.entry_id, event.state, event.message, event.only_if_pending):
+                self._touch(AUDIT_KEY)
         elif kind is HealthCheck:
             self._check_health(event.now)
         else:
@@ -412,7 +406,7 @@ class State:
         c = self.clusters.pop(name, None)
         if c is None:
             return
-        self._closed_by_command = {k for k in self._closed_by_command if k[0] != name}
+        self.audit_log.forget_cluster(name)
         for uid, job in list(c.running.items()):
             self._job_left(c, uid, job.ip_addr, remember=False)
         self._settle()
@@ -469,8 +463,8 @@ class State:
                 name = CLOSED
             elif status == NODE_INITIALIZED or previous is None:
                 name = INITIALIZED
-                if previous is not None and previous[1] == CLOSED and self._closed_by_command:
-                    self._node_reopened(ev.cluster, node)
+                if previous is not None and previous[1] == CLOSED and self.audit_log.reopened(ev.cluster, node):
+                    self._touch(AUDIT_KEY)
             else:
                 name = previous[1]
             c.nodes[ip] = (node, name)
@@ -479,8 +473,8 @@ class State:
             elif status == NODE_AVAIL_INFO and node.avail_info is not None:
                 c.avail_came.add(ip)
             c.dirty_nodes.add(ip)
-            if status == NODE_INITIALIZED and self._node_watches:
-                self._node_initialised(ev.cluster, node)
+            if status == NODE_INITIALIZED and self.audit_log.watches and self.audit_log.node_initialised(ev.cluster, node):
+                self._touch(AUDIT_KEY)
         job = ev.job
         if job is None:
             return
@@ -528,7 +522,7 @@ class State:
             c.nodes[ev.ip_addr] = (info, ev.status)
             self._touch_node(c, ev.ip_addr)
             if ev.status == CLOSED:
-                self._closed_by_command.add((ev.cluster, ev.ip_addr))
+                self.audit_log.closed_by_command.add((ev.cluster, ev.ip_addr))
         if ev.cpus is not None:
             # dispy applies a node's CPUs to every cluster using that node
             for other in self.clusters.values():
@@ -576,77 +570,11 @@ class State:
                 self._job_text.clear()
             self._touch(SETTINGS_KEY)
 
-    # -- audit log -----------------------------------------------------------
+    # -- audit log (model/audit.py) -----------------------------------------
 
     def new_audit_id(self) -> int:
         """An id for a new audit entry (the commands' and the state's own share one sequence)."""
-        self._last_audit_id += 1
-        return self._last_audit_id
-
-    def _audit_added(self, ev: AuditAdded) -> None:
-        self._last_audit_id = max(self._last_audit_id, ev.entry_id)
-        self.audit.append(
-            {
-                "id": ev.entry_id, "time": ev.time, "action": ev.action, "target": ev.target,
-                "cluster": ev.cluster, "state": ev.state, "message": ev.message, "who": ev.who,
-            }
-        )  # fmt: skip
-        if ev.watch is not None and ev.watch[0] == "node":
-            clusters, pattern = ev.watch[1], ev.watch[2]
-            wait = ev.watch[3] if len(ev.watch) > 3 else None
-            self._node_watches[ev.entry_id] = (frozenset(clusters), pattern, wait)
-        if len(self._node_watches) > AUDIT_LIMIT:  # bounded: watches of entries no longer in the log go
-            kept = {e["id"] for e in self.audit}
-            self._node_watches = {i: w for i, w in self._node_watches.items() if i in kept}
-        self._touch(AUDIT_KEY)
-
-    def _audit_entry(self, entry_id: int) -> dict[str, Any] | None:
-        for entry in reversed(self.audit):
-            if entry["id"] == entry_id:
-                return entry
-        return None
-
-    def _audit_updated(self, entry_id: int, state: str, message: str, only_if_pending: bool = False) -> None:
-        entry = self._audit_entry(entry_id)
-        if entry is not None:
-            if only_if_pending and entry["state"] != "pending":
-                return
-            entry["state"], entry["message"] = state, message
-            self._touch(AUDIT_KEY)
-        # The wait of an added node running out (only_if_pending) is not the
-        # end: dispy keeps the address and takes the node whenever it starts.
-        if state != "pending" and not (only_if_pending and entry is not None and entry_id in self._node_watches):
-            self._node_watches.pop(entry_id, None)
-
-    def _node_initialised(self, cluster: str, node: NodeInfo) -> None:
-        for entry_id, (clusters, pattern, wait) in list(self._node_watches.items()):
-            if cluster in clusters and fnmatch.fnmatchcase(node.ip_addr, pattern):
-                entry = self._audit_entry(entry_id)
-                cpus = count_text(node.cpus, "CPU")
-                if entry is not None and entry["state"] == "failed":  # joined after the wait ran out
-                    after = max(0.0, (node.update_time or entry["time"]) - entry["time"])
-                    waited = f" (after the {wait:g} s wait had run out)" if wait is not None else ""
-                    message = f"node {node.ip_addr} joined {after:.0f} s after it was added{waited}, with {cpus}"
-                else:
-                    message = f"node {node.ip_addr} initialised with {cpus}"
-                self._audit_updated(entry_id, "ok", message)
-                self._node_watches.pop(entry_id, None)
-
-    def _node_reopened(self, cluster: str, node: NodeInfo) -> None:
-        """dispy set up again a node closed by a command: the close did not hold.
-
-        dispymon keeps closed nodes closed where dispy lets it (DispyControl);
-        should dispy still take one back (a SharedJobCluster's scheduler, or the
-        program's own allocate_node), the log says so rather than keep quiet.
-        """
-        if (cluster, node.ip_addr) not in self._closed_by_command:
-            return
-        self._closed_by_command.discard((cluster, node.ip_addr))
-        when = node.update_time or (self.audit[-1]["time"] if self.audit else 0.0)
-        self._audit_added(AuditAdded(
-            self.new_audit_id(), when, "node_reopened", node.ip_addr, cluster, "failed",
-            f"node {node.ip_addr} was closed, but dispy set it up again: it takes jobs again", None,
-        ))  # fmt: skip
+        return self.audit_log.new_id()
 
     # -- reading -------------------------------------------------------------
 
