@@ -10,13 +10,7 @@ first entry not newer than `v`: the cost is proportional to what changed, and
 the log holds at most one entry per record, so memory is bounded by the state
 size whatever the event rate.
 
-Record keys:
-    ("s",)                 settings
-    ("a",)                 the audit log
-    ("c", cluster)         a cluster itself (attached, detached)
-    ("j", cluster)         its job counters
-    ("n", cluster, ip)     one node of one cluster
-    ("r", ip)              the set of jobs running on a node (any cluster)
+Record keys: `changelog.Key` (a kind, and the cluster and/or node it names).
 
 Node health: a node that stays busy with no job starting or ending for
 `stuck_after` seconds is flagged `stuck` (dispynode 4.15.2 has a race that
@@ -53,6 +47,7 @@ from dispymon.model.events import (
     StatusEvent,
 )
 from dispymon.model.audit import AuditLog
+from dispymon.model.changelog import AUDIT_KEY, SETTINGS_KEY, Key, Kind, cluster_key, jobs_key, node_key, running_key
 from dispymon.model.text import job_texts
 
 INITIALIZED = "initialized"
@@ -63,8 +58,6 @@ NODE_STATUSES = (INITIALIZED, DEALLOCATED, CLOSED)
 RECENTLY_DONE_LIMIT = 10_000
 SETTINGS = {"show_job_args": bool}
 
-SETTINGS_KEY = ("s",)
-AUDIT_KEY = ("a",)
 
 
 def node_status_name(status: int, previous: str | None) -> str:
@@ -217,13 +210,13 @@ class ClusterState:
     # the ips of nodes, and whether the job counters moved.
     dirty_nodes: set[str] = field(default_factory=set)
     jobs_dirty: bool = False
-    # ip -> ("n", name, ip), the node's key in the change log, made once
-    node_keys: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    # ip -> the node's key in the change log, made once
+    node_keys: dict[str, Key] = field(default_factory=dict)
 
-    def node_key(self, ip: str) -> tuple[str, str, str]:
+    def node_key(self, ip: str) -> Key:
         key = self.node_keys.get(ip)
         if key is None:
-            key = self.node_keys[ip] = ("n", self.name, ip)
+            key = self.node_keys[ip] = node_key(self.name, ip)
         return key
 
     def node(self, ip: str) -> dict[str, Any] | None:
@@ -280,17 +273,17 @@ class State:
         # the cluster to `_dirty_clusters`: no key tuple is made per event,
         # so events leave nothing new for the garbage collector between two
         # readings (benchmarks/notes.md, 3); rarer changes add their key.
-        self._dirty: set[tuple] = set()
+        self._dirty: set[Key] = set()
         self._dirty_clusters: set[ClusterState] = set()
         self._dirty_running: set[str] = set()
-        self._running_keys: dict[str, tuple[str, str]] = {}  # ip -> ("r", ip), made once
+        self._running_keys: dict[str, Key] = {}  # ip -> its RUNNING key, made once
         # When a list (the hub's batch, once someone subscribes): the state
         # appends the event of each job that ends, and the hub every other
         # event but StatusEvents, in order; subscribers take it per drain.
         self.ended: list[Any] | None = None
         # key -> version of its last change; dict order is change order
         # (a changed key is popped and re-inserted at the end).
-        self._changes: dict[tuple, int] = {}
+        self._changes: dict[Key, int] = {}
         # jobs running now, by node (across clusters): ip -> uid -> the
         # job's cluster (the job itself is in that cluster's `running`; one
         # table per job fewer than a uid -> cluster map beside it)
@@ -330,12 +323,12 @@ class State:
         self._version = version
         self._dirty.clear()
 
-    def _dirty_keys(self) -> Iterator[tuple]:
+    def _dirty_keys(self) -> Iterator[Key]:
         """The change-log keys of what changed since the last reading (then forgotten)."""
         for c in self._dirty_clusters:
             if c.jobs_dirty:
                 c.jobs_dirty = False
-                yield ("j", c.name)
+                yield jobs_key(c.name)
             for ip in c.dirty_nodes:
                 yield c.node_key(ip)
             c.dirty_nodes.clear()
@@ -344,7 +337,7 @@ class State:
         for ip in self._dirty_running:
             key = running_keys.get(ip)
             if key is None:
-                key = running_keys[ip] = ("r", ip)
+                key = running_keys[ip] = running_key(ip)
             yield key
         self._dirty_running.clear()
         yield from self._dirty
@@ -354,7 +347,7 @@ class State:
         nodes = sum(len(c.dirty_nodes) + c.jobs_dirty for c in self._dirty_clusters)
         return nodes + len(self._dirty_running) + len(self._dirty)
 
-    def _touch(self, key: tuple) -> None:
+    def _touch(self, key: Key) -> None:
         self._dirty.add(key)
 
     def _touch_node(self, c: ClusterState, ip: str) -> None:
@@ -400,7 +393,7 @@ class State:
         # before the attach are in neither: they are not counted.)
         c.earlier = max(ev.done, 0)
         c.submitted = c.earlier + max(ev.pending, len(c.running))
-        self._touch(("c", ev.cluster))
+        self._touch(cluster_key(ev.cluster))
 
     def _detach(self, name: str) -> None:
         c = self.clusters.pop(name, None)
@@ -410,9 +403,9 @@ class State:
         for uid, job in list(c.running.items()):
             self._job_left(c, uid, job.ip_addr, remember=False)
         self._settle()
-        for key in [k for k in self._changes if len(k) > 1 and k[0] in ("j", "n") and k[1] == name]:
+        for key in [k for k in self._changes if k.kind in (Kind.JOBS, Kind.NODE) and k.cluster == name]:
             del self._changes[key]
-        self._touch(("c", name))  # the tombstone tells views the cluster is gone
+        self._touch(cluster_key(name))  # the tombstone tells views the cluster is gone
 
     def _job_started(self, c: ClusterState, job: JobInfo) -> None:
         previous = c.running.get(job.uid)
@@ -652,7 +645,7 @@ class State:
 
     def _node_full(self, c: ClusterState, ip: str, memo: dict[Any, Any]) -> dict[str, Any]:
         # one full record per node and version, shared by every message that holds it
-        key = ("n", c.name, ip)
+        key = c.node_key(ip)
         record = memo.get(key)
         if record is None:
             record = memo[key] = values_record(self._build(c, ip).values)
@@ -708,34 +701,32 @@ class State:
         for key, changed in reversed(self._changes.items()):
             if changed <= version:
                 break
-            kind = key[0]
-            if kind == "n":
-                name = key[1]
+            kind, name, ip = key
+            if kind is Kind.NODE:
                 if name in whole:
                     continue
                 c = self.clusters.get(name)
                 if c is not None:
-                    fields = self._node_since(c, key[2], changed, version)
+                    fields = self._node_since(c, ip, changed, version)
                     if fields:
                         nodes = nodes_of.get(name)
                         if nodes is None:
                             nodes = nodes_of[name] = clusters.setdefault(name, {}).setdefault("nodes", {})
-                        nodes[key[2]] = fields
-            elif kind == "r":
+                        nodes[ip] = fields
+            elif kind is Kind.RUNNING:
                 node_jobs = True  # which nodes: node_jobs_changed
-            elif kind == "s":
+            elif kind is Kind.SETTINGS:
                 settings = dict(self.settings)
-            elif kind == "a":
+            elif kind is Kind.AUDIT:
                 audit = list(self.audit)
             else:
-                name = key[1]
                 if name in whole:
                     continue
                 c = self.clusters.get(name)
-                if kind == "c":
+                if kind is Kind.CLUSTER:
                     clusters[name] = self._cluster_record(c, memo) if c is not None else None
                     whole.add(name)
-                elif c is not None:  # "j"
+                elif c is not None:  # JOBS
                     clusters.setdefault(name, {})["jobs"] = c.jobs_record()
         found = memo[version] = Changes(settings, audit, clusters, node_jobs, self.version)
         return found
