@@ -1,8 +1,7 @@
 """The actions on a cluster: terminate jobs, add a node, set its CPUs, allocate/deallocate/close it, show job args.
 
-Each goes through `ClusterControl` (cmds.control), never to dispy itself.
-State changes that dispy does not report itself (CPUs, deallocate, close)
-are applied here, so every browser sees them.
+Each goes through `ClusterControl` (cmds.control), never to dispy itself;
+the adapter reports the changes that dispy does not (control.py).
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ import asyncio
 from typing import Any, Callable
 
 from dispymon.commands.registry import CLUSTER, HOST, IP, CommandError, Commands, boolean, command, integer, list_of
-from dispymon.model.events import AuditUpdated, NodeChanged, SettingChanged
+from dispymon.model.events import AuditUpdated, SettingChanged
 from dispymon.model.state import CLOSED, DEALLOCATED, INITIALIZED
 from dispymon.model.text import count_text
 
@@ -127,9 +126,7 @@ async def set_node_cpus(cmds: Commands, who: str | None, ip: str, cpus: int, clu
         if got is None or got < 0:
             await cmds.audit("set_node_cpus", ip, name, "failed", f"dispy refused {count_text(cpus, 'CPU')}", who)
             raise CommandError("cluster_error", f"dispy refused to set {count_text(cpus, 'CPU')} on {ip}")
-        effective[name] = got
-        # dispy emits no event for this: apply the effective value ourselves
-        await cmds.change(NodeChanged(name, ip, cpus=got))
+        effective[name] = got  # the adapter has reported the node's change (control.py)
     if len(set(effective.values())) == 1:  # the cluster column names the cluster(s)
         shown = f"now uses {count_text(next(iter(effective.values())), 'CPU')}"
     else:
@@ -145,8 +142,7 @@ async def _node_action(cmds: Commands, who: str | None, action: str, ip: str, cl
         if await cmds.blocking(call, name) < 0:
             await cmds.audit(action, ip, name, "failed", "dispy refused", who)
             raise CommandError("cluster_error", f"dispy refused to {action.split('_')[0]} {ip} in {name}")
-        # no status event comes from dispy for this: show the effect ourselves
-        await cmds.change(NodeChanged(name, ip, status=new_status))
+        # the adapter has reported the node's new status (control.py): `blocking` read it
     await cmds.audit(action, ip, _joined(names), "ok", f"node {new_status}", who)
     return {"clusters": names}
 

@@ -33,15 +33,13 @@ from dispymon.model.events import (
     ClusterAttached,
     ClusterDetached,
     Event,
-    JobInfo,
-    NodeInfo,
     Deferred,
+    JobInfo,
+    NodeChanged,
+    NodeInfo,
     StatusEvent,
 )
-
-# Deferred's fields without NamedTuple's Python-level constructor: this runs
-# for every event on dispy's thread (see Deferred)
-_new_tuple = tuple.__new__
+from dispymon.model.state import CLOSED, DEALLOCATED, INITIALIZED
 from dispymon.adapters.dispy import compat
 from dispymon.adapters.dispy.queue import direct_queue as _direct_queue
 from dispymon.adapters.dispy.shared import install_shared_watch
@@ -50,6 +48,10 @@ from dispymon.features.history import TRACEBACK_KEEP, brief_exception
 from dispymon.model.text import LIMIT, safe_str
 
 log = logging.getLogger(__name__)
+
+# Deferred's fields without NamedTuple's Python-level constructor: this runs
+# for every event on dispy's thread (see Deferred)
+_new_tuple = tuple.__new__
 
 Feed = Callable[[Event], None]
 # How long attaching waits for dispy's pycos thread to read the seed (see DispyAdapter._announce)
@@ -652,14 +654,25 @@ class DispyControl:
             _keep_closed(c, node_alloc)
         return c.allocate_node(node_alloc)
 
+    # dispy 4.15.2 sends no status event after set_node_cpus, allocate_node,
+    # deallocate_node or close_node: the adapter reports what succeeded itself
+
     def set_node_cpus(self, cluster: str, ip: str, cpus: int) -> int:
-        return self._cluster(cluster).set_node_cpus(ip, cpus)
+        got = self._cluster(cluster).set_node_cpus(ip, cpus)
+        if got is not None and got >= 0:
+            self._adapter._feed(NodeChanged(cluster, ip, cpus=got))
+        return got
 
     def allocate_node(self, cluster: str, ip: str) -> int:
-        return self._cluster(cluster).allocate_node(ip)
+        return self._report(cluster, ip, self._cluster(cluster).allocate_node(ip), INITIALIZED)
 
     def deallocate_node(self, cluster: str, ip: str) -> int:
-        return self._cluster(cluster).deallocate_node(ip)
+        return self._report(cluster, ip, self._cluster(cluster).deallocate_node(ip), DEALLOCATED)
+
+    def _report(self, cluster: str, ip: str, code: int, status: str) -> int:
+        if code >= 0:
+            self._adapter._feed(NodeChanged(cluster, ip, status=status))
+        return code
 
     def close_node(self, cluster: str, ip: str, terminate_pending: bool) -> int:
         c = self._cluster(cluster)
@@ -669,4 +682,4 @@ class DispyControl:
         code = c.close_node(ip, terminate_pending=terminate_pending)
         # SharedJobCluster.close_node answers None when the scheduler closed the
         # node (its generator returns nothing), -1 when it could not.
-        return 0 if code is None else code
+        return self._report(cluster, ip, 0 if code is None else code, CLOSED)
