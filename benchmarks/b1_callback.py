@@ -32,7 +32,7 @@ PACE_SEC = 0.0005
 
 
 def make_stream(events: int) -> list[tuple[int, Any, Any]]:
-    from dispymon.simulate import SimulatedCluster
+    from dispymon.adapters.simulated import SimulatedCluster
 
     return recorded_calls(lambda feed: SimulatedCluster(feed, 200, 8, rate=5000, seed=3), events)
 
@@ -65,9 +65,9 @@ def noop(status, node, job) -> None:
 def run(quick: bool = False) -> Result:
     import dispy.httpd
 
-    from dispymon.adapter import _make_tap
-    from dispymon.hub import Hub
-    from dispymon.state import State
+    from dispymon.adapters.dispy import _make_tap
+    from dispymon.runtime.hub import Hub
+    from dispymon.model.state import State
 
     repeats = 3 if quick else 7
     calls = make_stream(EVENTS // (5 if quick else 1))

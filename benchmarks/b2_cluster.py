@@ -1,11 +1,11 @@
 """Target 2: jobs/s of a real 2-node cluster with dispymon attached ÷ with nothing attached.
 
-Two real `dispynode` processes on 127.0.0.x (dispymon.localnodes), a dispy
+Two real `dispynode` processes on 127.0.0.x (dispymon.adapters.localnodes), a dispy
 `JobCluster` with a `setup=` computation and jobs of 2 ms (dispynode 4.15.2's
 short-job race, see docs/dispy-notes.md), so the scheduler's own speed — what
 a dashboard could slow — is what limits the rate. Runs alternate: a fresh
 cluster with nothing attached, then a fresh cluster attached to a running
-dispymon server (`DispyAdapter(hub.feed, defer=True)`, as `dispymon serve`
+dispymon server (a `Runtime` with `patch_dispy_queue=True`, as `dispymon serve`
 attaches) with a browser-like client connected at a live interval; the
 order is swapped every pair. jobs/s = jobs ÷ (last result − first submit).
 The dashboard server stays up (idle) during the runs without dispymon.
@@ -46,13 +46,9 @@ def compute(n):
 def run(quick: bool = False) -> Result:
     import dispy
     import dispy.httpd
-    from aiohttp import web
-
-    from dispymon.adapter import DispyAdapter, DispyControl
-    from dispymon.hub import Hub
-    from dispymon.localnodes import LocalCluster
-    from dispymon.server import ServerConfig, create_app
-    from dispymon.state import State
+    from dispymon.adapters.localnodes import LocalCluster
+    from dispymon.runtime.runtime import Runtime
+    from dispymon.runtime.settings import Settings
 
     pairs = 2 if quick else 12
     jobs_per_run = 300 if quick else 1500
@@ -62,15 +58,12 @@ def run(quick: bool = False) -> Result:
     threading.Thread(target=loop.run_forever, daemon=True, name="dashboard").start()
 
     async def start_server():
-        hub = Hub(asyncio.get_running_loop(), State())
-        adapter = DispyAdapter(hub.feed, defer=True)
-        runner = web.AppRunner(create_app(hub, ServerConfig(poll_sec=1.0), DispyControl(adapter)))
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return hub, adapter, runner, site._server.sockets[0].getsockname()[1]
+        # as `dispymon serve` runs it (the queue patch opted in), on a port of its own
+        runtime = Runtime(Settings(port=0, poll_sec=1.0, patch_dispy_queue=True), asyncio.get_running_loop())
+        return runtime, await runtime.start()
 
-    hub, adapter, runner, port = asyncio.run_coroutine_threadsafe(start_server(), loop).result(30)
+    runtime, port = asyncio.run_coroutine_threadsafe(start_server(), loop).result(30)
+    hub, adapter = runtime.hub, runtime.adapter
     client = None
     variants = ["not attached", "dispymon attached", "no-op cluster_status", "dispy.httpd attached"]
     rates: dict[str, list[float]] = {v: [] for v in variants}
@@ -134,7 +127,7 @@ def run(quick: bool = False) -> Result:
             client.stop()
         for poller in pollers:
             poller.stop()
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
+        asyncio.run_coroutine_threadsafe(runtime.stop(final=False), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
         nodes.stop()
         try:
@@ -162,7 +155,7 @@ def run(quick: bool = False) -> Result:
         f"(a 2 ms sleep), pulse_interval 2 s (avail info flowing). {pairs} rounds of four variants (order rotated every "
         f"round): nothing attached, dispymon, a no-op `cluster_status` (what dispy itself does for any callback: a "
         f"copy of the job and a queue hop per event), dispy.httpd with its page polling at 1 s; each run a fresh cluster, {4 * CPUS * len(NODES)} warm-up jobs, then {jobs_per_run:,} jobs submitted "
-        f"at once; jobs/s from the first submit to the last result. Attached: `DispyAdapter(hub.feed, defer=True)` "
+        f"at once; jobs/s from the first submit to the last result. Attached: a `Runtime` (`Settings(patch_dispy_queue=True)`) "
         f"on a running dispymon server with one headless client at a 0.25 s interval."
     )
     lines = ["| round | " + " | ".join(f"{v}, jobs/s" for v in variants) + " |", "|---" * (len(variants) + 1) + "|"]

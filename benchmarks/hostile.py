@@ -5,7 +5,7 @@ against a dispy program serving the dashboard, under a 1,024 open-file limit.
 
 Starts two real dispynode processes and a program (its own process, under
 `prlimit --nofile=N:N`) that runs a JobCluster, keeps 4 jobs running and
-serves the dashboard with `dispymon.httpd.DispyHTTPServer`. Then, from this
+serves the dashboard with `dispymon.entry.httpd.DispyHTTPServer`. Then, from this
 process, holds `--connections` sockets open on the dashboard's port for
 `--seconds`: each sends the start of a request head and a header line every
 5 s, and reconnects a second after the server closes it. Meanwhile a probe
@@ -37,12 +37,12 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "backend"))
 
-from dispymon.localnodes import LocalCluster, free_port_base  # noqa: E402
+from dispymon.adapters.localnodes import LocalCluster, free_port_base  # noqa: E402
 
 APP = textwrap.dedent("""
     import json, os, sys, threading, time
     import dispy
-    from dispymon.httpd import DispyHTTPServer
+    from dispymon.entry.httpd import DispyHTTPServer
 
     def compute(n):
         import time

@@ -31,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-from dispymon.persist import Store
+from dispymon.features.persist import Store
 
 
 class Counting(logging.Handler):
@@ -182,7 +182,7 @@ def main() -> None:
     parser.add_argument("--lock", type=float, default=40.0, help="seconds the other process holds the lock")
     args = parser.parse_args()
     log = Counting()
-    logger = logging.getLogger("dispymon.persist")
+    logger = logging.getLogger("dispymon.features.persist")
     logger.addHandler(log)
     logger.propagate = False  # counted, not printed
     with tempfile.TemporaryDirectory(prefix="dispymon-hostile-db-") as tmp:

@@ -22,7 +22,7 @@ def main() -> None:
     import dispy
     import dispy.httpd
 
-    from dispymon.simulate import SimulatedCluster
+    from dispymon.adapters.simulated import SimulatedCluster
 
     from .common import free_port
     from .replay import DispyReplay

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import dispy
 
-from dispymon.events import NODE_INITIALIZED, ClusterAttached, StatusEvent
+from dispymon.model.events import NODE_INITIALIZED, ClusterAttached, StatusEvent
 
 Callback = Callable[[int, Any, Any], None]
 

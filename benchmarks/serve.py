@@ -32,12 +32,11 @@ from pathlib import Path
 
 import psutil
 
-from dispymon import limits
-from dispymon.events import ClusterAttached
-from dispymon.hub import Hub
-from dispymon.server import CONNECTIONS, ServerConfig, create_app
-from dispymon.simulate import SimulatedCluster, SimulatedControl
-from dispymon.state import State
+from dispymon.adapters.simulated import SimulatedCluster, SimulatedControl
+from dispymon.model.events import ClusterAttached
+from dispymon.runtime.runtime import Runtime
+from dispymon.runtime.settings import Settings
+from dispymon.transport.server import CONNECTIONS
 
 
 def main() -> None:
@@ -66,10 +65,14 @@ async def serve(args: argparse.Namespace) -> None:
 
         aiohttp.set_zlib_backend(zlib_ng.zlib_ng)
     loop = asyncio.get_running_loop()
-    hub = Hub(loop, State(True, stuck_after=1e9, stale_after=args.stale_after))
+    settings = Settings(host="127.0.0.1", port=args.port, poll_sec=args.poll_sec, stuck_after=1e9,
+                        stale_after=args.stale_after)  # fmt: skip
+    sims: list[SimulatedCluster] = []
+    runtime = Runtime(settings, loop, source=lambda hub: SimulatedControl(sims))
+    hub, app = runtime.hub, runtime.app
     sim_feed = hub.feed
     if args.via_dispy:
-        from dispymon.adapter import _make_tap
+        from dispymon.adapters.dispy import _make_tap
 
         from .replay import DispyReplay
 
@@ -82,13 +85,8 @@ async def serve(args: argparse.Namespace) -> None:
                            clock=time.time)  # fmt: skip
     if args.realtime and not args.via_dispy:
         sim._now = time.time  # type: ignore[method-assign]  # update_time = the moment of the event
-    config = ServerConfig(poll_sec=args.poll_sec)
-    app = create_app(hub, config, SimulatedControl([sim]))
-    runner = limits.runner(app, handle_signals=True)
-    await runner.setup()
-    site = limits.GatedSite(runner, "127.0.0.1", args.port)
-    await site.start()
-    port = site.port
+    sims.append(sim)
+    port = await runtime.start()
     sim.start()
     sim_tid = sim._thread.native_id if sim._thread is not None else None
     me = psutil.Process()
@@ -129,13 +127,7 @@ async def serve(args: argparse.Namespace) -> None:
 
     async def fresh_cluster(attach: ClusterAttached) -> None:
         hub.feed(attach)
-        hub.drain()
-        version = hub.state.version
-        deadline = loop.time() + 60
-        while loop.time() < deadline and any(
-            conn.written_version < version for conn in app[CONNECTIONS] if not conn.ws.closed
-        ):  # fmt: skip
-            await asyncio.sleep(0.01)
+        await runtime.flush(60)  # every browser sent the fresh cluster
 
     def ingest(n: int) -> dict:
         # make the events first (untimed), then hand them over in one go
@@ -261,7 +253,7 @@ async def serve(args: argparse.Namespace) -> None:
         await done.wait()
     finally:
         sim.stop()
-        await runner.cleanup()
+        await runtime.stop(final=False)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,24 @@
 """dispymon: a live web dashboard for dispy clusters.
 
-The package is split so that dependencies point one way:
+Sub-packages, dependencies pointing one way (checked by tests/test_boundaries.py):
 
-    adapter (imports dispy)  ->  events  <-  state  <-  views  <-  server (aiohttp)
-                                              ^                      ^
-                                            hub  ------------------ cli
-    codec (the only module importing msgpack) is used by server only.
+    model/      the pure state (events, State, change log, audit, views): no I/O, no dispy
+    runtime/    Hub (events into the loop), Settings, Runtime (assembles and runs the parts)
+    transport/  the browser edge: protocol, codec (the only msgpack import), aiohttp server
+    commands/   the command channel, cluster-agnostic
+    adapters/   where events come from: dispy/ (the only dispy import), simulated, local nodes
+    features/   history, series, persistence, metrics, REST routes
+    entry/      cli, demo, the drop-in httpd, loading a user's module
 """
 
+import importlib.util as _importlib_util
+
 __version__ = "0.1.0"
-PROTOCOL_VERSION = 1
+from dispymon.transport.protocol import PROTOCOL_VERSION  # noqa: E402  (defined once, re-exported)
+
+# dispy 4.15.2 needs inspect.getargspec, gone in Python 3.11: a program that
+# imports dispymon gets the shim before it makes its JobCluster.
+if _importlib_util.find_spec("dispy") is not None:
+    from dispymon.adapters.dispy import compat as _compat
+
+    _compat.install()

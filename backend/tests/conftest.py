@@ -12,8 +12,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from dispymon.codec import decode, encode  # noqa: E402
-from dispymon.localnodes import LocalCluster, free_port_base  # noqa: E402
+from dispymon.transport.codec import decode, encode  # noqa: E402
+from dispymon.adapters.localnodes import LocalCluster, free_port_base  # noqa: E402
 from mirror import Mirror  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dispymon.events import AvailInfo, ClusterAttached, JobInfo, NodeInfo, StatusEvent
+from dispymon.model.events import AvailInfo, ClusterAttached, JobInfo, NodeInfo, StatusEvent
 
 
 def node(ip: str = "127.0.0.2", busy: int = 0, jobs_done: int = 0, cpus: int = 2, cpu_time: float = 0.0,

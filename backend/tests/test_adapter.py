@@ -5,9 +5,9 @@ from __future__ import annotations
 import dispy
 import pytest
 
-from dispymon import adapter
-from dispymon import events as ev
-from dispymon.events import ClusterAttached, ClusterDetached, StatusEvent
+from dispymon.adapters import dispy as adapter
+from dispymon.model import events as ev
+from dispymon.model.events import Deferred, ClusterAttached, ClusterDetached, StatusEvent
 
 
 def test_status_numbers_agree_with_dispy():
@@ -141,22 +141,43 @@ def test_a_deferred_tap_takes_its_events_as_dispy_queues_them_and_the_users_call
     try:
         cluster.cluster_status = user_status
         fed = []
-        a = adapter.DispyAdapter(fed.append, defer=True)
+        a = adapter.DispyAdapter(fed.append, defer=True, patch_queue=True)
         a.attach(cluster)
         scheduler = cluster._cluster
         node = dispy.DispyNode("127.0.0.2", "n", 2)
         # what dispy's scheduler does for every event (dispy/__init__.py: worker_Q.put)
         scheduler.worker_Q.put((cluster.cluster_status, (dispy.DispyNode.Initialized, node, None)))
         # ours is in the hub's inbox before put returns, not after a hop to dispy's worker thread
-        assert len(fed) == 2 and fed[1][1:4] == ("compute", dispy.DispyNode.Initialized, node)
+        assert len(fed) == 2 and isinstance(fed[1], Deferred) and fed[1].args[:3] == ("compute", dispy.DispyNode.Initialized, node)
         assert done.wait(10), "the user's callback never ran"
         assert user_threads == [scheduler.worker_thread]  # still on dispy's worker thread
-        event = fed[1][0](*fed[1][1:])  # what the hub's loop makes of it
+        event = fed[1].make(*fed[1].args)  # what the hub's loop makes of it
         assert isinstance(event, StatusEvent) and event.node.ip_addr == "127.0.0.2"
         # detached: the user's callback is back and goes through the queue as before
         assert a.detach(cluster) and cluster.cluster_status is user_status
         done.clear()
         scheduler.worker_Q.put((cluster.cluster_status, (dispy.DispyNode.Initialized, node, None)))
         assert done.wait(10) and len(user_threads) == 2 and isinstance(fed[-1], ClusterDetached)
+    finally:
+        cluster.close(timeout=0, terminate=True)
+
+
+def test_the_queue_patch_is_an_explicit_opt_in(dispy_port):
+    """Without `patch_queue`, a deferred tap takes dispy's worker thread as any callback does.
+
+    (dispy's scheduler lives as long as the process, so another test may have
+    patched its queue already: what matters is whether this tap runs there.)
+    """
+    cluster = make_cluster(dispy_port=dispy_port)
+    try:
+        fed = []
+        a = adapter.DispyAdapter(fed.append, defer=True)
+        a.attach(cluster)
+        assert not hasattr(cluster.cluster_status, "__dispymon_direct__")
+        a.detach(cluster)
+        b = adapter.DispyAdapter(fed.append, defer=True, patch_queue=True)
+        b.attach(cluster)
+        assert hasattr(cluster.cluster_status, "__dispymon_direct__") and cluster._cluster.worker_Q.__dispymon_direct__
+        b.detach(cluster)
     finally:
         cluster.close(timeout=0, terminate=True)

@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
-from dispymon import events as ev
-from dispymon.events import JobInfo
-from dispymon.hub import Hub
-from dispymon.security import Access
-from dispymon.api import INSIGHT
-from dispymon.server import CONNECTIONS, ServerConfig, create_app
+from dispymon.model import events as ev
+from dispymon.model.events import JobInfo
+from dispymon.runtime.hub import Hub
+from dispymon.transport.security import Access
+from dispymon.features.rest import INSIGHT
+from dispymon.transport.server import CONNECTIONS, ServerConfig, create_app
 from conftest import WSClient
 from factories import attached, node, status
 
@@ -59,7 +59,7 @@ async def test_clusters_nodes_and_a_node_with_its_running_jobs(served):
     nodes = await (await client.get("/api/clusters/c/nodes")).json()
     assert nodes["cluster"] == "c"
     assert {n["ip_addr"]: n["busy"] for n in nodes["nodes"]} == {"127.0.0.2": 2, "127.0.0.3": 0}
-    assert nodes["nodes"][0] == hub.state.clusters["c"].node(nodes["nodes"][0]["ip_addr"])
+    assert nodes["nodes"][0] == hub.read().clusters["c"].node(nodes["nodes"][0]["ip_addr"])
     one = await (await client.get("/api/nodes/127.0.0.2")).json()
     assert one["ip_addr"] == "127.0.0.2" and one["clusters"]["c"]["jobs_done"] == 1
     assert [(j["uid"], j["id"], j["args"], j["cluster"]) for j in one["jobs"]] == [(5, "job-5", "5", "c"), (6, "job-6", "6", "c")]
@@ -190,7 +190,7 @@ async def test_history_size_bounds_the_history(served):
 
 
 async def test_read_only_commands_need_no_cluster_and_say_so_without_a_history():
-    from dispymon.commands import Commands
+    from dispymon.commands.registry import Commands
 
     hub = Hub(asyncio.get_running_loop())
     bare = Commands(hub, control=None)  # no app: nothing installed
@@ -276,8 +276,8 @@ async def test_a_flood_of_queries_leaves_memory_and_the_other_browsers_alone(ser
 
     import psutil
 
-    from dispymon import memory
-    from dispymon.server import Connection
+    from dispymon.features import memory
+    from dispymon.transport.server import Connection
 
     from conftest import REPO
 

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from conftest import REPO, wait_until
-from dispymon.localnodes import free_port_base
+from dispymon.adapters.localnodes import free_port_base
 
 DISPYMON = [sys.executable, "-m", "dispymon"]
 

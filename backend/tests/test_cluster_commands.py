@@ -9,10 +9,10 @@ import sys
 import dispy
 import pytest
 
-from dispymon.adapter import DispyAdapter, DispyControl
-from dispymon.appmodule import play_main
-from dispymon.hub import Hub
-from dispymon.server import ServerConfig, create_app
+from dispymon.adapters.dispy import DispyAdapter, DispyControl
+from dispymon.entry.appmodule import play_main
+from dispymon.runtime.hub import Hub
+from dispymon.transport.server import ServerConfig, create_app
 from conftest import WSClient
 
 pytestmark = pytest.mark.cluster

@@ -7,9 +7,9 @@ import asyncio
 import dispy
 import pytest
 
-from dispymon.adapter import DispyAdapter
-from dispymon.hub import Hub
-from dispymon.server import ServerConfig, create_app
+from dispymon.adapters.dispy import DispyAdapter
+from dispymon.runtime.hub import Hub
+from dispymon.transport.server import ServerConfig, create_app
 from conftest import WSClient
 
 pytestmark = pytest.mark.cluster
@@ -39,7 +39,7 @@ def new_cluster(nodes) -> dispy.JobCluster:
 @pytest.fixture
 async def dashboard(aiohttp_client, static_dir):
     hub = Hub(asyncio.get_running_loop())
-    adapter = DispyAdapter(hub.feed, defer=True)  # as `dispymon serve` attaches
+    adapter = DispyAdapter(hub.feed, defer=True, patch_queue=True)  # as `dispymon serve` attaches
     client = await aiohttp_client(create_app(hub, ServerConfig(poll_sec=0.1, static_dir=static_dir)))
     clusters = []
 
@@ -80,7 +80,7 @@ async def test_n_jobs_final_state_matches_dispy(local_nodes, dashboard):
     assert c["jobs"] == dict(submitted=n, queued=0, running=0, done=n, finished=n, failed=0,
                              cancelled=0, terminated=0, abandoned=0)  # fmt: skip
     assert all(x["status"] == "initialized" and x["cpus"] == 2 for x in c["nodes"].values())
-    assert ws.mirror.clusters == hub.state.snapshot()[0]["clusters"]
+    assert ws.mirror.clusters == hub.read().snapshot()[0]["clusters"]
     # the nodes have psutil: their avail info arrives with the pulses (1 s)
     await ws.until(lambda m: all(x["avail_info"] for x in m.clusters["compute"]["nodes"].values()),
                    timeout=20, what="avail info from every node")  # fmt: skip

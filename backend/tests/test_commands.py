@@ -11,15 +11,18 @@ import threading
 
 import pytest
 
-from dispymon import events as ev
-from dispymon.hub import Hub
-from dispymon.server import ServerConfig, create_app
+from dispymon.model import events as ev
+from dispymon.runtime.hub import Hub
+from dispymon.transport.server import ServerConfig, create_app
 from conftest import WSClient
 from factories import attached, job, node, status
 
 
 class RecordingControl:
-    def __init__(self) -> None:
+    """Records the calls; reports what succeeded as an adapter must (commands/control.py)."""
+
+    def __init__(self, feed) -> None:
+        self.feed = feed
         self.calls: list[tuple] = []
         self.release = threading.Event()
         self.release.set()
@@ -39,25 +42,30 @@ class RecordingControl:
     def set_node_cpus(self, cluster, ip, cpus):
         self.release.wait(30)
         self.calls.append(("set_node_cpus", cluster, ip, cpus))
+        if self.cpus_answer is not None and self.cpus_answer >= 0:
+            self.feed(ev.NodeChanged(cluster, ip, cpus=self.cpus_answer))
         return self.cpus_answer
 
     def allocate_node(self, cluster, ip):
         self.calls.append(("allocate_node", cluster, ip))
+        self.feed(ev.NodeChanged(cluster, ip, status="initialized"))
         return 0
 
     def deallocate_node(self, cluster, ip):
         self.calls.append(("deallocate_node", cluster, ip))
+        self.feed(ev.NodeChanged(cluster, ip, status="deallocated"))
         return 0
 
     def close_node(self, cluster, ip, terminate_pending):
         self.calls.append(("close_node", cluster, ip, terminate_pending))
+        self.feed(ev.NodeChanged(cluster, ip, status="closed"))
         return 0
 
 
 @pytest.fixture
 async def served(aiohttp_client, static_dir):
     hub = Hub(asyncio.get_running_loop())
-    control = RecordingControl()
+    control = RecordingControl(hub.feed)
     config = ServerConfig(poll_sec=0.05, static_dir=static_dir, command_timeout=1.0, add_node_wait=0.5)
     client = await aiohttp_client(create_app(hub, config, control))
     hub.feed(attached("jc", nodes=[(node("127.0.0.2", busy=2), ev.NODE_INITIALIZED), (node("127.0.0.3"), ev.NODE_INITIALIZED)]))

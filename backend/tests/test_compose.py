@@ -54,8 +54,8 @@ def interpolate(value: str, env: dict[str, str]) -> str:
 def dashboard_access(monkeypatch, env: dict[str, str]):
     """The access policy `dispymon` builds from the compose file's command and
     environment, given the variables of the shell running `docker compose`."""
-    from dispymon.cli import _options, build_parser
-    from dispymon.security import make_access
+    from dispymon.entry.cli import _settings, build_parser
+    from dispymon.transport.security import make_access
 
     dash = load()["services"]["dashboard"]
     with monkeypatch.context() as m:
@@ -63,8 +63,8 @@ def dashboard_access(monkeypatch, env: dict[str, str]):
             m.delenv(name)
         for name, value in dash["environment"].items():
             m.setenv(name, interpolate(str(value), env))
-        options = _options(build_parser().parse_args(dash["command"][1:]))  # defaults read the environment
-    return make_access(options.host, options.token, options.viewer_token, options.allow_hosts)
+        settings = _settings(build_parser().parse_args(dash["command"][1:]))  # defaults read the environment
+    return make_access(settings.host, settings.token, settings.viewer_token, settings.allow_hosts)
 
 
 def test_the_published_address_can_be_allowed_through_the_environment(monkeypatch):

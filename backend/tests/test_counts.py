@@ -126,7 +126,7 @@ async def test_a_negative_busy_count_is_charted_and_health_goes_on(local_nodes, 
     ip = nodes.nodes[0].ip
     cluster = await asyncio.to_thread(new_cluster, alpha, [ip])
     server = await asyncio.to_thread(new_server, cluster, poll_sec=0.1)
-    server._hub.state.stuck_after = 2.0  # the dashboard's own setting (--stuck-after), shortened
+    server._hub._state.stuck_after = 2.0  # (set from the test thread, as before) the dashboard's own setting (--stuck-after), shortened
     long_job = await asyncio.to_thread(cluster.submit, 60)
     await asyncio.to_thread(wait_until, lambda: long_job.status == dispy.DispyJob.Running, 60, "the long job running")
     dispy_node = cluster._dispy_nodes[ip]

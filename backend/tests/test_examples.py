@@ -19,8 +19,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from dispymon.codec import decode
-from dispymon.localnodes import wait_for_tcp
+from dispymon.transport.codec import decode
+from dispymon.adapters.localnodes import wait_for_tcp
 from conftest import REPO, WSClient
 
 pytestmark = pytest.mark.cluster

@@ -9,10 +9,10 @@ import signal
 import dispy
 import pytest
 
-from dispymon.adapter import DispyAdapter, DispyControl
-from dispymon.hub import Hub
-from dispymon.server import ServerConfig, create_app
-from dispymon.state import State
+from dispymon.adapters.dispy import DispyAdapter, DispyControl
+from dispymon.runtime.hub import Hub
+from dispymon.transport.server import ServerConfig, create_app
+from dispymon.model.state import State
 from conftest import WSClient
 
 pytestmark = pytest.mark.cluster

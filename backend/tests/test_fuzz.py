@@ -19,9 +19,9 @@ import aiohttp
 import msgpack
 import pytest
 
-from dispymon import events as ev
-from dispymon.hub import Hub
-from dispymon.server import STATS, ServerConfig, create_app
+from dispymon.model import events as ev
+from dispymon.runtime.hub import Hub
+from dispymon.transport.server import STATS, ServerConfig, create_app
 from factories import attached, job, node, status
 
 FRAMES = int(os.environ.get("DISPYMON_FUZZ_FRAMES", "100000"))

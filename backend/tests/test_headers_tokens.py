@@ -14,9 +14,9 @@ import threading
 import aiohttp
 import pytest
 
-from dispymon.hub import Hub
-from dispymon.security import COOKIE, MIN_TOKEN_LENGTH, Access, AuthThrottle, TokenError, make_access
-from dispymon.server import ServerConfig, create_app
+from dispymon.runtime.hub import Hub
+from dispymon.transport.security import COOKIE, MIN_TOKEN_LENGTH, Access, AuthThrottle, TokenError, make_access
+from dispymon.transport.server import ServerConfig, create_app
 from conftest import wait_until
 from factories import attached
 

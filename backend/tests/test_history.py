@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispymon import events as ev
-from dispymon.events import JobInfo, StatusEvent
-from dispymon.history import History, as_dict, job_record, split_exception
+from dispymon.model import events as ev
+from dispymon.model.events import JobInfo, StatusEvent
+from dispymon.features.history import History, as_dict, job_record, split_exception
 
 TRACE = 'Traceback (most recent call last):\n  File "<string>", line 5, in compute\nValueError: boom 7\n'
 
@@ -52,7 +52,7 @@ def test_the_exception_type_and_message_come_from_the_last_line(text, expected):
 
 
 def test_a_long_traceback_is_kept_as_what_the_history_reads_of_it():
-    from dispymon.history import MESSAGE_LIMIT, TRACEBACK_KEEP, brief_exception
+    from dispymon.features.history import MESSAGE_LIMIT, TRACEBACK_KEEP, brief_exception
 
     assert brief_exception(TRACE) == TRACE  # short: whole
     huge = TRACE.replace("boom 7", "boom " + "7" * 100_000)

@@ -93,7 +93,7 @@ async def test_finished_jobs_keep_nothing_of_their_arguments_or_results(local_no
 
     import psutil
 
-    from dispymon import memory
+    from dispymon.features import memory
 
     nodes = local_nodes(2, cpus=2, first=30)
     cluster = await asyncio.to_thread(new_cluster, echo_reversed, [n.ip for n in nodes.nodes])

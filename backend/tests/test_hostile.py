@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from dispymon.limits import Limits
+from dispymon.transport.limits import Limits
 from conftest import REPO
 
 sys.path.insert(0, str(REPO))

@@ -1,4 +1,4 @@
-"""The drop-in `dispymon.httpd.DispyHTTPServer` against real dispynode processes.
+"""The drop-in `dispymon.entry.httpd.DispyHTTPServer` against real dispynode processes.
 
 The server runs in its own thread and loop, as in a user's program; the tests
 talk to it as a browser does (HTTP, and the WebSocket protocol), from the
@@ -20,9 +20,9 @@ import aiohttp
 import dispy
 import pytest
 
-from dispymon.httpd import THREAD_NAME, DispyHTTPServer
-from dispymon.codec import decode
-from dispymon.server import PACKAGED_STATIC, MissingFrontendError
+from dispymon.entry.httpd import THREAD_NAME, DispyHTTPServer
+from dispymon.transport.codec import decode
+from dispymon.transport.server import PACKAGED_STATIC, MissingFrontendError
 from conftest import WSClient
 
 pytestmark = pytest.mark.cluster
@@ -149,7 +149,7 @@ async def test_a_users_callback_is_kept_and_chains_to_cluster_status(local_nodes
             http_server.cluster_status(status, node, job)
 
     cluster = await asyncio.to_thread(new_cluster, alpha, [n.ip for n in nodes.nodes], cluster_status=mine)
-    with caplog.at_level(logging.INFO, logger="dispymon.httpd"):
+    with caplog.at_level(logging.INFO, logger="dispymon.entry.httpd"):
         http_server = await asyncio.to_thread(new_server, cluster, poll_sec=0.1)
     assert cluster.cluster_status is mine
     assert "has its own cluster_status callback" in caplog.text
@@ -173,7 +173,7 @@ async def test_several_clusters_add_and_delete_live(local_nodes, new_cluster, ne
     async with aiohttp.ClientSession() as session:
         ws = await connect(session, server)
         server.add_cluster(b)
-        with caplog.at_level(logging.WARNING, logger="dispymon.httpd"):
+        with caplog.at_level(logging.WARNING, logger="dispymon.entry.httpd"):
             server.add_cluster(b)  # as dispy: a warning, nothing else
         assert 'cluster "beta" is already added' in caplog.text
         await asyncio.gather(run_jobs(a, 4), run_jobs(b, 6))

@@ -13,9 +13,9 @@ import copy
 import dispy
 import pytest
 
-from dispymon import adapter
-from dispymon.events import ClusterAttached, ClusterDetached, StatusEvent
-from dispymon.text import job_texts
+from dispymon.adapters import dispy as adapter
+from dispymon.model.events import ClusterAttached, ClusterDetached, StatusEvent
+from dispymon.model.text import job_texts
 
 
 def alpha(n):

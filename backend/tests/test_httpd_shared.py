@@ -19,7 +19,7 @@ import textwrap
 import aiohttp
 import pytest
 
-from dispymon.localnodes import LocalScheduler
+from dispymon.adapters.localnodes import LocalScheduler
 from conftest import REPO, WSClient
 
 pytestmark = pytest.mark.cluster
@@ -28,7 +28,7 @@ APP = textwrap.dedent("""
     import faulthandler, os, signal, sys
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks where a hung program waits
     import dispy
-    from dispymon.httpd import DispyHTTPServer
+    from dispymon.entry.httpd import DispyHTTPServer
 
     class C(object):
         def __init__(self, s, i):

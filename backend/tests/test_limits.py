@@ -17,12 +17,12 @@ import aiohttp
 import psutil
 import pytest
 
-from dispymon import events as ev
-from dispymon.codec import encode
-from dispymon.hub import Hub
-from dispymon.limits import GatedSite, Limits, runner
-from dispymon.security import Access
-from dispymon.server import ServerConfig, create_app
+from dispymon.model import events as ev
+from dispymon.transport.codec import encode
+from dispymon.runtime.hub import Hub
+from dispymon.transport.limits import GatedSite, Limits, runner
+from dispymon.transport.security import Access
+from dispymon.transport.server import ServerConfig, create_app
 from factories import attached, job, node, status
 
 
@@ -294,9 +294,9 @@ async def test_a_client_that_stops_reading_is_dropped(gated, keeps_sending):
 ACCEPT_SCRIPT = """
 import asyncio, json, logging, os, resource, socket, sys
 from pathlib import Path
-from dispymon.hub import Hub
-from dispymon.limits import GatedSite, Limits, runner
-from dispymon.server import ServerConfig, create_app
+from dispymon.runtime.hub import Hub
+from dispymon.transport.limits import GatedSite, Limits, runner
+from dispymon.transport.server import ServerConfig, create_app
 
 records = []
 

@@ -8,7 +8,7 @@ import platform
 import psutil
 import pytest
 
-from dispymon import memory
+from dispymon.features import memory
 
 glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 

@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from dispymon import events as ev
-from dispymon.events import JobInfo
-from dispymon.hub import Hub
-from dispymon.metrics import DurationHistogram, render
-from dispymon.server import ServerConfig, Stats, create_app
-from dispymon.state import State
+from dispymon.model import events as ev
+from dispymon.model.events import JobInfo
+from dispymon.runtime.hub import Hub
+from dispymon.features.metrics import DurationHistogram, render
+from dispymon.transport.server import ServerConfig, Stats, create_app
+from dispymon.model.state import State
 from conftest import WSClient
 from factories import attached, node, status
 from test_api import feed_cluster

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 
-from dispymon.history import as_dict
-from dispymon.persist import Store
-from dispymon.series import MinutePoint
+from dispymon.features.history import as_dict
+from dispymon.features.persist import Store
+from dispymon.features.series import MinutePoint
 
 
 def record(uid: int, outcome: str = "finished", end: float = 100.0) -> tuple:

@@ -19,10 +19,10 @@ from typing import Iterator
 import pytest
 
 from conftest import wait_until
-from dispymon.persist import SCHEMA, Store
+from dispymon.features.persist import SCHEMA, Store
 from test_persist import record
 
-LOGGER = "dispymon.persist"
+LOGGER = "dispymon.features.persist"
 
 
 def jobs_in(path: Path) -> list[int]:
@@ -100,7 +100,7 @@ def test_a_file_that_cannot_be_written_is_refused_at_start(unwritable):
 
 @pytest.mark.cluster
 def test_serve_with_a_history_db_that_cannot_be_written_is_a_one_line_error(tmp_path, unwritable):
-    from dispymon.localnodes import free_port_base
+    from dispymon.adapters.localnodes import free_port_base
     from test_cli import assert_one_line_error, run_serve
 
     module = tmp_path / "app.py"
@@ -118,7 +118,7 @@ def test_serve_with_a_history_db_that_cannot_be_written_is_a_one_line_error(tmp_
 
 
 def test_the_drop_in_with_a_history_db_that_cannot_be_written_raises(unwritable, static_dir):
-    from dispymon.httpd import THREAD_NAME, DispyHTTPServer
+    from dispymon.entry.httpd import THREAD_NAME, DispyHTTPServer
     import threading
 
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
@@ -245,8 +245,8 @@ def test_a_long_fault_is_summed_up_once_a_period_with_counts(tmp_path, caplog):
 
 
 async def test_a_fault_shows_in_metrics_and_in_history_summary_and_clears(aiohttp_client, static_dir, tmp_path):
-    from dispymon.hub import Hub
-    from dispymon.server import ServerConfig, create_app
+    from dispymon.runtime.hub import Hub
+    from dispymon.transport.server import ServerConfig, create_app
     from conftest import WSClient
     from test_api import feed_cluster
     from test_metrics import parse

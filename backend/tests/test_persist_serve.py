@@ -103,7 +103,7 @@ def test_history_survives_a_restart_of_serve(tmp_path, local_nodes):
 
 @pytest.mark.parametrize("where", ["a-directory", "missing/dir/history.db"])
 def test_a_history_db_that_cannot_be_opened_is_a_one_line_error(tmp_path, where):
-    from dispymon.localnodes import free_port_base
+    from dispymon.adapters.localnodes import free_port_base
     from test_cli import assert_one_line_error
 
     (tmp_path / "a-directory").mkdir()

@@ -8,10 +8,10 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType
 
-from dispymon.codec import encode
-from dispymon.hub import Hub
-from dispymon.security import COOKIE, Access, TokenBucket, host_of, is_loopback, make_access
-from dispymon.server import ServerConfig, create_app
+from dispymon.transport.codec import encode
+from dispymon.runtime.hub import Hub
+from dispymon.transport.security import COOKIE, Access, TokenBucket, host_of, is_loopback, make_access
+from dispymon.transport.server import ServerConfig, create_app
 from conftest import WSClient
 from factories import attached
 

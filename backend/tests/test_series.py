@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from dispymon import events as ev
-from dispymon.hub import Hub
-from dispymon.series import MinutePoint, Series, busy_sample
-from dispymon.state import State
+from dispymon.model import events as ev
+from dispymon.runtime.hub import Hub
+from dispymon.features.series import MinutePoint, Series, busy_sample
+from dispymon.model.state import State
 from factories import attached, node, status
 
 T0 = 1_700_000_040  # a minute boundary (divisible by 60)
@@ -87,19 +87,19 @@ def test_minutes_load_back_and_idle_minutes_are_not_kept():
     assert points == []  # an idle minute costs no row
 
 
-async def test_the_hub_feeds_observers_after_the_state_in_order():
+async def test_the_hub_gives_subscribers_each_batch_after_the_state_in_order():
     import asyncio
 
     hub = Hub(asyncio.get_running_loop())
     seen = []
-    hub.observers.append(lambda e: seen.append((type(e).__name__, hub.state.version)))
+    hub.subscribe(lambda batch, state: seen.extend((type(e).__name__, state.version) for e in batch))
     hub.feed(attached("c", nodes=[(node("127.0.0.2", busy=1), ev.NODE_INITIALIZED)]))
     hub.feed(status("c", ev.NODE_AVAIL_INFO, node("127.0.0.2", busy=1)))  # the state's alone
     hub.feed(ev.HealthCheck(T0))
-    await hub.settle()
+    state = await hub.settle()
     assert [name for name, _ in seen] == ["ClusterAttached", "HealthCheck"]
-    assert seen[0][1] >= 1  # the state had applied the event when the observer ran
-    assert busy_sample(hub.state) == {("c", "127.0.0.2"): 1, ("c", ""): 1}
+    assert seen[0][1] >= 1  # the state had applied the events when the subscriber ran
+    assert busy_sample(state) == {("c", "127.0.0.2"): 1, ("c", ""): 1}
 
 
 def test_busy_sample_reads_every_cluster():

@@ -8,9 +8,9 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType
 
-from dispymon import events as ev
-from dispymon.hub import Hub
-from dispymon.server import CONNECTIONS, MissingFrontendError, ServerConfig, create_app
+from dispymon.model import events as ev
+from dispymon.runtime.hub import Hub
+from dispymon.transport.server import CONNECTIONS, MissingFrontendError, ServerConfig, create_app
 from conftest import WSClient
 from factories import attached, job, node, status
 
@@ -46,7 +46,7 @@ async def test_hello_snapshot_then_deltas_in_sequence(served):
         hub.feed(status("c", ev.JOB_RUNNING, node(busy=1), job(uid)))
         hub.feed(status("c", ev.JOB_FINISHED, node(jobs_done=uid + 1), job(uid)))
     await ws.until(lambda m: m.clusters["c"]["jobs"]["done"] == 5, what="5 jobs done")
-    assert ws.mirror.clusters == hub.state.snapshot()[0]["clusters"]
+    assert ws.mirror.clusters == hub.read().snapshot()[0]["clusters"]
     seqs = [m["seq"] for m in ws.messages if m["type"] in ("snapshot", "delta")]
     assert seqs == list(range(1, len(seqs) + 1))
 
@@ -59,7 +59,7 @@ async def test_two_browsers_both_see_the_full_state(served):
         hub.feed(status("c", ev.NODE_INITIALIZED, node(f"127.0.0.{i}")))
     for ws in (a, b):
         await ws.until(lambda m: len(m.clusters.get("c", {}).get("nodes", {})) == 10, what="10 nodes")
-        assert ws.mirror.clusters == hub.state.snapshot()[0]["clusters"]
+        assert ws.mirror.clusters == hub.read().snapshot()[0]["clusters"]
 
 
 async def test_interval_zero_pauses_until_flush(served):
@@ -166,7 +166,7 @@ async def test_a_browser_that_stops_reading_slows_nobody(served):
         if uid % 1000 == 0:
             await asyncio.sleep(0)  # let the loop run, as dispy's thread would
     await live.until(lambda m: m.clusters.get("c", {}).get("jobs", {}).get("done") == n, timeout=60, what="all jobs")
-    assert live.mirror.clusters == hub.state.snapshot()[0]["clusters"]
+    assert live.mirror.clusters == hub.read().snapshot()[0]["clusters"]
     # no browser holds a queue on the server (a view is a few integers)
     conns = list(client.app[CONNECTIONS])
     assert len(conns) == 2 and all(c.outbox == [] for c in conns)
@@ -177,7 +177,7 @@ async def test_readers_drain_what_the_hub_has_not_taken_yet(served, monkeypatch)
     # While events keep coming the hub takes them only every BATCH_DELAY; a
     # browser's frame, a REST answer and a command must still show what was
     # fed before them. An hour's delay: nothing but a reader can take them.
-    monkeypatch.setattr("dispymon.hub.BATCH_DELAY", 3600.0)
+    monkeypatch.setattr("dispymon.runtime.hub.BATCH_DELAY", 3600.0)
     hub, client = await served(poll_sec=0.05)
     hub.feed(attached("c"))
     await hub.settle()  # a drain that found events: the next timed one is an hour away
@@ -186,22 +186,22 @@ async def test_readers_drain_what_the_hub_has_not_taken_yet(served, monkeypatch)
     def waiting(*events) -> None:
         for event in events:
             hub.feed(event)
-        assert hub.state.version == version  # still in the inbox
+        assert hub._state.version == version  # still in the inbox (peeking: a read would take it)
 
-    version = hub.state.version
+    version = hub.read().version
     waiting(status("c", ev.NODE_INITIALIZED, node("127.0.0.2")))
     await ws.until(lambda m: "127.0.0.2" in m.clusters["c"]["nodes"], timeout=5, what="the node in a delta")
 
-    version = hub.state.version
+    version = hub.read().version
     waiting(status("c", ev.NODE_INITIALIZED, node("127.0.0.3")))
     nodes = await (await client.get("/api/clusters/c/nodes")).json()
     assert "127.0.0.3" in {n["ip_addr"] for n in nodes["nodes"]}
 
-    version = hub.state.version
+    version = hub.read().version
     waiting(status("c", ev.NODE_INITIALIZED, node("127.0.0.4")))
     assert 'node="127.0.0.4"' in await (await client.get("/metrics")).text()
 
-    version = hub.state.version
+    version = hub.read().version
     waiting(status("c", ev.JOB_CREATED, None, job(7, None)), status("c", ev.JOB_RUNNING, node(busy=1), job(7)),
             status("c", ev.JOB_FINISHED, node(jobs_done=1), job(7)))  # fmt: skip
     await ws.send({"type": "command", "id": 1, "name": "history", "args": {}})
@@ -255,7 +255,7 @@ async def test_a_paused_browser_gets_query_results_and_no_state_with_them(served
     assert "127.0.0.2" not in ws.mirror.clusters["c"]["nodes"]
     await ws.send({"type": "flush"})
     await ws.until(lambda m: "127.0.0.2" in m.clusters["c"]["nodes"], timeout=5, what="the flushed node")
-    assert ws.mirror.clusters == hub.state.snapshot()[0]["clusters"]
+    assert ws.mirror.clusters == hub.read().snapshot()[0]["clusters"]
 
 
 async def test_an_action_updates_its_paused_commander_once_and_no_other_browser(served):
@@ -273,7 +273,7 @@ async def test_an_action_updates_its_paused_commander_once_and_no_other_browser(
     assert len(states(acted + after)) <= 1
     # as if it had pressed Update: everything changed so far, its own action too
     assert a.mirror.settings == {"show_job_args": False}
-    assert a.mirror.clusters == hub.state.snapshot()[0]["clusters"]
+    assert a.mirror.clusters == hub.read().snapshot()[0]["clusters"]
     # the other paused browser got nothing, until its own Update
     other = await answer(b, 1, "history_summary") + await answer(b, 2, "history_summary")
     assert states(other) == [] and b.mirror.settings == {"show_job_args": True}

@@ -11,12 +11,12 @@ import asyncio
 import collections
 import threading
 
-from dispymon import events as ev
-from dispymon.commands import Commands
-from dispymon.hub import Hub
-from dispymon.simulate import SimulatedCluster, SimulatedControl, node_address
-from dispymon.state import CLOSED, DEALLOCATED, INITIALIZED, State
-from dispymon.views import ClientView
+from dispymon.model import events as ev
+from dispymon.commands.registry import Commands
+from dispymon.runtime.hub import Hub
+from dispymon.adapters.simulated import SimulatedCluster, SimulatedControl, node_address
+from dispymon.model.state import CLOSED, DEALLOCATED, INITIALIZED, State
+from dispymon.model.views import ClientView
 from conftest import wait_until
 from mirror import Mirror
 
@@ -104,7 +104,7 @@ async def test_commands_change_the_simulated_nodes():
     sim.attach()
     sim.emit(100)
     await hub.settle()
-    state = hub.state
+    state = hub.read()
 
     async def command(name, **args):
         result = await cmds.execute({"type": "command", "id": 1, "name": name, "args": args})

@@ -3,9 +3,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dispymon import events as ev
-from dispymon.events import AvailInfo, ClusterDetached, HealthCheck, NodeInfo
-from dispymon.state import State, info_diff
+from dispymon.model import events as ev
+from dispymon.model.events import AvailInfo, ClusterDetached, HealthCheck, NodeInfo
+from dispymon.model.state import State, info_diff
 from factories import attached, job, node, status
 
 
@@ -187,7 +187,7 @@ def test_the_written_out_node_diff_agrees_with_a_loop_over_every_field(new, old)
 
 
 def test_finished_jobs_are_remembered_for_at_least_the_last_limit():
-    from dispymon.state import RECENTLY_DONE_LIMIT
+    from dispymon.model.state import RECENTLY_DONE_LIMIT
 
     s = State()
     s.apply(attached(nodes=[(node(), ev.NODE_INITIALIZED)]))
@@ -229,7 +229,7 @@ def test_an_added_node_that_joins_after_the_wait_turns_its_failed_entry_ok_with_
     s.apply(status("c", ev.NODE_INITIALIZED, node("127.0.0.5", cpus=1, update_time=1031.0)))
     assert s.audit[-1]["state"] == "ok"
     assert s.audit[-1]["message"] == "node 127.0.0.5 joined 31 s after it was added (after the 20 s wait had run out), with 1 CPU"
-    assert not s._node_watches
+    assert not s.audit_log.watches
 
 
 def test_watches_of_failed_entries_are_bounded_by_the_audit_log():
@@ -238,8 +238,8 @@ def test_watches_of_failed_entries_are_bounded_by_the_audit_log():
     for i in range(1, 3 * 200):
         s.apply(ev.AuditAdded(i, 1000.0, "add_node", "10.0.0.1", "c", "pending", "waiting", None, ("node", ("c",), "10.0.0.1")))
         s.apply(ev.AuditUpdated(i, "failed", "no answer", True))
-    assert len(s._node_watches) <= 201
-    assert set(s._node_watches) <= {e["id"] for e in s.audit} | {3 * 200 - 1}
+    assert len(s.audit_log.watches) <= 201
+    assert set(s.audit_log.watches) <= {e["id"] for e in s.audit} | {3 * 200 - 1}
 
 
 def test_a_node_closed_by_a_command_that_dispy_sets_up_again_is_audited():

@@ -1,4 +1,4 @@
-from dispymon.text import job_texts, safe_str
+from dispymon.model.text import job_texts, safe_str
 
 
 class Raises:
@@ -46,7 +46,7 @@ def test_args_are_not_touched_when_hidden():
 
 
 def test_counts_read_as_plain_english():
-    from dispymon.text import count_text
+    from dispymon.model.text import count_text
 
     assert [count_text(n, "CPU") for n in (0, 1, 2)] == ["0 CPUs", "1 CPU", "2 CPUs"]
     assert count_text(1, "job") == "1 job"

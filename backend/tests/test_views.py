@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispymon import events as ev
-from dispymon.events import AvailInfo, ClusterDetached, HealthCheck, SettingChanged
-from dispymon.state import State
-from dispymon.views import ClientView
+from dispymon.model import events as ev
+from dispymon.model.events import AvailInfo, ClusterDetached, HealthCheck, SettingChanged
+from dispymon.model.state import State
+from dispymon.model.views import ClientView
 from factories import attached, job, node, status
 from mirror import GapError, Mirror
 
@@ -215,7 +215,7 @@ def test_a_delta_carries_only_the_fields_of_a_node_that_changed():
 
 
 def test_a_positive_interval_below_the_minimum_counts_as_the_minimum():
-    from dispymon.views import MIN_INTERVAL, effective_interval
+    from dispymon.transport.protocol import MIN_INTERVAL, effective_interval
 
     assert [effective_interval(x) for x in (0.001, 0.05, 0.2, 0.0, -1.0)] == [MIN_INTERVAL, 0.05, 0.2, 0.0, -1.0]
     assert ClientView(State(), 0.0001).interval == MIN_INTERVAL

@@ -41,8 +41,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .history import FIELDS, Record
-from .series import MinutePoint
+from dispymon.features.history import FIELDS, Record
+from dispymon.features.series import MinutePoint
 
 log = logging.getLogger(__name__)
 

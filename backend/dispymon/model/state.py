@@ -10,13 +10,7 @@ first entry not newer than `v`: the cost is proportional to what changed, and
 the log holds at most one entry per record, so memory is bounded by the state
 size whatever the event rate.
 
-Record keys:
-    ("s",)                 settings
-    ("a",)                 the audit log
-    ("c", cluster)         a cluster itself (attached, detached)
-    ("j", cluster)         its job counters
-    ("n", cluster, ip)     one node of one cluster
-    ("r", ip)              the set of jobs running on a node (any cluster)
+Record keys: `changelog.Key` (a kind, and the cluster and/or node it names).
 
 Node health: a node that stays busy with no job starting or ending for
 `stuck_after` seconds is flagged `stuck` (dispynode 4.15.2 has a race that
@@ -27,12 +21,10 @@ flagged `stale`. Time enters only through HealthCheck events.
 
 from __future__ import annotations
 
-import collections
-import fnmatch
 from dataclasses import dataclass, field
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Iterator
 
-from .events import (
+from dispymon.model.events import (
     JOB_ABANDONED,
     JOB_CANCELLED,
     JOB_CREATED,
@@ -54,19 +46,19 @@ from .events import (
     SettingChanged,
     StatusEvent,
 )
-from .text import count_text, job_texts
+from dispymon.model.audit import AuditLog
+from dispymon.model.changelog import (AUDIT_KEY, NODE_FIELDS, SETTINGS_KEY, Changes, Key, Kind, NodeBuild,
+                                      cluster_key, info_diff, jobs_key, node_key, running_key, values_record)  # noqa: F401  (info_diff: tests)
+from dispymon.model.text import job_texts
 
 INITIALIZED = "initialized"
 DEALLOCATED = "deallocated"
 CLOSED = "closed"
 NODE_STATUSES = (INITIALIZED, DEALLOCATED, CLOSED)
 
-AUDIT_LIMIT = 200
 RECENTLY_DONE_LIMIT = 10_000
 SETTINGS = {"show_job_args": bool}
 
-SETTINGS_KEY = ("s",)
-AUDIT_KEY = ("a",)
 
 
 def node_status_name(status: int, previous: str | None) -> str:
@@ -86,10 +78,6 @@ class NodeHealth:
     stale: bool = False
 
 
-NODE_FIELDS = (*NodeInfo._fields, "status", "stuck", "stale")
-_AVAIL = NODE_FIELDS.index("avail_info")
-
-
 def node_values(info: NodeInfo, status: str, health: NodeHealth | None = None) -> tuple:
     """A node's record as a tuple in NODE_FIELDS order (cheap to compare)."""
     return (*info, status, bool(health and health.stuck), bool(health and health.stale))
@@ -97,97 +85,6 @@ def node_values(info: NodeInfo, status: str, health: NodeHealth | None = None) -
 
 def node_record(info: NodeInfo, status: str, health: NodeHealth | None = None) -> dict[str, Any]:
     return values_record(node_values(info, status, health))
-
-
-def values_record(values: tuple) -> dict[str, Any]:
-    record = dict(zip(NODE_FIELDS, values))
-    avail = values[_AVAIL]
-    if avail is not None:
-        record["avail_info"] = avail._asdict()
-    return record
-
-
-_FIELD_INDEX = {f: i for i, f in enumerate(NODE_FIELDS)}
-_OWN_FIELDS = NODE_FIELDS[len(NodeInfo._fields) :]  # status, stuck, stale: the state's, not dispy's
-
-
-def info_diff(new: NodeInfo, old: NodeInfo) -> dict[str, Any]:
-    """The fields of `new` that differ from `old`, in the delta's shape.
-
-    Written out field by field: it runs for every changed node at every tick
-    (10,000 a second in the benchmarks), and this is twice as fast as a loop
-    over the fields (test_state checks it against one, so a field added to
-    NodeInfo cannot be missed: the unpacking would fail). ip_addr is the
-    node's key and never changes.
-    """
-    _, name, cpus, avail_cpus, busy, jobs_done, cpu_time, tx, rx, update_time, avail_info = new
-    _, name0, cpus0, avail_cpus0, busy0, jobs_done0, cpu_time0, tx0, rx0, update_time0, avail_info0 = old
-    out: dict[str, Any] = {}
-    if name != name0:
-        out["name"] = name
-    if cpus != cpus0:
-        out["cpus"] = cpus
-    if avail_cpus != avail_cpus0:
-        out["avail_cpus"] = avail_cpus
-    if busy != busy0:
-        out["busy"] = busy
-    if jobs_done != jobs_done0:
-        out["jobs_done"] = jobs_done
-    if cpu_time != cpu_time0:
-        out["cpu_time"] = cpu_time
-    if tx != tx0:
-        out["tx"] = tx
-    if rx != rx0:
-        out["rx"] = rx
-    if update_time != update_time0:
-        out["update_time"] = update_time
-    if avail_info != avail_info0:
-        out["avail_info"] = None if avail_info is None else avail_info._asdict()
-    return out
-
-
-class NodeBuild:
-    """A node's record as last sent to any browser, and per field the
-    version of the send at which that field last differed from the send
-    before. A browser at version v lacks exactly the fields whose version is
-    above v (every browser's copy of a node comes from these builds, full
-    records included), so a delta carries only those fields.
-
-    One per node, updated in place, holding the event's own NodeInfo rather
-    than a copy of its fields: a tick that rebuilds 10,000 nodes then makes
-    one small dict per node and nothing else for the garbage collector to
-    trace (each young object it traces costs a cache miss per field; see
-    benchmarks/notes.md, 3).
-    """
-
-    __slots__ = ("version", "previous", "info", "own", "field_versions", "fresh")
-
-    def __init__(self, version: int, info: NodeInfo, own: tuple[str, bool, bool]) -> None:
-        self.version = version
-        self.previous = -1  # the version of the build before this one (-1: none)
-        self.info = info
-        self.own = own  # (status, stuck, stale)
-        self.field_versions = [version] * len(NODE_FIELDS)
-        # The fields that differ from the previous build, in the delta's
-        # shape: all that a browser which had the previous build lacks
-        # (shared by every such browser: read-only).
-        self.fresh: dict[str, Any] = {}
-
-    @property
-    def values(self) -> tuple:
-        return (*self.info, *self.own)
-
-    def update(self, version: int, info: NodeInfo, own: tuple[str, bool, bool]) -> None:
-        """Take the node's latest fields, if any differs from this build's."""
-        fresh = {} if info is self.info else info_diff(info, self.info)
-        if own != self.own:
-            fresh.update((f, new) for f, new, old in zip(_OWN_FIELDS, own, self.own) if new != old)
-        if not fresh:
-            return
-        versions = self.field_versions
-        for f in fresh:
-            versions[_FIELD_INDEX[f]] = version
-        self.previous, self.version, self.info, self.own, self.fresh = self.version, version, info, own, fresh
 
 
 @dataclass(eq=False)  # hashed by identity: State._dirty_clusters
@@ -219,13 +116,13 @@ class ClusterState:
     # the ips of nodes, and whether the job counters moved.
     dirty_nodes: set[str] = field(default_factory=set)
     jobs_dirty: bool = False
-    # ip -> ("n", name, ip), the node's key in the change log, made once
-    node_keys: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    # ip -> the node's key in the change log, made once
+    node_keys: dict[str, Key] = field(default_factory=dict)
 
-    def node_key(self, ip: str) -> tuple[str, str, str]:
+    def node_key(self, ip: str) -> Key:
         key = self.node_keys.get(ip)
         if key is None:
-            key = self.node_keys[ip] = ("n", self.name, ip)
+            key = self.node_keys[ip] = node_key(self.name, ip)
         return key
 
     def node(self, ip: str) -> dict[str, Any] | None:
@@ -252,26 +149,15 @@ class ClusterState:
         }
 
 
-class Changes(NamedTuple):
-    """What changed after a version, in the protocol's shapes."""
-
-    settings: dict[str, Any] | None
-    audit: list[dict[str, Any]] | None
-    clusters: dict[str, Any]
-    node_jobs: bool  # some node's set of running jobs changed (which: State.node_jobs_changed)
-    version: int
-
-    def __bool__(self) -> bool:
-        return bool(self.settings is not None or self.audit is not None or self.clusters or self.node_jobs)
-
-
 class State:
     def __init__(self, show_job_args: bool = True, stuck_after: float = 300.0, stale_after: float = 30.0) -> None:
         self.stuck_after = stuck_after
         self.stale_after = stale_after
         self.clusters: dict[str, ClusterState] = {}
         self.settings: dict[str, Any] = {"show_job_args": bool(show_job_args)}
-        self.audit: collections.deque[dict[str, Any]] = collections.deque(maxlen=AUDIT_LIMIT)
+        # the audit log, its add-node watches and the nodes closed by a command (audit.py)
+        self.audit_log = AuditLog()
+        self.audit = self.audit_log.entries
         self._version = 0
         # Keys changed since the change log was last brought up to date:
         # `version` (read by every reader) gives them their versions first
@@ -280,17 +166,17 @@ class State:
         # the cluster to `_dirty_clusters`: no key tuple is made per event,
         # so events leave nothing new for the garbage collector between two
         # readings (benchmarks/notes.md, 3); rarer changes add their key.
-        self._dirty: set[tuple] = set()
+        self._dirty: set[Key] = set()
         self._dirty_clusters: set[ClusterState] = set()
         self._dirty_running: set[str] = set()
-        self._running_keys: dict[str, tuple[str, str]] = {}  # ip -> ("r", ip), made once
-        # When a list: the event of each job that ended, for
-        # whoever takes them (api.Insight, once per drain of the hub), so
-        # that no per-event observer is needed for them.
-        self.ended: list[StatusEvent] | None = None
+        self._running_keys: dict[str, Key] = {}  # ip -> its RUNNING key, made once
+        # When a list (the hub's batch, once someone subscribes): the state
+        # appends the event of each job that ends, and the hub every other
+        # event but StatusEvents, in order; subscribers take it per drain.
+        self.ended: list[Any] | None = None
         # key -> version of its last change; dict order is change order
         # (a changed key is popped and re-inserted at the end).
-        self._changes: dict[tuple, int] = {}
+        self._changes: dict[Key, int] = {}
         # jobs running now, by node (across clusters): ip -> uid -> the
         # job's cluster (the job itself is in that cluster's `running`; one
         # table per job fewer than a uid -> cluster map beside it)
@@ -302,14 +188,6 @@ class State:
         self._done_old: set[int] = set()
         # text of viewed jobs, made once per job (see job_record)
         self._job_text: dict[int, tuple[str, str, str]] = {}
-        # audit entries waiting for a node to initialise: id -> (clusters, pattern,
-        # the wait in seconds). An entry whose wait ran out keeps its watch (as
-        # long as the entry is in the log): a node that joins later turns it ok.
-        self._node_watches: dict[int, tuple[frozenset[str], str, float | None]] = {}
-        # (cluster, ip) of the nodes closed by a command: one that dispy sets up
-        # again is told in the audit log (see _node_reopened)
-        self._closed_by_command: set[tuple[str, str]] = set()
-        self._last_audit_id = 0
         # Snapshot and changes already built at this version (see _memo_at):
         # browsers asking for the same thing share one (read-only) copy.
         self._memo: dict[Any, Any] = {}
@@ -338,12 +216,12 @@ class State:
         self._version = version
         self._dirty.clear()
 
-    def _dirty_keys(self) -> Iterator[tuple]:
+    def _dirty_keys(self) -> Iterator[Key]:
         """The change-log keys of what changed since the last reading (then forgotten)."""
         for c in self._dirty_clusters:
             if c.jobs_dirty:
                 c.jobs_dirty = False
-                yield ("j", c.name)
+                yield jobs_key(c.name)
             for ip in c.dirty_nodes:
                 yield c.node_key(ip)
             c.dirty_nodes.clear()
@@ -352,7 +230,7 @@ class State:
         for ip in self._dirty_running:
             key = running_keys.get(ip)
             if key is None:
-                key = running_keys[ip] = ("r", ip)
+                key = running_keys[ip] = running_key(ip)
             yield key
         self._dirty_running.clear()
         yield from self._dirty
@@ -362,7 +240,7 @@ class State:
         nodes = sum(len(c.dirty_nodes) + c.jobs_dirty for c in self._dirty_clusters)
         return nodes + len(self._dirty_running) + len(self._dirty)
 
-    def _touch(self, key: tuple) -> None:
+    def _touch(self, key: Key) -> None:
         self._dirty.add(key)
 
     def _touch_node(self, c: ClusterState, ip: str) -> None:
@@ -382,9 +260,11 @@ class State:
         elif kind is SettingChanged:
             self._setting(event)
         elif kind is AuditAdded:
-            self._audit_added(event)
+            self.audit_log.add(event)
+            self._touch(AUDIT_KEY)
         elif kind is AuditUpdated:
-            self._audit_updated(event.entry_id, event.state, event.message, event.only_if_pending)
+            if self.audit_log.update(event.entry_id, event.state, event.message, event.only_if_pending):
+                self._touch(AUDIT_KEY)
         elif kind is HealthCheck:
             self._check_health(event.now)
         else:
@@ -406,19 +286,19 @@ class State:
         # before the attach are in neither: they are not counted.)
         c.earlier = max(ev.done, 0)
         c.submitted = c.earlier + max(ev.pending, len(c.running))
-        self._touch(("c", ev.cluster))
+        self._touch(cluster_key(ev.cluster))
 
     def _detach(self, name: str) -> None:
         c = self.clusters.pop(name, None)
         if c is None:
             return
-        self._closed_by_command = {k for k in self._closed_by_command if k[0] != name}
+        self.audit_log.forget_cluster(name)
         for uid, job in list(c.running.items()):
             self._job_left(c, uid, job.ip_addr, remember=False)
         self._settle()
-        for key in [k for k in self._changes if len(k) > 1 and k[0] in ("j", "n") and k[1] == name]:
+        for key in [k for k in self._changes if k.kind in (Kind.JOBS, Kind.NODE) and k.cluster == name]:
             del self._changes[key]
-        self._touch(("c", name))  # the tombstone tells views the cluster is gone
+        self._touch(cluster_key(name))  # the tombstone tells views the cluster is gone
 
     def _job_started(self, c: ClusterState, job: JobInfo) -> None:
         previous = c.running.get(job.uid)
@@ -469,8 +349,8 @@ class State:
                 name = CLOSED
             elif status == NODE_INITIALIZED or previous is None:
                 name = INITIALIZED
-                if previous is not None and previous[1] == CLOSED and self._closed_by_command:
-                    self._node_reopened(ev.cluster, node)
+                if previous is not None and previous[1] == CLOSED and self.audit_log.reopened(ev.cluster, node):
+                    self._touch(AUDIT_KEY)
             else:
                 name = previous[1]
             c.nodes[ip] = (node, name)
@@ -479,8 +359,8 @@ class State:
             elif status == NODE_AVAIL_INFO and node.avail_info is not None:
                 c.avail_came.add(ip)
             c.dirty_nodes.add(ip)
-            if status == NODE_INITIALIZED and self._node_watches:
-                self._node_initialised(ev.cluster, node)
+            if status == NODE_INITIALIZED and self.audit_log.watches and self.audit_log.node_initialised(ev.cluster, node):
+                self._touch(AUDIT_KEY)
         job = ev.job
         if job is None:
             return
@@ -528,7 +408,7 @@ class State:
             c.nodes[ev.ip_addr] = (info, ev.status)
             self._touch_node(c, ev.ip_addr)
             if ev.status == CLOSED:
-                self._closed_by_command.add((ev.cluster, ev.ip_addr))
+                self.audit_log.closed_by_command.add((ev.cluster, ev.ip_addr))
         if ev.cpus is not None:
             # dispy applies a node's CPUs to every cluster using that node
             for other in self.clusters.values():
@@ -576,77 +456,11 @@ class State:
                 self._job_text.clear()
             self._touch(SETTINGS_KEY)
 
-    # -- audit log -----------------------------------------------------------
+    # -- audit log (model/audit.py) -----------------------------------------
 
     def new_audit_id(self) -> int:
         """An id for a new audit entry (the commands' and the state's own share one sequence)."""
-        self._last_audit_id += 1
-        return self._last_audit_id
-
-    def _audit_added(self, ev: AuditAdded) -> None:
-        self._last_audit_id = max(self._last_audit_id, ev.entry_id)
-        self.audit.append(
-            {
-                "id": ev.entry_id, "time": ev.time, "action": ev.action, "target": ev.target,
-                "cluster": ev.cluster, "state": ev.state, "message": ev.message, "who": ev.who,
-            }
-        )  # fmt: skip
-        if ev.watch is not None and ev.watch[0] == "node":
-            clusters, pattern = ev.watch[1], ev.watch[2]
-            wait = ev.watch[3] if len(ev.watch) > 3 else None
-            self._node_watches[ev.entry_id] = (frozenset(clusters), pattern, wait)
-        if len(self._node_watches) > AUDIT_LIMIT:  # bounded: watches of entries no longer in the log go
-            kept = {e["id"] for e in self.audit}
-            self._node_watches = {i: w for i, w in self._node_watches.items() if i in kept}
-        self._touch(AUDIT_KEY)
-
-    def _audit_entry(self, entry_id: int) -> dict[str, Any] | None:
-        for entry in reversed(self.audit):
-            if entry["id"] == entry_id:
-                return entry
-        return None
-
-    def _audit_updated(self, entry_id: int, state: str, message: str, only_if_pending: bool = False) -> None:
-        entry = self._audit_entry(entry_id)
-        if entry is not None:
-            if only_if_pending and entry["state"] != "pending":
-                return
-            entry["state"], entry["message"] = state, message
-            self._touch(AUDIT_KEY)
-        # The wait of an added node running out (only_if_pending) is not the
-        # end: dispy keeps the address and takes the node whenever it starts.
-        if state != "pending" and not (only_if_pending and entry is not None and entry_id in self._node_watches):
-            self._node_watches.pop(entry_id, None)
-
-    def _node_initialised(self, cluster: str, node: NodeInfo) -> None:
-        for entry_id, (clusters, pattern, wait) in list(self._node_watches.items()):
-            if cluster in clusters and fnmatch.fnmatchcase(node.ip_addr, pattern):
-                entry = self._audit_entry(entry_id)
-                cpus = count_text(node.cpus, "CPU")
-                if entry is not None and entry["state"] == "failed":  # joined after the wait ran out
-                    after = max(0.0, (node.update_time or entry["time"]) - entry["time"])
-                    waited = f" (after the {wait:g} s wait had run out)" if wait is not None else ""
-                    message = f"node {node.ip_addr} joined {after:.0f} s after it was added{waited}, with {cpus}"
-                else:
-                    message = f"node {node.ip_addr} initialised with {cpus}"
-                self._audit_updated(entry_id, "ok", message)
-                self._node_watches.pop(entry_id, None)
-
-    def _node_reopened(self, cluster: str, node: NodeInfo) -> None:
-        """dispy set up again a node closed by a command: the close did not hold.
-
-        dispymon keeps closed nodes closed where dispy lets it (DispyControl);
-        should dispy still take one back (a SharedJobCluster's scheduler, or the
-        program's own allocate_node), the log says so rather than keep quiet.
-        """
-        if (cluster, node.ip_addr) not in self._closed_by_command:
-            return
-        self._closed_by_command.discard((cluster, node.ip_addr))
-        when = node.update_time or (self.audit[-1]["time"] if self.audit else 0.0)
-        self._audit_added(AuditAdded(
-            self.new_audit_id(), when, "node_reopened", node.ip_addr, cluster, "failed",
-            f"node {node.ip_addr} was closed, but dispy set it up again: it takes jobs again", None,
-        ))  # fmt: skip
+        return self.audit_log.new_id()
 
     # -- reading -------------------------------------------------------------
 
@@ -724,7 +538,7 @@ class State:
 
     def _node_full(self, c: ClusterState, ip: str, memo: dict[Any, Any]) -> dict[str, Any]:
         # one full record per node and version, shared by every message that holds it
-        key = ("n", c.name, ip)
+        key = c.node_key(ip)
         record = memo.get(key)
         if record is None:
             record = memo[key] = values_record(self._build(c, ip).values)
@@ -780,34 +594,32 @@ class State:
         for key, changed in reversed(self._changes.items()):
             if changed <= version:
                 break
-            kind = key[0]
-            if kind == "n":
-                name = key[1]
+            kind, name, ip = key
+            if kind is Kind.NODE:
                 if name in whole:
                     continue
                 c = self.clusters.get(name)
                 if c is not None:
-                    fields = self._node_since(c, key[2], changed, version)
+                    fields = self._node_since(c, ip, changed, version)
                     if fields:
                         nodes = nodes_of.get(name)
                         if nodes is None:
                             nodes = nodes_of[name] = clusters.setdefault(name, {}).setdefault("nodes", {})
-                        nodes[key[2]] = fields
-            elif kind == "r":
+                        nodes[ip] = fields
+            elif kind is Kind.RUNNING:
                 node_jobs = True  # which nodes: node_jobs_changed
-            elif kind == "s":
+            elif kind is Kind.SETTINGS:
                 settings = dict(self.settings)
-            elif kind == "a":
+            elif kind is Kind.AUDIT:
                 audit = list(self.audit)
             else:
-                name = key[1]
                 if name in whole:
                     continue
                 c = self.clusters.get(name)
-                if kind == "c":
+                if kind is Kind.CLUSTER:
                     clusters[name] = self._cluster_record(c, memo) if c is not None else None
                     whole.add(name)
-                elif c is not None:  # "j"
+                elif c is not None:  # JOBS
                     clusters.setdefault(name, {})["jobs"] = c.jobs_record()
         found = memo[version] = Changes(settings, audit, clusters, node_jobs, self.version)
         return found

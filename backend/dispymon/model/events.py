@@ -8,7 +8,7 @@ through without a lookup on dispy's callback thread.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 # Node statuses (dispy.DispyNode.*)
 NODE_INITIALIZED = 4
@@ -155,3 +155,17 @@ Event = (
     StatusEvent | ClusterAttached | ClusterDetached | NodeChanged | SettingChanged | AuditAdded | AuditUpdated
     | HealthCheck
 )
+
+
+class Deferred(NamedTuple):
+    """An event the hub's loop makes: `make(*args)` (None: nothing to apply).
+
+    The dispy adapter feeds these so its callback on dispy's thread only
+    appends, leaving the copying of dispy's objects to the loop. On that hot
+    path it is built with `tuple.__new__(Deferred, (make, args))`: NamedTuple's
+    own constructor is a Python call, about twice the cost (benchmark 1 in
+    docs/benchmarks.md measures the tap).
+    """
+
+    make: Callable[..., Event | None]
+    args: tuple[Any, ...]

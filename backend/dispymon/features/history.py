@@ -26,8 +26,8 @@ import collections
 import operator
 from typing import Any, Callable, Iterable
 
-from .events import JOB_ABANDONED, JOB_CANCELLED, JOB_FINISHED, JOB_TERMINATED, JobInfo, StatusEvent
-from .text import LIMIT, safe_str
+from dispymon.model.events import JOB_ABANDONED, JOB_CANCELLED, JOB_FINISHED, JOB_TERMINATED, JobInfo, StatusEvent
+from dispymon.model.text import LIMIT, safe_str
 
 FINISHED = "finished"
 FAILED = "failed"

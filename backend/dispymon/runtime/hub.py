@@ -12,8 +12,9 @@ keep coming the loop does not wait to be woken: a drain that found events
 takes the next ones `BATCH_DELAY` later. Only the first event after a quiet
 spell wakes the loop. (Measured in benchmarks/: docs/benchmarks.md.)
 
-Whoever reads the state drains first (`drain`: a snapshot, a flush, the
-REST API, commands; `drain_slice`: a browser's tick), so `BATCH_DELAY` does
+There is one way to read the state, `read()`: it applies what was fed
+before the call and returns the state (`read(since=tick)`: a browser's
+tick, one slice), so no reader can forget to drain and `BATCH_DELAY` does
 not add to what a browser sees late. Browsers woken by one tick share one
 drain: the first takes the inbox, the rest build from the same version,
 which is what lets them share one encoded delta (views.frame_key) while
@@ -22,10 +23,15 @@ has asked for, and each drain costs the cluster: on dispy's process the
 loop takes the GIL from dispy's threads, and a drain has a fixed cost
 besides its events.
 
-An adapter may also feed a deferred event, a plain tuple `(make, *args)`:
-the loop calls `make(*args)` for the event (None: nothing to apply). The
-dispy adapter uses it to leave copying dispy's objects to the loop, so its
-callback on dispy's thread does no more than an append.
+An adapter may also feed a `Deferred(make, args)`: the loop calls
+`make(*args)` for the event (None: nothing to apply). The dispy adapter uses
+it to leave copying dispy's objects to the loop, so its callback on dispy's
+thread does no more than an append.
+
+What is built on the state (history, series, durations, the store)
+subscribes (`subscribe`): each subscriber gets every drained batch once, after
+the state has applied it: the jobs that ended (their StatusEvents) and every
+event other than a StatusEvent, in the order they were applied.
 """
 
 from __future__ import annotations
@@ -34,11 +40,11 @@ import asyncio
 import collections
 import logging
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
-from .events import Event, HealthCheck, StatusEvent
-from .failures import Failures
-from .state import State
+from dispymon.model.events import Deferred, Event, HealthCheck, StatusEvent
+from dispymon.features.failures import Failures
+from dispymon.model.state import State
 
 log = logging.getLogger(__name__)
 
@@ -49,29 +55,49 @@ BATCH_DELAY = 0.1
 DRAIN_LIMIT = 5000  # events per drain: a backlog is taken in slices, so browsers' frames go out between them
 
 
+# A drained batch, in order: the StatusEvents of jobs that ended, and every other
+# event but StatusEvents. Subscribers get it with the state it was applied to.
+Batch = Sequence[Event]
+Subscriber = Callable[[Batch, State], None]
+
+
 class Hub:
     def __init__(self, loop: asyncio.AbstractEventLoop, state: State | None = None) -> None:
         self.loop = loop
-        self.state = state if state is not None else State()
-        self._inbox: collections.deque[Event] = collections.deque()
+        self._state = state if state is not None else State()  # readers: read()
+        self._inbox: collections.deque[Event | Deferred] = collections.deque()
         self._drain_scheduled = False
         self._timer: asyncio.TimerHandle | None = None
         self.events_applied = 0
         self.drained_at = float("-inf")  # loop time of the latest drain (see drain's `since`)
-        # Called with each event other than a StatusEvent after the state has
-        # applied it, in order (attach, detach, clock ticks: the chart series,
-        # see api.py). Status events, nearly all of the stream, are the
-        # state's alone: jobs that end are in State.ended for after_drain.
-        self.observers: list[Callable[[Event], None]] = []
-        # Called after each drain that applied something: observers that note
-        # events cheaply and do their work once per drain (api.Insight.flush).
-        self.after_drain: list[Callable[[], None]] = []
+        self._subscribers: list[Subscriber] = []
         # What fails here fails again at the next event or second: each kind
         # is logged once, then counted (see failures.py)
         self.failures = Failures(log)
 
-    def feed(self, event: Event | tuple) -> None:
-        """Called from any thread; O(1). An event, or a deferred one: (make, *args)."""
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Give `subscriber` every drained batch from now on (see the module's doc)."""
+        self._subscribers.append(subscriber)
+        if self._state.ended is None:
+            # The state appends the StatusEvents of jobs that end to this list,
+            # and the drain the other events: one ordered batch, no copy.
+            self._state.ended = []
+
+    def read(self, since: float | None = None) -> State:
+        """The state, with what was fed before this call applied (on the loop's thread).
+
+        `since` (a browser's tick, loop time): one slice, and none if a drain
+        has started since then; browsers woken by one tick so read one
+        version, and share one frame, even while events keep coming.
+        """
+        if since is None:
+            self._drain_fed()
+        else:
+            self._drain_slice(since)
+        return self._state
+
+    def feed(self, event: Event | Deferred) -> None:
+        """Called from any thread; O(1). An event, or a deferred one."""
         self._inbox.append(event)
         if not self._drain_scheduled:
             self._drain_scheduled = True
@@ -97,39 +123,38 @@ class Hub:
         self._drain_scheduled = False
         self.drained_at = self.loop.time()
         inbox = self._inbox
-        apply = self.state.apply
-        apply_status = self.state.apply_status  # nearly every event: one call fewer
-        observers = self.observers
+        state = self._state
+        apply = state.apply
+        apply_status = state.apply_status  # nearly every event: one call fewer
+        batch = state.ended  # None: nobody subscribed
         n = taken = 0
         while inbox and taken < limit:
             event = inbox.popleft()
             taken += 1
             try:
                 kind = type(event)
-                if kind is tuple:  # deferred: (make, *args); events are NamedTuples
-                    event = event[0](*event[1:])
+                if kind is Deferred:
+                    event = event[0](*event[1])
                     if event is None:
                         continue
                     kind = type(event)
                 if kind is StatusEvent:
-                    apply_status(event)
+                    apply_status(event)  # an ended job's event goes into `batch`
                 else:
                     apply(event)
-                    for observe in observers:
-                        try:
-                            observe(event)
-                        except Exception as exc:  # the others still see the event
-                            self.failures.failed(f"hub observer {_name(observe)} on {kind.__name__}", exc)
+                    if batch is not None:
+                        batch.append(event)
             except Exception as exc:  # one bad event must not stop the dashboard
                 self.failures.failed(f"could not apply a {type(event).__name__}", exc)
             n += 1
         self.events_applied += n
-        if n:
-            for after in self.after_drain:
+        if batch:
+            state.ended = []
+            for subscriber in self._subscribers:
                 try:
-                    after()
-                except Exception as exc:
-                    self.failures.failed(f"after-drain hook {_name(after)}", exc)
+                    subscriber(batch, state)
+                except Exception as exc:  # the others still get the batch
+                    self.failures.failed(f"hub subscriber {_name(subscriber)}", exc)
         if (n or inbox) and not self.loop.is_closed():
             # A stream: take what comes next in a moment, without being woken per
             # event; a backlog: the next slice as soon as the loop has had a turn.
@@ -149,37 +174,32 @@ class Hub:
             # flags and the chart's second take milliseconds for a big cluster
             # (10,000 nodes: tens of ms), which would otherwise land in the next
             # browser tick's drain and make that frame late (benchmark 5's p99).
-            self.drain_slice(self.loop.time())
+            self._drain_slice(self.loop.time())
             await asyncio.sleep(interval)
 
-    def drain(self) -> None:
-        """Apply what was fed before this call, now (on the loop's thread): before reading the state.
-
-        Only what is in the inbox when called: a feeder that keeps up with
-        the loop cannot keep this call going.
-        """
+    def _drain_fed(self) -> None:
+        """Apply what was fed before this call (only that: a feeder that keeps up
+        with the loop cannot keep this call going)."""
         self.drained_at = self.loop.time()
         left = len(self._inbox)
         while left > 0 and self._inbox:
             left -= self._drain(left)
 
-    def drain_slice(self, since: float) -> None:
-        """A browser tick's drain: one slice, and none if a drain has started since `since` (loop time).
-
-        Browsers woken by one tick so read one version, even while events keep
-        coming: the first takes the inbox, the rest build from what it built.
-        A backlog longer than a slice goes on in slices between frames.
-        """
+    def _drain_slice(self, since: float) -> None:
+        """One slice, and none if a drain has started since `since` (loop time): the
+        first browser of a tick takes the inbox, the rest build from what it built.
+        A backlog longer than a slice goes on in slices between frames."""
         if self.drained_at >= since:
             return
         self.drained_at = self.loop.time()
         if self._inbox:
             self._drain()
 
-    async def settle(self) -> None:
-        """Apply everything fed so far (for shutdown and tests)."""
-        self.drain()
+    async def settle(self) -> State:
+        """`read()`, then a turn of the loop (for shutdown and tests)."""
+        state = self.read()
         await asyncio.sleep(0)
+        return state
 
 
 def _name(func: Callable[..., object]) -> str:

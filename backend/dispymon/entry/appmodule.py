@@ -28,7 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
-from . import adapter
+from dispymon.adapters import dispy as adapter
 
 MODULE_NAME = "dispymon_app"
 

@@ -12,9 +12,9 @@ import bisect
 import math
 from typing import Any, Iterable
 
-from .events import JobInfo
-from .history import OUTCOMES
-from .state import NODE_STATUSES
+from dispymon.model.events import JobInfo
+from dispymon.features.history import OUTCOMES
+from dispymon.model.state import NODE_STATUSES
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)

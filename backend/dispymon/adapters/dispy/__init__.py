@@ -4,10 +4,11 @@ It chains each attached cluster's `cluster_status` callback with a tap that
 copies the few fields the dashboard needs into event tuples and hands them to
 `feed` (the hub). The tap does O(1) work on dispy's callback thread: attribute
 reads and one deque append; no str() of user objects, no locks, no I/O. A
-deferred tap (`defer=True`, as `dispymon serve` uses) only appends, and runs
-on dispy's scheduler thread as dispy queues the event (`_direct_queue`).
+deferred tap (`defer=True`, as `dispymon serve` uses) only appends; with
+`patch_queue=True` (an explicit opt-in) it runs on dispy's scheduler thread as
+dispy queues the event (queue.py).
 
-The drop-in `dispymon.httpd.DispyHTTPServer` follows dispy's documented rule
+The drop-in `dispymon.entry.httpd.DispyHTTPServer` follows dispy's documented rule
 instead: the tap is installed only on a cluster without a callback; a user's
 own callback passes the events on by calling the server's
 `cluster_status(status, node, job)`, which `DispyAdapter.route_status` sends
@@ -16,18 +17,15 @@ to the cluster they belong to.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 import time
-import types
 import weakref
-from collections import namedtuple
 from typing import Any, Callable
 
 import dispy
 
-from .events import (
+from dispymon.model.events import (
     JOB_DONE_STATUSES,
     NODE_CLOSED,
     NODE_INITIALIZED,
@@ -35,56 +33,36 @@ from .events import (
     ClusterAttached,
     ClusterDetached,
     Event,
+    Deferred,
     JobInfo,
+    NodeChanged,
     NodeInfo,
     StatusEvent,
 )
-from .sharedwatch import install_shared_watch
+from dispymon.model.state import CLOSED, DEALLOCATED, INITIALIZED
+from dispymon.adapters.dispy import compat
+from dispymon.adapters.dispy.queue import direct_queue as _direct_queue
+from dispymon.adapters.dispy.shared import install_shared_watch
 
-from .history import TRACEBACK_KEEP, brief_exception
-from .text import LIMIT, safe_str
+from dispymon.features.history import TRACEBACK_KEEP, brief_exception
+from dispymon.model.text import LIMIT, safe_str
 
 log = logging.getLogger(__name__)
+
+# Deferred's fields without NamedTuple's Python-level constructor: this runs
+# for every event on dispy's thread (see Deferred)
+_new_tuple = tuple.__new__
 
 Feed = Callable[[Event], None]
 # How long attaching waits for dispy's pycos thread to read the seed (see DispyAdapter._announce)
 SEED_WAIT = 10.0
 StatusCallback = Callable[[Any, Any, Any], None]
 
-# -- Python 3.11 compatibility -------------------------------------------------
-#
-# dispy 4.15.2 validates `cluster_status=` / `job_status=` with
-# inspect.getargspec, which Python 3.11 removed, so passing either to
-# JobCluster(...) fails with 'Invalid "cluster_status" function'. We give dispy
-# (only dispy: its module-level name `inspect`, not the standard library's
-# module) a view of `inspect` that has getargspec again, built on
-# getfullargspec with the old field names.
-
-_ArgSpec = namedtuple("ArgSpec", "args varargs keywords defaults")
-
-
-def _getargspec(func: Callable[..., Any]) -> _ArgSpec:
-    spec = inspect.getfullargspec(func)
-    return _ArgSpec(spec.args, spec.varargs, spec.varkw, spec.defaults)
-
-
-class _InspectWithGetargspec(types.ModuleType):
-    def __init__(self) -> None:
-        super().__init__("inspect")
-        self.getargspec = _getargspec
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(inspect, name)
-
-
-def install_compat() -> None:
-    """Idempotent; done on import of this module."""
-    if not hasattr(dispy.inspect, "getargspec"):
-        dispy.inspect = _InspectWithGetargspec()
-
-
+# Python 3.11 compatibility (getargspec) lives in compat.py; `import dispymon`
+# installs it, and so does importing this adapter.
+install_compat = compat.install
 install_compat()
-install_shared_watch()  # a SharedJobCluster that cannot reach its scheduler says so (sharedwatch.py)
+install_shared_watch()  # a SharedJobCluster that cannot reach its scheduler says so (shared.py)
 
 # -- recognising clusters ------------------------------------------------------
 
@@ -227,7 +205,7 @@ def _record(feed: Feed, name: str, status: int, node: Any, job: Any, hidden: Any
     """
     try:
         if defer:
-            feed((status_event, name, status, node, job, hidden))
+            feed(_new_tuple(Deferred, (status_event, (name, status, node, job, hidden))))
             return
         event = status_event(name, status, node, job, hidden)
         if event is not None:
@@ -237,12 +215,13 @@ def _record(feed: Feed, name: str, status: int, node: Any, job: Any, hidden: Any
 
 
 def _make_tap(feed: Feed, name: str, chained: StatusCallback | None, hidden: Any = None,
-              defer: bool = False, attached: _Attached | None = None) -> StatusCallback:  # fmt: skip
+              defer: bool = False, attached: _Attached | None = None, direct: bool = True) -> StatusCallback:  # fmt: skip
+    """`direct` (with `defer`): the tap may run where dispy queues it, on a patched queue (queue.py)."""
     if defer:
         # _record's deferred path, inlined: this runs for every event on dispy's thread
         def record(status: int, node: Any, job: Any) -> None:
             try:
-                feed((status_event, name, status, node, job, hidden))
+                feed(_new_tuple(Deferred, (status_event, (name, status, node, job, hidden))))
             except Exception:  # never let the dashboard break dispy's thread
                 log.exception("dispymon could not record a status event of %s", name)
 
@@ -251,8 +230,9 @@ def _make_tap(feed: Feed, name: str, chained: StatusCallback | None, hidden: Any
             if chained is not None:
                 chained(status, node, job)
 
-        # Only appends: safe to run where dispy decides on the event (see _direct_queue)
-        tap.__dispymon_direct__ = record  # type: ignore[attr-defined]
+        if direct:
+            # Only appends: safe to run where dispy decides on the event (see queue.py)
+            tap.__dispymon_direct__ = record  # type: ignore[attr-defined]
     else:
 
         def tap(status: int, node: Any, job: Any) -> None:
@@ -268,44 +248,6 @@ def _make_tap(feed: Feed, name: str, chained: StatusCallback | None, hidden: Any
 
     tap.__dispymon_chained__ = chained  # type: ignore[attr-defined]
     return tap
-
-
-def _direct_queue(scheduler: Any) -> bool:
-    """Let dispy's scheduler hand dispymon's deferred taps their events at once.
-
-    dispy queues every `cluster_status` call for its worker thread, and that
-    hop costs the cluster itself: waking the worker thread and handing it the
-    GIL for each event slowed a real 2-node cluster by 3-6 % (benchmark 2),
-    with a callback that did nothing as with dispymon's. A deferred tap only
-    appends to the hub's inbox (O(1), no lock held, no I/O), so it can run on
-    the thread that queues it, as the put happens. Items for any other
-    callback, and a user's callback chained behind our tap, still go to the
-    worker thread, in order. Idempotent; the queue keeps the wrapper for
-    as long as the scheduler lives (a tap no longer installed is never put).
-    False: the scheduler has no queue to wrap.
-    """
-    queue = getattr(scheduler, "worker_Q", None)
-    if queue is None:
-        return False
-    if getattr(queue, "__dispymon_direct__", False):
-        return True
-    put = queue.put
-
-    def direct_put(item: Any, block: bool = True, timeout: float | None = None) -> None:
-        if item is not None:
-            func = item[0]
-            record = getattr(func, "__dispymon_direct__", None)
-            if record is not None:
-                record(*item[1])  # never raises
-                chained = func.__dispymon_chained__
-                if chained is None:
-                    return
-                item = (chained, item[1])
-        put(item, block, timeout)
-
-    queue.put = direct_put
-    queue.__dispymon_direct__ = True
-    return True
 
 
 def scheduler_pseudo_node(cluster: Any) -> Any:
@@ -356,10 +298,16 @@ class _Attached:
 class DispyAdapter:
     """Attaches dispy clusters to a feed; keeps what it needs to detach them."""
 
-    def __init__(self, feed: Feed, defer: bool = False) -> None:
-        """`defer`: `feed` is a hub's, which takes deferred events (see `_record`)."""
+    def __init__(self, feed: Feed, defer: bool = False, patch_queue: bool = False) -> None:
+        """`defer`: `feed` is a hub's, which takes deferred events (see `_record`).
+
+        `patch_queue` (with `defer`; an explicit opt-in): wrap each attached
+        scheduler's `worker_Q.put` so the deferred tap takes its events as
+        dispy queues them, skipping dispy's worker thread (queue.py).
+        """
         self._feed = feed
         self._defer = defer
+        self._patch_queue = defer and patch_queue
         self._lock = threading.Lock()  # attach/detach may come from any thread
         self._clusters: dict[str, Any] = {}
         # Read lock-free by route_status on dispy's thread: replaced, never mutated.
@@ -410,9 +358,9 @@ class DispyAdapter:
         # newer arrives through the tap after the seed.
         direct = False
         if chain or cluster.cluster_status is None:
-            attached.tap = _make_tap(self._feed, name, cluster.cluster_status, hidden, self._defer, attached)
-            if self._defer:
+            if self._patch_queue:
                 direct = _direct_queue(getattr(cluster, "_cluster", None))
+            attached.tap = _make_tap(self._feed, name, cluster.cluster_status, hidden, self._defer, attached, direct)
             cluster.cluster_status = attached.tap
         with self._lock:
             self._routes = (*self._routes, attached)
@@ -706,14 +654,25 @@ class DispyControl:
             _keep_closed(c, node_alloc)
         return c.allocate_node(node_alloc)
 
+    # dispy 4.15.2 sends no status event after set_node_cpus, allocate_node,
+    # deallocate_node or close_node: the adapter reports what succeeded itself
+
     def set_node_cpus(self, cluster: str, ip: str, cpus: int) -> int:
-        return self._cluster(cluster).set_node_cpus(ip, cpus)
+        got = self._cluster(cluster).set_node_cpus(ip, cpus)
+        if got is not None and got >= 0:
+            self._adapter._feed(NodeChanged(cluster, ip, cpus=got))
+        return got
 
     def allocate_node(self, cluster: str, ip: str) -> int:
-        return self._cluster(cluster).allocate_node(ip)
+        return self._report(cluster, ip, self._cluster(cluster).allocate_node(ip), INITIALIZED)
 
     def deallocate_node(self, cluster: str, ip: str) -> int:
-        return self._cluster(cluster).deallocate_node(ip)
+        return self._report(cluster, ip, self._cluster(cluster).deallocate_node(ip), DEALLOCATED)
+
+    def _report(self, cluster: str, ip: str, code: int, status: str) -> int:
+        if code >= 0:
+            self._adapter._feed(NodeChanged(cluster, ip, status=status))
+        return code
 
     def close_node(self, cluster: str, ip: str, terminate_pending: bool) -> int:
         c = self._cluster(cluster)
@@ -723,4 +682,4 @@ class DispyControl:
         code = c.close_node(ip, terminate_pending=terminate_pending)
         # SharedJobCluster.close_node answers None when the scheduler closed the
         # node (its generator returns nothing), -1 when it could not.
-        return 0 if code is None else code
+        return self._report(cluster, ip, 0 if code is None else code, CLOSED)

@@ -35,7 +35,7 @@ import threading
 import time
 from typing import Any, Callable, Iterable, Sequence
 
-from .events import (
+from dispymon.model.events import (
     JOB_CANCELLED,
     JOB_CREATED,
     JOB_FINISHED,
@@ -47,6 +47,7 @@ from .events import (
     ClusterAttached,
     Event,
     JobInfo,
+    NodeChanged,
     NodeInfo,
     StatusEvent,
 )
@@ -512,14 +513,25 @@ class SimulatedControl:
     def add_node(self, cluster: str, host: str, cpus: int) -> int:
         return self._cluster(cluster).add_node(cluster, host, cpus)
 
+    # as the dispy adapter: a change that succeeded is reported (commands/control.py)
+
     def set_node_cpus(self, cluster: str, ip: str, cpus: int) -> int:
-        return self._cluster(cluster).set_node_cpus(cluster, ip, cpus)
+        sim = self._cluster(cluster)
+        got = sim.set_node_cpus(cluster, ip, cpus)
+        if got >= 0:
+            sim.feed(NodeChanged(cluster, ip, cpus=got))
+        return got
 
     def allocate_node(self, cluster: str, ip: str) -> int:
-        return self._cluster(cluster).allocate_node(cluster, ip)
+        return self._report(cluster, ip, self._cluster(cluster).allocate_node(cluster, ip), INITIALIZED)
 
     def deallocate_node(self, cluster: str, ip: str) -> int:
-        return self._cluster(cluster).deallocate_node(cluster, ip)
+        return self._report(cluster, ip, self._cluster(cluster).deallocate_node(cluster, ip), DEALLOCATED)
 
     def close_node(self, cluster: str, ip: str, terminate_pending: bool) -> int:
-        return self._cluster(cluster).close_node(cluster, ip, terminate_pending)
+        return self._report(cluster, ip, self._cluster(cluster).close_node(cluster, ip, terminate_pending), CLOSED)
+
+    def _report(self, cluster: str, ip: str, code: int, status: str) -> int:
+        if code >= 0:
+            self._cluster(cluster).feed(NodeChanged(cluster, ip, status=status))
+        return code

@@ -42,7 +42,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from .metrics import Exposition
+from dispymon.features.metrics import Exposition
 
 log = logging.getLogger(__name__)
 

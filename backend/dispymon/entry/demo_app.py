@@ -12,7 +12,7 @@ import collections
 import os
 import random
 
-from dispymon.adapter import job_cluster
+from dispymon.adapters.dispy import job_cluster
 
 
 def setup():

@@ -12,17 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .state import State
-
-# The shortest interval between a browser's deltas, "live": 20 a second. A
-# shorter positive interval is raised to it (a browser asking for 0.001 s
-# would otherwise keep the server building and sending frames in a loop).
-MIN_INTERVAL = 0.05
-
-
-def effective_interval(seconds: float) -> float:
-    """The interval a browser gets for the one it asked: ≤ 0 stops automatic deltas."""
-    return seconds if seconds <= 0 else max(seconds, MIN_INTERVAL)
+from dispymon.model.state import State
+# the protocol's shapes and constants are defined once, in a pure leaf module
+from dispymon.transport import protocol
+from dispymon.transport.protocol import effective_interval
 
 
 class ClientView:
@@ -48,7 +41,7 @@ class ClientView:
         self.seq += 1
         self.sent_version = version
         self.frame_key = (self.state, "snapshot", version)
-        message: dict[str, Any] = {"type": "snapshot", "seq": self.seq, **body, "node_jobs": None}
+        message = protocol.snapshot(self.seq, body)
         if self.node is not None:
             jobs = self.state.node_jobs(self.node)
             self._sent_jobs = set(jobs)
@@ -82,7 +75,7 @@ class ClientView:
         if not message:
             return None
         self.seq += 1
-        return {"type": "delta", "seq": self.seq, **message}
+        return protocol.delta(self.seq, message)
 
     def _node_jobs_delta(self, jobs_changed: bool) -> dict[str, Any]:
         show = self.state.settings["show_job_args"]

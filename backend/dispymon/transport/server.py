@@ -14,22 +14,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSMsgType, web
 
-from . import PROTOCOL_VERSION, __version__, memory
-from .codec import CodecError, decode, encode, encode_shared
-from .commands import Commands, is_action, is_query
-from .control import ClusterControl
-from .api import install as install_api
-from .hub import Hub
-from .limits import Limits, install as install_limits
-from .security import (COOKIE, OPERATOR, UNAUTHORISED_PAGE, Access, TokenBucket, keep_token, presented_token,
+from dispymon import __version__
+
+from dispymon.features import memory
+from dispymon.transport.codec import CodecError, decode, encode, encode_shared
+from dispymon.commands.registry import Commands, is_action, is_query
+from dispymon.commands.control import ClusterControl
+from dispymon.features.rest import install as install_api
+from dispymon.runtime.hub import Hub
+from dispymon.transport.limits import Limits, install as install_limits
+from dispymon.transport.security import (COOKIE, OPERATOR, UNAUTHORISED_PAGE, Access, TokenBucket, keep_token, presented_token,
                        security_headers, too_many_failures)
-from .views import MIN_INTERVAL, ClientView, effective_interval
+from dispymon.model.views import ClientView
+from dispymon.transport import protocol
+from dispymon.transport.protocol import effective_interval
 
 log = logging.getLogger(__name__)
 
-PACKAGED_STATIC = Path(__file__).parent / "static"
+PACKAGED_STATIC = Path(__file__).parent.parent / "static"
 BUILD_HINT = "build it with `npm ci && npm run build` at the repository root (scripts/test does this)"
 
 
@@ -219,9 +223,9 @@ class Connection:
             # of events only every BATCH_DELAY unless read. Browsers woken by
             # one tick share its drain, and so one version and one frame.
             if self.want_snapshot or self.want_flush:
-                hub.drain()
+                hub.read()
             elif due:
-                hub.drain_slice(tick)
+                hub.read(since=tick)
             if self.want_snapshot:
                 self.want_snapshot = False
                 message = view.snapshot()
@@ -270,7 +274,7 @@ class Connection:
                 if self.stats is not None:
                     self.stats.closed_for_abuse += 1
                 self.closing_for_abuse = True
-                task = asyncio.create_task(self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"results not read"))
+                task = asyncio.create_task(self.ws.close(code=protocol.RESULTS_NOT_READ.code, message=protocol.RESULTS_NOT_READ.reason))
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
             return
@@ -288,9 +292,9 @@ class Connection:
             self.refused += 1
             text = "too many messages: slow down"
             if kind == "command" and not isinstance(message.get("id"), bool) and isinstance(message.get("id"), (int, str)):
-                self.send({"type": "result", "id": message["id"], "ok": False, "error": {"code": "rate_limited", "message": text}})
+                self.send(protocol.failed(message["id"], protocol.RATE_LIMITED, text))
             elif self.refused % 50 == 1:  # say it, without echoing every flood frame
-                self.send(_error("rate_limited", text))
+                self.send(protocol.error(protocol.RATE_LIMITED, text))
             return self.refused < self.max_refused
         if kind == "view":
             self._view(message)
@@ -304,8 +308,7 @@ class Connection:
             query = is_query(message)
             if query:
                 if self.querying:
-                    self.send({"type": "result", "id": message["id"], "ok": False, "error": {"code": "busy",
-                               "message": "one query at a time: wait for the previous one's result"}})  # fmt: skip
+                    self.send(protocol.failed(message["id"], protocol.BUSY, "one query at a time: wait for the previous one's result"))
                     return True
                 self.querying = True
             task = asyncio.create_task(self._query(message) if query else self._command(message))
@@ -313,7 +316,7 @@ class Connection:
             task.add_done_callback(self.tasks.discard)
             return True
         else:
-            self.send(_error("invalid", f"unknown message type {kind[:40]!r}"))
+            self.send(protocol.error(protocol.INVALID, f"unknown message type {kind[:40]!r}"))
             return True
         self.wake.set()
         return True
@@ -322,13 +325,13 @@ class Connection:
         if "interval" in message:
             interval = message["interval"]
             if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not math.isfinite(interval):
-                self.send(_error("invalid", "view.interval must be a finite number of seconds"))
+                self.send(protocol.error(protocol.INVALID, "view.interval must be a finite number of seconds"))
                 return
             self.view.interval = effective_interval(float(interval))
         if "node" in message:
             node = message["node"]
             if node is not None and (not isinstance(node, str) or not 0 < len(node) <= 64):
-                self.send(_error("invalid", "view.node must be a node's address or null"))
+                self.send(protocol.error(protocol.INVALID, "view.node must be a node's address or null"))
                 return
             if node != self.view.node:
                 self.view.watch(node)
@@ -341,7 +344,7 @@ class Connection:
             # had pressed Update; a query (the chart's series every few
             # seconds), or an action refused before it ran, must not bring
             # state changes off the browser's interval.
-            refused = result.get("type") != "result" or result.get("error", {}).get("code") in REFUSED
+            refused = protocol.refused(result)
             if is_action(message.get("name")) and not refused:
                 self.want_flush = True
             self.send(result)
@@ -357,14 +360,6 @@ class Connection:
             self.send(result, query=True)
 
 
-# result codes of a command refused before it reached the cluster: nothing changed
-REFUSED = frozenset({"invalid", "unknown_command", "not_allowed", "rate_limited"})
-
-
-def _error(code: str, text: str) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": text}
-
-
 async def websocket_handler(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
     config = request.app[CONFIG]
@@ -374,7 +369,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     role = request.get(ROLE, OPERATOR)
     conn = Connection(
-        ws, ClientView(hub.state, config.poll_sec), request.app[COMMANDS], role=role,
+        ws, ClientView(hub.read(), config.poll_sec), request.app[COMMANDS], role=role,
         who=f"{role}@{request.remote}" if config.access.required else None,
         bucket=TokenBucket(config.message_rate, config.message_burst), max_refused=config.max_refused,
         stats=request.app[STATS],
@@ -382,15 +377,10 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     request.app[CONNECTIONS].add(conn)
     await ws.send_bytes(
         encode(
-            {
-                "type": "hello",
-                "protocol": PROTOCOL_VERSION,
-                "server": f"dispymon {__version__}",
-                "poll_sec": config.poll_sec,
-                "min_interval": MIN_INTERVAL,
-                "show_job_args": hub.state.settings["show_job_args"],
-                "role": role,
-            }
+            protocol.hello(
+                server=f"dispymon {__version__}", poll_sec=config.poll_sec,
+                show_job_args=hub.read().settings["show_job_args"], role=role,
+            )
         )
     )
     stats = request.app[STATS]
@@ -404,16 +394,17 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
                     message = decode(msg.data, max_len=config.max_frame)
                 except CodecError as exc:
                     stats.bad_frames += 1
-                    await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=str(exc).encode()[:120])
+                    close = protocol.bad_frame(str(exc))
+                    await ws.close(code=close.code, message=close.reason)
                     break
                 if not conn.handle(message):
                     stats.closed_for_abuse += 1
-                    await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"too many messages")
+                    await ws.close(code=protocol.TOO_MANY_MESSAGES.code, message=protocol.TOO_MANY_MESSAGES.reason)
                     break
             elif msg.type == WSMsgType.TEXT:
                 stats.frames += 1
                 stats.bad_frames += 1
-                await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"text frames are not part of the protocol")
+                await ws.close(code=protocol.TEXT_FRAME.code, message=protocol.TEXT_FRAME.reason)
                 break
             elif msg.type == WSMsgType.ERROR:
                 break
@@ -430,6 +421,27 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+async def flush_browsers(app: web.Application, version: int, timeout: float) -> None:
+    """Send every connected browser the state up to `version` (paused ones too, as "Update"), waiting at most `timeout`."""
+    connections = list(app[CONNECTIONS])
+    for conn in connections:
+        conn.want_flush = True
+        conn.wake.set()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    waiting = connections
+    while True:
+        waiting = [c for c in waiting if not c.ws.closed and c.written_version < version]
+        if not waiting:
+            return
+        if loop.time() >= deadline:
+            log.warning("dispymon: %d browser(s) did not take the final state within %g s", len(waiting), timeout)
+            return
+        # Each pump writes its frame within a few loop turns; a slow
+        # browser is bounded by the deadline.
+        await asyncio.sleep(0.01)
+
+
 async def _close_connections(app: web.Application) -> None:
     for conn in list(app[CONNECTIONS]):
-        await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+        await conn.ws.close(code=protocol.SERVER_SHUTDOWN.code, message=protocol.SERVER_SHUTDOWN.reason)

@@ -1,0 +1,241 @@
+"""The `dispymon` command: `serve` a user's cluster module, or run the `demo`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from dispymon import __version__
+
+
+def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt
+
+
+def _number(kind, check, what: str):
+    """An argparse type: `kind(text)` that must pass `check`, else `what`."""
+    noun = "whole number" if kind is int else "number"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {noun}: {text!r}") from None
+        if not check(value):
+            raise argparse.ArgumentTypeError(what)
+        return value
+
+    return parse
+
+
+_poll_sec = _number(float, math.isfinite, "must be a finite number of seconds")
+_port = _number(int, lambda v: 0 <= v <= 65535, "a port is between 0 and 65535 (0 picks a free one)")
+_positive = _number(int, lambda v: v >= 1, "must be at least 1")
+_rate = _number(float, lambda v: math.isfinite(v) and 0 <= v <= 1_000_000, "events per second, from 0 to 1000000")
+_positive_seconds = _number(float, lambda v: math.isfinite(v) and v > 0, "must be a positive number of seconds")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dispymon", description="Live web dashboard for dispy clusters.")
+    parser.add_argument("--version", action="version", version=f"dispymon {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser, poll_default: float) -> None:
+        p.add_argument("--host", default="127.0.0.1", help="address to serve the dashboard on (default 127.0.0.1)")
+        p.add_argument("--port", type=_port, default=8181, help="port (default 8181; 0 picks a free one)")
+        p.add_argument(
+            "--poll-sec",
+            type=_poll_sec,
+            default=poll_default,
+            help=f"each browser's default update interval in seconds; 0 or less pauses (default {poll_default:g})",
+        )
+        p.add_argument("--hide-job-args", action="store_true", help="start with job arguments hidden")
+        p.add_argument("--token", default=os.environ.get("DISPYMON_TOKEN"),
+                       help="operator token (sees and commands); default $DISPYMON_TOKEN, generated when --host is not loopback")
+        p.add_argument("--viewer-token", default=os.environ.get("DISPYMON_VIEWER_TOKEN"),
+                       help="viewer token (sees only); default $DISPYMON_VIEWER_TOKEN")
+        p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="another host name or address browsers may use to reach the dashboard (repeatable; "
+                            "$DISPYMON_ALLOW_HOST adds more, separated by commas)")
+        p.add_argument("--stuck-after", type=_positive_seconds, default=300.0,
+                       help="flag a node busy with no job starting or ending for this long (default 300 s)")
+        p.add_argument("--stale-after", type=_positive_seconds, default=30.0,
+                       help="flag a node whose CPU/memory info stops arriving for this long (default 30 s)")
+        p.add_argument("--history-size", type=_positive, default=10_000,
+                       help="finished jobs kept in memory for the history (default 10000)")
+        p.add_argument("--history-db", metavar="PATH",
+                       help="keep the job history and per-minute charts in this SQLite file across restarts (default: off)")
+        p.add_argument("-v", "--verbose", action="store_true", help="log dispymon's and dispy's details")
+
+    serve = sub.add_parser("serve", help="serve the dashboard for the clusters a Python module builds")
+    serve.add_argument("--cluster-module", required=True, metavar="APP.PY", help="the module that builds the clusters")
+    serve.add_argument("--exit-after-workload", action="store_true", help="stop once the module's workload() returns")
+    common(serve, 10.0)
+
+    demo = sub.add_parser("demo", help="start local dispynode processes and a sample workload, and serve the dashboard")
+    demo.add_argument("--nodes", type=_positive, default=2, help="local nodes to start (default 2)")
+    demo.add_argument("--cpus", type=_positive, default=2, help="CPUs each node offers (default 2)")
+    demo.add_argument("--first-ip", type=_positive, default=2, help="nodes use 127.0.0.N from N = this (default 2)")
+    demo.add_argument("--simulate", type=_positive, metavar="N",
+                      help="no dispynode: a simulated cluster of N nodes (addresses 10.x.y.z are labels), for a look at scale")
+    demo.add_argument("--rate", type=_rate, default=1000.0,
+                      help="events per second of the simulated cluster (default 1000; with --simulate)")
+    common(demo, 1.0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from dispymon.transport.security import TokenError, check_tokens
+
+    try:  # before the module builds its clusters
+        check_tokens(args.token or None, args.viewer_token or None,
+                     ("the operator token (--token or $DISPYMON_TOKEN)",
+                      "the viewer token (--viewer-token or $DISPYMON_VIEWER_TOKEN)"))  # fmt: skip
+    except TokenError as exc:
+        return _fail(str(exc))
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    # SIGTERM before the server's own handlers are in place (while nodes start,
+    # say) must still run our clean-up, never leave orphaned processes.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        return _demo(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _settings(args: argparse.Namespace):
+    from dispymon.runtime.settings import Settings
+    from dispymon.transport.security import hosts_from_env
+
+    return Settings(
+        host=args.host,
+        port=args.port,
+        poll_sec=args.poll_sec,
+        show_job_args=not args.hide_job_args,
+        exit_after_workload=getattr(args, "exit_after_workload", False),
+        token=args.token or None,
+        viewer_token=args.viewer_token or None,
+        allow_hosts=tuple(args.allow_host) + hosts_from_env(os.environ),
+        stuck_after=args.stuck_after,
+        stale_after=args.stale_after,
+        history_size=args.history_size,
+        history_db=args.history_db,
+        patch_dispy_queue=True,  # dispy's worker_Q hop skipped for dispymon's own events (adapters/dispy/queue.py)
+        access_log=True,  # shown with -v; tokens redacted
+    )
+
+
+def _run(app_module, args: argparse.Namespace, source=None) -> int:
+    from dispymon.runtime.runtime import DashboardError, run
+
+    try:
+        code = asyncio.run(run(app_module, _settings(args), say=lambda s: print(s, flush=True), source=source))
+    except DashboardError as exc:
+        print(f"dispymon: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        signal.signal(signal.SIGTERM, _interrupt)  # asyncio reset it on the way out
+    return code
+
+
+def _fail(message: str) -> int:
+    print(f"dispymon: {message}", file=sys.stderr)
+    return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from dispymon.entry.appmodule import AppModuleError, load
+    from dispymon.transport.server import MissingFrontendError, check_frontend, ServerConfig
+
+    try:
+        check_frontend(ServerConfig().static_dir)
+    except MissingFrontendError as exc:
+        return _fail(str(exc))
+    try:
+        app_module = load(args.cluster_module)
+    except AppModuleError as exc:
+        return _fail(str(exc))
+    return _run(app_module, args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from dispymon.entry.appmodule import AppModuleError, load
+    from dispymon.adapters.localnodes import LocalCluster, NodeStartError, loopback_ips
+    from dispymon.transport.server import MissingFrontendError, ServerConfig, check_frontend
+
+    try:
+        check_frontend(ServerConfig().static_dir)
+    except MissingFrontendError as exc:
+        return _fail(str(exc))
+    if args.simulate:
+        return _simulate(args)
+    if args.first_ip + args.nodes > 255:
+        return _fail("--first-ip plus --nodes must stay within 127.0.0.2-127.0.0.254")
+    workdir = Path(tempfile.mkdtemp(prefix="dispymon-demo-"))
+    local = LocalCluster(workdir, loopback_ips(args.nodes, args.first_ip), cpus=args.cpus)
+    try:
+        try:
+            local.start()
+        except NodeStartError as exc:
+            return _fail(f"cannot start the demo's nodes: {exc}")
+        for node in local.nodes:
+            print(f"dispymon: dispynode {node.ip} ({node.cpus} CPUs) running as PID {node.pid}", flush=True)
+        os.environ["DISPYMON_DEMO_NODES"] = ",".join(n.ip for n in local.nodes)
+        os.environ["DISPYMON_DEMO_PORT"] = str(local.port_base)
+        os.environ["DISPYMON_DEMO_RECOVER"] = str(workdir / "dispy-recover")
+        os.environ.setdefault("DISPYMON_DEMO_IN_FLIGHT", str(2 * args.cpus * args.nodes))
+        try:
+            app_module = load(Path(__file__).with_name("demo_app.py"))
+        except AppModuleError as exc:
+            return _fail(str(exc))
+        return _run(app_module, args)
+    finally:
+        local.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    """`demo --simulate N`: the dashboard of a simulated cluster (see simulate.py)."""
+    import types
+
+    from dispymon.entry.appmodule import AppModule
+    from dispymon.adapters.simulated import SimulatedCluster, SimulatedControl
+
+    clusters: list[SimulatedCluster] = []
+    # Each simulated node reports its avail info once per cycle through all
+    # of them; a long cycle (many nodes, a low rate) must not read as "stale".
+    if args.rate > 0:
+        cycle = args.simulate / (args.rate * SimulatedCluster.AVAIL_SHARE)
+        args.stale_after = max(args.stale_after, 3 * cycle)
+
+    def source(hub):
+        sim = SimulatedCluster(hub.feed, args.simulate, args.cpus, rate=args.rate, seed=None)
+        clusters.append(sim.start())
+        print(f"dispymon: simulated cluster of {args.simulate} nodes ({args.cpus} CPUs each), "
+              f"{args.rate:g} events/s; no dispynode runs", flush=True)  # fmt: skip
+        return SimulatedControl(clusters)
+
+    nothing = AppModule(Path("<simulated>"), types.ModuleType("simulated"), [], None)
+    try:
+        return _run(nothing, args, source=source)
+    finally:
+        for sim in clusters:
+            sim.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Reading the dashboard's data without a WebSocket: the REST API and /metrics.
+
+`install` wires the job history, the chart series, the optional SQLite
+store and the metrics into one server: one hub subscriber (insight.py) feeds
+history and series each drained batch, in the order the state applied it;
+it registers the REST routes (`/api/...`, JSON, GET only) and `/metrics`,
+and the read-only WebSocket commands (commands/queries.py) read the same
+insight. Every route goes through server.py's `guard`, like the pages and
+`/ws`: a viewer may read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from pathlib import Path
+from typing import Any, Callable
+
+from aiohttp import web
+
+from dispymon.commands.queries import HISTORY_ARGS, INTEGER_ARGS, SERIES_ARGS, _series, _summary
+from dispymon.commands.registry import CommandError, Commands, Check
+from dispymon.features.history import History
+from dispymon.features.insight import Insight
+from dispymon.features.metrics import CONTENT_TYPE, DurationHistogram, render
+from dispymon.features.persist import Store
+from dispymon.features.series import Series
+from dispymon.runtime.hub import Hub
+from dispymon.transport.limits import GATE
+
+
+INSIGHT = web.AppKey("insight", Insight)
+
+
+def install(app: web.Application, hub: Hub, commands: Commands, stats: Any, connections: weakref.WeakSet,
+            history_size: int = 10_000, history_db: str | Path | None = None) -> Insight:  # fmt: skip
+    """Wire history, series, persistence, the REST API and /metrics into `app` (before its catch-all route)."""
+    history = History(history_size)
+    series = Series()
+    durations = DurationHistogram()
+    store = None
+    if history_db is not None:
+        store = Store(history_db, keep_jobs=history_size, keep_minutes=series.minutes)
+        history.load(store.load_jobs(history_size))
+        series.load(store.load_minutes(time.time() - series.minutes * 60))
+        history.listeners.append(store.add_job)
+        series.listeners.append(store.add_minute)
+    insight = Insight(hub, history, series, durations, stats, connections, store)
+    hub.subscribe(insight.take)
+    commands.insight = insight
+    app[INSIGHT] = insight
+    app.cleanup_ctx.append(_store_lifecycle)
+    for path, handler in (
+        ("/metrics", metrics_handler),
+        ("/api/clusters", clusters_handler),
+        ("/api/clusters/{name}/nodes", cluster_nodes_handler),
+        ("/api/nodes/{ip}", node_handler),
+        ("/api/history", history_handler),
+        ("/api/history/summary", history_summary_handler),
+        ("/api/series", series_handler),
+    ):
+        app.router.add_get(path, handler)
+    app.router.add_route("*", "/api/{tail:.*}", unknown_api_handler)
+    return insight
+
+
+async def _store_lifecycle(app: web.Application):
+    insight = app[INSIGHT]
+    if insight.store is not None:
+        insight.store.start()
+    yield
+    if insight.store is not None:
+        insight.series.close_minute()  # what the current minute has so far
+        await asyncio.to_thread(insight.store.close)
+
+
+# -- REST ----------------------------------------------------------------------------------
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def _query_args(request: web.Request, schema: dict[str, Check]) -> dict[str, Any]:
+    """The query string checked against a command schema (numbers arrive as text)."""
+    out: dict[str, Any] = {}
+    for key, value in request.query.items():
+        if key == "token":
+            continue
+        check = schema.get(key)
+        if check is None:
+            raise CommandError("invalid", f"unexpected parameter {key[:40]!r}")
+        if key in INTEGER_ARGS:
+            try:
+                value = int(value)
+            except ValueError:
+                raise CommandError("invalid", f"{key} must be a whole number") from None
+        out[key] = check(key, value)
+    return out
+
+
+def _read(handler: Callable[[web.Request, Insight], Any]):
+    async def wrapped(request: web.Request) -> web.Response:
+        insight = request.app[INSIGHT]
+        insight.hub.read()  # what was fed before the request is in the answer
+        try:
+            return web.json_response(handler(request, insight))
+        except CommandError as exc:
+            return _error(404 if exc.code == "not_found" else 400, exc.code, exc.message)
+
+    return wrapped
+
+
+@_read
+def clusters_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
+    state = insight.hub.read()
+    return {
+        "clusters": [
+            {"name": name, "kind": c.kind, "jobs": c.jobs_record(), "nodes": len(c.nodes)}
+            for name, c in state.clusters.items()
+        ]
+    }
+
+
+@_read
+def cluster_nodes_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
+    name = request.match_info["name"]
+    c = insight.hub.read().clusters.get(name)
+    if c is None:
+        raise CommandError("not_found", f"no cluster {name[:200]!r}")
+    return {"cluster": name, "nodes": [c.node(ip) for ip in c.nodes]}
+
+
+@_read
+def node_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
+    ip = request.match_info["ip"]
+    state = insight.hub.read()
+    found = {name: c.node(ip) for name, c in state.clusters.items() if ip in c.nodes}
+    if not found:
+        raise CommandError("not_found", f"no node {ip[:64]!r} in any cluster")
+    jobs = sorted(state.node_jobs(ip).values(), key=lambda j: (j["start_time"] or 0, j["uid"]))
+    return {"ip_addr": ip, "clusters": found, "jobs": jobs}
+
+
+@_read
+def history_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
+    return insight.history.query(**_query_args(request, HISTORY_ARGS))
+
+
+@_read
+def history_summary_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
+    _query_args(request, {})
+    return _summary(insight)
+
+
+@_read
+def series_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
+    return _series(insight, **_query_args(request, SERIES_ARGS))
+
+
+async def unknown_api_handler(request: web.Request) -> web.Response:
+    if request.method != "GET":
+        return _error(405, "not_allowed", "the API is read-only: GET only")
+    return _error(404, "not_found", f"no API route {request.path[:100]!r}")
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    insight = request.app[INSIGHT]
+    body = render(insight.hub.read(), insight.durations, insight.stats, insight.clients(), insight.hub.events_applied,
+                  insight.store.status() if insight.store is not None else None)  # fmt: skip
+    if GATE in request.app:
+        body += request.app[GATE].metrics_text()
+    return web.Response(body=body.encode(), headers={"Content-Type": CONTENT_TYPE})

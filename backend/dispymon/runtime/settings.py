@@ -1,0 +1,51 @@
+"""Settings: every option of `dispymon serve`/`demo`, the drop-in server and the benchmarks, in one place.
+
+The command line and the drop-in's constructor each fill one `Settings`;
+the runtime derives the server's own `ServerConfig` from it once.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dispymon.transport.limits import Limits
+from dispymon.transport.security import Access
+from dispymon.transport.server import PACKAGED_STATIC, ServerConfig
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"  # '' or None: every interface
+    port: int = 8181  # 0: a free port (Runtime.port says which)
+    poll_sec: float = 10.0  # each browser's initial update interval
+    show_job_args: bool = True
+    static_dir: Path = PACKAGED_STATIC
+    ssl_context: ssl.SSLContext | None = None
+    # tokens and hosts (security.make_access): an operator token is generated
+    # when binding beyond loopback without one
+    token: str | None = None
+    viewer_token: str | None = None
+    allow_hosts: tuple[str, ...] = ()
+    token_names: tuple[str, str] = ("the operator token", "the viewer token")  # how errors name them
+    stuck_after: float = 300.0
+    stale_after: float = 30.0
+    history_size: int = 10_000
+    history_db: str | Path | None = None  # SQLite file for the history and series (off by default)
+    limits: Limits = field(default_factory=Limits)
+    # Opt-in: the dispy adapter's deferred tap, which wraps the scheduler's
+    # `worker_Q.put` so dispymon's own status events skip dispy's worker
+    # thread (adapters/dispy/queue.py). `serve`, `demo` and the drop-in opt in.
+    patch_dispy_queue: bool = False
+    access_log: bool = False  # log each request (`-v`), tokens redacted
+    # `serve`/`demo` only: stop when the workload ends; how long closing the clusters may take
+    exit_after_workload: bool = False
+    close_timeout: float = 10.0
+
+    def server_config(self, access: Access) -> ServerConfig:
+        return ServerConfig(
+            poll_sec=float(self.poll_sec), show_job_args=bool(self.show_job_args), static_dir=self.static_dir,
+            access=access, history_size=self.history_size,
+            history_db=Path(self.history_db) if self.history_db is not None else None, limits=self.limits,
+        )  # fmt: skip

@@ -1,0 +1,109 @@
+"""The WebSocket protocol, defined once on the server (docs/protocol.md describes it).
+
+Message shapes and their constructors, the closed set of error codes, the
+close codes with their reasons, and the constants a browser is told in
+`hello`. A pure leaf: it imports nothing of dispymon, so the model's views
+(which number snapshots and deltas) and the transport share it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Hashable, NamedTuple
+
+PROTOCOL_VERSION: Final = 1
+
+# The shortest interval between a browser's deltas, "live": 20 a second. A
+# shorter positive interval is raised to it (a browser asking for 0.001 s
+# would otherwise keep the server building and sending frames in a loop).
+MIN_INTERVAL: Final = 0.05
+
+
+def effective_interval(seconds: float) -> float:
+    """The interval a browser gets for the one it asked: ≤ 0 stops automatic deltas."""
+    return seconds if seconds <= 0 else max(seconds, MIN_INTERVAL)
+
+
+# -- error codes (of `error` messages, of failed `result`s and of /api/ answers) --
+
+INVALID: Final = "invalid"  # a malformed message or argument
+UNKNOWN_COMMAND: Final = "unknown_command"
+NOT_FOUND: Final = "not_found"  # no such cluster, node or route
+NOT_ALLOWED: Final = "not_allowed"  # a viewer's command, no cluster, a rule of the cluster
+CLUSTER_ERROR: Final = "cluster_error"  # the cluster raised or refused
+TIMEOUT: Final = "timeout"  # the cluster did not answer in time; the action may still happen
+RATE_LIMITED: Final = "rate_limited"  # too many messages
+BUSY: Final = "busy"  # one query at a time per browser
+
+ERROR_CODES: Final = frozenset(
+    {INVALID, UNKNOWN_COMMAND, NOT_FOUND, NOT_ALLOWED, CLUSTER_ERROR, TIMEOUT, RATE_LIMITED, BUSY}
+)
+# result codes of a command refused before it reached the cluster: nothing changed
+REFUSED: Final = frozenset({INVALID, UNKNOWN_COMMAND, NOT_ALLOWED, RATE_LIMITED})
+
+
+# -- close codes (RFC 6455 numbers, as aiohttp's WSCloseCode names them) ---------
+
+
+class Close(NamedTuple):
+    code: int
+    reason: bytes
+
+
+GOING_AWAY: Final = 1001
+UNSUPPORTED_DATA: Final = 1003
+POLICY_VIOLATION: Final = 1008
+
+SERVER_SHUTDOWN: Final = Close(GOING_AWAY, b"server shutdown")
+TOO_MANY_MESSAGES: Final = Close(POLICY_VIOLATION, b"too many messages")
+RESULTS_NOT_READ: Final = Close(POLICY_VIOLATION, b"results not read")
+TEXT_FRAME: Final = Close(UNSUPPORTED_DATA, b"text frames are not part of the protocol")
+
+
+def bad_frame(reason: str) -> Close:
+    """A frame the codec refused: its reason, cut to fit a close frame."""
+    return Close(UNSUPPORTED_DATA, reason.encode()[:120])
+
+
+# -- messages from the server ---------------------------------------------------
+
+
+def hello(*, server: str, poll_sec: float, show_job_args: bool, role: str) -> dict[str, Any]:
+    return {
+        "type": "hello",
+        "protocol": PROTOCOL_VERSION,
+        "server": server,
+        "poll_sec": poll_sec,
+        "min_interval": MIN_INTERVAL,
+        "show_job_args": show_job_args,
+        "role": role,
+    }
+
+
+def snapshot(seq: int, body: dict[str, Any]) -> dict[str, Any]:
+    """A whole state (`node_jobs` filled in by the view that watches a node)."""
+    return {"type": "snapshot", "seq": seq, **body, "node_jobs": None}
+
+
+def delta(seq: int, parts: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "delta", "seq": seq, **parts}
+
+
+def result(cid: Hashable, value: Any) -> dict[str, Any]:
+    return {"type": "result", "id": cid, "ok": True, "value": value}
+
+
+def failed(cid: Hashable, code: str, message: str) -> dict[str, Any]:
+    """A command's result that is an error."""
+    assert code in ERROR_CODES, code
+    return {"type": "result", "id": cid, "ok": False, "error": {"code": code, "message": message}}
+
+
+def error(code: str, message: str) -> dict[str, Any]:
+    """An error not tied to a command id."""
+    assert code in ERROR_CODES, code
+    return {"type": "error", "code": code, "message": message}
+
+
+def refused(message: dict[str, Any]) -> bool:
+    """True when a command's answer says it was refused before it reached the cluster."""
+    return message.get("type") != "result" or message.get("error", {}).get("code") in REFUSED
