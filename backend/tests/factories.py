@@ -20,3 +20,11 @@ def attached(name: str = "c", kind: str = "JobCluster", nodes=(), running=(), pe
 
 def status(cluster: str, code: int, n: NodeInfo | None = None, j: JobInfo | None = None) -> StatusEvent:
     return StatusEvent(cluster, code, n, j)
+
+
+def applied(state, *events):
+    """Apply `events` to a hand-built state and settle it, as the hub's drain does."""
+    for event in events:
+        state.apply(event)
+    state.settle()
+    return state

@@ -31,6 +31,26 @@ async def test_readers_woken_by_one_tick_share_one_drain():
     assert "127.0.0.3" in hub.read(since=loop.time() + 1).clusters["c"].nodes  # the next tick
 
 
+async def test_reads_and_subscribers_only_see_settled_states():
+    # Settling the change log is an explicit step (State.settle), taken by the
+    # hub's drain: neither read() nor a subscriber may see changes not yet in the log.
+    hub = Hub(asyncio.get_running_loop())
+    unsettled: list[int] = []
+    hub.subscribe(lambda batch, state: unsettled.append(state.unsettled()))
+    hub.feed(attached("c"))
+    hub.feed(status("c", ev.NODE_INITIALIZED, node("127.0.0.2")))
+    state = hub.read()
+    assert state.unsettled() == 0 and unsettled == [0]
+    assert "127.0.0.2" in state.changes_since(0).clusters["c"]["nodes"]
+    version = state.version
+    hub.feed(status("c", ev.NODE_AVAIL_INFO, node("127.0.0.2", busy=1)))
+    for _ in range(1000):  # the loop's own drain, no reader (polled: peeking, as a read would drain)
+        if hub.events_applied == 3:
+            break
+        await asyncio.sleep(0.01)
+    assert hub._state.unsettled() == 0 and hub._state.version > version
+
+
 async def test_the_health_tick_is_applied_at_once_not_at_a_browsers_tick(monkeypatch):
     # The health flags and the chart's second cost tens of ms for 10,000
     # nodes: held for the next reader's drain, they would make that frame late.

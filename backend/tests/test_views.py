@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 
 from dispymon.model import events as ev
 from dispymon.model.events import AvailInfo, ClusterDetached, HealthCheck, SettingChanged
+from dispymon.model.jobtext import node_jobs
 from dispymon.model.state import State
 from dispymon.model.views import ClientView
-from factories import attached, job, node, status
+from factories import applied, attached, job, node, status
 from mirror import GapError, Mirror
 
 IPS = [f"127.0.0.{i}" for i in range(2, 6)]
@@ -85,9 +86,9 @@ def test_every_view_rebuilds_the_server_state(steps):
         m.apply(v.snapshot())
     for kind, arg in steps:
         if kind == "event":
-            state.apply(arg)
+            applied(state, arg)
         elif kind == "setting":
-            state.apply(SettingChanged("show_job_args", arg))
+            applied(state, SettingChanged("show_job_args", arg))
         elif kind == "flush":
             msg = views[arg].delta()
             if msg is not None:
@@ -111,7 +112,7 @@ def test_every_view_rebuilds_the_server_state(steps):
         if v.node is None:
             assert m.node_jobs is None
         else:
-            assert m.node_jobs == {"ip_addr": v.node, "jobs": state.node_jobs(v.node)}
+            assert m.node_jobs == {"ip_addr": v.node, "jobs": node_jobs(state, v.node)}
 
 
 def test_sequence_numbers_are_consecutive_and_empty_deltas_are_not_sent():
@@ -119,11 +120,11 @@ def test_sequence_numbers_are_consecutive_and_empty_deltas_are_not_sent():
     view = ClientView(state, 1.0)
     assert view.snapshot()["seq"] == 1
     assert view.delta() is None
-    state.apply(attached("a"))
+    applied(state, attached("a"))
     first = view.delta()
     assert first["seq"] == 2 and first["clusters"]["a"]["kind"] == "JobCluster"
     assert view.delta() is None
-    state.apply(status("a", ev.NODE_INITIALIZED, node()))
+    applied(state, status("a", ev.NODE_INITIALIZED, node()))
     assert view.delta()["seq"] == 3
     assert view.snapshot()["seq"] == 4
 
@@ -138,9 +139,9 @@ def test_mirror_detects_a_gap():
     view = ClientView(state, 1.0)
     m = Mirror()
     m.apply(view.snapshot())
-    state.apply(attached("a"))
+    applied(state, attached("a"))
     view.delta()  # lost on the way
-    state.apply(attached("b"))
+    applied(state, attached("b"))
     with pytest.raises(GapError):
         m.apply(view.delta())
 
@@ -151,19 +152,19 @@ def test_only_a_view_watching_a_node_receives_its_jobs():
     node_page.watch("127.0.0.2")
     assert monitor.snapshot()["node_jobs"] is None
     assert node_page.snapshot()["node_jobs"] == {"ip_addr": "127.0.0.2", "jobs": {}}
-    state.apply(attached("a"))
-    state.apply(status("a", ev.JOB_RUNNING, node("127.0.0.2", busy=1), job(7, "127.0.0.2", args=("x", 3))))
-    state.apply(status("a", ev.JOB_RUNNING, node("127.0.0.3", busy=1), job(8, "127.0.0.3")))
+    applied(state, attached("a"))
+    applied(state, status("a", ev.JOB_RUNNING, node("127.0.0.2", busy=1), job(7, "127.0.0.2", args=("x", 3))))
+    applied(state, status("a", ev.JOB_RUNNING, node("127.0.0.3", busy=1), job(8, "127.0.0.3")))
     assert "node_jobs" not in monitor.delta()
     jobs = node_page.delta()["node_jobs"]["jobs"]
     assert list(jobs) == ["7"]
     assert jobs["7"] == {"uid": 7, "cluster": "a", "id": "job-7", "args": "x, 3", "kwargs": "",
                          "start_time": 1000.0, "ip_addr": "127.0.0.2"}  # fmt: skip
-    state.apply(SettingChanged("show_job_args", False))
+    applied(state, SettingChanged("show_job_args", False))
     hidden = node_page.delta()
     assert hidden["settings"] == {"show_job_args": False}
     assert hidden["node_jobs"]["jobs"]["7"]["args"] is None
-    state.apply(status("a", ev.JOB_FINISHED, node("127.0.0.2"), job(7, "127.0.0.2")))
+    applied(state, status("a", ev.JOB_FINISHED, node("127.0.0.2"), job(7, "127.0.0.2")))
     assert node_page.delta()["node_jobs"]["jobs"] == {"7": None}
 
 
@@ -176,8 +177,8 @@ def test_text_is_made_once_per_job_and_only_when_viewed():
             return "loud"
 
     state = State()
-    state.apply(attached("a"))
-    state.apply(status("a", ev.JOB_RUNNING, node(busy=1), job(1, args=(Loud(),))))
+    applied(state, attached("a"))
+    applied(state, status("a", ev.JOB_RUNNING, node(busy=1), job(1, args=(Loud(),))))
     monitor = ClientView(state, 1.0)
     monitor.snapshot()
     assert calls == []  # nobody watches the node: no str()
@@ -192,25 +193,25 @@ def test_a_delta_carries_only_the_fields_of_a_node_that_changed():
     state = State()
     early, late = ClientView(state, 1.0), ClientView(state, 1.0)
     early.snapshot()
-    state.apply(attached("a"))
-    state.apply(status("a", ev.NODE_INITIALIZED, node("127.0.0.2")))
+    applied(state, attached("a"))
+    applied(state, status("a", ev.NODE_INITIALIZED, node("127.0.0.2")))
     # new to this browser: the cluster arrives whole, its node complete
     whole = early.delta()["clusters"]["a"]
     assert whole["nodes"]["127.0.0.2"]["ip_addr"] == "127.0.0.2" and len(whole["nodes"]["127.0.0.2"]) == 14
     late.snapshot()
 
-    state.apply(status("a", ev.JOB_RUNNING, node("127.0.0.2", busy=1), job(1)))
+    applied(state, status("a", ev.JOB_RUNNING, node("127.0.0.2", busy=1), job(1)))
     assert early.delta()["clusters"]["a"]["nodes"] == {"127.0.0.2": {"busy": 1}}
-    state.apply(status("a", ev.JOB_FINISHED, node("127.0.0.2", busy=0, jobs_done=1, cpu_time=2.5), job(1)))
+    applied(state, status("a", ev.JOB_FINISHED, node("127.0.0.2", busy=0, jobs_done=1, cpu_time=2.5), job(1)))
     assert early.delta()["clusters"]["a"]["nodes"] == {"127.0.0.2": {"busy": 0, "jobs_done": 1, "cpu_time": 2.5}}
     # a browser that missed both changes gets every field that moved since its
     # copy (busy went 0 → 1 → 0: sent again, as only its last move is kept)
     assert late.delta()["clusters"]["a"]["nodes"] == {"127.0.0.2": {"busy": 0, "jobs_done": 1, "cpu_time": 2.5}}
     # an event that changes none of the node's fields sends nothing about it
-    state.apply(status("a", ev.NODE_AVAIL_INFO, node("127.0.0.2", busy=0, jobs_done=1, cpu_time=2.5)))
+    applied(state, status("a", ev.NODE_AVAIL_INFO, node("127.0.0.2", busy=0, jobs_done=1, cpu_time=2.5)))
     assert early.delta() is None
     # a node new to the cluster arrives complete in a delta
-    state.apply(status("a", ev.NODE_INITIALIZED, node("127.0.0.3")))
+    applied(state, status("a", ev.NODE_INITIALIZED, node("127.0.0.3")))
     assert early.delta()["clusters"]["a"]["nodes"]["127.0.0.3"]["name"] == "host-127.0.0.3"
 
 

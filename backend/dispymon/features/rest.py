@@ -26,6 +26,7 @@ from dispymon.features.insight import Insight
 from dispymon.features.metrics import CONTENT_TYPE, DurationHistogram, render
 from dispymon.features.persist import Store
 from dispymon.features.series import Series
+from dispymon.model.jobtext import node_jobs
 from dispymon.runtime.hub import Hub
 from dispymon.transport.limits import GATE
 
@@ -139,7 +140,7 @@ def node_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
     found = {name: c.node(ip) for name, c in state.clusters.items() if ip in c.nodes}
     if not found:
         raise CommandError("not_found", f"no node {ip[:64]!r} in any cluster")
-    jobs = sorted(state.node_jobs(ip).values(), key=lambda j: (j["start_time"] or 0, j["uid"]))
+    jobs = sorted(node_jobs(state, ip).values(), key=lambda j: (j["start_time"] or 0, j["uid"]))
     return {"ip_addr": ip, "clusters": found, "jobs": jobs}
 
 

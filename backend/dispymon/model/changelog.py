@@ -17,9 +17,12 @@ lacks; `Changes` is what changed after a version, in the protocol's shapes.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dispymon.model.events import NodeInfo
+
+if TYPE_CHECKING:
+    from dispymon.model.state import ClusterState, State
 
 
 class Kind(IntEnum):
@@ -166,3 +169,139 @@ class Changes(NamedTuple):
 
     def __bool__(self) -> bool:
         return bool(self.settings is not None or self.audit is not None or self.clusters or self.node_jobs)
+
+
+# -- snapshot and delta building, memoised per version ------------------------------
+
+
+class Deltas:
+    """Builds a state's snapshot and its changes since a version, in the
+    protocol's shapes, from the change log and the node builds; what was
+    built at the current version is kept, so browsers asking for the same
+    thing share one (read-only) copy. Reads a settled state (State.settle)."""
+
+    __slots__ = ("state", "memo", "memo_version")
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.memo: dict[Any, Any] = {}
+        self.memo_version = -1
+
+    def memo_at(self) -> dict[Any, Any]:
+        """What was built at the current version; emptied when the version moves.
+
+        With many browsers on one interval (their ticks are aligned), each
+        tick builds every changed record once, not once per browser. Callers
+        must not modify what snapshot() and changes_since() return.
+        """
+        if self.memo_version != self.state.version:
+            self.memo = {}
+            self.memo_version = self.state.version
+        return self.memo
+
+    def _build(self, c: ClusterState, ip: str, changed: int | None = None) -> NodeBuild:
+        """The node's build at its latest change (made now if it is newer
+        than the last build), with the versions of the fields that moved.
+        `changed`: the version of the node's latest change, if the caller has it."""
+        build = c.builds.get(ip)
+        if build is not None:
+            if changed is None:
+                changed = self.state._changes.get(c.node_key(ip), 0)
+            if changed <= build.version:
+                return build
+        info, status = c.nodes[ip]
+        health = c.health.get(ip)
+        own = (status, False, False) if health is None else (status, health.stuck, health.stale)
+        if build is None:
+            build = c.builds[ip] = NodeBuild(self.state.version, info, own)
+        else:
+            build.update(self.state.version, info, own)
+        return build
+
+    def _node_full(self, c: ClusterState, ip: str, memo: dict[Any, Any]) -> dict[str, Any]:
+        # one full record per node and version, shared by every message that holds it
+        key = c.node_key(ip)
+        record = memo.get(key)
+        if record is None:
+            record = memo[key] = values_record(self._build(c, ip).values)
+        return record
+
+    def _node_since(self, c: ClusterState, ip: str, changed: int, version: int) -> dict[str, Any]:
+        """The fields of a node that changed after `version` (empty: none)."""
+        build = self._build(c, ip, changed)
+        if build.version <= version:
+            return {}
+        if build.previous <= version:
+            # new to that browser: the whole record; had the build before: what moved since
+            return values_record(build.values) if build.previous < 0 else build.fresh
+        if build.field_versions[0] > version:  # ip_addr never changes: new to that browser
+            return values_record(build.values)
+        out = {f: v for f, v, at in zip(NODE_FIELDS, build.values, build.field_versions) if at > version}
+        avail = out.get("avail_info")
+        if avail is not None:
+            out["avail_info"] = avail._asdict()
+        return out
+
+    def _cluster_record(self, c: ClusterState, memo: dict[Any, Any]) -> dict[str, Any]:
+        return {
+            "name": c.name,
+            "kind": c.kind,
+            "jobs": c.jobs_record(),
+            "nodes": {ip: self._node_full(c, ip, memo) for ip in c.nodes},
+        }
+
+    def snapshot(self) -> tuple[dict[str, Any], int]:
+        memo = self.memo_at()
+        body = memo.get("snapshot")
+        if body is None:
+            body = memo["snapshot"] = {
+                "settings": dict(self.state.settings),
+                "clusters": {name: self._cluster_record(c, memo) for name, c in self.state.clusters.items()},
+                "audit": list(self.state.audit),
+            }
+        return body, self.state.version
+
+    def changes_since(self, version: int) -> Changes:
+        """Records changed after `version`, in the protocol's delta shapes:
+        a node the browser has gets only its fields that changed."""
+        memo = self.memo_at()
+        found = memo.get(version)
+        if found is not None:
+            return found
+        settings = audit = None
+        clusters: dict[str, Any] = {}
+        node_jobs = False
+        whole: set[str] = set()  # clusters sent whole (or as removed)
+        nodes_of: dict[str, dict[str, Any]] = {}  # cluster -> its "nodes" in the delta
+        for key, changed in reversed(self.state._changes.items()):
+            if changed <= version:
+                break
+            kind, name, ip = key
+            if kind is Kind.NODE:
+                if name in whole:
+                    continue
+                c = self.state.clusters.get(name)
+                if c is not None:
+                    fields = self._node_since(c, ip, changed, version)
+                    if fields:
+                        nodes = nodes_of.get(name)
+                        if nodes is None:
+                            nodes = nodes_of[name] = clusters.setdefault(name, {}).setdefault("nodes", {})
+                        nodes[ip] = fields
+            elif kind is Kind.RUNNING:
+                node_jobs = True  # which nodes: node_jobs_changed
+            elif kind is Kind.SETTINGS:
+                settings = dict(self.state.settings)
+            elif kind is Kind.AUDIT:
+                audit = list(self.state.audit)
+            else:
+                if name in whole:
+                    continue
+                c = self.state.clusters.get(name)
+                if kind is Kind.CLUSTER:
+                    clusters[name] = self._cluster_record(c, memo) if c is not None else None
+                    whole.add(name)
+                elif c is not None:  # JOBS
+                    clusters.setdefault(name, {})["jobs"] = c.jobs_record()
+        found = memo[version] = Changes(settings, audit, clusters, node_jobs, self.state.version)
+        return found

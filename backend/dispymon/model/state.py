@@ -3,8 +3,9 @@
 Pure: no sockets, no threads, no dispy. `apply(event)` is the only way the
 model changes. The change log records, per record key, the version at which
 it last changed, in change order; the keys an event changes are noted in a
-set and get their versions when the state is next read (`version`), so a
-record changed many times between two readings moves in the log once. A browser's view asks for
+set and get their versions at the next `settle()` (the hub settles once per
+drain, so readers only see settled states), so a record changed many times
+between two settlings moves in the log once. A browser's view asks for
 `changes_since(v)`, which walks that log from the newest end and stops at the
 first entry not newer than `v`: the cost is proportional to what changed, and
 the log holds at most one entry per record, so memory is bounded by the state
@@ -47,9 +48,9 @@ from dispymon.model.events import (
     StatusEvent,
 )
 from dispymon.model.audit import AuditLog
-from dispymon.model.changelog import (AUDIT_KEY, NODE_FIELDS, SETTINGS_KEY, Changes, Key, Kind, NodeBuild,
-                                      cluster_key, info_diff, jobs_key, node_key, running_key, values_record)  # noqa: F401  (info_diff: tests)
-from dispymon.model.text import job_texts
+from dispymon.model.changelog import (AUDIT_KEY, SETTINGS_KEY, Changes, Deltas, Key, Kind, NodeBuild,
+                                      cluster_key, jobs_key, node_key, running_key, values_record)
+from dispymon.model.jobtext import JobTexts
 
 INITIALIZED = "initialized"
 DEALLOCATED = "deallocated"
@@ -110,9 +111,9 @@ class ClusterState:
     # path adds to one, no per-node object is touched)
     progressed: set[str] = field(default_factory=set)
     avail_came: set[str] = field(default_factory=set)
-    # ip -> NodeBuild (see State._build)
+    # ip -> NodeBuild (see changelog.Deltas)
     builds: dict[str, NodeBuild] = field(default_factory=dict)
-    # Changed since the change log was last brought up to date (State._settle):
+    # Changed since the change log was last brought up to date (State.settle):
     # the ips of nodes, and whether the job counters moved.
     dirty_nodes: set[str] = field(default_factory=set)
     jobs_dirty: bool = False
@@ -160,8 +161,8 @@ class State:
         self.audit = self.audit_log.entries
         self._version = 0
         # Keys changed since the change log was last brought up to date:
-        # `version` (read by every reader) gives them their versions first
-        # (see _settle). The hot path only adds plain strings to sets (the
+        # `settle()` gives them their versions (the hub calls it at the end
+        # of each drain). The hot path only adds plain strings to sets (the
         # node's ip to its cluster's `dirty_nodes`, to `_dirty_running`) and
         # the cluster to `_dirty_clusters`: no key tuple is made per event,
         # so events leave nothing new for the garbage collector between two
@@ -186,27 +187,27 @@ class State:
         # (a set add per job; the older set is dropped whole when the newer fills)
         self._done_new: set[int] = set()
         self._done_old: set[int] = set()
-        # text of viewed jobs, made once per job (see job_record)
-        self._job_text: dict[int, tuple[str, str, str]] = {}
-        # Snapshot and changes already built at this version (see _memo_at):
-        # browsers asking for the same thing share one (read-only) copy.
-        self._memo: dict[Any, Any] = {}
-        self._memo_version = -1
+        # Beside the model, not part of it: the snapshot and deltas built at
+        # the current version (changelog.Deltas), and the text of viewed jobs
+        # (jobtext.JobTexts); the state never reads either.
+        self.deltas = Deltas(self)
+        self.job_texts = JobTexts()
 
     # -- changes -----------------------------------------------------------
 
     @property
     def version(self) -> int:
-        """The state's version; reading it brings the change log up to date."""
-        if self._dirty_clusters or self._dirty_running or self._dirty:
-            self._settle()
+        """The version of the change log as last settled (see `settle`)."""
         return self._version
 
-    def _settle(self) -> None:
-        # The keys changed since the last reading get the next versions: a
-        # record changed a thousand times between two readings is moved in
-        # the log once, not a thousand times. Readers only ever see settled
-        # versions, so the order among these keys does not matter.
+    def settle(self) -> None:
+        """Bring the change log up to date: the keys changed since the last
+        settling get the next versions. A record changed a thousand times
+        between two settlings is moved in the log once, not a thousand times.
+        Readers only ever see settled versions, so the order among these
+        keys does not matter. Cheap when nothing changed."""
+        if not (self._dirty_clusters or self._dirty_running or self._dirty):
+            return
         changes = self._changes
         version = self._version
         for key in self._dirty_keys():
@@ -217,7 +218,7 @@ class State:
         self._dirty.clear()
 
     def _dirty_keys(self) -> Iterator[Key]:
-        """The change-log keys of what changed since the last reading (then forgotten)."""
+        """The change-log keys of what changed since the last settling (then forgotten)."""
         for c in self._dirty_clusters:
             if c.jobs_dirty:
                 c.jobs_dirty = False
@@ -295,7 +296,7 @@ class State:
         self.audit_log.forget_cluster(name)
         for uid, job in list(c.running.items()):
             self._job_left(c, uid, job.ip_addr, remember=False)
-        self._settle()
+        self.settle()
         for key in [k for k in self._changes if k.kind in (Kind.JOBS, Kind.NODE) and k.cluster == name]:
             del self._changes[key]
         self._touch(cluster_key(name))  # the tombstone tells views the cluster is gone
@@ -316,8 +317,6 @@ class State:
         job = c.running.pop(uid, None)
         if job is None:
             return False
-        if self._job_text:
-            self._job_text.pop(uid, None)
         ip = job.ip_addr or ip or ""
         on_node = self.running_by_ip.get(ip)
         if on_node is not None:
@@ -452,8 +451,6 @@ class State:
             raise ValueError(f"bad setting {ev.name}={ev.value!r}")
         if self.settings[ev.name] != ev.value:
             self.settings[ev.name] = ev.value
-            if ev.name == "show_job_args":
-                self._job_text.clear()
             self._touch(SETTINGS_KEY)
 
     # -- audit log (model/audit.py) -----------------------------------------
@@ -466,7 +463,7 @@ class State:
 
     def node_jobs_changed(self, ip: str, version: int) -> bool:
         """Whether the set of jobs running on node `ip` changed after `version`."""
-        if self.version <= version:  # (reading the version brings the log up to date)
+        if self._version <= version:
             return False
         key = self._running_keys.get(ip)
         return key is not None and self._changes.get(key, 0) > version
@@ -485,141 +482,10 @@ class State:
         held = self.clusters[cluster].nodes.get(ip) if cluster in self.clusters else None
         return held[1] if held else None
 
-    def job_record(self, job: JobInfo, cluster: str) -> dict[str, Any]:
-        """A running job of `cluster` for the Node page; the text is made once per job."""
-        show = self.settings["show_job_args"]
-        text = self._job_text.get(job.uid)
-        if text is None:
-            text = self._job_text[job.uid] = job_texts(job.id, job.args, job.kwargs, show)
-        return {
-            "uid": job.uid,
-            "cluster": cluster,
-            "id": text[0],
-            "args": text[1] if show else None,
-            "kwargs": text[2] if show else None,
-            "start_time": job.start_time,
-            "ip_addr": job.ip_addr or "",
-        }
-
-    def node_jobs(self, ip: str) -> dict[str, Any]:
-        on_node = self.running_by_ip.get(ip, {})
-        return {str(uid): self.job_record(c.running[uid], c.name) for uid, c in on_node.items()}
-
-    def _memo_at(self) -> dict[Any, Any]:
-        """What was built at the current version; emptied when the version moves.
-
-        With many browsers on one interval (their ticks are aligned), each
-        tick builds every changed record once, not once per browser. Callers
-        must not modify what snapshot() and changes_since() return.
-        """
-        if self._memo_version != self.version:
-            self._memo = {}
-            self._memo_version = self.version
-        return self._memo
-
-    def _build(self, c: ClusterState, ip: str, changed: int | None = None) -> NodeBuild:
-        """The node's build at its latest change (made now if it is newer
-        than the last build), with the versions of the fields that moved.
-        `changed`: the version of the node's latest change, if the caller has it."""
-        build = c.builds.get(ip)
-        if build is not None:
-            if changed is None:
-                changed = self._changes.get(c.node_key(ip), 0)
-            if changed <= build.version:
-                return build
-        info, status = c.nodes[ip]
-        health = c.health.get(ip)
-        own = (status, False, False) if health is None else (status, health.stuck, health.stale)
-        if build is None:
-            build = c.builds[ip] = NodeBuild(self.version, info, own)
-        else:
-            build.update(self.version, info, own)
-        return build
-
-    def _node_full(self, c: ClusterState, ip: str, memo: dict[Any, Any]) -> dict[str, Any]:
-        # one full record per node and version, shared by every message that holds it
-        key = c.node_key(ip)
-        record = memo.get(key)
-        if record is None:
-            record = memo[key] = values_record(self._build(c, ip).values)
-        return record
-
-    def _node_since(self, c: ClusterState, ip: str, changed: int, version: int) -> dict[str, Any]:
-        """The fields of a node that changed after `version` (empty: none)."""
-        build = self._build(c, ip, changed)
-        if build.version <= version:
-            return {}
-        if build.previous <= version:
-            # new to that browser: the whole record; had the build before: what moved since
-            return values_record(build.values) if build.previous < 0 else build.fresh
-        if build.field_versions[0] > version:  # ip_addr never changes: new to that browser
-            return values_record(build.values)
-        out = {f: v for f, v, at in zip(NODE_FIELDS, build.values, build.field_versions) if at > version}
-        avail = out.get("avail_info")
-        if avail is not None:
-            out["avail_info"] = avail._asdict()
-        return out
-
-    def _cluster_record(self, c: ClusterState, memo: dict[Any, Any]) -> dict[str, Any]:
-        return {
-            "name": c.name,
-            "kind": c.kind,
-            "jobs": c.jobs_record(),
-            "nodes": {ip: self._node_full(c, ip, memo) for ip in c.nodes},
-        }
+    # -- snapshot and deltas (built in changelog.Deltas, memoised per version) --
 
     def snapshot(self) -> tuple[dict[str, Any], int]:
-        memo = self._memo_at()
-        body = memo.get("snapshot")
-        if body is None:
-            body = memo["snapshot"] = {
-                "settings": dict(self.settings),
-                "clusters": {name: self._cluster_record(c, memo) for name, c in self.clusters.items()},
-                "audit": list(self.audit),
-            }
-        return body, self.version
+        return self.deltas.snapshot()
 
     def changes_since(self, version: int) -> Changes:
-        """Records changed after `version`, in the protocol's delta shapes:
-        a node the browser has gets only its fields that changed."""
-        memo = self._memo_at()
-        found = memo.get(version)
-        if found is not None:
-            return found
-        settings = audit = None
-        clusters: dict[str, Any] = {}
-        node_jobs = False
-        whole: set[str] = set()  # clusters sent whole (or as removed)
-        nodes_of: dict[str, dict[str, Any]] = {}  # cluster -> its "nodes" in the delta
-        for key, changed in reversed(self._changes.items()):
-            if changed <= version:
-                break
-            kind, name, ip = key
-            if kind is Kind.NODE:
-                if name in whole:
-                    continue
-                c = self.clusters.get(name)
-                if c is not None:
-                    fields = self._node_since(c, ip, changed, version)
-                    if fields:
-                        nodes = nodes_of.get(name)
-                        if nodes is None:
-                            nodes = nodes_of[name] = clusters.setdefault(name, {}).setdefault("nodes", {})
-                        nodes[ip] = fields
-            elif kind is Kind.RUNNING:
-                node_jobs = True  # which nodes: node_jobs_changed
-            elif kind is Kind.SETTINGS:
-                settings = dict(self.settings)
-            elif kind is Kind.AUDIT:
-                audit = list(self.audit)
-            else:
-                if name in whole:
-                    continue
-                c = self.clusters.get(name)
-                if kind is Kind.CLUSTER:
-                    clusters[name] = self._cluster_record(c, memo) if c is not None else None
-                    whole.add(name)
-                elif c is not None:  # JOBS
-                    clusters.setdefault(name, {})["jobs"] = c.jobs_record()
-        found = memo[version] = Changes(settings, audit, clusters, node_jobs, self.version)
-        return found
+        return self.deltas.changes_since(version)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dispymon.model.jobtext import job_record, node_jobs
 from dispymon.model.state import State
 # the protocol's shapes and constants are defined once, in a pure leaf module
 from dispymon.transport import protocol
@@ -43,7 +44,7 @@ class ClientView:
         self.frame_key = (self.state, "snapshot", version)
         message = protocol.snapshot(self.seq, body)
         if self.node is not None:
-            jobs = self.state.node_jobs(self.node)
+            jobs = node_jobs(self.state, self.node)
             self._sent_jobs = set(jobs)
             message["node_jobs"] = {"ip_addr": self.node, "jobs": jobs}
         else:
@@ -89,6 +90,6 @@ class ClientView:
         for uid, c in running.items():
             key = str(uid)
             if resend_all or key not in self._sent_jobs:
-                out[key] = self.state.job_record(c.running[uid], c.name)
+                out[key] = job_record(self.state, c.running[uid], c.name)
         self._sent_jobs = now
         return out

@@ -13,7 +13,7 @@ takes the next ones `BATCH_DELAY` later. Only the first event after a quiet
 spell wakes the loop. (Measured in benchmarks/: docs/benchmarks.md.)
 
 There is one way to read the state, `read()`: it applies what was fed
-before the call and returns the state (`read(since=tick)`: a browser's
+before the call and returns the state, settled (`read(since=tick)`: a browser's
 tick, one slice), so no reader can forget to drain and `BATCH_DELAY` does
 not add to what a browser sees late. Browsers woken by one tick share one
 drain: the first takes the inbox, the rest build from the same version,
@@ -94,7 +94,9 @@ class Hub:
             self._drain_fed()
         else:
             self._drain_slice(since)
-        return self._state
+        state = self._state
+        state.settle()  # a no-op after a drain; covers changes made outside one
+        return state
 
     def feed(self, event: Event | Deferred) -> None:
         """Called from any thread; O(1). An event, or a deferred one."""
@@ -148,6 +150,9 @@ class Hub:
                 self.failures.failed(f"could not apply a {type(event).__name__}", exc)
             n += 1
         self.events_applied += n
+        # Every drain ends settled (the change log's one explicit step): readers
+        # and subscribers see versions, never a half-settled state.
+        state.settle()
         if batch:
             state.ended = []
             for subscriber in self._subscribers:
