@@ -11,6 +11,7 @@ import threading
 
 import pytest
 
+from dispymon.adapters.rules import closed_stays_closed
 from dispymon.model import events as ev
 from dispymon.runtime.hub import Hub
 from dispymon.transport.server import ServerConfig, create_app
@@ -34,6 +35,9 @@ class RecordingControl:
 
     def resolve(self, host):
         return {"node-a": "127.0.0.9"}.get(host, host if host[0].isdigit() else None)
+
+    def check_node_action(self, action, ip, statuses):
+        closed_stays_closed(action, ip, statuses)  # the rule every adapter applies (adapters/rules.py)
 
     def add_node(self, cluster, host, cpus):
         self.calls.append(("add_node", cluster, host, cpus))

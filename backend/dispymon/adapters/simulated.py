@@ -33,8 +33,9 @@ import itertools
 import random
 import threading
 import time
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from dispymon.adapters.rules import closed_stays_closed
 from dispymon.model.events import (
     JOB_CANCELLED,
     JOB_CREATED,
@@ -509,6 +510,9 @@ class SimulatedControl:
             if ip is not None:
                 return ip
         return None
+
+    def check_node_action(self, action: str, ip: str, statuses: Mapping[str, str | None]) -> None:
+        closed_stays_closed(action, ip, statuses)  # as dispy's adapter: the simulator stands in for dispy (rules.py)
 
     def add_node(self, cluster: str, host: str, cpus: int) -> int:
         return self._cluster(cluster).add_node(cluster, host, cpus)

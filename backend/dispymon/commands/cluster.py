@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable
 
+from dispymon.commands.control import ControlRefused
 from dispymon.commands.registry import CLUSTER, HOST, IP, CommandError, Commands, boolean, command, integer, list_of
 from dispymon.model.events import AuditUpdated, SettingChanged
 from dispymon.model.state import CLOSED, DEALLOCATED, INITIALIZED
@@ -78,14 +79,12 @@ async def add_node(cmds: Commands, who: str | None, host: str, cpus: int = 0, cl
             raise CommandError("not_found", f"cannot resolve host {host!r}")
         pattern = ip
     state = cmds.hub.read()
-    closed = [] if wildcard else [n for n in names if state.node_status(n, pattern) == CLOSED]
-    if closed:
-        # dispy would put the node back in use without the computation (every
-        # job sent there comes back Cancelled): a closed node stays closed
-        message = (f"{pattern} was closed in {', '.join(closed)}; a closed node stays closed while this program runs. "
-                   "Add a fresh dispynode at another address instead")  # fmt: skip
-        await cmds.audit("add_node", host, _joined(names), "failed", message, who)
-        raise CommandError("not_allowed", message)
+    if not wildcard:
+        try:  # the cluster may refuse the node for what the dashboard knows of it (control.py)
+            cmds.control.check_node_action("add_node", pattern, {n: state.node_status(n, pattern) for n in names})
+        except ControlRefused as exc:
+            await cmds.audit("add_node", host, _joined(names), "failed", exc.message, who)
+            raise
     cpus_ignored = cpus > 0 and (wildcard or any(_shared(cmds, n) for n in names))
     refused = []
     for name in names:
@@ -150,12 +149,8 @@ async def _node_action(cmds: Commands, who: str | None, action: str, ip: str, cl
 @command("allocate_node", ip=IP, optional={"cluster": CLUSTER})
 async def allocate_node(cmds: Commands, who: str | None, ip: str, cluster: str | None = None) -> dict[str, Any]:
     names = cmds.clusters_for(cluster, ip)
-    if any(cmds.hub.read().node_status(n, ip) == CLOSED for n in names):
-        raise CommandError(
-            "not_allowed",
-            f"{ip} was closed; dispy 4.15.2 would cancel every job sent to it, so a closed node stays closed while "
-            "this program runs. Add a fresh dispynode at another address instead",
-        )
+    state = cmds.hub.read()
+    cmds.control.check_node_action("allocate_node", ip, {n: state.node_status(n, ip) for n in names})
     return await _node_action(cmds, who, "allocate_node", ip, cluster,
                               lambda n: cmds.control.allocate_node(n, ip), INITIALIZED)  # fmt: skip
 

@@ -10,11 +10,25 @@ node's CPUs, allocate/deallocate/close: dispy 4.15.2 sends no status for
 them) is the adapter's to report: after a call that succeeded, it feeds the
 hub the node's change (NodeChanged) before returning, so the commands stay
 cluster-agnostic and every browser sees the change.
+
+What a cluster cannot do well (dispy 4.15.2 re-enables a closed node without
+the computation) is the adapter's to refuse: `check_node_action`, asked
+before a node action touches any cluster, raises `ControlRefused`, which the
+commands answer as an error (and audit where the action is audited).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Mapping, Protocol
+
+
+class ControlRefused(Exception):
+    """The cluster refuses an action it cannot do well; `code` is a protocol error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 class ClusterControl(Protocol):
@@ -23,6 +37,12 @@ class ClusterControl(Protocol):
 
     def resolve(self, host: str) -> str | None:
         """A host name's IP address, the address itself, or None."""
+
+    def check_node_action(self, action: str, ip: str, statuses: Mapping[str, str | None]) -> None:
+        """Raise ControlRefused if the clusters refuse `action` ("add_node",
+        "allocate_node") on node `ip`; `statuses`: the node's status in each
+        target cluster as the dashboard shows it (None: not known there).
+        Does not block: it decides from what it is given and what the adapter knows."""
 
     def add_node(self, cluster: str, host: str, cpus: int) -> int:
         """Ask the cluster to use a node (IP or wildcard); 0 when accepted."""

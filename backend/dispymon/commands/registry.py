@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from dispymon.commands.control import ClusterControl
+from dispymon.commands.control import ClusterControl, ControlRefused
 from dispymon.model.events import AuditAdded
 from dispymon.runtime.hub import Hub
 from dispymon.transport import protocol
@@ -173,7 +173,7 @@ class Commands:
             args = validate(spec, message.get("args", {}))
             self.hub.read()  # a command acts on, and a query reads, what was fed before it
             value = await spec.handler(self, who=who, **args)
-        except CommandError as exc:
+        except (CommandError, ControlRefused) as exc:  # ControlRefused: the cluster's own refusal (control.py)
             return protocol.failed(cid, exc.code, exc.message)
         except Exception as exc:  # a bug or a dispy surprise: say so, keep serving
             log.exception("command %r failed", message.get("name"))

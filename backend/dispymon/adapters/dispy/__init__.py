@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 import weakref
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import dispy
 
@@ -43,6 +43,7 @@ from dispymon.model.state import CLOSED, DEALLOCATED, INITIALIZED
 from dispymon.adapters.dispy import compat
 from dispymon.adapters.dispy.queue import direct_queue as _direct_queue
 from dispymon.adapters.dispy.shared import install_shared_watch
+from dispymon.adapters.rules import closed_stays_closed
 
 from dispymon.features.history import TRACEBACK_KEEP, brief_exception
 from dispymon.model.text import LIMIT, safe_str
@@ -646,6 +647,9 @@ class DispyControl:
 
     def resolve(self, host: str) -> str | None:
         return dispy._node_ipaddr(host)
+
+    def check_node_action(self, action: str, ip: str, statuses: Mapping[str, str | None]) -> None:
+        closed_stays_closed(action, ip, statuses)  # dispy 4.15.2's quirk (rules.py)
 
     def add_node(self, cluster: str, host: str, cpus: int) -> int:
         c = self._cluster(cluster)
