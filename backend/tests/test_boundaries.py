@@ -59,7 +59,7 @@ def _inside(module: str, package: str) -> bool:
 
 def test_the_walk_sees_the_package() -> None:
     # the rules below would pass on an empty walk: check it reads what it should
-    assert "dispymon.adapters.dispy" in MODULES and "dispy" in MODULES["dispymon.adapters.dispy"]
+    assert "dispymon.adapters.dispy.adapter" in MODULES and "dispy" in MODULES["dispymon.adapters.dispy.adapter"]
     assert "msgpack" in MODULES["dispymon.transport.codec"]
 
 

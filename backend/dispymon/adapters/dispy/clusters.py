@@ -1,0 +1,59 @@
+"""Recognising dispy's clusters, making and closing one, and finding the one an event belongs to."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import dispy
+
+
+def is_cluster(obj: object) -> bool:
+    return isinstance(obj, dispy.JobCluster)
+
+
+def cluster_kind(cluster: Any) -> str:
+    return "SharedJobCluster" if isinstance(cluster, dispy.SharedJobCluster) else "JobCluster"
+
+
+def job_cluster(computation: Callable[..., Any], quiet: bool = True, **kwargs: Any) -> Any:
+    """Create a dispy JobCluster (for the demo, which must not import dispy)."""
+    if quiet:
+        kwargs.setdefault("loglevel", dispy.logger.WARNING)
+    return dispy.JobCluster(computation, **kwargs)
+
+
+def close_cluster(cluster: Any) -> None:
+    """Close a cluster for good: terminate what is pending, stop its scheduler.
+
+    Blocking (dispy waits for its nodes): call it off the event loop. Shutting
+    the scheduler down here, not in dispy's atexit hook, keeps that hook from
+    writing its recovery file after the program has cleaned its directory.
+    """
+    cluster.close(timeout=0, terminate=True)
+    cluster.shutdown()
+
+
+def scheduler_pseudo_node(cluster: Any) -> Any:
+    """A SharedJobCluster's stand-in node for its dispyscheduler, or None.
+
+    dispy 4.15.2 puts `DispyNode(<scheduler's address>, None, 0)` in a shared
+    cluster's `_dispy_nodes` (no name, no CPUs); it is not a compute node, so
+    the dashboard never lists it. Identified by identity, not by address: a
+    real dispynode on the scheduler's host replaces it there and is shown.
+    """
+    if not isinstance(cluster, dispy.SharedJobCluster):
+        return None
+    node = getattr(cluster, "_dispy_nodes", {}).get(getattr(cluster, "scheduler_ip_addr", None))
+    return node if node is not None and node.name is None and not node.cpus else None
+
+
+def _owner(belongs: Callable[[Any], bool]) -> Any:
+    """The dispy cluster of this process for which `belongs` holds, or None."""
+    scheduler = dispy.Singleton.instance(dispy._Cluster)
+    for cluster in list(getattr(scheduler, "_clusters", {}).values()):
+        try:
+            if belongs(cluster):
+                return cluster
+        except AttributeError:
+            continue
+    return None

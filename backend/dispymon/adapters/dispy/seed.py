@@ -1,0 +1,116 @@
+"""Reading what dispy knows of a cluster when it is attached, in one pycos step.
+
+Best effort by design: `_seed` reads private attributes of dispy 4.15.2, so a
+missing one degrades to "seen from now on", never to an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable
+
+import dispy
+
+from dispymon.adapters.dispy.clusters import cluster_kind
+from dispymon.adapters.dispy.tap import Feed, _Attached, job_info, node_info
+from dispymon.model.events import NODE_CLOSED, NODE_INITIALIZED, ClusterAttached, JobInfo, NodeInfo
+
+log = logging.getLogger("dispymon.adapters.dispy")
+
+# How long attaching waits for dispy's pycos thread to read the seed (see announce)
+SEED_WAIT = 10.0
+
+
+def announce(feed: Feed, attached: _Attached, via_worker: bool) -> None:
+    """Seed the state with what the cluster has, counting each of its events once.
+
+    The seed and the events must not overlap: an event whose effect the
+    seed already holds (a job's `Created` when dispy's pending jobs
+    already count it, a `Finished` when its node's jobs done do) would be
+    counted twice. dispy changes its state and queues the event for it
+    in one step of its pycos thread, so the seed is read in a pycos step
+    of its own, which cuts the event stream exactly: the ClusterAttached
+    fed there comes after every event the seed holds and before every
+    other. Events a direct tap feeds (on the pycos thread) are thus
+    split by the order of the hub's inbox (the state drops a cluster's
+    events until its ClusterAttached). Events that reach us through
+    dispy's worker thread (a user's callback passing them on, as the
+    seed's "combined status" recipe does, or a tap that is not direct)
+    are split by a marker queued for that thread in the same step: the
+    ones it runs before the marker are in the seed and are not fed.
+    """
+    cluster, name, hidden = attached.cluster, attached.name, attached.hidden
+    scheduler = getattr(cluster, "_cluster", None)
+    pycos = getattr(scheduler, "pycos", None)
+    queue = getattr(scheduler, "worker_Q", None)
+    worker = getattr(scheduler, "worker_thread", None)
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def announce(marker: bool) -> None:
+        with lock, attached.lock:  # once: in the pycos step, or here if that never comes
+            if done.is_set():
+                return
+            if marker:
+                attached.worker, attached.catching_up = worker, True
+            nodes, running, pending, ended = _seed(cluster, hidden)
+            feed(ClusterAttached(name, cluster_kind(cluster), nodes, running, pending, ended))
+            if marker:
+                queue.put((attached.caught_up, ()))
+            done.set()
+
+    marker = via_worker and queue is not None and worker is not None and worker.is_alive()
+    on_pycos = pycos is None or dispy.Pycos.scheduler() is not None
+    if not on_pycos:
+        try:
+            dispy.Task(_in_one_step, announce, marker)
+        except Exception:  # dispy's scheduler has stopped: nothing changes any more
+            pass
+        if not done.wait(SEED_WAIT):
+            log.warning('dispymon: dispy did not answer within %g s; cluster "%s" seeded as it is now',
+                        SEED_WAIT, name)  # fmt: skip
+    announce(marker and on_pycos)
+
+
+def _queue_marker(queue: Any, marker: Callable[[], None], task: Any = None) -> Any:
+    # a pycos task (a generator): runs on dispy's pycos thread, between its steps
+    queue.put((marker, ()))
+    yield None
+
+
+def _in_one_step(func: Callable[[bool], None], arg: bool, task: Any = None) -> Any:
+    # a pycos task (a generator): `func` runs within one step of dispy's pycos thread
+    func(arg)
+    yield None
+
+
+def _seed(cluster: Any, hidden: Any = None) -> tuple[tuple[tuple[NodeInfo, int], ...], tuple[JobInfo, ...], int, int]:
+    """What a cluster already has when we attach, read from dispy's internals:
+    its nodes, its running jobs, its pending jobs (queued or running) and the
+    jobs its nodes have done (dispy keeps no count of the jobs submitted: these
+    two added up are the submitted jobs that dispymon can know of).
+
+    Best effort by design: these are private attributes of dispy 4.15.2, so
+    a missing one degrades to "seen from now on", never to an error.
+    """
+    nodes: list[tuple[NodeInfo, int]] = []
+    ended = 0
+    for node in list(getattr(cluster, "_dispy_nodes", {}).values()):
+        if node is hidden:
+            continue
+        status = NODE_CLOSED if getattr(node, "status", None) == NODE_CLOSED else NODE_INITIALIZED
+        info = node_info(node)
+        nodes.append((info, status))
+        ended += info.jobs_done
+    running: list[JobInfo] = []
+    try:
+        compute_id = cluster._compute.id
+        for _job in list(cluster._cluster._sched_jobs.values()):
+            job = _job.job
+            if _job.compute_id == compute_id and job is not None and job.status == dispy.DispyJob.Running:
+                running.append(job_info(job))
+    except AttributeError:
+        pass
+    pending = getattr(cluster, "_pending_jobs", 0) or 0
+    return tuple(nodes), tuple(running), int(pending), int(ended)

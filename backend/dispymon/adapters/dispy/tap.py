@@ -1,0 +1,210 @@
+"""The status callback tap, and the copies of dispy's objects it makes.
+
+The tap does O(1) work on dispy's callback thread: attribute reads and one
+deque append; no str() of user objects, no locks, no I/O. A deferred tap
+(`defer=True`, as `dispymon serve` uses) only appends a `Deferred` whose
+copy (`status_event`) the hub's loop makes; with `patch_queue=True` (an
+explicit opt-in) it runs on dispy's scheduler thread as dispy queues the
+event (queue.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable
+
+from dispymon.features.history import TRACEBACK_KEEP, brief_exception
+from dispymon.model.events import JOB_DONE_STATUSES, AvailInfo, Deferred, Event, JobInfo, NodeInfo, StatusEvent
+from dispymon.model.text import LIMIT, safe_str
+
+log = logging.getLogger("dispymon.adapters.dispy")
+
+# Deferred's fields without NamedTuple's Python-level constructor: this runs
+# for every event on dispy's thread (see Deferred)
+_new_tuple = tuple.__new__
+
+Feed = Callable[[Event], None]
+StatusCallback = Callable[[Any, Any, Any], None]
+
+
+def node_info(node: Any) -> NodeInfo:
+    avail = node.avail_info
+    return NodeInfo(
+        node.ip_addr,
+        node.name or "",
+        node.cpus,
+        node.avail_cpus,
+        node.busy,
+        node.jobs_done,
+        node.cpu_time,
+        node.tx,
+        node.rx,
+        node.update_time or 0.0,
+        AvailInfo(avail.cpu, avail.memory, avail.disk, avail.swap) if avail is not None else None,
+    )
+
+
+class _LateId:
+    """The id of the user's own job object, read when the id is shown.
+
+    dispy's status events carry a copy of the job made when the event fired;
+    programs (the seeds' examples among them) set `job.id = i` right after
+    `submit()`, often after the job started, so the copy still has the id
+    dispy gave it (a counter from 1). The original DispyJob is reachable
+    through the copy until the job ends; its id is read (and str()-ed,
+    guarded) only when a browser shows the job.
+    """
+
+    __slots__ = ("_job",)
+
+    def __init__(self, job: Any) -> None:
+        self._job = job
+
+    def __str__(self) -> str:
+        return str(self._job.id)
+
+
+def _job_id(job: Any) -> Any:
+    original = getattr(getattr(job, "_dispy_job_", None), "job", None)
+    return _LateId(original) if original is not None and original is not job else job.id
+
+
+def job_info(job: Any) -> JobInfo:
+    # dispy hands us a shallow copy; `_args`/`_kwargs` are the user's objects,
+    # kept by reference (they are only turned into text for viewed jobs).
+    return JobInfo(
+        job._uid,
+        _job_id(job),
+        job.ip_addr,
+        job.start_time,
+        job.end_time,
+        job._args,
+        job._kwargs,
+        job.exception,
+        job,  # the handle dispy's cancel() needs (a copy sharing the job's internals)
+    )
+
+
+_NO_KWARGS: dict = {}
+
+
+def ended_job_info(job: Any) -> JobInfo:
+    """What the dashboard keeps of a job that ended: bounded text and numbers, none of the user's objects.
+
+    The history keeps the events of the last --history-size jobs that ended
+    (history.py; 10,000 by default), unread for as long as nobody looks. A
+    JobInfo as `job_info` makes it would hold the arguments, the job itself
+    (`handle`, with its result) and, through `_LateId`, the user's own job:
+    150 jobs with 2 MiB arguments and results kept 302 MB. So an ended job
+    carries its id as text (guarded, cut as the history shows it) or a plain int, no
+    arguments and no handle (nothing acts on an ended job), and its
+    traceback shortened (history.brief_exception).
+    """
+    job_id = _job_id(job)
+    kind = type(job_id)
+    if kind is not int and (kind is not str or len(job_id) > LIMIT):  # dispy's default id, a number, stays one
+        job_id = safe_str(job_id)
+    exception = job.exception
+    if exception:
+        exception = brief_exception(exception if isinstance(exception, str) else safe_str(exception, TRACEBACK_KEEP))
+    return JobInfo(job._uid, job_id, job.ip_addr, job.start_time, job.end_time, (), _NO_KWARGS, exception or None, None)
+
+
+def status_event(name: str, status: int, node: Any, job: Any, hidden: Any = None) -> StatusEvent | None:
+    """One status event of cluster `name`; `hidden`: a node never shown."""
+    if node is not None and node is hidden:
+        node = None
+        if job is None:
+            return None
+    return StatusEvent(
+        name,
+        status,
+        node_info(node) if node is not None else None,
+        (ended_job_info(job) if status in JOB_DONE_STATUSES else job_info(job)) if job is not None else None,
+    )
+
+
+def _record(feed: Feed, name: str, status: int, node: Any, job: Any, hidden: Any = None, defer: bool = False) -> None:
+    """Feed one status event of cluster `name`; `hidden`: a node never shown.
+
+    `defer`: hand the hub dispy's objects and let its loop copy them
+    (`status_event`), so dispy's thread only appends (see hub.py). The node
+    is then read when the loop drains, at most `hub.BATCH_DELAY` later and
+    always before a browser is sent the event: it is dispy's live object, as
+    it already is when a queued callback runs, and the dashboard shows a
+    node's latest values anyway. The job is dispy's copy, made at the event.
+    """
+    try:
+        if defer:
+            feed(_new_tuple(Deferred, (status_event, (name, status, node, job, hidden))))
+            return
+        event = status_event(name, status, node, job, hidden)
+        if event is not None:
+            feed(event)
+    except Exception:  # never let the dashboard break dispy's thread
+        log.exception("dispymon could not record a status event of %s", name)
+
+
+def _make_tap(feed: Feed, name: str, chained: StatusCallback | None, hidden: Any = None,
+              defer: bool = False, attached: _Attached | None = None, direct: bool = True) -> StatusCallback:  # fmt: skip
+    """`direct` (with `defer`): the tap may run where dispy queues it, on a patched queue (queue.py)."""
+    if defer:
+        # _record's deferred path, inlined: this runs for every event on dispy's thread
+        def record(status: int, node: Any, job: Any) -> None:
+            try:
+                feed(_new_tuple(Deferred, (status_event, (name, status, node, job, hidden))))
+            except Exception:  # never let the dashboard break dispy's thread
+                log.exception("dispymon could not record a status event of %s", name)
+
+        def tap(status: int, node: Any, job: Any) -> None:
+            record(status, node, job)
+            if chained is not None:
+                chained(status, node, job)
+
+        if direct:
+            # Only appends: safe to run where dispy decides on the event (see queue.py)
+            tap.__dispymon_direct__ = record  # type: ignore[attr-defined]
+    else:
+
+        def tap(status: int, node: Any, job: Any) -> None:
+            # on dispy's worker thread: what came before the seed's marker is in the seed
+            if attached is None:
+                _record(feed, name, status, node, job, hidden)
+            else:
+                with attached.lock:
+                    if not attached.in_seed():
+                        _record(feed, name, status, node, job, hidden)
+            if chained is not None:
+                chained(status, node, job)
+
+    tap.__dispymon_chained__ = chained  # type: ignore[attr-defined]
+    return tap
+
+
+class _Attached:
+    """What the adapter keeps of one attached cluster."""
+
+    __slots__ = ("name", "cluster", "hidden", "compute_id", "tap", "catching_up", "worker", "lock")
+
+    def __init__(self, name: str, cluster: Any, hidden: Any, tap: StatusCallback | None = None) -> None:
+        self.name = name
+        self.cluster = cluster
+        self.hidden = hidden
+        self.compute_id = getattr(getattr(cluster, "_compute", None), "id", None)
+        self.tap = tap
+        # True from the attach until dispy's worker thread reaches the marker
+        # queued with the seed (see DispyAdapter._announce): the events it
+        # runs meanwhile were queued before the seed was read, which has them.
+        self.catching_up = False
+        self.worker: Any = None  # dispy's worker thread
+        # Held while the seed is read and by the worker thread from deciding
+        # to feed an event to feeding it, so no event slips in between.
+        self.lock = threading.Lock()
+
+    def in_seed(self) -> bool:
+        """Whether the event being handed over now is one the seed already holds."""
+        return self.catching_up and threading.current_thread() is self.worker
+
+    def caught_up(self) -> None:
+        self.catching_up = False
