@@ -148,10 +148,10 @@ def test_a_deferred_tap_takes_its_events_as_dispy_queues_them_and_the_users_call
         # what dispy's scheduler does for every event (dispy/__init__.py: worker_Q.put)
         scheduler.worker_Q.put((cluster.cluster_status, (dispy.DispyNode.Initialized, node, None)))
         # ours is in the hub's inbox before put returns, not after a hop to dispy's worker thread
-        assert len(fed) == 2 and isinstance(fed[1], Deferred) and fed[1].args[:3] == ("compute", dispy.DispyNode.Initialized, node)
+        assert len(fed) == 2 and type(fed[1]) is Deferred and fed[1][1:4] == ("compute", dispy.DispyNode.Initialized, node)
         assert done.wait(10), "the user's callback never ran"
         assert user_threads == [scheduler.worker_thread]  # still on dispy's worker thread
-        event = fed[1].make(*fed[1].args)  # what the hub's loop makes of it
+        event = fed[1][0](*fed[1][1:])  # what the hub's loop makes of it
         assert isinstance(event, StatusEvent) and event.node.ip_addr == "127.0.0.2"
         # detached: the user's callback is back and goes through the queue as before
         assert a.detach(cluster) and cluster.cluster_status is user_status

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from dispymon.model import events as ev
-from dispymon.model.events import Deferred
+from dispymon.model.events import deferred
 from dispymon.runtime.hub import DRAIN_LIMIT, Hub
 from factories import attached, job, node, status
 
@@ -85,11 +85,11 @@ async def test_a_readers_drain_takes_what_was_there_when_it_began():
     def chain(k: int):
         made.append(k)
         if k < 100_000:  # a bound for the test's sake: unbounded, drain() would run to it
-            hub.feed(Deferred(chain, (k + 1,)))
+            hub.feed(deferred(chain, k + 1))
         return None
 
     hub.feed(attached("c"))
-    hub.feed(Deferred(chain, (0,)))
+    hub.feed(deferred(chain, 0))
     assert "c" in hub.read().clusters and made == [0]
 
 

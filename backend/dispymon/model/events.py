@@ -8,7 +8,7 @@ through without a lookup on dispy's callback thread.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, TypeAlias
 
 # Node statuses (dispy.DispyNode.*)
 NODE_INITIALIZED = 4
@@ -157,15 +157,17 @@ Event = (
 )
 
 
-class Deferred(NamedTuple):
-    """An event the hub's loop makes: `make(*args)` (None: nothing to apply).
+# A deferred event: a plain tuple `(make, *args)`; the hub's loop applies
+# `make(*args)` (None: nothing to apply). The dispy adapter feeds these so its
+# callback on dispy's thread only appends, leaving the copying of dispy's
+# objects to the loop. A plain tuple, named by this alias: a tuple display is
+# the cheapest object Python makes on that hot path (a NamedTuple, even built
+# with tuple.__new__, costs about 100 ns more per event; benchmark 1 measures
+# the tap). Every event is a NamedTuple, so `type(item) is Deferred` (tuple
+# itself) tells a deferred one apart.
+Deferred: TypeAlias = tuple
 
-    The dispy adapter feeds these so its callback on dispy's thread only
-    appends, leaving the copying of dispy's objects to the loop. On that hot
-    path it is built with `tuple.__new__(Deferred, (make, args))`: NamedTuple's
-    own constructor is a Python call, about twice the cost (benchmark 1 in
-    docs/benchmarks.md measures the tap).
-    """
 
-    make: Callable[..., Event | None]
-    args: tuple[Any, ...]
+def deferred(make: Callable[..., Event | None], *args: Any) -> Deferred:
+    """A deferred event (the tap writes the tuple out: one call fewer)."""
+    return (make, *args)

@@ -23,7 +23,7 @@ has asked for, and each drain costs the cluster: on dispy's process the
 loop takes the GIL from dispy's threads, and a drain has a fixed cost
 besides its events.
 
-An adapter may also feed a `Deferred(make, args)`: the loop calls
+An adapter may also feed a `Deferred`, a plain tuple `(make, *args)`: the loop calls
 `make(*args)` for the event (None: nothing to apply). The dispy adapter uses
 it to leave copying dispy's objects to the loop, so its callback on dispy's
 thread does no more than an append.
@@ -135,8 +135,8 @@ class Hub:
             taken += 1
             try:
                 kind = type(event)
-                if kind is Deferred:
-                    event = event[0](*event[1])
+                if kind is Deferred:  # (make, *args): events are NamedTuples
+                    event = event[0](*event[1:])
                     if event is None:
                         continue
                     kind = type(event)

@@ -15,14 +15,10 @@ import threading
 from typing import Any, Callable
 
 from dispymon.features.history import TRACEBACK_KEEP, brief_exception
-from dispymon.model.events import JOB_DONE_STATUSES, AvailInfo, Deferred, Event, JobInfo, NodeInfo, StatusEvent
+from dispymon.model.events import JOB_DONE_STATUSES, AvailInfo, Event, JobInfo, NodeInfo, StatusEvent
 from dispymon.model.text import LIMIT, safe_str
 
 log = logging.getLogger("dispymon.adapters.dispy")
-
-# Deferred's fields without NamedTuple's Python-level constructor: this runs
-# for every event on dispy's thread (see Deferred)
-_new_tuple = tuple.__new__
 
 Feed = Callable[[Event], None]
 StatusCallback = Callable[[Any, Any, Any], None]
@@ -137,7 +133,7 @@ def _record(feed: Feed, name: str, status: int, node: Any, job: Any, hidden: Any
     """
     try:
         if defer:
-            feed(_new_tuple(Deferred, (status_event, (name, status, node, job, hidden))))
+            feed((status_event, name, status, node, job, hidden))  # a Deferred (events.py)
             return
         event = status_event(name, status, node, job, hidden)
         if event is not None:
@@ -153,7 +149,7 @@ def _make_tap(feed: Feed, name: str, chained: StatusCallback | None, hidden: Any
         # _record's deferred path, inlined: this runs for every event on dispy's thread
         def record(status: int, node: Any, job: Any) -> None:
             try:
-                feed(_new_tuple(Deferred, (status_event, (name, status, node, job, hidden))))
+                feed((status_event, name, status, node, job, hidden))  # a Deferred (events.py)
             except Exception:  # never let the dashboard break dispy's thread
                 log.exception("dispymon could not record a status event of %s", name)
 
