@@ -184,8 +184,10 @@ async def test_several_clusters_add_and_delete_live(local_nodes, new_cluster, ne
             assert set(per_node) == set(ips) and sum(n["jobs_done"] for n in per_node.values()) == count
 
         server.del_cluster(b)
-        await ws.until(lambda m: "beta" not in m.clusters, what="beta removed live")
-        assert any(msg["type"] == "delta" and msg.get("clusters", {}).get("beta", 1) is None for msg in ws.messages)
+        # live: a delta says so (null), unasked
+        await ws.until(lambda m: any(msg["type"] == "delta" and msg.get("clusters", {}).get("beta", 1) is None
+                                     for msg in m.messages), what="beta removed live", fresh=False)  # fmt: skip
+        await ws.until(lambda m: "beta" not in m.clusters, what="beta gone from the server's state")
         assert b.cluster_status is None  # its callback as before
         await asyncio.gather(run_jobs(a, 2), run_jobs(b, 2))
         await ws.until(done("alpha", 6), what="alpha still live")
