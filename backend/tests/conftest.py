@@ -14,7 +14,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from dispymon.transport.codec import decode, encode  # noqa: E402
 from dispymon.adapters.localnodes import LocalCluster, free_port_base  # noqa: E402
-from mirror import Mirror  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -86,12 +85,24 @@ def local_nodes(tmp_path: Path, dispy_port: int):
 
 
 class WSClient:
-    """A protocol client for tests: receives frames into a Mirror."""
+    """A protocol client for tests, reading what a browser is told without a
+    copy of the browser's reducer: the latest snapshot (the server's whole
+    state when it was sent), hello, and the results by id. Deltas are checked
+    for their sequence numbers only; that snapshot + deltas rebuild the state
+    is the golden frames' test (test_golden.py, frontend core/golden.test.ts).
+    """
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
-        self.mirror = Mirror()
         self.messages: list[dict[str, Any]] = []
+        self.hello: dict[str, Any] | None = None
+        self.results: dict[Any, dict[str, Any]] = {}
+        self.seq: int | None = None  # of the last snapshot or delta
+        # from the latest snapshot
+        self.clusters: dict[str, Any] = {}
+        self.settings: dict[str, Any] = {}
+        self.audit: list[dict[str, Any]] = []
+        self.node_jobs: dict[str, Any] | None = None
 
     async def recv(self, timeout: float = 10.0) -> dict[str, Any]:
         msg = await self.ws.receive(timeout=timeout)
@@ -99,30 +110,73 @@ class WSClient:
             raise AssertionError(f"expected a binary frame, got {msg.type} {msg.data!r} {msg.extra!r}")
         message = decode(msg.data)
         self.messages.append(message)
-        self.mirror.apply(message)
+        self.take(message)
         return message
+
+    def take(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "hello":
+            self.hello = message
+        elif kind == "result":
+            self.results[message["id"]] = message
+        elif kind == "snapshot":
+            self.seq = message["seq"]
+            self.clusters, self.settings = message["clusters"], message["settings"]
+            self.audit, self.node_jobs = message["audit"], message["node_jobs"]
+        elif kind == "delta":
+            # each delta is the next of its connection (a gap would make a browser resync)
+            assert self.seq is not None and message["seq"] == self.seq + 1, f"delta {message['seq']} after {self.seq}"
+            self.seq = message["seq"]
+
+    def last_sent(self, cluster: str, *path: str) -> Any:
+        """The value at `path` in a cluster's record as last sent (a snapshot or a
+        delta; a delta carries what changed, so the last one to carry it has it),
+        for tests that read the frames sent before a close (no resync then)."""
+        for message in reversed(self.messages):
+            value: Any = message.get("clusters", {}) if message["type"] in ("snapshot", "delta") else {}
+            value = value.get(cluster)
+            for key in path:
+                if not isinstance(value, dict) or key not in value:
+                    value = None
+                    break
+                value = value[key]
+            if value is not None:
+                return value
+        raise KeyError((cluster, *path))
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send_bytes(encode(message))
 
-    async def until(self, predicate: Callable[[Mirror], Any], timeout: float = 30.0, what: str = "state") -> None:
-        """Receive until `predicate(mirror)` holds; one that cannot be evaluated
-        yet (a cluster or node not arrived: KeyError) counts as not holding."""
+    async def until(self, predicate: Callable[["WSClient"], Any], timeout: float = 30.0, what: str = "state",
+                    fresh: bool = True) -> None:  # fmt: skip
+        """Receive until `predicate(self)` holds; one that cannot be evaluated
+        yet (a cluster or node not arrived: KeyError) counts as not holding.
+
+        `fresh`: while it does not hold, ask for a snapshot (`resync`, at most
+        five a second), so a predicate on the state reads the server's whole
+        state; False for predicates on frames or results (a resync is a
+        message: it would count in rate limits and resync counters, and bring
+        a paused browser a snapshot)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        next_resync = loop.time()
 
         def holds() -> bool:
             try:
-                return bool(predicate(self.mirror))
+                return bool(predicate(self))
             except (KeyError, IndexError, TypeError):
                 return False
 
         while not holds():
-            left = deadline - loop.time()
+            now = loop.time()
+            left = deadline - now
             if left <= 0:
-                raise AssertionError(f"timed out waiting for {what}; last state {self.mirror.clusters!r}")
+                raise AssertionError(f"timed out waiting for {what}; last state {self.clusters!r}")
+            if fresh and now >= next_resync:
+                await self.send({"type": "resync"})
+                next_resync = now + 0.2
             try:
-                await self.recv(timeout=left)
+                await self.recv(timeout=min(left, next_resync - now) if fresh and next_resync > now else left)
             except asyncio.TimeoutError:
                 continue
 

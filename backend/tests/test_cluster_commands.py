@@ -71,8 +71,8 @@ async def dashboard(aiohttp_client, static_dir, add_node_wait):
     async def call(ws: WSClient, name: str, **args):
         cid = next(ids)
         await ws.send({"type": "command", "id": cid, "name": name, "args": args})
-        await ws.until(lambda m: cid in m.results, timeout=30, what=f"result of {name}")
-        return ws.mirror.results[cid]
+        await ws.until(lambda m: cid in m.results, timeout=30, what=f"result of {name}", fresh=False)
+        return ws.results[cid]
 
     def new_cluster(nodes: list[str], port: int, **kwargs) -> dispy.JobCluster:
         c = dispy.JobCluster(compute, nodes=nodes, host="127.0.0.1", dispy_port=port, setup=setup,
@@ -107,7 +107,7 @@ async def test_node_page_jobs_and_terminate(local_nodes, dashboard):
         job.id = f"job-{i}"
     await wait_running(jobs, 2)  # two CPUs: the third job waits in the queue
     await page.until(lambda m: m.node_jobs and len(m.node_jobs["jobs"]) == 2, what="2 running jobs on the node page")
-    shown = {j["id"]: j for j in page.mirror.node_jobs["jobs"].values()}
+    shown = {j["id"]: j for j in page.node_jobs["jobs"].values()}
     assert set(shown) == {"job-0", "job-1"}
     assert shown["job-0"]["args"] == "60, Readable(1)" and shown["job-0"]["kwargs"] == "label=first"
     assert shown["job-1"]["args"] == "60, <unprintable Unprintable: __str__ raised RuntimeError>"
@@ -122,8 +122,8 @@ async def test_node_page_jobs_and_terminate(local_nodes, dashboard):
     # the terminated jobs leave the list; the queued one takes their place
     await page.until(lambda m: [j["id"] for j in m.node_jobs["jobs"].values()] == ["job-2"], what="terminated jobs leaving")
     await monitor.until(lambda m: m.clusters["compute"]["jobs"]["terminated"] == 2, what="terminated counted as done")
-    assert monitor.mirror.clusters["compute"]["jobs"]["done"] == 2
-    assert monitor.mirror.node_jobs is None
+    assert monitor.clusters["compute"]["jobs"]["done"] == 2
+    assert monitor.node_jobs is None
     assert not any(msg.get("node_jobs") for msg in monitor.messages)  # job details only go to node pages
     again = await call(page, "terminate_jobs", uids=uids[:1])
     assert again["value"]["results"] == {str(uids[0]): "already_finished"}
@@ -190,7 +190,7 @@ async def test_manage_nodes_on_a_real_cluster(local_nodes, dashboard):
     assert b not in {j.ip_addr for j in jobs}
     refused = await call(ws, "allocate_node", ip=b)
     assert refused["error"]["code"] == "not_allowed"
-    assert [e["action"] for e in ws.mirror.audit] == [
+    assert [e["action"] for e in ws.audit] == [
         "add_node", "set_node_cpus", "deallocate_node", "allocate_node", "close_node"]  # fmt: skip
 
 
@@ -202,7 +202,7 @@ async def test_adding_a_host_where_no_node_runs_fails_after_the_wait(local_nodes
     bad = await call(ws, "add_node", host="no-such-host.invalid")
     assert bad["error"]["code"] == "not_found" and "cannot resolve" in bad["error"]["message"]
     await ws.until(lambda m: m.audit and m.audit[-1]["state"] == "failed", what="failed audit entry")
-    assert ws.mirror.audit[-1]["target"] == "no-such-host.invalid"
+    assert ws.audit[-1]["target"] == "no-such-host.invalid"
 
 
 def audit_entry(m, entry_id: int) -> dict | None:
@@ -232,7 +232,7 @@ async def test_a_closed_node_stays_closed_when_another_node_is_added(local_nodes
     ran_on = {j.ip_addr for j in jobs}  # dispy's own record of where each job ran
     assert c_node.ip in ran_on
     assert b not in ran_on, "the closed node took jobs again"
-    assert ws.mirror.clusters["compute"]["nodes"][b]["status"] == "closed"
+    assert ws.clusters["compute"]["nodes"][b]["status"] == "closed"
     # adding the closed node itself is refused (dispy would re-enable it without the computation)
     again = await call(ws, "add_node", host=b, cluster="compute")
     assert again["error"]["code"] == "not_allowed", again
@@ -249,7 +249,7 @@ async def test_an_added_node_that_joins_after_the_wait_is_shown_joined(local_nod
     added = await call(ws, "add_node", host=late_ip, cluster="compute")
     entry = added["value"]["audit_id"]
     await ws.until(lambda m: audit_entry(m, entry)["state"] == "failed", what="the wait running out")
-    assert "within 1 s" in audit_entry(ws.mirror, entry)["message"]
+    assert "within 1 s" in audit_entry(ws, entry)["message"]
 
     nodes.add(late_ip, cpus=1)  # the node starts after the wait ran out
     # dispy still has the address in its node specs: it takes the node when it announces itself
@@ -257,7 +257,7 @@ async def test_an_added_node_that_joins_after_the_wait_is_shown_joined(local_nod
     jobs = await run_batch(cluster, 8)
     assert late_ip in {j.ip_addr for j in jobs}, "dispy did not use the late node"
     await ws.until(lambda m: audit_entry(m, entry)["state"] == "ok", what="the entry turning ok")
-    shown = audit_entry(ws.mirror, entry)
+    shown = audit_entry(ws, entry)
     assert shown["message"].startswith(f"node {late_ip} joined ") and "after it was added" in shown["message"]
     assert "after the 1 s wait" in shown["message"]
 
@@ -288,7 +288,7 @@ async def test_a_closed_node_the_program_itself_takes_back_is_told_in_the_audit_
     jobs = await run_batch(cluster, 16)
     assert b in {j.ip_addr for j in jobs}, "dispy did not take b back"  # so the entry below is the truth
     await ws.until(lambda m: any(e["action"] == "node_reopened" for e in m.audit), what="the audit entry")
-    entry = next(e for e in ws.mirror.audit if e["action"] == "node_reopened")
+    entry = next(e for e in ws.audit if e["action"] == "node_reopened")
     assert (entry["target"], entry["cluster"], entry["state"], entry["who"]) == (b, "compute", "failed", None)
 
 
@@ -308,7 +308,7 @@ async def test_a_deallocated_node_stays_deallocated_when_another_node_is_added(l
     ran_on = {j.ip_addr for j in await run_batch(cluster, 16)}
     assert c_node.ip in ran_on
     assert b not in ran_on, "the deallocated node took jobs again"
-    assert ws.mirror.clusters["compute"]["nodes"][b]["status"] == "deallocated"
+    assert ws.clusters["compute"]["nodes"][b]["status"] == "deallocated"
     # Allocate (the explicit way back) still works
     assert (await call(ws, "allocate_node", ip=b))["ok"]
     assert b in {j.ip_addr for j in await run_batch(cluster, 16)}

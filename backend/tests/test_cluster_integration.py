@@ -75,16 +75,16 @@ async def test_n_jobs_final_state_matches_dispy(local_nodes, dashboard):
         return bool(c) and c["jobs"]["done"] == n and all(x["busy"] == 0 for x in c["nodes"].values())
 
     await ws.until(settled, timeout=30, what=f"{n} jobs done and nodes idle")
-    c = ws.mirror.clusters["compute"]
+    c = ws.clusters["compute"]
     assert {ip: x["jobs_done"] for ip, x in c["nodes"].items()} == want
     assert c["jobs"] == dict(submitted=n, queued=0, running=0, done=n, finished=n, failed=0,
                              cancelled=0, terminated=0, abandoned=0)  # fmt: skip
     assert all(x["status"] == "initialized" and x["cpus"] == 2 for x in c["nodes"].values())
-    assert ws.mirror.clusters == hub.read().snapshot()[0]["clusters"]
+    assert ws.clusters == hub.read().snapshot()[0]["clusters"]
     # the nodes have psutil: their avail info arrives with the pulses (1 s)
     await ws.until(lambda m: all(x["avail_info"] for x in m.clusters["compute"]["nodes"].values()),
                    timeout=20, what="avail info from every node")  # fmt: skip
-    for x in ws.mirror.clusters["compute"]["nodes"].values():
+    for x in ws.clusters["compute"]["nodes"].values():
         info = x["avail_info"]
         assert 0 <= info["cpu"] <= 100 and info["memory"] > 0 and info["disk"] > 0 and 0 <= info["swap"] <= 100
 
@@ -105,7 +105,7 @@ async def test_failed_and_terminated_jobs_are_told_apart(local_nodes, dashboard)
     await asyncio.to_thread(long)
     assert failing.exception and "ValueError" in failing.exception
     await ws.until(lambda m: m.clusters["compute"]["jobs"]["done"] == 2, what="both jobs done")
-    jobs = ws.mirror.clusters["compute"]["jobs"]
+    jobs = ws.clusters["compute"]["jobs"]
     assert (jobs["failed"], jobs["terminated"], jobs["finished"], jobs["running"]) == (1, 1, 0, 0)
 
 
@@ -122,5 +122,5 @@ async def test_nodes_initialised_before_attach_are_seeded(local_nodes, dashboard
     adapter.attach(cluster)
     ws = await connect()
     await ws.until(lambda m: len(m.clusters.get("compute", {}).get("nodes", {})) == 2, what="seeded nodes")
-    c = ws.mirror.clusters["compute"]
+    c = ws.clusters["compute"]
     assert {ip: x["jobs_done"] for ip, x in c["nodes"].items()} == {n.ip_addr: n.jobs_done for n in status.nodes}

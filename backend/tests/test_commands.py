@@ -87,8 +87,8 @@ async def served(aiohttp_client, static_dir):
 
 async def call(ws: WSClient, cid, name, args=None, **extra):
     await ws.send({"type": "command", "id": cid, "name": name, "args": args if args is not None else {}, **extra})
-    await ws.until(lambda m: cid in m.results, timeout=10, what=f"result {cid}")
-    return ws.mirror.results[cid]
+    await ws.until(lambda m: cid in m.results, timeout=10, what=f"result {cid}", fresh=False)
+    return ws.results[cid]
 
 
 def error_of(result):
@@ -140,7 +140,7 @@ async def test_command_without_usable_id_gets_an_error_message(served):
 async def test_show_job_args_reaches_every_browser(served):
     hub, _, connect = served
     a, b = await connect(), await connect()
-    assert a.mirror.settings == {"show_job_args": True}
+    assert a.settings == {"show_job_args": True}
     result = await call(a, 7, "set_show_job_args", {"value": False})
     assert result == {"type": "result", "id": 7, "ok": True, "value": {"show_job_args": False}}
     await b.until(lambda m: m.settings == {"show_job_args": False}, what="the setting in the other browser")
@@ -156,7 +156,7 @@ async def test_terminate_reports_each_job(served):
     assert result["value"] == {"results": {"11": "terminated", "12": "already_finished", "13": "not_found"}}
     assert [c[:2] for c in control.calls] == [("cancel", "jc")]
     await ws.until(lambda m: m.audit and m.audit[-1]["action"] == "terminate_jobs", what="audit entry")
-    assert ws.mirror.audit[-1]["message"] == "1 already finished, 1 not found, 1 terminated"
+    assert ws.audit[-1]["message"] == "1 already finished, 1 not found, 1 terminated"
 
 
 async def test_node_actions_show_their_effect_though_dispy_sends_no_event(served):
@@ -175,10 +175,10 @@ async def test_node_actions_show_their_effect_though_dispy_sends_no_event(served
             1, "closed", "initialized", "deallocated")  # fmt: skip
 
     await other.until(shown, what="the effects in another browser")
-    actions = [(e["action"], e["target"], e["state"]) for e in other.mirror.audit]
+    actions = [(e["action"], e["target"], e["state"]) for e in other.audit]
     assert actions == [("set_node_cpus", "127.0.0.2", "ok"), ("deallocate_node", "127.0.0.3", "ok"),
                        ("close_node", "127.0.0.2", "ok"), ("allocate_node", "127.0.0.3", "ok")]  # fmt: skip
-    assert other.mirror.audit[0]["message"] == "node 127.0.0.2 now uses 1 CPU"  # plain English
+    assert other.audit[0]["message"] == "node 127.0.0.2 now uses 1 CPU"  # plain English
     # a closed address cannot be added again either (dispy would re-enable it without the computation)
     code, message = error_of(await call(ws, 6, "add_node", {"host": "127.0.0.2", "cluster": "jc"}))
     assert code == "not_allowed" and "stays closed" in message
@@ -199,9 +199,9 @@ async def test_add_node_is_pending_until_the_node_initialises_or_fails_after_the
         return {e["id"]: (e["state"], e["message"]) for e in m.audit}
 
     await ws.until(lambda m: entries(m).get(first["value"]["audit_id"], ("",))[0] == "ok", what="added node ok")
-    assert entries(ws.mirror)[first["value"]["audit_id"]][1] == "node 127.0.0.9 initialised with 2 CPUs"
+    assert entries(ws)[first["value"]["audit_id"]][1] == "node 127.0.0.9 initialised with 2 CPUs"
     await ws.until(lambda m: entries(m).get(wild["value"]["audit_id"], ("",))[0] == "failed", what="wildcard timed out")
-    assert entries(ws.mirror)[wild["value"]["audit_id"]][1].startswith("no dispynode answered at 127.0.1.* within 0.5 s")
+    assert entries(ws)[wild["value"]["audit_id"]][1].startswith("no dispynode answered at 127.0.1.* within 0.5 s")
 
 
 async def test_a_slow_cluster_call_times_out_without_stalling_other_browsers(served):

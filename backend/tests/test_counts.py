@@ -68,8 +68,8 @@ async def test_the_combined_status_recipe_counts_each_job_once(local_nodes, new_
     async with aiohttp.ClientSession() as session:
         ws = await connect(session, server)
         await ws.until(lambda m: done("beta", 12)(m) and done("alpha", 5)(m), what="both clusters' jobs")
-        check_against_dispy(ws.mirror.clusters["beta"], b, b_jobs)
-        check_against_dispy(ws.mirror.clusters["alpha"], a, a_jobs)
+        check_against_dispy(ws.clusters["beta"], b, b_jobs)
+        check_against_dispy(ws.clusters["alpha"], a, a_jobs)
 
 
 async def test_the_combined_status_recipe_as_the_seed_writes_it(local_nodes, new_cluster, new_server):
@@ -90,7 +90,7 @@ async def test_the_combined_status_recipe_as_the_seed_writes_it(local_nodes, new
     async with aiohttp.ClientSession() as session:
         ws = await connect(session, server)
         await ws.until(done("beta", 12), what="beta's jobs")
-        check_against_dispy(ws.mirror.clusters["beta"], b, jobs)
+        check_against_dispy(ws.clusters["beta"], b, jobs)
 
 
 async def test_a_server_made_after_jobs_ran_counts_what_dispy_knows(local_nodes, new_cluster, new_server):
@@ -103,14 +103,14 @@ async def test_a_server_made_after_jobs_ran_counts_what_dispy_knows(local_nodes,
     server = await asyncio.to_thread(new_server, cluster, poll_sec=0.1)
     async with aiohttp.ClientSession() as session:
         ws = await connect(session, server)
-        first = ws.mirror.clusters["alpha"]["jobs"]
+        first = ws.clusters["alpha"]["jobs"]
         # every job was submitted before the server existed, none was cancelled
         assert first["submitted"] == len(jobs)
         assert first["submitted"] == first["done"] + first["queued"] + first["running"]
         assert first["done"] >= 3 and first["finished"] + first["failed"] <= first["done"]
         await finish(jobs)
         await ws.until(done("alpha", len(jobs)), what="all jobs done")
-        shown = ws.mirror.clusters["alpha"]
+        shown = ws.clusters["alpha"]
         check_against_dispy(shown, cluster, jobs, seen_from_start=False)
         assert shown["jobs"]["done"] == sum(n["jobs_done"] for n in shown["nodes"].values())
 

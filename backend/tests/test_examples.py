@@ -64,13 +64,13 @@ class Example:
     async def call(self, ws: WSClient, name: str, **args) -> dict:
         cid = next(self.ids)
         await ws.send({"type": "command", "id": cid, "name": name, "args": args})
-        await ws.until(lambda m: cid in m.results, timeout=30, what=f"result of {name}")
-        return ws.mirror.results[cid]
+        await ws.until(lambda m: cid in m.results, timeout=30, what=f"result of {name}", fresh=False)
+        return ws.results[cid]
 
     async def final_state(self, ws: WSClient) -> None:
         """Read until the server closes: what came before the close is the final state."""
         while (msg := await ws.ws.receive(timeout=60)).type == aiohttp.WSMsgType.BINARY:
-            ws.mirror.apply(decode(msg.data))
+            ws.messages.append(decode(msg.data))
         assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1001, msg
 
     async def exit_code(self) -> int:
@@ -89,7 +89,7 @@ async def node_jobs(ws: WSClient, ip: str) -> dict:
     """The Node page of `ip`: its running jobs (a fresh snapshot)."""
     await ws.send({"type": "view", "node": ip})
     await ws.until(lambda m: m.node_jobs is not None and m.node_jobs["ip_addr"] == ip, what=f"{ip}'s jobs")
-    return ws.mirror.node_jobs["jobs"]
+    return ws.node_jobs["jobs"]
 
 
 async def test_sleeper_example_is_monitored_and_managed(local_nodes, tmp_path):
@@ -103,7 +103,7 @@ async def test_sleeper_example_is_monitored_and_managed(local_nodes, tmp_path):
             ws = await example.connect(session)
             await ws.until(lambda m: m.clusters.get("compute", {}).get("jobs", {}).get("running") == 8,
                            timeout=60, what="the 8 jobs running")  # fmt: skip
-            shown = ws.mirror.clusters["compute"]
+            shown = ws.clusters["compute"]
             assert shown["jobs"]["submitted"] == 8 and shown["jobs"]["done"] == 0
             assert {ip: n["busy"] for ip, n in shown["nodes"].items()} == {n.ip: 2 for n in nodes.nodes}
             uids = []
@@ -116,7 +116,7 @@ async def test_sleeper_example_is_monitored_and_managed(local_nodes, tmp_path):
             result = await example.call(ws, "terminate_jobs", uids=uids)
             assert set(result["value"]["results"].values()) == {"terminated"}, result
             await example.final_state(ws)  # cluster.wait() returns; the program shuts the server down
-            assert ws.mirror.clusters["compute"]["jobs"]["terminated"] == 8
+            assert ws.last_sent("compute", "jobs")["terminated"] == 8
         assert await example.exit_code() == 0, example.output()
     finally:
         example.stop()
@@ -146,7 +146,7 @@ async def test_objects_example_shows_jobs_with_their_str(local_nodes, tmp_path):
                 assert re.fullmatch(rf"C\({job_id}, \d\.\d{{4}}\)", job["args"]), job
                 assert re.fullmatch(r"n=\d+", job["kwargs"]) and 5 <= int(job["kwargs"][2:]) <= 20, job
             await example.final_state(ws)
-            jobs = ws.mirror.clusters["compute"]["jobs"]
+            jobs = ws.last_sent("compute", "jobs")
             assert (jobs["finished"], jobs["submitted"], jobs["running"]) == (8, 8, 0), jobs
         assert await example.exit_code() == 0, example.output()
     finally:

@@ -124,10 +124,10 @@ async def test_one_import_line_serves_the_cluster(local_nodes, new_cluster, new_
         async with session.get(server.url) as page:
             assert page.status == 200 and "dispymon test" in await page.text()
         ws = await connect(session, server)
-        assert ws.mirror.hello["poll_sec"] == 0.1 and ws.mirror.clusters["alpha"]["kind"] == "JobCluster"
+        assert ws.hello["poll_sec"] == 0.1 and ws.clusters["alpha"]["kind"] == "JobCluster"
         await run_jobs(cluster, 12)
         await ws.until(done("alpha", 12), what="12 jobs done")
-        shown = ws.mirror.clusters["alpha"]
+        shown = ws.clusters["alpha"]
         status = await asyncio.to_thread(cluster.status)
         want = {n.ip_addr: n.jobs_done for n in status.nodes}
         assert {ip: n["jobs_done"] for ip, n in shown["nodes"].items()} == want
@@ -157,8 +157,8 @@ async def test_a_users_callback_is_kept_and_chains_to_cluster_status(local_nodes
         ws = await connect(session, http_server)
         await run_jobs(cluster, 8)
         await ws.until(done("alpha", 8), what="8 jobs done through the chained callback")
-        assert set(ws.mirror.clusters) == {"alpha"}
-        assert sum(n["jobs_done"] for n in ws.mirror.clusters["alpha"]["nodes"].values()) == 8
+        assert set(ws.clusters) == {"alpha"}
+        assert sum(n["jobs_done"] for n in ws.clusters["alpha"]["nodes"].values()) == 8
     assert seen.count(dispy.DispyJob.Finished) == 8
     await asyncio.to_thread(http_server.shutdown)
     assert cluster.cluster_status is mine
@@ -178,18 +178,20 @@ async def test_several_clusters_add_and_delete_live(local_nodes, new_cluster, ne
         assert 'cluster "beta" is already added' in caplog.text
         await asyncio.gather(run_jobs(a, 4), run_jobs(b, 6))
         await ws.until(lambda m: done("alpha", 4)(m) and done("beta", 6)(m), what="both clusters' jobs")
-        assert set(ws.mirror.clusters) == {"alpha", "beta"}
+        assert set(ws.clusters) == {"alpha", "beta"}
         for name, count in (("alpha", 4), ("beta", 6)):
-            per_node = ws.mirror.clusters[name]["nodes"]
+            per_node = ws.clusters[name]["nodes"]
             assert set(per_node) == set(ips) and sum(n["jobs_done"] for n in per_node.values()) == count
 
         server.del_cluster(b)
-        await ws.until(lambda m: "beta" not in m.clusters, what="beta removed live")
-        assert any(msg["type"] == "delta" and msg.get("clusters", {}).get("beta", 1) is None for msg in ws.messages)
+        # live: a delta says so (null), unasked
+        await ws.until(lambda m: any(msg["type"] == "delta" and msg.get("clusters", {}).get("beta", 1) is None
+                                     for msg in m.messages), what="beta removed live", fresh=False)  # fmt: skip
+        await ws.until(lambda m: "beta" not in m.clusters, what="beta gone from the server's state")
         assert b.cluster_status is None  # its callback as before
         await asyncio.gather(run_jobs(a, 2), run_jobs(b, 2))
         await ws.until(done("alpha", 6), what="alpha still live")
-        assert set(ws.mirror.clusters) == {"alpha"}
+        assert set(ws.clusters) == {"alpha"}
 
 
 async def test_cluster_status_passed_to_another_cluster_shows_it_too(local_nodes, new_cluster, new_server):
@@ -205,7 +207,7 @@ async def test_cluster_status_passed_to_another_cluster_shows_it_too(local_nodes
         await asyncio.gather(run_jobs(a, 3), run_jobs(b, 5))
         await ws.until(lambda m: done("alpha", 3)(m) and done("beta", 5)(m), what="both clusters' jobs")
         for name, count in (("alpha", 3), ("beta", 5)):
-            assert sum(n["jobs_done"] for n in ws.mirror.clusters[name]["nodes"].values()) == count
+            assert sum(n["jobs_done"] for n in ws.clusters[name]["nodes"].values()) == count
     assert b.cluster_status == server.cluster_status
 
 
@@ -223,7 +225,7 @@ async def test_one_server_per_cluster_on_different_ports(local_nodes, new_cluste
         await asyncio.gather(run_jobs(a, 2), run_jobs(b, 4))
         await ws_a.until(done("alpha", 2), what="alpha's jobs")
         await ws_b.until(done("beta", 4), what="beta's jobs")
-        assert set(ws_a.mirror.clusters) == {"alpha"} and set(ws_b.mirror.clusters) == {"beta"}
+        assert set(ws_a.clusters) == {"alpha"} and set(ws_b.clusters) == {"beta"}
 
 
 async def test_shutdown_sends_every_browser_the_final_state_then_closes(local_nodes, new_cluster, new_server):
@@ -243,14 +245,16 @@ async def test_shutdown_sends_every_browser_the_final_state_then_closes(local_no
             frames = []  # read concurrently: each browser answers the close handshake itself
             while (msg := await browser.ws.receive(timeout=15)).type == aiohttp.WSMsgType.BINARY:
                 frames.append(decode(msg.data))
-                browser.mirror.apply(frames[-1])
+                browser.messages.append(frames[-1])
             return frames, msg
 
         stopping = asyncio.create_task(asyncio.to_thread(server.shutdown, True))
         for browser, (frames, close) in zip(browsers, await asyncio.gather(*map(until_closed, browsers))):
             assert close.type == aiohttp.WSMsgType.CLOSE and close.data == 1001  # going away, after the data
             assert frames and frames[-1]["type"] == "delta"
-            assert done("alpha", 6)(browser.mirror)
+            # the final state: every job done, the nodes idle (as the frames last told them)
+            assert browser.last_sent("alpha", "jobs")["done"] == 6
+            assert all(browser.last_sent("alpha", "nodes", n.ip, "busy") == 0 for n in nodes.nodes)
         await asyncio.wait_for(stopping, 10)
     assert server_threads() == [], "a thread of the server is left"
     assert refused(port)
@@ -311,7 +315,7 @@ async def test_https_and_wss_with_a_self_signed_certificate(certificate, new_clu
         async with session.get(server.url + "assets/app.js", ssl=trust) as asset:
             assert asset.headers["Strict-Transport-Security"] == "max-age=31536000"
         ws = await connect(session, server, ssl=trust)
-        assert set(ws.mirror.clusters) == {"alpha"}
+        assert set(ws.clusters) == {"alpha"}
         with pytest.raises(aiohttp.ClientError):  # plain HTTP is not served there
             async with session.get(server.url.replace("https:", "http:", 1)) as page:
                 await page.read()
@@ -356,14 +360,15 @@ async def test_poll_sec_is_kept_and_zero_starts_browsers_paused(new_cluster, new
     paused = await asyncio.to_thread(new_server, None, poll_sec=0)
     async with aiohttp.ClientSession() as session:
         ws_live, ws_paused = await connect(session, live), await connect(session, paused)
-        assert ws_live.mirror.hello["poll_sec"] == 0.25 and ws_paused.mirror.hello["poll_sec"] == 0
+        assert ws_live.hello["poll_sec"] == 0.25 and ws_paused.hello["poll_sec"] == 0
         live.add_cluster(cluster)
         await ws_live.until(lambda m: "alpha" in m.clusters, what="the cluster pushed")
         paused.add_cluster(cluster)
         with pytest.raises(asyncio.TimeoutError):  # paused: nothing comes on its own
             await ws_paused.recv(timeout=1)
         await ws_paused.send({"type": "flush"})  # the "Update" button
-        await ws_paused.until(lambda m: "alpha" in m.clusters, timeout=5, what="the cluster after Update")
+        await ws_paused.until(lambda m: m.last_sent("alpha", "kind"), timeout=5, what="the cluster after Update",
+                              fresh=False)  # the Update's delta: no resync
 
 
 async def test_tokens_come_from_the_environment_as_for_dispymon_serve(new_server, monkeypatch, capsys):

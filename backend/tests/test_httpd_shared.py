@@ -92,8 +92,8 @@ async def test_shared_job_cluster_is_monitored_and_managed(scheduler, tmp_path):
     async def call(ws: WSClient, name: str, **args):
         cid = next(ids)
         await ws.send({"type": "command", "id": cid, "name": name, "args": args})
-        await ws.until(lambda m: cid in m.results, timeout=30, what=f"result of {name}")
-        return ws.mirror.results[cid]
+        await ws.until(lambda m: cid in m.results, timeout=30, what=f"result of {name}", fresh=False)
+        return ws.results[cid]
 
     try:
         port = await wait_for_port(proc)
@@ -102,7 +102,7 @@ async def test_shared_job_cluster_is_monitored_and_managed(scheduler, tmp_path):
             ws = WSClient(await session.ws_connect(url))
             await ws.until(lambda m: m.clusters.get("compute", {}).get("jobs", {}).get("running") == 4,
                            what="4 jobs running on the shared cluster")  # fmt: skip
-            shown = ws.mirror.clusters["compute"]
+            shown = ws.clusters["compute"]
             assert shown["kind"] == "SharedJobCluster"
             assert set(shown["nodes"]) == {a, b}, "the scheduler's pseudo-node is not a compute node"
             assert all(n["cpus"] == 2 and n["busy"] == 2 for n in shown["nodes"].values())
@@ -110,7 +110,7 @@ async def test_shared_job_cluster_is_monitored_and_managed(scheduler, tmp_path):
             # Node page: the jobs running on a, with their arguments as the seed shows them
             await ws.send({"type": "view", "node": a})
             await ws.until(lambda m: m.node_jobs and len(m.node_jobs["jobs"]) == 2, what="a's running jobs")
-            jobs = list(ws.mirror.node_jobs["jobs"].values())
+            jobs = list(ws.node_jobs["jobs"].values())
             for job in jobs:
                 assert job["args"] == f"C({job['id']}, {int(job['id']) + 0.5:.4f}), 60" and job["cluster"] == "compute"
 
@@ -135,7 +135,7 @@ async def test_shared_job_cluster_is_monitored_and_managed(scheduler, tmp_path):
             assert result["ok"], result
             await ws.until(lambda m: m.clusters["compute"]["nodes"][b]["status"] == "closed", what=f"{b} closed")
             await ws.until(lambda m: m.clusters["compute"]["jobs"]["terminated"] == 3, what="b's 2 jobs terminated")
-            assert [e["action"] for e in ws.mirror.audit if e["state"] == "ok"] == [
+            assert [e["action"] for e in ws.audit if e["state"] == "ok"] == [
                 "terminate_jobs", "deallocate_node", "allocate_node", "close_node"]  # fmt: skip
 
             # end the last job; the program then shuts the server down
@@ -237,4 +237,4 @@ async def test_a_shared_cluster_whose_port_is_taken_says_so_instead_of_hanging(s
 async def node_uids(ws: WSClient, ip: str) -> list[str]:
     await ws.send({"type": "view", "node": ip})
     await ws.until(lambda m: m.node_jobs is not None and m.node_jobs["ip_addr"] == ip, what=f"{ip}'s jobs")
-    return list(ws.mirror.node_jobs["jobs"])
+    return list(ws.node_jobs["jobs"])

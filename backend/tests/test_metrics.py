@@ -42,7 +42,7 @@ async def test_metrics_after_fed_events(aiohttp_client, static_dir):
     await ws.recv()
     await ws.recv()
     await ws.send({"type": "resync"})
-    await ws.until(lambda m: len([x for x in ws.messages if x["type"] == "snapshot"]) == 2, what="the resync's snapshot")
+    await ws.until(lambda m: len([x for x in ws.messages if x["type"] == "snapshot"]) == 2, what="the resync's snapshot", fresh=False)
     r = await client.get("/metrics")
     assert r.status == 200 and r.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
     m = parse(await r.text())

@@ -104,13 +104,13 @@ async def test_a_viewer_sees_but_may_not_command(serve):
     assert (await ws.recv())["role"] == "viewer"
     await ws.until(lambda m: "c" in m.clusters, what="the state")
     await ws.send({"type": "command", "id": 1, "name": "set_show_job_args", "args": {"value": False}})
-    await ws.until(lambda m: 1 in m.results, what="a result")
-    assert ws.mirror.results[1]["error"]["code"] == "not_allowed"
+    await ws.until(lambda m: 1 in m.results, what="a result", fresh=False)
+    assert ws.results[1]["error"]["code"] == "not_allowed"
     op = WSClient(await client.ws_connect("/ws?token=op-secret"))
     await op.recv()
     await op.send({"type": "command", "id": 2, "name": "set_show_job_args", "args": {"value": False}})
-    await op.until(lambda m: 2 in m.results, what="a result")
-    assert op.mirror.results[2]["ok"] is True
+    await op.until(lambda m: 2 in m.results, what="a result", fresh=False)
+    assert op.results[2]["ok"] is True
 
 
 async def test_floods_get_rate_limited_then_closed(serve):
@@ -119,8 +119,8 @@ async def test_floods_get_rate_limited_then_closed(serve):
     await ws.recv()
     for i in range(10):
         await ws.send({"type": "command", "id": i, "name": "set_show_job_args", "args": {"value": True}})
-    await ws.until(lambda m: len(m.results) == 10, what="10 results")
-    codes = [ws.mirror.results[i].get("error", {}).get("code") for i in range(10)]
+    await ws.until(lambda m: len(m.results) == 10, what="10 results", fresh=False)
+    codes = [ws.results[i].get("error", {}).get("code") for i in range(10)]
     assert codes.count("rate_limited") >= 4 and codes[0] is None
     for _ in range(60):
         await ws.ws.send_bytes(encode({"type": "flush"}))

@@ -39,14 +39,14 @@ async def test_hello_snapshot_then_deltas_in_sequence(served):
     hub, client = await served(poll_sec=0.05)
     hub.feed(attached("c", nodes=[(node("127.0.0.2"), ev.NODE_INITIALIZED)]))
     ws = await connect(client)
-    assert ws.mirror.hello["poll_sec"] == 0.05 and ws.mirror.hello["show_job_args"] is True
+    assert ws.hello["poll_sec"] == 0.05 and ws.hello["show_job_args"] is True
     await ws.until(lambda m: "c" in m.clusters, what="cluster c")
     for uid in range(5):
         hub.feed(status("c", ev.JOB_CREATED, None, job(uid, None)))
         hub.feed(status("c", ev.JOB_RUNNING, node(busy=1), job(uid)))
         hub.feed(status("c", ev.JOB_FINISHED, node(jobs_done=uid + 1), job(uid)))
     await ws.until(lambda m: m.clusters["c"]["jobs"]["done"] == 5, what="5 jobs done")
-    assert ws.mirror.clusters == hub.read().snapshot()[0]["clusters"]
+    assert ws.clusters == hub.read().snapshot()[0]["clusters"]
     seqs = [m["seq"] for m in ws.messages if m["type"] in ("snapshot", "delta")]
     assert seqs == list(range(1, len(seqs) + 1))
 
@@ -59,7 +59,7 @@ async def test_two_browsers_both_see_the_full_state(served):
         hub.feed(status("c", ev.NODE_INITIALIZED, node(f"127.0.0.{i}")))
     for ws in (a, b):
         await ws.until(lambda m: len(m.clusters.get("c", {}).get("nodes", {})) == 10, what="10 nodes")
-        assert ws.mirror.clusters == hub.read().snapshot()[0]["clusters"]
+        assert ws.clusters == hub.read().snapshot()[0]["clusters"]
 
 
 async def test_interval_zero_pauses_until_flush(served):
@@ -70,7 +70,7 @@ async def test_interval_zero_pauses_until_flush(served):
     await ws.send({"type": "view", "interval": 0})
     # messages are handled in order: once this snapshot arrives, the pause holds
     await ws.send({"type": "resync"})
-    await ws.until(lambda m: m.seq is not None and ws.messages[-1]["type"] == "snapshot" and len(ws.messages) > 2)
+    await ws.until(lambda m: m.seq is not None and ws.messages[-1]["type"] == "snapshot" and len(ws.messages) > 2, fresh=False)
     hub.feed(status("c", ev.NODE_INITIALIZED, node("127.0.0.2")))
     await hub.settle()
     # paused: the change stays on the server until asked for
@@ -78,9 +78,9 @@ async def test_interval_zero_pauses_until_flush(served):
         while True:
             msg = await ws.recv(timeout=0.5)
             assert "127.0.0.2" not in msg.get("clusters", {}).get("c", {}).get("nodes", {})
-    assert "127.0.0.2" not in ws.mirror.clusters["c"]["nodes"]
+    assert "127.0.0.2" not in ws.clusters["c"]["nodes"]
     await ws.send({"type": "flush"})
-    await ws.until(lambda m: "127.0.0.2" in m.clusters["c"]["nodes"], timeout=5, what="flushed node")
+    await ws.until(lambda m: m.last_sent("c", "nodes", "127.0.0.2"), timeout=5, what="flushed node", fresh=False)
 
 
 async def test_resync_sends_a_fresh_snapshot(served):
@@ -166,7 +166,7 @@ async def test_a_browser_that_stops_reading_slows_nobody(served):
         if uid % 1000 == 0:
             await asyncio.sleep(0)  # let the loop run, as dispy's thread would
     await live.until(lambda m: m.clusters.get("c", {}).get("jobs", {}).get("done") == n, timeout=60, what="all jobs")
-    assert live.mirror.clusters == hub.read().snapshot()[0]["clusters"]
+    assert live.clusters == hub.read().snapshot()[0]["clusters"]
     # no browser holds a queue on the server (a view is a few integers)
     conns = list(client.app[CONNECTIONS])
     assert len(conns) == 2 and all(c.outbox == [] for c in conns)
@@ -216,7 +216,7 @@ async def pause(ws: WSClient) -> None:
     await ws.send({"type": "view", "interval": 0})
     await ws.send({"type": "resync"})
     before = len(ws.messages)
-    await ws.until(lambda m: any(x["type"] == "snapshot" for x in ws.messages[before:]), what="the snapshot after the pause")
+    await ws.until(lambda m: any(x["type"] == "snapshot" for x in ws.messages[before:]), what="the snapshot after the pause", fresh=False)
 
 
 async def answer(ws: WSClient, cid: int, name: str, args: dict | None = None) -> list[dict]:
@@ -252,10 +252,10 @@ async def test_a_paused_browser_gets_query_results_and_no_state_with_them(served
     assert second[-1]["ok"] is True and second[-1]["value"]["total"] == 0
     third = await answer(ws, 3, "history_summary")
     assert states(first + second + third) == []
-    assert "127.0.0.2" not in ws.mirror.clusters["c"]["nodes"]
+    assert "127.0.0.2" not in ws.clusters["c"]["nodes"]
     await ws.send({"type": "flush"})
-    await ws.until(lambda m: "127.0.0.2" in m.clusters["c"]["nodes"], timeout=5, what="the flushed node")
-    assert ws.mirror.clusters == hub.read().snapshot()[0]["clusters"]
+    await ws.until(lambda m: m.last_sent("c", "nodes", "127.0.0.2"), timeout=5, what="the flushed node", fresh=False)
+    assert ws.last_sent("c", "nodes", "127.0.0.2") == hub.read().snapshot()[0]["clusters"]["c"]["nodes"]["127.0.0.2"]
 
 
 async def test_an_action_updates_its_paused_commander_once_and_no_other_browser(served):
@@ -270,13 +270,14 @@ async def test_an_action_updates_its_paused_commander_once_and_no_other_browser(
     acted = await answer(a, 1, "set_show_job_args", {"value": False})
     assert acted[-1] == {"type": "result", "id": 1, "ok": True, "value": {"show_job_args": False}}
     after = await answer(a, 2, "history_summary")  # anything sent after the result is before this
-    assert len(states(acted + after)) <= 1
+    (update,) = states(acted + after)
     # as if it had pressed Update: everything changed so far, its own action too
-    assert a.mirror.settings == {"show_job_args": False}
-    assert a.mirror.clusters == hub.read().snapshot()[0]["clusters"]
+    assert update["type"] == "delta" and update["settings"] == {"show_job_args": False}
+    assert update["clusters"] == {"c": {"nodes": hub.read().snapshot()[0]["clusters"]["c"]["nodes"]}}
     # the other paused browser got nothing, until its own Update
     other = await answer(b, 1, "history_summary") + await answer(b, 2, "history_summary")
-    assert states(other) == [] and b.mirror.settings == {"show_job_args": True}
-    assert "127.0.0.2" not in b.mirror.clusters["c"]["nodes"]
+    assert states(other) == [] and b.settings == {"show_job_args": True}
+    assert "127.0.0.2" not in b.clusters["c"]["nodes"]
     await b.send({"type": "flush"})
-    await b.until(lambda m: m.settings == {"show_job_args": False} and "127.0.0.2" in m.clusters["c"]["nodes"], timeout=5)
+    await b.until(lambda m: m.messages[-1]["settings"] == {"show_job_args": False}
+                  and "127.0.0.2" in m.messages[-1]["clusters"]["c"]["nodes"], timeout=5, fresh=False)  # fmt: skip

@@ -16,9 +16,7 @@ from dispymon.commands.registry import Commands
 from dispymon.runtime.hub import Hub
 from dispymon.adapters.simulated import SimulatedCluster, SimulatedControl, node_address
 from dispymon.model.state import CLOSED, DEALLOCATED, INITIALIZED, State
-from dispymon.model.views import ClientView
 from conftest import wait_until
-from mirror import Mirror
 
 
 def run(nodes=20, cpus=4, events=3000, **kw):
@@ -67,21 +65,6 @@ def test_the_state_agrees_with_the_simulator_after_a_run():
     assert sum(info.jobs_done for info, _ in c.nodes.values()) == sim.jobs_done
     for ip, node in sim.nodes.items():
         assert set(state.running_by_ip.get(ip, {})) == node.running
-
-
-def test_snapshot_and_deltas_rebuild_the_state_of_a_simulated_run():
-    state = State()
-    sim = SimulatedCluster(state.apply, 50, 2)
-    sim.attach()
-    view = ClientView(state, 1.0)
-    mirror = Mirror()
-    mirror.apply(view.snapshot())
-    for _ in range(20):
-        sim.emit(500)
-        message = view.delta()
-        if message is not None:
-            mirror.apply(message)
-    assert mirror.clusters == state.snapshot()[0]["clusters"]
 
 
 def test_the_thread_keeps_its_rate_and_stops():

@@ -33,7 +33,7 @@ async def test_demo_simulate_serves_a_live_simulated_cluster(tmp_path):
         async with aiohttp.ClientSession() as session:
             ws = WSClient(await session.ws_connect(base.split("?")[0].rstrip("/") + "/ws"))
             await ws.until(lambda m: m.clusters, what="the snapshot")
-            (cluster,) = ws.mirror.clusters.values()
+            (cluster,) = ws.clusters.values()
             assert len(cluster["nodes"]) == 300
             done = cluster["jobs"]["done"]
             await ws.until(lambda m: next(iter(m.clusters.values()))["jobs"]["done"] > done + 100, what="jobs finishing")

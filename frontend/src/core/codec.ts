@@ -1,7 +1,10 @@
 // The only module that knows frames are msgpack (design: "only the codec
 // imports msgpack"). Everything else deals in typed message objects.
 import { decode as unpack, encode as pack } from '@msgpack/msgpack';
-import type { ClientMessage, ServerMessage } from './protocol';
+import type { ClientMessage } from './protocol';
+
+/** A decoded frame: a map with a string `type` (protocol.ts's guards tell what it is). */
+export type Frame = { type: string } & Record<string, unknown>;
 
 /** A frame that is not one msgpack map with a string `type`. */
 export class CodecError extends Error {
@@ -14,10 +17,10 @@ export function encode(msg: ClientMessage): Uint8Array {
 
 /**
  * Decodes one binary frame. Only the envelope is checked (a map with a string
- * `type`); callers switch on `type` and ignore types they do not know, so a
- * newer server can add messages without breaking an older page.
+ * `type`); callers check its shape (isServerMessage) and ignore types they do
+ * not know, so a newer server can add messages without breaking an older page.
  */
-export function decode(data: ArrayBuffer | Uint8Array): ServerMessage {
+export function decode(data: ArrayBuffer | Uint8Array): Frame {
   let value: unknown;
   try {
     // Default number decoding: int64 values come back as (possibly rounded)
@@ -32,5 +35,5 @@ export function decode(data: ArrayBuffer | Uint8Array): ServerMessage {
   if (typeof (value as { type?: unknown }).type !== 'string') {
     throw new CodecError('frame has no string "type" field');
   }
-  return value as ServerMessage;
+  return value as Frame;
 }

@@ -149,6 +149,18 @@ export type ErrorCode =
   /** a read-only command sent while this connection's previous one had no result yet */
   | 'busy';
 
+/** Every ErrorCode, at run time (the golden frames check it equals the server's set). */
+export const ERROR_CODES: readonly ErrorCode[] = [
+  'invalid',
+  'unknown_command',
+  'not_found',
+  'not_allowed',
+  'cluster_error',
+  'timeout',
+  'rate_limited',
+  'busy',
+] satisfies readonly ErrorCode[];
+
 export type TerminateOutcome = 'terminated' | 'already_finished' | 'not_found' | 'failed';
 
 /** Each command's args and the `value` of its successful result. */
@@ -208,8 +220,18 @@ export interface Commands {
  */
 export const QUERIES: ReadonlySet<CommandName> = new Set<CommandName>(['history', 'history_summary', 'series']);
 
-/** Close code and reason of a connection whose results piled up unread (docs/protocol.md). */
-export const CLOSE_NOT_READING = 1008;
+/**
+ * The server's close codes and reasons (transport/protocol.py; the golden
+ * frames' manifest checks these against it).
+ */
+export const CLOSES = {
+  /** the server shut down on purpose (1001 "going away") */
+  SERVER_SHUTDOWN: { code: 1001, reason: 'server shutdown' },
+  TOO_MANY_MESSAGES: { code: 1008, reason: 'too many messages' },
+  /** results piled up unread: the page read too slowly, or sent commands faster than it read their results */
+  RESULTS_NOT_READ: { code: 1008, reason: 'results not read' },
+  TEXT_FRAME: { code: 1003, reason: 'text frames are not part of the protocol' },
+} as const;
 
 export const JOB_OUTCOMES = ['finished', 'failed', 'cancelled', 'terminated', 'abandoned'] as const;
 export type JobOutcome = (typeof JOB_OUTCOMES)[number];
@@ -367,3 +389,131 @@ export interface CommandMessage {
 }
 
 export type ClientMessage = ViewMessage | FlushMessage | ResyncMessage | CommandMessage;
+
+// ---- run-time checks of what the server sends ----
+//
+// The codec checks only the envelope (a map with a string `type`); the socket
+// hands a frame on only if it has the shape of its type (the top-level
+// fields, not every record: a snapshot may hold 10,000 nodes). The golden
+// frames (src/test/golden, written by the server's tests) go through these.
+
+/** The fields of each record, as the TypeScript types name them (the golden frames check the server sends these). */
+export const NODE_FIELDS = [
+  'ip_addr',
+  'name',
+  'cpus',
+  'avail_cpus',
+  'busy',
+  'jobs_done',
+  'cpu_time',
+  'tx',
+  'rx',
+  'update_time',
+  'avail_info',
+  'status',
+  'stuck',
+  'stale',
+] as const satisfies readonly (keyof Node)[];
+export const AVAIL_FIELDS = ['cpu', 'memory', 'disk', 'swap'] as const satisfies readonly (keyof AvailInfo)[];
+export const JOBS_FIELDS = [
+  'submitted',
+  'queued',
+  'running',
+  'done',
+  'finished',
+  'failed',
+  'cancelled',
+  'terminated',
+  'abandoned',
+] as const satisfies readonly (keyof Jobs)[];
+export const CLUSTER_FIELDS = ['name', 'kind', 'jobs', 'nodes'] as const satisfies readonly (keyof Cluster)[];
+export const JOB_FIELDS = ['uid', 'cluster', 'id', 'args', 'kwargs', 'start_time', 'ip_addr'] as const satisfies readonly (keyof Job)[];
+export const AUDIT_FIELDS = ['id', 'time', 'action', 'target', 'cluster', 'state', 'message', 'who'] as const satisfies readonly (keyof AuditEntry)[];
+
+// Each list names every field of its type: a field added to a type and not to its list fails to compile.
+type Covers<T, L extends readonly unknown[]> = Exclude<keyof T, L[number]> extends never ? true : never;
+export const FIELD_LISTS_COMPLETE: [
+  Covers<Node, typeof NODE_FIELDS>,
+  Covers<AvailInfo, typeof AVAIL_FIELDS>,
+  Covers<Jobs, typeof JOBS_FIELDS>,
+  Covers<Cluster, typeof CLUSTER_FIELDS>,
+  Covers<Job, typeof JOB_FIELDS>,
+  Covers<AuditEntry, typeof AUDIT_FIELDS>,
+] = [true, true, true, true, true, true];
+
+const ROLES: readonly Role[] = ['operator', 'viewer'];
+
+type Fields = Record<string, unknown>;
+
+const isMap = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isNumber = (v: unknown): v is number => typeof v === 'number';
+
+export function isErrorCode(v: unknown): v is ErrorCode {
+  return (ERROR_CODES as readonly unknown[]).includes(v);
+}
+
+export function isHello(m: Fields): m is Fields & Hello {
+  return (
+    m.type === 'hello' &&
+    isNumber(m.protocol) &&
+    typeof m.server === 'string' &&
+    isNumber(m.poll_sec) &&
+    isNumber(m.min_interval) &&
+    typeof m.show_job_args === 'boolean' &&
+    (ROLES as readonly unknown[]).includes(m.role)
+  );
+}
+
+const isSettings = (v: unknown): v is Settings => isMap(v) && typeof v.show_job_args === 'boolean';
+const isNodeJobs = (v: unknown): v is NodeJobs => isMap(v) && typeof v.ip_addr === 'string' && isMap(v.jobs);
+const isMapOf = (v: unknown, item: (x: unknown) => boolean): boolean => isMap(v) && Object.values(v).every(item);
+
+export function isSnapshot(m: Fields): m is Fields & Snapshot {
+  return (
+    m.type === 'snapshot' &&
+    isNumber(m.seq) &&
+    isSettings(m.settings) &&
+    isMapOf(m.clusters, (c) => isMap(c) && typeof c.name === 'string' && isMap(c.jobs) && isMap(c.nodes)) &&
+    Array.isArray(m.audit) &&
+    (m.node_jobs === null || isNodeJobs(m.node_jobs))
+  );
+}
+
+export function isDelta(m: Fields): m is Fields & Delta {
+  return (
+    m.type === 'delta' &&
+    isNumber(m.seq) &&
+    (m.settings === undefined || isSettings(m.settings)) &&
+    (m.clusters === undefined || isMapOf(m.clusters, (c) => c === null || isMap(c))) &&
+    (m.audit === undefined || Array.isArray(m.audit)) &&
+    (m.node_jobs === undefined || isNodeJobs(m.node_jobs))
+  );
+}
+
+export function isErrorMessage(m: Fields): m is Fields & ErrorMessage {
+  return m.type === 'error' && isErrorCode(m.code) && typeof m.message === 'string';
+}
+
+export function isCommandResult(m: Fields): m is Fields & CommandResult {
+  if (m.type !== 'result' || !(isNumber(m.id) || typeof m.id === 'string')) return false;
+  if (m.ok === true) return 'value' in m;
+  return m.ok === false && isMap(m.error) && isErrorCode(m.error.code) && typeof m.error.message === 'string';
+}
+
+/** A message of a type this page knows, with that type's shape. */
+export function isServerMessage(m: Fields): m is Fields & ServerMessage {
+  switch (m.type) {
+    case 'hello':
+      return isHello(m);
+    case 'snapshot':
+      return isSnapshot(m);
+    case 'delta':
+      return isDelta(m);
+    case 'result':
+      return isCommandResult(m);
+    case 'error':
+      return isErrorMessage(m);
+    default:
+      return false;
+  }
+}

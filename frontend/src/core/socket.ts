@@ -2,7 +2,8 @@
 // store, resyncs on gaps, reconnects with backoff and matches command results
 // to their pending promises. No React here.
 import { decode, encode } from './codec';
-import { CLOSE_NOT_READING, PROTOCOL_VERSION, QUERIES } from './protocol';
+import type { Frame } from './codec';
+import { CLOSES, PROTOCOL_VERSION, QUERIES, isServerMessage } from './protocol';
 import type { ClientMessage, CommandArgs, CommandName, CommandResult, CommandValue, ErrorCode, ServerMessage, ViewMessage } from './protocol';
 import type { DashboardStore } from './store';
 
@@ -34,7 +35,6 @@ export interface DispySocketOptions {
 }
 
 const OPEN = 1; // WebSocket.OPEN, without touching the global in tests
-const GOING_AWAY = 1001; // the close code of a server's deliberate shutdown
 
 /** The connection dropped (or was not open) before the command got its result. */
 export class ConnectionLostError extends Error {
@@ -224,8 +224,8 @@ export class DispySocket {
       if (ws !== this.ws) return;
       // 1001 "going away": the server shut down on purpose, not a network
       // fault; failed attempts to reach it afterwards do not change that.
-      if (ev.code === GOING_AWAY) this.serverStopped = true;
-      if (ev.code === CLOSE_NOT_READING) {
+      if (ev.code === CLOSES.SERVER_SHUTDOWN.code) this.serverStopped = true;
+      if (ev.code === CLOSES.RESULTS_NOT_READ.code) {
         // the server gave up on this page: it read too slowly, or sent too much
         const message = `the server closed the connection: ${ev.reason || 'policy violation'}; reconnecting`;
         console.warn(`dispymon: ${message}`);
@@ -265,15 +265,23 @@ export class DispySocket {
       console.warn('dispymon: ignoring non-binary frame');
       return;
     }
-    let msg: ServerMessage;
+    let frame: Frame;
     try {
-      msg = decode(data);
+      frame = decode(data);
     } catch (err) {
       // A lost delta is caught by the seq check on the next one.
       console.error('dispymon:', err);
       return;
     }
-    this.dispatch(msg);
+    // Unknown types from a newer server are ignored on purpose; a known type
+    // without its shape is dropped like a lost frame (a delta: the next one's seq shows the gap).
+    if (!isServerMessage(frame)) {
+      if (['hello', 'snapshot', 'delta', 'result', 'error'].includes(frame.type)) {
+        console.error(`dispymon: a "${frame.type}" message without its fields`);
+      }
+      return;
+    }
+    this.dispatch(frame);
   }
 
   private dispatch(msg: ServerMessage): void {
