@@ -33,7 +33,8 @@ import itertools
 import random
 import threading
 import time
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from dispymon.model.events import (
     JOB_CANCELLED,
@@ -349,7 +350,7 @@ class SimulatedCluster:
         """Announce the cluster (its nodes and running jobs) to the feed."""
         self.feed(self.attached_event())
 
-    def start(self) -> "SimulatedCluster":
+    def start(self) -> SimulatedCluster:
         """Attach, then emit `rate` events per second from a daemon thread until stop()."""
         self.attach()
         if self.rate > 0:

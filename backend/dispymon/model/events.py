@@ -8,7 +8,8 @@ through without a lookup on dispy's callback thread.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 # Node statuses (dispy.DispyNode.*)
 NODE_INITIALIZED = 4

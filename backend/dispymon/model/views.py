@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from dispymon.model.state import State
+
 # the protocol's shapes and constants are defined once, in a pure leaf module
 from dispymon.transport import protocol
 from dispymon.transport.protocol import effective_interval
