@@ -435,7 +435,8 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
 
 
 async def flush_browsers(app: web.Application, version: int, timeout: float) -> None:
-    """Send every connected browser the state up to `version` (paused ones too, as "Update"), waiting at most `timeout`."""
+    """Send every connected browser the state up to `version` (paused ones too,
+    as "Update"), waiting at most `timeout`."""
     live = app[CONNECTIONS]  # (in a variable: mypy infers list(app[key]) wrongly)
     connections = list(live)
     for conn in connections:
