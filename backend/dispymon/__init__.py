@@ -13,8 +13,10 @@ Sub-packages, dependencies pointing one way (checked by tests/test_boundaries.py
 
 import importlib.util as _importlib_util
 
+__all__ = ["PROTOCOL_VERSION", "__version__"]
+
 __version__ = "0.1.0"
-from dispymon.transport.protocol import PROTOCOL_VERSION  # noqa: E402  (defined once, re-exported)
+from dispymon.transport.protocol import PROTOCOL_VERSION  # defined once, re-exported
 
 # dispy 4.15.2 needs inspect.getargspec, gone in Python 3.11: a program that
 # imports dispymon gets the shim before it makes its JobCluster.

@@ -128,9 +128,10 @@ class LocalNode:
 
     def kill(self) -> None:
         """SIGKILL the node alone (its jobs become orphans dispy must notice)."""
-        if self.alive():
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
+        proc = self.proc
+        if proc is not None and proc.poll() is None:  # alive()
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(5)
 
     def stop(self, grace: float = 3.0) -> None:
         """SIGTERM the node's process group, then SIGKILL what is left."""
@@ -173,7 +174,7 @@ class LocalCluster:
         if not self.port_base:
             self.port_base = free_port_base(["127.0.0.1", *self.ips])
 
-    def start(self) -> "LocalCluster":
+    def start(self) -> LocalCluster:
         try:
             for ip in self.ips:
                 self.add(ip)
@@ -218,7 +219,7 @@ class LocalScheduler:
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
-    def start(self, timeout: float = 15.0) -> "LocalScheduler":
+    def start(self, timeout: float = 15.0) -> LocalScheduler:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.workdir / "dispyscheduler.log"
         cmd = [
@@ -281,7 +282,11 @@ def main(argv: list[str] | None = None) -> int:
         cluster.start()
         print(json.dumps({"port_base": cluster.port_base,
                           "nodes": [{"ip": n.ip, "pid": n.pid} for n in cluster.nodes]}), flush=True)  # fmt: skip
-        threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+        def stop_at_eof() -> None:  # the parent closed our stdin: it is gone or done
+            sys.stdin.read()
+            stop.set()
+
+        threading.Thread(target=stop_at_eof, daemon=True).start()
         stop.wait()
     except NodeStartError as exc:
         print(f"localnodes: {exc}", file=sys.stderr)

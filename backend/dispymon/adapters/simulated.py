@@ -33,7 +33,8 @@ import itertools
 import random
 import threading
 import time
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from dispymon.adapters.rules import closed_stays_closed
 from dispymon.model.events import (
@@ -350,7 +351,7 @@ class SimulatedCluster:
         """Announce the cluster (its nodes and running jobs) to the feed."""
         self.feed(self.attached_event())
 
-    def start(self) -> "SimulatedCluster":
+    def start(self) -> SimulatedCluster:
         """Attach, then emit `rate` events per second from a daemon thread until stop()."""
         self.attach()
         if self.rate > 0:

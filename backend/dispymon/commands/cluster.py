@@ -7,7 +7,8 @@ the adapter reports the changes that dispy does not (control.py).
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from dispymon.commands.control import ControlRefused
 from dispymon.commands.registry import CLUSTER, HOST, IP, CommandError, Commands, boolean, command, integer, list_of
@@ -47,7 +48,7 @@ async def terminate_jobs(cmds: Commands, who: str | None, uids: list[int]) -> di
 
     async def cancel(uid: int, cluster: str, handle: Any) -> None:
         try:
-            code = await cmds.blocking(cmds.control.cancel, cluster, handle)
+            code = await cmds.blocking(cmds.cluster_control.cancel, cluster, handle)
         except CommandError:
             code = -1
         if code == 0:
@@ -73,7 +74,7 @@ async def add_node(cmds: Commands, who: str | None, host: str, cpus: int = 0, cl
     if wildcard:
         pattern = host
     else:
-        ip = await cmds.blocking(cmds.control.resolve, host)
+        ip = await cmds.blocking(cmds.cluster_control.resolve, host)
         if not ip:
             await cmds.audit("add_node", host, _joined(names), "failed", f"cannot resolve host {host!r}", who)
             raise CommandError("not_found", f"cannot resolve host {host!r}")
@@ -89,7 +90,7 @@ async def add_node(cmds: Commands, who: str | None, host: str, cpus: int = 0, cl
     refused = []
     for name in names:
         use_cpus = 0 if wildcard or _shared(cmds, name) else cpus
-        if await cmds.blocking(cmds.control.add_node, name, host if wildcard else pattern, use_cpus) < 0:
+        if await cmds.blocking(cmds.cluster_control.add_node, name, host if wildcard else pattern, use_cpus) < 0:
             refused.append(name)
     if refused:
         message = f"dispy refused {host} for {', '.join(refused)}"
@@ -121,7 +122,7 @@ async def set_node_cpus(cmds: Commands, who: str | None, ip: str, cpus: int, clu
         raise CommandError("not_allowed", "a SharedJobCluster's node CPUs are managed by its dispyscheduler")
     effective: dict[str, int] = {}
     for name in job_clusters:
-        got = await cmds.blocking(cmds.control.set_node_cpus, name, ip, cpus)
+        got = await cmds.blocking(cmds.cluster_control.set_node_cpus, name, ip, cpus)
         if got is None or got < 0:
             await cmds.audit("set_node_cpus", ip, name, "failed", f"dispy refused {count_text(cpus, 'CPU')}", who)
             raise CommandError("cluster_error", f"dispy refused to set {count_text(cpus, 'CPU')} on {ip}")
@@ -152,17 +153,17 @@ async def allocate_node(cmds: Commands, who: str | None, ip: str, cluster: str |
     state = cmds.hub.read()
     cmds.control.check_node_action("allocate_node", ip, {n: state.node_status(n, ip) for n in names})
     return await _node_action(cmds, who, "allocate_node", ip, cluster,
-                              lambda n: cmds.control.allocate_node(n, ip), INITIALIZED)  # fmt: skip
+                              lambda n: cmds.cluster_control.allocate_node(n, ip), INITIALIZED)  # fmt: skip
 
 
 @command("deallocate_node", ip=IP, optional={"cluster": CLUSTER})
 async def deallocate_node(cmds: Commands, who: str | None, ip: str, cluster: str | None = None) -> dict[str, Any]:
     return await _node_action(cmds, who, "deallocate_node", ip, cluster,
-                              lambda n: cmds.control.deallocate_node(n, ip), DEALLOCATED)  # fmt: skip
+                              lambda n: cmds.cluster_control.deallocate_node(n, ip), DEALLOCATED)  # fmt: skip
 
 
 @command("close_node", ip=IP, optional={"cluster": CLUSTER, "terminate_pending": boolean()})
 async def close_node(cmds: Commands, who: str | None, ip: str, cluster: str | None = None,
                      terminate_pending: bool = False) -> dict[str, Any]:  # fmt: skip
     return await _node_action(cmds, who, "close_node", ip, cluster,
-                              lambda n: cmds.control.close_node(n, ip, terminate_pending), CLOSED)  # fmt: skip
+                              lambda n: cmds.cluster_control.close_node(n, ip, terminate_pending), CLOSED)  # fmt: skip

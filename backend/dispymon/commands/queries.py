@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from dispymon.commands.registry import CommandError, Commands, Check, command, integer, text
+from dispymon.commands.registry import Check, CommandError, Commands, command, integer, text
 from dispymon.features.history import OUTCOMES
 from dispymon.features.insight import Insight
 from dispymon.features.persist import Store
 from dispymon.transport.codec import Packed
-
 
 # -- arguments (shared by the REST API and the WebSocket commands) -----------------------
 

@@ -14,8 +14,9 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, TypeVar
 
 from dispymon.commands.control import ClusterControl, ControlRefused
 from dispymon.model.events import AuditAdded
@@ -101,9 +102,13 @@ class Spec:
 
 REGISTRY: dict[str, Spec] = {}
 
+_Handler = TypeVar("_Handler", bound=Callable[..., Awaitable[Any]])
 
-def command(name: str, optional: dict[str, Check] | None = None, read_only: bool = False, **required: Check):
-    def register(handler: Callable[..., Awaitable[Any]]):
+
+def command(
+    name: str, optional: dict[str, Check] | None = None, read_only: bool = False, **required: Check
+) -> Callable[[_Handler], _Handler]:
+    def register(handler: _Handler) -> _Handler:
         REGISTRY[name] = Spec(handler, required, optional or {}, read_only)
         return handler
 
@@ -154,6 +159,13 @@ class Commands:
         self.timeout = timeout
         self.add_node_wait = add_node_wait
         self.insight: Any = None  # history and series, for the read-only commands (api.py)
+
+    @property
+    def cluster_control(self) -> ClusterControl:
+        """`control` for an action's handler: execute() has refused the action already if there is none."""
+        if self.control is None:
+            raise CommandError("not_allowed", "this server has no cluster to command")
+        return self.control
 
     async def execute(self, message: dict[str, Any], who: str | None = None, role: str = "operator") -> dict[str, Any]:
         """The answer to one `command` message: a `result`, or an `error` if its id is unusable."""

@@ -23,10 +23,11 @@ import importlib.util
 import inspect
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from dispymon.adapters import dispy as adapter
 

@@ -11,20 +11,31 @@ import shutil
 import signal
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from dispymon import __version__
 
+if TYPE_CHECKING:
+    from dispymon.commands.control import ClusterControl
+    from dispymon.entry.appmodule import AppModule
+    from dispymon.runtime.hub import Hub
+    from dispymon.runtime.settings import Settings
 
-def _interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+_N = TypeVar("_N", int, float)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt
 
 
-def _number(kind, check, what: str):
+def _number(kind: type[_N], check: Callable[[_N], bool], what: str) -> Callable[[str], _N]:
     """An argparse type: `kind(text)` that must pass `check`, else `what`."""
     noun = "whole number" if kind is int else "number"
 
-    def parse(text: str):
+    def parse(text: str) -> _N:
         try:
             value = kind(text)
         except ValueError:
@@ -117,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _settings(args: argparse.Namespace):
+def _settings(args: argparse.Namespace) -> Settings:
     from dispymon.runtime.settings import Settings
     from dispymon.transport.security import hosts_from_env
 
@@ -139,7 +150,9 @@ def _settings(args: argparse.Namespace):
     )
 
 
-def _run(app_module, args: argparse.Namespace, source=None) -> int:
+def _run(
+    app_module: AppModule, args: argparse.Namespace, source: Callable[[Hub], ClusterControl] | None = None
+) -> int:
     from dispymon.runtime.runtime import DashboardError, run
 
     try:
@@ -159,7 +172,7 @@ def _fail(message: str) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from dispymon.entry.appmodule import AppModuleError, load
-    from dispymon.transport.server import MissingFrontendError, check_frontend, ServerConfig
+    from dispymon.transport.server import MissingFrontendError, ServerConfig, check_frontend
 
     try:
         check_frontend(ServerConfig().static_dir)
@@ -173,8 +186,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from dispymon.entry.appmodule import AppModuleError, load
     from dispymon.adapters.localnodes import LocalCluster, NodeStartError, loopback_ips
+    from dispymon.entry.appmodule import AppModuleError, load
     from dispymon.transport.server import MissingFrontendError, ServerConfig, check_frontend
 
     try:
@@ -212,8 +225,8 @@ def _simulate(args: argparse.Namespace) -> int:
     """`demo --simulate N`: the dashboard of a simulated cluster (see simulate.py)."""
     import types
 
-    from dispymon.entry.appmodule import AppModule
     from dispymon.adapters.simulated import SimulatedCluster, SimulatedControl
+    from dispymon.entry.appmodule import AppModule
 
     clusters: list[SimulatedCluster] = []
     # Each simulated node reports its avail info once per cycle through all

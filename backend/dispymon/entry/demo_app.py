@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import os
 import random
+from typing import Any
 
 from dispymon.adapters.dispy import job_cluster
 
@@ -47,7 +48,7 @@ def create_clusters():
 def workload(clusters):
     """Keep about two jobs per CPU in flight, for ever; 1 in 20 fails."""
     cluster = clusters[0]
-    in_flight = collections.deque()
+    in_flight: collections.deque[Any] = collections.deque()  # dispy jobs
     target = int(os.environ.get("DISPYMON_DEMO_IN_FLIGHT", "8"))
     rng = random.Random()
     n = 0

@@ -86,7 +86,7 @@ class DispyHTTPServer:
     def __init__(self, cluster: Any, host: str = "", port: int = 8181, poll_sec: float = 10,
                  DocumentRoot: str | os.PathLike | None = None, keyfile: str | os.PathLike | None = None,
                  certfile: str | os.PathLike | None = None, show_job_args: bool = True, *,
-                 history_size: int = 10_000, history_db: str | os.PathLike | None = None) -> None:  # fmt: skip
+                 history_size: int = 10_000, history_db: str | os.PathLike[str] | None = None) -> None:  # fmt: skip
         # Everything that can be wrong is checked here, in the caller's thread.
         if isinstance(poll_sec, bool) or not isinstance(poll_sec, (int, float)) or not math.isfinite(poll_sec):
             raise ValueError(f"poll_sec must be a number of seconds, not {poll_sec!r}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 MAX_KINDS = 100  # kinds kept apart; more are counted together (bounded memory)
 OTHER = "other failures"
@@ -39,10 +39,9 @@ class Failures:
         """`what` failed with `exc` (call it in the `except` block: the first is logged with its traceback)."""
         kind = f"{what}: {type(exc).__name__}"
         seen = self._kinds.get(kind)
-        if seen is None:
-            if len(self._kinds) >= MAX_KINDS:
-                kind = OTHER
-                seen = self._kinds.get(kind)
+        if seen is None and len(self._kinds) >= MAX_KINDS:
+            kind = OTHER
+            seen = self._kinds.get(kind)
         now = self.clock()
         if seen is None:
             self._kinds[kind] = _Kind(now)

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import collections
 import operator
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from dispymon.model.events import JOB_ABANDONED, JOB_CANCELLED, JOB_FINISHED, JOB_TERMINATED, JobInfo, StatusEvent
 from dispymon.model.text import LIMIT, safe_str
@@ -47,7 +48,7 @@ _END = operator.itemgetter(END)
 
 
 def as_dict(record: Record) -> dict[str, Any]:
-    return dict(zip(FIELDS, record))
+    return dict(zip(FIELDS, record, strict=True))
 
 
 def split_exception(text: str | None) -> tuple[str | None, str | None]:

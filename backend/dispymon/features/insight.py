@@ -11,8 +11,9 @@ import itertools
 import operator
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, cast
 
 from dispymon.features.history import History
 from dispymon.features.metrics import DurationHistogram
@@ -22,7 +23,6 @@ from dispymon.model.events import ClusterAttached, ClusterDetached, HealthCheck,
 from dispymon.model.state import State
 from dispymon.runtime.hub import Batch, Hub
 from dispymon.transport.codec import Packed, pack
-
 
 # an ended job's event's cluster and job, and a job's node: read by C loops
 _CLUSTER = operator.attrgetter("cluster")
@@ -77,14 +77,14 @@ class Insight:
         now = self.clock()
         for kind, run in itertools.groupby(batch, type):  # C-speed runs: nearly all are ended jobs
             if kind is StatusEvent:
-                self._ended(list(run), now)
+                self._ended(cast("list[StatusEvent]", list(run)), now)
                 continue
-            for event in run:
-                if kind is HealthCheck:
+            for event in run:  # rare events: type() per event, which mypy follows
+                if type(event) is HealthCheck:
                     self.series.tick(event.now, busy_sample(state))
-                elif kind is ClusterDetached:
+                elif type(event) is ClusterDetached:
                     self.series.forget(event.cluster)
-                elif kind is ClusterAttached:
+                elif type(event) is ClusterAttached:
                     # A first busy sample now: the chart starts at the attach, and
                     # each node's rings are made with its cluster (memory per node
                     # taken at once, not as jobs first end on each node).

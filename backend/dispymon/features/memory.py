@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
-from typing import Callable
+from collections.abc import Callable
 
 
 def _find_trim() -> Callable[[int], int] | None:

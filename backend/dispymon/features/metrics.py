@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from dispymon.model.events import JobInfo
 from dispymon.features.history import OUTCOMES
+from dispymon.model.events import JobInfo
 from dispymon.model.state import NODE_STATUSES
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -94,7 +95,7 @@ class Exposition:
         self.lines.append(f"# TYPE {name} histogram")
         for cluster, (counts, total, count) in sorted(hist.clusters.items()):
             cumulative = 0
-            for bound, n in zip(hist.buckets, counts):
+            for bound, n in zip(hist.buckets, counts, strict=True):
                 cumulative += n
                 self.lines.append(f"{name}_bucket{_labels({'cluster': cluster, 'le': _number(bound)})} {cumulative}")
             self.lines.append(f"{name}_bucket{_labels({'cluster': cluster, 'le': '+Inf'})} {count}")

@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 
 from dispymon.commands.queries import HISTORY_ARGS, INTEGER_ARGS, SERIES_ARGS, _series, _summary
-from dispymon.commands.registry import CommandError, Commands, Check
+from dispymon.commands.registry import Check, CommandError, Commands
 from dispymon.features.history import History
 from dispymon.features.insight import Insight
 from dispymon.features.metrics import CONTENT_TYPE, DurationHistogram, render
@@ -29,7 +30,6 @@ from dispymon.features.series import Series
 from dispymon.model.jobtext import node_jobs
 from dispymon.runtime.hub import Hub
 from dispymon.transport.limits import GATE
-
 
 INSIGHT = web.AppKey("insight", Insight)
 
@@ -66,7 +66,7 @@ def install(app: web.Application, hub: Hub, commands: Commands, stats: Any, conn
     return insight
 
 
-async def _store_lifecycle(app: web.Application):
+async def _store_lifecycle(app: web.Application) -> AsyncIterator[None]:
     insight = app[INSIGHT]
     if insight.store is not None:
         insight.store.start()
@@ -86,22 +86,23 @@ def _error(status: int, code: str, message: str) -> web.Response:
 def _query_args(request: web.Request, schema: dict[str, Check]) -> dict[str, Any]:
     """The query string checked against a command schema (numbers arrive as text)."""
     out: dict[str, Any] = {}
-    for key, value in request.query.items():
+    for key, text in request.query.items():
         if key == "token":
             continue
         check = schema.get(key)
         if check is None:
             raise CommandError("invalid", f"unexpected parameter {key[:40]!r}")
+        value: Any = text
         if key in INTEGER_ARGS:
             try:
-                value = int(value)
+                value = int(text)
             except ValueError:
                 raise CommandError("invalid", f"{key} must be a whole number") from None
         out[key] = check(key, value)
     return out
 
 
-def _read(handler: Callable[[web.Request, Insight], Any]):
+def _read(handler: Callable[[web.Request, Insight], Any]) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def wrapped(request: web.Request) -> web.Response:
         insight = request.app[INSIGHT]
         insight.hub.read()  # what was fed before the request is in the answer

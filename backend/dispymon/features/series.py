@@ -20,7 +20,8 @@ from __future__ import annotations
 import collections
 import time
 from array import array
-from typing import Any, Callable, Iterable, NamedTuple
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
 
 TOTAL = ""  # the node part of a cluster-wide key
 
@@ -68,8 +69,8 @@ class Ring:
         self.end = end
         # array type codes: a node's rings use 4-byte counts and 2-byte or
         # 4-byte busy values (see NODE_SECONDS), so 10,000 nodes fit in ~50 MB
-        self.done = array(types[0], [0]) * size
-        self.busy = array(types[1], [0]) * size
+        self.done: array[int] = array(types[0], [0]) * size
+        self.busy: array[Any] = array(types[1], [0]) * size  # int or float, by type code
         self.carry = carry  # busy holds its last sample in buckets not sampled yet
         # The first bucket with data: the ring is made when its key is first
         # seen (server start, cluster attach, node join), and the buckets
@@ -228,7 +229,7 @@ class Series:
             acc = self._acc[key] = [0, 0.0, 0]
         acc[0] += n
 
-    def tick(self, now: float, busy: dict[tuple[str, str], int]) -> None:
+    def tick(self, now: float, busy: Mapping[tuple[str, str], float]) -> None:
         """A sample of busy CPUs at `now`: (cluster, node) -> busy, with (cluster, "") totals."""
         self._put_pending()
         t = int(now)

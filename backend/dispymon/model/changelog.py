@@ -68,7 +68,7 @@ _AVAIL = NODE_FIELDS.index("avail_info")
 
 
 def values_record(values: tuple) -> dict[str, Any]:
-    record = dict(zip(NODE_FIELDS, values))
+    record = dict(zip(NODE_FIELDS, values, strict=True))
     avail = values[_AVAIL]
     if avail is not None:
         record["avail_info"] = avail._asdict()
@@ -149,7 +149,7 @@ class NodeBuild:
         """Take the node's latest fields, if any differs from this build's."""
         fresh = {} if info is self.info else info_diff(info, self.info)
         if own != self.own:
-            fresh.update((f, new) for f, new, old in zip(_OWN_FIELDS, own, self.own) if new != old)
+            fresh.update((f, new) for f, new, old in zip(_OWN_FIELDS, own, self.own, strict=True) if new != old)
         if not fresh:
             return
         versions = self.field_versions

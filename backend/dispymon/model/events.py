@@ -8,7 +8,8 @@ through without a lookup on dispy's callback thread.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, TypeAlias
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeAlias
 
 # Node statuses (dispy.DispyNode.*)
 NODE_INITIALIZED = 4

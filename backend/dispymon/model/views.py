@@ -14,6 +14,7 @@ from typing import Any
 
 from dispymon.model.jobtext import job_record, node_jobs
 from dispymon.model.state import State
+
 # the protocol's shapes and constants are defined once, in a pure leaf module
 from dispymon.transport import protocol
 from dispymon.transport.protocol import effective_interval

@@ -18,18 +18,20 @@ import logging
 import signal
 import sqlite3
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
 from dispymon.adapters.dispy import DispyAdapter, DispyControl, close_cluster
 from dispymon.commands.control import ClusterControl
 from dispymon.entry.appmodule import AppModule, AppModuleError, start_workload
-from dispymon.model.events import Event
+from dispymon.model.events import Deferred, Event
 from dispymon.model.state import State
 from dispymon.runtime.hub import Hub
 from dispymon.runtime.settings import Settings
-from dispymon.transport.limits import GatedSite, runner as gated_runner
+from dispymon.transport.limits import GatedSite
+from dispymon.transport.limits import runner as gated_runner
 from dispymon.transport.security import Access, RedactingAccessLogger, TokenError, make_access
 from dispymon.transport.server import create_app, flush_browsers
 
@@ -88,7 +90,7 @@ class Runtime:
     def final_wait(self) -> float:
         return max(self.config.poll_sec, MIN_FINAL_WAIT)
 
-    def feed(self, event: Event | tuple) -> None:
+    def feed(self, event: Event | Deferred) -> None:
         if self.accepting:
             self.hub.feed(event)
 

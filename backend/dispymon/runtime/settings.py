@@ -6,6 +6,7 @@ the runtime derives the server's own `ServerConfig` from it once.
 
 from __future__ import annotations
 
+import os
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ class Settings:
     stuck_after: float = 300.0
     stale_after: float = 30.0
     history_size: int = 10_000
-    history_db: str | Path | None = None  # SQLite file for the history and series (off by default)
+    history_db: str | os.PathLike[str] | None = None  # SQLite file for the history and series (off by default)
     limits: Limits = field(default_factory=Limits)
     # Opt-in: the dispy adapter's deferred tap, which wraps the scheduler's
     # `worker_Q.put` so dispymon's own status events skip dispy's worker

@@ -6,7 +6,8 @@ The only module that imports msgpack.
 from __future__ import annotations
 
 import collections
-from typing import Any, Hashable
+from collections.abc import Hashable
+from typing import Any
 
 import msgpack
 

@@ -37,8 +37,9 @@ import socket
 import ssl
 import struct
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 

@@ -33,8 +33,8 @@ import secrets
 import socket
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 import psutil
@@ -346,8 +346,10 @@ class RedactingAccessLogger(AccessLogger):
     line, a Referer) replaced: `-v` logs requests, and the first one of a
     browser carries the token in its URL."""
 
-    def _format_line(self, request, response, time):  # type: ignore[no-untyped-def]
-        line: Iterable[tuple[str | tuple[str, str], object]] = super()._format_line(request, response, time)
+    def _format_line(
+        self, request: web.BaseRequest, response: web.StreamResponse, time: float
+    ) -> Iterable[tuple[str | tuple[str, str], str]]:
+        line = super()._format_line(request, response, time)
         return [(key, redact(value) if isinstance(value, str) else value) for key, value in line]
 
 

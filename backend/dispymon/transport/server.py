@@ -10,26 +10,37 @@ import asyncio
 import logging
 import math
 import weakref
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from aiohttp.typedefs import Handler
 
 from dispymon import __version__
-
-from dispymon.features import memory
-from dispymon.transport.codec import CodecError, decode, encode, encode_shared
-from dispymon.commands.registry import Commands, is_action, is_query
 from dispymon.commands.control import ClusterControl
+from dispymon.commands.registry import Commands, is_action, is_query
+from dispymon.features import memory
 from dispymon.features.rest import install as install_api
-from dispymon.runtime.hub import Hub
-from dispymon.transport.limits import Limits, install as install_limits
-from dispymon.transport.security import (COOKIE, OPERATOR, UNAUTHORISED_PAGE, Access, TokenBucket, keep_token, presented_token,
-                       security_headers, too_many_failures)
 from dispymon.model.views import ClientView
+from dispymon.runtime.hub import Hub
 from dispymon.transport import protocol
+from dispymon.transport.codec import CodecError, decode, encode, encode_shared
+from dispymon.transport.limits import Limits
+from dispymon.transport.limits import install as install_limits
 from dispymon.transport.protocol import effective_interval
+from dispymon.transport.security import (
+    COOKIE,
+    OPERATOR,
+    UNAUTHORISED_PAGE,
+    Access,
+    TokenBucket,
+    keep_token,
+    presented_token,
+    security_headers,
+    too_many_failures,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +61,8 @@ class ServerConfig:
     heartbeat: float = 20.0
     command_timeout: float = 15.0  # dispy's management calls can block ~10 s
     add_node_wait: float = 20.0  # how long an added node may take to initialise
-    access: Access = Access()  # default: loopback, no tokens
+    # default: loopback, no tokens; made per config, as Access holds a mutable throttle
+    access: Access = field(default_factory=Access)
     message_rate: float = 50.0  # client messages a second, per connection...
     message_burst: float = 100.0  # ...with bursts up to this many
     max_refused: int = 500  # messages refused by the rate limit before the connection is closed
@@ -58,7 +70,7 @@ class ServerConfig:
     release_interval: float = 1.0  # how often freed memory goes back to the OS (memory.py)
     history_size: int = 10_000  # finished jobs kept for the history (api.py)
     history_db: Path | None = None  # SQLite file keeping history and series across restarts
-    limits: Limits = Limits()  # connection caps and deadlines (limits.py)
+    limits: Limits = field(default_factory=Limits)  # connection caps and deadlines (limits.py)
 
 
 @dataclass
@@ -75,7 +87,7 @@ class Stats:
 HUB = web.AppKey("hub", Hub)
 STATS = web.AppKey("stats", Stats)
 CONFIG = web.AppKey("config", ServerConfig)
-CONNECTIONS = web.AppKey("connections", weakref.WeakSet)
+CONNECTIONS: web.AppKey[weakref.WeakSet[Connection]] = web.AppKey("connections", weakref.WeakSet)
 COMMANDS = web.AppKey("commands", Commands)
 
 
@@ -107,7 +119,7 @@ def create_app(hub: Hub, config: ServerConfig, control: ClusterControl | None = 
     return app
 
 
-async def _health_ticks(app: web.Application):
+async def _health_ticks(app: web.Application) -> AsyncIterator[None]:
     tasks = [asyncio.create_task(app[HUB].tick_health(app[CONFIG].health_interval)),
              asyncio.create_task(memory.release_every(app[CONFIG].release_interval))]  # fmt: skip
     yield
@@ -118,7 +130,7 @@ async def _health_ticks(app: web.Application):
 ROLE = web.RequestKey("role", str)
 
 @web.middleware
-async def guard(request: web.Request, handler):
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Host allow-list, then the token (see security.py)."""
     access = request.app[CONFIG].access
     if not access.host_allowed(request.host):
@@ -143,7 +155,7 @@ async def guard(request: web.Request, handler):
             # a cookie from an earlier run's token: forget it, or every reconnection counts as a guess
             response.del_cookie(COOKIE, path="/")
         return response
-    if source == "query" and access.required and request.path != "/ws":
+    if source == "query" and token is not None and access.required and request.path != "/ws":
         # keep the token in a cookie and out of the address bar and history: a
         # redirect, so the tab's history never holds the ?token= address
         query = {k: v for k, v in request.query.items() if k != "token"}
@@ -212,6 +224,7 @@ class Connection:
         # "since None" (that raised and ended the pump: the browser got
         # nothing more).
         tick: float | None = loop.time()
+        message: dict[str, Any] | None
         while not self.ws.closed:
             while self.outbox:
                 frame, query = self.outbox.pop(0)
@@ -422,8 +435,10 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
 
 
 async def flush_browsers(app: web.Application, version: int, timeout: float) -> None:
-    """Send every connected browser the state up to `version` (paused ones too, as "Update"), waiting at most `timeout`."""
-    connections = list(app[CONNECTIONS])
+    """Send every connected browser the state up to `version` (paused ones too,
+    as "Update"), waiting at most `timeout`."""
+    live = app[CONNECTIONS]  # (in a variable: mypy infers list(app[key]) wrongly)
+    connections = list(live)
     for conn in connections:
         conn.want_flush = True
         conn.wake.set()
@@ -443,5 +458,6 @@ async def flush_browsers(app: web.Application, version: int, timeout: float) -> 
 
 
 async def _close_connections(app: web.Application) -> None:
-    for conn in list(app[CONNECTIONS]):
+    live = app[CONNECTIONS]  # (in a variable: mypy infers list(app[key]) wrongly)
+    for conn in list(live):
         await conn.ws.close(code=protocol.SERVER_SHUTDOWN.code, message=protocol.SERVER_SHUTDOWN.reason)

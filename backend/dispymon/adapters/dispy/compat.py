@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import inspect
 import types
-from collections import namedtuple
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import dispy
 
@@ -23,12 +23,18 @@ import dispy
 # module) a view of `inspect` that has getargspec again, built on
 # getfullargspec with the old field names.
 
-_ArgSpec = namedtuple("ArgSpec", "args varargs keywords defaults")
+class ArgSpec(NamedTuple):
+    """inspect.ArgSpec of Python < 3.11 (its name and fields)."""
+
+    args: list[str]
+    varargs: str | None
+    keywords: str | None
+    defaults: tuple[Any, ...] | None
 
 
-def _getargspec(func: Callable[..., Any]) -> _ArgSpec:
+def _getargspec(func: Callable[..., Any]) -> ArgSpec:
     spec = inspect.getfullargspec(func)
-    return _ArgSpec(spec.args, spec.varargs, spec.varkw, spec.defaults)
+    return ArgSpec(spec.args, spec.varargs, spec.varkw, spec.defaults)
 
 
 class _InspectWithGetargspec(types.ModuleType):
