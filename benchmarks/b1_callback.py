@@ -116,7 +116,7 @@ def run(quick: bool = False) -> Result:
         state = State()
         t0 = time.thread_time_ns()
         for item in items:
-            event = item[0](*item[1:])
+            event = item[0](*item[1])  # a Deferred(make, args), made as the hub's drain makes it
             if event is not None:
                 state.apply(event)
         loop_side = (time.thread_time_ns() - t0) / len(items)
