@@ -116,9 +116,10 @@ def run(quick: bool = False) -> Result:
         state = State()
         t0 = time.thread_time_ns()
         for item in items:
-            event = item[0](*item[1])  # a Deferred(make, args), made as the hub's drain makes it
+            event = item[0](*item[1:])  # a Deferred (make, *args), made as the hub's drain makes it
             if event is not None:
                 state.apply(event)
+        state.settle()  # once per drain in the hub; here once for the whole burst
         loop_side = (time.thread_time_ns() - t0) / len(items)
     finally:
         httpd.shutdown(wait=False)
