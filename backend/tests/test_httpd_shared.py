@@ -130,7 +130,7 @@ async def test_shared_job_cluster_is_monitored_and_managed(scheduler, tmp_path):
                 assert result["ok"], result
                 await ws.until(lambda m: m.clusters["compute"]["nodes"][b]["status"] == status, what=f"{b} {status}")
             # close it, terminating its jobs (a busy node's close without that waits for its jobs, and
-            # dispyscheduler gives up after 10 s: see the README)
+            # dispyscheduler gives up after 10 s: see docs/dispy-notes.md)
             result = await call(ws, "close_node", ip=b, terminate_pending=True)
             assert result["ok"], result
             await ws.until(lambda m: m.clusters["compute"]["nodes"][b]["status"] == "closed", what=f"{b} closed")

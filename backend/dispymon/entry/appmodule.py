@@ -1,6 +1,6 @@
 """Loading a user's cluster module (`dispymon serve --cluster-module app.py`).
 
-The contract (also in the README):
+The contract (also in docs/using.md, "The cluster module contract"):
 
 - The module is imported from its file under the name `dispymon_app`, so its
   `if __name__ == '__main__':` block does not run.

@@ -12,7 +12,7 @@ the constructor returns once the server listens (or raises, in the caller's
 thread, if it cannot). dispy's callback thread only appends to the hub's
 inbox, as under `dispymon serve`.
 
-Differences from dispy.httpd, on purpose (the README lists them): the server
+Differences from dispy.httpd, on purpose (docs/using.md lists them): the server
 pushes deltas to every browser instead of being polled, so `poll_sec` is each
 browser's update interval and is kept as given (fractions allowed; <= 0 starts
 browsers paused) instead of being raised to 1; `shutdown(wait=True)` returns
