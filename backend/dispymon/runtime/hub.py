@@ -150,9 +150,10 @@ class Hub:
                 self.failures.failed(f"could not apply a {type(event).__name__}", exc)
             n += 1
         self.events_applied += n
-        # Every drain ends settled (the change log's one explicit step): readers
-        # and subscribers see versions, never a half-settled state.
-        state.settle()
+        # Not settled here: `read()` settles (the change log's one explicit
+        # step), so a record changed in many drains between two readings moves
+        # in the log once. Settling at every drain cost a third of ingest's
+        # rate (docs/benchmarks.md, issue 17's side-by-side run).
         if batch:
             state.ended = []
             for subscriber in self._subscribers:

@@ -1,0 +1,131 @@
+"""`python -m benchmarks.side_by_side --base COMMIT [NAME ...] [--rounds N]`
+
+Runs benchmarks for an old commit and for HEAD side by side in one run, on
+the same machine in the same hour: each tree is a detached git worktree
+(HEAD's committed code, not the working copy), and the two alternate
+(old, new, then new, old, ...) so that drift on a noisy machine falls on
+both. Each tree runs its own benchmark modules against its own code
+(PYTHONPATH points at the tree's `backend/`), with this venv's packages.
+The results of record in benchmarks/results/ are left alone; the figures
+go to benchmarks/results/side-by-side.json and a table on stdout (median of
+the rounds and their range).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .common import PYTHON, REPO, RESULTS, median, say
+
+Figures = dict[str, float]
+
+
+def _callback(d: dict[str, Any]) -> Figures:
+    m = d["median_us"]["dispymon"]
+    return {"burst µs/call": m["burst"], "paced µs/call": m["paced"], "loop side µs/event": d["loop_side_us"]}
+
+
+def _ingest(d: dict[str, Any]) -> Figures:
+    return {"events/s, 10 browsers": d["median_with_browsers"], "events/s, none": d["median_without"]}
+
+
+def _fanout(d: dict[str, Any]) -> Figures:
+    deflate, plain = d["deflate"], d["plain"]
+    return {
+        "server CPU, deflate (core)": deflate["server_cpu"],
+        "server CPU, plain (core)": plain["server_cpu"],
+        "lag p99 s": deflate["lag_p99"],
+        "caught up": deflate["caught_up"],
+        "RSS growth MB": d["rss_growth_mb"],
+    }
+
+
+def _stream(d: dict[str, Any]) -> Figures:
+    live = d["dispymon 0.05 s"]
+    return {"p50 ms (0.05 s)": live["p50_ms"], "p99 ms (0.05 s)": live["p99_ms"], "bytes ratio": d["ratio_bytes"]}
+
+
+# name: (module, what to read from its result's "data")
+GROUPS: dict[str, tuple[str, Callable[[dict[str, Any]], Figures]]] = {
+    "callback": ("b1_callback", _callback),
+    "ingest": ("b3_ingest", _ingest),
+    "fanout": ("b4_fanout", _fanout),
+    "stream": ("b5_stream", _stream),
+}
+
+
+def _worktree(commit: str, where: Path) -> Path:
+    subprocess.run(["git", "worktree", "add", "--detach", str(where), commit], cwd=REPO, check=True,
+                   capture_output=True)  # fmt: skip
+    static = REPO / "backend" / "dispymon" / "static"
+    if static.is_dir():  # the server refuses to start without a built frontend (gitignored)
+        shutil.copytree(static, where / "backend" / "dispymon" / "static")
+    return where
+
+
+def _run(tree: Path, name: str, quick: bool) -> Figures:
+    module, read = GROUPS[name]
+    env = {**os.environ, "PYTHONPATH": f"{tree / 'backend'}{os.pathsep}{tree}"}
+    subprocess.run([PYTHON, "-m", f"benchmarks.{module}", *(["--quick"] if quick else [])], cwd=tree, env=env, check=True)
+    return read(json.loads((tree / "benchmarks" / "results" / f"{name}.json").read_text())["data"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.side_by_side", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("names", nargs="*", default=list(GROUPS), help=f"of {', '.join(GROUPS)}")
+    parser.add_argument("--base", required=True, help="the old commit")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each tree per benchmark (default 2)")
+    parser.add_argument("--quick", action="store_true", help="short runs, to check the set-up (not for figures)")
+    args = parser.parse_args()
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, check=True, capture_output=True,
+                          text=True).stdout.strip()  # fmt: skip
+    base = subprocess.run(["git", "rev-parse", "--short", args.base], cwd=REPO, check=True, capture_output=True,
+                          text=True).stdout.strip()  # fmt: skip
+    tmp = Path(tempfile.mkdtemp(prefix="dispymon-sbs-"))
+    trees = {}
+    results: dict[str, dict[str, list[Figures]]] = {}
+    try:
+        trees = {base: _worktree(base, tmp / "old"), head: _worktree(head, tmp / "new")}
+        for name in args.names:
+            results[name] = {base: [], head: []}
+            for r in range(args.rounds):
+                order = [base, head] if r % 2 == 0 else [head, base]
+                for commit in order:
+                    say(f"== {name}, round {r + 1}, {commit}")
+                    t0 = time.monotonic()
+                    results[name][commit].append(_run(trees[commit], name, args.quick))
+                    say(f"   {time.monotonic() - t0:.0f} s: {results[name][commit][-1]}")
+    finally:
+        for tree in trees.values():
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    out = {"base": base, "head": head, "rounds": args.rounds, "results": results}
+    (RESULTS / "side-by-side.json").write_text(json.dumps(out, indent=1) + "\n")
+    print(f"| benchmark | figure | {base} (old) | {head} (new) |\n|---|---|---|---|")
+    for name, by in results.items():
+        for key in by[base][0] if by[base] else []:
+            cells = []
+            for commit in (base, head):
+                values = [f[key] for f in by[commit]]
+                cells.append(f"{_fmt(median(values))} ({_fmt(min(values))}–{_fmt(max(values))})")
+            print(f"| {name} | {key} | {cells[0]} | {cells[1]} |")
+    return 0
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
