@@ -24,9 +24,15 @@ def closed_stays_closed(action: str, ip: str, statuses: Mapping[str, str | None]
     if not closed:
         return
     if action == "add_node":
-        raise ControlRefused("not_allowed", f"{ip} was closed in {', '.join(closed)}; a closed node stays closed while "
-                                            "this program runs. Add a fresh dispynode at another address instead")  # fmt: skip
+        raise ControlRefused(
+            "not_allowed",
+            f"{ip} was closed in {', '.join(closed)}; a closed node stays closed while "
+            "this program runs. Add a fresh dispynode at another address instead",
+        )
     if action == "allocate_node":
-        raise ControlRefused("not_allowed", f"{ip} was closed; dispy 4.15.2 would cancel every job sent to it, so a "
-                                            "closed node stays closed while this program runs. Add a fresh dispynode "
-                                            "at another address instead")  # fmt: skip
+        raise ControlRefused(
+            "not_allowed",
+            f"{ip} was closed; dispy 4.15.2 would cancel every job sent to it, so a "
+            "closed node stays closed while this program runs. Add a fresh dispynode "
+            "at another address instead",
+        )

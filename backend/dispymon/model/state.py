@@ -48,8 +48,20 @@ from dispymon.model.events import (
     StatusEvent,
 )
 from dispymon.model.audit import AuditLog
-from dispymon.model.changelog import (AUDIT_KEY, SETTINGS_KEY, Changes, Deltas, Key, Kind, NodeBuild,
-                                      cluster_key, jobs_key, node_key, running_key, values_record)
+from dispymon.model.changelog import (
+    AUDIT_KEY,
+    SETTINGS_KEY,
+    Changes,
+    Deltas,
+    Key,
+    Kind,
+    NodeBuild,
+    cluster_key,
+    jobs_key,
+    node_key,
+    running_key,
+    values_record,
+)
 from dispymon.model.jobtext import JobTexts
 
 INITIALIZED = "initialized"
@@ -59,7 +71,6 @@ NODE_STATUSES = (INITIALIZED, DEALLOCATED, CLOSED)
 
 RECENTLY_DONE_LIMIT = 10_000
 SETTINGS = {"show_job_args": bool}
-
 
 
 def node_status_name(status: int, previous: str | None) -> str:
@@ -358,7 +369,11 @@ class State:
             elif status == NODE_AVAIL_INFO and node.avail_info is not None:
                 c.avail_came.add(ip)
             c.dirty_nodes.add(ip)
-            if status == NODE_INITIALIZED and self.audit_log.watches and self.audit_log.node_initialised(ev.cluster, node):
+            if (
+                status == NODE_INITIALIZED
+                and self.audit_log.watches
+                and self.audit_log.node_initialised(ev.cluster, node)
+            ):
                 self._touch(AUDIT_KEY)
         job = ev.job
         if job is None:

@@ -68,8 +68,7 @@ def announce(feed: Feed, attached: _Attached, via_worker: bool) -> None:
         except Exception:  # dispy's scheduler has stopped: nothing changes any more
             pass
         if not done.wait(SEED_WAIT):
-            log.warning('dispymon: dispy did not answer within %g s; cluster "%s" seeded as it is now',
-                        SEED_WAIT, name)  # fmt: skip
+            log.warning('dispymon: dispy did not answer within %g s; cluster "%s" seeded as it is now', SEED_WAIT, name)
     announce(marker and on_pycos)
 
 

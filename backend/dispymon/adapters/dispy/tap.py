@@ -142,8 +142,15 @@ def _record(feed: Feed, name: str, status: int, node: Any, job: Any, hidden: Any
         log.exception("dispymon could not record a status event of %s", name)
 
 
-def _make_tap(feed: Feed, name: str, chained: StatusCallback | None, hidden: Any = None,
-              defer: bool = False, attached: _Attached | None = None, direct: bool = True) -> StatusCallback:  # fmt: skip
+def _make_tap(
+    feed: Feed,
+    name: str,
+    chained: StatusCallback | None,
+    hidden: Any = None,
+    defer: bool = False,
+    attached: _Attached | None = None,
+    direct: bool = True,
+) -> StatusCallback:
     """`direct` (with `defer`): the tap may run where dispy queues it, on a patched queue (queue.py)."""
     if defer:
         # _record's deferred path, inlined: this runs for every event on dispy's thread
