@@ -7,7 +7,7 @@ rules, so neither holds a copy of dispy's quirks.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from dispymon.commands.control import ControlRefused
 from dispymon.model.state import CLOSED

@@ -22,31 +22,10 @@ flagged `stale`. Time enters only through HealthCheck events.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
-from dispymon.model.events import (
-    JOB_ABANDONED,
-    JOB_CANCELLED,
-    JOB_CREATED,
-    JOB_FINISHED,
-    JOB_RUNNING,
-    JOB_TERMINATED,
-    NODE_CLOSED,
-    NODE_INITIALIZED,
-    NODE_AVAIL_INFO,
-    AuditAdded,
-    AuditUpdated,
-    ClusterAttached,
-    ClusterDetached,
-    Event,
-    HealthCheck,
-    JobInfo,
-    NodeChanged,
-    NodeInfo,
-    SettingChanged,
-    StatusEvent,
-)
 from dispymon.model.audit import AuditLog
 from dispymon.model.changelog import (
     AUDIT_KEY,
@@ -61,6 +40,28 @@ from dispymon.model.changelog import (
     node_key,
     running_key,
     values_record,
+)
+from dispymon.model.events import (
+    JOB_ABANDONED,
+    JOB_CANCELLED,
+    JOB_CREATED,
+    JOB_FINISHED,
+    JOB_RUNNING,
+    JOB_TERMINATED,
+    NODE_AVAIL_INFO,
+    NODE_CLOSED,
+    NODE_INITIALIZED,
+    AuditAdded,
+    AuditUpdated,
+    ClusterAttached,
+    ClusterDetached,
+    Event,
+    HealthCheck,
+    JobInfo,
+    NodeChanged,
+    NodeInfo,
+    SettingChanged,
+    StatusEvent,
 )
 from dispymon.model.jobtext import JobTexts
 

@@ -40,10 +40,10 @@ import asyncio
 import collections
 import logging
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
-from dispymon.model.events import Deferred, Event, HealthCheck, StatusEvent
 from dispymon.features.failures import Failures
+from dispymon.model.events import Deferred, Event, HealthCheck, StatusEvent
 from dispymon.model.state import State
 
 log = logging.getLogger(__name__)

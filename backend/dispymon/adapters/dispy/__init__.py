@@ -40,9 +40,10 @@ from dispymon.adapters.dispy.seed import SEED_WAIT  # noqa: E402
 from dispymon.adapters.dispy.tap import _make_tap, ended_job_info, job_info, node_info, status_event  # noqa: E402
 
 __all__ = [
+    "SEED_WAIT",
     "DispyAdapter",
     "DispyControl",
-    "SEED_WAIT",
+    "_make_tap",
     "close_cluster",
     "cluster_kind",
     "compat",
@@ -53,5 +54,4 @@ __all__ = [
     "job_info",
     "node_info",
     "status_event",
-    "_make_tap",
 ]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from dispymon.features.history import TRACEBACK_KEEP, brief_exception
 from dispymon.model.events import JOB_DONE_STATUSES, AvailInfo, Event, JobInfo, NodeInfo, StatusEvent
