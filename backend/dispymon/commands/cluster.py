@@ -90,7 +90,9 @@ async def add_node(
     state = cmds.hub.read()
     if not wildcard:
         try:  # the cluster may refuse the node for what the dashboard knows of it (control.py)
-            cmds.control.check_node_action("add_node", pattern, {n: state.node_status(n, pattern) for n in names})
+            cmds.cluster_control.check_node_action(
+                "add_node", pattern, {n: state.node_status(n, pattern) for n in names}
+            )
         except ControlRefused as exc:
             await cmds.audit("add_node", host, _joined(names), "failed", exc.message, who)
             raise
@@ -178,7 +180,7 @@ async def _node_action(
 async def allocate_node(cmds: Commands, who: str | None, ip: str, cluster: str | None = None) -> dict[str, Any]:
     names = cmds.clusters_for(cluster, ip)
     state = cmds.hub.read()
-    cmds.control.check_node_action("allocate_node", ip, {n: state.node_status(n, ip) for n in names})
+    cmds.cluster_control.check_node_action("allocate_node", ip, {n: state.node_status(n, ip) for n in names})
     return await _node_action(
         cmds, who, "allocate_node", ip, cluster, lambda n: cmds.cluster_control.allocate_node(n, ip), INITIALIZED
     )

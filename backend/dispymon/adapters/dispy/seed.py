@@ -58,6 +58,7 @@ def announce(feed: Feed, attached: _Attached, via_worker: bool) -> None:
             nodes, running, pending, ended = _seed(cluster, hidden)
             feed(ClusterAttached(name, cluster_kind(cluster), nodes, running, pending, ended))
             if marker:
+                assert queue is not None, "a marker is only queued where dispy has a worker queue"
                 queue.put((attached.caught_up, ()))
             done.set()
 

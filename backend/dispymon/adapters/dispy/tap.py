@@ -16,12 +16,12 @@ from collections.abc import Callable
 from typing import Any
 
 from dispymon.features.history import TRACEBACK_KEEP, brief_exception
-from dispymon.model.events import JOB_DONE_STATUSES, AvailInfo, Event, JobInfo, NodeInfo, StatusEvent
+from dispymon.model.events import JOB_DONE_STATUSES, AvailInfo, Deferred, Event, JobInfo, NodeInfo, StatusEvent
 from dispymon.model.text import LIMIT, safe_str
 
 log = logging.getLogger("dispymon.adapters.dispy")
 
-Feed = Callable[[Event], None]
+Feed = Callable[[Event | Deferred], None]  # a hub's feed takes deferred events (see _record)
 StatusCallback = Callable[[Any, Any, Any], None]
 
 
@@ -184,6 +184,11 @@ def _make_tap(
 
     tap.__dispymon_chained__ = chained  # type: ignore[attr-defined]
     return tap
+
+
+def chained_of(tap: Any) -> StatusCallback | None:
+    """The callback a tap made by `_make_tap` passes its events on to (a function attribute mypy cannot see)."""
+    return tap.__dispymon_chained__
 
 
 class _Attached:
