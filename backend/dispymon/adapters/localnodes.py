@@ -65,8 +65,9 @@ def free_port_base(hosts: list[str], span: int = 3, low: int = 20000, high: int 
     raise NodeStartError("no free dispy port base found on loopback")
 
 
-def wait_for_tcp(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None,
-                 what: str = "dispynode") -> None:  # fmt: skip
+def wait_for_tcp(
+    host: str, port: int, timeout: float, proc: subprocess.Popen | None = None, what: str = "dispynode"
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -98,15 +99,21 @@ class LocalNode:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.workdir / "dispynode.log"
         cmd = [
-            sys.executable, "-m", "dispy.dispynode",
-            "-i", self.ip,
-            "-p", str(self.port_base),
-            "--cpus", str(self.cpus),
-            "--dest_path_prefix", str(self.workdir / "node"),
+            sys.executable,
+            "-m",
+            "dispy.dispynode",
+            "-i",
+            self.ip,
+            "-p",
+            str(self.port_base),
+            "--cpus",
+            str(self.cpus),
+            "--dest_path_prefix",
+            str(self.workdir / "node"),
             "--clean",
             "--daemon",  # no stdin to read commands from
             *(extra_args or []),
-        ]  # fmt: skip
+        ]
         with open(self.log_path, "ab") as logf:
             self.proc = subprocess.Popen(
                 cmd,
@@ -223,18 +230,30 @@ class LocalScheduler:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.workdir / "dispyscheduler.log"
         cmd = [
-            sys.executable, "-m", "dispy.dispyscheduler",
-            "-i", self.ip,
-            "-p", str(self.port_base),
+            sys.executable,
+            "-m",
+            "dispy.dispyscheduler",
+            "-i",
+            self.ip,
+            "-p",
+            str(self.port_base),
             *[arg for ip in self.nodes for arg in ("-n", ip)],
-            "--pulse_interval", str(self.pulse_interval),
-            "--dest_path_prefix", str(self.workdir / "scheduler"),
+            "--pulse_interval",
+            str(self.pulse_interval),
+            "--dest_path_prefix",
+            str(self.workdir / "scheduler"),
             "--clean",
             "--daemon",
-        ]  # fmt: skip
+        ]
         with open(self.log_path, "ab") as logf:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                                         start_new_session=True, cwd=self.workdir)  # fmt: skip
+            self.proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.workdir,
+            )
         try:
             wait_for_tcp(self.ip, self.port_base + 2, timeout, self.proc, "dispyscheduler")  # where clients connect
         except NodeStartError:
@@ -276,12 +295,16 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     extra = ["--name", args.node_name] if args.node_name else None
-    cluster = LocalCluster(Path(args.workdir), args.ips.split(","), cpus=args.cpus, port_base=args.port_base,
-                           extra_args=extra)  # fmt: skip
+    cluster = LocalCluster(
+        Path(args.workdir), args.ips.split(","), cpus=args.cpus, port_base=args.port_base, extra_args=extra
+    )
     try:
         cluster.start()
-        print(json.dumps({"port_base": cluster.port_base,
-                          "nodes": [{"ip": n.ip, "pid": n.pid} for n in cluster.nodes]}), flush=True)  # fmt: skip
+        print(
+            json.dumps({"port_base": cluster.port_base, "nodes": [{"ip": n.ip, "pid": n.pid} for n in cluster.nodes]}),
+            flush=True,
+        )
+
         def stop_at_eof() -> None:  # the parent closed our stdin: it is gone or done
             sys.stdin.read()
             stop.set()

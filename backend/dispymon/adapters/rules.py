@@ -7,7 +7,7 @@ rules, so neither holds a copy of dispy's quirks.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from dispymon.commands.control import ControlRefused
 from dispymon.model.state import CLOSED
@@ -24,9 +24,15 @@ def closed_stays_closed(action: str, ip: str, statuses: Mapping[str, str | None]
     if not closed:
         return
     if action == "add_node":
-        raise ControlRefused("not_allowed", f"{ip} was closed in {', '.join(closed)}; a closed node stays closed while "
-                                            "this program runs. Add a fresh dispynode at another address instead")  # fmt: skip
+        raise ControlRefused(
+            "not_allowed",
+            f"{ip} was closed in {', '.join(closed)}; a closed node stays closed while "
+            "this program runs. Add a fresh dispynode at another address instead",
+        )
     if action == "allocate_node":
-        raise ControlRefused("not_allowed", f"{ip} was closed; dispy 4.15.2 would cancel every job sent to it, so a "
-                                            "closed node stays closed while this program runs. Add a fresh dispynode "
-                                            "at another address instead")  # fmt: skip
+        raise ControlRefused(
+            "not_allowed",
+            f"{ip} was closed; dispy 4.15.2 would cancel every job sent to it, so a "
+            "closed node stays closed while this program runs. Add a fresh dispynode "
+            "at another address instead",
+        )

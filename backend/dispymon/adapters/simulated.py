@@ -73,8 +73,21 @@ def node_address(i: int) -> str:
 
 
 class SimNode:
-    __slots__ = ("ip", "name", "cpus", "avail_cpus", "busy", "jobs_done", "cpu_time", "tx", "rx",
-                 "update_time", "avail", "status", "running")  # fmt: skip
+    __slots__ = (
+        "ip",
+        "name",
+        "cpus",
+        "avail_cpus",
+        "busy",
+        "jobs_done",
+        "cpu_time",
+        "tx",
+        "rx",
+        "update_time",
+        "avail",
+        "status",
+        "running",
+    )
 
     def __init__(self, ip: str, name: str, cpus: int, now: float) -> None:
         self.ip, self.name, self.cpus, self.avail_cpus = ip, name, cpus, cpus
@@ -86,8 +99,19 @@ class SimNode:
         self.running: set[int] = set()  # uids
 
     def info(self) -> NodeInfo:
-        return NodeInfo(self.ip, self.name, self.cpus, self.avail_cpus, self.busy, self.jobs_done, self.cpu_time,
-                        self.tx, self.rx, self.update_time, self.avail)  # fmt: skip
+        return NodeInfo(
+            self.ip,
+            self.name,
+            self.cpus,
+            self.avail_cpus,
+            self.busy,
+            self.jobs_done,
+            self.cpu_time,
+            self.tx,
+            self.rx,
+            self.update_time,
+            self.avail,
+        )
 
     def usable(self) -> bool:
         return self.status == INITIALIZED and self.busy < self.cpus
@@ -106,7 +130,9 @@ class SimJob:
 
     def info(self, end_time: float | None = None, exception: str | None = None) -> JobInfo:
         # the uid doubles as the handle commands pass back to cancel()
-        return JobInfo(self.uid, self.n, self.ip, self.start_time, end_time, self.args, self.kwargs, exception, self.uid)
+        return JobInfo(
+            self.uid, self.n, self.ip, self.start_time, end_time, self.args, self.kwargs, exception, self.uid
+        )
 
 
 AVAIL_SHARE = 0.1  # of the events: a node's avail info
@@ -195,9 +221,12 @@ class SimulatedCluster:
     def _avail_of(self, node: SimNode) -> AvailInfo:
         rng = self._rng
         free = 100.0 * (1.0 - node.busy / node.cpus) if node.cpus else 100.0
-        return AvailInfo(round(max(0.0, min(100.0, free + rng.uniform(-3, 3))), 1),
-                         int(rng.uniform(2, 60) * GIB), int(rng.uniform(20, 900) * GIB),
-                         round(rng.uniform(80, 100), 1))  # fmt: skip
+        return AvailInfo(
+            round(max(0.0, min(100.0, free + rng.uniform(-3, 3))), 1),
+            int(rng.uniform(2, 60) * GIB),
+            int(rng.uniform(20, 900) * GIB),
+            round(rng.uniform(80, 100), 1),
+        )
 
     def _new_job(self) -> SimJob:
         mean = self._mean_duration
@@ -265,9 +294,12 @@ class SimulatedCluster:
             node.cpu_time += min(job.duration, self.vt - job.start)
             node.update_time = now
             node.rx += 600
-        return StatusEvent(self.name, JOB_TERMINATED if failed else JOB_FINISHED,
-                           node.info() if node is not None else None,
-                           job.info(now, "RuntimeError: simulated failure" if failed else None))  # fmt: skip
+        return StatusEvent(
+            self.name,
+            JOB_TERMINATED if failed else JOB_FINISHED,
+            node.info() if node is not None else None,
+            job.info(now, "RuntimeError: simulated failure" if failed else None),
+        )
 
     def _create(self) -> Event:
         job = self._new_job()

@@ -62,13 +62,21 @@ async def terminate_jobs(cmds: Commands, who: str | None, uids: list[int]) -> di
         counts[outcome] = counts.get(outcome, 0) + 1
     summary = ", ".join(f"{n} {outcome.replace('_', ' ')}" for outcome, n in sorted(counts.items()))
     clusters = sorted({c for _, c, _ in calls})
-    await cmds.audit("terminate_jobs", count_text(len(results), "job"), _joined(clusters), "ok" if "failed" not in counts else "failed",
-                     summary, who)  # fmt: skip
+    await cmds.audit(
+        "terminate_jobs",
+        count_text(len(results), "job"),
+        _joined(clusters),
+        "ok" if "failed" not in counts else "failed",
+        summary,
+        who,
+    )
     return {"results": {str(uid): results[str(uid)] for uid in dict.fromkeys(uids)}}
 
 
 @command("add_node", host=HOST, optional={"cpus": integer(0, 100_000), "cluster": CLUSTER})
-async def add_node(cmds: Commands, who: str | None, host: str, cpus: int = 0, cluster: str | None = None) -> dict[str, Any]:
+async def add_node(
+    cmds: Commands, who: str | None, host: str, cpus: int = 0, cluster: str | None = None
+) -> dict[str, Any]:
     names = cmds.clusters_for(cluster)
     wildcard = "*" in host
     if wildcard:
@@ -82,7 +90,9 @@ async def add_node(cmds: Commands, who: str | None, host: str, cpus: int = 0, cl
     state = cmds.hub.read()
     if not wildcard:
         try:  # the cluster may refuse the node for what the dashboard knows of it (control.py)
-            cmds.control.check_node_action("add_node", pattern, {n: state.node_status(n, pattern) for n in names})
+            cmds.cluster_control.check_node_action(
+                "add_node", pattern, {n: state.node_status(n, pattern) for n in names}
+            )
         except ControlRefused as exc:
             await cmds.audit("add_node", host, _joined(names), "failed", exc.message, who)
             raise
@@ -101,21 +111,33 @@ async def add_node(cmds: Commands, who: str | None, host: str, cpus: int = 0, cl
         entry = await cmds.audit("add_node", host, _joined(names), "ok", f"node {pattern} is already in use", who)
     else:
         entry = await cmds.audit(
-            "add_node", host, _joined(names), "pending",
-            f"waiting up to {cmds.add_node_wait:g} s for a dispynode at {pattern}", who,
+            "add_node",
+            host,
+            _joined(names),
+            "pending",
+            f"waiting up to {cmds.add_node_wait:g} s for a dispynode at {pattern}",
+            who,
             ("node", tuple(names), pattern, cmds.add_node_wait),
-        )  # fmt: skip
+        )
         loop = asyncio.get_running_loop()
         loop.call_later(
-            cmds.add_node_wait, cmds.hub.feed,
-            AuditUpdated(entry, "failed", f"no dispynode answered at {pattern} within {cmds.add_node_wait:g} s "
-                         "(dispy keeps the address: the entry turns ok if the node joins later)", True),
-        )  # fmt: skip
+            cmds.add_node_wait,
+            cmds.hub.feed,
+            AuditUpdated(
+                entry,
+                "failed",
+                f"no dispynode answered at {pattern} within {cmds.add_node_wait:g} s "
+                "(dispy keeps the address: the entry turns ok if the node joins later)",
+                True,
+            ),
+        )
     return {"audit_id": entry, "clusters": names, "cpus_ignored": cpus_ignored}
 
 
 @command("set_node_cpus", ip=IP, cpus=integer(0, 100_000), optional={"cluster": CLUSTER})
-async def set_node_cpus(cmds: Commands, who: str | None, ip: str, cpus: int, cluster: str | None = None) -> dict[str, Any]:
+async def set_node_cpus(
+    cmds: Commands, who: str | None, ip: str, cpus: int, cluster: str | None = None
+) -> dict[str, Any]:
     names = cmds.clusters_for(cluster, ip)
     job_clusters = [n for n in names if not _shared(cmds, n)]
     if not job_clusters:
@@ -135,8 +157,15 @@ async def set_node_cpus(cmds: Commands, who: str | None, ip: str, cpus: int, clu
     return {"cpus": effective}
 
 
-async def _node_action(cmds: Commands, who: str | None, action: str, ip: str, cluster: str | None,
-                       call: Callable[[str], Any], new_status: str) -> dict[str, Any]:  # fmt: skip
+async def _node_action(
+    cmds: Commands,
+    who: str | None,
+    action: str,
+    ip: str,
+    cluster: str | None,
+    call: Callable[[str], Any],
+    new_status: str,
+) -> dict[str, Any]:
     names = cmds.clusters_for(cluster, ip)
     for name in names:
         if await cmds.blocking(call, name) < 0:
@@ -151,19 +180,29 @@ async def _node_action(cmds: Commands, who: str | None, action: str, ip: str, cl
 async def allocate_node(cmds: Commands, who: str | None, ip: str, cluster: str | None = None) -> dict[str, Any]:
     names = cmds.clusters_for(cluster, ip)
     state = cmds.hub.read()
-    cmds.control.check_node_action("allocate_node", ip, {n: state.node_status(n, ip) for n in names})
-    return await _node_action(cmds, who, "allocate_node", ip, cluster,
-                              lambda n: cmds.cluster_control.allocate_node(n, ip), INITIALIZED)  # fmt: skip
+    cmds.cluster_control.check_node_action("allocate_node", ip, {n: state.node_status(n, ip) for n in names})
+    return await _node_action(
+        cmds, who, "allocate_node", ip, cluster, lambda n: cmds.cluster_control.allocate_node(n, ip), INITIALIZED
+    )
 
 
 @command("deallocate_node", ip=IP, optional={"cluster": CLUSTER})
 async def deallocate_node(cmds: Commands, who: str | None, ip: str, cluster: str | None = None) -> dict[str, Any]:
-    return await _node_action(cmds, who, "deallocate_node", ip, cluster,
-                              lambda n: cmds.cluster_control.deallocate_node(n, ip), DEALLOCATED)  # fmt: skip
+    return await _node_action(
+        cmds, who, "deallocate_node", ip, cluster, lambda n: cmds.cluster_control.deallocate_node(n, ip), DEALLOCATED
+    )
 
 
 @command("close_node", ip=IP, optional={"cluster": CLUSTER, "terminate_pending": boolean()})
-async def close_node(cmds: Commands, who: str | None, ip: str, cluster: str | None = None,
-                     terminate_pending: bool = False) -> dict[str, Any]:  # fmt: skip
-    return await _node_action(cmds, who, "close_node", ip, cluster,
-                              lambda n: cmds.cluster_control.close_node(n, ip, terminate_pending), CLOSED)  # fmt: skip
+async def close_node(
+    cmds: Commands, who: str | None, ip: str, cluster: str | None = None, terminate_pending: bool = False
+) -> dict[str, Any]:
+    return await _node_action(
+        cmds,
+        who,
+        "close_node",
+        ip,
+        cluster,
+        lambda n: cmds.cluster_control.close_node(n, ip, terminate_pending),
+        CLOSED,
+    )

@@ -19,7 +19,8 @@ commands answer as an error (and audit where the action is audited).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 
 class ControlRefused(Exception):

@@ -24,9 +24,13 @@ def one_of(values: tuple[str, ...]) -> Check:
 
 NAME = text(200)
 HISTORY_ARGS: dict[str, Check] = {
-    "outcome": one_of(OUTCOMES), "node": text(64), "cluster": NAME, "text": text(200),
-    "limit": integer(1, 1000), "offset": integer(0, 10_000_000),
-}  # fmt: skip
+    "outcome": one_of(OUTCOMES),
+    "node": text(64),
+    "cluster": NAME,
+    "text": text(200),
+    "limit": integer(1, 1000),
+    "offset": integer(0, 10_000_000),
+}
 SERIES_ARGS: dict[str, Check] = {"cluster": NAME, "node": text(64), "step": integer(1, 60)}
 INTEGER_ARGS = {"limit", "offset", "step"}
 

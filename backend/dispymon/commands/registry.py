@@ -125,8 +125,12 @@ def is_query(message: dict[str, Any]) -> bool:
     """A `command` message naming a read-only command (a query), with an id its result can carry."""
     name, cid = message.get("name"), message.get("id")
     spec = REGISTRY.get(name) if isinstance(name, str) else None
-    return (spec is not None and spec.read_only and not isinstance(cid, bool)
-            and (isinstance(cid, int) or (isinstance(cid, str) and len(cid) <= MAX_ID_LEN)))  # fmt: skip
+    return (
+        spec is not None
+        and spec.read_only
+        and not isinstance(cid, bool)
+        and (isinstance(cid, int) or (isinstance(cid, str) and len(cid) <= MAX_ID_LEN))
+    )
 
 
 def validate(spec: Spec, args: Any) -> dict[str, Any]:
@@ -152,8 +156,9 @@ def validate(spec: Spec, args: Any) -> dict[str, Any]:
 class Commands:
     """Runs commands for every connection of one server."""
 
-    def __init__(self, hub: Hub, control: ClusterControl | None, timeout: float = 15.0,
-                 add_node_wait: float = 20.0) -> None:  # fmt: skip
+    def __init__(
+        self, hub: Hub, control: ClusterControl | None, timeout: float = 15.0, add_node_wait: float = 20.0
+    ) -> None:
         self.hub = hub
         self.control = control
         self.timeout = timeout
@@ -198,7 +203,9 @@ class Commands:
         try:
             value = await asyncio.wait_for(asyncio.to_thread(fn, *args), self.timeout)
         except TimeoutError:
-            raise CommandError("timeout", f"the cluster did not answer within {self.timeout:g} s; the action may still happen") from None
+            raise CommandError(
+                "timeout", f"the cluster did not answer within {self.timeout:g} s; the action may still happen"
+            ) from None
         self.hub.read()  # what the cluster fed during the call is in the state the handler reads next
         return value
 
@@ -207,8 +214,16 @@ class Commands:
             self.hub.feed(event)
         await self.hub.settle()
 
-    async def audit(self, action: str, target: str, cluster: str | None, state: str, message: str,
-                    who: str | None, watch: tuple | None = None) -> int:  # fmt: skip
+    async def audit(
+        self,
+        action: str,
+        target: str,
+        cluster: str | None,
+        state: str,
+        message: str,
+        who: str | None,
+        watch: tuple | None = None,
+    ) -> int:
         entry_id = self.hub.read().new_audit_id()  # one sequence with the state's own entries
         await self.change(AuditAdded(entry_id, time.time(), action, target, cluster, state, message, who, watch))
         return entry_id

@@ -109,10 +109,14 @@ def load(path: str | Path) -> AppModule:
             try:
                 for obj in made:
                     if not adapter.is_cluster(obj):
-                        raise AppModuleError(f"create_clusters() in {path.name} returned {type(obj).__name__}, not a dispy cluster")
+                        raise AppModuleError(
+                            f"create_clusters() in {path.name} returned {type(obj).__name__}, not a dispy cluster"
+                        )
                     add(obj)
             except TypeError:
-                raise AppModuleError(f"create_clusters() in {path.name} must return a cluster or a list of clusters") from None
+                raise AppModuleError(
+                    f"create_clusters() in {path.name} must return a cluster or a list of clusters"
+                ) from None
     if not clusters:
         raise AppModuleError(
             f"{path.name} defines no dispy cluster: bind a JobCluster or SharedJobCluster to a module-level name, "

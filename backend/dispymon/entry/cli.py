@@ -69,21 +69,47 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"each browser's default update interval in seconds; 0 or less pauses (default {poll_default:g})",
         )
         p.add_argument("--hide-job-args", action="store_true", help="start with job arguments hidden")
-        p.add_argument("--token", default=os.environ.get("DISPYMON_TOKEN"),
-                       help="operator token (sees and commands); default $DISPYMON_TOKEN, generated when --host is not loopback")
-        p.add_argument("--viewer-token", default=os.environ.get("DISPYMON_VIEWER_TOKEN"),
-                       help="viewer token (sees only); default $DISPYMON_VIEWER_TOKEN")
-        p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
-                       help="another host name or address browsers may use to reach the dashboard (repeatable; "
-                            "$DISPYMON_ALLOW_HOST adds more, separated by commas)")
-        p.add_argument("--stuck-after", type=_positive_seconds, default=300.0,
-                       help="flag a node busy with no job starting or ending for this long (default 300 s)")
-        p.add_argument("--stale-after", type=_positive_seconds, default=30.0,
-                       help="flag a node whose CPU/memory info stops arriving for this long (default 30 s)")
-        p.add_argument("--history-size", type=_positive, default=10_000,
-                       help="finished jobs kept in memory for the history (default 10000)")
-        p.add_argument("--history-db", metavar="PATH",
-                       help="keep the job history and per-minute charts in this SQLite file across restarts (default: off)")
+        p.add_argument(
+            "--token",
+            default=os.environ.get("DISPYMON_TOKEN"),
+            help="operator token (sees and commands); default $DISPYMON_TOKEN, generated when --host is not loopback",
+        )
+        p.add_argument(
+            "--viewer-token",
+            default=os.environ.get("DISPYMON_VIEWER_TOKEN"),
+            help="viewer token (sees only); default $DISPYMON_VIEWER_TOKEN",
+        )
+        p.add_argument(
+            "--allow-host",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="another host name or address browsers may use to reach the dashboard (repeatable; "
+            "$DISPYMON_ALLOW_HOST adds more, separated by commas)",
+        )
+        p.add_argument(
+            "--stuck-after",
+            type=_positive_seconds,
+            default=300.0,
+            help="flag a node busy with no job starting or ending for this long (default 300 s)",
+        )
+        p.add_argument(
+            "--stale-after",
+            type=_positive_seconds,
+            default=30.0,
+            help="flag a node whose CPU/memory info stops arriving for this long (default 30 s)",
+        )
+        p.add_argument(
+            "--history-size",
+            type=_positive,
+            default=10_000,
+            help="finished jobs kept in memory for the history (default 10000)",
+        )
+        p.add_argument(
+            "--history-db",
+            metavar="PATH",
+            help="keep the job history and per-minute charts in this SQLite file across restarts (default: off)",
+        )
         p.add_argument("-v", "--verbose", action="store_true", help="log dispymon's and dispy's details")
 
     serve = sub.add_parser("serve", help="serve the dashboard for the clusters a Python module builds")
@@ -95,10 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--nodes", type=_positive, default=2, help="local nodes to start (default 2)")
     demo.add_argument("--cpus", type=_positive, default=2, help="CPUs each node offers (default 2)")
     demo.add_argument("--first-ip", type=_positive, default=2, help="nodes use 127.0.0.N from N = this (default 2)")
-    demo.add_argument("--simulate", type=_positive, metavar="N",
-                      help="no dispynode: a simulated cluster of N nodes (addresses 10.x.y.z are labels), for a look at scale")
-    demo.add_argument("--rate", type=_rate, default=1000.0,
-                      help="events per second of the simulated cluster (default 1000; with --simulate)")
+    demo.add_argument(
+        "--simulate",
+        type=_positive,
+        metavar="N",
+        help="no dispynode: a simulated cluster of N nodes (addresses 10.x.y.z are labels), for a look at scale",
+    )
+    demo.add_argument(
+        "--rate",
+        type=_rate,
+        default=1000.0,
+        help="events per second of the simulated cluster (default 1000; with --simulate)",
+    )
     common(demo, 1.0)
     return parser
 
@@ -108,9 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     from dispymon.transport.security import TokenError, check_tokens
 
     try:  # before the module builds its clusters
-        check_tokens(args.token or None, args.viewer_token or None,
-                     ("the operator token (--token or $DISPYMON_TOKEN)",
-                      "the viewer token (--viewer-token or $DISPYMON_VIEWER_TOKEN)"))  # fmt: skip
+        check_tokens(
+            args.token or None,
+            args.viewer_token or None,
+            (
+                "the operator token (--token or $DISPYMON_TOKEN)",
+                "the viewer token (--viewer-token or $DISPYMON_VIEWER_TOKEN)",
+            ),
+        )
     except TokenError as exc:
         return _fail(str(exc))
     logging.basicConfig(
@@ -150,9 +189,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _run(
-    app_module: AppModule, args: argparse.Namespace, source: Callable[[Hub], ClusterControl] | None = None
-) -> int:
+def _run(app_module: AppModule, args: argparse.Namespace, source: Callable[[Hub], ClusterControl] | None = None) -> int:
     from dispymon.runtime.runtime import DashboardError, run
 
     try:
@@ -238,8 +275,11 @@ def _simulate(args: argparse.Namespace) -> int:
     def source(hub):
         sim = SimulatedCluster(hub.feed, args.simulate, args.cpus, rate=args.rate, seed=None)
         clusters.append(sim.start())
-        print(f"dispymon: simulated cluster of {args.simulate} nodes ({args.cpus} CPUs each), "
-              f"{args.rate:g} events/s; no dispynode runs", flush=True)  # fmt: skip
+        print(
+            f"dispymon: simulated cluster of {args.simulate} nodes ({args.cpus} CPUs each), "
+            f"{args.rate:g} events/s; no dispynode runs",
+            flush=True,
+        )
         return SimulatedControl(clusters)
 
     nothing = AppModule(Path("<simulated>"), types.ModuleType("simulated"), [], None)

@@ -54,8 +54,9 @@ def tls_context(keyfile: str | os.PathLike | None, certfile: str | os.PathLike |
     """
     if certfile is None:
         if keyfile is not None:
-            raise ValueError("keyfile given without certfile: give the certificate as certfile "
-                             "(a combined PEM may hold both)")
+            raise ValueError(
+                "keyfile given without certfile: give the certificate as certfile (a combined PEM may hold both)"
+            )
         return None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certfile, keyfile)
@@ -83,10 +84,20 @@ class DispyHTTPServer:
     is not a loopback address, else None; see security.py).
     """
 
-    def __init__(self, cluster: Any, host: str = "", port: int = 8181, poll_sec: float = 10,
-                 DocumentRoot: str | os.PathLike | None = None, keyfile: str | os.PathLike | None = None,
-                 certfile: str | os.PathLike | None = None, show_job_args: bool = True, *,
-                 history_size: int = 10_000, history_db: str | os.PathLike[str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cluster: Any,
+        host: str = "",
+        port: int = 8181,
+        poll_sec: float = 10,
+        DocumentRoot: str | os.PathLike | None = None,
+        keyfile: str | os.PathLike | None = None,
+        certfile: str | os.PathLike | None = None,
+        show_job_args: bool = True,
+        *,
+        history_size: int = 10_000,
+        history_db: str | os.PathLike[str] | None = None,
+    ) -> None:
         # Everything that can be wrong is checked here, in the caller's thread.
         if isinstance(poll_sec, bool) or not isinstance(poll_sec, (int, float)) or not math.isfinite(poll_sec):
             raise ValueError(f"poll_sec must be a number of seconds, not {poll_sec!r}")
@@ -98,12 +109,20 @@ class DispyHTTPServer:
         # token, an operator token is generated
         # (TokenError, a ValueError, for one shorter than MIN_TOKEN_LENGTH)
         settings = Settings(
-            host=host, port=port, poll_sec=float(poll_sec), show_job_args=bool(show_job_args), static_dir=static_dir,
-            ssl_context=ssl_context, token=os.environ.get("DISPYMON_TOKEN"),
-            viewer_token=os.environ.get("DISPYMON_VIEWER_TOKEN"), allow_hosts=hosts_from_env(os.environ),
-            token_names=("$DISPYMON_TOKEN", "$DISPYMON_VIEWER_TOKEN"), history_size=history_size,
-            history_db=history_db, patch_dispy_queue=True,
-        )  # fmt: skip
+            host=host,
+            port=port,
+            poll_sec=float(poll_sec),
+            show_job_args=bool(show_job_args),
+            static_dir=static_dir,
+            ssl_context=ssl_context,
+            token=os.environ.get("DISPYMON_TOKEN"),
+            viewer_token=os.environ.get("DISPYMON_VIEWER_TOKEN"),
+            allow_hosts=hosts_from_env(os.environ),
+            token_names=("$DISPYMON_TOKEN", "$DISPYMON_VIEWER_TOKEN"),
+            history_size=history_size,
+            history_db=history_db,
+            patch_dispy_queue=True,
+        )
 
         self.host = host
         self.port = port
@@ -121,8 +140,7 @@ class DispyHTTPServer:
         self.token = access.operator_token
 
         started: concurrent.futures.Future[int] = concurrent.futures.Future()
-        self._thread = threading.Thread(target=self._serve, args=(started,),
-                                        name=THREAD_NAME, daemon=True)  # fmt: skip
+        self._thread = threading.Thread(target=self._serve, args=(started,), name=THREAD_NAME, daemon=True)
         self._thread.start()
         try:
             self.port = started.result()
@@ -152,8 +170,9 @@ class DispyHTTPServer:
         this server's `cluster_status(status, node, job)`.
         """
         if self._closing:
-            log.warning("dispymon: the HTTP server is shut down; cluster %s not added",
-                        getattr(cluster, "name", cluster))
+            log.warning(
+                "dispymon: the HTTP server is shut down; cluster %s not added", getattr(cluster, "name", cluster)
+            )
             return
         if self._adapter.name_of(cluster) is not None:
             log.warning('dispymon: cluster "%s" is already added', cluster.name)
@@ -161,8 +180,11 @@ class DispyHTTPServer:
         own = cluster.cluster_status
         name = self._adapter.attach(cluster, chain=False)
         if own is not None and own != self.cluster_status:
-            log.info('dispymon: cluster "%s" has its own cluster_status callback; the dashboard follows its changes '
-                     "if that callback calls this server's cluster_status(status, node, job)", name)  # fmt: skip
+            log.info(
+                'dispymon: cluster "%s" has its own cluster_status callback; the dashboard follows its changes '
+                "if that callback calls this server's cluster_status(status, node, job)",
+                name,
+            )
         self._settle()
 
     def del_cluster(self, cluster: Any) -> None:

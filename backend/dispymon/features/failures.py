@@ -62,8 +62,13 @@ class Failures:
                 self._report(kind, seen, now)
 
     def _report(self, kind: str, seen: _Kind, now: float) -> None:
-        self.log.error("%s: %d more time(s) in the last %.0f s (%d in all)", kind, seen.unreported,
-                       now - seen.reported_at, seen.count)  # fmt: skip
+        self.log.error(
+            "%s: %d more time(s) in the last %.0f s (%d in all)",
+            kind,
+            seen.unreported,
+            now - seen.reported_at,
+            seen.count,
+        )
         seen.unreported = 0
         seen.reported_at = now
 

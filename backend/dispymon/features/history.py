@@ -40,8 +40,18 @@ OUTCOMES = (FINISHED, FAILED, CANCELLED, TERMINATED, ABANDONED)
 DEFAULT_SIZE = 10_000
 MESSAGE_LIMIT = 500
 
-FIELDS = ("uid", "id", "cluster", "node", "outcome", "exception_type", "exception_message",
-          "start_time", "end_time", "duration")  # fmt: skip
+FIELDS = (
+    "uid",
+    "id",
+    "cluster",
+    "node",
+    "outcome",
+    "exception_type",
+    "exception_message",
+    "start_time",
+    "end_time",
+    "duration",
+)
 UID, ID, CLUSTER, NODE, OUTCOME, EXC_TYPE, EXC_MESSAGE, START, END, DURATION = range(len(FIELDS))
 Record = tuple  # one job, in FIELDS order
 _END = operator.itemgetter(END)
@@ -205,19 +215,27 @@ class History:
         self.jobs.extend(tuple(r) for r in records)
         self.version += 1
 
-    def query(self, outcome: str | None = None, node: str | None = None, cluster: str | None = None,
-              text: str | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:  # fmt: skip
+    def query(
+        self,
+        outcome: str | None = None,
+        node: str | None = None,
+        cluster: str | None = None,
+        text: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> dict[str, Any]:
         """Matching jobs, newest end first: {jobs: [...], total: matches before limit/offset}."""
         if outcome is not None and outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
         needle = text.casefold() if text else None
         found = [
-            r for r in self.by_end()
+            r
+            for r in self.by_end()
             if (outcome is None or r[OUTCOME] == outcome)
             and (node is None or r[NODE] == node)
             and (cluster is None or r[CLUSTER] == cluster)
             and (needle is None or needle in r[ID].casefold())
-        ]  # fmt: skip
+        ]
         return {"jobs": [as_dict(r) for r in found[offset : offset + limit]], "total": len(found)}
 
     def by_end(self) -> list[Record]:
@@ -243,11 +261,18 @@ class History:
             kind = r[EXC_TYPE] or "Exception"
             group = groups.get(kind)
             if group is None:
-                group = groups[kind] = {"type": kind, "count": 0, "last_message": "", "last_time": None,
-                                        "last_cluster": None, "last_node": None}  # fmt: skip
+                group = groups[kind] = {
+                    "type": kind,
+                    "count": 0,
+                    "last_message": "",
+                    "last_time": None,
+                    "last_cluster": None,
+                    "last_node": None,
+                }
             group["count"] += 1
             if group["last_time"] is None or r[END] >= group["last_time"]:
-                group.update(last_message=r[EXC_MESSAGE] or "", last_time=r[END],
-                             last_cluster=r[CLUSTER], last_node=r[NODE])  # fmt: skip
+                group.update(
+                    last_message=r[EXC_MESSAGE] or "", last_time=r[END], last_cluster=r[CLUSTER], last_node=r[NODE]
+                )
         failures = sorted(groups.values(), key=lambda g: (-g["count"], -(g["last_time"] or 0), g["type"]))
         return {"failures": failures, "outcomes": outcomes, "jobs": len(self.jobs), "size": self.size}

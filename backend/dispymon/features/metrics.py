@@ -37,8 +37,9 @@ class DurationHistogram:
         A drain ends hundreds of jobs: their durations are sorted once and
         each bucket's count read by bisection (C loops), rather than each
         duration placed on its own."""
-        durations = [(seen if j.end_time is None else j.end_time) - j.start_time
-                     for j in jobs if j.start_time is not None]  # fmt: skip
+        durations = [
+            (seen if j.end_time is None else j.end_time) - j.start_time for j in jobs if j.start_time is not None
+        ]
         if not durations:
             return
         durations.sort()
@@ -81,8 +82,9 @@ class Exposition:
     def __init__(self) -> None:
         self.lines: list[str] = []
 
-    def family(self, name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[str, str], float]],
-               suffix: str = "") -> None:  # fmt: skip
+    def family(
+        self, name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[str, str], float]], suffix: str = ""
+    ) -> None:
         # a counter's family is named with its _total in format 0.0.4 (as prometheus_client writes it)
         name += suffix
         self.lines.append(f"# HELP {name} {help_text}")
@@ -106,8 +108,14 @@ class Exposition:
         return "\n".join(self.lines) + "\n"
 
 
-def render(state: Any, durations: DurationHistogram, stats: Any, clients: int, events_applied: int = 0,
-           store: dict[str, Any] | None = None) -> str:  # fmt: skip
+def render(
+    state: Any,
+    durations: DurationHistogram,
+    stats: Any,
+    clients: int,
+    events_applied: int = 0,
+    store: dict[str, Any] | None = None,
+) -> str:
     """The exposition text. `stats`: the server's WebSocket counters (server.Stats);
     `store`: the history database's `Store.status()` (None without --history-db: no such families)."""
     out = Exposition()
@@ -125,37 +133,99 @@ def render(state: Any, durations: DurationHistogram, stats: Any, clients: int, e
     out.family("dispymon_node_cpus", "gauge", "CPUs dispy uses on a node.", cpus)
     out.family("dispymon_node_busy", "gauge", "CPUs of a node running jobs now.", busy)
     jobs = [(name, c.jobs_record()) for name, c in clusters]
-    out.family("dispymon_jobs_submitted", "counter", "Jobs submitted to a cluster (seen by dispymon).",
-               [({"cluster": name}, j["submitted"]) for name, j in jobs], "_total")  # fmt: skip
-    out.family("dispymon_jobs", "counter", "Jobs done, by outcome.",
-               [({"cluster": name, "outcome": o}, j[o]) for name, j in jobs for o in OUTCOMES], "_total")  # fmt: skip
-    out.family("dispymon_jobs_running", "gauge", "Jobs running now.", [({"cluster": name}, j["running"]) for name, j in jobs])
-    out.family("dispymon_jobs_queued", "gauge", "Jobs submitted and not yet running.",
-               [({"cluster": name}, j["queued"]) for name, j in jobs])  # fmt: skip
+    out.family(
+        "dispymon_jobs_submitted",
+        "counter",
+        "Jobs submitted to a cluster (seen by dispymon).",
+        [({"cluster": name}, j["submitted"]) for name, j in jobs],
+        "_total",
+    )
+    out.family(
+        "dispymon_jobs",
+        "counter",
+        "Jobs done, by outcome.",
+        [({"cluster": name, "outcome": o}, j[o]) for name, j in jobs for o in OUTCOMES],
+        "_total",
+    )
+    out.family(
+        "dispymon_jobs_running", "gauge", "Jobs running now.", [({"cluster": name}, j["running"]) for name, j in jobs]
+    )
+    out.family(
+        "dispymon_jobs_queued",
+        "gauge",
+        "Jobs submitted and not yet running.",
+        [({"cluster": name}, j["queued"]) for name, j in jobs],
+    )
     out.histogram("dispymon_job_duration_seconds", "Time from a job's start to its end (jobs that ran).", durations)
     out.family("dispymon_websocket_clients", "gauge", "Browsers connected now.", [({}, clients)])
-    out.family("dispymon_websocket_connections", "counter", "WebSocket connections accepted.",
-               [({}, stats.connections)], "_total")  # fmt: skip
-    out.family("dispymon_websocket_closed_for_abuse", "counter",
-               "Connections closed for flooding or not reading their results.", [({}, stats.closed_for_abuse)], "_total")
-    out.family("dispymon_websocket_bad_frames", "counter", "Frames that were not protocol messages (connection closed).",
-               [({}, stats.bad_frames)], "_total")  # fmt: skip
-    out.family("dispymon_websocket_resyncs", "counter", "Fresh snapshots asked for by browsers (resync).",
-               [({}, getattr(stats, "resyncs", 0))], "_total")  # fmt: skip
+    out.family(
+        "dispymon_websocket_connections",
+        "counter",
+        "WebSocket connections accepted.",
+        [({}, stats.connections)],
+        "_total",
+    )
+    out.family(
+        "dispymon_websocket_closed_for_abuse",
+        "counter",
+        "Connections closed for flooding or not reading their results.",
+        [({}, stats.closed_for_abuse)],
+        "_total",
+    )
+    out.family(
+        "dispymon_websocket_bad_frames",
+        "counter",
+        "Frames that were not protocol messages (connection closed).",
+        [({}, stats.bad_frames)],
+        "_total",
+    )
+    out.family(
+        "dispymon_websocket_resyncs",
+        "counter",
+        "Fresh snapshots asked for by browsers (resync).",
+        [({}, getattr(stats, "resyncs", 0))],
+        "_total",
+    )
     out.family("dispymon_events", "counter", "Cluster events applied to the state.", [({}, events_applied)], "_total")
     if store is not None:
-        out.family("dispymon_history_db_healthy", "gauge",
-                   "1 if the last write to the history database succeeded, else 0.", [({}, store["healthy"])])  # fmt: skip
-        out.family("dispymon_history_db_rows_written", "counter", "Rows written to the history database.",
-                   [({}, store["rows_written"])], "_total")  # fmt: skip
-        out.family("dispymon_history_db_errors", "counter", "Failed attempts to open or write the history database.",
-                   [({}, store["errors"])], "_total")  # fmt: skip
-        out.family("dispymon_history_db_dropped", "counter",
-                   "Rows that will never reach the history database (queue full, or refused by it).",
-                   [({}, store["dropped"])], "_total")  # fmt: skip
-        out.family("dispymon_history_db_reopened", "counter",
-                   "Times the history database's file was found deleted or replaced and opened again.",
-                   [({}, store["reopened"])], "_total")  # fmt: skip
-        out.family("dispymon_history_db_queued", "gauge", "Rows waiting to be written to the history database.",
-                   [({}, store["queued"])])  # fmt: skip
+        out.family(
+            "dispymon_history_db_healthy",
+            "gauge",
+            "1 if the last write to the history database succeeded, else 0.",
+            [({}, store["healthy"])],
+        )
+        out.family(
+            "dispymon_history_db_rows_written",
+            "counter",
+            "Rows written to the history database.",
+            [({}, store["rows_written"])],
+            "_total",
+        )
+        out.family(
+            "dispymon_history_db_errors",
+            "counter",
+            "Failed attempts to open or write the history database.",
+            [({}, store["errors"])],
+            "_total",
+        )
+        out.family(
+            "dispymon_history_db_dropped",
+            "counter",
+            "Rows that will never reach the history database (queue full, or refused by it).",
+            [({}, store["dropped"])],
+            "_total",
+        )
+        out.family(
+            "dispymon_history_db_reopened",
+            "counter",
+            "Times the history database's file was found deleted or replaced and opened again.",
+            [({}, store["reopened"])],
+            "_total",
+        )
+        out.family(
+            "dispymon_history_db_queued",
+            "gauge",
+            "Rows waiting to be written to the history database.",
+            [({}, store["queued"])],
+        )
     return out.text()

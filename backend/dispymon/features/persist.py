@@ -88,10 +88,19 @@ def _one_line(exc: BaseException) -> str:
 
 
 class Store:
-    def __init__(self, path: str | Path, keep_jobs: int = 10_000, keep_minutes: int = 1440,
-                 batch_rows: int = 500, batch_delay: float = 0.5, max_queue: int | None = None,
-                 busy_timeout: float = 5.0, retry_delay: float = 1.0, check_every: float = 2.0,
-                 report_every: float = 60.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        path: str | Path,
+        keep_jobs: int = 10_000,
+        keep_minutes: int = 1440,
+        batch_rows: int = 500,
+        batch_delay: float = 0.5,
+        max_queue: int | None = None,
+        busy_timeout: float = 5.0,
+        retry_delay: float = 1.0,
+        check_every: float = 2.0,
+        report_every: float = 60.0,
+    ) -> None:
         self.path = Path(path)
         self.keep_jobs = keep_jobs
         self.keep_minutes = keep_minutes
@@ -147,8 +156,12 @@ class Store:
                 raise
             self.healthy = False
             self.last_error = _one_line(exc)
-            log.warning("the history database %s is locked by another process (%s): starting anyway, "
-                        "rows wait in memory until it is free", self.path, self.last_error)  # fmt: skip
+            log.warning(
+                "the history database %s is locked by another process (%s): starting anyway, "
+                "rows wait in memory until it is free",
+                self.path,
+                self.last_error,
+            )
         finally:
             db.rollback()
 
@@ -158,7 +171,9 @@ class Store:
         """The last `limit` jobs, oldest first (history records: tuples in JOB_FIELDS order)."""
         db = self._connect()
         try:
-            rows = db.execute(f"SELECT {', '.join(JOB_FIELDS)} FROM jobs ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+            rows = db.execute(
+                f"SELECT {', '.join(JOB_FIELDS)} FROM jobs ORDER BY seq DESC LIMIT ?", (limit,)
+            ).fetchall()
         finally:
             db.close()
         return [tuple(row) for row in reversed(rows)]
@@ -166,8 +181,9 @@ class Store:
     def load_minutes(self, since: float) -> list[MinutePoint]:
         db = self._connect()
         try:
-            rows = db.execute("SELECT minute, cluster, node, done, busy FROM minutes WHERE minute >= ? ORDER BY minute",
-                              (int(since),)).fetchall()  # fmt: skip
+            rows = db.execute(
+                "SELECT minute, cluster, node, done, busy FROM minutes WHERE minute >= ? ORDER BY minute", (int(since),)
+            ).fetchall()
         finally:
             db.close()
         return [MinutePoint(*row) for row in rows]
@@ -206,8 +222,15 @@ class Store:
 
     def status(self) -> dict[str, Any]:
         """For /metrics and the History page (read from any thread: plain values)."""
-        return {"healthy": self.healthy, "errors": self.errors, "dropped": self.dropped, "reopened": self.reopened,
-                "queued": self._queue.qsize(), "rows_written": self.rows_written, "last_error": self.last_error}  # fmt: skip
+        return {
+            "healthy": self.healthy,
+            "errors": self.errors,
+            "dropped": self.dropped,
+            "reopened": self.reopened,
+            "queued": self._queue.qsize(),
+            "rows_written": self.rows_written,
+            "last_error": self.last_error,
+        }
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the writer (blocks: call it off the loop)."""
@@ -313,9 +336,13 @@ class Store:
             db.close()
             self._remove_leftovers()
             self.reopened += 1
-            log.warning("the history database %s was %s while dispymon had it open: opening %s; rows written "
-                        "before are not in it", self.path, "deleted" if now is None else "replaced",
-                        "a new file at that path" if now is None else "the file now at that path")  # fmt: skip
+            log.warning(
+                "the history database %s was %s while dispymon had it open: opening %s; rows written "
+                "before are not in it",
+                self.path,
+                "deleted" if now is None else "replaced",
+                "a new file at that path" if now is None else "the file now at that path",
+            )
         try:
             return self._open()
         except (sqlite3.Error, OSError) as exc:
@@ -368,8 +395,10 @@ class Store:
         try:
             with db:
                 db.execute("DELETE FROM jobs WHERE seq <= (SELECT MAX(seq) FROM jobs) - ?", (self.keep_jobs,))
-                db.execute("DELETE FROM minutes WHERE minute < (SELECT MAX(minute) FROM minutes) - ?",
-                           (self.keep_minutes * 60,))  # fmt: skip
+                db.execute(
+                    "DELETE FROM minutes WHERE minute < (SELECT MAX(minute) FROM minutes) - ?",
+                    (self.keep_minutes * 60,),
+                )
         except sqlite3.Error as exc:
             self._failed(exc)
 
@@ -398,18 +427,29 @@ class Store:
             # seconds) is left to the summary: lines stay a few a minute at most.
             self._fault_logged = now >= self._next_report
             if self._fault_logged:
-                log.error("cannot write the history database %s (%s): retrying every %g s; rows wait in memory (at "
-                          "most %d, the oldest dropped beyond); a summary follows every %g s while this lasts",
-                          self.path, self.last_error, self.retry_delay, self.max_queue, self.report_every)  # fmt: skip
+                log.error(
+                    "cannot write the history database %s (%s): retrying every %g s; rows wait in memory (at "
+                    "most %d, the oldest dropped beyond); a summary follows every %g s while this lasts",
+                    self.path,
+                    self.last_error,
+                    self.retry_delay,
+                    self.max_queue,
+                    self.report_every,
+                )
                 self._logged = (self.errors, self.dropped)
                 self._next_report = now + self.report_every
 
     def _recovered(self) -> None:
         if self._fault_since is not None:
             if self._fault_logged:  # its beginning was said: so is its end
-                log.warning("the history database %s is written again after %.0f s (%d failed attempts, %d rows "
-                            "dropped in all)", self.path, time.monotonic() - self._fault_since, self.errors,
-                            self.dropped)  # fmt: skip
+                log.warning(
+                    "the history database %s is written again after %.0f s (%d failed attempts, %d rows "
+                    "dropped in all)",
+                    self.path,
+                    time.monotonic() - self._fault_since,
+                    self.errors,
+                    self.dropped,
+                )
                 self._logged = (self.errors, self.dropped)
             self._fault_since = None
         self.healthy = True
@@ -420,8 +460,14 @@ class Store:
         errors, dropped = self.errors, self.dropped
         new_errors, new_dropped = errors - self._logged[0], dropped - self._logged[1]
         if (new_errors or new_dropped) and now >= self._next_report:
-            log.warning("the history database %s: %d failed attempts and %d rows dropped since the last report; "
-                        "%d rows waiting; %s", self.path, new_errors, new_dropped, self._queue.qsize(),
-                        f"still failing: {self.last_error}" if not self.healthy else "written again since")  # fmt: skip
+            log.warning(
+                "the history database %s: %d failed attempts and %d rows dropped since the last report; "
+                "%d rows waiting; %s",
+                self.path,
+                new_errors,
+                new_dropped,
+                self._queue.qsize(),
+                f"still failing: {self.last_error}" if not self.healthy else "written again since",
+            )
             self._logged = (errors, dropped)
             self._next_report = time.monotonic() + self.report_every

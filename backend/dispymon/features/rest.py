@@ -34,8 +34,15 @@ from dispymon.transport.limits import GATE
 INSIGHT = web.AppKey("insight", Insight)
 
 
-def install(app: web.Application, hub: Hub, commands: Commands, stats: Any, connections: weakref.WeakSet,
-            history_size: int = 10_000, history_db: str | Path | None = None) -> Insight:  # fmt: skip
+def install(
+    app: web.Application,
+    hub: Hub,
+    commands: Commands,
+    stats: Any,
+    connections: weakref.WeakSet,
+    history_size: int = 10_000,
+    history_db: str | Path | None = None,
+) -> Insight:
     """Wire history, series, persistence, the REST API and /metrics into `app` (before its catch-all route)."""
     history = History(history_size)
     series = Series()
@@ -169,8 +176,14 @@ async def unknown_api_handler(request: web.Request) -> web.Response:
 
 async def metrics_handler(request: web.Request) -> web.Response:
     insight = request.app[INSIGHT]
-    body = render(insight.hub.read(), insight.durations, insight.stats, insight.clients(), insight.hub.events_applied,
-                  insight.store.status() if insight.store is not None else None)  # fmt: skip
+    body = render(
+        insight.hub.read(),
+        insight.durations,
+        insight.stats,
+        insight.clients(),
+        insight.hub.events_applied,
+        insight.store.status() if insight.store is not None else None,
+    )
     if GATE in request.app:
         body += request.app[GATE].metrics_text()
     return web.Response(body=body.encode(), headers={"Content-Type": CONTENT_TYPE})

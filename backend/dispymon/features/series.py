@@ -48,6 +48,8 @@ def fit(typecode: str, value: float) -> float:
         return float(value)
     low, high = limits
     return min(max(int(value), low), high)
+
+
 NODE_MINUTES = ("I", "f")
 
 
@@ -134,8 +136,9 @@ class Ring:
 
 
 class Series:
-    def __init__(self, seconds: int = 600, minutes: int = 1440, node_minutes: int = 180,
-                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+    def __init__(
+        self, seconds: int = 600, minutes: int = 1440, node_minutes: int = 180, clock: Callable[[], float] = time.time
+    ) -> None:
         self.seconds = seconds
         self.minutes = minutes
         self.node_minutes = node_minutes
@@ -172,8 +175,9 @@ class Series:
         ring = self._min.get(key)
         if ring is None:
             node = key[1]
-            ring = self._min[key] = Ring(self.node_minutes if node else self.minutes, m, False,
-                                         NODE_MINUTES if node else CLUSTER_TYPES)  # fmt: skip
+            ring = self._min[key] = Ring(
+                self.node_minutes if node else self.minutes, m, False, NODE_MINUTES if node else CLUSTER_TYPES
+            )
         return ring
 
     def _at_minute(self, m: int) -> None:
@@ -295,8 +299,9 @@ class Series:
         want = node or TOTAL
         return [k for k in table if (cluster is None or k[0] == cluster) and k[1] == want]
 
-    def query(self, cluster: str | None = None, node: str | None = None, step: int = 1,
-              now: float | None = None) -> dict[str, Any]:  # fmt: skip
+    def query(
+        self, cluster: str | None = None, node: str | None = None, step: int = 1, now: float | None = None
+    ) -> dict[str, Any]:
         """{step, end, done: [...], busy: [...]}, oldest first; the last bucket starts at `end`.
 
         step 1: the last `seconds` seconds up to now (the current second

@@ -38,10 +38,16 @@ class AuditLog:
         self._last_id = max(self._last_id, ev.entry_id)
         self.entries.append(
             {
-                "id": ev.entry_id, "time": ev.time, "action": ev.action, "target": ev.target,
-                "cluster": ev.cluster, "state": ev.state, "message": ev.message, "who": ev.who,
+                "id": ev.entry_id,
+                "time": ev.time,
+                "action": ev.action,
+                "target": ev.target,
+                "cluster": ev.cluster,
+                "state": ev.state,
+                "message": ev.message,
+                "who": ev.who,
             }
-        )  # fmt: skip
+        )
         if ev.watch is not None and ev.watch[0] == "node":
             clusters, pattern = ev.watch[1], ev.watch[2]
             wait = ev.watch[3] if len(ev.watch) > 3 else None
@@ -100,10 +106,18 @@ class AuditLog:
             return False
         self.closed_by_command.discard((cluster, node.ip_addr))
         when = node.update_time or (self.entries[-1]["time"] if self.entries else 0.0)
-        self.add(AuditAdded(
-            self.new_id(), when, "node_reopened", node.ip_addr, cluster, "failed",
-            f"node {node.ip_addr} was closed, but dispy set it up again: it takes jobs again", None,
-        ))  # fmt: skip
+        self.add(
+            AuditAdded(
+                self.new_id(),
+                when,
+                "node_reopened",
+                node.ip_addr,
+                cluster,
+                "failed",
+                f"node {node.ip_addr} was closed, but dispy set it up again: it takes jobs again",
+                None,
+            )
+        )
         return True
 
     def forget_cluster(self, name: str) -> None:

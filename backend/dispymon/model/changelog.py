@@ -236,7 +236,7 @@ class Deltas:
             return values_record(build.values) if build.previous < 0 else build.fresh
         if build.field_versions[0] > version:  # ip_addr never changes: new to that browser
             return values_record(build.values)
-        out = {f: v for f, v, at in zip(NODE_FIELDS, build.values, build.field_versions) if at > version}
+        out = {f: v for f, v, at in zip(NODE_FIELDS, build.values, build.field_versions, strict=True) if at > version}
         avail = out.get("avail_info")
         if avail is not None:
             out["avail_info"] = avail._asdict()

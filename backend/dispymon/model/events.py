@@ -153,7 +153,13 @@ class HealthCheck(NamedTuple):
 
 
 Event = (
-    StatusEvent | ClusterAttached | ClusterDetached | NodeChanged | SettingChanged | AuditAdded | AuditUpdated
+    StatusEvent
+    | ClusterAttached
+    | ClusterDetached
+    | NodeChanged
+    | SettingChanged
+    | AuditAdded
+    | AuditUpdated
     | HealthCheck
 )
 

@@ -22,9 +22,25 @@ flagged `stale`. Time enters only through HealthCheck events.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
+from dispymon.model.audit import AuditLog
+from dispymon.model.changelog import (
+    AUDIT_KEY,
+    SETTINGS_KEY,
+    Changes,
+    Deltas,
+    Key,
+    Kind,
+    NodeBuild,
+    cluster_key,
+    jobs_key,
+    node_key,
+    running_key,
+    values_record,
+)
 from dispymon.model.events import (
     JOB_ABANDONED,
     JOB_CANCELLED,
@@ -32,9 +48,9 @@ from dispymon.model.events import (
     JOB_FINISHED,
     JOB_RUNNING,
     JOB_TERMINATED,
+    NODE_AVAIL_INFO,
     NODE_CLOSED,
     NODE_INITIALIZED,
-    NODE_AVAIL_INFO,
     AuditAdded,
     AuditUpdated,
     ClusterAttached,
@@ -47,9 +63,6 @@ from dispymon.model.events import (
     SettingChanged,
     StatusEvent,
 )
-from dispymon.model.audit import AuditLog
-from dispymon.model.changelog import (AUDIT_KEY, SETTINGS_KEY, Changes, Deltas, Key, Kind, NodeBuild,
-                                      cluster_key, jobs_key, node_key, running_key, values_record)
 from dispymon.model.jobtext import JobTexts
 
 INITIALIZED = "initialized"
@@ -59,7 +72,6 @@ NODE_STATUSES = (INITIALIZED, DEALLOCATED, CLOSED)
 
 RECENTLY_DONE_LIMIT = 10_000
 SETTINGS = {"show_job_args": bool}
-
 
 
 def node_status_name(status: int, previous: str | None) -> str:
@@ -73,7 +85,7 @@ def node_status_name(status: int, previous: str | None) -> str:
 
 @dataclass(slots=True)
 class NodeHealth:
-    progress: float | None = None  # when a job last started or ended there (at tick resolution)
+    progress: float  # when a job last started or ended there (at tick resolution; first seen counts as one)
     avail: float | None = None  # when avail info last arrived
     stuck: bool = False
     stale: bool = False
@@ -249,24 +261,26 @@ class State:
         self._dirty_clusters.add(c)
 
     def apply(self, event: Event) -> None:
-        kind = type(event)
-        if kind is StatusEvent:
+        # type(event) in each test (not held in a local) so that mypy narrows
+        # `event`; the hub's drain sends StatusEvents to apply_status directly,
+        # so the later tests run only for the rare events.
+        if type(event) is StatusEvent:
             self.apply_status(event)
-        elif kind is ClusterAttached:
+        elif type(event) is ClusterAttached:
             self._attach(event)
-        elif kind is ClusterDetached:
+        elif type(event) is ClusterDetached:
             self._detach(event.cluster)
-        elif kind is NodeChanged:
+        elif type(event) is NodeChanged:
             self._node_changed(event)
-        elif kind is SettingChanged:
+        elif type(event) is SettingChanged:
             self._setting(event)
-        elif kind is AuditAdded:
+        elif type(event) is AuditAdded:
             self.audit_log.add(event)
             self._touch(AUDIT_KEY)
-        elif kind is AuditUpdated:
+        elif type(event) is AuditUpdated:
             if self.audit_log.update(event.entry_id, event.state, event.message, event.only_if_pending):
                 self._touch(AUDIT_KEY)
-        elif kind is HealthCheck:
+        elif type(event) is HealthCheck:
             self._check_health(event.now)
         else:
             raise TypeError(f"not a dispymon event: {event!r}")
@@ -358,7 +372,11 @@ class State:
             elif status == NODE_AVAIL_INFO and node.avail_info is not None:
                 c.avail_came.add(ip)
             c.dirty_nodes.add(ip)
-            if status == NODE_INITIALIZED and self.audit_log.watches and self.audit_log.node_initialised(ev.cluster, node):
+            if (
+                status == NODE_INITIALIZED
+                and self.audit_log.watches
+                and self.audit_log.node_initialised(ev.cluster, node)
+            ):
                 self._touch(AUDIT_KEY)
         job = ev.job
         if job is None:

@@ -40,10 +40,11 @@ import asyncio
 import collections
 import logging
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from dispymon.model.events import Deferred, Event, HealthCheck, StatusEvent
 from dispymon.features.failures import Failures
+from dispymon.model.events import Deferred, Event, HealthCheck, StatusEvent
 from dispymon.model.state import State
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,9 @@ class Hub:
         batch = state.ended  # None: nobody subscribed
         n = taken = 0
         while inbox and taken < limit:
-            event = inbox.popleft()
+            # Any: an Event or a Deferred, all of them tuples, told apart by `kind`
+            # (one type() per event), which mypy cannot follow
+            event: Any = inbox.popleft()
             taken += 1
             try:
                 kind = type(event)

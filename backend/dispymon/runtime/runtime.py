@@ -62,11 +62,13 @@ class Runtime:
     with the hub, it starts feeding it and returns the command channel.
     """
 
-    def __init__(self, settings: Settings, loop: asyncio.AbstractEventLoop,
-                 source: Callable[[Hub], ClusterControl] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, settings: Settings, loop: asyncio.AbstractEventLoop, source: Callable[[Hub], ClusterControl] | None = None
+    ) -> None:
         self.settings = settings
-        self.access: Access = make_access(settings.host or "", settings.token, settings.viewer_token,
-                                          settings.allow_hosts, names=settings.token_names)  # fmt: skip
+        self.access: Access = make_access(
+            settings.host or "", settings.token, settings.viewer_token, settings.allow_hosts, names=settings.token_names
+        )
         self.hub = Hub(loop, State(settings.show_job_args, settings.stuck_after, settings.stale_after))
         self.accepting = True  # False once the drop-in's loop is gone: late events are dropped
         self.adapter = DispyAdapter(self.feed, defer=True, patch_queue=settings.patch_dispy_queue)
@@ -107,7 +109,9 @@ class Runtime:
             await site.start()
         except OSError as exc:
             await runner.cleanup()
-            raise OSError(exc.errno, f"cannot listen on {host or '*'}:{self.settings.port}: {exc.strerror or exc}") from None
+            raise OSError(
+                exc.errno, f"cannot listen on {host or '*'}:{self.settings.port}: {exc.strerror or exc}"
+            ) from None
         self._runner, self._site = runner, site
         return site.port
 
@@ -134,8 +138,12 @@ class Runtime:
             self._runner = self._site = None
 
 
-async def run(app_module: AppModule, settings: Settings, say: Callable[[str], None] = print,
-              source: Callable[[Hub], ClusterControl] | None = None) -> int:
+async def run(
+    app_module: AppModule,
+    settings: Settings,
+    say: Callable[[str], None] = print,
+    source: Callable[[Hub], ClusterControl] | None = None,
+) -> int:
     """`dispymon serve`/`demo`: serve until SIGINT/SIGTERM (or the workload ends, if asked); exit code."""
     loop = asyncio.get_running_loop()
     try:
@@ -166,7 +174,10 @@ async def run(app_module: AppModule, settings: Settings, say: Callable[[str], No
             outcome["code"] = 1
             stop.set()
         else:
-            say("dispymon: workload finished" + ("" if settings.exit_after_workload else "; still serving the dashboard"))
+            say(
+                "dispymon: workload finished"
+                + ("" if settings.exit_after_workload else "; still serving the dashboard")
+            )
             if settings.exit_after_workload:
                 stop.set()
 

@@ -46,7 +46,11 @@ class Settings:
 
     def server_config(self, access: Access) -> ServerConfig:
         return ServerConfig(
-            poll_sec=float(self.poll_sec), show_job_args=bool(self.show_job_args), static_dir=self.static_dir,
-            access=access, history_size=self.history_size,
-            history_db=Path(self.history_db) if self.history_db is not None else None, limits=self.limits,
-        )  # fmt: skip
+            poll_sec=float(self.poll_sec),
+            show_job_args=bool(self.show_job_args),
+            static_dir=self.static_dir,
+            access=access,
+            history_size=self.history_size,
+            history_db=Path(self.history_db) if self.history_db is not None else None,
+            limits=self.limits,
+        )

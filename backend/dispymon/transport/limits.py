@@ -112,8 +112,15 @@ class _Tally:
 
     def report(self, detail: str = "", exc_info: BaseException | None = None) -> None:
         if self.unreported:
-            log.log(self.level, "dispymon: %s: %d since the last report, %d in all%s", self.what, self.unreported,
-                    self.total, f" ({detail})" if detail else "", exc_info=exc_info)  # fmt: skip
+            log.log(
+                self.level,
+                "dispymon: %s: %d since the last report, %d in all%s",
+                self.what,
+                self.unreported,
+                self.total,
+                f" ({detail})" if detail else "",
+                exc_info=exc_info,
+            )
             self.unreported = 0
 
 
@@ -144,8 +151,9 @@ class Gate:
         self._by_token: Counter[str] = Counter()  # admitted
         interval = limits.log_interval
         self._tallies = {
-            "full": _Tally("connection cap reached: oldest idle connections closed or new ones refused",
-                           logging.WARNING, interval),  # fmt: skip
+            "full": _Tally(
+                "connection cap reached: oldest idle connections closed or new ones refused", logging.WARNING, interval
+            ),
             "address": _Tally("connections refused (429): too many from one address", logging.WARNING, interval),
             "token": _Tally("connections refused (429): too many with one token", logging.WARNING, interval),
             "head": _Tally("connections closed: no admitted request within the head deadline", logging.INFO, interval),
@@ -183,14 +191,34 @@ class Gate:
         out = Exposition()
         s = self.stats
         out.family("dispymon_connections", "gauge", "Sockets open now (HTTP and WebSocket).", [({}, s.open)])
-        out.family("dispymon_connections_max", "gauge", "The connection cap (at most half the open-file limit).",
-                   [({}, self.cap)])  # fmt: skip
-        reasons = {"evicted": s.evicted, "full": s.refused_full, "address": s.refused_address, "token": s.refused_token,
-                   "head_timeout": s.head_timeouts, "stalled": s.stalled}  # fmt: skip
-        out.family("dispymon_connections_dropped", "counter", "Connections closed or refused by the limits, by reason.",
-                   [({"reason": r}, n) for r, n in reasons.items()], "_total")  # fmt: skip
-        out.family("dispymon_accept_errors", "counter", "Connections the server could not accept (out of files).",
-                   [({}, s.accept_errors)], "_total")  # fmt: skip
+        out.family(
+            "dispymon_connections_max",
+            "gauge",
+            "The connection cap (at most half the open-file limit).",
+            [({}, self.cap)],
+        )
+        reasons = {
+            "evicted": s.evicted,
+            "full": s.refused_full,
+            "address": s.refused_address,
+            "token": s.refused_token,
+            "head_timeout": s.head_timeouts,
+            "stalled": s.stalled,
+        }
+        out.family(
+            "dispymon_connections_dropped",
+            "counter",
+            "Connections closed or refused by the limits, by reason.",
+            [({"reason": r}, n) for r, n in reasons.items()],
+            "_total",
+        )
+        out.family(
+            "dispymon_accept_errors",
+            "counter",
+            "Connections the server could not accept (out of files).",
+            [({}, s.accept_errors)],
+            "_total",
+        )
         return out.text()
 
     # -- the socket level ----------------------------------------------------------
@@ -211,13 +239,19 @@ class Gate:
             else:
                 self.stats.refused_full += 1
                 self._tallies["full"].add(now, f"cap {self.cap}")
-                transport.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                                b"Content-Length: %d\r\nConnection: close\r\nRetry-After: 10\r\n\r\n%s"
-                                % (len(FULL_RESPONSE), FULL_RESPONSE))  # fmt: skip
+                transport.write(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                    b"Content-Length: %d\r\nConnection: close\r\nRetry-After: 10\r\n\r\n%s"
+                    % (len(FULL_RESPONSE), FULL_RESPONSE)
+                )
                 transport.close()
                 return None
         sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6) and hasattr(socket, "TCP_USER_TIMEOUT"):
+        if (
+            sock is not None
+            and sock.family in (socket.AF_INET, socket.AF_INET6)
+            and hasattr(socket, "TCP_USER_TIMEOUT")
+        ):
             # Linux: sent bytes unacknowledged this long (a zero window too)
             # reset the connection, also after it is closed: aiohttp's close
             # waits for a buffer that a peer not reading never empties, and the
@@ -342,8 +376,9 @@ class Gate:
         if conn.open:
             self.stats.stalled += 1
             assert self._loop is not None
-            self._tallies["stalled"].add(self._loop.time(), f"a closed WebSocket's last bytes not taken in "
-                                                           f"{self.limits.close_grace:g} s")  # fmt: skip
+            self._tallies["stalled"].add(
+                self._loop.time(), f"a closed WebSocket's last bytes not taken in {self.limits.close_grace:g} s"
+            )
             self._drop(conn)
 
 
@@ -416,8 +451,15 @@ def runner(app: web.Application, **kwargs: Any) -> web.AppRunner:
 class GatedSite(web.BaseSite):
     """A TCP site (as aiohttp's TCPSite) whose connections pass through the app's gate."""
 
-    def __init__(self, runner: web.AppRunner, host: str | None = None, port: int = 0, *,
-                 ssl_context: ssl.SSLContext | None = None, backlog: int = 128) -> None:  # fmt: skip
+    def __init__(
+        self,
+        runner: web.AppRunner,
+        host: str | None = None,
+        port: int = 0,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        backlog: int = 128,
+    ) -> None:
         super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
         self.gate: Gate = runner.app[GATE]
         self._app_runner = runner
@@ -445,9 +487,13 @@ class GatedSite(web.BaseSite):
         server = self._app_runner.server
         assert server is not None
         self._listening = await loop.create_server(
-            self.gate.protocol_factory(server), self._host, self._port, ssl=self._tls, backlog=self._queue,
+            self.gate.protocol_factory(server),
+            self._host,
+            self._port,
+            ssl=self._tls,
+            backlog=self._queue,
             ssl_handshake_timeout=self.gate.limits.head_timeout if self._tls is not None else None,
-        )  # fmt: skip
+        )
 
     async def stop(self) -> None:
         if self._listening is not None:

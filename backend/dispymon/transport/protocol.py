@@ -8,7 +8,8 @@ close codes with their reasons, and the constants a browser is told in
 
 from __future__ import annotations
 
-from typing import Any, Final, Hashable, NamedTuple
+from collections.abc import Hashable
+from typing import Any, Final, NamedTuple
 
 PROTOCOL_VERSION: Final = 1
 

@@ -59,9 +59,11 @@ class TokenError(ValueError):
 def check_token(token: str | None, what: str) -> None:
     """Refuse a token too short to withstand guessing (`what` names where it came from)."""
     if token is not None and len(token) < MIN_TOKEN_LENGTH:
-        raise TokenError(f"{what} is {len(token)} character{'s' if len(token) != 1 else ''} long: a token needs "
-                         f"at least {MIN_TOKEN_LENGTH} (leave it out and one is generated; or make one with "
-                         f"python -c 'import secrets; print(secrets.token_urlsafe(24))')")  # fmt: skip
+        raise TokenError(
+            f"{what} is {len(token)} character{'s' if len(token) != 1 else ''} long: a token needs "
+            f"at least {MIN_TOKEN_LENGTH} (leave it out and one is generated; or make one with "
+            f"python -c 'import secrets; print(secrets.token_urlsafe(24))')"
+        )
 
 
 def is_loopback(host: str) -> bool:
@@ -110,8 +112,13 @@ class AuthThrottle:
     then, under a flood of addresses, the oldest (bounded memory).
     """
 
-    def __init__(self, limit: int = 20, window: float = 60.0, max_addresses: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+    def __init__(
+        self,
+        limit: int = 20,
+        window: float = 60.0,
+        max_addresses: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit = limit
         self.window = window
         self.max_addresses = max_addresses
@@ -169,8 +176,14 @@ class AuthThrottle:
             self.blocked += 1
             if now - self._logged >= self.window:  # at most one line a window, with a count
                 self._logged = now
-                log.warning("dispymon: %d wrong tokens from %s within %g s: refused until the window ends "
-                            "(%d address(es) refused so far)", self.limit, key or "?", self.window, self.blocked)  # fmt: skip
+                log.warning(
+                    "dispymon: %d wrong tokens from %s within %g s: refused until the window ends "
+                    "(%d address(es) refused so far)",
+                    self.limit,
+                    key or "?",
+                    self.window,
+                    self.blocked,
+                )
 
     def _evict(self, now: float) -> None:
         table = self._table
@@ -219,9 +232,13 @@ class Access:
         return urlsplit(origin).netloc.lower() == host_header.strip().lower()
 
 
-def make_access(bind_host: str, operator_token: str | None = None, viewer_token: str | None = None,
-                extra_hosts: tuple[str, ...] = (),
-                names: tuple[str, str] = ("the operator token", "the viewer token")) -> Access:  # fmt: skip
+def make_access(
+    bind_host: str,
+    operator_token: str | None = None,
+    viewer_token: str | None = None,
+    extra_hosts: tuple[str, ...] = (),
+    names: tuple[str, str] = ("the operator token", "the viewer token"),
+) -> Access:
     """The access policy; TokenError for a token given too short (`names` say where they came from)."""
     check_tokens(operator_token or None, viewer_token or None, names)
     generated = False
@@ -280,8 +297,11 @@ def keep_token(response: web.StreamResponse, token: str, secure: bool) -> None:
 
 def too_many_failures(seconds: float) -> web.Response:
     wait = max(1, math.ceil(seconds))
-    return web.Response(status=429, headers={"Retry-After": str(wait)},
-                        text=f"dispymon: too many wrong tokens from your address: try again in {wait} s\n")  # fmt: skip
+    return web.Response(
+        status=429,
+        headers={"Retry-After": str(wait)},
+        text=f"dispymon: too many wrong tokens from your address: try again in {wait} s\n",
+    )
 
 
 # -- response headers --------------------------------------------------------------------
@@ -303,17 +323,19 @@ def _style_hash(style: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(style.encode()).digest()).decode() + "'"
 
 
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",  # Vite's build has no inline script
-    f"style-src 'self' {_style_hash(UNAUTHORISED_STYLE)}",
-    "img-src 'self' data:",  # the empty data: favicon
-    "connect-src 'self'",  # the WebSocket and the API, same origin (ws: included)
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",  # clickjacking: no site may frame the dashboard
-])  # fmt: skip
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",  # Vite's build has no inline script
+        f"style-src 'self' {_style_hash(UNAUTHORISED_STYLE)}",
+        "img-src 'self' data:",  # the empty data: favicon
+        "connect-src 'self'",  # the WebSocket and the API, same origin (ws: included)
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",  # clickjacking: no site may frame the dashboard
+    ]
+)
 HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",  # frame-ancestors for browsers without CSP 2

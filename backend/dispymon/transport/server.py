@@ -93,7 +93,9 @@ COMMANDS = web.AppKey("commands", Commands)
 
 def check_frontend(static_dir: Path) -> None:
     if not (static_dir / "index.html").is_file():
-        raise MissingFrontendError(f"the dashboard's frontend is not built ({static_dir}/index.html is missing): {BUILD_HINT}")
+        raise MissingFrontendError(
+            f"the dashboard's frontend is not built ({static_dir}/index.html is missing): {BUILD_HINT}"
+        )
 
 
 def create_app(hub: Hub, config: ServerConfig, control: ClusterControl | None = None) -> web.Application:
@@ -120,14 +122,17 @@ def create_app(hub: Hub, config: ServerConfig, control: ClusterControl | None = 
 
 
 async def _health_ticks(app: web.Application) -> AsyncIterator[None]:
-    tasks = [asyncio.create_task(app[HUB].tick_health(app[CONFIG].health_interval)),
-             asyncio.create_task(memory.release_every(app[CONFIG].release_interval))]  # fmt: skip
+    tasks = [
+        asyncio.create_task(app[HUB].tick_health(app[CONFIG].health_interval)),
+        asyncio.create_task(memory.release_every(app[CONFIG].release_interval)),
+    ]
     yield
     for task in tasks:
         task.cancel()
 
 
 ROLE = web.RequestKey("role", str)
+
 
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -184,9 +189,17 @@ class Connection:
     reader and the command tasks set flags or queue results and wake it.
     """
 
-    def __init__(self, ws: web.WebSocketResponse, view: ClientView, commands: Commands,
-                 role: str = OPERATOR, who: str | None = None, bucket: TokenBucket | None = None,
-                 max_refused: int = 500, stats: Stats | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        view: ClientView,
+        commands: Commands,
+        role: str = OPERATOR,
+        who: str | None = None,
+        bucket: TokenBucket | None = None,
+        max_refused: int = 500,
+        stats: Stats | None = None,
+    ) -> None:
         self.ws = ws
         self.stats = stats
         self.closing_for_abuse = False
@@ -287,7 +300,9 @@ class Connection:
                 if self.stats is not None:
                     self.stats.closed_for_abuse += 1
                 self.closing_for_abuse = True
-                task = asyncio.create_task(self.ws.close(code=protocol.RESULTS_NOT_READ.code, message=protocol.RESULTS_NOT_READ.reason))
+                task = asyncio.create_task(
+                    self.ws.close(code=protocol.RESULTS_NOT_READ.code, message=protocol.RESULTS_NOT_READ.reason)
+                )
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
             return
@@ -304,7 +319,11 @@ class Connection:
         if self.bucket is not None and not self.bucket.take():
             self.refused += 1
             text = "too many messages: slow down"
-            if kind == "command" and not isinstance(message.get("id"), bool) and isinstance(message.get("id"), (int, str)):
+            if (
+                kind == "command"
+                and not isinstance(message.get("id"), bool)
+                and isinstance(message.get("id"), (int, str))
+            ):
                 self.send(protocol.failed(message["id"], protocol.RATE_LIMITED, text))
             elif self.refused % 50 == 1:  # say it, without echoing every flood frame
                 self.send(protocol.error(protocol.RATE_LIMITED, text))
@@ -321,7 +340,11 @@ class Connection:
             query = is_query(message)
             if query:
                 if self.querying:
-                    self.send(protocol.failed(message["id"], protocol.BUSY, "one query at a time: wait for the previous one's result"))
+                    self.send(
+                        protocol.failed(
+                            message["id"], protocol.BUSY, "one query at a time: wait for the previous one's result"
+                        )
+                    )
                     return True
                 self.querying = True
             task = asyncio.create_task(self._query(message) if query else self._command(message))
@@ -382,17 +405,23 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     role = request.get(ROLE, OPERATOR)
     conn = Connection(
-        ws, ClientView(hub.read(), config.poll_sec), request.app[COMMANDS], role=role,
+        ws,
+        ClientView(hub.read(), config.poll_sec),
+        request.app[COMMANDS],
+        role=role,
         who=f"{role}@{request.remote}" if config.access.required else None,
-        bucket=TokenBucket(config.message_rate, config.message_burst), max_refused=config.max_refused,
+        bucket=TokenBucket(config.message_rate, config.message_burst),
+        max_refused=config.max_refused,
         stats=request.app[STATS],
-    )  # fmt: skip
+    )
     request.app[CONNECTIONS].add(conn)
     await ws.send_bytes(
         encode(
             protocol.hello(
-                server=f"dispymon {__version__}", poll_sec=config.poll_sec,
-                show_job_args=hub.read().settings["show_job_args"], role=role,
+                server=f"dispymon {__version__}",
+                poll_sec=config.poll_sec,
+                show_job_args=hub.read().settings["show_job_args"],
+                role=role,
             )
         )
     )

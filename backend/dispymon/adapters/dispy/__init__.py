@@ -40,6 +40,18 @@ from dispymon.adapters.dispy.seed import SEED_WAIT  # noqa: E402
 from dispymon.adapters.dispy.tap import _make_tap, ended_job_info, job_info, node_info, status_event  # noqa: E402
 
 __all__ = [
-    "DispyAdapter", "DispyControl", "SEED_WAIT", "close_cluster", "cluster_kind", "compat", "ended_job_info",
-    "install_compat", "is_cluster", "job_cluster", "job_info", "node_info", "status_event", "_make_tap",
-]  # fmt: skip
+    "SEED_WAIT",
+    "DispyAdapter",
+    "DispyControl",
+    "_make_tap",
+    "close_cluster",
+    "cluster_kind",
+    "compat",
+    "ended_job_info",
+    "install_compat",
+    "is_cluster",
+    "job_cluster",
+    "job_info",
+    "node_info",
+    "status_event",
+]

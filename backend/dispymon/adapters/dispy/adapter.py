@@ -13,7 +13,7 @@ import dispy
 from dispymon.adapters.dispy.clusters import _owner, is_cluster, scheduler_pseudo_node
 from dispymon.adapters.dispy.queue import direct_queue as _direct_queue
 from dispymon.adapters.dispy.seed import _queue_marker, announce
-from dispymon.adapters.dispy.tap import Feed, _Attached, _make_tap, _record
+from dispymon.adapters.dispy.tap import Feed, _Attached, _make_tap, _record, chained_of
 from dispymon.model.events import JOB_DONE_STATUSES, ClusterDetached
 
 log = logging.getLogger("dispymon.adapters.dispy")
@@ -110,7 +110,7 @@ class DispyAdapter:
         # Put back what the user had, unless someone chained on top of our tap.
         if attached is not None:
             if attached.tap is not None and tap is attached.tap:
-                cluster.cluster_status = tap.__dispymon_chained__
+                cluster.cluster_status = chained_of(tap)
         elif hasattr(tap, "__dispymon_chained__"):
             cluster.cluster_status = tap.__dispymon_chained__
         if announce:
@@ -202,8 +202,9 @@ class DispyAdapter:
             target = routes[0] if routes else None
         if job is not None and target is not None:
             uid = getattr(job, "_uid", None)
-            if status in JOB_DONE_STATUSES:
-                self._job_routes.pop(uid, None)
-            elif uid is not None:
-                self._job_routes[uid] = target.name
+            if uid is not None:
+                if status in JOB_DONE_STATUSES:
+                    self._job_routes.pop(uid, None)
+                else:
+                    self._job_routes[uid] = target.name
         return target

@@ -23,6 +23,7 @@ import dispy
 # module) a view of `inspect` that has getargspec again, built on
 # getfullargspec with the old field names.
 
+
 class ArgSpec(NamedTuple):
     """inspect.ArgSpec of Python < 3.11 (its name and fields)."""
 

@@ -10,7 +10,8 @@ allocating a closed node is refused (adapters/rules.py).
 from __future__ import annotations
 
 import weakref
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import dispy
 
@@ -20,10 +21,9 @@ from dispymon.adapters.rules import closed_stays_closed
 from dispymon.model.events import NodeChanged
 from dispymon.model.state import CLOSED, DEALLOCATED, INITIALIZED
 
-
 # The nodes closed through dispymon, per JobCluster (weakly: a cluster that is
 # gone takes its set with it).
-_closed_nodes: "weakref.WeakKeyDictionary[Any, set[str]]" = weakref.WeakKeyDictionary()
+_closed_nodes: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
 
 def _refuses_closed(node_alloc: Any) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import dispy
 
@@ -57,6 +58,7 @@ def announce(feed: Feed, attached: _Attached, via_worker: bool) -> None:
             nodes, running, pending, ended = _seed(cluster, hidden)
             feed(ClusterAttached(name, cluster_kind(cluster), nodes, running, pending, ended))
             if marker:
+                assert queue is not None, "a marker is only queued where dispy has a worker queue"
                 queue.put((attached.caught_up, ()))
             done.set()
 
@@ -68,8 +70,7 @@ def announce(feed: Feed, attached: _Attached, via_worker: bool) -> None:
         except Exception:  # dispy's scheduler has stopped: nothing changes any more
             pass
         if not done.wait(SEED_WAIT):
-            log.warning('dispymon: dispy did not answer within %g s; cluster "%s" seeded as it is now',
-                        SEED_WAIT, name)  # fmt: skip
+            log.warning('dispymon: dispy did not answer within %g s; cluster "%s" seeded as it is now', SEED_WAIT, name)
     announce(marker and on_pycos)
 
 

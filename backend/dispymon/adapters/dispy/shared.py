@@ -60,13 +60,19 @@ def _diagnose(cluster: Any, waited: float) -> tuple[str, bool]:
     head = f"dispymon: SharedJobCluster has waited {waited:g} s for its dispyscheduler at {where}"
     client = _client_address(cluster)
     if client is not None and not _listening(client):
-        return (f"{head}: nothing listens at {client[0]}:{client[1]}, where the scheduler must connect back "
-                "(dispy could not bind that port: see its 'Could not bind TCP server' warning). "
-                "Free the port or give SharedJobCluster another dispy_port.", True)  # fmt: skip
-    return (f"{head}, and dispy waits without a time limit. Check that dispyscheduler runs there, "
-            "that it can connect back to this program"
-            + (f" at {client[0]}:{client[1]}" if client else "")
-            + " and that both use the same dispy_port and secret.", False)  # fmt: skip
+        return (
+            f"{head}: nothing listens at {client[0]}:{client[1]}, where the scheduler must connect back "
+            "(dispy could not bind that port: see its 'Could not bind TCP server' warning). "
+            "Free the port or give SharedJobCluster another dispy_port.",
+            True,
+        )
+    return (
+        f"{head}, and dispy waits without a time limit. Check that dispyscheduler runs there, "
+        "that it can connect back to this program"
+        + (f" at {client[0]}:{client[1]}" if client else "")
+        + " and that both use the same dispy_port and secret.",
+        False,
+    )
 
 
 def install_shared_watch() -> None:

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from dispymon.features.history import TRACEBACK_KEEP, brief_exception
-from dispymon.model.events import JOB_DONE_STATUSES, AvailInfo, Event, JobInfo, NodeInfo, StatusEvent
+from dispymon.model.events import JOB_DONE_STATUSES, AvailInfo, Deferred, Event, JobInfo, NodeInfo, StatusEvent
 from dispymon.model.text import LIMIT, safe_str
 
 log = logging.getLogger("dispymon.adapters.dispy")
 
-Feed = Callable[[Event], None]
+Feed = Callable[[Event | Deferred], None]  # a hub's feed takes deferred events (see _record)
 StatusCallback = Callable[[Any, Any, Any], None]
 
 
@@ -142,8 +143,15 @@ def _record(feed: Feed, name: str, status: int, node: Any, job: Any, hidden: Any
         log.exception("dispymon could not record a status event of %s", name)
 
 
-def _make_tap(feed: Feed, name: str, chained: StatusCallback | None, hidden: Any = None,
-              defer: bool = False, attached: _Attached | None = None, direct: bool = True) -> StatusCallback:  # fmt: skip
+def _make_tap(
+    feed: Feed,
+    name: str,
+    chained: StatusCallback | None,
+    hidden: Any = None,
+    defer: bool = False,
+    attached: _Attached | None = None,
+    direct: bool = True,
+) -> StatusCallback:
     """`direct` (with `defer`): the tap may run where dispy queues it, on a patched queue (queue.py)."""
     if defer:
         # _record's deferred path, inlined: this runs for every event on dispy's thread
@@ -176,6 +184,11 @@ def _make_tap(feed: Feed, name: str, chained: StatusCallback | None, hidden: Any
 
     tap.__dispymon_chained__ = chained  # type: ignore[attr-defined]
     return tap
+
+
+def chained_of(tap: Any) -> StatusCallback | None:
+    """The callback a tap made by `_make_tap` passes its events on to (a function attribute mypy cannot see)."""
+    return tap.__dispymon_chained__
 
 
 class _Attached:
