@@ -65,8 +65,9 @@ GROUPS: dict[str, tuple[str, Callable[[dict[str, Any]], Figures]]] = {
 
 
 def _worktree(commit: str, where: Path) -> Path:
-    subprocess.run(["git", "worktree", "add", "--detach", str(where), commit], cwd=REPO, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(where), commit], cwd=REPO, check=True, capture_output=True
+    )
     static = REPO / "backend" / "dispymon" / "static"
     if static.is_dir():  # the server refuses to start without a built frontend (gitignored)
         shutil.copytree(static, where / "backend" / "dispymon" / "static")
@@ -76,22 +77,29 @@ def _worktree(commit: str, where: Path) -> Path:
 def _run(tree: Path, name: str, quick: bool) -> Figures:
     module, read = GROUPS[name]
     env = {**os.environ, "PYTHONPATH": f"{tree / 'backend'}{os.pathsep}{tree}"}
-    subprocess.run([PYTHON, "-m", f"benchmarks.{module}", *(["--quick"] if quick else [])], cwd=tree, env=env, check=True)
+    subprocess.run(
+        [PYTHON, "-m", f"benchmarks.{module}", *(["--quick"] if quick else [])], cwd=tree, env=env, check=True
+    )
     return read(json.loads((tree / "benchmarks" / "results" / f"{name}.json").read_text())["data"])
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.side_by_side", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.side_by_side",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("names", nargs="*", default=list(GROUPS), help=f"of {', '.join(GROUPS)}")
     parser.add_argument("--base", required=True, help="the old commit")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each tree per benchmark (default 2)")
     parser.add_argument("--quick", action="store_true", help="short runs, to check the set-up (not for figures)")
     args = parser.parse_args()
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, check=True, capture_output=True,
-                          text=True).stdout.strip()  # fmt: skip
-    base = subprocess.run(["git", "rev-parse", "--short", args.base], cwd=REPO, check=True, capture_output=True,
-                          text=True).stdout.strip()  # fmt: skip
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    base = subprocess.run(
+        ["git", "rev-parse", "--short", args.base], cwd=REPO, check=True, capture_output=True, text=True
+    ).stdout.strip()
     tmp = Path(tempfile.mkdtemp(prefix="dispymon-sbs-"))
     trees = {}
     results: dict[str, dict[str, list[Figures]]] = {}

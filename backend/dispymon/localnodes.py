@@ -1,4 +1,4 @@
-"""`python -m dispymon.localnodes` (docs/using.md, Examples): local dispynode processes, now dispymon.adapters.localnodes."""
+"""`python -m dispymon.localnodes` (docs/using.md, Examples): now dispymon.adapters.localnodes."""
 
 import sys
 

@@ -1,4 +1,4 @@
-"""`dispymon.sharedwatch.SharedClusterError` (docs/using.md, SharedJobCluster), now in dispymon.adapters.dispy.shared."""
+"""`dispymon.sharedwatch.SharedClusterError` (docs/using.md): now in dispymon.adapters.dispy.shared."""
 
 from dispymon.adapters.dispy.shared import SHARED_WAIT_WARN, SharedClusterError, install_shared_watch
 
