@@ -155,8 +155,8 @@ class Hub:
         self.events_applied += n
         # Not settled here: `read()` settles (the change log's one explicit
         # step), so a record changed in many drains between two readings moves
-        # in the log once. Settling at every drain cost a third of ingest's
-        # rate (docs/benchmarks.md, issue 17's side-by-side run).
+        # in the log once; settling at every drain cut ingest's rate
+        # (docs/benchmarks.md, "Issue 17: before and after").
         if batch:
             state.ended = []
             for subscriber in self._subscribers:
