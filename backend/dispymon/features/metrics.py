@@ -119,6 +119,15 @@ def render(
     """The exposition text. `stats`: the server's WebSocket counters (server.Stats);
     `store`: the history database's `Store.status()` (None without --history-db: no such families)."""
     out = Exposition()
+    _cluster_families(out, state)
+    _server_families(out, durations, stats, clients, events_applied)
+    if store is not None:
+        _store_families(out, store)
+    return out.text()
+
+
+def _cluster_families(out: Exposition, state: Any) -> None:
+    """Nodes and jobs, per cluster."""
     clusters = sorted(state.clusters.items())
     nodes_by_status = []
     cpus, busy = [], []
@@ -156,6 +165,12 @@ def render(
         "Jobs submitted and not yet running.",
         [({"cluster": name}, j["queued"]) for name, j in jobs],
     )
+
+
+def _server_families(
+    out: Exposition, durations: DurationHistogram, stats: Any, clients: int, events_applied: int
+) -> None:
+    """Job durations, browsers and events: the server's own."""
     out.histogram("dispymon_job_duration_seconds", "Time from a job's start to its end (jobs that ran).", durations)
     out.family("dispymon_websocket_clients", "gauge", "Browsers connected now.", [({}, clients)])
     out.family(
@@ -187,45 +202,47 @@ def render(
         "_total",
     )
     out.family("dispymon_events", "counter", "Cluster events applied to the state.", [({}, events_applied)], "_total")
-    if store is not None:
-        out.family(
-            "dispymon_history_db_healthy",
-            "gauge",
-            "1 if the last write to the history database succeeded, else 0.",
-            [({}, store["healthy"])],
-        )
-        out.family(
-            "dispymon_history_db_rows_written",
-            "counter",
-            "Rows written to the history database.",
-            [({}, store["rows_written"])],
-            "_total",
-        )
-        out.family(
-            "dispymon_history_db_errors",
-            "counter",
-            "Failed attempts to open or write the history database.",
-            [({}, store["errors"])],
-            "_total",
-        )
-        out.family(
-            "dispymon_history_db_dropped",
-            "counter",
-            "Rows that will never reach the history database (queue full, or refused by it).",
-            [({}, store["dropped"])],
-            "_total",
-        )
-        out.family(
-            "dispymon_history_db_reopened",
-            "counter",
-            "Times the history database's file was found deleted or replaced and opened again.",
-            [({}, store["reopened"])],
-            "_total",
-        )
-        out.family(
-            "dispymon_history_db_queued",
-            "gauge",
-            "Rows waiting to be written to the history database.",
-            [({}, store["queued"])],
-        )
-    return out.text()
+
+
+def _store_families(out: Exposition, store: dict[str, Any]) -> None:
+    """The history database (--history-db)."""
+    out.family(
+        "dispymon_history_db_healthy",
+        "gauge",
+        "1 if the last write to the history database succeeded, else 0.",
+        [({}, store["healthy"])],
+    )
+    out.family(
+        "dispymon_history_db_rows_written",
+        "counter",
+        "Rows written to the history database.",
+        [({}, store["rows_written"])],
+        "_total",
+    )
+    out.family(
+        "dispymon_history_db_errors",
+        "counter",
+        "Failed attempts to open or write the history database.",
+        [({}, store["errors"])],
+        "_total",
+    )
+    out.family(
+        "dispymon_history_db_dropped",
+        "counter",
+        "Rows that will never reach the history database (queue full, or refused by it).",
+        [({}, store["dropped"])],
+        "_total",
+    )
+    out.family(
+        "dispymon_history_db_reopened",
+        "counter",
+        "Times the history database's file was found deleted or replaced and opened again.",
+        [({}, store["reopened"])],
+        "_total",
+    )
+    out.family(
+        "dispymon_history_db_queued",
+        "gauge",
+        "Rows waiting to be written to the history database.",
+        [({}, store["queued"])],
+    )
