@@ -92,13 +92,13 @@ async def test_the_hub_gives_subscribers_each_batch_after_the_state_in_order():
 
     hub = Hub(asyncio.get_running_loop())
     seen = []
-    hub.subscribe(lambda batch, state: seen.extend((type(e).__name__, state.version) for e in batch))
+    hub.subscribe(lambda batch, state: seen.extend((type(e).__name__, "c" in state.clusters) for e in batch))
     hub.feed(attached("c", nodes=[(node("127.0.0.2", busy=1), ev.NODE_INITIALIZED)]))
     hub.feed(status("c", ev.NODE_AVAIL_INFO, node("127.0.0.2", busy=1)))  # the state's alone
     hub.feed(ev.HealthCheck(T0))
     state = await hub.settle()
     assert [name for name, _ in seen] == ["ClusterAttached", "HealthCheck"]
-    assert seen[0][1] >= 1  # the state had applied the events when the subscriber ran
+    assert seen[0][1]  # the state had applied the events when the subscriber ran
     assert busy_sample(state) == {("c", "127.0.0.2"): 1, ("c", ""): 1}
 
 
