@@ -114,15 +114,7 @@ class LocalNode:
             "--daemon",  # no stdin to read commands from
             *(extra_args or []),
         ]
-        with open(self.log_path, "ab") as logf:
-            self.proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=logf,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=self.workdir,
-            )
+        self.proc = spawn(cmd, self.workdir, self.log_path)
         try:
             # a node listens on port_base + 1 (the client uses port_base)
             wait_for_tcp(self.ip, self.port_base + 1, timeout, self.proc)
@@ -245,15 +237,7 @@ class LocalScheduler:
             "--clean",
             "--daemon",
         ]
-        with open(self.log_path, "ab") as logf:
-            self.proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=logf,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=self.workdir,
-            )
+        self.proc = spawn(cmd, self.workdir, self.log_path)
         try:
             wait_for_tcp(self.ip, self.port_base + 2, timeout, self.proc, "dispyscheduler")  # where clients connect
         except NodeStartError:
@@ -267,6 +251,19 @@ class LocalScheduler:
     def stop(self, grace: float = 3.0) -> None:
         if self.proc is not None:
             stop_group(self.proc, grace)
+
+
+def spawn(cmd: list[str], workdir: Path, log_path: Path) -> subprocess.Popen:
+    """A dispy daemon in its own session (stopping it stops its job processes too), output to `log_path`."""
+    with open(log_path, "ab") as logf:
+        return subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=workdir,
+        )
 
 
 def loopback_ips(count: int, first: int = 2) -> list[str]:
