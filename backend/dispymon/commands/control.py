@@ -59,3 +59,8 @@ class ClusterControl(Protocol):
 
     def close_node(self, cluster: str, ip: str, terminate_pending: bool) -> int:
         """0 when done (reported as NodeChanged(status="closed"))."""
+
+    def submit(self, cluster: str, payload: bytes, node: str | None) -> int:
+        """Submit a job again: `payload` is `pickle.dumps((args, kwargs))` as the jobs
+        feature kept it; `node` set: `submit_node` to that node. The new job's key
+        (jobkeys.py); raises ControlRefused("cluster_error", why) when dispy refuses."""

@@ -75,6 +75,51 @@ class JobInfo(NamedTuple):
     # the adapter's own reference to the job, for commands (dispy's cancel
     # needs it); opaque to everything but the adapter
     handle: Any = None
+    # The job's key (jobkeys.py): dispy's uid is id(job) and is reused once a
+    # job is freed, so pages, links and stores name a job by its key. 0: none.
+    key: int = 0
+    created: float | None = None  # dispy's submit_time
+    pinned: str | None = None  # the node it was submitted to (submit_node), if any
+    depends: bool = False  # submitted with dispy_job_depends: not resubmittable
+    # An ended job's outputs, traceback and result (a JobEnd), taken by the
+    # jobs feature in the drain that applies the event, then emptied.
+    extra: JobEnd | None = None
+
+
+class JobEnd:
+    """What an ended job leaves beyond its history record, cut where the event is made.
+
+    `stdout`/`stderr`: the last OUTPUT_TAIL bytes (UTF-8, for a function
+    computation's str output; raw for a program's bytes) with the full length
+    in `*_len` (characters for str, bytes for bytes); `traceback`: the last
+    OUTPUT_TAIL characters of dispy's traceback text; `result`: a reference
+    to the user's result (None when there is none), turned into bounded text
+    off the loop (runtime/guard.py) and then dropped. The jobs feature empties
+    the object (`clear`) in the drain that applies the event.
+    """
+
+    __slots__ = ("stdout", "stdout_len", "stderr", "stderr_len", "traceback", "traceback_len", "result")
+
+    def __init__(
+        self,
+        stdout: bytes | None = None,
+        stdout_len: int = 0,
+        stderr: bytes | None = None,
+        stderr_len: int = 0,
+        traceback: str | None = None,
+        traceback_len: int = 0,
+        result: Any = None,
+    ) -> None:
+        self.stdout = stdout
+        self.stdout_len = stdout_len
+        self.stderr = stderr
+        self.stderr_len = stderr_len
+        self.traceback = traceback
+        self.traceback_len = traceback_len
+        self.result = result
+
+    def clear(self) -> None:
+        self.stdout = self.stderr = self.traceback = self.result = None
 
 
 class StatusEvent(NamedTuple):
@@ -95,6 +140,7 @@ class ClusterAttached(NamedTuple):
     running: tuple[JobInfo, ...]
     pending: int  # dispy's count of jobs submitted and not yet done
     done: int = 0  # jobs its nodes had done (dispy's DispyNode.jobs_done added up): outcomes unknown
+    queued: tuple[JobInfo, ...] = ()  # the jobs dispy holds not yet running (Created), as far as it lists them
 
 
 class ClusterDetached(NamedTuple):
@@ -142,6 +188,14 @@ class AuditUpdated(NamedTuple):
     only_if_pending: bool = False
 
 
+class ResubmitLinked(NamedTuple):
+    """A job was resubmitted: `new` (a key) runs the arguments of `original` (a key)."""
+
+    cluster: str
+    original: int
+    new: int
+
+
 class HealthCheck(NamedTuple):
     """A clock tick (seconds since the epoch): re-evaluates the stuck/stale flags.
 
@@ -160,6 +214,7 @@ Event = (
     | SettingChanged
     | AuditAdded
     | AuditUpdated
+    | ResubmitLinked
     | HealthCheck
 )
 

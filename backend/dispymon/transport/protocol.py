@@ -24,6 +24,18 @@ def effective_interval(seconds: float) -> float:
     return seconds if seconds <= 0 else max(seconds, MIN_INTERVAL)
 
 
+# -- jobs (job pages, the Jobs view, resubmit, bulk actions) ---------------------
+
+OUTPUT_TAIL: Final = 65536  # bytes of a job's stdout/stderr kept (the last ones), and characters of its traceback
+RESULT_LIMIT: Final = 4096  # characters of a result's repr kept
+BULK_MAX: Final = 10_000  # jobs one bulk action may act on
+BULK_PREVIEW_ROWS: Final = 20  # rows a bulk preview shows
+ACTIONS_KEPT: Final = 8  # bulk actions listed in snapshots and deltas (`actions`)
+JOBS_PAGE_MAX: Final = 1000  # rows per `jobs` / `bulk_outcomes` page
+JOB_STATES: Final = ("queued", "running", "finished", "failed", "terminated", "cancelled", "abandoned")
+BULK_ACTIONS: Final = ("terminate", "resubmit")
+
+
 # -- error codes (of `error` messages, of failed `result`s and of /api/ answers) --
 
 INVALID: Final = "invalid"  # a malformed message or argument
