@@ -212,7 +212,8 @@ async def test_node_flags_started_jobs_and_the_oldest_running_job_agree_with_the
         assert m[family]["type"] == "gauge"
     for ip in ips:
         labels = (("cluster", "c"), ("node", ip))
-        assert m["dispymon_node_closed"]["samples"][("dispymon_node_closed", labels)] == (flags[ip]["status"] == "closed")
+        closed = flags[ip]["status"] == "closed"
+        assert m["dispymon_node_closed"]["samples"][("dispymon_node_closed", labels)] == closed
         assert m["dispymon_node_stuck"]["samples"][("dispymon_node_stuck", labels)] == flags[ip]["stuck"]
         assert m["dispymon_node_stale"]["samples"][("dispymon_node_stale", labels)] == flags[ip]["stale"]
 
@@ -220,7 +221,9 @@ async def test_node_flags_started_jobs_and_the_oldest_running_job_agree_with_the
     assert m["dispymon_jobs_started"]["type"] == "counter"
     assert m["dispymon_jobs_started"]["samples"][("dispymon_jobs_started_total", (("cluster", "c"),))] == len(started)
     assert set(c.running) == set(running)
-    oldest = m["dispymon_job_oldest_running_seconds"]["samples"][("dispymon_job_oldest_running_seconds", (("cluster", "c"),))]
+    oldest_family = m["dispymon_job_oldest_running_seconds"]
+    assert oldest_family["type"] == "gauge"
+    oldest = oldest_family["samples"][("dispymon_job_oldest_running_seconds", (("cluster", "c"),))]
     assert before - min(running.values()) <= oldest <= after - min(running.values())
 
 
