@@ -262,3 +262,19 @@ async def test_started_jobs_and_the_oldest_running_job_over_a_simulated_run(aioh
     m = parse(await (await client.get("/metrics")).text())
     assert m["dispymon_jobs_started"]["samples"][("dispymon_jobs_started_total", key)] == len(started)
     assert m["dispymon_job_oldest_running_seconds"]["samples"][("dispymon_job_oldest_running_seconds", key)] == 0
+
+
+def test_node_flags_escape_their_labels_like_every_family():
+    """The node flags write their label text themselves (once per node): parsed
+    back, it names the same cluster and node as the other families."""
+    state = State()
+    name = 'we"ird\\name\nx'
+    state.apply(attached(name, nodes=[(node("127.0.0.2"), ev.NODE_INITIALIZED), (node("127.0.0.3"), ev.NODE_CLOSED)]))
+    state.apply(ev.HealthCheck(time.time()))
+    m = parse(render(state, DurationHistogram(), Stats(), 0))
+    cpus = {labels for _, labels in m["dispymon_node_cpus"]["samples"]}
+    for family in ("dispymon_node_closed", "dispymon_node_stuck", "dispymon_node_stale"):
+        assert {labels for _, labels in m[family]["samples"]} == cpus
+    closed = {dict(labels)["node"]: v for (_, labels), v in m["dispymon_node_closed"]["samples"].items()}
+    assert closed == {ip: float(state.node_status(name, ip) == "closed") for ip in ("127.0.0.2", "127.0.0.3")}
+    assert closed["127.0.0.3"] == 1
