@@ -57,3 +57,16 @@ ensure_chromium() {
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 }
+
+ensure_prometheus() {
+  # promtool (rule checks and rule unit tests) and prometheus (a real server
+  # scraping a demo, for the Grafana dashboard's queries): Debian's package.
+  # No recommends: prometheus-node-exporter is not needed.
+  command -v promtool >/dev/null && command -v prometheus >/dev/null && return
+  say "Installing Prometheus from Debian's packages (for the deploy/ rules and dashboard tests)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  local install=($sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus)
+  # the package index may be stale (a mirror dropped the version it names): update once, then retry
+  "${install[@]}" >/dev/null || { $sudo apt-get update -qq && "${install[@]}" >/dev/null; }
+}

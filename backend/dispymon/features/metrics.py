@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import bisect
 import math
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from dispymon.features.history import OUTCOMES
 from dispymon.model.events import JobInfo
-from dispymon.model.state import NODE_STATUSES
+from dispymon.model.state import CLOSED, NODE_STATUSES
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
@@ -55,6 +56,11 @@ class DurationHistogram:
         held[1] += math.fsum(durations[bisect.bisect_left(durations, 0.0) :])
         held[2] += len(durations)
 
+    def ran(self, cluster: str) -> int:
+        """How many jobs of `cluster` ended after running (each one counted above)."""
+        held = self.clusters.get(cluster)
+        return 0 if held is None else held[2]
+
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
@@ -92,6 +98,12 @@ class Exposition:
         for labels, value in samples:
             self.lines.append(f"{name}{_labels(labels)} {_number(value)}")
 
+    def written(self, name: str, kind: str, help_text: str, samples: list[str]) -> None:
+        """A family whose samples are written already, each as `{labels} value` (labels escaped)."""
+        self.lines.append(f"# HELP {name} {help_text}")
+        self.lines.append(f"# TYPE {name} {kind}")
+        self.lines += [name + sample for sample in samples]
+
     def histogram(self, name: str, help_text: str, hist: DurationHistogram) -> None:
         self.lines.append(f"# HELP {name} {help_text}")
         self.lines.append(f"# TYPE {name} histogram")
@@ -120,6 +132,7 @@ def render(
     `store`: the history database's `Store.status()` (None without --history-db: no such families)."""
     out = Exposition()
     _cluster_families(out, state)
+    _alerting_families(out, state, durations, time.time())
     _server_families(out, durations, stats, clients, events_applied)
     if store is not None:
         _store_families(out, store)
@@ -164,6 +177,54 @@ def _cluster_families(out: Exposition, state: Any) -> None:
         "gauge",
         "Jobs submitted and not yet running.",
         [({"cluster": name}, j["queued"]) for name, j in jobs],
+    )
+
+
+def _alerting_families(out: Exposition, state: Any, durations: DurationHistogram, now: float) -> None:
+    """What deploy/prometheus/alerts.yml needs beyond the families above: each
+    node's closed/stuck/stale flags (the state's, as the pages show them), the
+    jobs that started (for "a queue not draining") and the oldest running job's
+    age (for "a job running longer than T"). Read at scrape time only: the hot
+    path keeps no extra counter.
+
+    Three lines per node: each node's labels are written once and shared by
+    its three lines, which are plain strings (10,000 nodes: no dict or tuple
+    per line for the escaping and the garbage collector to go through)."""
+    closed: list[str] = []
+    stuck: list[str] = []
+    stale: list[str] = []
+    started, oldest = [], []
+    for name, c in sorted(state.clusters.items()):
+        cluster = _escape(name)
+        nodes, health = c.nodes, c.health
+        for ip in sorted(nodes):
+            labels = f'{{cluster="{cluster}",node="{_escape(ip)}"}} '
+            h = health.get(ip)
+            closed.append(labels + ("1" if nodes[ip][1] == CLOSED else "0"))
+            stuck.append(labels + ("1" if h is not None and h.stuck else "0"))
+            stale.append(labels + ("1" if h is not None and h.stale else "0"))
+        # A job that started has either ended after running (the durations
+        # histogram counts it: it has a start time) or is running now.
+        started.append(({"cluster": name}, durations.ran(name) + len(c.running)))
+        starts = [j.start_time for j in c.running.values() if j.start_time is not None]
+        oldest.append(({"cluster": name}, max(now - min(starts), 0.0) if starts else 0))
+    out.written("dispymon_node_closed", "gauge", "1 if dispy reports the node closed, else 0.", closed)
+    out.written(
+        "dispymon_node_stuck", "gauge", "1 if the node is busy with no job starting or ending for --stuck-after.", stuck
+    )
+    out.written("dispymon_node_stale", "gauge", "1 if the node's CPU/memory info stopped for --stale-after.", stale)
+    out.family(
+        "dispymon_jobs_started",
+        "counter",
+        "Jobs that started running (those running now and those that ended after running).",
+        started,
+        "_total",
+    )
+    out.family(
+        "dispymon_job_oldest_running_seconds",
+        "gauge",
+        "How long the longest-running job now running has run (0 with none running).",
+        oldest,
     )
 
 
