@@ -228,3 +228,24 @@ def test_job_info_reads_pinning_depends_and_the_key_from_dispys_job(tmp_path):
     assert adapter.job_info(plain.job, keys, "c")[10:13] == (plain.job.submit_time, None, False)
     ended = adapter.ended_job_info(copy, keys, "c")
     assert ended.key == 5 and keys.live() == 1  # only `plain` is live now
+
+
+def test_a_detached_clusters_live_keys_are_forgotten(dispy_port):
+    from conftest import wait_until
+    from dispymon.model.jobkeys import JobKeys
+
+    cluster = make_cluster(dispy_port=dispy_port)  # no node answers: the job stays queued
+    try:
+        fed: list = []
+        keys = JobKeys()
+        a = adapter.DispyAdapter(fed.append, keys=keys)
+        name = a.attach(cluster)
+        job = cluster.submit(1)
+        created = wait_until(lambda: next((e for e in fed if isinstance(e, StatusEvent) and e.job), None),
+                             what="the Created event")  # fmt: skip
+        assert created.status == ev.JOB_CREATED and created.job.created == job.submit_time
+        assert keys.peek(job._uid, job.submit_time) == created.job.key > 0 and keys.live() == 1
+        a.detach(cluster)
+        assert keys.live() == 0 and name not in a.clusters()
+    finally:
+        cluster.close(timeout=0, terminate=True)
