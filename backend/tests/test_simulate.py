@@ -204,3 +204,15 @@ def test_submit_queues_a_job_with_the_arguments_and_refuses_an_unknown_node():
     sim.queue_limit = 2
     with pytest.raises(ControlRefused):
         control.submit(sim.name, pickle.dumps(((), {})), None)
+
+
+def test_a_payload_that_cannot_be_read_is_refused_with_the_reason():
+    import pytest
+
+    from dispymon.commands.control import ControlRefused
+
+    sim = SimulatedCluster(lambda e: None, 2, 1, rate=0)
+    with pytest.raises(ControlRefused) as refused:
+        SimulatedControl([sim]).submit(sim.name, b"not a pickle", None)
+    assert refused.value.code == "cluster_error" and "cannot be read" in refused.value.message
+    assert not sim._queue
