@@ -71,7 +71,9 @@ _CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
 
 
 class GuardTimeout(BaseException):
-    """Raised in a worker whose call passed the deadline (BaseException: `except Exception` in users' code lets it through)."""
+    """Raised in a worker whose call passed the deadline.
+
+    A BaseException: `except Exception` in users' code lets it through."""
 
 
 class Answer(NamedTuple):
@@ -174,7 +176,7 @@ def describe_big(obj: Any) -> str:
 def plain_answer(kind: str, obj: Any, limit: int) -> Answer | None:
     """The answer made on the calling thread when no user code runs, else None."""
     t = type(obj)
-    if kind == STR or kind == REPR:
+    if kind in (STR, REPR):
         if t in _PLAIN:
             text = repr(obj)
             return Answer(text, len(text), False)
@@ -185,17 +187,16 @@ def plain_answer(kind: str, obj: Any, limit: int) -> Answer | None:
             text = repr(obj[:STR_CUT]) if n > STR_CUT else repr(obj)
             if n > STR_CUT:  # the full length is the value's, not its repr's
                 return Answer(text[:limit], n, True)
-            a = _cut_text(text, limit)
-            return a
+            return _cut_text(text, limit)
         if t in _CONTAINERS and len(obj) > BIG:
             text = describe_big(obj)
             return Answer(text, None, False)
         return None
     if kind == ARGS:
         args, kwargs = obj
-        if _plain_value(tuple(args) if type(args) is tuple else args) and _plain_value(kwargs):
-            _, a, k = job_texts("", args, kwargs, True)
-            return Answer((a, k), None, False)
+        if _plain_value(args) and _plain_value(kwargs):
+            _, args_text, kwargs_text = job_texts("", args, kwargs, True)
+            return Answer((args_text, kwargs_text), None, False)
         return None
     if kind == PICKLE:
         args, kwargs = obj
@@ -213,15 +214,15 @@ def plain_answer(kind: str, obj: Any, limit: int) -> Answer | None:
 
 def _made(kind: str, obj: Any, limit: int) -> Answer:
     """The answer, made on a worker: users' code runs here."""
-    if kind == STR or kind == REPR:
+    if kind in (STR, REPR):
         text = str(obj) if kind == STR else repr(obj)
         if not isinstance(text, str):
             raise TypeError(f"{'__str__' if kind == STR else '__repr__'} returned {_type_name(text)}")
         return _cut_text(text, limit)
     if kind == ARGS:
         args, kwargs = obj
-        _, a, k = job_texts("", args, kwargs, True)
-        return Answer((a, k), None, False)
+        _, args_text, kwargs_text = job_texts("", args, kwargs, True)
+        return Answer((args_text, kwargs_text), None, False)
     # PICKLE
     out = _Bounded(limit)
     try:
