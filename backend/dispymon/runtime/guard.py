@@ -298,6 +298,8 @@ class Guard:
         self.dropped = 0  # answered at once: queue full, rate spent, or guard off
         self.cut_off = 0
         self.failed = 0  # users' code raised
+        self.queued = 0  # requests taken to the queue
+        self.delivered = 0  # their answers delivered on the loop
 
     # -- asking ---------------------------------------------------------------
 
@@ -326,6 +328,7 @@ class Guard:
                     refusal = Answer(f"<not shown: {waiting} texts waiting>", reason="behind")
                 else:
                     self._taken += 1
+                    self.queued += 1
                     self._queue.append(_Request(kind, obj, limit, done))
                     self._top_up()
                     self._wake.notify()
@@ -451,6 +454,7 @@ class Guard:
         out = self._out
         while out:
             done, answer = out.popleft()
+            self.delivered += 1
             try:
                 done(answer)
             except Exception:  # one bad callback must not lose the others' answers
@@ -464,6 +468,10 @@ class Guard:
 
     def waiting(self) -> int:
         return len(self._queue)
+
+    def unanswered(self) -> int:
+        """Requests taken to the queue whose answer has not been delivered on the loop yet."""
+        return self.queued - self.delivered
 
     def stats(self) -> dict[str, int]:
         return {
