@@ -755,7 +755,7 @@ def _empty_detail() -> dict[str, Any]:
 
 
 def detail_row(key: int, d: Detail) -> dict[str, Any]:
-    """A detail as the store's `job_details` row (plan §3's columns; `resubmitted_as` as JSON text)."""
+    """A detail as the store's `job_details` row (persist.DETAIL_COLUMNS; `resubmitted_as` a list of keys)."""
     return {
         "key": key,
         "cluster": d.cluster,
@@ -772,7 +772,7 @@ def detail_row(key: int, d: Detail) -> dict[str, Any]:
         "args": d.args,
         "kwargs": d.kwargs,
         "pinned": d.pinned,
-        "resubmitted_as": json.dumps(d.resubmitted_as) if d.resubmitted_as else None,
+        "resubmitted_as": list(d.resubmitted_as) if d.resubmitted_as else None,
         "bytes": d.cost,
     }
 
