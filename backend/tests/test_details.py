@@ -269,3 +269,11 @@ def test_complete_details_go_to_the_store_and_are_read_back_when_let_go():
 def test_a_key_from_before_a_restart_is_not_resubmittable(world):
     world.jobs.first_key = 100
     assert world.jobs.why_not(7) == "arguments are not kept across restarts"
+
+
+def test_a_job_without_arguments_is_kept_for_resubmission_at_no_detail_cost(world):
+    world.end(world.start(world.submit(1, args=())))
+    world.settle()
+    assert len(world.jobs.details) == 0  # nothing to show beyond the record
+    cluster, pinned, payload = world.jobs.payload(1)
+    assert pickle.loads(payload) == ((), {}) and world.jobs.detail(world.state, "c", 1)["resubmit"]["possible"]

@@ -72,6 +72,7 @@ def install(
     history.links = jobs.links
     insight.jobs = jobs
     hub.subscribe(jobs.take)
+    jobs.want_left(hub.read())
     commands.jobs = jobs
     app[JOBS] = jobs
     app.on_cleanup.append(_close_guard)
