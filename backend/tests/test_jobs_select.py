@@ -182,3 +182,28 @@ def test_the_rows_of_ended_jobs_are_the_history_records(world):
         assert (row["state"], row["node"], row["end_time"], row["exception_type"]) == (
             rec["outcome"], rec["node"], rec["end_time"], rec["exception_type"],
         )  # fmt: skip
+
+
+def test_an_id_text_not_made_because_the_guard_was_behind_is_asked_again():
+    from dispymon.runtime.guard import Guard
+    from jobsworld import Pump
+
+    pump = Pump()
+    now = [100.0]
+    guard = Guard(pump.feed, rate=1, clock=lambda: now[0])
+    w = World(guard=guard)
+    w.pump = pump
+    w.attach()
+    try:
+        w.submit(1, job_id=Named("a"))
+        w.submit(2, job_id=Named("b"))
+        first = {r["key"]: r["id"] for r in (w.jobs.row(w.state, "c", k) for k in (1, 2))}
+        w.settle()
+        assert first == {1: "…", 2: "…"}
+        assert w.jobs.row(w.state, "c", 2)["id"] == "…"  # the rate was spent: not made, not cached as made
+        now[0] += 1.0
+        w.jobs.row(w.state, "c", 2)
+        w.settle()
+        assert [w.jobs.row(w.state, "c", k)["id"] for k in (1, 2)] == ["named-a", "named-b"]
+    finally:
+        w.close()

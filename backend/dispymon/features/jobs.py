@@ -140,6 +140,7 @@ class JobsFeature:
         # made texts of ids and of running jobs' arguments (key -> text), bounded
         self._id_texts: collections.OrderedDict[int, str] = collections.OrderedDict()
         self._live_args: collections.OrderedDict[int, tuple[str, str]] = collections.OrderedDict()
+        self._ids_asked: set[int] = set()  # keys whose id text is being made
         # details whose texts are not all in yet (key -> detail): complete ones go to the store
         self._open: dict[int, Detail] = {}
         # ended records by key, per history version (row lookups)
@@ -371,7 +372,17 @@ class JobsFeature:
         return self._id_texts.get(key, PLACEHOLDER)  # the fast path may have answered at once
 
     def _ask_id(self, key: int, job_id: Any) -> None:
+        if key in self._ids_asked:
+            return  # on its way
+        asked = self._ids_asked
+        if len(asked) >= ID_TEXTS_KEPT:  # answers that never came (a guard closed): start afresh
+            asked.clear()
+        asked.add(key)
+
         def done(answer: Answer) -> None:
+            asked.discard(key)
+            if answer.reason == "behind":
+                return  # not made (the guard was busy): asked again when next needed
             texts = self._id_texts
             texts[key] = str(answer.value)
             while len(texts) > ID_TEXTS_KEPT:
