@@ -265,3 +265,15 @@ def test_the_rate_budget_bounds_work_made_on_the_calling_thread_too(inbox):
         assert [a.value for a in got[5:]] == ["12", "'text'"]
     finally:
         guard.close()
+
+
+def test_many_cut_offs_in_a_row_leave_a_working_pool(guard, inbox):
+    names = []
+    for i in range(8):
+        guard.ask(REPR, Loops(), inbox.done(f"loop{i}"))
+        guard.ask(REPR, Fine(), inbox.done(f"fine{i}"))
+        names += [f"loop{i}", f"fine{i}"]
+    got = inbox.wait(*names, timeout=60)
+    assert all(got[f"fine{i}"].value == "Fine()" for i in range(8))
+    assert all(got[f"loop{i}"].reason == "slow" for i in range(8))
+    assert guard.cut_off == 8 and guard.stuck() == 0 and guard.threads() <= 3

@@ -407,8 +407,17 @@ class Guard:
                     self._answer(req.done, answer)
                 if w.stuck:
                     return
-            except GuardTimeout:  # delivered after the call came back: nothing to undo
-                continue
+            except GuardTimeout:
+                # Delivered after the call came back (once per request: the watchdog cuts a
+                # request off once), in our own code: the request was answered at the cut-off.
+                with self._lock:
+                    w.current = None
+                if w.stuck:
+                    with self._lock:
+                        if w in self._stuck:
+                            self._stuck.remove(w)
+                        self._top_up()
+                    return
 
     def _watchdog(self) -> None:
         while True:
