@@ -141,6 +141,8 @@ class JobsFeature:
         self._id_texts: collections.OrderedDict[int, str] = collections.OrderedDict()
         self._live_args: collections.OrderedDict[int, tuple[str, str]] = collections.OrderedDict()
         self._ids_asked: set[int] = set()  # keys whose id text is being made
+        # cluster -> (the state it was built for, key -> uid of its queued and running jobs)
+        self._live_index: dict[str, tuple[tuple[int, int, int], dict[int, int]]] = {}
         # details whose texts are not all in yet (key -> detail): complete ones go to the store
         self._open: dict[int, Detail] = {}
         # ended records by key, per history version (row lookups)
@@ -355,9 +357,23 @@ class JobsFeature:
                     job = table.get(uid)
                     if job is not None and job.key == key:
                         return name, job
-        for name, table in ((RUNNING, c.running), (QUEUED, queued)):
-            for job in table.values():
-                if job.key == key:
+        if key in self.details or key in self._records():
+            return None  # ended (a job rescheduled after its end, R8, reads as ended)
+        # One index of the cluster's live jobs per state (a page of rows builds it once)
+        stamp = (state.version, len(c.running), len(queued))
+        held = self._live_index.get(cluster)
+        if held is None or held[0] != stamp:
+            index: dict[int, int] = {}
+            for table in (queued, c.running):  # running last: a key in both reads as running
+                for uid, job in table.items():
+                    if job.key:
+                        index[job.key] = uid
+            held = self._live_index[cluster] = (stamp, index)
+        uid = held[1].get(key)
+        if uid is not None:
+            for name, table in ((RUNNING, c.running), (QUEUED, queued)):
+                job = table.get(uid)
+                if job is not None and job.key == key:
                     return name, job
         return None
 
