@@ -660,6 +660,16 @@ class JobsFeature:
                 out.append(row)
         return out
 
+    async def rows_made(self, state: State, sel: Selection, offset: int, limit: int) -> list[dict[str, Any]]:
+        """`rows`, waiting (at most the guard's deadline and a little) for ids whose text is being made."""
+        rows = self.rows(state, sel, offset, limit)
+        if not any(r["id"] == PLACEHOLDER for r in rows) or not self._ids_asked:
+            return rows
+        deadline = self.clock() + getattr(self.guard, "deadline", 0.5) + 0.2
+        while self._ids_asked and self.clock() < deadline:
+            await asyncio.sleep(0.01)  # the answers come through the hub's drain, on this loop
+        return self.rows(state, sel, offset, limit)
+
     def _keep(self, sel: Selection) -> None:
         kept = self._selections
         kept[sel.id] = sel
