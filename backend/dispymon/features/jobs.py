@@ -228,16 +228,16 @@ class JobsFeature:
             assert origin is not None
             asks.append((PICKLE, (origin.args, origin.kwargs), self._on_pickle(key, event.cluster, job.pinned), 0))
         del result, origin
-        d.pending = sum(1 for a in asks if a[0] != PICKLE)
+        texts = d.pending = sum(1 for a in asks if a[0] != PICKLE)
         self.details.put(key, d)  # counted at once; texts are added as they come
-        if d.pending:
-            self._open[key] = d
+        if texts:
+            self._open[key] = d  # completed (to the store) by the last text's answer, maybe at once
         for kind, obj, done, limit in asks:
             if kind == PICKLE:
                 limit = self.args.max_payload
             self.guard.ask(kind, obj, done, limit)
         del asks
-        if not d.pending:
+        if not texts:
             self._complete(key, d)
 
     def _refuse_args(self, key: int, job: JobInfo, origin: JobInfo | None) -> bool:
