@@ -292,3 +292,24 @@ def test_a_detail_goes_to_the_store_once_when_its_texts_come_at_once():
         assert sorted(added) == [1, 2]
     finally:
         w.close()
+
+
+def test_plain_arguments_cost_no_detail_and_their_text_is_read_back_from_the_pickle(world):
+    world.end(world.start(world.submit(1, args=(3, "abc"), kwargs={"k": [1, 2]})))
+    world.settle()
+    assert len(world.jobs.details) == 0 and len(world.jobs.args) == 1
+    d = world.jobs.detail(world.state, "c", 1)
+    assert (d["args"], d["kwargs"], d["kept"]) == ("3, abc", "k=[1, 2]", "none")
+    world.state.apply(ev.SettingChanged("show_job_args", False))
+    assert world.jobs.detail(world.state, "c", 1)["args"] is None
+
+
+def test_a_pickle_of_anything_but_builtin_values_is_never_read_on_the_loop():
+    from dispymon.runtime.guard import plain_args_text
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("user code ran",))
+
+    assert plain_args_text(pickle.dumps(((Evil(),), {}))) is None
+    assert plain_args_text(pickle.dumps(((1, "a"), {"b": b"x"}))) == ("1, a", "b=b'x'")

@@ -29,6 +29,7 @@ import collections
 import itertools
 import json
 import logging
+import pickle
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -51,12 +52,12 @@ from dispymon.features.history import (
     Record,
     job_record,
 )
-from dispymon.model.argstore import DEPENDS, NOT_SEEN, ArgStore
+from dispymon.model.argstore import BEHIND, DEPENDS, NOT_SEEN, TOO_BIG, ArgStore
 from dispymon.model.details import Detail, JobDetails
 from dispymon.model.events import JobEnd, JobInfo, ResubmitLinked, StatusEvent
 from dispymon.model.state import State
 from dispymon.model.text import LIMIT
-from dispymon.runtime.guard import ARGS, PICKLE, REPR, STR, Answer
+from dispymon.runtime.guard import ARGS, PICKLE, REPR, STR, Answer, plain_args_text, plain_size
 from dispymon.runtime.hub import Batch
 from dispymon.transport.protocol import RESULT_LIMIT
 
@@ -141,6 +142,8 @@ class JobsFeature:
         self._id_texts: collections.OrderedDict[int, str] = collections.OrderedDict()
         self._live_args: collections.OrderedDict[int, tuple[str, str]] = collections.OrderedDict()
         self._ids_asked: set[int] = set()  # keys whose id text is being made
+        # key -> the text of plain arguments read back from their pickle (job pages open lately)
+        self._payload_texts: collections.OrderedDict[int, tuple[str, str] | None] = collections.OrderedDict()
         # cluster -> (the state it was built for, key -> uid of its queued and running jobs)
         self._live_index: dict[str, tuple[tuple[int, int, int], dict[int, int]]] = {}
         # details whose texts are not all in yet (key -> detail): complete ones go to the store
@@ -188,22 +191,37 @@ class JobsFeature:
         origin = origins.get(key)
         has_args = origin is not None and bool(origin.args or origin.kwargs)
         resubmit_of = self.links.get(key) if self.links else None
-        if (
-            not has_args
-            and resubmit_of is None
-            and (
-                end is None
-                or (end.stdout is None and end.stderr is None and end.traceback is None and end.result is None)
-            )
-        ):
-            # nothing beyond the history record: no entry (simulated jobs cost nothing)
-            if end is not None:
-                end.clear()
-            if not self._refuse_args(key, job, origin):
-                assert origin is not None
-                done = self._on_pickle(key, event.cluster, job.pinned)
-                self.guard.ask(PICKLE, (origin.args, origin.kwargs), done, self.args.max_payload)
-            return
+        bare = resubmit_of is None and (
+            end is None or (end.stdout is None and end.stderr is None and end.traceback is None and end.result is None)
+        )
+        if bare:
+            depends = job.depends or (origin is not None and origin.depends)
+            size = plain_size(origin.args, origin.kwargs) if origin is not None else 0
+            if size >= 0 and (not has_args or (self.args.on and not depends)):
+                # Nothing beyond the history record: no entry (simulated jobs cost nothing). Plain
+                # arguments are only pickled, here (no user code runs), within the guard's rate: their
+                # text is read back from the pickle when a page shows them.
+                if end is not None:
+                    end.clear()
+                if not self._refuse_args(key, job, origin):
+                    assert origin is not None
+                    if size > self.args.max_payload:
+                        self.args.refuse(key, TOO_BIG)
+                    elif not self.guard.spend():
+                        self.args.refuse(key, BEHIND)
+                    else:
+                        payload = pickle.dumps((origin.args, origin.kwargs), pickle.HIGHEST_PROTOCOL)
+                        self.args.put(key, event.cluster, job.pinned, payload)
+                return
+            if not self.guard.room(2 if self.args.on else 1):
+                # Only the arguments' text (and pickle) to make, and the guard is past its rate (jobs
+                # end by the hundred thousand a second): no detail made for a placeholder.
+                if end is not None:
+                    end.clear()
+                if not self._refuse_args(key, job, origin):
+                    self.args.refuse(key, BEHIND)
+                self.texts_dropped += 1
+                return
         d = Detail(event.cluster)
         d.resubmit_of = resubmit_of
         d.pinned = job.pinned
@@ -485,8 +503,23 @@ class JobsFeature:
         elif self.details.was_evicted(key):
             out["kept"] = "evicted"
         held = self.args.get(key)
+        if show and out["args"] is None and held is not None:
+            texts = self._texts_of_payload(key, held[2])
+            if texts is not None:
+                out["args"], out["kwargs"] = texts
         out["resubmit"] = {"possible": held is not None, "reason": None if held else self.why_not(key)}
         return out
+
+    def _texts_of_payload(self, key: int, payload: bytes) -> tuple[str, str] | None:
+        """The text of plain arguments read back from their pickle (no user code), cached for a few jobs."""
+        cache = self._payload_texts
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+        texts = cache[key] = plain_args_text(payload)
+        while len(cache) > 64:
+            cache.popitem(last=False)
+        return texts
 
     def _ask_live_args(self, key: int, job: JobInfo) -> None:
         def done(answer: Answer) -> None:

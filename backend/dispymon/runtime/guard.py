@@ -147,16 +147,65 @@ def _cut_text(text: str, limit: int) -> Answer:
     return Answer(text, n, False)
 
 
+def _plain_len(obj: Any, depth: int = 0) -> int:
+    """The characters/bytes of the str/bytes in `obj` if making its text or pickle runs no user code
+    (exact builtin types, small, shallow), else -1."""
+    kind = type(obj)
+    if kind is str or kind is bytes:
+        return len(obj)
+    if kind in _PLAIN_ALL:
+        return 0
+    if depth >= INLINE_DEPTH or kind not in (list, tuple, dict) or len(obj) > INLINE_ITEMS:
+        return -1
+    total = 0
+    for item in obj.items() if kind is dict else obj:
+        for v in item if kind is dict else (item,):
+            n = _plain_len(v, depth + 1)
+            if n < 0:
+                return -1
+            total += n
+    return total
+
+
 def _plain_value(obj: Any, depth: int = 0) -> bool:
     """Whether pickling `obj` runs no user code (exact builtin types, small, shallow)."""
-    kind = type(obj)
-    if kind in _PLAIN_ALL:
-        return True
-    if depth >= INLINE_DEPTH or kind not in (list, tuple, dict) or len(obj) > INLINE_ITEMS:
-        return False
-    if kind is dict:
-        return all(_plain_value(k, depth + 1) and _plain_value(v, depth + 1) for k, v in obj.items())
-    return all(_plain_value(v, depth + 1) for v in obj)
+    return _plain_len(obj, depth) >= 0
+
+
+def plain_args(args: Any, kwargs: Any) -> bool:
+    """Whether an args tuple and kwargs dict are plain values (their text and pickle run no user code)."""
+    return plain_size(args, kwargs) >= 0
+
+
+def plain_size(args: Any, kwargs: Any) -> int:
+    """The characters/bytes of the str/bytes in plain (args, kwargs), or -1 when they are not plain."""
+    if type(args) is not tuple or type(kwargs) is not dict:
+        return -1
+    size = _plain_len(args)
+    if size < 0:
+        return -1
+    more = _plain_len(kwargs)
+    return -1 if more < 0 else size + more
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Unpickles builtin values only: no class is looked up, so no user code runs."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"{module}.{name} is not a plain value")
+
+
+def plain_args_text(payload: bytes) -> tuple[str, str] | None:
+    """The text of a pickle of plain (args, kwargs), as the Node page shows them; None when it holds
+    anything but builtin values (that would take user code to read)."""
+    try:
+        args, kwargs = _PlainUnpickler(io.BytesIO(payload)).load()
+    except Exception:
+        return None
+    if not plain_args(args, kwargs):
+        return None
+    _, args_text, kwargs_text = job_texts("", args, kwargs, True)
+    return args_text, kwargs_text
 
 
 def describe_big(obj: Any) -> str:
@@ -200,7 +249,13 @@ def plain_answer(kind: str, obj: Any, limit: int) -> Answer | None:
         return None
     if kind == PICKLE:
         args, kwargs = obj
-        if (type(args) is tuple and type(kwargs) is dict) and _plain_value(args) and _plain_value(kwargs):
+        if type(args) is tuple and type(kwargs) is dict:
+            size = _plain_len(args)
+            more = _plain_len(kwargs) if size >= 0 else -1
+            if size < 0 or more < 0:
+                return None
+            if size + more > limit:  # refused before a copy of a huge str is made
+                return Answer(None, reason="too_big")
             try:
                 payload = pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
             except Exception as exc:  # plain values always pickle; defensive
@@ -346,6 +401,27 @@ class Guard:
         if refusal is not None:
             self.dropped += 1
             done(refusal)
+
+    def room(self, n: int = 1) -> bool:
+        """Whether `n` requests would be taken now (the rate budget not spent, the guard on): a caller
+        with optional work (the text of an ended job's arguments) skips it, and its bookkeeping, when not."""
+        second = int(self._clock())
+        taken = self._taken if second == self._second else 0
+        return taken + n <= self.rate and len(self._stuck) < self.max_stuck
+
+    def spend(self) -> bool:
+        """Take one request's share of the rate budget for work the caller does itself on plain values
+        (a pickle of builtin values); False when the budget is spent or the guard is off."""
+        second = int(self._clock())
+        if second != self._second:
+            self._second, self._taken = second, 0
+        if self._taken >= self.rate or len(self._stuck) >= self.max_stuck:
+            self.dropped += 1
+            return False
+        self._taken += 1
+        self.asked += 1
+        self.inline += 1
+        return True
 
     def text(self, obj: Any, done: Done, limit: int = LIMIT) -> None:
         self.ask(STR, obj, done, limit)
