@@ -195,6 +195,15 @@ class JobsFeature:
             end is None or (end.stdout is None and end.stderr is None and end.traceback is None and end.result is None)
         )
         if bare:
+            if has_args and not self.guard.room():
+                # The guard is past its rate (jobs end by the hundred thousand a second): nothing is
+                # made of these arguments, and no detail for a placeholder.
+                if end is not None:
+                    end.clear()
+                if not self._refuse_args(key, job, origin):
+                    self.args.refuse(key, BEHIND)
+                self.texts_dropped += 1
+                return
             depends = job.depends or (origin is not None and origin.depends)
             size = plain_size(origin.args, origin.kwargs) if origin is not None else 0
             if size >= 0 and (not has_args or (self.args.on and not depends)):

@@ -72,15 +72,15 @@ class ArgStore:
         """Keep the arguments of `key`; None when kept, else the reason they are not."""
         if not self.on:
             return self.refuse(key, OFF)
-        if len(payload) > self.max_payload:
+        if len(payload) > self.budget >> 4:
             return self.refuse(key, TOO_BIG)
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self.used -= payload_cost(old[2])
-        self._entries[key] = (cluster, pinned, payload)
-        self._reasons.pop(key, None)
-        self.used += payload_cost(payload)
         entries = self._entries
+        if key in entries:  # kept again (keys are not reused: rare)
+            self.used -= payload_cost(entries.pop(key)[2])
+        entries[key] = (cluster, pinned, payload)
+        if self._reasons:
+            self._reasons.pop(key, None)
+        self.used += sys.getsizeof(payload) + ENTRY_OVERHEAD
         while self.used > self.budget and entries:
             old_key, held = entries.popitem(last=False)
             self.used -= payload_cost(held[2])

@@ -147,19 +147,40 @@ def _cut_text(text: str, limit: int) -> Answer:
     return Answer(text, n, False)
 
 
+_SCALARS = frozenset({int, float, bool, type(None), complex})
+
+
 def _plain_len(obj: Any, depth: int = 0) -> int:
     """The characters/bytes of the str/bytes in `obj` if making its text or pickle runs no user code
-    (exact builtin types, small, shallow), else -1."""
+    (exact builtin types, small, shallow), else -1. (Scalars are checked in line: this runs for every
+    job that ends.)"""
     kind = type(obj)
     if kind is str or kind is bytes:
         return len(obj)
-    if kind in _PLAIN_ALL:
+    if kind in _SCALARS:
         return 0
-    if depth >= INLINE_DEPTH or kind not in (list, tuple, dict) or len(obj) > INLINE_ITEMS:
+    if (
+        depth >= INLINE_DEPTH
+        or (kind is not tuple and kind is not list and kind is not dict)
+        or len(obj) > INLINE_ITEMS
+    ):
         return -1
     total = 0
-    for item in obj.items() if kind is dict else obj:
-        for v in item if kind is dict else (item,):
+    if kind is dict:
+        for k in obj:
+            t = type(k)
+            if t is str or t is bytes:
+                total += len(k)
+            elif t not in _SCALARS:
+                return -1  # a key that is not a plain scalar or text
+        values = obj.values()
+    else:
+        values = obj
+    for v in values:
+        t = type(v)
+        if t is str or t is bytes:
+            total += len(v)
+        elif t not in _SCALARS:
             n = _plain_len(v, depth + 1)
             if n < 0:
                 return -1
