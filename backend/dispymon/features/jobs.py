@@ -52,7 +52,7 @@ from dispymon.features.history import (
     Record,
     job_record,
 )
-from dispymon.model.argstore import BEHIND, DEPENDS, NOT_SEEN, TOO_BIG, ArgStore
+from dispymon.model.argstore import DEPENDS, NOT_SEEN, TOO_BIG, ArgStore
 from dispymon.model.details import Detail, JobDetails
 from dispymon.model.events import JobEnd, JobInfo, ResubmitLinked, StatusEvent
 from dispymon.model.state import State
@@ -151,6 +151,9 @@ class JobsFeature:
         # ended records by key, per history version (row lookups)
         self._by_key: tuple[int, dict[int, Record]] = (-1, {})
         self.texts_dropped = 0  # texts answered with a placeholder (guard behind, off, cut off)
+        # within `take`: the guard's rate budget left for this batch, the pickles made in line, and
+        # the jobs refused past the budget
+        self._budget = self._inline = self._over = 0
 
     # -- the hub subscriber ------------------------------------------------------------
 
@@ -171,12 +174,17 @@ class JobsFeature:
                 if info.key:
                     origins[info.key] = info
             left.clear()  # the args live no longer than this drain
+        # The guard's rate budget for this batch, counted down here for the plain pickles made in
+        # line (one call to the guard per batch, not per job), given back used at the end.
+        self._budget = self.guard.budget()
+        self._inline = self._over = 0
         for event in batch:
             # type(event) in each test, which mypy follows
             if type(event) is StatusEvent:
                 self._ended(event, origins)
             elif type(event) is ResubmitLinked:
                 self.link(event.cluster, event.original, event.new)
+        self.guard.spent(self._inline, self._over)
 
     def _ended(self, event: StatusEvent, origins: dict[int, JobInfo]) -> None:
         job = event.job
@@ -195,14 +203,14 @@ class JobsFeature:
             end is None or (end.stdout is None and end.stderr is None and end.traceback is None and end.result is None)
         )
         if bare:
-            if has_args and not self.guard.room():
+            if has_args and self._budget <= 0:
                 # The guard is past its rate (jobs end by the hundred thousand a second): nothing is
                 # made of these arguments, and no detail for a placeholder.
                 if end is not None:
                     end.clear()
-                if not self._refuse_args(key, job, origin):
-                    self.args.refuse(key, BEHIND)
+                self._refuse_args(key, job, origin)  # past the rate: no reason noted per job (argstore.py)
                 self.texts_dropped += 1
+                self._over += 1
                 return
             depends = job.depends or (origin is not None and origin.depends)
             size = plain_size(origin.args, origin.kwargs) if origin is not None else 0
@@ -216,20 +224,22 @@ class JobsFeature:
                     assert origin is not None
                     if size > self.args.max_payload:
                         self.args.refuse(key, TOO_BIG)
-                    elif not self.guard.spend():
-                        self.args.refuse(key, BEHIND)
+                    elif self._budget <= 0:
+                        self._over += 1  # no reason noted per job (argstore.py)
                     else:
+                        self._budget -= 1
+                        self._inline += 1
                         payload = pickle.dumps((origin.args, origin.kwargs), pickle.HIGHEST_PROTOCOL)
                         self.args.put(key, event.cluster, job.pinned, payload)
                 return
-            if not self.guard.room(2 if self.args.on else 1):
+            if self._budget < (2 if self.args.on else 1):
                 # Only the arguments' text (and pickle) to make, and the guard is past its rate (jobs
                 # end by the hundred thousand a second): no detail made for a placeholder.
                 if end is not None:
                     end.clear()
-                if not self._refuse_args(key, job, origin):
-                    self.args.refuse(key, BEHIND)
+                self._refuse_args(key, job, origin)  # past the rate: no reason noted per job (argstore.py)
                 self.texts_dropped += 1
+                self._over += 1
                 return
         d = Detail(event.cluster)
         d.resubmit_of = resubmit_of
@@ -259,6 +269,7 @@ class JobsFeature:
         self.details.put(key, d)  # counted at once; texts are added as they come
         if texts:
             self._open[key] = d  # completed (to the store) by the last text's answer, maybe at once
+        self._budget -= len(asks)  # the guard counts them itself (ask)
         for kind, obj, done, limit in asks:
             if kind == PICKLE:
                 limit = self.args.max_payload

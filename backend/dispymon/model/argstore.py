@@ -7,9 +7,12 @@ the budget (`--resubmit-budget`) the oldest entries go first; a payload
 over a sixteenth of the budget is refused (`too_big`) so that one job
 cannot push out every other. Pickles are never written to disk.
 
-Each job whose arguments are not kept has a reason (the last REASONS_KEPT
-of them): `off`, `depends`, `too_big`, `unpicklable: T`, `slow`, `behind`,
-`guard_off`, `not_seen`, `budget`; `why_not` says it in plain words.
+A job whose arguments are not kept for a reason of its own has it noted (the
+last REASONS_KEPT of them): `depends`, `too_big`, `unpicklable: T`, `slow`,
+`guard_off`, `not_seen`, `behind` (the guard's queue full). The common ones
+cost nothing per job: `off` (the budget is 0), and `budget` for any other
+key — let go for the budget, or not pickled past the guard's rate when jobs
+end by the hundred thousand a second. `why_not` says it in plain words.
 """
 
 from __future__ import annotations
@@ -82,10 +85,11 @@ class ArgStore:
             self._reasons.pop(key, None)
         self.used += sys.getsizeof(payload) + ENTRY_OVERHEAD
         while self.used > self.budget and entries:
-            old_key, held = entries.popitem(last=False)
+            # no reason noted per key: a key neither kept nor refused for a reason was let go
+            # (or not pickled when jobs ended faster than the guard's rate): see `why_not`
+            _, held = entries.popitem(last=False)
             self.used -= payload_cost(held[2])
             self.evicted += 1
-            self._note(old_key, BUDGET)
         return None if key in entries else BUDGET
 
     def refuse(self, key: int, reason: str) -> str:
@@ -96,10 +100,11 @@ class ArgStore:
 
     def _note(self, key: int, reason: str) -> None:
         reasons = self._reasons
-        reasons.pop(key, None)
+        if key in reasons:
+            del reasons[key]
         reasons[key] = reason
         if len(reasons) > REASONS_KEPT:
-            reasons.popitem(last=False)
+            reasons.popitem(last=False)  # O(1) (a dict's first item after many deletions is not)
 
     def get(self, key: int) -> Payload | None:
         return self._entries.get(key)
@@ -152,6 +157,7 @@ def plain(code: str, store: ArgStore | None = None) -> str:
         BEHIND: "too many jobs ended at once: its arguments were not pickled",
         GUARD_OFF: "its arguments were not pickled: calls of users' code hang (see the server's log)",
         NOT_SEEN: "the dashboard never saw the job queued or running (it was attached later), so it has no arguments",
-        BUDGET: "its arguments were let go to stay within --resubmit-budget (oldest first)",
+        BUDGET: "its arguments are no longer kept: let go to stay within --resubmit-budget (oldest first), "
+        "or not pickled when jobs ended faster than the dashboard keeps arguments",
         RESTART: "arguments are not kept across restarts",
     }.get(code, f"its arguments were not kept ({code})")

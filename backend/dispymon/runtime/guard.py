@@ -430,6 +430,23 @@ class Guard:
         taken = self._taken if second == self._second else 0
         return taken + n <= self.rate and len(self._stuck) < self.max_stuck
 
+    def budget(self) -> int:
+        """Requests the rate budget still allows this second (0 when the guard is off). A caller that
+        makes plain values' pickles itself counts down its own copy, then says what it used (`spent`)."""
+        second = int(self._clock())
+        if second != self._second:
+            self._second, self._taken = second, 0
+        if len(self._stuck) >= self.max_stuck:
+            return 0
+        return max(self.rate - self._taken, 0)
+
+    def spent(self, n: int, dropped: int = 0) -> None:
+        """`n` requests made by the caller itself out of `budget()`; `dropped` refused past it."""
+        self._taken += n
+        self.asked += n + dropped
+        self.inline += n
+        self.dropped += dropped
+
     def spend(self) -> bool:
         """Take one request's share of the rate budget for work the caller does itself on plain values
         (a pickle of builtin values); False when the budget is spent or the guard is off."""
