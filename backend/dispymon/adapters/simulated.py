@@ -40,13 +40,13 @@ import collections
 import heapq
 import ipaddress
 import itertools
-import pickle
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from dispymon.adapters.payload import unpickle_args
 from dispymon.adapters.rules import closed_stays_closed
 from dispymon.commands.control import ControlRefused
 from dispymon.model.events import (
@@ -605,13 +605,13 @@ class SimulatedCluster:
         as dispy would: `node` not in the cluster ("cluster_error"); a full
         queue too (`queue`: the simulator's bound)."""
         self._check(cluster)
-        args, kwargs = pickle.loads(payload)  # the jobs feature's own pickle (features/jobs.py)
+        args, kwargs = unpickle_args(payload)
         with self._lock:
             if node and node not in self.nodes:
                 raise ControlRefused("cluster_error", f"node {node} is not in the cluster")
             if len(self._queue) >= self.queue_limit:
                 raise ControlRefused("cluster_error", f"the simulated queue is full ({self.queue_limit} jobs)")
-            job = self._new_job(args=tuple(args), kwargs=dict(kwargs), pinned=node or None, pin=False)
+            job = self._new_job(args=args, kwargs=kwargs, pinned=node or None, pin=False)
             self._queue.append(job)
             self.jobs_created += 1
             self.feed(StatusEvent(self.name, JOB_CREATED, None, job.info()))

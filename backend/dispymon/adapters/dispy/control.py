@@ -9,7 +9,6 @@ allocating a closed node is refused (adapters/rules.py).
 
 from __future__ import annotations
 
-import pickle
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +17,7 @@ import dispy
 
 from dispymon.adapters.dispy.adapter import DispyAdapter
 from dispymon.adapters.dispy.clusters import cluster_kind
+from dispymon.adapters.payload import unpickle_args
 from dispymon.adapters.rules import closed_stays_closed
 from dispymon.commands.control import ControlRefused
 from dispymon.model.events import NodeChanged
@@ -89,7 +89,7 @@ class DispyControl:
         that has already ended finds its key among the recent ones.
         """
         c = self._cluster(cluster)
-        args, kwargs = pickle.loads(payload)  # the jobs feature's own pickle (features/jobs.py)
+        args, kwargs = unpickle_args(payload)
         if node:
             job = c.submit_node(node, *args, **kwargs)
             why = f"node {node} is not in the cluster"
