@@ -543,6 +543,8 @@ class JobsFeature:
 
     def _ask_live_args(self, key: int, job: JobInfo) -> None:
         def done(answer: Answer) -> None:
+            if answer.reason == "behind":
+                return  # not made (the guard was busy): asked again when the page is read again
             value = answer.value
             texts = self._live_args
             texts[key] = value if isinstance(value, tuple) else (str(value), "")
