@@ -61,6 +61,7 @@ from dispymon.model.events import (
     JobInfo,
     NodeChanged,
     NodeInfo,
+    ResubmitLinked,
     SettingChanged,
     StatusEvent,
 )
@@ -287,6 +288,8 @@ class State:
         elif type(event) is BulkChanged:
             self.actions.put(event.action)
             self._touch(ACTIONS_KEY)
+        elif type(event) is ResubmitLinked:
+            pass  # for the jobs feature (features/jobs.py), which keeps the links
         else:
             raise TypeError(f"not a dispymon event: {event!r}")
 
