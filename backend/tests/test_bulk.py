@@ -140,7 +140,6 @@ async def test_the_cap_and_an_empty_filter_and_bad_arguments(served, monkeypatch
 
 async def test_the_real_cap_is_ten_thousand(served):
     hub, control, fake, client = served
-    hub.feed(status("c", ev.JOB_CREATED, None, None))  # (no cluster yet: ignored)
     await feed_jobs(hub, running=BULK_MAX + 1, ended=0)
     ws = await connect(client)
     code, message = error_of(await call(ws, 1, "bulk_start", {"action": "terminate", "filter": {}}))
