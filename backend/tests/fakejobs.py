@@ -162,5 +162,21 @@ class JobControl:
     def resolve(self, host):
         return host
 
+    # the node actions, accepted (the fuzz reaches them too)
+    def add_node(self, cluster, host, cpus):
+        return 0
+
+    def set_node_cpus(self, cluster, ip, cpus):
+        return cpus
+
+    def allocate_node(self, cluster, ip):
+        return 0
+
+    def deallocate_node(self, cluster, ip):
+        return 0
+
+    def close_node(self, cluster, ip, terminate_pending):
+        return 0
+
     def check_node_action(self, action, ip, statuses):
         return None
