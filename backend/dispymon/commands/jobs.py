@@ -113,14 +113,16 @@ async def job_value(cmds: Commands, cluster: str, key: int | None = None, job_id
     state = cmds.hub.read()
     if key is None:
         assert job_id is not None
-        keys = list(await settled(jobs.find(state, cluster, job_id)))
+        find = getattr(jobs, "find_stored", None) or jobs.find  # with the database's matches, if any
+        keys = list(await settled(find(state, cluster, job_id)))
         if not keys:
             raise CommandError("not_found", f"no job {job_id[:200]!r} in cluster {cluster[:200]!r}")
         if len(keys) > 1:
             rows = [await settled(jobs.row(state, cluster, k)) for k in keys[:CHOICES_MAX]]
             return {"choices": [r for r in rows if r is not None], "more": max(0, len(keys) - CHOICES_MAX)}
         key = keys[0]
-    detail = await settled(jobs.detail(state, cluster, key))
+    read = getattr(jobs, "detail_stored", None) or jobs.detail  # from the database when no longer in memory
+    detail = await settled(read(cmds.hub.read(), cluster, key))
     if detail is None:
         raise CommandError("not_found", f"no job with key {key} in cluster {cluster[:200]!r}")
     return {"job": detail}
