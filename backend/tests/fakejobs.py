@@ -104,6 +104,8 @@ class FakeJobs:
         for r in rows:
             counts[r["state"]] = counts.get(r["state"], 0) + 1
         sel = Selection(next(self._ids), flt, [(r["cluster"], r["key"]) for r in rows], counts)
+        live = {j.key: uid for c in state.clusters.values() for uid, j in c.running.items()}
+        sel.live = {r["key"]: live[r["key"]] for r in rows if r["key"] in live}
         self.selections[sel.id] = sel
         return sel
 

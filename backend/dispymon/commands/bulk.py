@@ -80,7 +80,8 @@ async def bulk_start(
     if bulk.running is not None:
         raise CommandError("not_allowed", f"bulk action {bulk.running.id} is running: one at a time")
     flt = eligible_filter(action, job_filter(filter))
-    refs = [] if flt is None else (await jobs.select(cmds.hub.read(), flt)).refs
+    sel = None if flt is None else await jobs.select(cmds.hub.read(), flt)
+    refs = [] if sel is None else sel.refs
     if not refs:
         raise CommandError("not_found", "no job matches the filter")
     if len(refs) > BULK_MAX:
@@ -88,7 +89,7 @@ async def bulk_start(
     if bulk.running is not None:  # another started while this one selected
         raise CommandError("not_allowed", f"bulk action {bulk.running.id} is running: one at a time")
     record = filter_record(flt) if flt is not None else {}
-    act = bulk.start(action, who, record, list(refs))
+    act = bulk.start(action, who, record, list(refs), sel)
     clusters = sorted({c for c, _ in refs})
     act.audit_id = await cmds.audit(
         f"bulk_{action}",

@@ -54,6 +54,7 @@ class Action:
     # protocol.bulk_outcome records, in the selection's order as chunks complete
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     task: asyncio.Task | None = None
+    selection: Any = None  # the jobs feature's Selection the refs come from (kept alive while the action runs)
 
     def record(self) -> dict[str, Any]:
         return protocol.bulk_action(
@@ -109,10 +110,12 @@ class BulkRunner:
     def get(self, action_id: int) -> Action | None:
         return self.actions.get(action_id)
 
-    def start(self, action: str, who: str | None, flt: dict[str, Any], refs: list[tuple[str, int]]) -> Action:
+    def start(
+        self, action: str, who: str | None, flt: dict[str, Any], refs: list[tuple[str, int]], selection: Any = None
+    ) -> Action:
         """Make the action (the caller checked it may run) and its task; the caller audits it first."""
         self._ids += 1
-        act = Action(self._ids, action, who, flt, refs, self.clock())
+        act = Action(self._ids, action, who, flt, refs, self.clock(), selection=selection)
         self.actions[act.id] = act
         while len(self.actions) > ACTIONS_KEPT:
             self.actions.popitem(last=False)
@@ -175,6 +178,8 @@ class BulkRunner:
             if act.state != "running":
                 slots.release()
                 break
+            if act.selection is not None:  # used: the feature keeps it (its rows are found through it)
+                self.cmds.jobs.selection(act.selection.id)
             task = asyncio.create_task(self._chunk(act, chunk, handles))
             task.add_done_callback(lambda _: slots.release())
             tasks.append(task)
@@ -191,10 +196,21 @@ class BulkRunner:
 
     async def _handles(self, act: Action) -> dict[tuple[str, int], JobInfo]:
         """The queued or running JobInfo of each job to terminate, by (cluster, key): one pass over them."""
-        wanted = set(act.refs)
-        clusters = {c for c, _ in act.refs}
         found: dict[tuple[str, int], JobInfo] = {}
         state = self.cmds.hub.read()
+        live: dict[int, int] | None = getattr(act.selection, "live", None)  # key -> uid of its live jobs
+        if live:
+            for name, key in act.refs:
+                c = state.clusters.get(name)
+                uid = live.get(key)
+                if c is None or uid is None:
+                    continue
+                job = c.running.get(uid) or getattr(c, "queued", {}).get(uid)
+                if job is not None and job.key == key:
+                    found[(name, key)] = job
+            return found
+        wanted = set(act.refs)
+        clusters = {c for c, _ in act.refs}
         seen = 0
         for name in clusters:
             c = state.clusters.get(name)
