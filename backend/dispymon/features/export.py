@@ -25,7 +25,7 @@ from aiohttp import web
 from dispymon.commands.jobs import FILTER_ARGS, job_filter, rows_of, selection_for
 from dispymon.commands.queries import NAME, one_of
 from dispymon.commands.registry import Check, CommandError, Commands, text
-from dispymon.features.history import OUTCOMES, as_dict
+from dispymon.features.history import CLUSTER, ID, NODE, OUTCOME, OUTCOMES, as_dict
 
 CHUNK = 1000  # rows per write
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -190,17 +190,14 @@ def history_records(insight: Any, outcome: str | None = None, node: str | None =
                     text: str | None = None) -> list[tuple]:  # fmt: skip
     """The history's records matching the filters, newest end first (as the `history` query)."""
     needle = text.casefold() if text else None
-    out = []
-    for r in insight.history.by_end():
-        d = as_dict(r)  # (the record's fields by name: the history's tuple layout is its own)
-        if (
-            (outcome is None or d["outcome"] == outcome)
-            and (node is None or d["node"] == node)
-            and (cluster is None or d["cluster"] == cluster)
-            and (needle is None or needle in str(d["id"]).casefold())
-        ):
-            out.append(r)
-    return out
+    return [
+        r
+        for r in insight.history.by_end()
+        if (outcome is None or r[OUTCOME] == outcome)
+        and (node is None or r[NODE] == node)
+        and (cluster is None or r[CLUSTER] == cluster)
+        and (needle is None or needle in str(r[ID]).casefold())
+    ]
 
 
 def make_handlers(insight_key: Any, commands_key: Any) -> dict[str, Callable[[web.Request], Any]]:
