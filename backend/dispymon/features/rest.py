@@ -29,15 +29,18 @@ from dispymon.features.export import make_handlers as export_handlers
 from dispymon.features.export import parse as parse_query
 from dispymon.features.history import History
 from dispymon.features.insight import Insight
+from dispymon.features.jobs import JobsFeature
 from dispymon.features.metrics import CONTENT_TYPE, DurationHistogram, render
 from dispymon.features.persist import Store
 from dispymon.features.series import Series
 from dispymon.model.jobtext import node_jobs
+from dispymon.runtime.guard import Guard
 from dispymon.runtime.hub import Hub
 from dispymon.transport.limits import GATE
 
 INSIGHT = web.AppKey("insight", Insight)
 CMDS = web.AppKey("rest_commands", Commands)  # the job routes answer with the job commands' functions
+JOBS = web.AppKey("jobs", JobsFeature)
 
 
 def install(
@@ -48,8 +51,12 @@ def install(
     connections: weakref.WeakSet,
     history_size: int = 10_000,
     history_db: str | Path | None = None,
+    outputs_budget: int = 64 * 2**20,
+    resubmit_budget: int = 64 * 2**20,
+    history_bytes: int = 256 * 2**20,
 ) -> Insight:
-    """Wire history, series, persistence, the REST API and /metrics into `app` (before its catch-all route)."""
+    """Wire history, series, persistence, the jobs feature, the REST API and /metrics into `app`
+    (before its catch-all route). `history_bytes` bounds the database file (package D's Store)."""
     history = History(history_size)
     series = Series()
     durations = DurationHistogram()
@@ -62,6 +69,19 @@ def install(
         series.listeners.append(store.add_minute)
     insight = Insight(hub, history, series, durations, stats, connections, store)
     hub.subscribe(insight.take)
+    # The jobs feature after Insight: the history has taken a drain's ended events when it
+    # moves their outputs out of them (features/jobs.py); users' code runs on the guard's pool.
+    guard = Guard(hub.feed)
+    jobs = JobsFeature(outputs_budget, resubmit_budget, guard, store, history)
+    if store is not None and hasattr(store, "max_key"):
+        jobs.first_key = store.max_key() + 1  # keys below are from before this start
+    history.links = jobs.links
+    insight.jobs = jobs
+    hub.subscribe(jobs.take)
+    jobs.want_left(hub.read())
+    commands.jobs = jobs
+    app[JOBS] = jobs
+    app.on_cleanup.append(_close_guard)
     commands.insight = insight
     app[INSIGHT] = insight
     app[CMDS] = commands
@@ -97,6 +117,10 @@ async def _store_lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 async def _close_bulk(app: web.Application) -> None:
     app[CMDS].bulk.close()
+
+
+async def _close_guard(app: web.Application) -> None:
+    app[JOBS].guard.close()
 
 
 # -- REST ----------------------------------------------------------------------------------
@@ -230,6 +254,7 @@ async def metrics_handler(request: web.Request) -> web.Response:
         insight.clients(),
         insight.hub.events_applied,
         insight.store.status() if insight.store is not None else None,
+        request.app[JOBS].stats() if JOBS in request.app else None,
     )
     if GATE in request.app:
         body += request.app[GATE].metrics_text()
