@@ -1,8 +1,8 @@
 """Bulk actions over a real WebSocket, on a recording cluster control: preview, start, progress, cancel, outcomes.
 
-The jobs feature is the in-memory one of fakejobs.py (the real one's
-interface); the runner, the commands, the audit entry and the `actions`
-part are the real ones. Real dispy: test_jobs_cluster.py.
+The jobs feature, the runner, the commands, the audit entry and the
+`actions` part are the real ones; the cluster is a recording control
+(jobcontrol.py). Real dispy: test_jobs_cluster.py.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dispymon.model import events as ev
 from dispymon.transport.protocol import ACTIONS_KEPT, BULK_MAX
 from dispymon.transport.security import Access
 from factories import node, status
-from jobserver import NODES, call, connect, feed_jobs, jinfo, make_served
+from jobserver import NODES, call, connect, feed_jobs, keep_args, make_served
 
 
 @pytest.fixture
@@ -150,10 +150,11 @@ async def test_the_real_cap_is_ten_thousand(served):
 
 async def test_bulk_resubmit_of_the_failed_jobs(served):
     hub, control, fake, client = served
-    await feed_jobs(hub, running=1, ended=8)  # 102, 104, 106, 108 failed
-    for key in (102, 104, 106):
-        fake.payloads[key] = ("c", None, pickle.dumps(((key,), {})))
-    control.refuse.add(fake.payloads[106][2])
+    await feed_jobs(hub, running=1, ended=8, depends=(108,))  # 102, 104, 106, 108 failed
+    payloads = {key: pickle.dumps(((key, "again"), {})) for key in (102, 104, 106)}
+    for key, payload in payloads.items():
+        keep_args(fake, key, "c", None, payload)
+    control.refuse.add(payloads[106])
     ws = await connect(client)
     preview = (await call(ws, 1, "bulk_preview", {"action": "resubmit", "filter": {"states": ["failed"]}}))["value"]
     assert preview["eligible"] == 4 and preview["not_kept"] == 1
@@ -165,8 +166,8 @@ async def test_bulk_resubmit_of_the_failed_jobs(served):
     assert items[108]["outcome"] == "not_kept" and items[108]["reason"] == fake.why_not(108)
     assert items[106]["outcome"] == "failed_to_submit" and "not in the cluster" in items[106]["reason"]
     new = {k: items[k]["new_key"] for k in (102, 104)}
-    assert fake.links == {new[102]: 102, new[104]: 104}
-    assert [c[2] for c in control.calls if c[0] == "submit"] == [fake.payloads[k][2] for k in (106, 104, 102)]  # newest end first
+    assert dict(fake.links) == {new[102]: 102, new[104]: 104}
+    assert [c[2] for c in control.calls if c[0] == "submit"] == [payloads[k] for k in (106, 104, 102)]  # newest end first
     [entry] = audit_entries(hub, "bulk_resubmit")
     assert entry["state"] == "failed" and entry["message"] == "2 resubmitted, 1 not kept, 1 failed to submit"
 

@@ -1,8 +1,7 @@
 """CSV export: /api/history.csv, /api/jobs.csv, /api/nodes.csv read back with `csv` equal the JSON API.
 
-The jobs feature is the in-memory one of fakejobs.py (the real one's
-interface); the history, the nodes, the routes, the guard and the writer are
-the real ones.
+Everything is the real server's: the jobs feature, the history, the nodes,
+the routes, the guard and the writer.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from dispymon.model import events as ev
 from dispymon.runtime.hub import Hub
 from dispymon.transport.server import COMMANDS, STATS, ServerConfig, create_app
 from factories import attached, job, node, status
-from fakejobs import FakeJobs, JobControl
+from jobcontrol import JobControl
 
 FRAMES = int(os.environ.get("DISPYMON_FUZZ_FRAMES", "100000"))
 TYPES = ["view", "flush", "resync", "command", "hello", "snapshot", "", "VIEW", "delta"]
@@ -125,9 +125,7 @@ async def test_generated_frames_never_make_a_server_error(aiohttp_client, static
         config = ServerConfig(poll_sec=0.5, static_dir=static_dir, message_rate=1e9, message_burst=1e9)
         # a control, so actions (resubmit, bulk_start) reach their handlers too
         app = create_app(hub, config, JobControl(hub.feed, hub))
-        if app[COMMANDS].jobs is None:  # before the jobs feature is installed by rest.install (package B)
-            app[COMMANDS].jobs = FakeJobs()
-            hub.subscribe(app[COMMANDS].jobs.take)
+        assert app[COMMANDS].jobs is not None  # the jobs feature, installed by rest.install
         client = await aiohttp_client(app)
         rng = random.Random(20261121)
         sent = reconnects = closing = 0

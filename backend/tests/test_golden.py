@@ -43,7 +43,7 @@ from dispymon.runtime.hub import Hub
 from dispymon.transport import protocol
 from dispymon.transport.codec import decode, encode, encode_shared
 from dispymon.transport.security import OPERATOR, VIEWER
-from fakejobs import JobControl
+from jobcontrol import JobControl
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "frontend" / "src" / "test" / "golden"
@@ -279,8 +279,11 @@ class JobsHub:
         self.insight = Insight(self.hub, History(100), Series(), DurationHistogram(), None, weakref.WeakSet(),
                                clock=lambda: T0 + 10)  # fmt: skip
         self.jobs = JobsFeature(2**20, 2**20, self.guard, history=self.insight.history)
+        self.insight.history.links = self.jobs.links
+        self.insight.jobs = self.jobs
         self.hub.subscribe(self.insight.take)
         self.hub.subscribe(self.jobs.take)
+        self.jobs.want_left(self.hub.read())
         self.control = JobControl(self.hub.feed, self.hub)
         self.commands = Commands(self.hub, self.control)
         self.commands.insight = self.insight
