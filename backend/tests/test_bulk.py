@@ -129,6 +129,9 @@ async def test_the_cap_and_an_empty_filter_and_bad_arguments(served, monkeypatch
     assert preview["eligible"] == 30 and preview["over_limit"] is True and len(preview["first"]) == 20
     code, message = error_of(await call(ws, 4, "bulk_start", {"action": "terminate", "filter": {}}))
     assert (code, message) == ("invalid", "30 jobs match; at most 25")
+    monkeypatch.setattr("dispymon.commands.bulk.BULK_MAX", 10_000)
+    code, message = error_of(await call(ws, 5, "bulk_start", {"action": "terminate", "filter": {}, "expect": 29}))
+    assert (code, message) == ("invalid", "30 jobs match now, more than the 29 confirmed: preview again")
     assert control.calls == [] and audit_entries(hub, "bulk_terminate") == []
     for i, args in enumerate([{"action": "explode", "filter": {}}, {"action": "terminate"},
                               {"action": "terminate", "filter": {"states": ["nope"]}},

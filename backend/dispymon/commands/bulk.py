@@ -86,6 +86,10 @@ async def bulk_start(
         raise CommandError("not_found", "no job matches the filter")
     if len(refs) > BULK_MAX:
         raise CommandError("invalid", f"{len(refs):,} jobs match; at most {BULK_MAX:,}")
+    if expect is not None and len(refs) > expect:  # what was confirmed: never act on more (fewer: some ended)
+        raise CommandError(
+            "invalid", f"{len(refs):,} jobs match now, more than the {expect:,} confirmed: preview again"
+        )
     if bulk.running is not None:  # another started while this one selected
         raise CommandError("not_allowed", f"bulk action {bulk.running.id} is running: one at a time")
     record = filter_record(flt) if flt is not None else {}
