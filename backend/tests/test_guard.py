@@ -251,3 +251,29 @@ def test_a_long_repr_is_cut_with_its_full_length(guard, inbox):
     guard.ask(REPR, Long(), inbox.done("long"))
     a = inbox.wait("long")["long"]
     assert a == Answer("y" * 4096, 50_000, True)
+
+
+def test_the_rate_budget_bounds_work_made_on_the_calling_thread_too(inbox):
+    guard = Guard(inbox.feed, rate=3, clock=lambda: 7.0)
+    try:
+        got: list[Answer] = []
+        for i in range(5):
+            guard.ask(PICKLE, ((i,), {}), got.append, limit=1000)
+        assert [a.reason for a in got] == [None, None, None, "behind", "behind"]
+        guard.ask(STR, 12, got.append)  # plain scalars and strs are never refused: nothing to make
+        guard.ask(REPR, "text", got.append)
+        assert [a.value for a in got[5:]] == ["12", "'text'"]
+    finally:
+        guard.close()
+
+
+def test_many_cut_offs_in_a_row_leave_a_working_pool(guard, inbox):
+    names = []
+    for i in range(8):
+        guard.ask(REPR, Loops(), inbox.done(f"loop{i}"))
+        guard.ask(REPR, Fine(), inbox.done(f"fine{i}"))
+        names += [f"loop{i}", f"fine{i}"]
+    got = inbox.wait(*names, timeout=60)
+    assert all(got[f"fine{i}"].value == "Fine()" for i in range(8))
+    assert all(got[f"loop{i}"].reason == "slow" for i in range(8))
+    assert guard.cut_off == 8 and guard.stuck() == 0 and guard.threads() <= 3

@@ -182,3 +182,53 @@ def test_the_rows_of_ended_jobs_are_the_history_records(world):
         assert (row["state"], row["node"], row["end_time"], row["exception_type"]) == (
             rec["outcome"], rec["node"], rec["end_time"], rec["exception_type"],
         )  # fmt: skip
+
+
+def test_an_id_text_not_made_because_the_guard_was_behind_is_asked_again():
+    from dispymon.runtime.guard import Guard
+    from jobsworld import Pump
+
+    pump = Pump()
+    now = [100.0]
+    guard = Guard(pump.feed, rate=1, clock=lambda: now[0])
+    w = World(guard=guard)
+    w.pump = pump
+    w.attach()
+    try:
+        w.submit(1, job_id=Named("a"))
+        w.submit(2, job_id=Named("b"))
+        first = {r["key"]: r["id"] for r in (w.jobs.row(w.state, "c", k) for k in (1, 2))}
+        w.settle()
+        assert first == {1: "…", 2: "…"}
+        assert w.jobs.row(w.state, "c", 2)["id"] == "…"  # the rate was spent: not made, not cached as made
+        now[0] += 1.0
+        w.jobs.row(w.state, "c", 2)
+        w.settle()
+        assert [w.jobs.row(w.state, "c", k)["id"] for k in (1, 2)] == ["named-a", "named-b"]
+    finally:
+        w.close()
+
+
+async def test_a_page_waits_for_the_ids_being_made():
+    """Through a real hub: the guard's answers are delivered by the hub's drain on the loop."""
+    from dispymon.features.history import History
+    from dispymon.features.jobs import JobsFeature
+    from dispymon.model.events import ClusterAttached, JobInfo, StatusEvent
+    from dispymon.runtime.guard import Guard
+    from dispymon.runtime.hub import Hub
+
+    hub = Hub(asyncio.get_running_loop())
+    guard = Guard(hub.feed)
+    jobs = JobsFeature(2**20, 2**20, guard, None, History())
+    hub.subscribe(jobs.take)
+    try:
+        hub.feed(ClusterAttached("c", "JobCluster", (), (), 0))
+        for key in (1, 2):
+            info = JobInfo(key, Named(f"n{key}"), "127.0.0.2", 5.0, None, (), {}, None, None, key, 1.0)
+            hub.feed(StatusEvent("c", ev.JOB_RUNNING, None, info))
+        state = hub.read()
+        sel = await jobs.select(state, JobFilter())
+        rows = await jobs.rows_made(hub.read(), sel, 0, 10)
+        assert [r["id"] for r in rows] == ["named-n1", "named-n2"]
+    finally:
+        guard.close()

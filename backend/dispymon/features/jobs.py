@@ -51,7 +51,7 @@ from dispymon.features.history import (
     Record,
     job_record,
 )
-from dispymon.model.argstore import DEPENDS, NOT_SEEN, OFF, ArgStore
+from dispymon.model.argstore import DEPENDS, NOT_SEEN, ArgStore
 from dispymon.model.details import Detail, JobDetails
 from dispymon.model.events import JobEnd, JobInfo, ResubmitLinked, StatusEvent
 from dispymon.model.state import State
@@ -140,6 +140,9 @@ class JobsFeature:
         # made texts of ids and of running jobs' arguments (key -> text), bounded
         self._id_texts: collections.OrderedDict[int, str] = collections.OrderedDict()
         self._live_args: collections.OrderedDict[int, tuple[str, str]] = collections.OrderedDict()
+        self._ids_asked: set[int] = set()  # keys whose id text is being made
+        # cluster -> (the state it was built for, key -> uid of its queued and running jobs)
+        self._live_index: dict[str, tuple[tuple[int, int, int], dict[int, int]]] = {}
         # details whose texts are not all in yet (key -> detail): complete ones go to the store
         self._open: dict[int, Detail] = {}
         # ended records by key, per history version (row lookups)
@@ -148,9 +151,17 @@ class JobsFeature:
 
     # -- the hub subscriber ------------------------------------------------------------
 
+    @staticmethod
+    def want_left(state: State) -> None:
+        """Ask the state for the JobInfos it lets go of (`State.left`: None until a subscriber wants them)."""
+        if getattr(state, "left", None) is None:
+            setattr(state, "left", [])  # noqa: B010 (State.left is package A's; set by name until merged)
+
     def take(self, batch: Batch, state: State) -> None:
         """The hub subscriber: ended jobs' JobEnd moved into details, args kept for resubmission."""
         left: list[JobInfo] | None = getattr(state, "left", None)
+        if left is None:
+            self.want_left(state)
         origins: dict[int, JobInfo] = {}
         if left:
             for info in left:
@@ -174,8 +185,27 @@ class JobsFeature:
             if end is not None:
                 end.clear()
             return
+        origin = origins.get(key)
+        has_args = origin is not None and bool(origin.args or origin.kwargs)
+        resubmit_of = self.links.get(key) if self.links else None
+        if (
+            not has_args
+            and resubmit_of is None
+            and (
+                end is None
+                or (end.stdout is None and end.stderr is None and end.traceback is None and end.result is None)
+            )
+        ):
+            # nothing beyond the history record: no entry (simulated jobs cost nothing)
+            if end is not None:
+                end.clear()
+            if not self._refuse_args(key, job, origin):
+                assert origin is not None
+                done = self._on_pickle(key, event.cluster, job.pinned)
+                self.guard.ask(PICKLE, (origin.args, origin.kwargs), done, self.args.max_payload)
+            return
         d = Detail(event.cluster)
-        d.resubmit_of = self.links.get(key)
+        d.resubmit_of = resubmit_of
         d.pinned = job.pinned
         result: Any = None
         if end is not None:
@@ -186,38 +216,34 @@ class JobsFeature:
             d.traceback, d.traceback_len = end.traceback, end.traceback_len
             result = end.result
             end.clear()  # the history keeps the event: nothing of the job's outputs or result stays in it
-        origin = origins.get(key)
-        if result is None and d.empty() and (origin is None or not (origin.args or origin.kwargs)):
-            # nothing beyond the history record: no entry (simulated jobs cost nothing)
-            self._refuse_args(key, job, origin)
-            return
         d.record = job_record(event.cluster, event.status, job, time.time(), d.resubmit_of)
         d.outcome = d.record[OUTCOME] if d.record is not None else None
         asks: list[tuple[str, Any, Callable[[Answer], None], int]] = []
         if result is not None:
             asks.append((REPR, result, self._on_result(key, d), RESULT_LIMIT))
-        if origin is not None and (origin.args or origin.kwargs):
+        if has_args:
+            assert origin is not None
             asks.append((ARGS, (origin.args, origin.kwargs), self._on_args(key, d), LIMIT))
         if not self._refuse_args(key, job, origin):
             assert origin is not None
             asks.append((PICKLE, (origin.args, origin.kwargs), self._on_pickle(key, event.cluster, job.pinned), 0))
         del result, origin
-        d.pending = sum(1 for a in asks if a[0] != PICKLE)
+        texts = d.pending = sum(1 for a in asks if a[0] != PICKLE)
         self.details.put(key, d)  # counted at once; texts are added as they come
-        if d.pending:
-            self._open[key] = d
+        if texts:
+            self._open[key] = d  # completed (to the store) by the last text's answer, maybe at once
         for kind, obj, done, limit in asks:
             if kind == PICKLE:
                 limit = self.args.max_payload
             self.guard.ask(kind, obj, done, limit)
         del asks
-        if not d.pending:
+        if not texts:
             self._complete(key, d)
 
     def _refuse_args(self, key: int, job: JobInfo, origin: JobInfo | None) -> bool:
         """Note why the arguments of `key` are not pickled; False when they are to be."""
         if not self.args.on:
-            self.args.refuse(key, OFF)
+            pass  # no reason kept per job: why_not says "off" for every key
         elif job.depends or (origin is not None and origin.depends):
             self.args.refuse(key, DEPENDS)
         elif origin is None:
@@ -331,9 +357,23 @@ class JobsFeature:
                     job = table.get(uid)
                     if job is not None and job.key == key:
                         return name, job
-        for name, table in ((RUNNING, c.running), (QUEUED, queued)):
-            for job in table.values():
-                if job.key == key:
+        if key in self.details or key in self._records():
+            return None  # ended (a job rescheduled after its end, R8, reads as ended)
+        # One index of the cluster's live jobs per state (a page of rows builds it once)
+        stamp = (state.version, len(c.running), len(queued))
+        held = self._live_index.get(cluster)
+        if held is None or held[0] != stamp:
+            index: dict[int, int] = {}
+            for table in (queued, c.running):  # running last: a key in both reads as running
+                for uid, job in table.items():
+                    if job.key:
+                        index[job.key] = uid
+            held = self._live_index[cluster] = (stamp, index)
+        uid = held[1].get(key)
+        if uid is not None:
+            for name, table in ((RUNNING, c.running), (QUEUED, queued)):
+                job = table.get(uid)
+                if job is not None and job.key == key:
                     return name, job
         return None
 
@@ -348,7 +388,17 @@ class JobsFeature:
         return self._id_texts.get(key, PLACEHOLDER)  # the fast path may have answered at once
 
     def _ask_id(self, key: int, job_id: Any) -> None:
+        if key in self._ids_asked:
+            return  # on its way
+        asked = self._ids_asked
+        if len(asked) >= ID_TEXTS_KEPT:  # answers that never came (a guard closed): start afresh
+            asked.clear()
+        asked.add(key)
+
         def done(answer: Answer) -> None:
+            asked.discard(key)
+            if answer.reason == "behind":
+                return  # not made (the guard was busy): asked again when next needed
             texts = self._id_texts
             texts[key] = str(answer.value)
             while len(texts) > ID_TEXTS_KEPT:
@@ -610,6 +660,16 @@ class JobsFeature:
                 out.append(row)
         return out
 
+    async def rows_made(self, state: State, sel: Selection, offset: int, limit: int) -> list[dict[str, Any]]:
+        """`rows`, waiting (at most the guard's deadline and a little) for ids whose text is being made."""
+        rows = self.rows(state, sel, offset, limit)
+        if not any(r["id"] == PLACEHOLDER for r in rows) or not self._ids_asked:
+            return rows
+        deadline = self.clock() + getattr(self.guard, "deadline", 0.5) + 0.2
+        while self._ids_asked and self.clock() < deadline:
+            await asyncio.sleep(0.01)  # the answers come through the hub's drain, on this loop
+        return self.rows(state, sel, offset, limit)
+
     def _keep(self, sel: Selection) -> None:
         kept = self._selections
         kept[sel.id] = sel
@@ -755,7 +815,7 @@ def _empty_detail() -> dict[str, Any]:
 
 
 def detail_row(key: int, d: Detail) -> dict[str, Any]:
-    """A detail as the store's `job_details` row (plan §3's columns; `resubmitted_as` as JSON text)."""
+    """A detail as the store's `job_details` row (persist.DETAIL_COLUMNS; `resubmitted_as` a list of keys)."""
     return {
         "key": key,
         "cluster": d.cluster,
@@ -772,7 +832,7 @@ def detail_row(key: int, d: Detail) -> dict[str, Any]:
         "args": d.args,
         "kwargs": d.kwargs,
         "pinned": d.pinned,
-        "resubmitted_as": json.dumps(d.resubmitted_as) if d.resubmitted_as else None,
+        "resubmitted_as": list(d.resubmitted_as) if d.resubmitted_as else None,
         "bytes": d.cost,
     }
 

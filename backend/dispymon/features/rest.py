@@ -24,14 +24,17 @@ from dispymon.commands.queries import HISTORY_ARGS, INTEGER_ARGS, SERIES_ARGS, _
 from dispymon.commands.registry import Check, CommandError, Commands
 from dispymon.features.history import History
 from dispymon.features.insight import Insight
+from dispymon.features.jobs import JobsFeature
 from dispymon.features.metrics import CONTENT_TYPE, DurationHistogram, render
 from dispymon.features.persist import Store
 from dispymon.features.series import Series
 from dispymon.model.jobtext import node_jobs
+from dispymon.runtime.guard import Guard
 from dispymon.runtime.hub import Hub
 from dispymon.transport.limits import GATE
 
 INSIGHT = web.AppKey("insight", Insight)
+JOBS = web.AppKey("jobs", JobsFeature)
 
 
 def install(
@@ -42,8 +45,12 @@ def install(
     connections: weakref.WeakSet,
     history_size: int = 10_000,
     history_db: str | Path | None = None,
+    outputs_budget: int = 64 * 2**20,
+    resubmit_budget: int = 64 * 2**20,
+    history_bytes: int = 256 * 2**20,
 ) -> Insight:
-    """Wire history, series, persistence, the REST API and /metrics into `app` (before its catch-all route)."""
+    """Wire history, series, persistence, the jobs feature, the REST API and /metrics into `app`
+    (before its catch-all route). `history_bytes` bounds the database file (package D's Store)."""
     history = History(history_size)
     series = Series()
     durations = DurationHistogram()
@@ -56,6 +63,21 @@ def install(
         series.listeners.append(store.add_minute)
     insight = Insight(hub, history, series, durations, stats, connections, store)
     hub.subscribe(insight.take)
+    # The jobs feature after Insight: the history has taken a drain's ended events when it
+    # moves their outputs out of them (features/jobs.py); users' code runs on the guard's pool.
+    guard = Guard(hub.feed)
+    jobs = JobsFeature(outputs_budget, resubmit_budget, guard, store, history)
+    if store is not None and hasattr(store, "max_key"):
+        jobs.first_key = store.max_key() + 1  # keys below are from before this start
+    history.links = jobs.links
+    insight.jobs = jobs
+    hub.subscribe(jobs.take)
+    state = hub.read()
+    jobs.want_left(state)
+    state.job_texts.guard = guard  # the Node page's texts of ids and arguments: off the loop too
+    commands.jobs = jobs
+    app[JOBS] = jobs
+    app.on_cleanup.append(_close_guard)
     commands.insight = insight
     app[INSIGHT] = insight
     app.cleanup_ctx.append(_store_lifecycle)
@@ -81,6 +103,10 @@ async def _store_lifecycle(app: web.Application) -> AsyncIterator[None]:
     if insight.store is not None:
         insight.series.close_minute()  # what the current minute has so far
         await asyncio.to_thread(insight.store.close)
+
+
+async def _close_guard(app: web.Application) -> None:
+    app[JOBS].guard.close()
 
 
 # -- REST ----------------------------------------------------------------------------------
@@ -183,6 +209,7 @@ async def metrics_handler(request: web.Request) -> web.Response:
         insight.clients(),
         insight.hub.events_applied,
         insight.store.status() if insight.store is not None else None,
+        request.app[JOBS].stats() if JOBS in request.app else None,
     )
     if GATE in request.app:
         body += request.app[GATE].metrics_text()

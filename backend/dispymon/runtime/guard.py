@@ -307,6 +307,21 @@ class Guard:
         """Make `kind` of `obj`; `done(answer)` is called on the loop, or at once on the calling thread
         (the fast path, or a refusal when the guard is behind or off)."""
         self.asked += 1
+        t = type(obj)
+        if kind in (STR, REPR) and (t in _PLAIN or t is str):  # nothing to make: never refused
+            done(plain_answer(kind, obj, limit))  # type: ignore[arg-type]
+            self.inline += 1
+            return
+        # Everything else counts in the rate budget, made here or on a worker: it bounds
+        # the loop's time spent on texts and pickles when jobs end by the hundred thousand.
+        second = int(self._clock())
+        if second != self._second:
+            self._second, self._taken = second, 0
+        if self._taken >= self.rate:
+            self.dropped += 1
+            done(Answer(f"<not shown: over {self.rate:,} texts a second>", reason="behind"))
+            return
+        self._taken += 1
         answer = plain_answer(kind, obj, limit)
         if answer is not None:
             self.inline += 1
@@ -314,24 +329,19 @@ class Guard:
             return
         refusal: Answer | None = None
         with self._lock:
+            waiting = len(self._queue)
             if self._closed:
                 refusal = Answer("<not shown: the dashboard is stopping>", reason="behind")
             elif len(self._stuck) >= self.max_stuck:
                 n = len(self._stuck)
                 refusal = Answer(f"<not shown: {n} calls of __str__/__repr__ hang>", reason="guard_off")
+            elif waiting >= self.queue_limit:
+                refusal = Answer(f"<not shown: {waiting} texts waiting>", reason="behind")
             else:
-                second = int(self._clock())
-                if second != self._second:
-                    self._second, self._taken = second, 0
-                waiting = len(self._queue)
-                if waiting >= self.queue_limit or self._taken >= self.rate:
-                    refusal = Answer(f"<not shown: {waiting} texts waiting>", reason="behind")
-                else:
-                    self._taken += 1
-                    self.queued += 1
-                    self._queue.append(_Request(kind, obj, limit, done))
-                    self._top_up()
-                    self._wake.notify()
+                self.queued += 1
+                self._queue.append(_Request(kind, obj, limit, done))
+                self._top_up()
+                self._wake.notify()
         if refusal is not None:
             self.dropped += 1
             done(refusal)
@@ -397,8 +407,17 @@ class Guard:
                     self._answer(req.done, answer)
                 if w.stuck:
                     return
-            except GuardTimeout:  # delivered after the call came back: nothing to undo
-                continue
+            except GuardTimeout:
+                # Delivered after the call came back (once per request: the watchdog cuts a
+                # request off once), in our own code: the request was answered at the cut-off.
+                with self._lock:
+                    w.current = None
+                if w.stuck:
+                    with self._lock:
+                        if w in self._stuck:
+                            self._stuck.remove(w)
+                        self._top_up()
+                    return
 
     def _watchdog(self) -> None:
         while True:

@@ -70,6 +70,9 @@ class ServerConfig:
     release_interval: float = 1.0  # how often freed memory goes back to the OS (memory.py)
     history_size: int = 10_000  # finished jobs kept for the history (api.py)
     history_db: Path | None = None  # SQLite file keeping history and series across restarts
+    outputs_budget: int = 64 * 2**20  # bytes of ended jobs' outputs and texts kept in memory (features/jobs.py)
+    resubmit_budget: int = 64 * 2**20  # bytes of pickled arguments kept for resubmission (0: off)
+    history_bytes: int = 256 * 2**20  # bytes of the history database on disk
     limits: Limits = field(default_factory=Limits)  # connection caps and deadlines (limits.py)
 
 
@@ -110,7 +113,18 @@ def create_app(hub: Hub, config: ServerConfig, control: ClusterControl | None = 
     # after the token check: one token's connections are counted together (a role has one token)
     install_limits(app, config.limits, (lambda request: request.get(ROLE)) if config.access.required else None)
     app.router.add_get("/ws", websocket_handler)
-    install_api(app, hub, app[COMMANDS], app[STATS], app[CONNECTIONS], config.history_size, config.history_db)
+    install_api(
+        app,
+        hub,
+        app[COMMANDS],
+        app[STATS],
+        app[CONNECTIONS],
+        config.history_size,
+        config.history_db,
+        outputs_budget=config.outputs_budget,
+        resubmit_budget=config.resubmit_budget,
+        history_bytes=config.history_bytes,
+    )
     assets = config.static_dir / "assets"
     if assets.is_dir():
         # aiohttp's static route refuses paths that resolve outside `assets`
