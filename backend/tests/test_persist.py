@@ -372,3 +372,21 @@ async def test_reads_go_on_while_another_process_holds_the_write_lock_and_are_tw
     finally:
         await asyncio.to_thread(store.close)
     assert store.read_errors == 0
+
+
+def test_job_records_alone_over_history_bytes_are_said_once_and_no_details_stay(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    path = tmp_path / "h.db"
+    store = Store(path, history_bytes=256 * 1024, keep_jobs=100_000, batch_delay=0.01)
+    store.start()
+    for key in range(1, 3001):  # about 0.5 MiB of job records
+        store.add_job(record(key, key=key))
+        if key % 100 == 0:
+            store.add_detail(detail(key, size=1000))
+    store.close()
+    said = [r.getMessage() for r in caplog.records if r.name == LOGGER]
+    assert len(said) == 1 and "job records alone take" in said[0] and "no job details are kept" in said[0], said
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT COUNT(*) FROM jobs").fetchone() == (3000,)  # kept by count (keep_jobs)
+        assert db.execute("SELECT COUNT(*) FROM job_details").fetchone() == (0,) == (store.details_kept,)
+    assert store.details_trimmed == 30 and store.details_bytes == 0 and store.errors == 0

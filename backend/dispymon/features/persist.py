@@ -122,11 +122,9 @@ _BYTES_COLUMNS = frozenset({"stdout", "stderr"})
 _INT_COLUMNS = frozenset({"key", "bytes", "stdout_len", "stderr_len", "traceback_len", "result_len"})
 _DETAIL_INDEX = {name: i for i, name in enumerate(DETAIL_COLUMNS)}
 _BYTES_AT = DETAIL_COLUMNS.index("bytes")
-_LINKS_AT = DETAIL_COLUMNS.index("resubmitted_as")
 DETAIL_OVERHEAD = 64  # a row's own bytes on disk beyond its texts (key, lengths, cell header), roughly
 MiB = 2**20
 DEFAULT_HISTORY_BYTES = 256 * MiB
-MIN_HISTORY_BYTES = 4 * MiB  # below this the WAL's share leaves no room for details
 DEFAULT_DETAIL_BYTES = 16 * MiB  # details waiting for the writer
 TRIM_ROWS = 200  # details deleted at a time when the file is over its budget
 CHECKPOINT_EVERY = 60.0  # seconds between wal_checkpoint(TRUNCATE)s
@@ -279,8 +277,8 @@ class Store:
         history_bytes: int = DEFAULT_HISTORY_BYTES,
         max_detail_bytes: int = DEFAULT_DETAIL_BYTES,
     ) -> None:
-        if history_bytes < MIN_HISTORY_BYTES:
-            raise ValueError(f"the history database needs at least {MIN_HISTORY_BYTES // MiB} MiB (--history-bytes)")
+        if history_bytes < 1:
+            raise ValueError("history_bytes must be positive (--history-bytes)")
         self.path = Path(path)
         self.keep_jobs = keep_jobs
         self.keep_minutes = keep_minutes
@@ -294,10 +292,11 @@ class Store:
         self.report_every = report_every
         self.history_bytes = history_bytes
         self.max_detail_bytes = max_detail_bytes
-        # The WAL's share of the budget: a batch of details is at most `batch_bytes`, the WAL is
-        # checkpointed every `batch_bytes` and truncated to twice that; the file's pages are kept under
-        # `_target`, which leaves room for both (a 256 MiB budget: 4 MiB batches, pages under 240 MiB).
-        self.batch_bytes = min(4 * MiB, history_bytes // 64)
+        # The WAL's share of the budget: a batch holds at most `batch_bytes` of details (and one more),
+        # the WAL is checkpointed every `batch_bytes` and truncated to twice that; the file's pages are
+        # kept under the budget less room for both (_keep_budget: a 256 MiB budget, 4 MiB batches and
+        # details of 256 KiB at most keep pages under 239 MiB).
+        self.batch_bytes = max(1, min(4 * MiB, history_bytes // 64))
         self._largest = 0  # the largest detail written (a batch holds one such row even if bigger)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         # Details waiting for the writer, oldest first: (row, bytes). The queue carries a token for each
