@@ -280,9 +280,11 @@ async def test_a_fault_shows_in_metrics_and_in_history_summary_and_clears(aiohtt
         raise AssertionError(f"timed out waiting for {what}")
 
     m = await metrics()
+    assert 0 <= m.pop("dispymon_history_db_bytes") <= 256 * 2**20  # the file's pages (--history-bytes' default)
     assert m == {"dispymon_history_db_healthy": 1, "dispymon_history_db_rows_written_total": 0,
                  "dispymon_history_db_errors_total": 0, "dispymon_history_db_dropped_total": 0,
-                 "dispymon_history_db_reopened_total": 0, "dispymon_history_db_queued": 0}  # fmt: skip
+                 "dispymon_history_db_reopened_total": 0, "dispymon_history_db_queued": 0,
+                 "dispymon_history_db_details_kept": 0, "dispymon_history_db_details_dropped_total": 0}  # fmt: skip
     assert await summary_store() == {"healthy": True, "errors": 0, "dropped": 0, "reopened": 0, "last_error": None}
     with lock_held(path):
         await feed_cluster(hub)  # 4 jobs end: 4 rows for the file

@@ -665,11 +665,12 @@ class Store:
             db.executescript(SCHEMA)
             _migrate(db)
             # The WAL is checkpointed every batch's worth and truncated to two after each
-            # checkpoint: its share of --history-bytes (_target) stays small and bounded.
+            # checkpoint: its share of --history-bytes (_keep_budget) stays small and bounded.
             page_size = db.execute("PRAGMA page_size").fetchone()[0]
             db.execute(f"PRAGMA wal_autocheckpoint={max(16, self.batch_bytes // page_size)}")
             db.execute(f"PRAGMA journal_size_limit={2 * self.batch_bytes}")
             kept, size = db.execute("SELECT COUNT(*), TOTAL(bytes) FROM job_details").fetchone()
+            self._measure(db)
         except BaseException:
             db.close()
             raise
