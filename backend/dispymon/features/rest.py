@@ -20,8 +20,13 @@ from typing import Any
 
 from aiohttp import web
 
+from dispymon.commands.jobs import JOBS_ARGS, KEY, jobs_value
+from dispymon.commands.jobs import job_value as job_query_value
 from dispymon.commands.queries import HISTORY_ARGS, INTEGER_ARGS, SERIES_ARGS, _series, _summary
 from dispymon.commands.registry import Check, CommandError, Commands
+from dispymon.features.bulk import BulkRunner
+from dispymon.features.export import make_handlers as export_handlers
+from dispymon.features.export import parse as parse_query
 from dispymon.features.history import History
 from dispymon.features.insight import Insight
 from dispymon.features.jobs import JobsFeature
@@ -34,6 +39,7 @@ from dispymon.runtime.hub import Hub
 from dispymon.transport.limits import GATE
 
 INSIGHT = web.AppKey("insight", Insight)
+CMDS = web.AppKey("rest_commands", Commands)  # the job routes answer with the job commands' functions
 JOBS = web.AppKey("jobs", JobsFeature)
 
 
@@ -80,6 +86,9 @@ def install(
     app.on_cleanup.append(_close_guard)
     commands.insight = insight
     app[INSIGHT] = insight
+    app[CMDS] = commands
+    commands.bulk = BulkRunner(commands)
+    app.on_cleanup.append(_close_bulk)
     app.cleanup_ctx.append(_store_lifecycle)
     for path, handler in (
         ("/metrics", metrics_handler),
@@ -89,6 +98,9 @@ def install(
         ("/api/history", history_handler),
         ("/api/history/summary", history_summary_handler),
         ("/api/series", series_handler),
+        ("/api/jobs", jobs_handler),
+        ("/api/jobs/{cluster}/{id}", job_handler),
+        *export_handlers(INSIGHT, CMDS).items(),
     ):
         app.router.add_get(path, handler)
     app.router.add_route("*", "/api/{tail:.*}", unknown_api_handler)
@@ -103,6 +115,10 @@ async def _store_lifecycle(app: web.Application) -> AsyncIterator[None]:
     if insight.store is not None:
         insight.series.close_minute()  # what the current minute has so far
         await asyncio.to_thread(insight.store.close)
+
+
+async def _close_bulk(app: web.Application) -> None:
+    app[CMDS].bulk.close()
 
 
 async def _close_guard(app: web.Application) -> None:
@@ -192,6 +208,37 @@ def history_summary_handler(request: web.Request, insight: Insight) -> dict[str,
 @_read
 def series_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
     return _series(insight, **_query_args(request, SERIES_ARGS))
+
+
+def _jobs_route(
+    handler: Callable[[web.Request, Commands], Awaitable[dict[str, Any]]],
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def wrapped(request: web.Request) -> web.Response:
+        cmds = request.app[CMDS]
+        cmds.hub.read()  # what was fed before the request is in the answer
+        try:
+            return web.json_response(await handler(request, cmds))
+        except CommandError as exc:
+            return _error(404 if exc.code == "not_found" else 400, exc.code, exc.message)
+
+    return wrapped
+
+
+@_jobs_route
+async def job_handler(request: web.Request, cmds: Commands) -> dict[str, Any]:
+    """`/api/jobs/{cluster}/{id}`, `?key=` picking one: the `job` query's value."""
+    args = parse_query(request, {"key": KEY})
+    if "key" in args:
+        return await job_query_value(cmds, request.match_info["cluster"], key=args["key"])
+    return await job_query_value(cmds, request.match_info["cluster"], job_id=request.match_info["id"])
+
+
+@_jobs_route
+async def jobs_handler(request: web.Request, cmds: Commands) -> dict[str, Any]:
+    """`/api/jobs?...`: the `jobs` query's value (`states` comma-separated)."""
+    if cmds.jobs is None:
+        raise CommandError("not_found", "this server keeps no jobs")
+    return await jobs_value(cmds, parse_query(request, JOBS_ARGS, frozenset({"states"})))
 
 
 async def unknown_api_handler(request: web.Request) -> web.Response:

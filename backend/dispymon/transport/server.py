@@ -386,6 +386,24 @@ class Connection:
             if node != self.view.node:
                 self.view.watch(node)
                 self.want_snapshot = True  # the new node's jobs arrive whole
+        if "job" in message:
+            job = message["job"]
+            followed: tuple[str, int] | None = None
+            if job is not None:
+                cluster, key = (job.get("cluster"), job.get("key")) if isinstance(job, dict) else (None, None)
+                if (
+                    not isinstance(cluster, str)
+                    or not 0 < len(cluster) <= 200
+                    or isinstance(key, bool)
+                    or not isinstance(key, int)
+                    or not -(2**62) <= key <= 2**62
+                ):
+                    self.send(protocol.error(protocol.INVALID, "view.job must be {cluster, key} or null"))
+                    return
+                followed = (cluster, key)
+            if followed != self.view.job:
+                self.view.follow(followed)
+                self.want_snapshot = True  # the job's detail arrives whole
 
     async def _command(self, message: dict[str, Any]) -> None:
         result = await self.commands.execute(message, who=self.who, role=self.role)
@@ -418,9 +436,10 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=config.heartbeat, max_msg_size=config.max_frame)
     await ws.prepare(request)
     role = request.get(ROLE, OPERATOR)
+    jobs = request.app[COMMANDS].jobs  # the jobs feature (features/jobs.py), when installed
     conn = Connection(
         ws,
-        ClientView(hub.read(), config.poll_sec),
+        ClientView(hub.read(), config.poll_sec, jobs.job_source if jobs is not None else None),
         request.app[COMMANDS],
         role=role,
         who=f"{role}@{request.remote}" if config.access.required else None,
