@@ -390,3 +390,18 @@ def test_job_records_alone_over_history_bytes_are_said_once_and_no_details_stay(
         assert db.execute("SELECT COUNT(*) FROM jobs").fetchone() == (3000,)  # kept by count (keep_jobs)
         assert db.execute("SELECT COUNT(*) FROM job_details").fetchone() == (0,) == (store.details_kept,)
     assert store.details_trimmed == 30 and store.details_bytes == 0 and store.errors == 0
+
+
+def test_stored_max_key_reads_a_file_without_making_one(tmp_path):
+    from dispymon.features.persist import stored_max_key
+
+    path = tmp_path / "h.db"
+    assert stored_max_key(path) == 0 and not path.exists()
+    make_v0(path, 3)
+    assert stored_max_key(path) == 0  # keys of before keys are negative
+    store = Store(path, batch_delay=0.01)
+    store.start()
+    store.add_job(record(1, key=40))
+    store.add_detail(detail(41))  # a detail whose record is not written (yet): its key counts too
+    store.close()
+    assert stored_max_key(path) == 41 == Store(path).max_key()

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import errno
 import json
 import logging
@@ -189,6 +190,28 @@ def _migrate(db: sqlite3.Connection) -> bool:
         db.rollback()
         raise
     return True
+
+
+def _max_key(db: sqlite3.Connection) -> int:
+    found = 0
+    if "key" in _columns(db, "jobs"):
+        found = max(found, db.execute("SELECT MAX(key) FROM jobs").fetchone()[0] or 0)
+    if _columns(db, "job_details"):
+        found = max(found, db.execute("SELECT MAX(key) FROM job_details").fetchone()[0] or 0)
+    return int(found)
+
+
+def stored_max_key(path: str | os.PathLike[str]) -> int:
+    """The largest job key in the history database at `path`, 0 if none (no file, a file of before
+    keys, or one that cannot be read: the Store made next says why). For the jobs' keys of a run,
+    which must start above it before any cluster is attached (runtime.py); only reads."""
+    if not os.path.isfile(path):
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=5.0)) as db:
+            return _max_key(db)
+    except sqlite3.Error:
+        return 0
 
 
 def _text_bytes(value: str) -> int:
@@ -402,14 +425,9 @@ class Store:
         """The largest job key in the file (0 when it has none): this run's keys start above it."""
         db = self._connect()
         try:
-            found = 0
-            if "key" in _columns(db, "jobs"):
-                found = max(found, db.execute("SELECT MAX(key) FROM jobs").fetchone()[0] or 0)
-            if _columns(db, "job_details"):
-                found = max(found, db.execute("SELECT MAX(key) FROM job_details").fetchone()[0] or 0)
+            return _max_key(db)
         finally:
             db.close()
-        return found
 
     def load_minutes(self, since: float) -> list[MinutePoint]:
         db = self._connect()
