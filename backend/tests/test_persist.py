@@ -405,3 +405,20 @@ def test_stored_max_key_reads_a_file_without_making_one(tmp_path):
     store.add_detail(detail(41))  # a detail whose record is not written (yet): its key counts too
     store.close()
     assert stored_max_key(path) == 41 == Store(path).max_key()
+
+
+def test_records_of_before_keys_and_ids_that_are_our_text_objects_are_written_as_plain_values(tmp_path):
+    class Made:  # a text made off the loop (jobtext's kind of object): written as its text
+        def __str__(self) -> str:
+            return "made-id"
+
+    path = tmp_path / "h.db"
+    store = Store(path, batch_delay=0.01)
+    store.start()
+    store.add_job((1, Made(), *record(1)[2:]))
+    store.add_job(record(2)[: len(FIELDS_V0)])  # ten fields: key, created, resubmit_of read None
+    store.close()
+    assert store.errors == 0 and store.dropped == 0
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT id, key, created FROM jobs ORDER BY seq").fetchall() == [("made-id", 2, 98.0),
+                                                                                          ("job-2", None, None)]  # fmt: skip

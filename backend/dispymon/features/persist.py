@@ -220,9 +220,14 @@ def _text_bytes(value: str) -> int:
 
 
 def _plain(value: Any) -> Any:
-    """A history record's value as SQLite takes it: our own text objects (a job's
-    id made off the loop, model/jobtext.py) become their text."""
     return value if value is None or type(value) in (int, float, str) else str(value)
+
+
+def _plain_record(record: Record, width: int) -> Record:
+    """A history record as SQLite takes it: our own text objects (a job's id made off the
+    loop, model/jobtext.py) become their text; a shorter record (of before issue 18's
+    fields) reads None for the rest. (Most records need neither: the writer checks first.)"""
+    return (*map(_plain, record), *(None,) * (width - len(record)))
 
 
 def detail_row(row: dict[str, Any]) -> tuple:
@@ -861,8 +866,12 @@ class Store:
         return True
 
     def _write(self, db: sqlite3.Connection, batch: list[tuple[str, tuple]]) -> int:
-        width = len(JOB_FIELDS)  # a shorter record (of before issue 18's fields) reads None for the rest
-        jobs = [(*map(_plain, row), *(None,) * (width - len(row))) for kind, row in batch if kind == "j"]
+        width = len(JOB_FIELDS)
+        jobs = [
+            row if len(row) == width and type(row[1]) is str else _plain_record(row, width)
+            for kind, row in batch
+            if kind == "j"
+        ]
         minutes = [row for kind, row in batch if kind == "m"]
         details = [row for kind, row in batch if kind == "d"]
         replaced = (0, 0)
