@@ -369,9 +369,35 @@ async def test_reads_go_on_while_another_process_holds_the_write_lock_and_are_tw
         assert [g["key"] for g in got] == list(range(1, 21)) and found == [5]
         assert running[1] == 2
         await asyncio.to_thread(wait_until, lambda: store.rows_written == 41, 60, "the write after the lock")
+        store._read_detail = real
+        # and the writer goes on while readers read: another thread feeds it all along
+        import threading
+
+        stop = threading.Event()
+
+        def produce() -> None:
+            key = 1000
+            while not stop.is_set():
+                store.add_job(record(key, key=key))
+                store.add_detail(detail(key, size=20_000))
+                key += 1
+                stop.wait(0.001)  # a steady stream, not a synchronisation
+
+        producer = threading.Thread(target=produce)
+        producer.start()
+        try:
+            await asyncio.to_thread(wait_until, lambda: store.rows_written > 100, 60, "the stream written")
+            written = store.rows_written
+            for _ in range(10):
+                got = await asyncio.gather(*(store.read_detail(k) for k in range(1, 21)))
+                assert [g["stdout"] for g in got] == [detail(k, size=1000)["stdout"] for k in range(1, 21)]
+            assert store.rows_written > written  # written meanwhile
+        finally:
+            stop.set()
+            producer.join()
     finally:
         await asyncio.to_thread(store.close)
-    assert store.read_errors == 0
+    assert store.read_errors == 0 and store.errors == 0
 
 
 def test_job_records_alone_over_history_bytes_are_said_once_and_no_details_stay(tmp_path, caplog):
