@@ -227,7 +227,7 @@ async def test_details_round_trip_and_find_gives_keys_newest_first(tmp_path):
         assert (got["id"], got["outcome"], got["node"], got["resubmit_of"]) == ("job-1", "finished", "127.0.0.2", 5)
         other = await store.read_detail(8)
         assert other["cluster"] == "other" and other["id"] is None and other["stdout"].endswith(b"8\n")
-        assert await store.read_detail(99) is None
+        assert await store.read_detail(99) is None and await store.read_detail(2**70) is None
         assert await store.find("c", "job-1") == [7, -2]  # newest first; the old row's seq is 2
         assert await store.find("c", "job-0") == [-1] and await store.find("other", "job-1") == []
         # a link added later replaces the row, and the bytes kept follow

@@ -540,6 +540,8 @@ class Store:
         """The detail of job `key` in the file (DETAIL_COLUMNS, `resubmitted_as` a list, and the
         fields of its record: id, node, outcome, ..., None where the file no longer has it), None if
         it has no detail or the file cannot be read (counted, logged once)."""
+        if not -(2**63) <= key < 2**63:  # no such key in SQLite's integers
+            return None
         return await self._read(self._read_detail, key, None)
 
     async def find(self, cluster: str, job_id: str, limit: int = FIND_LIMIT) -> list[int]:
