@@ -485,3 +485,27 @@ async def test_reads_that_fail_answer_nothing_and_are_counted_and_logged_once(tm
     said = [r for r in caplog.records if r.name == LOGGER]
     assert len(said) == 1 and "reading the history database" in said[0].getMessage(), [r.getMessage() for r in said]
     assert not path.exists()  # a read-only connection made nothing
+
+
+def test_a_file_of_before_keys_that_cannot_be_written_is_refused_at_start_and_left_as_it_was(tmp_path):
+    from test_persist import make_v0
+
+    path = tmp_path / "history.db"
+    make_v0(path, 3)
+    root = os.geteuid() == 0
+    if root:
+        made = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+        if made.returncode != 0:
+            pytest.skip(f"cannot make a file immutable here: {made.stderr.strip()}")
+    else:
+        path.chmod(0o444)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="attempt to write a readonly database"):
+            Store(path)  # its migration is its first write
+    finally:
+        if root:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (0,)
+        assert "key" not in {r[1] for r in db.execute("PRAGMA table_info(jobs)")}
+    assert jobs_in(path) == [0, 1, 2]
