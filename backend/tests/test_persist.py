@@ -448,3 +448,24 @@ def test_records_of_before_keys_and_ids_that_are_our_text_objects_are_written_as
     with contextlib.closing(sqlite3.connect(path)) as db:
         assert db.execute("SELECT id, key, created FROM jobs ORDER BY seq").fetchall() == [("made-id", 2, 98.0),
                                                                                           ("job-2", None, None)]  # fmt: skip
+
+
+def test_a_lower_history_bytes_applies_at_start_before_any_write(tmp_path):
+    path = tmp_path / "h.db"
+    store = Store(path, history_bytes=32 * MiB, batch_delay=0.01)
+    store.start()
+    for key in range(1, 101):
+        store.add_job(record(key, key=key))
+        store.add_detail(detail(key, size=200_000))  # 20 MiB of details
+        if store.details_waiting > 4 * MiB:
+            wait_until(lambda: store.details_waiting <= 2 * MiB, 60, "the writer to catch up")
+    store.close()
+    assert store.details_trimmed == 0 and file_bytes(path) > 16 * MiB
+    again = Store(path, history_bytes=8 * MiB)
+    again.start()  # nothing written in this run
+    wait_until(lambda: again.details_trimmed > 0 and again._queue.empty(), 60, "the file trimmed")
+    again.close()
+    assert file_bytes(path) <= 8 * MiB
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        newest = db.execute("SELECT MIN(key), MAX(key), COUNT(*) FROM job_details").fetchone()
+    assert newest[1] == 100 and newest[0] == 100 - newest[2] + 1 and newest[2] == again.details_kept > 0

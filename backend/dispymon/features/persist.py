@@ -612,8 +612,9 @@ class Store:
                 if pending or db is None or now >= next_check:
                     db = self._check_file(db)
                     next_check = now + self.check_every
-                    if db is not None and not self._vacuum_checked:
+                    if db is not None and not self._vacuum_checked:  # the first open of this run
                         self._vacuum_once(db)
+                        self._keep_budget(db)  # a budget lower than the last run's applies at once
                 if pending:
                     if db is not None and self._try_write(db, pending):
                         since_trim += len(pending)
