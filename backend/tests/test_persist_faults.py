@@ -280,9 +280,11 @@ async def test_a_fault_shows_in_metrics_and_in_history_summary_and_clears(aiohtt
         raise AssertionError(f"timed out waiting for {what}")
 
     m = await metrics()
+    assert 0 <= m.pop("dispymon_history_db_bytes") <= 256 * 2**20  # the file's pages (--history-bytes' default)
     assert m == {"dispymon_history_db_healthy": 1, "dispymon_history_db_rows_written_total": 0,
                  "dispymon_history_db_errors_total": 0, "dispymon_history_db_dropped_total": 0,
-                 "dispymon_history_db_reopened_total": 0, "dispymon_history_db_queued": 0}  # fmt: skip
+                 "dispymon_history_db_reopened_total": 0, "dispymon_history_db_queued": 0,
+                 "dispymon_history_db_details_kept": 0, "dispymon_history_db_details_dropped_total": 0}  # fmt: skip
     assert await summary_store() == {"healthy": True, "errors": 0, "dropped": 0, "reopened": 0, "last_error": None}
     with lock_held(path):
         await feed_cluster(hub)  # 4 jobs end: 4 rows for the file
@@ -352,3 +354,158 @@ def test_a_lock_taken_again_and_again_gives_a_few_lines_not_a_pair_each_time(tmp
     counted = int(re.search(r"(\d+) failed attempts and", lines[2]).group(1))
     first = int(re.search(r"\((\d+) failed attempts,", lines[1]).group(1))
     assert 2 <= counted == errors - first  # the second and third faults' attempts, counted
+
+
+# -- issue 18: a full or read-only disk under job details, reads that fail -----------------------
+
+FULL_DISK = """
+import json, logging, os, subprocess, sys, time
+sys.path.insert(0, sys.argv[2])
+from dispymon.features.persist import Store
+from test_persist import detail, record
+
+where = sys.argv[1]
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", where], check=True)
+lines = []
+handler = logging.Handler()
+handler.emit = lambda r: lines.append(r.getMessage())
+logging.getLogger("dispymon.features.persist").addHandler(handler)
+logging.getLogger("dispymon.features.persist").setLevel(logging.INFO)
+
+def until(predicate, what):
+    deadline = time.monotonic() + 60
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+path = os.path.join(where, "history.db")
+store = Store(path, batch_delay=0.01, retry_delay=0.05, keep_jobs=1000)
+store.start()
+store.add_job(record(0, key=1000))
+until(lambda: store.rows_written == 1, "the first row")
+with open(os.path.join(where, "filler"), "wb") as f:  # the rest of the disk
+    try:
+        while True:
+            f.write(b"\\0" * 65536)
+            f.flush()
+    except OSError as exc:
+        assert exc.errno == 28, exc
+raised = None
+try:
+    for key in range(1, 101):
+        store.add_job(record(key, key=key))
+        store.add_detail(detail(key, size=20000))
+except Exception as exc:
+    raised = repr(exc)
+until(lambda: store.errors >= 3, "three failed attempts")
+during = store.status()
+os.remove(os.path.join(where, "filler"))
+until(lambda: store.healthy and store._queue.empty(), "written again")
+store.close()
+import sqlite3
+with sqlite3.connect(path) as db:
+    jobs, details = (db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("jobs", "job_details"))
+print(json.dumps({"raised": raised, "during": during, "after": store.status(), "lines": lines,
+                  "jobs": jobs, "details": details}))
+"""
+
+
+def test_a_full_disk_is_counted_not_raised_and_writing_resumes_when_space_comes_back(tmp_path):
+    """A real full file system: a 4 MiB tmpfs, mounted in a mount namespace of the child's own."""
+    import json
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small file system needs root")
+    where = tmp_path / "disk"
+    where.mkdir()
+    proc = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable, "-c", FULL_DISK,
+                           str(where), str(Path(__file__).parent)], capture_output=True, text=True, timeout=300)  # fmt: skip
+    if proc.returncode != 0 and "mount" in proc.stderr and "permission" in proc.stderr.lower():
+        pytest.skip(f"cannot mount here: {proc.stderr.strip()[-200:]}")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["raised"] is None  # add_job/add_detail never raise for the disk
+    during = out["during"]
+    assert not during["healthy"] and during["errors"] >= 3 and "full" in during["last_error"]
+    assert out["after"]["healthy"] and out["after"]["last_error"] is None
+    # every row written, none lost: the writer kept the batch and retried
+    assert out["jobs"] == 101 and out["details"] == 100 and out["after"]["dropped"] == 0
+    assert out["after"]["details_kept"] == 100
+    # one line when it began, one when it ended: not one per attempt
+    assert len(out["lines"]) == 2 and "cannot write" in out["lines"][0] and "is written again" in out["lines"][1]
+
+
+def test_a_file_made_read_only_under_the_writer_is_counted_not_raised_and_reads_go_on(tmp_path, caplog):
+    if os.geteuid() != 0:
+        pytest.skip("an immutable file (chattr +i) needs root: root writes through mode bits")
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    from test_persist import detail
+
+    path = tmp_path / "history.db"
+    store = Store(path, batch_delay=0.01, retry_delay=0.05)
+    store.start()
+    files = [str(path), f"{path}-wal"]
+    try:
+        store.add_job(record(1, key=1))
+        store.add_detail(detail(1))
+        wait_until(lambda: store.rows_written == 2, timeout=30, what="the first rows")
+        made = subprocess.run(["chattr", "+i", *files], capture_output=True, text=True)
+        if made.returncode != 0:
+            pytest.skip(f"cannot make a file immutable here: {made.stderr.strip()}")
+        try:
+            for key in range(2, 12):
+                store.add_job(record(key, key=key))
+                store.add_detail(detail(key))
+            wait_until(lambda: store.errors >= 3, timeout=60, what="failed attempts")
+            assert not store.healthy and store.status()["errors"] >= 3
+            read = asyncio.run(store.read_detail(1))  # the file is still read
+            assert read is not None and read["stdout"] == detail(1)["stdout"]
+        finally:
+            subprocess.run(["chattr", "-i", *files], check=True)
+        wait_until(lambda: store.healthy and store._queue.empty(), timeout=60, what="written again")
+    finally:
+        store.close()
+    assert store.dropped == 0 and store.details_kept == 11
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT COUNT(*) FROM job_details").fetchone() == (11,)
+    said = [r.getMessage() for r in caplog.records if r.name == LOGGER]
+    assert len(said) == 2 and "cannot write" in said[0] and "is written again" in said[1], said
+
+
+async def test_reads_that_fail_answer_nothing_and_are_counted_and_logged_once(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    path = tmp_path / "history.db"
+    store = Store(path)
+    for name in (path, f"{path}-wal", f"{path}-shm"):  # the file gone (the writer not started)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(name)
+    assert [await store.read_detail(1) for _ in range(5)] == [None] * 5
+    assert await store.find("c", "job-1") == []
+    assert store.read_errors == 6 == store.status()["read_errors"]
+    said = [r for r in caplog.records if r.name == LOGGER]
+    assert len(said) == 1 and "reading the history database" in said[0].getMessage(), [r.getMessage() for r in said]
+    assert not path.exists()  # a read-only connection made nothing
+
+
+def test_a_file_of_before_keys_that_cannot_be_written_is_refused_at_start_and_left_as_it_was(tmp_path):
+    from test_persist import make_v0
+
+    path = tmp_path / "history.db"
+    make_v0(path, 3)
+    root = os.geteuid() == 0
+    if root:
+        made = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+        if made.returncode != 0:
+            pytest.skip(f"cannot make a file immutable here: {made.stderr.strip()}")
+    else:
+        path.chmod(0o444)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="attempt to write a readonly database"):
+            Store(path)  # its migration is its first write
+    finally:
+        if root:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (0,)
+        assert "key" not in {r[1] for r in db.execute("PRAGMA table_info(jobs)")}
+    assert jobs_in(path) == [0, 1, 2]

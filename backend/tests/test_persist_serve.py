@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import textwrap
+import urllib.error
 import urllib.request
 
 import pytest
@@ -119,3 +120,142 @@ def test_a_history_db_that_cannot_be_opened_is_a_one_line_error(tmp_path, where)
     """))
     proc = run_serve(module, "--history-db", str(tmp_path / where))
     assert_one_line_error(proc, 2, r"cannot use the history database .*: unable to open database file$")
+
+
+# -- issue 18, point 6: a job page (outputs and traceback) after a restart --------------------------
+
+JOBS_MODULE = """
+import json
+import os
+
+import dispy
+
+def setup():
+    return 0
+
+def compute(n, fail=False, loud=0):
+    import sys
+    print(f"out {{n}}")
+    print(f"err {{n}}", file=sys.stderr)
+    if loud:
+        sys.stdout.write("y" * loud)
+    if fail:
+        raise ValueError(f"failing on purpose {{n}}")
+    return n * 2
+
+cluster = dispy.JobCluster(compute, nodes={ips!r}, host="127.0.0.1", dispy_port={port}, setup=setup,
+                           pulse_interval=1, loglevel=dispy.logger.WARNING)
+"""
+
+JOBS_WORKLOAD = """
+def workload():
+    jobs = {"raises": cluster.submit(1, fail=True), "loud": cluster.submit(2, loud=100_000)}
+    for name, job in jobs.items():
+        job.id = name
+    truth = {}
+    for name, job in jobs.items():
+        job()
+        truth[name] = {"stdout": job.stdout, "stderr": job.stderr, "exception": job.exception,
+                       "result": job.result, "ip": job.ip_addr, "status": job.status}
+    with open("truth.json.part", "w") as f:  # what dispy itself reported, for the test to compare
+        json.dump(truth, f)
+    os.replace("truth.json.part", "truth.json")
+"""
+
+
+class Served:
+    """`dispymon serve` in a subprocess, its dashboard's URL read from its output; SIGTERM to stop."""
+
+    def __init__(self, module, *extra: str) -> None:
+        self.proc = subprocess.Popen([*DISPYMON, "serve", "--cluster-module", str(module), "--port", "0", *extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=module.parent)  # fmt: skip
+        self.url = ""
+
+        def url() -> bool:
+            line = self.proc.stdout.readline()
+            assert line or self.proc.poll() is None, self.proc.stderr.read()
+            match = re.search(r"dashboard at (http://\S+/)", line)
+            if match:
+                self.url = match.group(1)
+            return bool(match)
+
+        try:
+            wait_until(url, timeout=60, what="the dashboard's URL")
+        except BaseException:
+            self.stop()
+            raise
+
+    def get(self, path: str) -> tuple[int, object]:
+        try:
+            with urllib.request.urlopen(self.url + path) as r:
+                return r.status, (json.load(r) if "json" in r.headers.get("Content-Type", "") else r.read().decode())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.load(exc)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            assert self.proc.wait(60) == 0, self.proc.stderr.read()
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def details_on_disk(served: Served) -> float:
+    status, text = served.get("metrics")
+    assert status == 200
+    match = re.search(r"^dispymon_history_db_details_kept (\S+)$", text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_a_job_page_survives_a_restart(tmp_path, local_nodes):
+    from dispymon.transport.protocol import OUTPUT_TAIL
+
+    nodes = local_nodes(1, cpus=1, first=18, other_process=True)
+    db = tmp_path / "history.db"
+    source = JOBS_MODULE.format(ips=[n.ip for n in nodes.nodes], port=nodes.port_base)
+    first = tmp_path / "first.py"
+    first.write_text(textwrap.dedent(source + JOBS_WORKLOAD))
+    served = Served(first, "--history-db", str(db))
+    try:
+        wait_until(lambda: (tmp_path / "truth.json").exists(), timeout=120, what="the workload's jobs done")
+
+        def made() -> bool:  # both pages complete (their texts made off the loop), both details on disk
+            pages = [served.get(f"api/jobs/compute/{name}") for name in ("raises", "loud")]
+            return all(s == 200 and p["job"]["state"] != "running" and "…" not in (p["job"]["result"] or "")
+                       for s, p in pages) and details_on_disk(served) >= 2  # fmt: skip
+
+        wait_until(made, timeout=60, what="the job pages made and written")
+        before = {name: served.get(f"api/jobs/compute/{name}")[1]["job"] for name in ("raises", "loud")}
+    finally:
+        served.stop()
+    truth = json.loads((tmp_path / "truth.json").read_text())
+
+    second = tmp_path / "second.py"
+    second.write_text(textwrap.dedent(source))  # no workload: only the database knows these jobs
+    served = Served(second, "--history-db", str(db))
+    try:
+        status, page = served.get("api/jobs/compute/raises")
+        assert status == 200, page
+        raises = page["job"]
+        want = truth["raises"]
+        assert raises["state"] == "failed" and raises["exception_type"] == "ValueError"
+        assert raises["stdout"] == want["stdout"] and raises["stdout_len"] == len(want["stdout"])
+        assert raises["stderr"] == want["stderr"] and raises["stderr_len"] == len(want["stderr"])
+        assert raises["traceback"] == want["exception"] and raises["traceback_len"] == len(want["exception"])
+        assert raises["node"] == want["ip"] and raises["key"] == before["raises"]["key"]
+        assert raises["resubmit"] == {"possible": False, "reason": "arguments are not kept across restarts"}
+        loud = served.get("api/jobs/compute/loud")[1]["job"]
+        want = truth["loud"]
+        assert loud["state"] == "finished" and loud["result"] == repr(want["result"]) == "4"
+        assert loud["stdout_cut"] is True and loud["stdout_len"] == len(want["stdout"]) > OUTPUT_TAIL
+        assert loud["stdout"] == want["stdout"][-OUTPUT_TAIL:]
+        # the page is the one the first run showed, but for what only that run could do
+        for name, after in (("raises", raises), ("loud", loud)):
+            assert {k: v for k, v in after.items() if k != "resubmit"} == {
+                k: v for k, v in before[name].items() if k != "resubmit"}, name  # fmt: skip
+        status, missing = served.get("api/jobs/compute/no-such-job")
+        assert status == 404 and missing["error"]["code"] == "not_found"
+    finally:
+        served.stop()

@@ -62,7 +62,7 @@ def install(
     durations = DurationHistogram()
     store = None
     if history_db is not None:
-        store = Store(history_db, keep_jobs=history_size, keep_minutes=series.minutes)
+        store = Store(history_db, keep_jobs=history_size, keep_minutes=series.minutes, history_bytes=history_bytes)
         history.load(store.load_jobs(history_size))
         series.load(store.load_minutes(time.time() - series.minutes * 60))
         history.listeners.append(store.add_job)

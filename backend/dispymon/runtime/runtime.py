@@ -26,6 +26,7 @@ from aiohttp import web
 from dispymon.adapters.dispy import DispyAdapter, DispyControl, close_cluster
 from dispymon.commands.control import ClusterControl
 from dispymon.entry.appmodule import AppModule, AppModuleError, start_workload
+from dispymon.features.persist import stored_max_key
 from dispymon.model.events import Deferred, Event
 from dispymon.model.jobkeys import JobKeys
 from dispymon.model.state import State
@@ -79,6 +80,8 @@ class Runtime:
         self.accepting = True  # False once the drop-in's loop is gone: late events are dropped
         # The jobs' keys (model/jobkeys.py), one sequence for every adapter and
         # control: `key_start` (or `keys.advance`) follows a history database's largest key.
+        if settings.history_db is not None:  # above the keys of the jobs the database keeps (persist.py)
+            key_start = max(key_start, stored_max_key(settings.history_db) + 1)
         self.keys = JobKeys(key_start)
         self.adapter = DispyAdapter(self.feed, defer=True, patch_queue=settings.patch_dispy_queue, keys=self.keys)
         self.config = settings.server_config(self.access)
