@@ -250,7 +250,7 @@ describe('view interval and flush', () => {
       snapshot(5, ['c'], {
         node_jobs: {
           ip_addr: '127.0.0.2',
-          jobs: { '7': { uid: 7, cluster: 'c', id: '7', args: null, kwargs: null, start_time: 1, ip_addr: '127.0.0.2' } },
+          jobs: { '7': { uid: 7, key: 1007, cluster: 'c', id: '7', args: null, kwargs: null, start_time: 1, ip_addr: '127.0.0.2' } },
         },
       }),
     );

@@ -124,7 +124,7 @@ describe('applyDelta', () => {
 const uids = (state: ServerData) => [...(state.nodeJobs?.jobs.keys() ?? [])].sort((a, b) => a - b);
 
 function job(uid: number, fields: Partial<Job> = {}): Job {
-  return { uid, cluster: 'a', id: `job-${uid}`, args: '1, 2', kwargs: 'x=3', start_time: 100, ip_addr: '127.0.0.2', ...fields };
+  return { uid, key: uid + 1000, cluster: 'a', id: `job-${uid}`, args: '1, 2', kwargs: 'x=3', start_time: 100, ip_addr: '127.0.0.2', ...fields };
 }
 
 function audit(id: number, fields: Partial<AuditEntry> = {}): AuditEntry {

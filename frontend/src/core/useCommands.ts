@@ -11,7 +11,8 @@
 // a separate chunk").
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useSocket } from './context';
-import type { CommandArgs, CommandName, CommandValue } from './protocol';
+import type { CommandArgs, CommandName, CommandValue, ErrorCode } from './protocol';
+import { CommandFailedError } from './socket';
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -56,13 +57,15 @@ export function useCommands() {
 }
 
 /** The read-only commands (protocol.ts QUERIES). */
-export type QueryName = 'history' | 'history_summary' | 'series';
+export type QueryName = 'history' | 'history_summary' | 'series' | 'job' | 'jobs' | 'bulk_preview' | 'bulk_outcomes';
 
 export interface Query<T> {
   /** the last answer; kept while the next is asked and after an error; null before the first */
   value: T | null;
   /** why the last attempt failed; null once an answer arrives */
   error: string | null;
+  /** the server's error code of that failure (e.g. not_found); null when none or it did not come from the server */
+  code: ErrorCode | null;
   /** asks the same question again (a timer, Update, Refresh); stable */
   reload: () => void;
 }
@@ -78,6 +81,7 @@ export function useQuery<N extends QueryName>(name: N, args: CommandArgs<N>): Qu
   const socket = useSocket();
   const [value, setValue] = useState<CommandValue<N> | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [code, setCode] = useState<ErrorCode | null>(null);
   const key = JSON.stringify(args);
   const load = useRef<() => void>(() => {});
 
@@ -91,8 +95,13 @@ export function useQuery<N extends QueryName>(name: N, args: CommandArgs<N>): Qu
           if (!live || request !== latest) return;
           setValue(answer);
           setError(null);
+          setCode(null);
         },
-        (err: unknown) => live && request === latest && setError(errorMessage(err)),
+        (err: unknown) => {
+          if (!live || request !== latest) return;
+          setError(errorMessage(err));
+          setCode(err instanceof CommandFailedError ? err.code : null);
+        },
       );
     };
     load.current = ask;
@@ -104,5 +113,5 @@ export function useQuery<N extends QueryName>(name: N, args: CommandArgs<N>): Qu
   }, [socket, name, key]);
 
   const reload = useCallback(() => load.current(), []);
-  return { value, error, reload };
+  return { value, error, code, reload };
 }
