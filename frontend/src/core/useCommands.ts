@@ -12,7 +12,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useSocket } from './context';
 import type { CommandArgs, CommandName, CommandValue, ErrorCode } from './protocol';
-import { CommandFailedError } from './socket';
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -20,6 +19,16 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; message: string }
 export function errorMessage(err: unknown): string {
   if (err instanceof Error && err.message) return err.message;
   return String(err);
+}
+
+/**
+ * The server's error code of a failed command (socket.ts CommandFailedError),
+ * read from the error rather than by its class: importing the socket module
+ * here would make Rolldown split the modules the first page shares with the
+ * lazy pages into a chunk of their own (rolldown/rolldown#10731, see above).
+ */
+function failedCode(err: unknown): ErrorCode | null {
+  return err instanceof Error && err.name === 'CommandFailedError' && 'code' in err ? (err.code as ErrorCode) : null;
 }
 
 /**
@@ -100,7 +109,7 @@ export function useQuery<N extends QueryName>(name: N, args: CommandArgs<N>): Qu
         (err: unknown) => {
           if (!live || request !== latest) return;
           setError(errorMessage(err));
-          setCode(err instanceof CommandFailedError ? err.code : null);
+          setCode(failedCode(err));
         },
       );
     };
