@@ -21,13 +21,39 @@ import pytest
 
 from dispymon.model import events as ev
 from dispymon.runtime.hub import Hub
-from dispymon.transport.server import STATS, ServerConfig, create_app
+from dispymon.transport.server import COMMANDS, STATS, ServerConfig, create_app
 from factories import attached, job, node, status
+from jobcontrol import JobControl
 
 FRAMES = int(os.environ.get("DISPYMON_FUZZ_FRAMES", "100000"))
 TYPES = ["view", "flush", "resync", "command", "hello", "snapshot", "", "VIEW", "delta"]
 NAMES = ["terminate_jobs", "set_show_job_args", "add_node", "set_node_cpus", "allocate_node",
-         "deallocate_node", "close_node", "rm -rf", ""]  # fmt: skip
+         "deallocate_node", "close_node", "rm -rf", "",
+         "job", "jobs", "resubmit", "bulk_preview", "bulk_start", "bulk_cancel", "bulk_outcomes"]  # fmt: skip
+ARGS = ["uids", "value", "ip", "cpus", "host", "cluster", "zzz",
+        "key", "id", "states", "node", "exception", "text", "since", "until", "offset", "limit", "selection",
+        "action", "filter", "expect", "action_id", "outcome"]  # fmt: skip
+
+
+def plausible(rng: random.Random, key: str):
+    """A value that often passes the argument's check, so the fuzz reaches the job and bulk commands' handlers."""
+    if key == "states":
+        return rng.sample(["queued", "running", "finished", "failed", "terminated", "cancelled", "abandoned", "x"],
+                          rng.randrange(0, 4))  # fmt: skip
+    if key == "action":
+        return rng.choice(["terminate", "resubmit", "explode"])
+    if key == "filter":
+        return {k: plausible(rng, k) for k in rng.sample(["cluster", "states", "node", "text", "since", "zzz"],
+                                                         rng.randrange(4))}  # fmt: skip
+    if key in ("key", "action_id", "selection", "offset", "limit", "expect"):
+        return rng.choice([0, 1, 5, 2, 1000, 10**7, -1, 2**62])
+    if key in ("since", "until"):
+        return rng.choice([0.0, 1000.0, 1e12, -1.0])
+    if key == "cluster":
+        return rng.choice(["c", "nope"])
+    if key == "outcome":
+        return rng.choice(["terminated", "resubmitted", "cancelled", "x"])
+    return scalar(rng)
 
 
 def scalar(rng: random.Random):
@@ -63,10 +89,13 @@ def frame(rng: random.Random) -> tuple[str, bytes | str]:
     if message["type"] == "command" or rng.random() < 0.2:
         message.update(id=scalar(rng) if rng.random() < 0.3 else rng.randrange(10**6),
                        name=rng.choice(NAMES) if rng.random() < 0.9 else scalar(rng),
-                       args={k: scalar(rng) for k in rng.sample(["uids", "value", "ip", "cpus", "host", "cluster", "zzz"], rng.randrange(4))})  # fmt: skip
+                       args={k: scalar(rng) if rng.random() < 0.5 else plausible(rng, k)
+                             for k in rng.sample(ARGS, rng.randrange(5))})  # fmt: skip
     if message["type"] == "view" or rng.random() < 0.1:
         message["interval"] = scalar(rng) if rng.random() < 0.5 else rng.choice([0, 0.1, 5])
         message["node"] = scalar(rng) if rng.random() < 0.5 else rng.choice([None, "127.0.0.2"])
+        if rng.random() < 0.5:
+            message["job"] = scalar(rng) if rng.random() < 0.5 else rng.choice([None, {"cluster": "c", "key": 5}])
     return "binary", msgpack.packb(message, use_bin_type=True)
 
 
@@ -94,7 +123,9 @@ async def test_generated_frames_never_make_a_server_error(aiohttp_client, static
         hub.feed(status("c", ev.JOB_RUNNING, node("127.0.0.2", busy=1), job(5, "127.0.0.2", args=("<b>x</b>",))))
         # generous limits: the point here is the parser, not the rate limiter
         config = ServerConfig(poll_sec=0.5, static_dir=static_dir, message_rate=1e9, message_burst=1e9)
-        app = create_app(hub, config)
+        # a control, so actions (resubmit, bulk_start) reach their handlers too
+        app = create_app(hub, config, JobControl(hub.feed, hub))
+        assert app[COMMANDS].jobs is not None  # the jobs feature, installed by rest.install
         client = await aiohttp_client(app)
         rng = random.Random(20261121)
         sent = reconnects = closing = 0

@@ -28,18 +28,22 @@ from dispymon import __version__
 from dispymon.adapters import simulated
 from dispymon.adapters.simulated import SimulatedCluster
 from dispymon.commands.registry import Commands
+from dispymon.features.bulk import BulkRunner
 from dispymon.features.history import History
+from dispymon.features.jobs import JobsFeature
 from dispymon.features.insight import Insight
 from dispymon.features.metrics import DurationHistogram
 from dispymon.features.series import Series
 from dispymon.model import events as ev
-from dispymon.model.events import (AuditAdded, AuditUpdated, AvailInfo, ClusterAttached, ClusterDetached, JobInfo,
-                                   NodeChanged, NodeInfo, SettingChanged, StatusEvent)  # fmt: skip
+from dispymon.model.events import (AuditAdded, AuditUpdated, AvailInfo, BulkChanged, ClusterAttached, ClusterDetached,
+                                   JobEnd, JobInfo, NodeChanged, NodeInfo, SettingChanged, StatusEvent)  # fmt: skip
 from dispymon.model.views import ClientView
+from dispymon.runtime.guard import Guard
 from dispymon.runtime.hub import Hub
 from dispymon.transport import protocol
 from dispymon.transport.codec import decode, encode, encode_shared
 from dispymon.transport.security import OPERATOR, VIEWER
+from jobcontrol import JobControl
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "frontend" / "src" / "test" / "golden"
@@ -97,10 +101,12 @@ class Pump:
     or delta, encoded with the view's shared part (`encode_shared`); only
     the order of its unordered maps is made canonical."""
 
-    def __init__(self, hub: Hub, interval: float, node: str | None = None) -> None:
+    def __init__(self, hub: Hub, interval: float, node: str | None = None, jobs: JobsFeature | None = None,
+                 job: tuple[str, int] | None = None) -> None:  # fmt: skip
         self.hub = hub
-        self.view = ClientView(hub.read(), interval)
+        self.view = ClientView(hub.read(), interval, jobs.job_source if jobs is not None else None)
         self.view.watch(node)
+        self.view.follow(job)
 
     def snapshot(self) -> bytes:
         self.hub.read()
@@ -245,6 +251,146 @@ async def results(rec: Recorder) -> None:
         rec.frame(f"error-{code}", encode(protocol.error(code, f"a {code} error")), f"an error message: {code}")
 
 
+# -- jobs: job pages, the Jobs view, resubmit, bulk actions (issue 18) ------------------
+
+OUTPUT = "step 1 done\nstep 2: ünïcode\n"
+TRACEBACK = 'Traceback (most recent call last):\n  File "job.py", line 3, in compute\nValueError: bad input 7\n'
+
+
+def keyed(key: int, ip: str | None, start: float | None = None, end: float | None = None, exception: str | None = None,
+          job_id: str | None = None, extra: JobEnd | None = None, pinned: str | None = None) -> JobInfo:  # fmt: skip
+    """A job as the dispy adapter makes it (issue 18): with its key, created time and, once ended, its JobEnd."""
+    job = JobInfo(key, job_id or f"job-{key}", ip, start, end, (key, "x"), {"k": key}, exception, key=key,
+                  created=T0 - 10 + key / 100, pinned=pinned)  # fmt: skip
+    return job._replace(handle=job, extra=extra)  # the handle: what the recording control's cancel reports ended
+
+
+def outputs(result: Any = None, traceback: str | None = None) -> JobEnd:
+    out = OUTPUT.encode()
+    return JobEnd(out, len(OUTPUT), b"warning: slow\n", 14, traceback, len(traceback or ""), result)
+
+
+class JobsHub:
+    """A hub with the history and the jobs feature subscribed as rest.install does, and the job commands."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.hub = Hub(loop)
+        self.guard = Guard(self.hub.feed)
+        self.insight = Insight(self.hub, History(100), Series(), DurationHistogram(), None, weakref.WeakSet(),
+                               clock=lambda: T0 + 10)  # fmt: skip
+        self.jobs = JobsFeature(2**20, 2**20, self.guard, history=self.insight.history)
+        self.insight.history.links = self.jobs.links
+        self.insight.jobs = self.jobs
+        self.hub.subscribe(self.insight.take)
+        self.hub.subscribe(self.jobs.take)
+        self.jobs.want_left(self.hub.read())
+        self.control = JobControl(self.hub.feed, self.hub)
+        self.commands = Commands(self.hub, self.control)
+        self.commands.insight = self.insight
+        self.commands.jobs = self.jobs
+        self.commands.bulk = BulkRunner(self.commands, clock=lambda: T0 + 20)
+
+    def feed_jobs(self) -> None:
+        """Cluster alpha: job 31 queued, 32 running, 33 finished with outputs and a result, 34 failed with a
+        traceback, 35 and 36 share an id."""
+        hub, a = self.hub, "10.0.0.1"
+        hub.feed(ClusterAttached("alpha", "JobCluster", ((node_info(a), ev.NODE_INITIALIZED),), (), 0))
+        for key in range(31, 37):
+            hub.feed(StatusEvent("alpha", ev.JOB_CREATED, None, keyed(key, None, job_id="twin" if key > 34 else None)))
+        for key in range(32, 37):
+            hub.feed(StatusEvent("alpha", ev.JOB_RUNNING, node_info(a, busy=1),
+                                 keyed(key, a, T0 + key, job_id="twin" if key > 34 else None)))  # fmt: skip
+        hub.feed(StatusEvent("alpha", ev.JOB_FINISHED, node_info(a, jobs_done=1),
+                             keyed(33, a, T0 + 33, T0 + 40, extra=outputs(result="r" * 5000))))  # fmt: skip
+        hub.feed(StatusEvent("alpha", ev.JOB_TERMINATED, node_info(a, jobs_done=2),
+                             keyed(34, a, T0 + 34, T0 + 41, "ValueError: bad input 7", extra=outputs(traceback=TRACEBACK))))  # fmt: skip
+        for key in (35, 36):
+            hub.feed(StatusEvent("alpha", ev.JOB_FINISHED, node_info(a, jobs_done=key - 32),
+                                 keyed(key, a, T0 + key, T0 + 42 + key / 100, job_id="twin")))  # fmt: skip
+        hub.read()
+
+    def close(self) -> None:
+        self.guard.close()
+        self.commands.bulk.close()
+
+
+async def job_results(rec: Recorder) -> None:
+    """Results of the job and bulk commands, made by the command registry over the real jobs feature."""
+    jh = JobsHub(asyncio.get_running_loop())
+    try:
+        jh.feed_jobs()
+        commands = jh.commands
+
+        async def run(name: str, what: str, message: dict[str, Any], role: str = OPERATOR) -> dict[str, Any]:
+            answer = await commands.execute(message, role=role)
+            rec.frame(name, encode(answer), what)
+            return answer
+
+        await run("result-job", "a job page: the detail of an ended job (outputs, result)",
+                  {"type": "command", "id": 40, "name": "job", "args": {"cluster": "alpha", "key": 33}})
+        await run("result-job-failed", "a job page: a failed job's traceback",
+                  {"type": "command", "id": 41, "name": "job", "args": {"cluster": "alpha", "id": "job-34"}})
+        await run("result-job-choices", "a job page: an id that is not unique (choices)",
+                  {"type": "command", "id": 42, "name": "job", "args": {"cluster": "alpha", "id": "twin"}})
+        await run("result-jobs", "a page of the Jobs view (a frozen selection)",
+                  {"type": "command", "id": 43, "name": "jobs", "args": {"limit": 10}})
+        await run("result-resubmit-viewer", "a viewer's resubmit refused",
+                  {"type": "command", "id": 44, "name": "resubmit", "args": {"cluster": "alpha", "key": 34}}, role=VIEWER)
+        await run("result-resubmit", "resubmit: the new job's key and id",
+                  {"type": "command", "id": 45, "name": "resubmit", "args": {"cluster": "alpha", "key": 34}})
+        await run("result-bulk-preview", "a bulk action's preview",
+                  {"type": "command", "id": 46, "name": "bulk_preview",
+                   "args": {"action": "terminate", "filter": {"cluster": "alpha"}}})  # fmt: skip
+        await run("result-bulk-start", "a bulk action started",
+                  {"type": "command", "id": 47, "name": "bulk_start",
+                   "args": {"action": "terminate", "filter": {"cluster": "alpha"}}})  # fmt: skip
+        act = commands.bulk.get(1)
+        await act.task
+        await run("result-bulk-outcomes", "a page of a bulk action's outcomes",
+                  {"type": "command", "id": 48, "name": "bulk_outcomes", "args": {"action_id": 1}})
+        await run("result-bulk-cancel", "a bulk action cancelled (it had ended: its state)",
+                  {"type": "command", "id": 49, "name": "bulk_cancel", "args": {"action_id": 1}})
+    finally:
+        jh.close()
+
+
+def following_a_job(rec: Recorder, loop: asyncio.AbstractEventLoop) -> None:
+    """A browser following a job from queued to ended, with a bulk action's progress (`actions`) meanwhile."""
+    jh = JobsHub(loop)
+    try:
+        hub, a = jh.hub, "10.0.0.1"
+        hub.feed(ClusterAttached("alpha", "JobCluster", ((node_info(a), ev.NODE_INITIALIZED),), (), 0))
+        hub.feed(StatusEvent("alpha", ev.JOB_CREATED, None, keyed(51, None)))
+        hub.feed(StatusEvent("alpha", ev.JOB_RUNNING, node_info(a, busy=1), keyed(51, a, T0 + 51)))
+        action = protocol.bulk_action(1, "terminate", "operator@127.0.0.1", {"cluster": "alpha", "states": ["running"]},
+                                      100, 0, "running", {}, T0 + 50, None, 7)  # fmt: skip
+        hub.feed(BulkChanged(action))
+        pump = Pump(hub, 1.0, jobs=jh.jobs, job=("alpha", 51))
+        frames = [rec.frame("job-snapshot", pump.snapshot(), "a snapshot of a browser following a running job, "
+                            "with a bulk action running (actions)")]  # fmt: skip
+
+        def step(name: str, what: str, *events: Any) -> None:
+            for event in events:
+                hub.feed(event)
+            frame = pump.delta()
+            assert frame is not None, name
+            frames.append(rec.frame(name, frame, what))
+
+        step("delta-actions", "a bulk action's progress (actions, whole)",
+             BulkChanged({**action, "done": 50, "counts": {"terminated": 48, "already_finished": 2}}))
+        step("delta-job-ended", "the followed job ended: its detail with outputs and traceback (job), counters, node",
+             StatusEvent("alpha", ev.JOB_TERMINATED, node_info(a, jobs_done=1),
+                         keyed(51, a, T0 + 51, T0 + 60, "ValueError: bad input 7", extra=outputs(traceback=TRACEBACK))))  # fmt: skip
+        step("delta-actions-done", "the bulk action ended",
+             BulkChanged({**action, "done": 100, "state": "done", "ended": T0 + 61,
+                          "counts": {"terminated": 97, "already_finished": 3}}))  # fmt: skip
+        final = rec.frame("job-snapshot-final", pump.snapshot(), "a fresh snapshot of the browser following the job")
+        rec.sequences.append({"name": "following-a-job", "interval": pump.view.interval, "node": None,
+                              "job": {"cluster": "alpha", "key": 51}, "frames": frames, "final": final})  # fmt: skip
+    finally:
+        jh.close()
+
+
 def constants() -> dict[str, Any]:
     closes = {name: {"code": close.code, "reason": close.reason.decode()}
               for name, close in sorted(vars(protocol).items()) if isinstance(close, protocol.Close)}  # fmt: skip
@@ -255,6 +401,15 @@ def constants() -> dict[str, Any]:
         "refused": sorted(protocol.REFUSED),
         "closes": closes,
         "bad_frame_code": protocol.bad_frame("x").code,
+        "output_tail": protocol.OUTPUT_TAIL,
+        "result_limit": protocol.RESULT_LIMIT,
+        "bulk_max": protocol.BULK_MAX,
+        "bulk_preview_rows": protocol.BULK_PREVIEW_ROWS,
+        "actions_kept": protocol.ACTIONS_KEPT,
+        "jobs_page_max": protocol.JOBS_PAGE_MAX,
+        "job_states": list(protocol.JOB_STATES),
+        "bulk_actions": list(protocol.BULK_ACTIONS),
+        "bulk_outcomes": {k: list(v) for k, v in protocol.BULK_OUTCOMES.items()},
     }
 
 
@@ -269,7 +424,9 @@ async def build() -> dict[str, bytes]:
         simulated_run(rec, loop)
     finally:
         simulated._uids = uids
+    following_a_job(rec, loop)
     await results(rec)
+    await job_results(rec)
     manifest = {
         "about": f"Golden frames written by backend/tests/test_golden.py; refresh: {REFRESH}",
         "constants": constants(),

@@ -31,11 +31,33 @@ def test_each_outcome_is_recorded_as_the_state_counts_it():
     assert [by_uid[u]["outcome"] for u in range(1, 6)] == ["finished", "failed", "terminated", "cancelled", "abandoned"]
     assert by_uid[1] == {"uid": 1, "id": "job-1", "cluster": "c", "node": "127.0.0.2", "outcome": "finished",
                          "exception_type": None, "exception_message": None, "start_time": 100.0,
-                         "end_time": 101.5, "duration": 1.5}  # fmt: skip
+                         "end_time": 101.5, "duration": 1.5, "key": None, "created": None,
+                         "resubmit_of": None}  # fmt: skip
     assert (by_uid[2]["exception_type"], by_uid[2]["exception_message"]) == ("ValueError", "boom 7")
     # no end time from dispy (cancelled, abandoned): the time the dashboard saw it end
     assert by_uid[4]["end_time"] == 204.0 and by_uid[4]["duration"] is None and by_uid[4]["node"] == ""
     assert by_uid[5]["end_time"] == 205.0 and by_uid[5]["duration"] == 105.0
+
+
+def test_a_record_carries_the_job_key_its_submit_time_and_what_it_was_resubmitted_from():
+    h = History()
+    h.links = {8: 3}  # the jobs feature's map: key 8 was resubmitted from key 3
+    h.job_ended("c", ev.JOB_FINISHED, job(1, end=101.5)._replace(key=3, created=99.0), seen=200.0)
+    h.take([StatusEvent("c", ev.JOB_FINISHED, None, job(2, end=110.0)._replace(key=8, created=105.0))], 200.0)
+    by_key = {r["key"]: r for r in h.records()}
+    assert (by_key[3]["created"], by_key[3]["resubmit_of"]) == (99.0, None)
+    assert (by_key[8]["created"], by_key[8]["resubmit_of"]) == (105.0, 3)
+    h.take([StatusEvent("c", ev.JOB_TERMINATED, None, job(4, end=120.0, exception=TRACE)._replace(key=9))], 200.0)
+    assert h.summary()["failures"][0]["last_key"] == 9
+
+
+def test_records_of_before_keys_load_with_none_for_the_new_fields():
+    h = History()
+    h.load([(1, "a", "c", "n", "finished", None, None, 1.0, 2.0, 1.0)])
+    assert h.records()[0] | {} == {"uid": 1, "id": "a", "cluster": "c", "node": "n", "outcome": "finished",
+                                   "exception_type": None, "exception_message": None, "start_time": 1.0,
+                                   "end_time": 2.0, "duration": 1.0, "key": None, "created": None,
+                                   "resubmit_of": None}  # fmt: skip
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -164,6 +164,8 @@ class Commands:
         self.timeout = timeout
         self.add_node_wait = add_node_wait
         self.insight: Any = None  # history and series, for the read-only commands (api.py)
+        self.jobs: Any = None  # the jobs feature (features/jobs.py): job pages, the Jobs view, resubmit
+        self.bulk: Any = None  # the bulk actions' runner (features/bulk.py)
 
     @property
     def cluster_control(self) -> ClusterControl:

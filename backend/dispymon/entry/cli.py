@@ -53,6 +53,48 @@ _positive = _number(int, lambda v: v >= 1, "must be at least 1")
 _rate = _number(float, lambda v: math.isfinite(v) and 0 <= v <= 1_000_000, "events per second, from 0 to 1000000")
 _positive_seconds = _number(float, lambda v: math.isfinite(v) and v > 0, "must be a positive number of seconds")
 
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 2**10,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mib": 2**20,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gib": 2**30,
+}
+_SIZE_MAX = 2**50  # a PiB: beyond any memory or disk budget (a typo, not a wish)
+
+
+def size(text: str) -> int:
+    """A byte size: plain bytes ("65536"), or a number with a unit ("64MiB", "1G", "1.5 GiB", "500kB").
+
+    K/M/G alone and kB/MB/GB are powers of 1000; KiB/MiB/GiB of 1024."""
+    raw = text.strip()
+    number = raw.rstrip("bBiIkKmMgG ")
+    unit = raw[len(number) :].strip().lower()
+    factor = _SIZE_UNITS.get(unit)
+    try:
+        value = float(number) if factor is not None and number else math.nan
+    except ValueError:
+        value = math.nan
+    if factor is None or not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (bytes, or a number with a unit: 64MiB, 1G)")
+    result = int(value * factor)
+    if result > _SIZE_MAX:
+        raise argparse.ArgumentTypeError(f"{text!r} is too big (at most 1 PiB)")
+    return result
+
+
+def _positive_size(text: str) -> int:
+    value = size(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be more than 0 bytes")
+    return value
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dispymon", description="Live web dashboard for dispy clusters.")
@@ -110,6 +152,29 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="PATH",
             help="keep the job history and per-minute charts in this SQLite file across restarts (default: off)",
         )
+        p.add_argument(
+            "--outputs-budget",
+            type=_positive_size,
+            default=64 * 2**20,
+            metavar="SIZE",
+            help="memory kept for ended jobs' outputs, tracebacks and result texts, oldest dropped first "
+            "(bytes, or 64MiB, 1G; default 64MiB)",
+        )
+        p.add_argument(
+            "--resubmit-budget",
+            type=size,
+            default=64 * 2**20,
+            metavar="SIZE",
+            help="memory kept for ended jobs' pickled arguments, to resubmit them; 0 turns resubmission off "
+            "(default 64MiB)",
+        )
+        p.add_argument(
+            "--history-bytes",
+            type=_positive_size,
+            default=None,
+            metavar="SIZE",
+            help="disk the --history-db file may take, job details dropped oldest first (default 256MiB)",
+        )
         p.add_argument("-v", "--verbose", action="store_true", help="log dispymon's and dispy's details")
 
     serve = sub.add_parser("serve", help="serve the dashboard for the clusters a Python module builds")
@@ -138,7 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.history_bytes is not None and not args.history_db:
+        parser.error("--history-bytes needs --history-db (it bounds that file)")
     from dispymon.transport.security import TokenError, check_tokens
 
     try:  # before the module builds its clusters
@@ -184,6 +252,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         stale_after=args.stale_after,
         history_size=args.history_size,
         history_db=args.history_db,
+        outputs_budget=args.outputs_budget,
+        resubmit_budget=args.resubmit_budget,
+        history_bytes=args.history_bytes if args.history_bytes is not None else 256 * 2**20,
         patch_dispy_queue=True,  # dispy's worker_Q hop skipped for dispymon's own events (adapters/dispy/queue.py)
         access_log=True,  # shown with -v; tokens redacted
     )

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import collections
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from dispymon.model.events import JOB_ABANDONED, JOB_CANCELLED, JOB_FINISHED, JOB_TERMINATED, JobInfo, StatusEvent
@@ -51,13 +51,23 @@ FIELDS = (
     "start_time",
     "end_time",
     "duration",
+    # issue 18: the job's key (jobkeys.py; None for records of before keys),
+    # when it was submitted (dispy's submit_time), and the key of the job it
+    # was resubmitted from
+    "key",
+    "created",
+    "resubmit_of",
 )
-UID, ID, CLUSTER, NODE, OUTCOME, EXC_TYPE, EXC_MESSAGE, START, END, DURATION = range(len(FIELDS))
+UID, ID, CLUSTER, NODE, OUTCOME, EXC_TYPE, EXC_MESSAGE, START, END, DURATION, KEY, CREATED, RESUBMIT_OF = range(
+    len(FIELDS)
+)
 Record = tuple  # one job, in FIELDS order
 _END = operator.itemgetter(END)
 
 
 def as_dict(record: Record) -> dict[str, Any]:
+    if len(record) < len(FIELDS):  # a record of before issue 18's fields (a database's): None for them
+        record = (*record, *(None,) * (len(FIELDS) - len(record)))
     return dict(zip(FIELDS, record, strict=True))
 
 
@@ -106,15 +116,15 @@ def brief_exception(text: str) -> str:
 _ENDS = {JOB_FINISHED: FINISHED, JOB_TERMINATED: TERMINATED, JOB_CANCELLED: CANCELLED, JOB_ABANDONED: ABANDONED}
 
 
-def job_record(cluster: str, status: int, job: JobInfo, seen: float) -> Record | None:
+def job_record(cluster: str, status: int, job: JobInfo, seen: float, resubmit_of: int | None = None) -> Record | None:
     """The history record of a job that ended now (`seen`: when the dashboard saw it end).
 
     Made for every job that ends (hundreds of thousands a second at most):
-    one unpacking of the job, and the text of a plain short id as it is."""
+    the job's fields by index, and the text of a plain short id as it is."""
     outcome = _ENDS.get(status)
     if outcome is None:
         return None
-    uid, job_id, ip, start, end, _, _, exception, _ = job
+    uid, job_id, ip, start, end, exception = job[0], job[1], job[2], job[3], job[4], job[7]
     exc_type = exc_message = None
     if exception and status == JOB_TERMINATED:
         outcome = FAILED  # dispy reports a computation that raised as Terminated with the exception
@@ -123,7 +133,22 @@ def job_record(cluster: str, status: int, job: JobInfo, seen: float) -> Record |
         end = seen
     duration = (end - start if end > start else 0.0) if start is not None else None
     text = job_id if type(job_id) is str and len(job_id) <= LIMIT else safe_str(job_id)
-    return (uid, text, cluster, ip or "", outcome, exc_type, exc_message, start, end, duration)
+    key = job[9] or None
+    return (
+        uid,
+        text,
+        cluster,
+        ip or "",
+        outcome,
+        exc_type,
+        exc_message,
+        start,
+        end,
+        duration,
+        key,
+        job[10],
+        resubmit_of,
+    )
 
 
 class History:
@@ -144,6 +169,8 @@ class History:
         self._by_end: tuple[int, list[Record]] = (-1, [])
         # called with each new record, at once (persistence)
         self.listeners: list[Callable[[Record], None]] = []
+        # new key -> the key it was resubmitted from (the jobs feature's bounded map), read as records are made
+        self.links: Mapping[int, int] = {}
 
     def take(self, ended: list[StatusEvent], seen: float) -> None:
         """The events of jobs that ended (each with an ending status; seen at `seen`).
@@ -169,9 +196,10 @@ class History:
     def _make(self, ended: list[StatusEvent], skip: int, seen: float) -> list[Record]:
         records = []
         keep = self._jobs.append  # one at a time: each new record lets the oldest go at once
+        links = self.links
         for i in range(skip, len(ended)):
             cluster, status, _, job = ended[i]
-            record = job_record(cluster, status, job, seen)  # type: ignore[arg-type]
+            record = job_record(cluster, status, job, seen, links.get(job[9]) if links else None)  # type: ignore[index,arg-type]
             if record is not None:
                 records.append(record)
                 keep(record)
@@ -211,8 +239,11 @@ class History:
         return [as_dict(r) for r in self.jobs]
 
     def load(self, records: Iterable[Record]) -> None:
-        """Records of an earlier run (oldest first, in FIELDS order), kept as if seen now; listeners are not told."""
-        self.jobs.extend(tuple(r) for r in records)
+        """Records of an earlier run (oldest first, in FIELDS order), kept as if seen now; listeners are not told.
+
+        A record of before issue 18 (10 fields) reads None for the later ones."""
+        width = len(FIELDS)
+        self.jobs.extend(r if len(r) == width else (*r, *(None,) * (width - len(r))) for r in map(tuple, records))
         self.version += 1
 
     def query(
@@ -250,7 +281,7 @@ class History:
     def summary(self) -> dict[str, Any]:
         """Outcome counts and failures grouped by exception type, over the jobs held.
 
-        failures: [{type, count, last_message, last_time, last_cluster, last_node}], most frequent first.
+        failures: [{type, count, last_message, last_time, last_cluster, last_node, last_key}], most frequent first.
         """
         outcomes = dict.fromkeys(OUTCOMES, 0)
         groups: dict[str, dict[str, Any]] = {}
@@ -268,11 +299,16 @@ class History:
                     "last_time": None,
                     "last_cluster": None,
                     "last_node": None,
+                    "last_key": None,
                 }
             group["count"] += 1
             if group["last_time"] is None or r[END] >= group["last_time"]:
                 group.update(
-                    last_message=r[EXC_MESSAGE] or "", last_time=r[END], last_cluster=r[CLUSTER], last_node=r[NODE]
+                    last_message=r[EXC_MESSAGE] or "",
+                    last_time=r[END],
+                    last_cluster=r[CLUSTER],
+                    last_node=r[NODE],
+                    last_key=r[KEY],
                 )
         failures = sorted(groups.values(), key=lambda g: (-g["count"], -(g["last_time"] or 0), g["type"]))
         return {"failures": failures, "outcomes": outcomes, "jobs": len(self.jobs), "size": self.size}

@@ -40,6 +40,10 @@ class Insight:
     connections: weakref.WeakSet
     store: Store | None = None
     clock: Callable[[], float] = field(default=time.time)
+    # The jobs feature (features/jobs.py), subscribed after this one: it moves each ended job's
+    # JobEnd out of the event the history keeps. Without it, `_ended` empties the JobEnds itself,
+    # so the history never holds a job's outputs or result.
+    jobs: Any = None
     # Encoded answers of the read-only commands (`answer`), newest last
     answers: collections.OrderedDict[tuple, Packed] = field(default_factory=collections.OrderedDict)
     answers_bytes: int = 0
@@ -91,6 +95,11 @@ class Insight:
                     self.series.tick(self.clock(), busy_sample(state))
 
     def _ended(self, ended: list[StatusEvent], now: float) -> None:
+        if self.jobs is None:
+            for event in ended:
+                extra = event.job.extra if event.job is not None else None
+                if extra is not None:
+                    extra.clear()
         self.history.take(ended, now)
         for cluster, run in itertools.groupby(ended, _CLUSTER):  # runs of one cluster
             jobs = list(map(_JOB, run))

@@ -115,15 +115,61 @@ def render(
     clients: int,
     events_applied: int = 0,
     store: dict[str, Any] | None = None,
+    jobs: dict[str, int] | None = None,
 ) -> str:
     """The exposition text. `stats`: the server's WebSocket counters (server.Stats);
-    `store`: the history database's `Store.status()` (None without --history-db: no such families)."""
+    `store`: the history database's `Store.status()` (None without --history-db: no such families);
+    `jobs`: the jobs feature's `stats()` (kept outputs and arguments, the guard)."""
     out = Exposition()
     _cluster_families(out, state)
     _server_families(out, durations, stats, clients, events_applied)
+    if jobs is not None:
+        _jobs_families(out, jobs)
     if store is not None:
         _store_families(out, store)
     return out.text()
+
+
+def _jobs_families(out: Exposition, jobs: dict[str, int]) -> None:
+    """What ended jobs leave in memory (features/jobs.py) and the guard of users' code (runtime/guard.py)."""
+    out.family(
+        "dispymon_outputs_bytes",
+        "gauge",
+        "Bytes of ended jobs' outputs, tracebacks and texts kept in memory (at most --outputs-budget).",
+        [({}, jobs["outputs_bytes"])],
+    )
+    out.family(
+        "dispymon_resubmit_args_bytes",
+        "gauge",
+        "Bytes of pickled arguments kept to resubmit ended jobs (at most --resubmit-budget).",
+        [({}, jobs["resubmit_args_bytes"])],
+    )
+    out.family(
+        "dispymon_job_details_kept",
+        "gauge",
+        "Ended jobs whose details (outputs, traceback, texts) are kept in memory.",
+        [({}, jobs["details_kept"])],
+    )
+    out.family(
+        "dispymon_job_details_evicted",
+        "counter",
+        "Ended jobs' details let go to stay within --outputs-budget.",
+        [({}, jobs["details_evicted"])],
+        "_total",
+    )
+    out.family(
+        "dispymon_job_texts_dropped",
+        "counter",
+        "Texts of results and arguments not made (the guard was behind, off, or cut a call off).",
+        [({}, jobs["texts_dropped"])],
+        "_total",
+    )
+    out.family(
+        "dispymon_guard_stuck_threads",
+        "gauge",
+        "Threads stuck in a user's __str__/__repr__ or pickling that does not return.",
+        [({}, jobs["guard_stuck_threads"])],
+    )
 
 
 def _cluster_families(out: Exposition, state: Any) -> None:
@@ -246,3 +292,23 @@ def _store_families(out: Exposition, store: dict[str, Any]) -> None:
         "Rows waiting to be written to the history database.",
         [({}, store["queued"])],
     )
+    if "bytes" in store:  # issue 18's store (job details on disk, within --history-bytes)
+        out.family(
+            "dispymon_history_db_bytes",
+            "gauge",
+            "Bytes of the history database's file (at most --history-bytes).",
+            [({}, store["bytes"])],
+        )
+        out.family(
+            "dispymon_history_db_details_kept",
+            "gauge",
+            "Ended jobs' details (outputs, traceback, texts) in the history database.",
+            [({}, store.get("details_kept", 0))],
+        )
+        out.family(
+            "dispymon_history_db_details_dropped",
+            "counter",
+            "Job details dropped from the history database or before reaching it (budget, queue full).",
+            [({}, store.get("details_dropped", 0))],
+            "_total",
+        )

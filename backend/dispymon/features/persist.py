@@ -58,7 +58,9 @@ CREATE TABLE IF NOT EXISTS minutes (
     PRIMARY KEY (minute, cluster, node)
 );
 """
-JOB_FIELDS = FIELDS  # the history's record, column for column
+# the history's record, column for column, up to `duration` (B's interim: package D's
+# migration adds the columns of key, created and resubmit_of; take D's lines on merge)
+JOB_FIELDS = FIELDS[: FIELDS.index("duration") + 1]
 INSERT_JOB = f"INSERT INTO jobs ({', '.join(JOB_FIELDS)}) VALUES ({', '.join('?' * len(JOB_FIELDS))})"
 # A minute written twice (a restart within it) adds up rather than losing the first part.
 UPSERT_MINUTE = """INSERT INTO minutes (minute, cluster, node, done, busy) VALUES (?, ?, ?, ?, ?)
@@ -381,7 +383,7 @@ class Store:
         return True
 
     def _write(self, db: sqlite3.Connection, batch: list[tuple[str, tuple]]) -> int:
-        jobs = [row for kind, row in batch if kind == "j"]
+        jobs = [row[: len(JOB_FIELDS)] for kind, row in batch if kind == "j"]
         minutes = [row for kind, row in batch if kind == "m"]
         with db:  # one transaction
             if jobs:

@@ -20,18 +20,27 @@ from typing import Any
 
 from aiohttp import web
 
+from dispymon.commands.jobs import JOBS_ARGS, KEY, jobs_value
+from dispymon.commands.jobs import job_value as job_query_value
 from dispymon.commands.queries import HISTORY_ARGS, INTEGER_ARGS, SERIES_ARGS, _series, _summary
 from dispymon.commands.registry import Check, CommandError, Commands
+from dispymon.features.bulk import BulkRunner
+from dispymon.features.export import make_handlers as export_handlers
+from dispymon.features.export import parse as parse_query
 from dispymon.features.history import History
 from dispymon.features.insight import Insight
+from dispymon.features.jobs import JobsFeature
 from dispymon.features.metrics import CONTENT_TYPE, DurationHistogram, render
 from dispymon.features.persist import Store
 from dispymon.features.series import Series
 from dispymon.model.jobtext import node_jobs
+from dispymon.runtime.guard import Guard
 from dispymon.runtime.hub import Hub
 from dispymon.transport.limits import GATE
 
 INSIGHT = web.AppKey("insight", Insight)
+CMDS = web.AppKey("rest_commands", Commands)  # the job routes answer with the job commands' functions
+JOBS = web.AppKey("jobs", JobsFeature)
 
 
 def install(
@@ -42,8 +51,12 @@ def install(
     connections: weakref.WeakSet,
     history_size: int = 10_000,
     history_db: str | Path | None = None,
+    outputs_budget: int = 64 * 2**20,
+    resubmit_budget: int = 64 * 2**20,
+    history_bytes: int = 256 * 2**20,
 ) -> Insight:
-    """Wire history, series, persistence, the REST API and /metrics into `app` (before its catch-all route)."""
+    """Wire history, series, persistence, the jobs feature, the REST API and /metrics into `app`
+    (before its catch-all route). `history_bytes` bounds the database file (package D's Store)."""
     history = History(history_size)
     series = Series()
     durations = DurationHistogram()
@@ -56,8 +69,24 @@ def install(
         series.listeners.append(store.add_minute)
     insight = Insight(hub, history, series, durations, stats, connections, store)
     hub.subscribe(insight.take)
+    # The jobs feature after Insight: the history has taken a drain's ended events when it
+    # moves their outputs out of them (features/jobs.py); users' code runs on the guard's pool.
+    guard = Guard(hub.feed)
+    jobs = JobsFeature(outputs_budget, resubmit_budget, guard, store, history)
+    if store is not None and hasattr(store, "max_key"):
+        jobs.first_key = store.max_key() + 1  # keys below are from before this start
+    history.links = jobs.links
+    insight.jobs = jobs
+    hub.subscribe(jobs.take)
+    jobs.want_left(hub.read())
+    commands.jobs = jobs
+    app[JOBS] = jobs
+    app.on_cleanup.append(_close_guard)
     commands.insight = insight
     app[INSIGHT] = insight
+    app[CMDS] = commands
+    commands.bulk = BulkRunner(commands)
+    app.on_cleanup.append(_close_bulk)
     app.cleanup_ctx.append(_store_lifecycle)
     for path, handler in (
         ("/metrics", metrics_handler),
@@ -67,6 +96,9 @@ def install(
         ("/api/history", history_handler),
         ("/api/history/summary", history_summary_handler),
         ("/api/series", series_handler),
+        ("/api/jobs", jobs_handler),
+        ("/api/jobs/{cluster}/{id}", job_handler),
+        *export_handlers(INSIGHT, CMDS).items(),
     ):
         app.router.add_get(path, handler)
     app.router.add_route("*", "/api/{tail:.*}", unknown_api_handler)
@@ -81,6 +113,14 @@ async def _store_lifecycle(app: web.Application) -> AsyncIterator[None]:
     if insight.store is not None:
         insight.series.close_minute()  # what the current minute has so far
         await asyncio.to_thread(insight.store.close)
+
+
+async def _close_bulk(app: web.Application) -> None:
+    app[CMDS].bulk.close()
+
+
+async def _close_guard(app: web.Application) -> None:
+    app[JOBS].guard.close()
 
 
 # -- REST ----------------------------------------------------------------------------------
@@ -168,6 +208,37 @@ def series_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
     return _series(insight, **_query_args(request, SERIES_ARGS))
 
 
+def _jobs_route(
+    handler: Callable[[web.Request, Commands], Awaitable[dict[str, Any]]],
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def wrapped(request: web.Request) -> web.Response:
+        cmds = request.app[CMDS]
+        cmds.hub.read()  # what was fed before the request is in the answer
+        try:
+            return web.json_response(await handler(request, cmds))
+        except CommandError as exc:
+            return _error(404 if exc.code == "not_found" else 400, exc.code, exc.message)
+
+    return wrapped
+
+
+@_jobs_route
+async def job_handler(request: web.Request, cmds: Commands) -> dict[str, Any]:
+    """`/api/jobs/{cluster}/{id}`, `?key=` picking one: the `job` query's value."""
+    args = parse_query(request, {"key": KEY})
+    if "key" in args:
+        return await job_query_value(cmds, request.match_info["cluster"], key=args["key"])
+    return await job_query_value(cmds, request.match_info["cluster"], job_id=request.match_info["id"])
+
+
+@_jobs_route
+async def jobs_handler(request: web.Request, cmds: Commands) -> dict[str, Any]:
+    """`/api/jobs?...`: the `jobs` query's value (`states` comma-separated)."""
+    if cmds.jobs is None:
+        raise CommandError("not_found", "this server keeps no jobs")
+    return await jobs_value(cmds, parse_query(request, JOBS_ARGS, frozenset({"states"})))
+
+
 async def unknown_api_handler(request: web.Request) -> web.Response:
     if request.method != "GET":
         return _error(405, "not_allowed", "the API is read-only: GET only")
@@ -183,6 +254,7 @@ async def metrics_handler(request: web.Request) -> web.Response:
         insight.clients(),
         insight.hub.events_applied,
         insight.store.status() if insight.store is not None else None,
+        request.app[JOBS].stats() if JOBS in request.app else None,
     )
     if GATE in request.app:
         body += request.app[GATE].metrics_text()

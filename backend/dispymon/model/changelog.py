@@ -33,6 +33,7 @@ class Kind(IntEnum):
     JOBS = 3  # its job counters
     NODE = 4  # one node of one cluster
     RUNNING = 5  # the set of jobs running on a node (any cluster)
+    ACTIONS = 6  # the bulk actions (features/bulk.py), sent whole
 
 
 class Key(NamedTuple):
@@ -43,6 +44,7 @@ class Key(NamedTuple):
 
 SETTINGS_KEY = Key(Kind.SETTINGS)
 AUDIT_KEY = Key(Kind.AUDIT)
+ACTIONS_KEY = Key(Kind.ACTIONS)
 
 
 def cluster_key(cluster: str) -> Key:
@@ -166,9 +168,16 @@ class Changes(NamedTuple):
     clusters: dict[str, Any]
     node_jobs: bool  # some node's set of running jobs changed (which: State.node_jobs_changed)
     version: int
+    actions: list[dict[str, Any]] | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.settings is not None or self.audit is not None or self.clusters or self.node_jobs)
+        return bool(
+            self.settings is not None
+            or self.audit is not None
+            or self.clusters
+            or self.node_jobs
+            or self.actions is not None
+        )
 
 
 # -- snapshot and delta building, memoised per version ------------------------------
@@ -258,6 +267,7 @@ class Deltas:
                 "settings": dict(self.state.settings),
                 "clusters": {name: self._cluster_record(c, memo) for name, c in self.state.clusters.items()},
                 "audit": list(self.state.audit),
+                "actions": list(self.state.actions.records),
             }
         return body, self.state.version
 
@@ -268,7 +278,7 @@ class Deltas:
         found = memo.get(version)
         if found is not None:
             return found
-        settings = audit = None
+        settings = audit = actions = None
         clusters: dict[str, Any] = {}
         node_jobs = False
         whole: set[str] = set()  # clusters sent whole (or as removed)
@@ -294,6 +304,8 @@ class Deltas:
                 settings = dict(self.state.settings)
             elif kind is Kind.AUDIT:
                 audit = list(self.state.audit)
+            elif kind is Kind.ACTIONS:
+                actions = list(self.state.actions.records)
             else:
                 if name in whole:
                     continue
@@ -303,5 +315,5 @@ class Deltas:
                     whole.add(name)
                 elif c is not None:  # JOBS
                     clusters.setdefault(name, {})["jobs"] = c.jobs_record()
-        found = memo[version] = Changes(settings, audit, clusters, node_jobs, self.state.version)
+        found = memo[version] = Changes(settings, audit, clusters, node_jobs, self.state.version, actions)
         return found

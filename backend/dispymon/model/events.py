@@ -196,6 +196,12 @@ class ResubmitLinked(NamedTuple):
     new: int
 
 
+class BulkChanged(NamedTuple):
+    """A bulk action started or moved on: its BulkAction record (protocol.bulk_action), whole."""
+
+    action: dict[str, Any]
+
+
 class HealthCheck(NamedTuple):
     """A clock tick (seconds since the epoch): re-evaluates the stuck/stale flags.
 
@@ -215,6 +221,7 @@ Event = (
     | AuditAdded
     | AuditUpdated
     | ResubmitLinked
+    | BulkChanged
     | HealthCheck
 )
 

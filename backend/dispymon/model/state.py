@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from dispymon.model.actions import ACTIONS_KEY, Actions, BulkChanged
 from dispymon.model.audit import AuditLog
 from dispymon.model.changelog import (
     AUDIT_KEY,
@@ -60,6 +61,7 @@ from dispymon.model.events import (
     JobInfo,
     NodeChanged,
     NodeInfo,
+    ResubmitLinked,
     SettingChanged,
     StatusEvent,
 )
@@ -171,6 +173,7 @@ class State:
         # the audit log, its add-node watches and the nodes closed by a command (audit.py)
         self.audit_log = AuditLog()
         self.audit = self.audit_log.entries
+        self.actions = Actions()  # the bulk actions' records (model/actions.py)
         self._version = 0
         # Keys changed since the change log was last brought up to date:
         # `settle()` gives them their versions (the hub calls it at the end
@@ -282,6 +285,11 @@ class State:
                 self._touch(AUDIT_KEY)
         elif type(event) is HealthCheck:
             self._check_health(event.now)
+        elif type(event) is BulkChanged:
+            self.actions.put(event.action)
+            self._touch(ACTIONS_KEY)
+        elif type(event) is ResubmitLinked:
+            pass  # for the jobs feature (features/jobs.py), which keeps the links
         else:
             raise TypeError(f"not a dispymon event: {event!r}")
 

@@ -34,6 +34,11 @@ class Settings:
     stale_after: float = 30.0
     history_size: int = 10_000
     history_db: str | os.PathLike[str] | None = None  # SQLite file for the history and series (off by default)
+    # Bytes kept of ended jobs' outputs/texts in memory, of pickled arguments for resubmission (0: off),
+    # and of the history database on disk (with history_db)
+    outputs_budget: int = 64 * 2**20
+    resubmit_budget: int = 64 * 2**20
+    history_bytes: int = 256 * 2**20
     limits: Limits = field(default_factory=Limits)
     # Opt-in: the dispy adapter's deferred tap, which wraps the scheduler's
     # `worker_Q.put` so dispymon's own status events skip dispy's worker
@@ -52,5 +57,8 @@ class Settings:
             access=access,
             history_size=self.history_size,
             history_db=Path(self.history_db) if self.history_db is not None else None,
+            outputs_budget=self.outputs_budget,
+            resubmit_budget=self.resubmit_budget,
+            history_bytes=self.history_bytes,
             limits=self.limits,
         )

@@ -40,8 +40,8 @@ def encode(message: dict[str, Any]) -> bytes:
 
 
 # Fields of a snapshot or delta that are the same for every browser with the
-# same view: `type`, `seq` and `node_jobs` are per browser.
-PER_CONNECTION = ("type", "seq", "node_jobs")
+# same view: `type`, `seq`, `node_jobs` and `job` (the followed job's detail) are per browser.
+PER_CONNECTION = ("type", "seq", "node_jobs", "job")
 _SHARED_LIMIT = 4  # encoded parts kept (a few ticks' worth; bounded memory)
 _shared: collections.OrderedDict[Hashable, tuple[bytes, int]] = collections.OrderedDict()
 

@@ -34,6 +34,16 @@ ACTIONS_KEPT: Final = 8  # bulk actions listed in snapshots and deltas (`actions
 JOBS_PAGE_MAX: Final = 1000  # rows per `jobs` / `bulk_outcomes` page
 JOB_STATES: Final = ("queued", "running", "finished", "failed", "terminated", "cancelled", "abandoned")
 BULK_ACTIONS: Final = ("terminate", "resubmit")
+# the states a bulk action acts on: terminate queued and running jobs, resubmit ended ones
+BULK_ELIGIBLE: Final = {"terminate": JOB_STATES[:2], "resubmit": JOB_STATES[2:]}
+# a bulk action's per-job outcomes (`bulk_outcomes`), and an action's own states (BulkAction.state)
+BULK_OUTCOMES: Final = {
+    "terminate": ("terminated", "already_finished", "not_found", "failed", "cancelled"),
+    "resubmit": ("resubmitted", "not_kept", "not_found", "failed_to_submit", "cancelled"),
+}
+BULK_STATES: Final = ("running", "cancelling", "cancelled", "done")
+OUTCOMES_PAGE_MAX: Final = JOBS_PAGE_MAX
+CHOICES_MAX: Final = 50  # jobs listed when a `job` query's id is not unique
 
 
 # -- error codes (of `error` messages, of failed `result`s and of /api/ answers) --
@@ -93,8 +103,44 @@ def hello(*, server: str, poll_sec: float, show_job_args: bool, role: str) -> di
 
 
 def snapshot(seq: int, body: dict[str, Any]) -> dict[str, Any]:
-    """A whole state (`node_jobs` filled in by the view that watches a node)."""
-    return {"type": "snapshot", "seq": seq, **body, "node_jobs": None}
+    """A whole state (`node_jobs` and `job` filled in by the view that watches a node, a job)."""
+    return {"type": "snapshot", "seq": seq, **body, "node_jobs": None, "job": None}
+
+
+def bulk_action(
+    action_id: int,
+    action: str,
+    who: str | None,
+    flt: dict[str, Any],
+    total: int,
+    done: int,
+    state: str,
+    counts: dict[str, int],
+    started: float,
+    ended: float | None,
+    audit_id: int,
+) -> dict[str, Any]:
+    """A BulkAction, as the `actions` part lists it."""
+    return {
+        "id": action_id,
+        "action": action,
+        "who": who,
+        "filter": flt,
+        "total": total,
+        "done": done,
+        "state": state,
+        "counts": counts,
+        "started": started,
+        "ended": ended,
+        "audit_id": audit_id,
+    }
+
+
+def bulk_outcome(
+    key: int, job_id: str, cluster: str, outcome: str, reason: str | None = None, new_key: int | None = None
+) -> dict[str, Any]:
+    """One job's outcome in a bulk action (`bulk_outcomes`' items)."""
+    return {"key": key, "id": job_id, "cluster": cluster, "outcome": outcome, "reason": reason, "new_key": new_key}
 
 
 def delta(seq: int, parts: dict[str, Any]) -> dict[str, Any]:

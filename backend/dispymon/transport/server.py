@@ -70,6 +70,9 @@ class ServerConfig:
     release_interval: float = 1.0  # how often freed memory goes back to the OS (memory.py)
     history_size: int = 10_000  # finished jobs kept for the history (api.py)
     history_db: Path | None = None  # SQLite file keeping history and series across restarts
+    outputs_budget: int = 64 * 2**20  # bytes of ended jobs' outputs and texts kept in memory (features/jobs.py)
+    resubmit_budget: int = 64 * 2**20  # bytes of pickled arguments kept for resubmission (0: off)
+    history_bytes: int = 256 * 2**20  # bytes of the history database on disk
     limits: Limits = field(default_factory=Limits)  # connection caps and deadlines (limits.py)
 
 
@@ -110,7 +113,18 @@ def create_app(hub: Hub, config: ServerConfig, control: ClusterControl | None = 
     # after the token check: one token's connections are counted together (a role has one token)
     install_limits(app, config.limits, (lambda request: request.get(ROLE)) if config.access.required else None)
     app.router.add_get("/ws", websocket_handler)
-    install_api(app, hub, app[COMMANDS], app[STATS], app[CONNECTIONS], config.history_size, config.history_db)
+    install_api(
+        app,
+        hub,
+        app[COMMANDS],
+        app[STATS],
+        app[CONNECTIONS],
+        config.history_size,
+        config.history_db,
+        outputs_budget=config.outputs_budget,
+        resubmit_budget=config.resubmit_budget,
+        history_bytes=config.history_bytes,
+    )
     assets = config.static_dir / "assets"
     if assets.is_dir():
         # aiohttp's static route refuses paths that resolve outside `assets`
@@ -372,6 +386,24 @@ class Connection:
             if node != self.view.node:
                 self.view.watch(node)
                 self.want_snapshot = True  # the new node's jobs arrive whole
+        if "job" in message:
+            job = message["job"]
+            followed: tuple[str, int] | None = None
+            if job is not None:
+                cluster, key = (job.get("cluster"), job.get("key")) if isinstance(job, dict) else (None, None)
+                if (
+                    not isinstance(cluster, str)
+                    or not 0 < len(cluster) <= 200
+                    or isinstance(key, bool)
+                    or not isinstance(key, int)
+                    or not -(2**62) <= key <= 2**62
+                ):
+                    self.send(protocol.error(protocol.INVALID, "view.job must be {cluster, key} or null"))
+                    return
+                followed = (cluster, key)
+            if followed != self.view.job:
+                self.view.follow(followed)
+                self.want_snapshot = True  # the job's detail arrives whole
 
     async def _command(self, message: dict[str, Any]) -> None:
         result = await self.commands.execute(message, who=self.who, role=self.role)
@@ -404,9 +436,10 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=config.heartbeat, max_msg_size=config.max_frame)
     await ws.prepare(request)
     role = request.get(ROLE, OPERATOR)
+    jobs = request.app[COMMANDS].jobs  # the jobs feature (features/jobs.py), when installed
     conn = Connection(
         ws,
-        ClientView(hub.read(), config.poll_sec),
+        ClientView(hub.read(), config.poll_sec, jobs.job_source if jobs is not None else None),
         request.app[COMMANDS],
         role=role,
         who=f"{role}@{request.remote}" if config.access.required else None,

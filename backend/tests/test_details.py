@@ -1,0 +1,279 @@
+"""Job details and kept arguments: what an ended job leaves, within budgets (no sockets, no dispy)."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import sys
+
+import pytest
+from jobsworld import World
+
+from dispymon.model import events as ev
+from dispymon.model.argstore import ArgStore, payload_cost
+from dispymon.model.details import ENTRY_OVERHEAD, Detail, JobDetails, detail_cost
+from dispymon.model.events import JobEnd
+
+TRACE = 'Traceback (most recent call last):\n  File "<string>", line 5, in compute\nValueError: boom\n'
+
+
+class Point:
+    def __init__(self, x: int) -> None:
+        self.x = x
+
+    def __repr__(self) -> str:
+        return f"Point({self.x})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Point) and other.x == self.x
+
+
+class BadRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no")
+
+
+@pytest.fixture
+def world():
+    w = World()
+    w.attach()
+    yield w
+    w.close()
+
+
+def test_an_ended_jobs_outputs_and_texts_move_into_its_detail_and_its_event_keeps_none(world):
+    info = world.start(world.submit(1, args=(Point(1), 2), kwargs={"scale": Point(3)}))
+    end = JobEnd(b"hello\n", 6, "wärn".encode(), 4, TRACE, len(TRACE), result=Point(7))
+    event = world.end(info, ev.JOB_TERMINATED, end=end, exception=TRACE)
+    world.settle()
+    d = world.jobs.detail(world.state, "c", 1)
+    assert d["state"] == "failed" and d["exception_type"] == "ValueError" and d["exception_message"] == "boom"
+    assert (d["stdout"], d["stdout_len"], d["stdout_cut"]) == ("hello\n", 6, False)
+    assert (d["stderr"], d["stderr_len"], d["stderr_cut"]) == ("wärn", 4, False)  # 4 characters, 5 bytes
+    assert (d["traceback"], d["traceback_len"]) == (TRACE, len(TRACE))
+    assert (d["result"], d["result_len"], d["result_cut"]) == ("Point(7)", 8, False)
+    assert (d["args"], d["kwargs"]) == ("Point(1), 2", "scale=Point(3)")
+    assert d["kept"] == "all" and d["resubmit"] == {"possible": True, "reason": None}
+    assert (d["key"], d["id"], d["created"], d["start_time"], d["end_time"]) == (1, "job-1", 1000.0, 1001.0, 1002.0)
+    # the event the history keeps holds nothing of the outputs or the result
+    extra = event.job.extra
+    assert (extra.stdout, extra.stderr, extra.traceback, extra.result) == (None, None, None, None)
+    assert world.jobs.row(world.state, "c", 1) == {k: d[k] for k in world.jobs.row(world.state, "c", 1)}
+    cluster, pinned, payload = world.jobs.payload(1)
+    assert (cluster, pinned) == ("c", None) and pickle.loads(payload) == ((Point(1), 2), {"scale": Point(3)})
+
+
+def test_a_result_whose_repr_raises_or_is_long_says_so(world):
+    a = world.start(world.submit(1))
+    b = world.start(world.submit(2))
+    world.end(a, end=JobEnd(result=BadRepr()))
+    long = "x" * 100_000
+    world.end(b, end=JobEnd(result=[long]))
+    world.settle()
+    da = world.jobs.detail(world.state, "c", 1)
+    assert da["result"] == "<unprintable BadRepr: BadRepr.__repr__ raised RuntimeError>"
+    db = world.jobs.detail(world.state, "c", 2)
+    assert db["result_len"] == 100_004 and db["result_cut"] and len(db["result"]) == 4096
+
+
+def test_a_cut_output_says_so_with_its_full_length(world):
+    info = world.start(world.submit(1))
+    tail = b"y" * 65536
+    world.end(info, end=JobEnd(stdout=tail, stdout_len=1_000_000_000))
+    world.settle()
+    d = world.jobs.detail(world.state, "c", 1)
+    assert d["stdout_len"] == 1_000_000_000 and d["stdout_cut"] and len(d["stdout"]) == 65536
+
+
+def test_args_are_not_shown_when_show_job_args_is_off(world):
+    info = world.start(world.submit(1, args=("secret",)))
+    world.end(info, end=JobEnd(stdout=b"x", stdout_len=1))
+    world.settle()
+    assert world.jobs.detail(world.state, "c", 1)["args"] == "secret"
+    world.state.apply(ev.SettingChanged("show_job_args", False))
+    d = world.jobs.detail(world.state, "c", 1)
+    assert d["args"] is None and d["kwargs"] is None and d["stdout"] == "x"
+
+
+def test_queued_and_running_jobs_have_details_that_cannot_be_resubmitted(world):
+    q = world.submit(1, created=990.0, pinned="127.0.0.3", args=(5,))
+    r = world.start(world.submit(2, created=995.0), at=1001.0)
+    dq = world.jobs.detail(world.state, "c", 1)
+    world.settle()
+    dq = world.jobs.detail(world.state, "c", 1)
+    assert (dq["state"], dq["created"], dq["start_time"], dq["pinned"], dq["args"]) == ("queued", 990.0, None, "127.0.0.3", "5")
+    assert dq["resubmit"] == {"possible": False, "reason": "the job has not ended"}
+    dr = world.jobs.detail(world.state, "c", 2)
+    assert (dr["state"], dr["node"], dr["start_time"]) == ("running", "127.0.0.2", 1001.0)
+    assert world.jobs.row(world.state, "c", 2)["state"] == "running"
+    assert world.jobs.detail(world.state, "other", 2) is None and world.jobs.detail(world.state, "c", 99) is None
+    assert q.key == 1 and r.key == 2
+
+
+def test_a_job_with_nothing_beyond_its_record_costs_nothing(world):
+    info = world.start(world.submit(1, args=()))
+    world.end(info, end=JobEnd())
+    world.settle()
+    assert len(world.jobs.details) == 0 and world.jobs.details.used == 0
+    d = world.jobs.detail(world.state, "c", 1)
+    assert d["kept"] == "none" and d["state"] == "finished" and d["stdout"] is None
+
+
+# -- budgets -----------------------------------------------------------------------
+
+
+def entry(stdout: bytes = b"", cluster: str = "c") -> Detail:
+    d = Detail(cluster, "finished")
+    d.stdout, d.stdout_len = stdout, len(stdout)
+    return d
+
+
+def test_details_evict_the_oldest_first_and_count_bytes_exactly():
+    budget = 3 * (ENTRY_OVERHEAD + sys.getsizeof(b"a" * 1000))
+    details = JobDetails(budget)
+    for key in range(1, 5):
+        details.put(key, entry(b"a" * 1000))
+        assert details.used == sum(detail_cost(d) for _, d in details.items()) <= budget
+    assert [k for k, _ in details.items()] == [2, 3, 4] and details.evicted == 1 and details.was_evicted(1)
+
+
+def test_an_entry_bigger_than_the_budget_keeps_the_tail_that_fits_and_says_so(world):
+    small = World(outputs_budget=20_000)
+    small.attach()
+    try:
+        info = small.start(small.submit(1, args=()))
+        out = bytes(range(256)) * 256  # 65,536 bytes
+        small.end(info, end=JobEnd(stdout=out, stdout_len=len(out)))
+        small.settle()
+        d = small.jobs.detail(small.state, "c", 1)
+        kept = small.jobs.details.get(1)
+        assert kept.trimmed and out.endswith(kept.stdout) and 0 < len(kept.stdout) < len(out)
+        assert d["kept"] == "evicted" and d["stdout_cut"] and d["stdout_len"] == len(out)
+        assert small.jobs.details.used == detail_cost(kept) <= 20_000
+    finally:
+        small.close()
+
+
+def test_a_text_that_arrives_later_is_counted(world):
+    info = world.start(world.submit(1, args=(Point(1),)))
+    world.end(info, end=JobEnd(result=Point(2)))
+    world.settle()
+    d = world.jobs.details.get(1)
+    assert d.result == "Point(2)" and d.args == "Point(1)"
+    assert world.jobs.details.used == detail_cost(d)
+
+
+# -- kept arguments --------------------------------------------------------------------
+
+
+def test_argstore_refusals_and_eviction_with_reasons():
+    store = ArgStore(16 * 1000)
+    assert store.put(1, "c", None, b"x" * 1001) == "too_big"
+    assert store.put(2, "c", "10.0.0.1", b"y" * 900) is None
+    assert store.get(2) == ("c", "10.0.0.1", b"y" * 900)
+    for key in range(3, 40):
+        store.put(key, "c", None, b"z" * 900)
+        assert store.used == sum(payload_cost(p) for _, (_, _, p) in store.items()) <= store.budget
+    assert 2 not in store and store.reason(2) == "budget"
+    assert "stay within --resubmit-budget" in store.why_not(2)
+    assert "more than 1,000 bytes" in store.why_not(1)
+    assert store.why_not(39) == ""
+    assert store.why_not(5, known=False) == "arguments are not kept across restarts"
+    off = ArgStore(0)
+    assert off.put(1, "c", None, b"a") == "off" and "--resubmit-budget 0" in off.why_not(1)
+
+
+def test_the_arguments_of_a_job_not_kept_say_why():
+    w = World(resubmit_budget=0)
+    w.attach()
+    try:
+        w.end(w.start(w.submit(1)), end=JobEnd(stdout=b"x", stdout_len=1))
+        w.settle()
+        d = w.jobs.detail(w.state, "c", 1)
+        assert d["resubmit"] == {"possible": False, "reason": "resubmission is off (--resubmit-budget 0): no arguments are kept"}
+    finally:
+        w.close()
+
+
+def test_depends_unpicklable_and_unseen_jobs_say_why(world):
+    world.end(world.start(world.submit(1, depends=True)))
+    world.end(world.start(world.submit(2, args=(lambda: 1,))))
+    # a job the dashboard never saw queued or running (attached mid-run): no origin in State.left
+    from dispymon.model.events import JobInfo, StatusEvent
+
+    unseen = JobInfo(99, "late", "127.0.0.2", 1.0, 2.0, (), {}, None, None, 3, 0.5)
+    world.state.apply_status(StatusEvent("c", ev.JOB_FINISHED, None, unseen))
+    world._batch([])
+    world.settle()
+    assert "dispy_job_depends" in world.jobs.why_not(1)
+    assert world.jobs.why_not(2) == "its arguments cannot be pickled (a function among them), so they were not kept"
+    assert "never saw the job queued or running" in world.jobs.why_not(3)
+    assert world.jobs.payload(1) is None and world.jobs.payload(2) is None
+
+
+def test_a_resubmission_links_both_jobs(world):
+    world.end(world.start(world.submit(1, args=(4,))), ev.JOB_TERMINATED, exception=TRACE)
+    world.settle()
+    world.link("c", 1, 2)
+    world.end(world.start(world.submit(2, args=(4,))), at=1500.0)
+    world.settle()
+    assert world.jobs.detail(world.state, "c", 1)["resubmitted_as"] == [2]
+    assert world.jobs.detail(world.state, "c", 2)["resubmit_of"] == 1
+    assert world.jobs.row(world.state, "c", 2)["resubmit_of"] == 1
+    assert {r["key"]: r["resubmit_of"] for r in world.history.records()} == {1: None, 2: 1}
+
+
+# -- the store (package D's interface) ---------------------------------------------------
+
+
+class FakeStore:
+    """Package D's Store as the jobs feature uses it: add_detail, read_detail, find."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, dict] = {}
+        self.ids: dict[tuple[str, str], list[int]] = {}
+
+    def add_detail(self, row: dict) -> None:
+        self.rows[row["key"]] = dict(row)
+
+    async def read_detail(self, key: int) -> dict | None:
+        return self.rows.get(key)
+
+    async def find(self, cluster: str, job_id: str) -> list[int]:
+        return self.ids.get((cluster, job_id), [])
+
+
+def test_complete_details_go_to_the_store_and_are_read_back_when_let_go():
+    store = FakeStore()
+    w = World(store=store, outputs_budget=ENTRY_OVERHEAD * 6)
+    w.attach()
+    try:
+        w.end(w.start(w.submit(1, args=(Point(1),))), end=JobEnd(stdout=b"out", stdout_len=3, result=Point(2)))
+        w.settle()
+        row = store.rows[1]
+        assert (row["stdout"], row["result"], row["args"], row["cluster"]) == (b"out", "Point(2)", "Point(1)", "c")
+        assert row["bytes"] == w.jobs.details.get(1).cost
+        for key in range(2, 12):  # push job 1's detail out of memory
+            w.end(w.start(w.submit(key, args=())), end=JobEnd(stdout=b"o", stdout_len=1))
+        w.settle()
+        assert 1 not in w.jobs.details
+        assert w.jobs.detail(w.state, "c", 1)["kept"] == "evicted"
+        d = asyncio.run(w.jobs.detail_stored(w.state, "c", 1))
+        assert (d["stdout"], d["result"], d["kept"], d["state"]) == ("out", "Point(2)", "all", "finished")
+        store.ids[("c", "job-1")] = [1, -4]
+        assert asyncio.run(w.jobs.find_stored(w.state, "c", "job-1")) == [1, -4]
+    finally:
+        w.close()
+
+
+def test_a_key_from_before_a_restart_is_not_resubmittable(world):
+    world.jobs.first_key = 100
+    assert world.jobs.why_not(7) == "arguments are not kept across restarts"
+
+
+def test_a_job_without_arguments_is_kept_for_resubmission_at_no_detail_cost(world):
+    world.end(world.start(world.submit(1, args=())))
+    world.settle()
+    assert len(world.jobs.details) == 0  # nothing to show beyond the record
+    cluster, pinned, payload = world.jobs.payload(1)
+    assert pickle.loads(payload) == ((), {}) and world.jobs.detail(world.state, "c", 1)["resubmit"]["possible"]
