@@ -5,6 +5,7 @@
 // the list of its jobs. Loaded on first use (the default export, for lazy()).
 import { useEffect, useId, useRef, useState } from 'react';
 import { useDashboard, useSocket } from '../core/context';
+import { BULK_MAX } from '../core/protocol';
 import type { BulkActionName, BulkOutcomeItem, JobFilter } from '../core/protocol';
 import { useCommands, useQuery } from '../core/useCommands';
 import { jobPath } from '../lib/paths';
@@ -15,7 +16,8 @@ export const OUTCOME_ROWS = 100;
 
 const count = (n: number) => n.toLocaleString('en-US');
 
-const OUTCOME_TEXT: Record<string, string> = {
+/** What each outcome of a bulk action is called (golden.test.ts checks it names every one the server has). */
+export const OUTCOME_TEXT: Record<string, string> = {
   terminated: 'terminated',
   already_finished: 'already finished',
   not_found: 'not found',
@@ -98,7 +100,7 @@ function Preview({ action, filter, onStart, busy }: { action: BulkActionName; fi
       </p>
       {p.over_limit && (
         <p className="field-error" role="alert">
-          That is more than one action may take (10,000 jobs): narrow the filter.
+          That is more than one action may take ({count(BULK_MAX)} jobs): narrow the filter.
         </p>
       )}
       {p.eligible === 0 && <p className="muted">Nothing to {what.verb.toLowerCase()}.</p>}

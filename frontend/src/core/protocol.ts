@@ -283,8 +283,8 @@ export type JobOutcome = (typeof JOB_OUTCOMES)[number];
 
 export interface HistoryJob {
   uid: number;
-  /** the dashboard's key of the job: its job page's `?key=` */
-  key: number;
+  /** the dashboard's key of the job: its job page's `?key=`; null for a job it gave none */
+  key: number | null;
   /** str(job.id), guarded */
   id: string;
   cluster: string;
@@ -310,8 +310,8 @@ export interface Failure {
   last_time: number;
   last_cluster: string;
   last_node: string;
-  /** the key of the last job that failed so */
-  last_key: number;
+  /** the key of the last job that failed so; null when it has none */
+  last_key: number | null;
 }
 
 // ---- jobs (issue 18) ----
@@ -393,6 +393,11 @@ export interface JobsPage {
   counts: Partial<Record<JobState, number>>;
   jobs: JobRow[];
 }
+
+/** Bytes of a job's stdout/stderr the server keeps (the last ones). */
+export const OUTPUT_TAIL = 65536;
+/** Jobs one bulk action may act on. */
+export const BULK_MAX = 10_000;
 
 export const BULK_ACTIONS = ['terminate', 'resubmit'] as const;
 export type BulkActionName = (typeof BULK_ACTIONS)[number];

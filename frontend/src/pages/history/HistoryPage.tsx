@@ -225,7 +225,7 @@ export default function HistoryPage() {
                 {rows.map((job) => (
                   <tr key={`${job.cluster}\u0000${job.uid}`} className={`history-${job.outcome}`}>
                     <td className="history-id">
-                      <Link to={jobPath(job.cluster, job.id, job.key)}>{job.id}</Link>
+                      <Link to={jobPath(job.cluster, job.id, job.key ?? undefined)}>{job.id}</Link>
                     </td>
                     <td>{job.cluster}</td>
                     <td>{job.node || DASH}</td>
@@ -292,9 +292,13 @@ export default function HistoryPage() {
                     </td>
                     <td className="num">{f.count}</td>
                     <td className="history-exception">
-                      <Link to={jobPath(f.last_cluster, String(f.last_key), f.last_key)} aria-label={`The last job that failed with ${f.type}`}>
-                        {f.last_message || f.type}
-                      </Link>
+                      {f.last_key === null ? (
+                        f.last_message
+                      ) : (
+                        <Link to={jobPath(f.last_cluster, String(f.last_key), f.last_key)} aria-label={`The last job that failed with ${f.type}: ${f.last_message}`}>
+                          {f.last_message || f.type}
+                        </Link>
+                      )}
                     </td>
                     <td>
                       {formatDateTime(f.last_time)}

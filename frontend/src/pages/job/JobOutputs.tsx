@@ -2,10 +2,8 @@
 // only its tail is kept, with a Copy button.
 import { useId, useRef, useState } from 'react';
 import type { RefObject } from 'react';
+import { OUTPUT_TAIL } from '../../core/protocol';
 import type { JobDetail } from '../../core/protocol';
-
-/** The server keeps the last this-many bytes of each output (transport/protocol.py OUTPUT_TAIL). */
-export const OUTPUT_TAIL = 65536;
 
 const count = (n: number) => n.toLocaleString('en-US');
 
@@ -78,7 +76,7 @@ function Output({ label, text, length, cut, empty }: OutputProps) {
         <>
           {cut && (
             <p className="muted job-output-cut">
-              last 64 KiB of {count(length)} {label === 'Traceback' ? 'characters' : 'bytes'}
+              last {OUTPUT_TAIL / 1024} KiB of {count(length)} {label === 'Traceback' ? 'characters' : 'bytes'}
             </p>
           )}
           <pre ref={pre} className="job-pre" tabIndex={0} aria-labelledby={headingId}>
