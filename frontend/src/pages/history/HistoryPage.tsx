@@ -10,6 +10,7 @@ import type { CommandArgs, HistoryJob, HistoryStore, JobFilter, JobOutcome } fro
 import { clusterArg, useClusterChoice } from '../../core/selectors';
 import { useQuery } from '../../core/useCommands';
 import type { Query } from '../../core/useCommands';
+import '../pages.css';
 import './HistoryPage.css';
 
 // the dialog loads on the first click of "Resubmit these…"

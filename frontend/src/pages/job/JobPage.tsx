@@ -14,6 +14,7 @@ import { jobPath, jobsPath, nodePath } from '../../lib/paths';
 import { Link, useSearch } from '../../router';
 import { JobOutputs } from './JobOutputs';
 import { ResubmitButton } from './ResubmitButton';
+import '../pages.css';
 import './job.css';
 
 const count = (n: number) => n.toLocaleString('en-US');

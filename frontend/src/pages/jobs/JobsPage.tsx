@@ -13,6 +13,7 @@ import { replaceSearch, useSearch } from '../../router';
 import { JobsFilters } from './JobsFilters';
 import { JobsTable } from './JobsTable';
 import { useJobPages } from './useJobPages';
+import '../pages.css';
 import '../job/job.css';
 
 // the dialog (and its queries) loads on the first click of Terminate… or Resubmit…
