@@ -68,7 +68,7 @@ async def serve(args: argparse.Namespace) -> None:
     settings = Settings(host="127.0.0.1", port=args.port, poll_sec=args.poll_sec, stuck_after=1e9,
                         stale_after=args.stale_after)  # fmt: skip
     sims: list[SimulatedCluster] = []
-    runtime = Runtime(settings, loop, source=lambda hub: SimulatedControl(sims))
+    runtime = Runtime(settings, loop, source=lambda hub, keys: SimulatedControl(sims))
     hub, app = runtime.hub, runtime.app
     sim_feed = hub.feed
     if args.via_dispy:
@@ -82,7 +82,7 @@ async def serve(args: argparse.Namespace) -> None:
         tap = _make_tap(hub.feed, "simulated", None, None, True)
         sim_feed = DispyReplay(tap, realtime=args.realtime, on_attach=on_attach)
     sim = SimulatedCluster(sim_feed, args.nodes, args.cpus, rate=args.rate, fill=args.fill, seed=1,
-                           clock=time.time)  # fmt: skip
+                           clock=time.time, keys=runtime.keys)  # fmt: skip
     if args.realtime and not args.via_dispy:
         sim._now = time.time  # type: ignore[method-assign]  # update_time = the moment of the event
     sims.append(sim)

@@ -46,8 +46,8 @@ class JobControl:
 
             raise ControlRefused("cluster_error", f"node {node} is not in the cluster")
         key = next(self.keys)
-        self.feed(StatusEvent(cluster, ev.JOB_CREATED, None, JobInfo(key, f"new-{key}", None, None, None, (), {}, None,
-                                                                     key=key, created=1500.0)))  # fmt: skip
+        job = JobInfo(key, f"new-{key}", None, None, None, (), {}, None, key=key, created=1500.0)
+        self.feed(StatusEvent(cluster, ev.JOB_CREATED, None, job._replace(handle=job)))
         return key
 
     def resolve(self, host):

@@ -277,3 +277,18 @@ def test_a_job_without_arguments_is_kept_for_resubmission_at_no_detail_cost(worl
     assert len(world.jobs.details) == 0  # nothing to show beyond the record
     cluster, pinned, payload = world.jobs.payload(1)
     assert pickle.loads(payload) == ((), {}) and world.jobs.detail(world.state, "c", 1)["resubmit"]["possible"]
+
+
+def test_a_detail_goes_to_the_store_once_when_its_texts_come_at_once():
+    store = FakeStore()
+    added = []
+    store.add_detail = lambda row: added.append(row["key"])  # type: ignore[method-assign]
+    w = World(store=store)
+    w.attach()
+    try:
+        w.end(w.start(w.submit(1, args=(1, "plain"))), end=JobEnd(result=5))  # both texts on the fast path
+        w.end(w.start(w.submit(2, args=(Point(1),))), end=JobEnd(result=Point(2)))  # both on the worker
+        w.settle()
+        assert sorted(added) == [1, 2]
+    finally:
+        w.close()

@@ -207,3 +207,28 @@ def test_an_id_text_not_made_because_the_guard_was_behind_is_asked_again():
         assert [w.jobs.row(w.state, "c", k)["id"] for k in (1, 2)] == ["named-a", "named-b"]
     finally:
         w.close()
+
+
+async def test_a_page_waits_for_the_ids_being_made():
+    """Through a real hub: the guard's answers are delivered by the hub's drain on the loop."""
+    from dispymon.features.history import History
+    from dispymon.features.jobs import JobsFeature
+    from dispymon.model.events import ClusterAttached, JobInfo, StatusEvent
+    from dispymon.runtime.guard import Guard
+    from dispymon.runtime.hub import Hub
+
+    hub = Hub(asyncio.get_running_loop())
+    guard = Guard(hub.feed)
+    jobs = JobsFeature(2**20, 2**20, guard, None, History())
+    hub.subscribe(jobs.take)
+    try:
+        hub.feed(ClusterAttached("c", "JobCluster", (), (), 0))
+        for key in (1, 2):
+            info = JobInfo(key, Named(f"n{key}"), "127.0.0.2", 5.0, None, (), {}, None, None, key, 1.0)
+            hub.feed(StatusEvent("c", ev.JOB_RUNNING, None, info))
+        state = hub.read()
+        sel = await jobs.select(state, JobFilter())
+        rows = await jobs.rows_made(hub.read(), sel, 0, 10)
+        assert [r["id"] for r in rows] == ["named-n1", "named-n2"]
+    finally:
+        guard.close()

@@ -12,7 +12,8 @@ It also answers the command channel (`control.ClusterControl`) by changing
 its own nodes, so terminating jobs and managing nodes work on it too. As with
 dispy 4.15.2, setting CPUs, deallocating, allocating and closing a node emit
 no status event (the command channel shows their effect); terminating a job
-emits `Terminated`, adding a node emits `Initialized`.
+emits `Terminated`, adding a node emits `Initialized`; `submit` (a
+resubmission) queues a job with the given arguments and emits `Created`.
 
 The model: every node offers `cpus` slots; a fraction `fill` of all slots is
 busy. Each job is three events (Created, then Running on a node with a free
@@ -22,6 +23,15 @@ info. Simulated time advances 1/rate per event, job durations are drawn so
 the busy slots stay near `fill`, and a freed slot goes to the back of the
 queue of free slots, so work moves across all the nodes. Addresses such as
 10.0.3.17 are labels: nothing connects to them.
+
+Jobs carry what the dispy adapter's carry: a key (model/jobkeys.py),
+`created`, `pinned` (one job in PINNED_EVERY is submitted to a node; it runs
+there when that node has a free slot, elsewhere otherwise: the simulator's
+queue is first come, first served), and, when they end, a JobEnd: outputs
+of `stdout_bytes`/`stderr_bytes` (the tail of one shared text per cluster,
+sliced per job as the dispy adapter slices a real job's output), the
+traceback of a failed job and, with `result`, a result. `args_bytes` adds
+an argument of that size (a slice of the same text) to each job.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ import collections
 import heapq
 import ipaddress
 import itertools
+import pickle
 import random
 import threading
 import time
@@ -37,6 +48,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from dispymon.adapters.rules import closed_stays_closed
+from dispymon.commands.control import ControlRefused
 from dispymon.model.events import (
     JOB_CANCELLED,
     JOB_CREATED,
@@ -48,11 +60,14 @@ from dispymon.model.events import (
     AvailInfo,
     ClusterAttached,
     Event,
+    JobEnd,
     JobInfo,
     NodeChanged,
     NodeInfo,
     StatusEvent,
 )
+from dispymon.model.jobkeys import JobKeys
+from dispymon.transport.protocol import OUTPUT_TAIL
 
 Feed = Callable[[Event], None]
 
@@ -62,8 +77,34 @@ _uids = itertools.count(1)
 
 INITIALIZED, DEALLOCATED, CLOSED = "initialized", "deallocated", "closed"
 GIB = 1 << 30
-QUEUE_LIMIT = 1000  # jobs created but not yet running, when no slot is free
+QUEUE_LIMIT = 1000  # jobs created but not yet running, when no slot is free (the `queue` option's default)
 MAX_BATCH = 2000  # events emitted per lock hold by the thread when it catches up
+PINNED_EVERY = 50  # one job in this many is submitted to a node (dispy's submit_node)
+FAILURE = "RuntimeError: simulated failure"
+TRACEBACK = (
+    "Traceback (most recent call last):\n"
+    '  File "simulated.py", line 1, in compute\n'
+    "    raise RuntimeError('simulated failure')\n" + FAILURE + "\n"
+)
+RESULTS = ("int", "big", "hanging_repr")
+
+
+class HangingRepr:
+    """A result whose repr() takes `seconds` (the guard's cut-off is tested with it)."""
+
+    def __init__(self, seconds: float = 5.0) -> None:
+        self.seconds = seconds
+
+    def __repr__(self) -> str:
+        time.sleep(self.seconds)
+        return "HangingRepr()"
+
+
+def shared_text(size: int) -> str:
+    """One text of numbered lines, at least `size` + 64 characters: every job's output or argument is a slice of it."""
+    line = "simulated output line {:08d}\n"
+    count = (size + 64) // 30 + 1
+    return "".join(line.format(i) for i in range(count))
 
 
 def node_address(i: int) -> str:
@@ -118,21 +159,65 @@ class SimNode:
 
 
 class SimJob:
-    __slots__ = ("uid", "n", "ip", "start", "duration", "args", "kwargs", "start_time")
+    __slots__ = ("uid", "n", "ip", "start", "duration", "args", "kwargs", "start_time", "key", "created", "pinned")
 
-    def __init__(self, uid: int, n: int, duration: float) -> None:
+    def __init__(
+        self,
+        uid: int,
+        n: int,
+        duration: float,
+        key: int = 0,
+        created: float | None = None,
+        pinned: str | None = None,
+        args: tuple | None = None,
+        kwargs: dict | None = None,
+    ) -> None:
         self.uid, self.n, self.duration = uid, n, duration
         self.ip: str | None = None
         self.start = 0.0  # simulated time
         self.start_time: float | None = None  # wall clock, as dispy reports it
-        self.args = (n, round(duration, 3))
-        self.kwargs = {"seed": n % 97}
+        self.key, self.created, self.pinned = key, created, pinned
+        self.args = (n, round(duration, 3)) if args is None else args
+        self.kwargs = {"seed": n % 97} if kwargs is None else kwargs
 
-    def info(self, end_time: float | None = None, exception: str | None = None) -> JobInfo:
-        # the uid doubles as the handle commands pass back to cancel()
+    def info(self) -> JobInfo:
+        """A queued or running job (the uid doubles as the handle commands pass back to cancel())."""
         return JobInfo(
-            self.uid, self.n, self.ip, self.start_time, end_time, self.args, self.kwargs, exception, self.uid
+            self.uid,
+            self.n,
+            self.ip,
+            self.start_time,
+            None,
+            self.args,
+            self.kwargs,
+            None,
+            self.uid,
+            self.key,
+            self.created,
+            self.pinned,
         )
+
+    def ended(self, end_time: float, exception: str | None = None, extra: JobEnd | None = None) -> JobInfo:
+        """The job as it ends: as the dispy adapter's, no arguments and no handle (model/events.py)."""
+        return JobInfo(
+            self.uid,
+            self.n,
+            self.ip,
+            self.start_time,
+            end_time,
+            (),
+            _NO_KWARGS,
+            exception,
+            None,
+            self.key,
+            self.created,
+            self.pinned,
+            False,
+            extra,
+        )
+
+
+_NO_KWARGS: dict = {}
 
 
 AVAIL_SHARE = 0.1  # of the events: a node's avail info
@@ -160,9 +245,24 @@ class SimulatedCluster:
         fail_rate: float = 0.05,
         seed: int | None = 0,
         clock: Callable[[], float] = time.time,
+        keys: JobKeys | None = None,
+        queue: int = QUEUE_LIMIT,
+        stdout_bytes: int = 0,
+        stderr_bytes: int = 0,
+        args_bytes: int = 0,
+        result: str | None = None,
     ) -> None:
+        """`keys`: the jobs' keys (shared with the runtime; its own if not given); `queue`: jobs
+        created and not running at most; `stdout_bytes`/`stderr_bytes`: each job's output
+        (0: none); `args_bytes`: an extra argument of that size; `result`: what each finished
+        job returns, "int" (its number), "big" (one shared list of 100,000 ints) or
+        "hanging_repr" (one shared object whose repr takes 5 s); None: no result."""
         if nodes < 0 or not 0.0 <= fill <= 1.0 or not 0.0 <= avail_share < 1.0 or rate < 0:
             raise ValueError("nodes >= 0, 0 <= fill <= 1, 0 <= avail_share < 1 and rate >= 0")
+        if queue < 1 or min(stdout_bytes, stderr_bytes, args_bytes) < 0:
+            raise ValueError("queue >= 1 and byte counts >= 0")
+        if result is not None and result not in RESULTS:
+            raise ValueError(f"result: one of {', '.join(RESULTS)}")
         counts = [cpus] * nodes if isinstance(cpus, int) else list(cpus)
         if len(counts) != nodes or any(c < 1 for c in counts):
             raise ValueError("one CPU count of at least 1 per node")
@@ -173,6 +273,16 @@ class SimulatedCluster:
         self.avail_share = avail_share
         self.fail_rate = fail_rate
         self.default_cpus = counts[0] if counts else 8
+        self.keys = keys if keys is not None else JobKeys()
+        self.queue_limit = queue
+        self.stdout_bytes, self.stderr_bytes, self.args_bytes = stdout_bytes, stderr_bytes, args_bytes
+        # one text for every output and argument (a slice per job); an output's tail is at most OUTPUT_TAIL
+        longest = max(min(stdout_bytes, OUTPUT_TAIL), min(stderr_bytes, OUTPUT_TAIL), args_bytes)
+        self._text = shared_text(longest) if longest else ""
+        self._result: Any = (
+            None if result in (None, "int") else list(range(100_000)) if result == "big" else HangingRepr()
+        )
+        self._result_kind = result
         self._rng = random.Random(seed)
         self._clock = clock
         self._lock = threading.Lock()  # the thread, commands and emit() take turns
@@ -185,10 +295,12 @@ class SimulatedCluster:
         self.jobs_done = 0
         self._job_n = itertools.count(1)
         self.nodes: dict[str, SimNode] = {}
+        self._ips: list[str] = []  # in order, for pinning
         for i, count in enumerate(counts):
             ip = node_address(i)
             self.nodes[ip] = node = SimNode(ip, f"sim-{i + 1}", count, self._t0)
             node.avail = self._avail_of(node)
+            self._ips.append(ip)
         self._jobs: dict[int, SimJob] = {}  # running, by uid
         self._ends: list[tuple[float, int]] = []  # (simulated end, uid), a heap; stale entries skipped
         self._queue: collections.deque[SimJob] = collections.deque()  # created, not running
@@ -228,9 +340,42 @@ class SimulatedCluster:
             round(rng.uniform(80, 100), 1),
         )
 
-    def _new_job(self) -> SimJob:
+    def _new_job(self, created: float | None = None, args: tuple | None = None, kwargs: dict | None = None,
+                 pinned: str | None = None, pin: bool = True) -> SimJob:  # fmt: skip
+        """A new job, given its key; `pin`: one in PINNED_EVERY is pinned to a node."""
         mean = self._mean_duration
-        return SimJob(next(_uids), next(self._job_n), self._rng.uniform(0.5, 1.5) * mean)
+        uid, n = next(_uids), next(self._job_n)
+        if created is None:
+            created = self._now()
+        if pin and pinned is None and n % PINNED_EVERY == 0 and self._ips:
+            pinned = self._ips[(n // PINNED_EVERY) % len(self._ips)]
+        if args is None and self.args_bytes:
+            off = n % 64
+            args = (n, self._text[off : off + self.args_bytes])
+        key = self.keys.key(uid, created, self.name)
+        return SimJob(uid, n, self._rng.uniform(0.5, 1.5) * mean, key, created, pinned, args, kwargs)
+
+    def _outputs(self, job: SimJob, failed: bool) -> JobEnd | None:
+        """The JobEnd of a job that ends: tails of the shared text, the traceback, the result."""
+        out, err = self.stdout_bytes, self.stderr_bytes
+        result = None
+        if not failed and self._result_kind is not None:
+            result = job.n if self._result_kind == "int" else self._result
+        if not (out or err or failed or result is not None):
+            return None
+        text, off = self._text, job.n % 64
+        end = JobEnd(
+            text[off : off + min(out, OUTPUT_TAIL)].encode() if out else None,
+            out,
+            text[off : off + min(err, OUTPUT_TAIL)].encode() if err else None,
+            err,
+            TRACEBACK if failed else None,
+            len(TRACEBACK) if failed else 0,
+            result,
+        )
+        end.stdout_kind = "str" if out else None
+        end.stderr_kind = "str" if err else None
+        return end
 
     def _seed_running(self) -> None:
         """Fill `fill` of the slots, interleaving nodes, with jobs at random points of their run."""
@@ -242,7 +387,7 @@ class SimulatedCluster:
                 if depth >= node.cpus:
                     continue
                 if started < target:
-                    job = self._new_job()
+                    job = self._new_job(pin=False)
                     self._place(job, node, start=-self._rng.uniform(0, job.duration))
                     self.jobs_created += 1
                     started += 1
@@ -298,8 +443,12 @@ class SimulatedCluster:
             self.name,
             JOB_TERMINATED if failed else JOB_FINISHED,
             node.info() if node is not None else None,
-            job.info(now, "RuntimeError: simulated failure" if failed else None),
+            self._ended(job, now, FAILURE if failed else None, self._outputs(job, failed)),
         )
+
+    def _ended(self, job: SimJob, now: float, exception: str | None = None, extra: JobEnd | None = None) -> JobInfo:
+        self.keys.end(job.uid, job.created, self.name)  # its key goes to the recent ones, as the dispy adapter's
+        return job.ended(now, exception, extra)
 
     def _create(self) -> Event:
         job = self._new_job()
@@ -309,6 +458,13 @@ class SimulatedCluster:
 
     def _start(self, node: SimNode) -> Event:
         job = self._queue.popleft()
+        if job.pinned is not None and job.pinned != node.ip:
+            # a pinned job runs on its node when that has a free slot (the slot
+            # taken for it goes back to the front); otherwise here
+            pinned = self.nodes.get(job.pinned)
+            if pinned is not None and pinned.usable():
+                self._free.appendleft(node.ip)
+                node = pinned
         self._place(job, node, self.vt)
         node.update_time = self._now()
         node.tx += 1200
@@ -339,7 +495,7 @@ class SimulatedCluster:
             event = self._finish_next()
             if event is not None:
                 out.append(event)
-        if len(self._queue) < QUEUE_LIMIT:
+        if len(self._queue) < self.queue_limit:
             out.append(self._create())
         if self._queue:
             node = self._free_node()
@@ -375,7 +531,8 @@ class SimulatedCluster:
         with self._lock:
             nodes = tuple((n.info(), NODE_INITIALIZED) for n in self.nodes.values())
             running = tuple(job.info() for job in self._jobs.values())
-            return ClusterAttached(self.name, "JobCluster", nodes, running, len(running) + len(self._queue))
+            queued = tuple(job.info() for job in self._queue)
+            return ClusterAttached(self.name, "JobCluster", nodes, running, len(running) + len(queued), 0, queued)
 
     # -- the thread ------------------------------------------------------------
 
@@ -430,15 +587,35 @@ class SimulatedCluster:
                     return -1
                 self._queue.remove(queued)
                 self.jobs_done += 1
-                self.feed(StatusEvent(self.name, JOB_CANCELLED, None, queued.info(self._now())))
+                self.feed(StatusEvent(self.name, JOB_CANCELLED, None, self._ended(queued, self._now())))
                 return 0
             node = self.nodes.get(job.ip or "")
             self._release(job, node)
             self.jobs_done += 1
             if node is not None:
                 node.update_time = self._now()
-            self.feed(StatusEvent(self.name, JOB_TERMINATED, node.info() if node else None, job.info(self._now())))
+            ended = self._ended(job, self._now())
+            self.feed(StatusEvent(self.name, JOB_TERMINATED, node.info() if node else None, ended))
             return 0
+
+    def submit(self, cluster: str, payload: bytes, node: str | None) -> int:
+        """Queue a job with the pickled (args, kwargs) of `payload` (its node: `node`), as dispy's submit.
+
+        Unpickled on the caller's thread (a worker: never the loop). Refused
+        as dispy would: `node` not in the cluster ("cluster_error"); a full
+        queue too (`queue`: the simulator's bound)."""
+        self._check(cluster)
+        args, kwargs = pickle.loads(payload)  # the jobs feature's own pickle (features/jobs.py)
+        with self._lock:
+            if node and node not in self.nodes:
+                raise ControlRefused("cluster_error", f"node {node} is not in the cluster")
+            if len(self._queue) >= self.queue_limit:
+                raise ControlRefused("cluster_error", f"the simulated queue is full ({self.queue_limit} jobs)")
+            job = self._new_job(args=tuple(args), kwargs=dict(kwargs), pinned=node or None, pin=False)
+            self._queue.append(job)
+            self.jobs_created += 1
+            self.feed(StatusEvent(self.name, JOB_CREATED, None, job.info()))
+            return job.key
 
     def resolve(self, host: str) -> str | None:
         try:
@@ -518,7 +695,7 @@ class SimulatedCluster:
                     job = self._jobs[uid]
                     self._release(job, node)
                     self.jobs_done += 1
-                    self.feed(StatusEvent(self.name, JOB_TERMINATED, node.info(), job.info(self._now())))
+                    self.feed(StatusEvent(self.name, JOB_TERMINATED, node.info(), self._ended(job, self._now())))
             return 0
 
 
@@ -536,6 +713,9 @@ class SimulatedControl:
 
     def cancel(self, cluster: str, handle: Any) -> int:
         return self._cluster(cluster).cancel(cluster, handle)
+
+    def submit(self, cluster: str, payload: bytes, node: str | None) -> int:
+        return self._cluster(cluster).submit(cluster, payload, node)
 
     def resolve(self, host: str) -> str | None:
         for c in self._clusters.values():

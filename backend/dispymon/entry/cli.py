@@ -21,6 +21,7 @@ from dispymon import __version__
 if TYPE_CHECKING:
     from dispymon.commands.control import ClusterControl
     from dispymon.entry.appmodule import AppModule
+    from dispymon.model.jobkeys import JobKeys
     from dispymon.runtime.hub import Hub
     from dispymon.runtime.settings import Settings
 
@@ -260,7 +261,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _run(app_module: AppModule, args: argparse.Namespace, source: Callable[[Hub], ClusterControl] | None = None) -> int:
+def _run(
+    app_module: AppModule, args: argparse.Namespace, source: Callable[[Hub, JobKeys], ClusterControl] | None = None
+) -> int:
     from dispymon.runtime.runtime import DashboardError, run
 
     try:
@@ -343,8 +346,8 @@ def _simulate(args: argparse.Namespace) -> int:
         cycle = args.simulate / (args.rate * SimulatedCluster.AVAIL_SHARE)
         args.stale_after = max(args.stale_after, 3 * cycle)
 
-    def source(hub):
-        sim = SimulatedCluster(hub.feed, args.simulate, args.cpus, rate=args.rate, seed=None)
+    def source(hub, keys):
+        sim = SimulatedCluster(hub.feed, args.simulate, args.cpus, rate=args.rate, seed=None, keys=keys)
         clusters.append(sim.start())
         print(
             f"dispymon: simulated cluster of {args.simulate} nodes ({args.cpus} CPUs each), "

@@ -141,6 +141,8 @@ class JobsFeature:
         self._id_texts: collections.OrderedDict[int, str] = collections.OrderedDict()
         self._live_args: collections.OrderedDict[int, tuple[str, str]] = collections.OrderedDict()
         self._ids_asked: set[int] = set()  # keys whose id text is being made
+        # cluster -> (the state it was built for, key -> uid of its queued and running jobs)
+        self._live_index: dict[str, tuple[tuple[int, int, int], dict[int, int]]] = {}
         # details whose texts are not all in yet (key -> detail): complete ones go to the store
         self._open: dict[int, Detail] = {}
         # ended records by key, per history version (row lookups)
@@ -226,16 +228,16 @@ class JobsFeature:
             assert origin is not None
             asks.append((PICKLE, (origin.args, origin.kwargs), self._on_pickle(key, event.cluster, job.pinned), 0))
         del result, origin
-        d.pending = sum(1 for a in asks if a[0] != PICKLE)
+        texts = d.pending = sum(1 for a in asks if a[0] != PICKLE)
         self.details.put(key, d)  # counted at once; texts are added as they come
-        if d.pending:
-            self._open[key] = d
+        if texts:
+            self._open[key] = d  # completed (to the store) by the last text's answer, maybe at once
         for kind, obj, done, limit in asks:
             if kind == PICKLE:
                 limit = self.args.max_payload
             self.guard.ask(kind, obj, done, limit)
         del asks
-        if not d.pending:
+        if not texts:
             self._complete(key, d)
 
     def _refuse_args(self, key: int, job: JobInfo, origin: JobInfo | None) -> bool:
@@ -355,9 +357,23 @@ class JobsFeature:
                     job = table.get(uid)
                     if job is not None and job.key == key:
                         return name, job
-        for name, table in ((RUNNING, c.running), (QUEUED, queued)):
-            for job in table.values():
-                if job.key == key:
+        if key in self.details or key in self._records():
+            return None  # ended (a job rescheduled after its end, R8, reads as ended)
+        # One index of the cluster's live jobs per state (a page of rows builds it once)
+        stamp = (state.version, len(c.running), len(queued))
+        held = self._live_index.get(cluster)
+        if held is None or held[0] != stamp:
+            index: dict[int, int] = {}
+            for table in (queued, c.running):  # running last: a key in both reads as running
+                for uid, job in table.items():
+                    if job.key:
+                        index[job.key] = uid
+            held = self._live_index[cluster] = (stamp, index)
+        uid = held[1].get(key)
+        if uid is not None:
+            for name, table in ((RUNNING, c.running), (QUEUED, queued)):
+                job = table.get(uid)
+                if job is not None and job.key == key:
                     return name, job
         return None
 
@@ -643,6 +659,16 @@ class JobsFeature:
             if row is not None:
                 out.append(row)
         return out
+
+    async def rows_made(self, state: State, sel: Selection, offset: int, limit: int) -> list[dict[str, Any]]:
+        """`rows`, waiting (at most the guard's deadline and a little) for ids whose text is being made."""
+        rows = self.rows(state, sel, offset, limit)
+        if not any(r["id"] == PLACEHOLDER for r in rows) or not self._ids_asked:
+            return rows
+        deadline = self.clock() + getattr(self.guard, "deadline", 0.5) + 0.2
+        while self._ids_asked and self.clock() < deadline:
+            await asyncio.sleep(0.01)  # the answers come through the hub's drain, on this loop
+        return self.rows(state, sel, offset, limit)
 
     def _keep(self, sel: Selection) -> None:
         kept = self._selections

@@ -78,7 +78,9 @@ def install(
     history.links = jobs.links
     insight.jobs = jobs
     hub.subscribe(jobs.take)
-    jobs.want_left(hub.read())
+    state = hub.read()
+    jobs.want_left(state)
+    state.job_texts.guard = guard  # the Node page's texts of ids and arguments: off the loop too
     commands.jobs = jobs
     app[JOBS] = jobs
     app.on_cleanup.append(_close_guard)

@@ -98,7 +98,17 @@ class JobEnd:
     the object (`clear`) in the drain that applies the event.
     """
 
-    __slots__ = ("stdout", "stdout_len", "stderr", "stderr_len", "traceback", "traceback_len", "result")
+    __slots__ = (
+        "stdout",
+        "stdout_len",
+        "stderr",
+        "stderr_len",
+        "traceback",
+        "traceback_len",
+        "result",
+        "stdout_kind",
+        "stderr_kind",
+    )
 
     def __init__(
         self,
@@ -117,6 +127,10 @@ class JobEnd:
         self.traceback = traceback
         self.traceback_len = traceback_len
         self.result = result
+        # "str" (a function computation's output: `*_len` counts characters)
+        # or "bytes" (a program's); None when there was no output
+        self.stdout_kind: str | None = None
+        self.stderr_kind: str | None = None
 
     def clear(self) -> None:
         self.stdout = self.stderr = self.traceback = self.result = None

@@ -41,9 +41,14 @@ class JobKeys:
             if found is not None:
                 return found[0]
             key = self._recent.get(ident)
-            if key is None:
-                key = self._next
-                self._next += 1
+            if key is not None:
+                # An event after the job's end (a SharedJobCluster's Running
+                # can come late), or a rescheduled job running again: its key,
+                # and it stays in `recent` only, which `end` reads too. Going
+                # live again would leave an entry no end ever takes out.
+                return key
+            key = self._next
+            self._next += 1
             self._live[ident] = (key, cluster)
             return key
 
@@ -79,6 +84,12 @@ class JobKeys:
         """Drop the live entries of a cluster that detached."""
         with self._lock:
             self._live = {ident: v for ident, v in self._live.items() if v[1] != cluster}
+
+    def advance(self, start: int) -> None:
+        """Make every new key at least `start` (a history database opened after this was made)."""
+        with self._lock:
+            if start > self._next:
+                self._next = start
 
     def live(self) -> int:
         with self._lock:

@@ -14,22 +14,38 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dispymon.model.events import JobInfo
-from dispymon.model.text import job_texts
+from dispymon.model.text import LIMIT, job_texts
 
 if TYPE_CHECKING:
     from dispymon.model.state import State
 
 SLACK = 1024  # entries beyond twice the running jobs kept before a sweep
+PLACEHOLDER = "…"  # a text the guard has not made yet
+_PLAIN = frozenset({int, float, bool, str, bytes, type(None)})
+_SMALL = 64  # items of a tuple/dict of plain values made on the loop (more go to the guard)
+
+
+def _plain(value: Any) -> bool:
+    """Whether making the text of `value` runs no user code (exact builtin types, small)."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return True
+    if kind is tuple or kind is list:
+        return len(value) <= _SMALL and all(type(v) in _PLAIN for v in value)
+    if kind is dict:
+        return len(value) <= _SMALL and all(type(k) in _PLAIN and type(v) in _PLAIN for k, v in value.items())
+    return False
 
 
 class JobTexts:
-    __slots__ = ("entries", "show", "limit")
+    __slots__ = ("entries", "show", "limit", "guard")
 
     def __init__(self) -> None:
         # uid -> (the job it was made for, (id, args, kwargs))
         self.entries: dict[int, tuple[JobInfo, tuple[str, str, str]]] = {}
         self.show: bool | None = None  # the show_job_args the entries were made with
         self.limit = SLACK
+        self.guard: Any = None  # runtime/guard.Guard, when the server runs one
 
     def texts(self, state: State, job: JobInfo) -> tuple[str, str, str]:
         show = state.settings["show_job_args"]
@@ -39,11 +55,52 @@ class JobTexts:
         entry = self.entries.get(job.uid)
         if entry is not None and entry[0] is job:
             return entry[1]
-        text = job_texts(job.id, job.args, job.kwargs, show)
+        if self.guard is None or (_plain(job.id) and (not show or (_plain(job.args) and _plain(job.kwargs)))):
+            text = job_texts(job.id, job.args, job.kwargs, show)
+        else:
+            text = self._ask(state, job, show)
         self.entries[job.uid] = (job, text)
         if len(self.entries) > self.limit:
             self._sweep(state)
         return text
+
+    def _ask(self, state: State, job: JobInfo, show: bool) -> tuple[str, str, str]:
+        """Placeholders now; the guard makes the texts off the loop, and its answers replace them."""
+        plain_id = _plain(job.id)
+        with_args = show and not (_plain(job.args) and _plain(job.kwargs))
+        id_text = job_texts(job.id, (), {}, False)[0] if plain_id else PLACEHOLDER
+        if with_args:
+            args_text, kwargs_text = PLACEHOLDER, ""
+        else:
+            _, args_text, kwargs_text = job_texts("", job.args, job.kwargs, show)
+        # held before asking: an answer may come at once (the guard's refusals, its fast path)
+        self.entries[job.uid] = (job, (id_text, args_text, kwargs_text))
+
+        def answered(part: int, value: tuple[str, ...]) -> None:
+            entry = self.entries.get(job.uid)
+            if entry is None or entry[0] is not job or self.show != show:
+                return  # the job moved on, or the setting changed: these texts are not wanted
+            parts = list(entry[1])
+            parts[part : part + len(value)] = value
+            self.entries[job.uid] = (job, (parts[0], parts[1], parts[2]))
+            # the node's running jobs changed: the next delta sends this job again
+            state._dirty_running.add(job.ip_addr or "")
+
+        def id_done(answer: Any) -> None:
+            value = str(answer.value)
+            if answer.cut:
+                value = f"{value}… ({answer.length} chars)"
+            answered(0, (value,))
+
+        def args_done(answer: Any) -> None:
+            value = answer.value
+            answered(1, value if isinstance(value, tuple) else (str(value), ""))
+
+        if not plain_id:
+            self.guard.ask("str", job.id, id_done, LIMIT)
+        if with_args:
+            self.guard.ask("args", (job.args, job.kwargs), args_done, LIMIT)
+        return self.entries[job.uid][1]
 
     def _sweep(self, state: State) -> None:
         """Keep only the entries of jobs still running as they were made for."""

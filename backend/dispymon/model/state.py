@@ -73,6 +73,9 @@ CLOSED = "closed"
 NODE_STATUSES = (INITIALIZED, DEALLOCATED, CLOSED)
 
 RECENTLY_DONE_LIMIT = 10_000
+# Queued jobs listed per cluster (`ClusterState.queued`): about 0.5 KB each
+# with dispy's own copy; beyond this, Created jobs are counted, not listed.
+MAX_QUEUED_TRACKED = 1_000_000
 SETTINGS = {"show_job_args": bool}
 
 
@@ -119,6 +122,10 @@ class ClusterState:
     nodes: dict[str, tuple[NodeInfo, str]] = field(default_factory=dict)
     # job uid -> job, for jobs running now
     running: dict[int, JobInfo] = field(default_factory=dict)
+    # job uid -> job, for jobs created (or seeded as queued) and not running
+    # yet, in the order they came; at most MAX_QUEUED_TRACKED (see
+    # `queued_unlisted`). Never in deltas: the jobs query reads it.
+    queued: dict[int, JobInfo] = field(default_factory=dict)
     health: dict[str, NodeHealth] = field(default_factory=dict)
     # ips of the nodes where a job started or ended, and of those whose avail
     # info came, since the last health check (sets of plain strings: the hot
@@ -147,6 +154,13 @@ class ClusterState:
     @property
     def done(self) -> int:
         return self.earlier + self.finished + self.failed + self.cancelled + self.terminated + self.abandoned
+
+    @property
+    def queued_unlisted(self) -> int:
+        """Queued jobs (by the counters) that `queued` does not list: over MAX_QUEUED_TRACKED,
+        or submitted before the attach where dispy did not list them (a SharedJobCluster's
+        scheduler holds its queue). Read from the counters: nothing on the hot path."""
+        return max(self.submitted - self.done - len(self.running) - len(self.queued), 0)
 
     def jobs_record(self) -> dict[str, int]:
         running = len(self.running)
@@ -190,6 +204,12 @@ class State:
         # appends the event of each job that ends, and the hub every other
         # event but StatusEvents, in order; subscribers take it per drain.
         self.ended: list[Any] | None = None
+        # Likewise (None until a subscriber sets it to []): the JobInfo of
+        # each job that ends, as the state held it while queued or running
+        # (the ended event's own has no arguments: dispy clears them first),
+        # so the jobs feature can keep its arguments; it empties the list in
+        # each batch, so they live no longer than one drain past dispy's.
+        self.left: list[JobInfo] | None = None
         # key -> version of its last change; dict order is change order
         # (a changed key is popped and re-inserted at the end).
         self._changes: dict[Key, int] = {}
@@ -302,6 +322,12 @@ class State:
             c.nodes[info.ip_addr] = (info, node_status_name(status, None))
         for job in ev.running:
             self._job_started(c, job)
+        queued = c.queued
+        for job in ev.queued:
+            if len(queued) >= MAX_QUEUED_TRACKED:
+                break
+            if job.uid not in c.running:
+                queued[job.uid] = job
         # dispy does not count the jobs submitted before we attached; what it
         # knows of them is what its nodes have done and what it has pending
         # (queued + running), so a page shows Submitted = Done + Pending, and
@@ -335,10 +361,11 @@ class State:
         on_node[job.uid] = c
         self._dirty_running.add(ip)
 
-    def _job_left(self, c: ClusterState, uid: int, ip: str | None, remember: bool = True) -> bool:
+    def _job_left(self, c: ClusterState, uid: int, ip: str | None, remember: bool = True) -> JobInfo | None:
+        """The running job `uid` leaves (its JobInfo), or None when it was not running."""
         job = c.running.pop(uid, None)
         if job is None:
-            return False
+            return None
         ip = job.ip_addr or ip or ""
         on_node = self.running_by_ip.get(ip)
         if on_node is not None:
@@ -352,7 +379,7 @@ class State:
             if len(done) >= RECENTLY_DONE_LIMIT:
                 self._done_old = done
                 self._done_new = set()
-        return True
+        return job
 
     def apply_status(self, ev: StatusEvent) -> None:
         """`apply` for a StatusEvent: the hot path (every dispy event), which
@@ -391,14 +418,16 @@ class State:
             return
         if status == JOB_CREATED:
             c.submitted += 1  # cannot break submitted >= done + running
+            queued = c.queued
+            if len(queued) < MAX_QUEUED_TRACKED:
+                queued[job.uid] = job
         else:
             if status == JOB_RUNNING:
+                c.queued.pop(job.uid, None)
                 self._job_started(c, job)
             elif status == JOB_FINISHED:
-                self._job_left(c, job.uid, job.ip_addr)
                 c.finished += 1
             elif status == JOB_TERMINATED:
-                self._job_left(c, job.uid, job.ip_addr)
                 # dispy reports a computation that raised as Terminated with the
                 # exception attached; a job killed on request has none.
                 if job.exception:
@@ -406,15 +435,23 @@ class State:
                 else:
                     c.terminated += 1
             elif status == JOB_CANCELLED:
-                self._job_left(c, job.uid, job.ip_addr)
                 c.cancelled += 1
             elif status == JOB_ABANDONED:
-                self._job_left(c, job.uid, job.ip_addr)
                 c.abandoned += 1
             else:  # provisional results change no counter
                 return
-            if status != JOB_RUNNING and self.ended is not None:
-                self.ended.append(ev)
+            if status != JOB_RUNNING:
+                held = self._job_left(c, job.uid, job.ip_addr)
+                if held is None:  # cancelled while queued, or never seen
+                    held = c.queued.pop(job.uid, None)
+                if held is not None:
+                    if held.pinned is not None and job.pinned is None:
+                        # dispy has dropped what tells a pinned job by its end (adapters/dispy/tap.py); rare
+                        ev = ev._replace(job=job._replace(pinned=held.pinned))
+                    if self.left is not None:
+                        self.left.append(held)
+                if self.ended is not None:
+                    self.ended.append(ev)
             # Jobs submitted before we attached may finish after; keep the counters
             # consistent (submitted >= done + running) rather than negative queues.
             floor = c.earlier + c.finished + c.failed + c.cancelled + c.terminated + c.abandoned + len(c.running)

@@ -27,6 +27,7 @@ from dispymon.adapters.dispy import DispyAdapter, DispyControl, close_cluster
 from dispymon.commands.control import ClusterControl
 from dispymon.entry.appmodule import AppModule, AppModuleError, start_workload
 from dispymon.model.events import Deferred, Event
+from dispymon.model.jobkeys import JobKeys
 from dispymon.model.state import State
 from dispymon.runtime.hub import Hub
 from dispymon.runtime.settings import Settings
@@ -59,11 +60,16 @@ class Runtime:
     and `stop` run on that loop. Raises `TokenError` (bad tokens) or
     `sqlite3.Error` (a history database that cannot be opened) when made.
     `source`, when given, is another adapter (the simulated cluster): called
-    with the hub, it starts feeding it and returns the command channel.
+    with the hub and the jobs' keys, it starts feeding it and returns the
+    command channel.
     """
 
     def __init__(
-        self, settings: Settings, loop: asyncio.AbstractEventLoop, source: Callable[[Hub], ClusterControl] | None = None
+        self,
+        settings: Settings,
+        loop: asyncio.AbstractEventLoop,
+        source: Callable[[Hub, JobKeys], ClusterControl] | None = None,
+        key_start: int = 1,
     ) -> None:
         self.settings = settings
         self.access: Access = make_access(
@@ -71,9 +77,12 @@ class Runtime:
         )
         self.hub = Hub(loop, State(settings.show_job_args, settings.stuck_after, settings.stale_after))
         self.accepting = True  # False once the drop-in's loop is gone: late events are dropped
-        self.adapter = DispyAdapter(self.feed, defer=True, patch_queue=settings.patch_dispy_queue)
+        # The jobs' keys (model/jobkeys.py), one sequence for every adapter and
+        # control: `key_start` (or `keys.advance`) follows a history database's largest key.
+        self.keys = JobKeys(key_start)
+        self.adapter = DispyAdapter(self.feed, defer=True, patch_queue=settings.patch_dispy_queue, keys=self.keys)
         self.config = settings.server_config(self.access)
-        control = source(self.hub) if source is not None else DispyControl(self.adapter)
+        control = source(self.hub, self.keys) if source is not None else DispyControl(self.adapter)
         self.app = create_app(self.hub, self.config, control)
         self._runner: web.AppRunner | None = None
         self._site: GatedSite | None = None
@@ -142,7 +151,7 @@ async def run(
     app_module: AppModule,
     settings: Settings,
     say: Callable[[str], None] = print,
-    source: Callable[[Hub], ClusterControl] | None = None,
+    source: Callable[[Hub, JobKeys], ClusterControl] | None = None,
 ) -> int:
     """`dispymon serve`/`demo`: serve until SIGINT/SIGTERM (or the workload ends, if asked); exit code."""
     loop = asyncio.get_running_loop()

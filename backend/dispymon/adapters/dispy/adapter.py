@@ -15,6 +15,7 @@ from dispymon.adapters.dispy.queue import direct_queue as _direct_queue
 from dispymon.adapters.dispy.seed import _queue_marker, announce
 from dispymon.adapters.dispy.tap import Feed, _Attached, _make_tap, _record, chained_of
 from dispymon.model.events import JOB_DONE_STATUSES, ClusterDetached
+from dispymon.model.jobkeys import JobKeys
 
 log = logging.getLogger("dispymon.adapters.dispy")
 
@@ -22,14 +23,16 @@ log = logging.getLogger("dispymon.adapters.dispy")
 class DispyAdapter:
     """Attaches dispy clusters to a feed; keeps what it needs to detach them."""
 
-    def __init__(self, feed: Feed, defer: bool = False, patch_queue: bool = False) -> None:
+    def __init__(self, feed: Feed, defer: bool = False, patch_queue: bool = False, keys: JobKeys | None = None) -> None:
         """`defer`: `feed` is a hub's, which takes deferred events (see `_record`).
 
         `patch_queue` (with `defer`; an explicit opt-in): wrap each attached
         scheduler's `worker_Q.put` so the deferred tap takes its events as
         dispy queues them, skipping dispy's worker thread (queue.py).
+        `keys`: the jobs' keys, shared with the runtime's other parts (its own if not given).
         """
         self._feed = feed
+        self.keys = keys if keys is not None else JobKeys()
         self._defer = defer
         self._patch_queue = defer and patch_queue
         self._lock = threading.Lock()  # attach/detach may come from any thread
@@ -84,11 +87,13 @@ class DispyAdapter:
         if chain or cluster.cluster_status is None:
             if self._patch_queue:
                 direct = _direct_queue(getattr(cluster, "_cluster", None))
-            attached.tap = _make_tap(self._feed, name, cluster.cluster_status, hidden, self._defer, attached, direct)
+            attached.tap = _make_tap(
+                self._feed, name, cluster.cluster_status, hidden, self._defer, attached, direct, self.keys
+            )
             cluster.cluster_status = attached.tap
         with self._lock:
             self._routes = (*self._routes, attached)
-        announce(self._feed, attached, via_worker=not direct)
+        announce(self._feed, attached, via_worker=not direct, keys=self.keys)
         return name
 
     def detach(self, cluster: Any, announce: bool = True) -> bool:
@@ -115,6 +120,9 @@ class DispyAdapter:
             cluster.cluster_status = tap.__dispymon_chained__
         if announce:
             self._feed(ClusterDetached(name))
+        # Its jobs' live keys go (a job that ends later reads as one never seen);
+        # a deferred event still in the hub's inbox may make one again, once.
+        self.keys.forget(name)
         return True
 
     def detach_all(self, announce: bool = True) -> None:
@@ -170,7 +178,7 @@ class DispyAdapter:
         if target is not None:
             with target.lock:
                 if not target.in_seed():
-                    _record(self._feed, target.name, status, node, job, target.hidden, self._defer)
+                    _record(self._feed, target.name, status, node, job, target.hidden, self._defer, self.keys)
 
     def _route(self, status: int, node: Any, job: Any) -> _Attached | None:
         routes = self._routes

@@ -9,6 +9,7 @@ allocating a closed node is refused (adapters/rules.py).
 
 from __future__ import annotations
 
+import pickle
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +19,7 @@ import dispy
 from dispymon.adapters.dispy.adapter import DispyAdapter
 from dispymon.adapters.dispy.clusters import cluster_kind
 from dispymon.adapters.rules import closed_stays_closed
+from dispymon.commands.control import ControlRefused
 from dispymon.model.events import NodeChanged
 from dispymon.model.state import CLOSED, DEALLOCATED, INITIALIZED
 
@@ -74,6 +76,29 @@ class DispyControl:
 
     def cancel(self, cluster: str, handle: Any) -> int:
         return self._cluster(cluster).cancel(handle)
+
+    def submit(self, cluster: str, payload: bytes, node: str | None) -> int:
+        """Submit `pickle.loads(payload)` = (args, kwargs) again; the new job's key.
+
+        Runs on the caller's worker thread (never the loop): unpickling runs
+        the user's classes' code, and dispy's submit waits for its scheduler
+        (a SharedJobCluster's, a TCP round trip to dispyscheduler). `node`:
+        `submit_node` to that node (an IP address; dispy answers None when
+        the node is not in the cluster). The key is taken while this thread
+        holds the new DispyJob, so its uid cannot be reused meanwhile; a job
+        that has already ended finds its key among the recent ones.
+        """
+        c = self._cluster(cluster)
+        args, kwargs = pickle.loads(payload)  # the jobs feature's own pickle (features/jobs.py)
+        if node:
+            job = c.submit_node(node, *args, **kwargs)
+            why = f"node {node} is not in the cluster"
+        else:
+            job = c.submit(*args, **kwargs)
+            why = "dispy did not take the job (see its log)"
+        if job is None:
+            raise ControlRefused("cluster_error", why)
+        return self._adapter.keys.key(job._uid, job.submit_time, cluster)
 
     def resolve(self, host: str) -> str | None:
         return dispy._node_ipaddr(host)

@@ -16,6 +16,8 @@ import dispy
 from dispymon.adapters.dispy.clusters import cluster_kind
 from dispymon.adapters.dispy.tap import Feed, _Attached, job_info, node_info
 from dispymon.model.events import NODE_CLOSED, NODE_INITIALIZED, ClusterAttached, JobInfo, NodeInfo
+from dispymon.model.jobkeys import JobKeys
+from dispymon.model.state import MAX_QUEUED_TRACKED
 
 log = logging.getLogger("dispymon.adapters.dispy")
 
@@ -23,7 +25,7 @@ log = logging.getLogger("dispymon.adapters.dispy")
 SEED_WAIT = 10.0
 
 
-def announce(feed: Feed, attached: _Attached, via_worker: bool) -> None:
+def announce(feed: Feed, attached: _Attached, via_worker: bool, keys: JobKeys | None = None) -> None:
     """Seed the state with what the cluster has, counting each of its events once.
 
     The seed and the events must not overlap: an event whose effect the
@@ -55,8 +57,8 @@ def announce(feed: Feed, attached: _Attached, via_worker: bool) -> None:
                 return
             if marker:
                 attached.worker, attached.catching_up = worker, True
-            nodes, running, pending, ended = _seed(cluster, hidden)
-            feed(ClusterAttached(name, cluster_kind(cluster), nodes, running, pending, ended))
+            nodes, running, pending, ended, queued = _seed(cluster, hidden, keys, name)
+            feed(ClusterAttached(name, cluster_kind(cluster), nodes, running, pending, ended, queued))
             if marker:
                 assert queue is not None, "a marker is only queued where dispy has a worker queue"
                 queue.put((attached.caught_up, ()))
@@ -86,11 +88,25 @@ def _in_one_step(func: Callable[[bool], None], arg: bool, task: Any = None) -> A
     yield None
 
 
-def _seed(cluster: Any, hidden: Any = None) -> tuple[tuple[tuple[NodeInfo, int], ...], tuple[JobInfo, ...], int, int]:
+Seed = tuple[tuple[tuple[NodeInfo, int], ...], tuple[JobInfo, ...], int, int, tuple[JobInfo, ...]]
+
+
+def _seed(cluster: Any, hidden: Any = None, keys: JobKeys | None = None, name: str = "") -> Seed:
     """What a cluster already has when we attach, read from dispy's internals:
-    its nodes, its running jobs, its pending jobs (queued or running) and the
+    its nodes, its running jobs, its pending jobs (queued or running), the
     jobs its nodes have done (dispy keeps no count of the jobs submitted: these
-    two added up are the submitted jobs that dispymon can know of).
+    two added up are the submitted jobs that dispymon can know of), and its
+    queued jobs (created, not running; at most MAX_QUEUED_TRACKED: the state
+    lists no more). `keys` gives the jobs theirs; `name` is the cluster's there.
+
+    dispy 4.15.2 holds a JobCluster's queued jobs in three places: its own
+    `_jobs` (submitted with `submit`), the pending list of the scheduler's
+    node a job was pinned to (`submit_node`; the lists are per node, shared
+    by every cluster there), and `_sched_jobs` for a job just taken off
+    either and not yet sent (still `Created` until `run_job` marks it
+    Running). A SharedJobCluster's client lists every job it submitted in
+    `_sched_jobs` (its scheduler has the rest), `Created` until the
+    scheduler reports it running. This is O(pending), once per attach.
 
     Best effort by design: these are private attributes of dispy 4.15.2, so
     a missing one degrades to "seen from now on", never to an error.
@@ -105,13 +121,29 @@ def _seed(cluster: Any, hidden: Any = None) -> tuple[tuple[tuple[NodeInfo, int],
         nodes.append((info, status))
         ended += info.jobs_done
     running: list[JobInfo] = []
+    queued: list[JobInfo] = []
+    created, started = dispy.DispyJob.Created, dispy.DispyJob.Running
     try:
         compute_id = cluster._compute.id
-        for _job in list(cluster._cluster._sched_jobs.values()):
+        scheduler = cluster._cluster
+        for _job in list(scheduler._sched_jobs.values()):
             job = _job.job
-            if _job.compute_id == compute_id and job is not None and job.status == dispy.DispyJob.Running:
-                running.append(job_info(job))
+            if _job.compute_id != compute_id or job is None:
+                continue
+            if job.status == started:
+                running.append(job_info(job, keys, name))
+            elif job.status == created and len(queued) < MAX_QUEUED_TRACKED:
+                queued.append(job_info(job, keys, name))
+        waiting = [*getattr(cluster, "_jobs", ())]
+        for node in list(getattr(scheduler, "_nodes", {}).values()):
+            waiting.extend(_job for _job in getattr(node, "pending_jobs", ()) if _job.compute_id == compute_id)
+        for _job in waiting:
+            if len(queued) >= MAX_QUEUED_TRACKED:
+                break
+            job = _job.job
+            if job is not None and job.status == created:
+                queued.append(job_info(job, keys, name))
     except AttributeError:
         pass
     pending = getattr(cluster, "_pending_jobs", 0) or 0
-    return tuple(nodes), tuple(running), int(pending), int(ended)
+    return tuple(nodes), tuple(running), int(pending), int(ended), tuple(queued)
