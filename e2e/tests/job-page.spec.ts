@@ -27,16 +27,24 @@ async function dispyReport(gate: string): Promise<Map<string, DispyJob>> {
 const block = (page: Page, name: string) => page.getByRole('region', { name }).locator('pre');
 const textOf = (page: Page, name: string) => block(page, name).evaluate((pre) => pre.textContent);
 
+/** Presses Refresh (a new selection) until the Jobs view's count says `text`. */
+async function refreshUntil(page: Page, text: string) {
+  const count = page.getByRole('status').filter({ hasText: /^\d[\d,]* jobs?/ });
+  await expect(async () => {
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await expect(count).toHaveText(text, { timeout: 2_000 });
+  }).toPass({ timeout: 60_000 });
+}
+
 test('a job that prints and raises: its page shows both outputs and the traceback, as dispy reports them', async ({ page, context, cluster }) => {
-  const ip = cluster.ips[0]!;
   await page.goto(cluster.url);
   await expect(page.getByRole('status', { name: 'Connection' })).toHaveText('Live');
   cluster.openGate();
 
-  // the Node page's running job links to its page, which follows it live
-  await page.goto(`${cluster.url}node/${ip}`);
-  const running = page.getByRole('table', { name: 'Running jobs' });
-  await running.getByRole('link', { name: 'job-0' }).click();
+  // the Jobs view's running job links to its page, which follows it live
+  await page.goto(`${cluster.url}jobs?states=running`);
+  await refreshUntil(page, '1 job: 1 running');
+  await page.getByRole('table', { name: 'Matching jobs' }).getByRole('link', { name: 'job-0' }).click();
   await expect(page).toHaveURL(/\/job\/[^/]+\/job-0\?key=\d+$/);
   await expect(page.getByRole('heading', { level: 2, name: 'Job job-0' })).toBeVisible();
   const state = page.getByRole('region', { name: 'Summary' }).locator('dd').first();
@@ -92,6 +100,19 @@ test('a job that prints and raises: its page shows both outputs and the tracebac
   await expect(table.getByRole('link', { name: /^job-\d+$/ })).toHaveCount(failedIds.length);
   const shown = await table.getByRole('link', { name: /^job-\d+$/ }).allTextContents();
   expect(shown.sort()).toEqual(failedIds.sort());
+});
+
+test("a Node page's running job links to its page", async ({ page, cluster }) => {
+  const ip = cluster.ips[0]!;
+  await page.goto(cluster.url);
+  await expect(page.getByRole('status', { name: 'Connection' })).toHaveText('Live');
+  cluster.openGate();
+  await page.goto(`${cluster.url}node/${ip}`);
+  await page.getByRole('table', { name: 'Running jobs' }).getByRole('link', { name: 'job-0' }).click();
+  await expect(page).toHaveURL(/\/job\/[^/]+\/job-0\?key=\d+$/);
+  await expect(page.getByRole('heading', { level: 2, name: 'Job job-0' })).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Summary' }).locator('dd').first()).toHaveText('running');
+  writeFileSync(`${cluster.gate}.release`, 'go'); // the workload ends, and the fixture stops it
 });
 
 test('a job id that is not known says so, with a way to the Jobs view', async ({ page, cluster }) => {
