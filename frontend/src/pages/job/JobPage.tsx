@@ -81,9 +81,13 @@ function TextBlock({ label, text }: { label: string; text: string }) {
   return (
     <div className="job-text">
       <h4 id={id}>{label}</h4>
-      <pre className="job-pre" tabIndex={0} aria-labelledby={id}>
-        {text}
-      </pre>
+      {text === '' ? (
+        <p className="muted">none</p>
+      ) : (
+        <pre className="job-pre" tabIndex={0} aria-labelledby={id}>
+          {text}
+        </pre>
+      )}
     </div>
   );
 }
