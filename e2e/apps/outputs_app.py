@@ -50,11 +50,17 @@ def workload():
         jobs.append(job)
     for job in jobs:
         job()
-    statuses = {dispy.DispyJob.Finished: "finished", dispy.DispyJob.Terminated: "failed"}
+    def status(job):
+        # dispy gives Terminated both to a job that raised and to one killed by cancel()
+        if job.status == dispy.DispyJob.Terminated:
+            return "failed" if job.exception and "Traceback" in job.exception else "terminated"
+        names = {dispy.DispyJob.Finished: "finished", dispy.DispyJob.Cancelled: "cancelled", dispy.DispyJob.Abandoned: "abandoned"}
+        return names.get(job.status, str(job.status))
+
     report = [
         {
             "id": job.id,
-            "status": statuses.get(job.status, str(job.status)),
+            "status": status(job),
             "stdout": job.stdout,
             "stderr": job.stderr,
             "exception": job.exception,
