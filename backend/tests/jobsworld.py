@@ -3,10 +3,8 @@ JobsFeature fed batches as the hub's drain feeds its subscribers (Insight's
 history first, then the jobs feature), a real Guard whose answers are pumped
 on the test's thread (as the hub's drain would run them on the loop).
 
-Queued jobs and `State.left` are kept here as the state keeps them (package
-A's `ClusterState.queued` / `State.left`): a Created JobInfo waits in
-`queued`, moves to `running` when it starts, and the JobInfo the state lets
-go of at its end goes to `left`.
+The state itself keeps the queued jobs (`ClusterState.queued`) and hands
+the JobInfo of each ended job to `State.left`, as the hub's drain sees it.
 """
 
 from __future__ import annotations
@@ -58,10 +56,10 @@ class World:
         self.guard = guard if guard is not None else Guard(self.pump.feed)
         self.state = State()
         self.state.ended = []
-        self.state.left = []  # type: ignore[attr-defined]
         self.history = History(history_size)
         self.jobs = JobsFeature(outputs_budget, resubmit_budget, self.guard, store, self.history, clock=clock)
         self.history.links = self.jobs.links
+        self.jobs.want_left(self.state)
         self.next_uid = 1
         self.kept_events: list[StatusEvent] = []  # every ended event the history was given
 
@@ -70,9 +68,6 @@ class World:
 
     def attach(self, cluster: str = "c") -> None:
         self.state.apply(ClusterAttached(cluster, "JobCluster", (), (), 0))
-        c = self.state.clusters[cluster]
-        if not hasattr(c, "queued"):
-            c.queued = {}  # type: ignore[attr-defined]
         self._batch([])
 
     def submit(
@@ -93,12 +88,9 @@ class World:
             None, key, created, pinned, depends,
         )  # fmt: skip
         self.state.apply_status(StatusEvent(cluster, ev.JOB_CREATED, None, info))
-        self.state.clusters[cluster].queued[uid] = info  # type: ignore[attr-defined]
         return info
 
     def start(self, info: JobInfo, ip: str = "127.0.0.2", at: float = 1001.0, cluster: str = "c") -> JobInfo:
-        c = self.state.clusters[cluster]
-        c.queued.pop(info.uid, None)  # type: ignore[attr-defined]
         running = info._replace(ip_addr=ip, start_time=at)
         self.state.apply_status(StatusEvent(cluster, ev.JOB_RUNNING, None, running))
         return running
@@ -113,13 +105,9 @@ class World:
         cluster: str = "c",
     ) -> StatusEvent:
         """The job ends: its ended event (no args, as dispy's copy at the end) with `end` as its extra."""
-        c = self.state.clusters[cluster]
-        origin = c.running.get(info.uid) or c.queued.pop(info.uid, None)  # type: ignore[attr-defined]
         ended = info._replace(end_time=at, args=(), kwargs={}, exception=exception, handle=None, extra=end)
         event = StatusEvent(cluster, status, None, ended)
         self.state.apply_status(event)
-        if origin is not None:
-            self.state.left.append(origin)  # type: ignore[attr-defined]
         self._batch([])
         return event
 

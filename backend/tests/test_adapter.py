@@ -185,3 +185,67 @@ def test_the_queue_patch_is_an_explicit_opt_in(dispy_port):
         b.detach(cluster)
     finally:
         cluster.close(timeout=0, terminate=True)
+
+
+def test_output_tails_are_cut_at_64_KiB_on_a_character_boundary():
+    from dispymon.adapters.dispy.tap import output_tail
+    from dispymon.transport.protocol import OUTPUT_TAIL
+
+    assert output_tail(None) == (None, 0, None)
+    assert output_tail("héllo") == ("héllo".encode(), 5, "str")
+    assert output_tail(b"\xff\x00raw") == (b"\xff\x00raw", 5, "bytes")
+    text = "€" * 100_000  # 3 bytes each: the last 65,536 characters are 196,608 bytes
+    tail, length, kind = output_tail(text)
+    assert length == 100_000 and kind == "str" and len(tail) == OUTPUT_TAIL - OUTPUT_TAIL % 3
+    assert tail.decode("utf-8") == "€" * (OUTPUT_TAIL // 3)
+    lone = "a\udcff" * 10  # a lone surrogate (undecodable bytes read as str) is kept, escaped
+    assert output_tail(lone)[0] == b"a\\udcff" * 10
+    raw = bytes(range(256)) * 1000
+    assert output_tail(raw) == (raw[-OUTPUT_TAIL:], 256_000, "bytes")
+
+    class Odd:  # never str()-ed on dispy's thread
+        def __str__(self) -> str:
+            raise AssertionError("user code ran")
+
+    assert output_tail(Odd()) == (None, 0, None)
+
+
+def test_job_info_reads_pinning_depends_and_the_key_from_dispys_job(tmp_path):
+    from dispymon.model.jobkeys import JobKeys
+
+    dep = tmp_path / "data.txt"
+    dep.write_text("x")
+    _job = dispy._DispyJob_(1, None, (1,), {"dispy_job_depends": [str(dep)]})
+    node = dispy._Node("127.0.0.7", 0, 1, "", "", platform="", keyfile=None, certfile=None)
+    _job.pinned = node  # as dispy's submit_job does for submit_node
+    keys = JobKeys(start=5)
+    copy = __import__("copy").copy(_job.job)  # the copy a status event carries
+    info = adapter.job_info(copy, keys, "c")
+    assert (info.key, info.created, info.pinned, info.depends) == (5, _job.job.submit_time, "127.0.0.7", True)
+    assert info.kwargs == {}  # dispy popped dispy_job_depends
+    assert adapter.job_info(copy, keys, "c").key == 5  # Running: the same job, the same key
+    plain = dispy._DispyJob_(1, None, (2,), {})
+    assert adapter.job_info(plain.job, keys, "c")[10:13] == (plain.job.submit_time, None, False)
+    ended = adapter.ended_job_info(copy, keys, "c")
+    assert ended.key == 5 and keys.live() == 1  # only `plain` is live now
+
+
+def test_a_detached_clusters_live_keys_are_forgotten(dispy_port):
+    from conftest import wait_until
+    from dispymon.model.jobkeys import JobKeys
+
+    cluster = make_cluster(dispy_port=dispy_port)  # no node answers: the job stays queued
+    try:
+        fed: list = []
+        keys = JobKeys()
+        a = adapter.DispyAdapter(fed.append, keys=keys)
+        name = a.attach(cluster)
+        job = cluster.submit(1)
+        created = wait_until(lambda: next((e for e in fed if isinstance(e, StatusEvent) and e.job), None),
+                             what="the Created event")  # fmt: skip
+        assert created.status == ev.JOB_CREATED and created.job.created == job.submit_time
+        assert keys.peek(job._uid, job.submit_time) == created.job.key > 0 and keys.live() == 1
+        a.detach(cluster)
+        assert keys.live() == 0 and name not in a.clusters()
+    finally:
+        cluster.close(timeout=0, terminate=True)

@@ -13,6 +13,7 @@ import pytest
 
 from dispymon.features import bulk as bulk_module
 from dispymon.model import events as ev
+from dispymon.model.events import BulkChanged
 from dispymon.transport.protocol import ACTIONS_KEPT, BULK_MAX
 from dispymon.transport.security import Access
 from factories import node, status
@@ -102,6 +103,22 @@ async def test_cancel_midway_counts_the_rest_cancelled(served, monkeypatch):
     out = (await call(ws, 3, "bulk_outcomes", {"action_id": action_id, "outcome": "cancelled", "limit": 1000}))["value"]
     assert out["total"] == 300 - terminated
     assert error_of(await call(ws, 4, "bulk_cancel", {"action_id": 12345}))[0] == "not_found"
+
+
+async def test_progress_is_published_as_chunks_complete(served, monkeypatch):
+    hub, control, jobs, client = served
+    monkeypatch.setattr(bulk_module, "PUBLISH_EVERY", 0.0)
+    monkeypatch.setattr(bulk_module, "IN_FLIGHT", 1)
+    await feed_jobs(hub, running=175, ended=0)
+    published: list[dict] = []
+    hub.subscribe(lambda batch, state: published.extend(e.action for e in batch if type(e) is BulkChanged))
+    ws = await connect(client)
+    action_id = (await call(ws, 1, "bulk_start", {"action": "terminate", "filter": {}}))["value"]["action_id"]
+    await ws.until(lambda m: (action_of(m, action_id) or {}).get("state") == "done", fresh=False)
+    await hub.settle()
+    # one record at the start, one per chunk of 50 (50, 100, 150, 175), one at the end
+    assert [(r["state"], r["done"]) for r in published] == [
+        ("running", 0), ("running", 50), ("running", 100), ("running", 150), ("running", 175), ("done", 175)]
 
 
 async def test_one_action_at_a_time(served):

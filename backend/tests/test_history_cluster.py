@@ -9,6 +9,7 @@ import dispy
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from conftest import wait_until
 from test_httpd import connect, new_cluster, new_server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.cluster
@@ -112,6 +113,14 @@ async def test_finished_jobs_keep_nothing_of_their_arguments_or_results(local_no
                 submitted += 1
         del job, result
 
+    from dispymon.features.rest import JOBS as JOBS_KEY
+
+    jobs = server._runtime.app[JOBS_KEY]
+
+    def kept() -> int:
+        """Bytes the budgets hold: pickled arguments (resubmission) and details (result texts)."""
+        return jobs.args.used + jobs.details.used
+
     def settled_rss() -> int:
         gc.collect()
         memory.trim()
@@ -121,11 +130,20 @@ async def test_finished_jobs_keep_nothing_of_their_arguments_or_results(local_no
         ws = await connect(session, server)
         await run(8)  # dispy's and dispymon's own buffers, made once
         await ws.until(lambda m: m.clusters[cluster.name]["jobs"]["done"] == 8, what="the warm-up jobs done")
-        start = settled_rss()
+        start, kept_start = settled_rss(), kept()
         await run(JOBS)
         await ws.until(lambda m: m.clusters[cluster.name]["jobs"]["done"] == 8 + JOBS, timeout=120,
                        what="every job done, as the dashboard shows it")  # fmt: skip
-        after = settled_rss()
+        await asyncio.to_thread(wait_until, lambda: jobs.guard.unanswered() == 0, what="the guard's answers in")
+        after, kept_after = settled_rss(), kept()
         await ws.ws.close()
-    # the history was never read: the jobs' records were not made, their events kept
-    assert after - start < 20 * 2**20, f"RSS {start / 2**20:.0f} MB -> {after / 2**20:.0f} MB after {JOBS} jobs"
+    # Only the resubmit budget keeps arguments (the last of them, within --resubmit-budget),
+    # and the outputs budget the result texts: nothing else does. The history was never read:
+    # the jobs' records were not made, their events kept (holding none of the jobs' objects).
+    assert jobs.args.used <= jobs.args.budget and jobs.details.used <= jobs.details.budget
+    assert len(jobs.args) > 0  # the pickles are kept (so the subtraction below is not of nothing)
+    grown = (after - start) - (kept_after - kept_start)
+    assert grown < 20 * 2**20, (
+        f"RSS {start / 2**20:.0f} MB -> {after / 2**20:.0f} MB after {JOBS} jobs, "
+        f"{(kept_after - kept_start) / 2**20:.0f} MB of it kept within the budgets"
+    )

@@ -38,23 +38,40 @@ def compute(n, fail=False, big=0, sleep=0.0, loud=0):
     return n
 
 
+def identity(job: dispy.DispyJob) -> tuple:
+    """A job's identity across dispy's copies of it (what JobKeys names a key by): its uid and submit time."""
+    return job._uid, job.submit_time
+
+
 class Collected:
-    """dispy's job objects handed to the cluster's callback, by identity (thread-safe)."""
+    """dispy's job objects handed to the cluster's job_status callback once ended (dispy hands a copy
+    of the job each time: they are told apart by identity()), thread-safe."""
 
     def __init__(self) -> None:
-        self.jobs: list[dispy.DispyJob] = []
+        self.jobs: dict[tuple, dispy.DispyJob] = {}
         self.lock = threading.Lock()
 
-    def __call__(self, job: dispy.DispyJob) -> None:
+    def add(self, job: dispy.DispyJob) -> None:
+        """dispy's job_status callback (a method: dispy accepts functions and methods only)."""
         if job.status in (dispy.DispyJob.Finished, dispy.DispyJob.Terminated, dispy.DispyJob.Cancelled,
                           dispy.DispyJob.Abandoned):  # fmt: skip
             with self.lock:
-                if not any(j is job for j in self.jobs):
-                    self.jobs.append(job)
+                self.jobs[identity(job)] = job
 
     def others(self, known: list[dispy.DispyJob]) -> list[dispy.DispyJob]:
+        """The ended jobs that are none of `known` (the test program's own)."""
+        mine = {identity(k) for k in known}
         with self.lock:
-            return [j for j in self.jobs if not any(j is k for k in known)]
+            return [j for key, j in self.jobs.items() if key not in mine]
+
+
+async def poll(condition, what: str, timeout: float = 60) -> None:
+    """Wait for a condition on dispy's side (its callback, its job objects), polled."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)  # polls the condition (not a delay standing in for one)
 
 
 async def ended(jobs: list[dispy.DispyJob]) -> None:
@@ -80,12 +97,13 @@ class Dash:
         assert result["ok"], result
         return result["value"]
 
-    async def ended_detail(self, cluster: str, job_id: str) -> dict:
+    async def ended_detail(self, cluster: str, job_id: str | None = None, key: int | None = None) -> dict:
         """The job's detail once ended with its texts made (the guard makes them off the loop)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 30
         while True:
-            result = await self.call("job", cluster=cluster, id=job_id)
+            which = {"id": job_id} if key is None else {"key": key}
+            result = await self.call("job", cluster=cluster, **which)
             detail = result.get("value", {}).get("job") if result["ok"] else None
             if detail is not None and detail["state"] not in ("queued", "running") and "…" not in (detail["result"] or ""):
                 return detail
@@ -100,7 +118,7 @@ async def dash(local_nodes, new_cluster, new_server):  # noqa: F811
     async def make(count: int, first: int, **kwargs):
         nodes = local_nodes(count, cpus=2, first=first)
         collected = Collected()
-        cluster = await asyncio.to_thread(new_cluster, compute, [n.ip for n in nodes.nodes], callback=collected,
+        cluster = await asyncio.to_thread(new_cluster, compute, [n.ip for n in nodes.nodes], job_status=collected.add,
                                           **kwargs)  # fmt: skip
         server = await asyncio.to_thread(new_server, cluster, poll_sec=0.1)
         session = aiohttp.ClientSession()
@@ -161,9 +179,17 @@ async def test_a_running_job_page_follows_it_to_its_end(dash):
     cluster, collected, d, session, ips = await dash(1, first=43)
     job = cluster.submit(3, sleep=3, fail=True)
     job.id = "followed"
-    await d.ws.until(lambda m: job.status == dispy.DispyJob.Running, what="the job running", fresh=False, timeout=60)
-    running = (await d.value("jobs", states=["running"]))["jobs"]
-    key = next(r["key"] for r in running if r["id"] == "followed")
+    await poll(lambda: job.status == dispy.DispyJob.Running, "the job running")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while True:  # its id was set after submit(): its text is made off the loop (the guard)
+        running = (await d.value("jobs", states=["running"]))["jobs"]
+        keys = [r["key"] for r in running if r["id"] == "followed"]
+        if keys:
+            break
+        assert loop.time() < deadline, f"the running job not listed: {running}"
+        await asyncio.sleep(0.1)  # polls the dashboard's answer
+    [key] = keys
     await d.ws.send({"type": "view", "job": {"cluster": "compute", "key": key}})
     await d.ws.until(lambda m: m.messages[-1]["type"] == "snapshot" and m.messages[-1]["job"] is not None,
                      fresh=False, what="the job's snapshot")  # fmt: skip
@@ -185,14 +211,13 @@ async def test_resubmit_a_failed_job_runs_again_and_links_both(dash):
     answer = await d.value("resubmit", cluster="compute", key=original["key"])
     new_key = answer["key"]
     assert new_key != original["key"]
-    await d.ws.until(lambda m: collected.others([job]), what="dispy's callback with the new job", fresh=False,
-                     timeout=60)  # fmt: skip
+    await poll(lambda: collected.others([job]), "dispy's callback with the new job")
     [new] = collected.others([job])
     await ended([new])
     # the same arguments ran again: dispy's new job printed and raised as the first did
-    assert new is not job and new.status == dispy.DispyJob.Terminated
+    assert identity(new) != identity(job) and new.status == dispy.DispyJob.Terminated
     assert new.stdout == job.stdout and new.stderr == job.stderr and "bad input 11" in new.exception
-    detail = (await d.value("job", cluster="compute", key=new_key))["job"]
+    detail = await d.ended_detail("compute", key=new_key)
     assert detail["resubmit_of"] == original["key"] and detail["stdout"] == new.stdout
     assert detail["start_time"] == new.start_time
     again = (await d.value("job", cluster="compute", key=original["key"]))["job"]
@@ -247,8 +272,7 @@ async def test_bulk_resubmit_the_failed_jobs_of_a_run(dash):
         assert loop.time() < deadline, "the failed jobs' arguments not kept"
         await asyncio.sleep(0.1)  # the guard pickles them off the loop: poll the preview
     action_id = (await d.value("bulk_start", action="resubmit", filter={"states": ["failed"]}))["action_id"]
-    await d.ws.until(lambda m: len(collected.others(jobs)) == 4, what="four new jobs from dispy", fresh=False,
-                     timeout=60)  # fmt: skip
+    await poll(lambda: len(collected.others(jobs)) == 4, "four new jobs from dispy")
     new = collected.others(jobs)
     await ended(new)
     assert sorted(j.stdout for j in new) == sorted(j.stdout for j in failed)  # the same arguments ran again
@@ -256,7 +280,7 @@ async def test_bulk_resubmit_the_failed_jobs_of_a_run(dash):
     out = await d.value("bulk_outcomes", action_id=action_id)
     assert out["total"] == 4 and {i["outcome"] for i in out["items"]} == {"resubmitted"}
     for item in out["items"]:
-        detail = (await d.value("job", cluster="compute", key=item["new_key"]))["job"]
-        assert detail["resubmit_of"] == item["key"]
+        detail = await d.ended_detail("compute", key=item["new_key"])
+        assert detail["resubmit_of"] == item["key"] and detail["state"] == "failed"
     await d.ws.until(lambda m: any(e["action"] == "bulk_resubmit" and e["message"] == "4 resubmitted" for e in m.audit),
                      what="the audit entry")  # fmt: skip

@@ -38,10 +38,11 @@ async def test_kept_outputs_and_arguments_and_the_guard_in_metrics(aiohttp_clien
     for _ in range(600):
         hub.read()
         held = jobs.details.get(7)
-        if held is not None and held.result is not None:
+        if held is not None and held.result is not None and jobs.payload(7) is not None:
             break
         await asyncio.sleep(0.05)
     assert jobs.details.get(7).result == "Slow()"
+    assert jobs.args.used > 0  # the arguments, pickled on the guard's worker from State.left
     assert end.stdout is None and end.result is None  # the history's event holds no outputs
     r = await client.get("/metrics")
     m = parse(await r.text())

@@ -40,3 +40,16 @@ async def test_the_dispy_queue_patch_is_off_unless_the_settings_ask(static_dir):
     loop = asyncio.get_running_loop()
     assert not Runtime(Settings(port=0, static_dir=static_dir), loop).adapter._patch_queue
     assert Runtime(Settings(port=0, static_dir=static_dir, patch_dispy_queue=True), loop).adapter._patch_queue
+
+
+async def test_one_job_key_sequence_for_the_adapter_and_a_source(static_dir):
+    loop = asyncio.get_running_loop()
+    given = []
+
+    def source(hub, keys):
+        given.append(keys)
+        return None
+
+    runtime = Runtime(Settings(port=0, static_dir=static_dir), loop, source, key_start=42)
+    assert given == [runtime.keys] and runtime.adapter.keys is runtime.keys
+    assert runtime.keys.key(1, 1.0, "c") == 42  # after a history database's largest key

@@ -16,6 +16,7 @@ from dispymon.commands.registry import Commands
 from dispymon.runtime.hub import Hub
 from dispymon.adapters.simulated import SimulatedCluster, SimulatedControl, node_address
 from dispymon.model.state import CLOSED, DEALLOCATED, INITIALIZED, State
+from dispymon.transport.protocol import OUTPUT_TAIL
 from conftest import wait_until
 
 
@@ -138,3 +139,68 @@ async def test_commands_change_the_simulated_nodes():
     result = await cmds.execute({"type": "command", "id": 2, "name": "set_node_cpus",
                                  "args": {"ip": "10.200.0.1", "cpus": 1}})  # fmt: skip
     assert not result["ok"] and result["error"]["code"] == "not_found"
+
+
+def test_jobs_carry_keys_created_and_pinned_as_the_dispy_adapters_do():
+    sim, log = run(events=6000)
+    keys: dict[int, int] = {}  # uid -> key
+    created = pinned = 0
+    for e in log[1:]:
+        if e.job is None:
+            continue
+        info = e.job
+        assert info.key > 0 and info.created is not None
+        assert keys.setdefault(info.uid, info.key) == info.key  # one key per job, from Created to its end
+        if e.status == ev.JOB_CREATED:
+            created += 1
+            pinned += info.pinned is not None
+            assert (info.pinned is not None) == (info.id % 50 == 0)
+        elif e.status in ev.JOB_DONE_STATUSES:
+            assert info.args == () and not info.kwargs and info.handle is None  # as dispy's ended copies
+    assert len(set(keys.values())) == len(keys)  # never shared
+    assert created > 500 and pinned in (created // 50, created // 50 + 1)
+    assert sim.keys.live() == sim.running + len(sim._queue)  # ended jobs' keys are not kept live
+
+
+def test_outputs_and_arguments_of_the_chosen_sizes():
+    sim, log = run(events=3000, stdout_bytes=10_240, stderr_bytes=100_000, args_bytes=1024, result="int")
+    ended = [e for e in log[1:] if e.status in (ev.JOB_FINISHED, ev.JOB_TERMINATED)]
+    assert ended
+    for e in ended:
+        end = e.job.extra
+        assert (end.stdout_len, len(end.stdout), end.stdout_kind) == (10_240, 10_240, "str")
+        assert (end.stderr_len, len(end.stderr)) == (100_000, OUTPUT_TAIL)
+        if e.status == ev.JOB_TERMINATED:
+            assert end.traceback.endswith(e.job.exception + "\n") and end.result is None
+        else:
+            assert end.traceback is None and end.result == e.job.id
+    assert len({id(e.job.extra.stdout) for e in ended}) == len(ended)  # a slice per job, no sharing
+    created = [e for e in log[1:] if e.status == ev.JOB_CREATED]
+    assert all(len(e.job.args[1]) == 1024 for e in created)
+    _, plain_log = run(events=3000, fail_rate=0)
+    assert all(e.job.extra is None for e in plain_log[1:] if e.status == ev.JOB_FINISHED)  # nothing: costs nothing
+
+
+def test_submit_queues_a_job_with_the_arguments_and_refuses_an_unknown_node():
+    import pickle
+
+    import pytest
+
+    from dispymon.commands.control import ControlRefused
+
+    log: list = []
+    sim = SimulatedCluster(log.append, 4, 1, fill=1.0, rate=0)
+    control = SimulatedControl([sim])
+    key = control.submit(sim.name, pickle.dumps((("x", 2), {"k": 3})), None)
+    on_node = control.submit(sim.name, pickle.dumps(((1,), {})), node_address(2))
+    made = [e for e in log if e.status == ev.JOB_CREATED]
+    assert [(e.job.key, e.job.args, e.job.kwargs, e.job.pinned) for e in made] == [
+        (key, ("x", 2), {"k": 3}, None), (on_node, (1,), {}, node_address(2))]  # fmt: skip
+    seed = sim.attached_event()
+    assert [j.key for j in seed.queued] == [key, on_node] and seed.pending == 4 + 2
+    with pytest.raises(ControlRefused) as refused:
+        control.submit(sim.name, pickle.dumps(((), {})), "10.9.9.9")
+    assert refused.value.code == "cluster_error"
+    sim.queue_limit = 2
+    with pytest.raises(ControlRefused):
+        control.submit(sim.name, pickle.dumps(((), {})), None)

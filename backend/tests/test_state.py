@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dispymon.model import events as ev
-from dispymon.model.events import AvailInfo, ClusterDetached, HealthCheck, NodeInfo
+from dispymon.model.events import AvailInfo, ClusterAttached, ClusterDetached, HealthCheck, NodeInfo
 from dispymon.model.changelog import info_diff
 from dispymon.model.state import State
 from factories import applied, attached, job, node, status
@@ -260,3 +260,72 @@ def test_a_node_closed_by_a_command_that_dispy_sets_up_again_is_audited():
     assert (entry["id"], entry["action"], entry["target"], entry["state"], entry["time"]) == (2, "node_reopened", "127.0.0.5", "failed", 1050.0)
     assert "takes jobs again" in entry["message"]
     assert s.new_audit_id() == 3
+
+
+def test_queued_jobs_are_listed_until_they_run_and_ended_ones_leave_with_their_args():
+    s = State()
+    s.ended, s.left = [], []
+    applied(s, attached())
+    for uid in (1, 2, 3):
+        applied(s, status("c", ev.JOB_CREATED, None, job(uid, ip=None, args=(uid, "a"))._replace(key=uid * 10)))
+    c = s.clusters["c"]
+    assert list(c.queued) == [1, 2, 3] and c.queued[2].args == (2, "a") and c.queued_unlisted == 0
+    applied(s, status("c", ev.JOB_RUNNING, node(busy=1), job(1, args=(1, "a"))._replace(key=10)))
+    assert list(c.queued) == [2, 3] and list(c.running) == [1] and not s.left
+    # ends: the JobInfo the state held goes to `left` (the ended event's own has no args, as dispy's)
+    applied(s, status("c", ev.JOB_FINISHED, node(), job(1, args=())._replace(key=10)))
+    applied(s, status("c", ev.JOB_CANCELLED, None, job(3, ip=None, args=())._replace(key=30)))  # while queued
+    assert [(j.key, j.args) for j in s.left] == [(10, (1, "a")), (30, (3, "a"))]
+    assert [e.job.key for e in s.ended] == [10, 30]
+    assert list(c.queued) == [2] and not c.running
+    assert jobs(s) == dict(submitted=3, queued=1, running=0, done=2, finished=1, failed=0,
+                           cancelled=1, terminated=0, abandoned=0)  # fmt: skip
+    applied(s, status("c", ev.JOB_FINISHED, node(), job(99)))  # never seen: nothing to hand on
+    assert len(s.left) == 2
+
+
+def test_left_stays_none_until_a_subscriber_wants_it():
+    s = State()
+    applied(s, attached(), status("c", ev.JOB_CREATED, None, job(1, ip=None)))
+    applied(s, status("c", ev.JOB_RUNNING, node(busy=1), job(1)), status("c", ev.JOB_FINISHED, node(), job(1)))
+    assert s.left is None and not s.clusters["c"].queued and not s.clusters["c"].running
+
+
+def test_the_attach_seed_lists_queued_jobs():
+    s = State()
+    queued = (job(5, ip=None)._replace(key=1), job(6, ip=None)._replace(key=2))
+    applied(s, ClusterAttached("c", "JobCluster", (), (job(4)._replace(key=3),), 3, 0, queued))
+    c = s.clusters["c"]
+    assert list(c.queued) == [5, 6] and list(c.running) == [4] and jobs(s)["queued"] == 2
+    applied(s, status("c", ev.JOB_RUNNING, node(busy=2), job(5)._replace(key=1)))
+    assert list(c.queued) == [6] and set(c.running) == {4, 5}
+
+
+def test_queued_jobs_beyond_the_cap_are_counted_not_listed(monkeypatch):
+    from dispymon.model import state as state_module
+
+    monkeypatch.setattr(state_module, "MAX_QUEUED_TRACKED", 3)
+    s = State()
+    applied(s, attached())
+    for uid in range(1, 6):
+        applied(s, status("c", ev.JOB_CREATED, None, job(uid, ip=None)))
+    c = s.clusters["c"]
+    assert list(c.queued) == [1, 2, 3] and c.queued_unlisted == 2 and jobs(s)["queued"] == 5
+    applied(s, status("c", ev.JOB_RUNNING, node(busy=1), job(4)))  # an unlisted one starts
+    assert c.queued_unlisted == 1 and list(c.queued) == [1, 2, 3]
+    applied(s, status("c", ev.JOB_CREATED, None, job(6, ip=None)))
+    assert list(c.queued) == [1, 2, 3] and c.queued_unlisted == 2
+
+
+def test_a_pinned_jobs_end_says_its_node():
+    # dispy drops `_dispy_job_` (where pinning is read) before it reports an end
+    s = State()
+    s.ended, s.left = [], []
+    applied(s, attached())
+    pinned = job(1, ip=None)._replace(key=7, pinned="127.0.0.2")
+    applied(s, status("c", ev.JOB_CREATED, None, pinned))
+    applied(s, status("c", ev.JOB_RUNNING, node(busy=1), job(1)._replace(key=7, pinned="127.0.0.2")))
+    applied(s, status("c", ev.JOB_FINISHED, node(), job(1)._replace(key=7)))
+    assert s.ended[0].job.pinned == "127.0.0.2" and s.ended[0].job.key == 7
+    applied(s, status("c", ev.JOB_CREATED, None, job(2, ip=None)), status("c", ev.JOB_CANCELLED, None, job(2, ip=None)))
+    assert s.ended[1].job.pinned is None

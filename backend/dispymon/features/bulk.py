@@ -55,6 +55,7 @@ class Action:
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     task: asyncio.Task | None = None
     selection: Any = None  # the jobs feature's Selection the refs come from (kept alive while the action runs)
+    published: float = 0.0  # when its record was last published (progress: at most every PUBLISH_EVERY)
 
     def record(self) -> dict[str, Any]:
         return protocol.bulk_action(
@@ -134,7 +135,12 @@ class BulkRunner:
     # -- the task ---------------------------------------------------------------
 
     def _publish(self, act: Action) -> None:
+        act.published = self.clock()
         self.cmds.hub.feed(BulkChanged(act.record()))
+
+    def _progress(self, act: Action) -> None:
+        if self.clock() - act.published >= PUBLISH_EVERY:
+            self._publish(act)
 
     async def _run(self, act: Action) -> None:
         try:
@@ -171,7 +177,6 @@ class BulkRunner:
         chunks = [act.refs[i : i + CHUNK] for i in range(0, len(act.refs), CHUNK)]
         slots = asyncio.Semaphore(IN_FLIGHT)
         tasks: list[asyncio.Task] = []
-        last = self.clock()
         sent = 0
         for chunk in chunks:
             await slots.acquire()
@@ -184,10 +189,6 @@ class BulkRunner:
             task.add_done_callback(lambda _: slots.release())
             tasks.append(task)
             sent += len(chunk)
-            now = self.clock()
-            if now - last >= PUBLISH_EVERY:
-                last = now
-                self._publish(act)
         await asyncio.gather(*tasks)
         jobs = self.cmds.jobs
         state = self.cmds.hub.read()
@@ -231,6 +232,7 @@ class BulkRunner:
             await self._terminate(act, chunk, handles)
         else:
             await self._resubmit(act, chunk)
+        self._progress(act)
 
     async def _call(self, fn: Callable[[], list[Any]]) -> list[Any] | None:
         loop = asyncio.get_running_loop()

@@ -154,12 +154,12 @@ class JobsFeature:
     @staticmethod
     def want_left(state: State) -> None:
         """Ask the state for the JobInfos it lets go of (`State.left`: None until a subscriber wants them)."""
-        if getattr(state, "left", None) is None:
-            setattr(state, "left", [])  # noqa: B010 (State.left is package A's; set by name until merged)
+        if state.left is None:
+            state.left = []
 
     def take(self, batch: Batch, state: State) -> None:
         """The hub subscriber: ended jobs' JobEnd moved into details, args kept for resubmission."""
-        left: list[JobInfo] | None = getattr(state, "left", None)
+        left = state.left
         if left is None:
             self.want_left(state)
         origins: dict[int, JobInfo] = {}
@@ -210,9 +210,9 @@ class JobsFeature:
         result: Any = None
         if end is not None:
             d.stdout, d.stdout_len = end.stdout, end.stdout_len
-            d.stdout_kind = _kind(end.stdout, getattr(end, "stdout_kind", None))
+            d.stdout_kind = _kind(end.stdout, end.stdout_kind)
             d.stderr, d.stderr_len = end.stderr, end.stderr_len
-            d.stderr_kind = _kind(end.stderr, getattr(end, "stderr_kind", None))
+            d.stderr_kind = _kind(end.stderr, end.stderr_kind)
             d.traceback, d.traceback_len = end.traceback, end.traceback_len
             result = end.result
             end.clear()  # the history keeps the event: nothing of the job's outputs or result stays in it
@@ -349,7 +349,7 @@ class JobsFeature:
         c = state.clusters.get(cluster)
         if c is None:
             return None
-        queued: dict[int, JobInfo] = getattr(c, "queued", {})
+        queued = c.queued
         for sel in self._selections.values():  # a selection knows the uid of its live rows
             uid = sel.live.get(key)
             if uid is not None:
@@ -547,7 +547,7 @@ class JobsFeature:
         keys: set[int] = set()
         c = state.clusters.get(cluster)
         if c is not None:
-            for table in (c.running, getattr(c, "queued", {})):
+            for table in (c.running, c.queued):
                 for job in table.values():
                     if job.key and self._id(job.key, job.id) == job_id:
                         keys.add(job.key)
@@ -592,7 +592,7 @@ class JobsFeature:
                 c = state.clusters.get(cname)
                 if c is None:
                     continue
-                table = c.running if name == RUNNING else getattr(c, "queued", {})
+                table = c.running if name == RUNNING else c.queued
                 jobs = list(table.items())  # a C-speed copy: the state may change between chunks
                 for i in range(0, len(jobs), SELECTION_CHUNK):
                     for uid, job in jobs[i : i + SELECTION_CHUNK]:

@@ -283,6 +283,7 @@ class Guard:
         self._queue: collections.deque[_Request] = collections.deque()
         self._pool: list[_Worker] = []
         self._stuck: list[_Worker] = []
+        self._started: list[threading.Thread] = []  # the workers' threads (pruned of those that ended)
         self._watch: threading.Thread | None = None
         self._busy = threading.Event()  # set while a call is in flight: the watchdog ticks
         self._closed = False
@@ -354,19 +355,31 @@ class Guard:
     def threads(self) -> int:
         """Threads the guard runs now (workers, stuck ones not yet returned, the watchdog)."""
         with self._lock:
-            alive = [w for w in (*self._pool, *self._stuck) if w.thread is not None and w.thread.is_alive()]
-            return len(alive) + (1 if self._watch is not None and self._watch.is_alive() else 0)
+            alive = sum(1 for t in self._started if t.is_alive())
+            return alive + (1 if self._watch is not None and self._watch.is_alive() else 0)
 
     def _top_up(self) -> None:
         """Start workers up to `workers`, within `max_threads` (lock held)."""
         if self._watch is None:
             self._watch = threading.Thread(target=self._watchdog, name="dispymon-guard-watch", daemon=True)
             self._watch.start()
-        while len(self._pool) < self.workers and len(self._pool) + len(self._stuck) + 1 < self.max_threads:
+        # every thread started and still alive counts (a stuck one on its way out too)
+        self._started = [t for t in self._started if t.is_alive()]
+        while len(self._pool) < self.workers and len(self._started) + 1 < self.max_threads:
             w = _Worker()
             w.thread = threading.Thread(target=self._work, args=(w,), name="dispymon-guard", daemon=True)
             self._pool.append(w)
+            self._started.append(w.thread)
             w.thread.start()
+
+    def _back(self, w: _Worker) -> None:
+        """A stuck worker came back (lock held): it rejoins the pool if the pool is short (a thread
+        that works again), else it leaves (`w.stuck` stays True: the caller returns)."""
+        if w in self._stuck:
+            self._stuck.remove(w)
+        if len(self._pool) < self.workers and not self._closed:
+            w.stuck = False
+            self._pool.append(w)
 
     def _work(self, w: _Worker) -> None:
         tid = threading.get_ident()
@@ -399,10 +412,8 @@ class Guard:
                     first = not req.answered
                     req.answered = True
                     req.obj = None
-                    if w.stuck:  # back from a stuck call: leave (a new worker took our place)
-                        if w in self._stuck:
-                            self._stuck.remove(w)
-                        self._top_up()
+                    if w.stuck:  # back from a stuck call
+                        self._back(w)
                 if first:
                     self._answer(req.done, answer)
                 if w.stuck:
@@ -414,10 +425,9 @@ class Guard:
                     w.current = None
                 if w.stuck:
                     with self._lock:
-                        if w in self._stuck:
-                            self._stuck.remove(w)
-                        self._top_up()
-                    return
+                        self._back(w)
+                    if w.stuck:
+                        return
 
     def _watchdog(self) -> None:
         while True:
