@@ -71,6 +71,25 @@ const shots = {
     await connected(page);
     await visibleRow(page, 'Finished jobs');
   },
+  async jobs(page) {
+    await page.goto(new URL('/jobs', url).href);
+    await connected(page);
+    await visibleRow(page, 'Matching jobs');
+  },
+  async job(page) {
+    // a failed job's page: its outputs and traceback (the demo fails one job in twenty)
+    await page.goto(new URL('/jobs?states=failed', url).href);
+    await connected(page);
+    // the view is a frozen selection: Refresh until the first failure is in it
+    const link = page.getByRole('table', { name: 'Matching jobs' }).getByRole('link').first();
+    for (let tries = 0; !(await link.isVisible()); tries++) {
+      if (tries > 120) throw new Error('no failed job in the demo after 2 minutes');
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      await link.waitFor({ timeout: 1000 }).catch(() => {});
+    }
+    await link.click();
+    await page.getByRole('region', { name: 'Traceback' }).locator('pre').waitFor({ timeout: WAIT });
+  },
 };
 
 try {

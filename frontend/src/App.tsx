@@ -5,7 +5,8 @@ import { useDashboard, useReadOnly } from './core/context';
 import { MonitorPage } from './pages/monitor/MonitorPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { ThemeToggle } from './components/ThemeToggle';
-import { HISTORY_PATH, MANAGE_PATH } from './lib/paths';
+import { JobSearch } from './components/JobSearch';
+import { HISTORY_PATH, JOBS_PATH, MANAGE_PATH } from './lib/paths';
 import { Link, usePathname } from './router';
 
 // The Node and Manage pages load on first visit: what the Monitor page
@@ -14,6 +15,8 @@ import { Link, usePathname } from './router';
 const NodePage = lazy(() => import('./pages/node/NodePage'));
 const ManagePage = lazy(() => import('./pages/manage/ManagePage'));
 const HistoryPage = lazy(() => import('./pages/history/HistoryPage'));
+const JobsPage = lazy(() => import('./pages/jobs/JobsPage'));
+const JobPage = lazy(() => import('./pages/job/JobPage'));
 
 interface Route {
   /** matched against location.pathname; capture groups become params */
@@ -39,6 +42,14 @@ const routes: Route[] = [
   },
   { pattern: /^\/manage\/?$/, render: () => <ManagePage /> },
   { pattern: /^\/history\/?$/, render: () => <HistoryPage /> },
+  { pattern: /^\/jobs\/?$/, render: () => <JobsPage /> },
+  {
+    pattern: /^\/job\/([^/]+)\/([^/]+)\/?$/,
+    // keyed by cluster and id: another job's page starts afresh (`?key=` is read inside)
+    render: ([cluster = '', id = '']) => (
+      <JobPage key={`${cluster}/${id}`} cluster={decodeSegment(cluster)} id={decodeSegment(id)} />
+    ),
+  },
 ];
 
 export function renderRoute(pathname: string): ReactNode {
@@ -73,7 +84,9 @@ export function App() {
           <Link to="/">Monitor</Link>
           <Link to={MANAGE_PATH}>Manage</Link>
           <Link to={HISTORY_PATH}>History</Link>
+          <Link to={JOBS_PATH}>Jobs</Link>
         </nav>
+        <JobSearch />
         <ReadOnlyNote />
         <ConnectionIndicator />
         <ThemeToggle />

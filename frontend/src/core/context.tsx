@@ -8,7 +8,7 @@ import type { DispySocket } from './socket';
 import type { Dashboard, DashboardStore } from './store';
 
 /** What components may ask of the connection. */
-export type SocketControls = Pick<DispySocket, 'setViewInterval' | 'setWatchedNode' | 'flush' | 'command'>;
+export type SocketControls = Pick<DispySocket, 'setViewInterval' | 'setWatchedNode' | 'setWatchedJob' | 'flush' | 'command'>;
 
 interface Services {
   store: DashboardStore;

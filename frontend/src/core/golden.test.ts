@@ -11,16 +11,26 @@ import type { Frame } from './codec';
 import {
   AUDIT_FIELDS,
   AVAIL_FIELDS,
+  BULK_ACTIONS,
+  BULK_ACTION_FIELDS,
+  BULK_MAX,
   CLOSES,
   CLUSTER_FIELDS,
   ERROR_CODES,
   JOBS_FIELDS,
+  JOB_DETAIL_FIELDS,
   JOB_FIELDS,
+  JOB_ROW_FIELDS,
+  JOB_STATES,
   NODE_FIELDS,
+  OUTPUT_TAIL,
   PROTOCOL_VERSION,
+  QUERIES,
+  isBulkAction,
   isCommandResult,
   isDelta,
   isErrorMessage,
+  isJobDetail,
   isServerMessage,
   isSnapshot,
 } from './protocol';
@@ -30,6 +40,7 @@ import { applyDelta, applySnapshot, emptyData } from './state';
 import type { ServerData } from './state';
 import { createDashboardStore } from './store';
 import { fakeWebSockets } from '../test/fakeWebSocket';
+import { OUTCOME_TEXT } from '../components/BulkDialog';
 
 const DIR = new URL('../test/golden/', import.meta.url);
 
@@ -41,9 +52,21 @@ interface Manifest {
     refused: string[];
     closes: Record<string, { code: number; reason: string }>;
     bad_frame_code: number;
+    job_states: string[];
+    bulk_actions: string[];
+    bulk_max: number;
+    bulk_outcomes: Record<string, string[]>;
+    output_tail: number;
   };
   frames: { file: string; type: string; what: string }[];
-  sequences: { name: string; interval: number; node: string | null; frames: string[]; final: string }[];
+  sequences: {
+    name: string;
+    interval: number;
+    node: string | null;
+    job?: { cluster: string; key: number } | null;
+    frames: string[];
+    final: string;
+  }[];
 }
 
 const manifest = JSON.parse(readFileSync(new URL('manifest.json', DIR), 'utf8')) as Manifest;
@@ -92,6 +115,21 @@ function checkRecords(file: string, msg: Frame): void {
   for (const job of Object.values(nodeJobs?.jobs ?? {})) {
     if (job !== null) expect(keys(job), where('job')).toEqual(sorted(JOB_FIELDS));
   }
+  if (msg.job) {
+    expect(keys(msg.job as object), where('the watched job')).toEqual(sorted(JOB_DETAIL_FIELDS));
+    expect(isJobDetail(msg.job), where('the watched job')).toBe(true);
+  }
+  for (const action of (msg.actions ?? []) as object[]) {
+    expect(keys(action), where('bulk action')).toEqual(sorted(BULK_ACTION_FIELDS));
+    expect(isBulkAction(action), where('bulk action')).toBe(true);
+  }
+}
+
+/** The value of a golden result that succeeded. */
+function value(file: string): Record<string, unknown> {
+  const msg = message(file);
+  if (msg.type !== 'result' || !msg.ok) throw new Error(`${file}: not a successful result`);
+  return msg.value as Record<string, unknown>;
 }
 
 /** What a page holds, comparable with toEqual (the watched jobs as a plain record). */
@@ -104,6 +142,8 @@ function comparable(data: ServerData) {
       ip_addr: data.nodeJobs.ip_addr,
       jobs: Object.fromEntries([...data.nodeJobs.jobs.entries()].sort(([a], [b]) => a - b)),
     },
+    job: data.job,
+    actions: data.actions,
   };
 }
 
@@ -144,6 +184,43 @@ describe('golden frames', () => {
   it('has the close codes and protocol constants this page knows', () => {
     expect(CLOSES).toEqual(manifest.constants.closes);
     expect(PROTOCOL_VERSION).toBe(manifest.constants.protocol);
+    expect(sorted(JOB_STATES)).toEqual(sorted(manifest.constants.job_states));
+    expect(BULK_ACTIONS).toEqual(manifest.constants.bulk_actions);
+    expect(BULK_MAX).toBe(manifest.constants.bulk_max);
+    expect(OUTPUT_TAIL).toBe(manifest.constants.output_tail);
+    // every outcome of every bulk action has its words in the dialog
+    for (const outcomes of Object.values(manifest.constants.bulk_outcomes)) {
+      for (const outcome of outcomes) expect(Object.keys(OUTCOME_TEXT), outcome).toContain(outcome);
+    }
+  });
+
+  it('the jobs queries answer with the records this page reads', () => {
+    for (const name of ['job', 'jobs', 'bulk_preview', 'bulk_outcomes'] as const) expect(QUERIES.has(name)).toBe(true);
+    for (const file of ['result-job.msgpack', 'result-job-failed.msgpack']) {
+      const job = value(file).job;
+      expect(keys(job as object), file).toEqual(sorted(JOB_DETAIL_FIELDS));
+      expect(isJobDetail(job), file).toBe(true);
+    }
+    const failed = value('result-job-failed.msgpack').job as { state: string; traceback: string | null };
+    expect(failed.state).toBe('failed');
+    expect(failed.traceback).toContain('Traceback');
+    const rows = [
+      ...(value('result-job-choices.msgpack').choices as object[]),
+      ...(value('result-jobs.msgpack').jobs as object[]),
+      ...(value('result-bulk-preview.msgpack').first as object[]),
+    ];
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) expect(keys(row)).toEqual(sorted(JOB_ROW_FIELDS));
+    expect(keys(value('result-jobs.msgpack'))).toEqual(['counts', 'jobs', 'selection', 'total']);
+    expect(keys(value('result-job-choices.msgpack'))).toEqual(['choices', 'more']);
+    expect(keys(value('result-bulk-preview.msgpack'))).toEqual(['count', 'eligible', 'first', 'not_kept', 'over_limit']);
+    const outcomes = value('result-bulk-outcomes.msgpack');
+    expect(keys(outcomes)).toEqual(['items', 'total']);
+    for (const item of outcomes.items as object[]) expect(keys(item)).toEqual(['cluster', 'id', 'key', 'new_key', 'outcome', 'reason']);
+    expect(keys(value('result-bulk-start.msgpack'))).toEqual(['action_id']);
+    expect(keys(value('result-bulk-cancel.msgpack'))).toEqual(['state']);
+    const viewer = message('result-resubmit-viewer.msgpack');
+    expect(viewer.type === 'result' && !viewer.ok && viewer.error.code).toBe('not_allowed');
   });
 
   it('results carry their id and value or error', () => {
@@ -189,6 +266,7 @@ describe('golden sequences: snapshot and deltas rebuild the fresh snapshot', () 
     if (!isSnapshot(fresh)) throw new Error(`${sequence.final} is not a snapshot`);
     expect(comparable(state)).toEqual(comparable(applySnapshot(emptyData, fresh)));
     expect(state.nodeJobs?.ip_addr ?? null).toBe(sequence.node);
+    expect(state.job && { cluster: state.job.cluster, key: state.job.key }).toEqual(sequence.job ?? null);
   });
 
   it.each(manifest.sequences.map((s) => [s.name, s] as const))('%s, through the socket and the store', (_name, sequence) => {

@@ -3,7 +3,7 @@ import { JobTable, bucketOf } from './jobTable';
 import type { Job } from './protocol';
 
 const job = (uid: number, fields: Partial<Job> = {}): Job => ({
-  uid, cluster: 'a', id: `job-${uid}`, args: null, kwargs: null, start_time: 1, ip_addr: '10.0.0.1', ...fields,
+  uid, key: uid + 1000, cluster: 'a', id: `job-${uid}`, args: null, kwargs: null, start_time: 1, ip_addr: '10.0.0.1', ...fields,
 });
 
 const uids = (table: JobTable) => [...table.keys()].sort((a, b) => a - b);

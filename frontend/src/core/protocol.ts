@@ -101,6 +101,8 @@ export interface Settings {
 export interface Job {
   /** dispy's job uid: what terminate_jobs takes */
   uid: number;
+  /** the dashboard's key of the job (never reused): its job page's `?key=` */
+  key: number;
   cluster: string;
   /** str(job.id), guarded and cut to 200 characters by the server */
   id: string;
@@ -211,6 +213,41 @@ export interface Commands {
     args: { cluster?: string; node?: string; step?: 1 | 60 };
     value: Series;
   };
+  // read-only: one job, and the jobs of a filter (docs/protocol.md "Jobs")
+  job: {
+    /** one of key or id (≤ 200 characters) */
+    args: { cluster: string; key?: number; id?: string };
+    /** the job; or, when the id is not unique in the cluster, the jobs it names (≤ 50) and how many more */
+    value: JobAnswer;
+  };
+  jobs: {
+    /** offset 0–10,000,000, limit 1–1000; without `selection` (or with an expired one) a new one is made */
+    args: JobFilter & { offset?: number; limit?: number; selection?: number };
+    value: JobsPage;
+  };
+  resubmit: {
+    args: { cluster: string; key: number };
+    /** the new job */
+    value: { key: number; id: string };
+  };
+  bulk_preview: {
+    args: { action: BulkActionName; filter: JobFilter };
+    value: BulkPreview;
+  };
+  bulk_start: {
+    /** expect: the count the preview showed */
+    args: { action: BulkActionName; filter: JobFilter; expect?: number };
+    value: { action_id: number };
+  };
+  bulk_cancel: {
+    args: { action_id: number };
+    value: { state: BulkState };
+  };
+  bulk_outcomes: {
+    /** limit ≤ 1000 */
+    args: { action_id: number; outcome?: string; offset?: number; limit?: number };
+    value: { total: number; items: BulkOutcomeItem[] };
+  };
 }
 
 /**
@@ -218,7 +255,15 @@ export interface Commands {
  * connection and answers another sent meanwhile with `busy`, so the socket
  * sends them one after the other.
  */
-export const QUERIES: ReadonlySet<CommandName> = new Set<CommandName>(['history', 'history_summary', 'series']);
+export const QUERIES: ReadonlySet<CommandName> = new Set<CommandName>([
+  'history',
+  'history_summary',
+  'series',
+  'job',
+  'jobs',
+  'bulk_preview',
+  'bulk_outcomes',
+]);
 
 /**
  * The server's close codes and reasons (transport/protocol.py; the golden
@@ -238,6 +283,8 @@ export type JobOutcome = (typeof JOB_OUTCOMES)[number];
 
 export interface HistoryJob {
   uid: number;
+  /** the dashboard's key of the job: its job page's `?key=`; null for a job it gave none */
+  key: number | null;
   /** str(job.id), guarded */
   id: string;
   cluster: string;
@@ -250,6 +297,10 @@ export interface HistoryJob {
   start_time: number | null;
   end_time: number;
   duration: number | null;
+  /** when it was submitted (dispy's submit time); null when unknown */
+  created: number | null;
+  /** the key of the job this one resubmitted */
+  resubmit_of: number | null;
 }
 
 export interface Failure {
@@ -259,6 +310,139 @@ export interface Failure {
   last_time: number;
   last_cluster: string;
   last_node: string;
+  /** the key of the last job that failed so; null when it has none */
+  last_key: number | null;
+}
+
+// ---- jobs (issue 18) ----
+
+export const JOB_STATES = ['queued', 'running', ...JOB_OUTCOMES] as const;
+/** Where a job is: waiting (queued), running, or its outcome. */
+export type JobState = (typeof JOB_STATES)[number];
+
+/** One row of the Jobs view. */
+export interface JobRow {
+  key: number;
+  id: string;
+  cluster: string;
+  state: JobState;
+  /** "" when it never reached a node */
+  node: string;
+  exception_type: string | null;
+  created: number | null;
+  start_time: number | null;
+  end_time: number | null;
+  duration: number | null;
+  resubmit_of: number | null;
+}
+
+/** Everything about one job: its row, its outputs and what can be done with it. */
+export interface JobDetail extends JobRow {
+  exception_message: string | null;
+  /** null when Show job arguments is off, or not kept */
+  args: string | null;
+  kwargs: string | null;
+  /** repr(result), cut at 4 KiB */
+  result: string | null;
+  /** the full length of the repr */
+  result_len: number | null;
+  result_cut: boolean;
+  /** the last 64 KiB (UTF-8 decoded) */
+  stdout: string | null;
+  /** the full length the job printed */
+  stdout_len: number;
+  stdout_cut: boolean;
+  stderr: string | null;
+  stderr_len: number;
+  stderr_cut: boolean;
+  traceback: string | null;
+  traceback_len: number;
+  /** whether its outputs and texts are still kept (in memory or the database) */
+  kept: 'all' | 'evicted' | 'none';
+  /** the node it was submitted to (submit_node), if any */
+  pinned: string | null;
+  /** keys of the jobs that resubmitted this one */
+  resubmitted_as: number[];
+  resubmit: { possible: boolean; reason: string | null };
+}
+
+/** The `job` query's answer. */
+export type JobAnswer = { job: JobDetail } | { choices: JobRow[]; more: number };
+
+/** Which jobs a query, a bulk action or an export is about; every field optional. */
+export interface JobFilter {
+  cluster?: string;
+  /** 1–7 states */
+  states?: JobState[];
+  /** IP address */
+  node?: string;
+  /** exception type (≤ 200 characters) */
+  exception?: string;
+  /** a part of the job ID, any case (≤ 200 characters) */
+  text?: string;
+  /** Unix seconds: queued jobs by created, running by start, ended by end */
+  since?: number;
+  until?: number;
+}
+
+/** One page of a selection of jobs. */
+export interface JobsPage {
+  /** the frozen list these rows come from: ask for later pages with it */
+  selection: number;
+  total: number;
+  counts: Partial<Record<JobState, number>>;
+  jobs: JobRow[];
+}
+
+/** Bytes of a job's stdout/stderr the server keeps (the last ones). */
+export const OUTPUT_TAIL = 65536;
+/** Jobs one bulk action may act on. */
+export const BULK_MAX = 10_000;
+
+export const BULK_ACTIONS = ['terminate', 'resubmit'] as const;
+export type BulkActionName = (typeof BULK_ACTIONS)[number];
+export type BulkState = 'running' | 'cancelling' | 'cancelled' | 'done';
+
+/** What a bulk action would act on. */
+export interface BulkPreview {
+  /** jobs matching the filter */
+  count: number;
+  /** of them, those the action applies to */
+  eligible: number;
+  /** eligible passes the limit (10,000): the action would be refused */
+  over_limit: boolean;
+  /** the first rows (≤ 20) */
+  first: JobRow[];
+  /** resubmit: eligible jobs whose arguments were not kept */
+  not_kept: number;
+}
+
+/** A bulk action, running or recent (the last 8): the `actions` part of snapshots and deltas. */
+export interface BulkAction {
+  id: number;
+  action: BulkActionName;
+  who: string | null;
+  filter: JobFilter;
+  total: number;
+  done: number;
+  state: BulkState;
+  /** jobs per outcome so far */
+  counts: Record<string, number>;
+  started: number;
+  ended: number | null;
+  audit_id: number;
+}
+
+/** What a bulk action did to one job. */
+export interface BulkOutcomeItem {
+  key: number;
+  id: string;
+  cluster: string;
+  /** terminated, already_finished, not_found, failed; resubmitted, not_kept, failed_to_submit; cancelled */
+  outcome: string;
+  reason: string | null;
+  /** resubmitted: the new job's key */
+  new_key: number | null;
 }
 
 export interface HistorySummary {
@@ -328,6 +512,10 @@ export interface Snapshot {
   audit: AuditEntry[];
   /** only when this view watches a node */
   node_jobs: NodeJobs | null;
+  /** the job this view watches (view `job`); null when none or it is unknown */
+  job?: JobDetail | null;
+  /** the last bulk actions, oldest first */
+  actions?: BulkAction[];
 }
 
 /** Each field appears only when something in it changed. */
@@ -342,6 +530,10 @@ export interface Delta {
   audit?: AuditEntry[];
   /** changed jobs only; null = the job left */
   node_jobs?: NodeJobs;
+  /** the watched job, whole, when it changed */
+  job?: JobDetail | null;
+  /** every kept bulk action, when one changed */
+  actions?: BulkAction[];
 }
 
 export interface ErrorMessage {
@@ -371,6 +563,14 @@ export interface ViewMessage {
   interval?: number;
   /** the node whose running jobs this view watches; null for none */
   node?: string | null;
+  /** the job this view follows (its page is open); null for none. A change is answered with a snapshot. */
+  job?: WatchedJob | null;
+}
+
+/** A job a view follows. */
+export interface WatchedJob {
+  cluster: string;
+  key: number;
 }
 
 export interface FlushMessage {
@@ -427,8 +627,55 @@ export const JOBS_FIELDS = [
   'abandoned',
 ] as const satisfies readonly (keyof Jobs)[];
 export const CLUSTER_FIELDS = ['name', 'kind', 'jobs', 'nodes'] as const satisfies readonly (keyof Cluster)[];
-export const JOB_FIELDS = ['uid', 'cluster', 'id', 'args', 'kwargs', 'start_time', 'ip_addr'] as const satisfies readonly (keyof Job)[];
+export const JOB_FIELDS = ['uid', 'key', 'cluster', 'id', 'args', 'kwargs', 'start_time', 'ip_addr'] as const satisfies readonly (keyof Job)[];
 export const AUDIT_FIELDS = ['id', 'time', 'action', 'target', 'cluster', 'state', 'message', 'who'] as const satisfies readonly (keyof AuditEntry)[];
+export const JOB_ROW_FIELDS = [
+  'key',
+  'id',
+  'cluster',
+  'state',
+  'node',
+  'exception_type',
+  'created',
+  'start_time',
+  'end_time',
+  'duration',
+  'resubmit_of',
+] as const satisfies readonly (keyof JobRow)[];
+export const JOB_DETAIL_FIELDS = [
+  ...JOB_ROW_FIELDS,
+  'exception_message',
+  'args',
+  'kwargs',
+  'result',
+  'result_len',
+  'result_cut',
+  'stdout',
+  'stdout_len',
+  'stdout_cut',
+  'stderr',
+  'stderr_len',
+  'stderr_cut',
+  'traceback',
+  'traceback_len',
+  'kept',
+  'pinned',
+  'resubmitted_as',
+  'resubmit',
+] as const satisfies readonly (keyof JobDetail)[];
+export const BULK_ACTION_FIELDS = [
+  'id',
+  'action',
+  'who',
+  'filter',
+  'total',
+  'done',
+  'state',
+  'counts',
+  'started',
+  'ended',
+  'audit_id',
+] as const satisfies readonly (keyof BulkAction)[];
 
 // Each list names every field of its type: a field added to a type and not to its list fails to compile.
 type Covers<T, L extends readonly unknown[]> = Exclude<keyof T, L[number]> extends never ? true : never;
@@ -439,7 +686,10 @@ export const FIELD_LISTS_COMPLETE: [
   Covers<Cluster, typeof CLUSTER_FIELDS>,
   Covers<Job, typeof JOB_FIELDS>,
   Covers<AuditEntry, typeof AUDIT_FIELDS>,
-] = [true, true, true, true, true, true];
+  Covers<JobRow, typeof JOB_ROW_FIELDS>,
+  Covers<JobDetail, typeof JOB_DETAIL_FIELDS>,
+  Covers<BulkAction, typeof BULK_ACTION_FIELDS>,
+] = [true, true, true, true, true, true, true, true, true];
 
 const ROLES: readonly Role[] = ['operator', 'viewer'];
 
@@ -468,6 +718,37 @@ const isSettings = (v: unknown): v is Settings => isMap(v) && typeof v.show_job_
 const isNodeJobs = (v: unknown): v is NodeJobs => isMap(v) && typeof v.ip_addr === 'string' && isMap(v.jobs);
 const isMapOf = (v: unknown, item: (x: unknown) => boolean): boolean => isMap(v) && Object.values(v).every(item);
 
+/** A job's detail (the `job` part): its identity and state; the rest is the server's promise. */
+export function isJobDetail(v: unknown): v is JobDetail {
+  return (
+    isMap(v) &&
+    isNumber(v.key) &&
+    typeof v.cluster === 'string' &&
+    typeof v.id === 'string' &&
+    (JOB_STATES as readonly unknown[]).includes(v.state) &&
+    Array.isArray(v.resubmitted_as) &&
+    isMap(v.resubmit)
+  );
+}
+
+const BULK_STATES: readonly BulkState[] = ['running', 'cancelling', 'cancelled', 'done'];
+
+/** One bulk action (an entry of the `actions` part). */
+export function isBulkAction(v: unknown): v is BulkAction {
+  return (
+    isMap(v) &&
+    isNumber(v.id) &&
+    (BULK_ACTIONS as readonly unknown[]).includes(v.action) &&
+    isNumber(v.total) &&
+    isNumber(v.done) &&
+    (BULK_STATES as readonly unknown[]).includes(v.state) &&
+    isMap(v.counts)
+  );
+}
+
+const isJobPart = (v: unknown): boolean => v === undefined || v === null || isJobDetail(v);
+const isActionsPart = (v: unknown): boolean => v === undefined || (Array.isArray(v) && v.every(isBulkAction));
+
 export function isSnapshot(m: Fields): m is Fields & Snapshot {
   return (
     m.type === 'snapshot' &&
@@ -475,7 +756,9 @@ export function isSnapshot(m: Fields): m is Fields & Snapshot {
     isSettings(m.settings) &&
     isMapOf(m.clusters, (c) => isMap(c) && typeof c.name === 'string' && isMap(c.jobs) && isMap(c.nodes)) &&
     Array.isArray(m.audit) &&
-    (m.node_jobs === null || isNodeJobs(m.node_jobs))
+    (m.node_jobs === null || isNodeJobs(m.node_jobs)) &&
+    isJobPart(m.job) &&
+    isActionsPart(m.actions)
   );
 }
 
@@ -486,7 +769,9 @@ export function isDelta(m: Fields): m is Fields & Delta {
     (m.settings === undefined || isSettings(m.settings)) &&
     (m.clusters === undefined || isMapOf(m.clusters, (c) => c === null || isMap(c))) &&
     (m.audit === undefined || Array.isArray(m.audit)) &&
-    (m.node_jobs === undefined || isNodeJobs(m.node_jobs))
+    (m.node_jobs === undefined || isNodeJobs(m.node_jobs)) &&
+    isJobPart(m.job) &&
+    isActionsPart(m.actions)
   );
 }
 

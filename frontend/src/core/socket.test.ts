@@ -4,7 +4,7 @@ import { CommandFailedError, CommandTimeoutError, ConnectionLostError, DispySock
 import { createDashboardStore } from './store';
 import type { DashboardStore } from './store';
 import { fakeWebSockets } from '../test/fakeWebSocket';
-import { cluster, node } from '../test/fixtures';
+import { cluster, jobDetail, node } from '../test/fixtures';
 
 const hello = (poll_sec = 10, protocol = 1): Hello => ({
   type: 'hello',
@@ -250,7 +250,7 @@ describe('view interval and flush', () => {
       snapshot(5, ['c'], {
         node_jobs: {
           ip_addr: '127.0.0.2',
-          jobs: { '7': { uid: 7, cluster: 'c', id: '7', args: null, kwargs: null, start_time: 1, ip_addr: '127.0.0.2' } },
+          jobs: { '7': { uid: 7, key: 1007, cluster: 'c', id: '7', args: null, kwargs: null, start_time: 1, ip_addr: '127.0.0.2' } },
         },
       }),
     );
@@ -267,6 +267,32 @@ describe('view interval and flush', () => {
     socket.setWatchedNode(null);
     expect(second.sent[1]).toEqual({ type: 'view', node: null });
     expect(store.getState().watchedNode).toBeNull();
+  });
+
+  it('follows a job with view {job}, again after a reconnect, and drops the job held for another', () => {
+    const first = goLive(10);
+    socket.setWatchedJob({ cluster: 'c', key: 7 });
+    expect(first.sent).toEqual([{ type: 'view', job: { cluster: 'c', key: 7 } }]);
+    // the same job again sends nothing
+    socket.setWatchedJob({ cluster: 'c', key: 7 });
+    expect(first.sent).toHaveLength(1);
+    first.receive(snapshot(5, ['c'], { job: jobDetail(7, { cluster: 'c', state: 'running' }) }));
+    expect(store.getState().job?.key).toBe(7);
+
+    first.drop();
+    vi.advanceTimersByTime(125);
+    const second = fakes.last;
+    second.open();
+    second.receive(hello(10));
+    expect(second.sent).toEqual([{ type: 'view', job: { cluster: 'c', key: 7 } }]);
+
+    socket.setWatchedJob({ cluster: 'c', key: 8 });
+    expect(second.sent[1]).toEqual({ type: 'view', job: { cluster: 'c', key: 8 } });
+    // job 7's detail is not job 8's
+    expect(store.getState().job).toBeNull();
+    socket.setWatchedJob(null);
+    expect(second.sent[2]).toEqual({ type: 'view', job: null });
+    expect(store.getState().watchedJob).toBeNull();
   });
 
   it('restores interval and watched node in one view message', () => {

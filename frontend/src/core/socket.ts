@@ -4,7 +4,17 @@
 import { decode, encode } from './codec';
 import type { Frame } from './codec';
 import { CLOSES, PROTOCOL_VERSION, QUERIES, isServerMessage } from './protocol';
-import type { ClientMessage, CommandArgs, CommandName, CommandResult, CommandValue, ErrorCode, ServerMessage, ViewMessage } from './protocol';
+import type {
+  ClientMessage,
+  CommandArgs,
+  CommandName,
+  CommandResult,
+  CommandValue,
+  ErrorCode,
+  ServerMessage,
+  ViewMessage,
+  WatchedJob,
+} from './protocol';
 import type { DashboardStore } from './store';
 
 /** The part of the browser's WebSocket this module uses (lets tests inject a fake). */
@@ -150,6 +160,17 @@ export class DispySocket {
   setWatchedNode(ip: string | null): void {
     this.store.getState().watchNode(ip);
     this.send({ type: 'view', node: ip });
+  }
+
+  /**
+   * A job page opened (null: closed): the server answers with a snapshot
+   * that carries the job's detail, then sends it again whenever it changes.
+   */
+  setWatchedJob(job: WatchedJob | null): void {
+    const current = this.store.getState().watchedJob;
+    if (current === job || (current && job && current.cluster === job.cluster && current.key === job.key)) return;
+    this.store.getState().watchJob(job);
+    this.send({ type: 'view', job });
   }
 
   /** "Update": ask for everything changed since the last delta, now (the chart refreshes too). */
@@ -299,11 +320,12 @@ export class DispySocket {
         store.receiveHello(msg);
         // The server starts every connection at poll_sec, watching no node;
         // after a reconnect, restore this browser's view in one message.
-        const { interval, intervalChosen, watchedNode } = this.store.getState();
+        const { interval, intervalChosen, watchedNode, watchedJob } = this.store.getState();
         const view: ViewMessage = { type: 'view' };
         if (intervalChosen && interval !== null && interval !== msg.poll_sec) view.interval = interval;
         if (watchedNode !== null) view.node = watchedNode;
-        if ('interval' in view || 'node' in view) this.send(view);
+        if (watchedJob !== null) view.job = watchedJob;
+        if ('interval' in view || 'node' in view || 'job' in view) this.send(view);
         return;
       }
       case 'snapshot':

@@ -3,7 +3,7 @@ import { clusterNames } from './selectors';
 import type { AuditEntry, Job } from './protocol';
 import { applyDelta, applySnapshot, emptyData } from './state';
 import type { ServerData } from './state';
-import { cluster, delta, jobs, node, snapshot, twoClusters } from '../test/fixtures';
+import { bulkAction, cluster, delta, jobDetail, jobs, node, snapshot, twoClusters } from '../test/fixtures';
 
 const base: ServerData = twoClusters();
 
@@ -124,7 +124,7 @@ describe('applyDelta', () => {
 const uids = (state: ServerData) => [...(state.nodeJobs?.jobs.keys() ?? [])].sort((a, b) => a - b);
 
 function job(uid: number, fields: Partial<Job> = {}): Job {
-  return { uid, cluster: 'a', id: `job-${uid}`, args: '1, 2', kwargs: 'x=3', start_time: 100, ip_addr: '127.0.0.2', ...fields };
+  return { uid, key: uid + 1000, cluster: 'a', id: `job-${uid}`, args: '1, 2', kwargs: 'x=3', start_time: 100, ip_addr: '127.0.0.2', ...fields };
 }
 
 function audit(id: number, fields: Partial<AuditEntry> = {}): AuditEntry {
@@ -202,5 +202,39 @@ describe('settings, audit and node jobs', () => {
     });
     expect(gap).toBe(true);
     expect(state).toBe(watching);
+  });
+});
+
+describe('the watched job and the bulk actions', () => {
+  const running = jobDetail(7, { state: 'running', end_time: null, duration: null });
+  const following = applySnapshot(emptyData, snapshot(20, {}, { job: running, actions: [bulkAction(1)] }));
+
+  it('takes both from a snapshot; a snapshot without them has none', () => {
+    expect(following.job).toBe(running);
+    expect(following.actions).toEqual([bulkAction(1)]);
+    const none = applySnapshot(following, snapshot(21, {}));
+    expect(none.job).toBeNull();
+    expect(none.actions).toEqual([]);
+  });
+
+  it('replaces the job whole from a delta, clears it on null and keeps it when absent', () => {
+    const ended = jobDetail(7, { state: 'failed', stdout: 'out', traceback: 'Traceback …' });
+    const next = applyDelta(following, { type: 'delta', seq: 21, job: ended });
+    expect(next.gap).toBe(false);
+    expect(next.state.job).toBe(ended);
+    expect(applyDelta(following, { type: 'delta', seq: 21 }).state.job).toBe(running);
+    expect(applyDelta(following, { type: 'delta', seq: 21, job: null }).state.job).toBeNull();
+  });
+
+  it('replaces the whole list of actions from a delta, keeping it when absent', () => {
+    const actions = [bulkAction(1, { done: 40, state: 'done', counts: { terminated: 40 } }), bulkAction(2, { action: 'resubmit' })];
+    expect(applyDelta(following, { type: 'delta', seq: 21, actions }).state.actions).toBe(actions);
+    expect(applyDelta(following, { type: 'delta', seq: 21 }).state.actions).toBe(following.actions);
+  });
+
+  it('applies neither across a gap', () => {
+    const { state, gap } = applyDelta(following, { type: 'delta', seq: 23, job: null, actions: [] });
+    expect(gap).toBe(true);
+    expect(state).toBe(following);
   });
 });

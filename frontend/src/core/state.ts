@@ -4,9 +4,11 @@
 import { JobTable } from './jobTable';
 import type {
   AuditEntry,
+  BulkAction,
   Cluster,
   ClusterDelta,
   Delta,
+  JobDetail,
   Jobs,
   Node,
   NodeDelta,
@@ -33,9 +35,15 @@ export interface ServerData {
   audit: AuditEntry[];
   /** the running jobs of the node this view watches; null when it watches none */
   nodeJobs: WatchedJobs | null;
+  /** the job this view follows, as last sent; null when it follows none (or the server does not know it) */
+  job: JobDetail | null;
+  /** the last bulk actions, oldest first */
+  actions: BulkAction[];
 }
 
-export const emptyData: ServerData = { seq: null, settings: null, clusters: {}, audit: [], nodeJobs: null };
+const NO_ACTIONS: BulkAction[] = [];
+
+export const emptyData: ServerData = { seq: null, settings: null, clusters: {}, audit: [], nodeJobs: null, job: null, actions: NO_ACTIONS };
 
 export const zeroJobs: Jobs = {
   submitted: 0,
@@ -57,6 +65,8 @@ export function applySnapshot(_state: ServerData, snap: Snapshot): ServerData {
     clusters: snap.clusters,
     audit: snap.audit,
     nodeJobs: snap.node_jobs ? { ip_addr: snap.node_jobs.ip_addr, jobs: JobTable.empty.with(snap.node_jobs.jobs) } : null,
+    job: snap.job ?? null,
+    actions: snap.actions ?? NO_ACTIONS,
   };
 }
 
@@ -90,6 +100,9 @@ export function applyDelta(state: ServerData, delta: Delta): { state: ServerData
       clusters,
       audit: delta.audit ?? state.audit,
       nodeJobs: delta.node_jobs ? mergeNodeJobs(state.nodeJobs, delta.node_jobs) : state.nodeJobs,
+      // both parts come whole: absent = unchanged; a job of null = no longer known
+      job: delta.job !== undefined ? delta.job : state.job,
+      actions: delta.actions ?? state.actions,
     },
     gap: false,
   };

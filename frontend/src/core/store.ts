@@ -2,7 +2,7 @@
 // (outside React) and read by components through selectors.
 import { createStore } from 'zustand/vanilla';
 import type { StoreApi } from 'zustand/vanilla';
-import type { Delta, ErrorMessage, Hello, Settings, Snapshot } from './protocol';
+import type { Delta, ErrorMessage, Hello, Settings, Snapshot, WatchedJob } from './protocol';
 import { applyDelta, applySnapshot, emptyData } from './state';
 import type { ServerData } from './state';
 
@@ -29,6 +29,8 @@ export interface DashboardState extends ServerData {
   intervalChosen: boolean;
   /** the node whose jobs this browser asked to watch (its Node page is open); kept across reconnects */
   watchedNode: string | null;
+  /** the job this browser follows (its job page is open); kept across reconnects */
+  watchedJob: WatchedJob | null;
   /** last `error` message from the server, for display/debugging */
   lastError: ErrorMessage | null;
   /** how many times this browser asked for an update (Update): what is not pushed, such as the chart, follows it */
@@ -46,6 +48,7 @@ export interface DashboardActions {
   selectCluster(name: string): void;
   chooseInterval(seconds: number): void;
   watchNode(ip: string | null): void;
+  watchJob(job: WatchedJob | null): void;
   /**
    * Settings a command result confirmed: shown at once instead of after the
    * next delta (up to a whole update interval later), which carries the same.
@@ -67,6 +70,7 @@ export const initialState: DashboardState = {
   interval: null,
   intervalChosen: false,
   watchedNode: null,
+  watchedJob: null,
   lastError: null,
   updateRequests: 0,
 };
@@ -108,6 +112,9 @@ export function createDashboardStore(init: Partial<DashboardState> = {}): Dashbo
     chooseInterval: (interval) => set({ interval, intervalChosen: true }),
 
     watchNode: (watchedNode) => set({ watchedNode }),
+
+    // The job held for the previous one is dropped at once: a page must not show it as this one's.
+    watchJob: (watchedJob) => set({ watchedJob, job: null }),
 
     confirmSettings: (settings) => set({ settings }),
 

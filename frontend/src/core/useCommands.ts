@@ -11,7 +11,7 @@
 // a separate chunk").
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useSocket } from './context';
-import type { CommandArgs, CommandName, CommandValue } from './protocol';
+import type { CommandArgs, CommandName, CommandValue, ErrorCode } from './protocol';
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -19,6 +19,16 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; message: string }
 export function errorMessage(err: unknown): string {
   if (err instanceof Error && err.message) return err.message;
   return String(err);
+}
+
+/**
+ * The server's error code of a failed command (socket.ts CommandFailedError),
+ * read from the error rather than by its class: importing the socket module
+ * here would make Rolldown split the modules the first page shares with the
+ * lazy pages into a chunk of their own (rolldown/rolldown#10731, see above).
+ */
+function failedCode(err: unknown): ErrorCode | null {
+  return err instanceof Error && err.name === 'CommandFailedError' && 'code' in err ? (err.code as ErrorCode) : null;
 }
 
 /**
@@ -56,13 +66,15 @@ export function useCommands() {
 }
 
 /** The read-only commands (protocol.ts QUERIES). */
-export type QueryName = 'history' | 'history_summary' | 'series';
+export type QueryName = 'history' | 'history_summary' | 'series' | 'job' | 'jobs' | 'bulk_preview' | 'bulk_outcomes';
 
 export interface Query<T> {
   /** the last answer; kept while the next is asked and after an error; null before the first */
   value: T | null;
   /** why the last attempt failed; null once an answer arrives */
   error: string | null;
+  /** the server's error code of that failure (e.g. not_found); null when none or it did not come from the server */
+  code: ErrorCode | null;
   /** asks the same question again (a timer, Update, Refresh); stable */
   reload: () => void;
 }
@@ -78,6 +90,7 @@ export function useQuery<N extends QueryName>(name: N, args: CommandArgs<N>): Qu
   const socket = useSocket();
   const [value, setValue] = useState<CommandValue<N> | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [code, setCode] = useState<ErrorCode | null>(null);
   const key = JSON.stringify(args);
   const load = useRef<() => void>(() => {});
 
@@ -91,8 +104,13 @@ export function useQuery<N extends QueryName>(name: N, args: CommandArgs<N>): Qu
           if (!live || request !== latest) return;
           setValue(answer);
           setError(null);
+          setCode(null);
         },
-        (err: unknown) => live && request === latest && setError(errorMessage(err)),
+        (err: unknown) => {
+          if (!live || request !== latest) return;
+          setError(errorMessage(err));
+          setCode(failedCode(err));
+        },
       );
     };
     load.current = ask;
@@ -104,5 +122,5 @@ export function useQuery<N extends QueryName>(name: N, args: CommandArgs<N>): Qu
   }, [socket, name, key]);
 
   const reload = useCallback(() => load.current(), []);
-  return { value, error, reload };
+  return { value, error, code, reload };
 }

@@ -1,5 +1,5 @@
 // Builders for protocol records in tests: full records with overridable fields.
-import type { Cluster, Delta, Hello, Jobs, Node, Role, Snapshot } from '../core/protocol';
+import type { BulkAction, Cluster, Delta, Hello, JobDetail, JobRow, Jobs, Node, Role, Snapshot } from '../core/protocol';
 import { applySnapshot, emptyData, zeroJobs } from '../core/state';
 import type { ServerData } from '../core/state';
 
@@ -55,4 +55,66 @@ export function twoClusters(): ServerData {
       b: cluster('b', [node('127.0.0.2')]),
     }),
   );
+}
+
+/** A job's row (the Jobs view), ended finished unless told. */
+export function jobRow(key: number, fields: Partial<JobRow> = {}): JobRow {
+  return {
+    key,
+    id: `job-${key}`,
+    cluster: 'alpha',
+    state: 'finished',
+    node: '127.0.0.2',
+    exception_type: null,
+    created: 1_700_000_000,
+    start_time: 1_700_000_001,
+    end_time: 1_700_000_003,
+    duration: 2,
+    resubmit_of: null,
+    ...fields,
+  };
+}
+
+/** A job's detail (the job page), ended finished with nothing kept unless told. */
+export function jobDetail(key: number, fields: Partial<JobDetail> = {}): JobDetail {
+  return {
+    ...jobRow(key),
+    exception_message: null,
+    args: null,
+    kwargs: null,
+    result: null,
+    result_len: null,
+    result_cut: false,
+    stdout: null,
+    stdout_len: 0,
+    stdout_cut: false,
+    stderr: null,
+    stderr_len: 0,
+    stderr_cut: false,
+    traceback: null,
+    traceback_len: 0,
+    kept: 'all',
+    pinned: null,
+    resubmitted_as: [],
+    resubmit: { possible: true, reason: null },
+    ...fields,
+  };
+}
+
+/** A bulk action (the `actions` part), running unless told. */
+export function bulkAction(id: number, fields: Partial<BulkAction> = {}): BulkAction {
+  return {
+    id,
+    action: 'terminate',
+    who: null,
+    filter: {},
+    total: 40,
+    done: 0,
+    state: 'running',
+    counts: {},
+    started: 1_700_000_000,
+    ended: null,
+    audit_id: 1,
+    ...fields,
+  };
 }

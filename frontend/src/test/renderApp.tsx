@@ -5,7 +5,7 @@ import { vi } from 'vitest';
 import { App } from '../App';
 import { ServicesProvider } from '../core/context';
 import type { SocketControls } from '../core/context';
-import type { CommandName } from '../core/protocol';
+import type { CommandName, WatchedJob } from '../core/protocol';
 import { CommandFailedError } from '../core/socket';
 import { createDashboardStore } from '../core/store';
 import type { DashboardState } from '../core/store';
@@ -31,6 +31,7 @@ export function renderApp(init: Partial<DashboardState> = {}) {
   const socket = {
     setViewInterval: vi.fn((s: number) => store.getState().chooseInterval(s)),
     setWatchedNode: vi.fn((ip: string | null) => store.getState().watchNode(ip)),
+    setWatchedJob: vi.fn((job: WatchedJob | null) => store.getState().watchJob(job)),
     flush: vi.fn(() => store.getState().requestUpdate()),
     command: vi.fn(
       (name: CommandName, args: object) =>

@@ -18,6 +18,7 @@ const beta = cluster('beta', [node('127.0.0.3')]);
 function job(uid: number, fields: Partial<HistoryJob> = {}): HistoryJob {
   return {
     uid,
+    key: uid + 1000,
     id: `job-${uid}`,
     cluster: 'alpha',
     node: '127.0.0.2',
@@ -27,6 +28,8 @@ function job(uid: number, fields: Partial<HistoryJob> = {}): HistoryJob {
     start_time: 1_700_000_000 + uid,
     end_time: 1_700_000_002 + uid,
     duration: 2,
+    created: 1_700_000_000 + uid,
+    resubmit_of: null,
     ...fields,
   };
 }
@@ -34,7 +37,7 @@ function job(uid: number, fields: Partial<HistoryJob> = {}): HistoryJob {
 const summary: HistorySummary = {
   outcomes: { finished: 3, failed: 2, cancelled: 0, terminated: 0, abandoned: 0 },
   failures: [
-    { type: 'ValueError', count: 2, last_message: 'boom', last_time: 1_700_000_100, last_cluster: 'alpha', last_node: '127.0.0.2' },
+    { type: 'ValueError', count: 2, last_message: 'boom', last_time: 1_700_000_100, last_cluster: 'alpha', last_node: '127.0.0.2', last_key: 1002 },
   ],
   jobs: 5,
   size: 10_000,

@@ -1,12 +1,20 @@
-import { useCallback, useEffect, useId, useState } from 'react';
+import { Suspense, lazy, useCallback, useEffect, useId, useState } from 'react';
 import { ClusterSelect } from '../../components/ClusterSelect';
+import { ExportButton } from '../../components/ExportButton';
+import { useReadOnly } from '../../core/context';
+import { jobPath, jobsPath } from '../../lib/paths';
+import { Link } from '../../router';
 import { DASH, dashIfNull, formatDateTime, formatSeconds } from '../../lib/format';
 import { JOB_OUTCOMES } from '../../core/protocol';
-import type { CommandArgs, HistoryJob, HistoryStore, JobOutcome } from '../../core/protocol';
+import type { CommandArgs, HistoryJob, HistoryStore, JobFilter, JobOutcome } from '../../core/protocol';
 import { clusterArg, useClusterChoice } from '../../core/selectors';
 import { useQuery } from '../../core/useCommands';
 import type { Query } from '../../core/useCommands';
+import '../pages.css';
 import './HistoryPage.css';
+
+// the dialog loads on the first click of "Resubmit these…"
+const BulkDialog = lazy(() => import('../../components/BulkDialog'));
 
 /** Rows per page; the server's default, well under its 1000 cap. */
 export const PAGE_SIZE = 100;
@@ -31,6 +39,25 @@ export function historyArgs(filters: Filters, cluster: string | null, offset: nu
   const text = filters.text.trim();
   if (text) args.text = text;
   return { ...args, ...clusterArg(cluster) };
+}
+
+/** The page's filters without paging: the CSV route's parameters. */
+function filterArgs(filters: Filters, cluster: string | null): Omit<CommandArgs<'history'>, 'limit' | 'offset'> {
+  const args = historyArgs(filters, cluster, 0);
+  delete args.limit;
+  delete args.offset;
+  return args;
+}
+
+/** The same filters as a JobFilter (bulk resubmit): the outcome is a state. */
+export function historyFilter(filters: Filters, cluster: string | null): JobFilter {
+  const args = filterArgs(filters, cluster);
+  const { outcome, ...rest } = args;
+  return outcome ? { ...rest, states: [outcome] } : rest;
+}
+
+function exportParams(filters: Filters, cluster: string | null): URLSearchParams {
+  return new URLSearchParams(filterArgs(filters, cluster) as Record<string, string>);
 }
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
@@ -74,6 +101,8 @@ export default function HistoryPage() {
 
   const [filters, setFilters] = useState<Filters>({ outcome: '', node: '', text: '' });
   const [offset, setOffset] = useState(0);
+  const [resubmitting, setResubmitting] = useState(false);
+  const readOnly = useReadOnly();
   const history = useQuery('history', historyArgs(filters, cluster, offset));
   const historySummary = useQuery('history_summary', {});
   const jobs = loaded(history);
@@ -145,7 +174,18 @@ export default function HistoryPage() {
         <button type="button" onClick={refresh}>
           Refresh
         </button>
+        <ExportButton kind="history" params={exportParams(filters, cluster)} />
+        {!readOnly && (
+          <button type="button" onClick={() => setResubmitting(true)}>
+            Resubmit these…
+          </button>
+        )}
       </div>
+      {resubmitting && (
+        <Suspense fallback={null}>
+          <BulkDialog action="resubmit" filter={historyFilter(filters, cluster)} onClose={() => setResubmitting(false)} />
+        </Suspense>
+      )}
 
       {summary.state === 'ok' && <StoreNotice store={summary.value.store} />}
 
@@ -185,7 +225,9 @@ export default function HistoryPage() {
               <tbody>
                 {rows.map((job) => (
                   <tr key={`${job.cluster}\u0000${job.uid}`} className={`history-${job.outcome}`}>
-                    <td className="history-id">{job.id}</td>
+                    <td className="history-id">
+                      <Link to={jobPath(job.cluster, job.id, job.key ?? undefined)}>{job.id}</Link>
+                    </td>
                     <td>{job.cluster}</td>
                     <td>{job.node || DASH}</td>
                     <td>
@@ -244,9 +286,21 @@ export default function HistoryPage() {
               <tbody>
                 {summary.value.failures.map((f) => (
                   <tr key={f.type}>
-                    <td className="history-exception">{f.type}</td>
+                    <td className="history-exception">
+                      <Link to={jobsPath({ states: 'failed', exception: f.type })} aria-label={`Failed jobs with ${f.type}`}>
+                        {f.type}
+                      </Link>
+                    </td>
                     <td className="num">{f.count}</td>
-                    <td className="history-exception">{f.last_message}</td>
+                    <td className="history-exception">
+                      {f.last_key === null ? (
+                        f.last_message
+                      ) : (
+                        <Link to={jobPath(f.last_cluster, String(f.last_key), f.last_key)} aria-label={`The last job that failed with ${f.type}: ${f.last_message}`}>
+                          {f.last_message || f.type}
+                        </Link>
+                      )}
+                    </td>
                     <td>
                       {formatDateTime(f.last_time)}
                       {f.last_node ? ` on ${f.last_node}` : ''}

@@ -8,6 +8,7 @@ import { useDashboard, useReadOnly } from '../../core/context';
 import { Link } from '../../router';
 import { clusterArg, clustersOf, useClusterChoice } from '../../core/selectors';
 import { nodePath } from '../../lib/paths';
+import '../pages.css';
 
 /** What the last action did, for the person who did it. */
 function ActionResult({ report: reported }: { report: ActionReport | null }) {

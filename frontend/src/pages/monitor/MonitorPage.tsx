@@ -1,5 +1,7 @@
 import { useEffect } from 'react';
 import { ClusterSelect } from '../../components/ClusterSelect';
+import { ExportButton } from '../../components/ExportButton';
+import { clusterArg, useClusterChoice } from '../../core/selectors';
 import { JobsChart } from '../../components/JobsChart';
 import { JobsSummary } from './JobsSummary';
 import { NodesTable } from './NodesTable';
@@ -7,6 +9,7 @@ import { ShowJobArgs } from './ShowJobArgs';
 import { UpdateControls } from '../../components/UpdateControls';
 
 export function MonitorPage() {
+  const { name } = useClusterChoice();
   useEffect(() => {
     document.title = 'Monitor · dispymon';
   }, []);
@@ -17,6 +20,7 @@ export function MonitorPage() {
         <ClusterSelect />
         <UpdateControls />
         <ShowJobArgs />
+        <ExportButton kind="nodes" params={new URLSearchParams(clusterArg(name))} />
       </div>
       <JobsSummary />
       <JobsChart />

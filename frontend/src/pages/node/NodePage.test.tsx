@@ -35,6 +35,7 @@ afterEach(() => {
 function job(uid: number, fields: Partial<Job> = {}): Job {
   return {
     uid,
+    key: uid + 1000,
     cluster: 'alpha',
     id: `job-${uid}`,
     args: `${uid}, 'x'`,

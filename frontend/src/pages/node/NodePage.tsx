@@ -14,6 +14,7 @@ import { useIncremental } from '../../components/useIncremental';
 import type { JobOrder } from './jobOrder';
 import { Link } from '../../router';
 import { clusterArg, selectCluster, useClusterChoice } from '../../core/selectors';
+import '../pages.css';
 
 // [data-testid suffix, label, value]: the test ids are the page's contract.
 function summary(node: Node): [string, string, ReactNode][] {

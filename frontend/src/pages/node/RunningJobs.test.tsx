@@ -35,7 +35,7 @@ afterEach(() => {
 });
 
 const job = (uid: number, args: string, kwargs: string): Job => ({
-  uid, cluster: 'alpha', id: `job-${uid}`, args, kwargs, start_time: 1_700_000_000, ip_addr: IP,
+  uid, key: uid + 1000, cluster: 'alpha', id: `job-${uid}`, args, kwargs, start_time: 1_700_000_000, ip_addr: IP,
 });
 
 async function openNode() {

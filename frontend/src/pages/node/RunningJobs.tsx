@@ -7,6 +7,8 @@ import { useCommands } from '../../core/useCommands';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import VirtualRows from '../../components/VirtualRows';
 import { EmptyRow } from '../../components/EmptyRow';
+import { jobPath } from '../../lib/paths';
+import { Link } from '../../router';
 
 // Rows are plain data plus a uid Set for the selection, not TanStack Table:
 // its row model rebuilds ~30 closures per row on every data change, measured
@@ -183,7 +185,9 @@ const JobRow = memo(function JobRow({ job, rowIndex, selected, showArgs, showClu
           />
         </td>
       )}
-      <td title={job.id}>{job.id}</td>
+      <td title={job.id}>
+        <Link to={jobPath(job.cluster, job.id, job.key)}>{job.id}</Link>
+      </td>
       <ArgCell text={job.args} showArgs={showArgs} title={`Arguments of job ${job.id}`} onShowArgs={onShowArgs} />
       <ArgCell text={job.kwargs} showArgs={showArgs} title={`Keyword arguments of job ${job.id}`} onShowArgs={onShowArgs} />
       {showCluster && <td>{job.cluster}</td>}

@@ -4,7 +4,7 @@ import { JobTable } from '../../core/jobTable';
 import type { Job } from '../../core/protocol';
 
 const job = (uid: number, start: number | null, cluster = 'a'): Job => ({
-  uid, cluster, id: `job-${uid}`, args: null, kwargs: null, start_time: start, ip_addr: '10.0.0.1',
+  uid, key: uid + 1000, cluster, id: `job-${uid}`, args: null, kwargs: null, start_time: start, ip_addr: '10.0.0.1',
 });
 
 const sorted = (jobs: Iterable<Job>) =>
