@@ -41,12 +41,13 @@ def test_only_a_view_watching_a_node_receives_its_jobs():
     assert monitor.snapshot()["node_jobs"] is None
     assert node_page.snapshot()["node_jobs"] == {"ip_addr": "127.0.0.2", "jobs": {}}
     applied(state, attached("a"))
-    applied(state, status("a", ev.JOB_RUNNING, node("127.0.0.2", busy=1), job(7, "127.0.0.2", args=("x", 3))))
+    seven = job(7, "127.0.0.2", args=("x", 3))._replace(key=70)  # a key unlike its uid: the job page's ?key=
+    applied(state, status("a", ev.JOB_RUNNING, node("127.0.0.2", busy=1), seven))
     applied(state, status("a", ev.JOB_RUNNING, node("127.0.0.3", busy=1), job(8, "127.0.0.3")))
     assert "node_jobs" not in monitor.delta()
     jobs = node_page.delta()["node_jobs"]["jobs"]
     assert list(jobs) == ["7"]
-    assert jobs["7"] == {"uid": 7, "cluster": "a", "id": "job-7", "args": "x, 3", "kwargs": "",
+    assert jobs["7"] == {"uid": 7, "key": 70, "cluster": "a", "id": "job-7", "args": "x, 3", "kwargs": "",
                          "start_time": 1000.0, "ip_addr": "127.0.0.2"}  # fmt: skip
     applied(state, SettingChanged("show_job_args", False))
     hidden = node_page.delta()

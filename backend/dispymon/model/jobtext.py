@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dispymon.model.events import JobInfo
-from dispymon.model.text import LIMIT, job_texts
+from dispymon.model.text import LIMIT, Late, job_texts
 
 if TYPE_CHECKING:
     from dispymon.model.state import State
@@ -27,6 +27,8 @@ _SMALL = 64  # items of a tuple/dict of plain values made on the loop (more go t
 
 def _plain(value: Any) -> bool:
     """Whether making the text of `value` runs no user code (exact builtin types, small)."""
+    if isinstance(value, Late):  # the id a program set after submit: usually a number
+        value = value.current()
     kind = type(value)
     if kind in _PLAIN:
         return True
@@ -119,6 +121,7 @@ def job_record(state: State, job: JobInfo, cluster: str) -> dict[str, Any]:
     text = state.job_texts.texts(state, job)
     return {
         "uid": job.uid,
+        "key": job.key,
         "cluster": cluster,
         "id": text[0],
         "args": text[1] if show else None,

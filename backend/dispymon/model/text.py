@@ -13,6 +13,24 @@ from typing import Any
 LIMIT = 200
 
 
+class Late:
+    """A value read when it is shown (an adapter's subclass says how: `current`).
+
+    dispy's programs set `job.id` after `submit()`; the dispy adapter hands
+    the state such a wrapper around the user's job. Reading the wrapped
+    value is an attribute read, no user code: whether its text can be made
+    on the loop is decided on that value, not on the wrapper.
+    """
+
+    __slots__ = ()
+
+    def current(self) -> Any:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return str(self.current())
+
+
 def safe_str(obj: Any, limit: int = LIMIT) -> str:
     if isinstance(obj, str):
         text = obj

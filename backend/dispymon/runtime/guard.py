@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from dispymon.model.text import LIMIT, job_texts
+from dispymon.model.text import LIMIT, Late, job_texts
 from dispymon.transport.protocol import RESULT_LIMIT
 
 log = logging.getLogger(__name__)
@@ -384,6 +384,8 @@ class Guard:
         """Make `kind` of `obj`; `done(answer)` is called on the loop, or at once on the calling thread
         (the fast path, or a refusal when the guard is behind or off)."""
         self.asked += 1
+        if isinstance(obj, Late):  # a value read when shown (model/text.py): its text is the value's
+            obj = obj.current()
         t = type(obj)
         if kind in (STR, REPR) and (t in _PLAIN or t is str):  # nothing to make: never refused
             done(plain_answer(kind, obj, limit))  # type: ignore[arg-type]

@@ -27,7 +27,7 @@ from dispymon.model.events import (
     StatusEvent,
 )
 from dispymon.model.jobkeys import JobKeys
-from dispymon.model.text import LIMIT, safe_str
+from dispymon.model.text import LIMIT, Late, safe_str
 from dispymon.transport.protocol import OUTPUT_TAIL
 
 log = logging.getLogger("dispymon.adapters.dispy")
@@ -53,7 +53,7 @@ def node_info(node: Any) -> NodeInfo:
     )
 
 
-class _LateId:
+class _LateId(Late):
     """The id of the user's own job object, read when the id is shown.
 
     dispy's status events carry a copy of the job made when the event fired;
@@ -69,8 +69,8 @@ class _LateId:
     def __init__(self, job: Any) -> None:
         self._job = job
 
-    def __str__(self) -> str:
-        return str(self._job.id)
+    def current(self) -> Any:
+        return self._job.id
 
 
 def _job_id(job: Any, internal: Any = None) -> Any:
