@@ -8,6 +8,7 @@ import threading
 from dispymon.model import events as ev
 from dispymon.model.events import ClusterAttached, JobInfo, StatusEvent
 from dispymon.model.jobtext import PLACEHOLDER, node_jobs
+from dispymon.model.views import ClientView
 from dispymon.runtime.hub import Hub
 from dispymon.transport.server import ServerConfig, create_app
 
@@ -60,3 +61,26 @@ async def test_running_jobs_texts_are_made_off_the_loop_and_then_sent(static_dir
     assert made["args"].startswith("<an argument's __str__ took over 0.5 s: cut off>")
     assert hub.read().node_jobs_changed("127.0.0.2", version)  # so the next delta sends the job again
     assert Named.threads and all(name == "dispymon-guard" for name in Named.threads)
+
+
+async def test_a_browser_watching_the_node_is_sent_the_texts_once_made(static_dir):
+    """Its snapshot had '…'; the delta after the guard's answer carries the made texts (and only then)."""
+    hub = Hub(asyncio.get_running_loop())
+    create_app(hub, ServerConfig(static_dir=static_dir))
+    hub.feed(ClusterAttached("c", "JobCluster", (), (), 0))
+    job = JobInfo(1, Named("id"), "127.0.0.2", 5.0, None, (Named("arg"),), {}, None, None, 1, 1.0)
+    hub.feed(StatusEvent("c", ev.JOB_RUNNING, None, job))
+    view = ClientView(hub.read(), 1.0)
+    view.watch("127.0.0.2")
+    sent = view.snapshot()["node_jobs"]["jobs"]["1"]
+    assert (sent["id"], sent["args"]) == (PLACEHOLDER, PLACEHOLDER)
+    made: list[dict] = []
+
+    def delta_with_job() -> bool:
+        message = view.delta() or {}
+        made.extend(message.get("node_jobs", {}).get("jobs", {}).get(k) for k in ("1",) if "node_jobs" in message)
+        return any(m and m["args"] != PLACEHOLDER and m["id"] != PLACEHOLDER for m in made)
+
+    await wait_for(delta_with_job, hub)
+    assert made[-1]["id"] == "named-id" and made[-1]["args"] == "named-arg"
+    assert "node_jobs" not in (view.delta() or {})  # sent once

@@ -36,7 +36,9 @@ class ClientView:
         self.node: str | None = None
         self.seq = 0
         self.sent_version = -1
-        self._sent_jobs: set[str] = set()
+        # uid (text) -> the texts sent of each running job of the watched node: a text
+        # made off the loop after it was sent ('…' until then, jobtext.py) is sent again
+        self._sent_jobs: dict[str, tuple[Any, ...]] = {}
         self._sent_show_args: bool | None = None
         # What identifies the last message's shared part (all but type, seq
         # and node_jobs): views with equal keys got equal parts, which the
@@ -65,10 +67,10 @@ class ClientView:
         message = protocol.snapshot(self.seq, body)
         if self.node is not None:
             jobs = node_jobs(self.state, self.node)
-            self._sent_jobs = set(jobs)
+            self._sent_jobs = {uid: _texts(job) for uid, job in jobs.items()}
             message["node_jobs"] = {"ip_addr": self.node, "jobs": jobs}
         else:
-            self._sent_jobs = set()
+            self._sent_jobs = {}
         self._sent_show_args = self.state.settings["show_job_args"]
         self._job_version, message["job"] = self._job_detail()
         return message
@@ -119,11 +121,22 @@ class ClientView:
             return {}
         self._sent_show_args = show
         running = self.state.running_by_ip.get(self.node or "", {})
-        now = {str(uid) for uid in running}
-        out: dict[str, Any] = {key: None for key in self._sent_jobs - now}
+        sent = self._sent_jobs
+        now: dict[str, tuple[Any, ...]] = {}
+        out: dict[str, Any] = {}
         for uid, c in running.items():
             key = str(uid)
-            if resend_all or key not in self._sent_jobs:
-                out[key] = job_record(self.state, c.running[uid], c.name)
+            record = job_record(self.state, c.running[uid], c.name)  # its texts made once (jobtext.py)
+            now[key] = texts = _texts(record)
+            if resend_all or sent.get(key) != texts:
+                out[key] = record
+        for key in sent.keys() - now.keys():
+            out[key] = None
         self._sent_jobs = now
         return out
+
+
+def _texts(record: dict[str, Any]) -> tuple[Any, ...]:
+    """What of a running job's record can change while it runs: its texts (made off the
+    loop after a first '…'), and its start when dispy runs it again."""
+    return (record["id"], record["args"], record["kwargs"], record["start_time"])
