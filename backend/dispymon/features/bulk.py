@@ -20,15 +20,17 @@ import collections
 import concurrent.futures
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from dispymon.commands.control import ControlRefused
 from dispymon.model.events import AuditUpdated, BulkChanged, JobInfo, ResubmitLinked
 from dispymon.model.text import count_text
 from dispymon.transport import protocol
 from dispymon.transport.protocol import ACTIONS_KEPT, BULK_OUTCOMES
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -260,15 +262,7 @@ class BulkRunner:
                 calls.append((cluster, key, job_id, job.handle))
 
         def send() -> list[Any]:
-            out: list[Any] = []
-            for cluster, _, _, handle in calls:
-                try:
-                    out.append(control.cancel(cluster, handle))
-                except ControlRefused as exc:
-                    out.append(exc.message)
-                except Exception as exc:  # a dispy surprise: this job failed, the rest go on
-                    out.append(f"{type(exc).__name__}: {exc}"[:200])
-            return out
+            return _each(calls, lambda call: control.cancel(call[0], call[3]))
 
         answers = await self._call(send) if calls else []
         state = self.cmds.hub.read()
@@ -298,15 +292,7 @@ class BulkRunner:
                 act.add(protocol.bulk_outcome(key, job_id, cluster, "not_kept", jobs.why_not(key)))
 
         def send() -> list[Any]:
-            out: list[Any] = []
-            for cluster, _, _, node, payload in calls:
-                try:
-                    out.append(int(control.submit(cluster, payload, node)))
-                except ControlRefused as exc:
-                    out.append(exc.message)
-                except Exception as exc:  # a dispy surprise: this job failed, the rest go on
-                    out.append(f"{type(exc).__name__}: {exc}"[:200])
-            return out
+            return _each(calls, lambda call: int(control.submit(call[0], call[4], call[3])))
 
         answers = await self._call(send) if calls else []
         for i, (cluster, key, job_id, _, _) in enumerate(calls):
@@ -336,3 +322,17 @@ def _still_there(state: Any, cluster: str, job: JobInfo) -> bool:
 
 def counts_text(n: int) -> str:
     return count_text(n, "job")
+
+
+def _each(calls: Sequence[T], call: Callable[[T], Any]) -> list[Any]:
+    """`call` for each of a chunk's jobs, on a worker thread: its answer, or why it failed
+    (the message of a refusal or of a dispy surprise), and the rest go on."""
+    out: list[Any] = []
+    for item in calls:
+        try:
+            out.append(call(item))
+        except ControlRefused as exc:
+            out.append(exc.message)
+        except Exception as exc:  # a dispy surprise: this job failed, the rest go on
+            out.append(f"{type(exc).__name__}: {exc}"[:200])
+    return out
