@@ -72,6 +72,11 @@ SELECTION_IDLE = 60.0  # seconds a selection is kept after its last use
 SELECTION_CHUNK = 50_000  # rows looked at between two turns of the loop
 ID_TEXTS_KEPT = 100_000  # made texts of ids that are not plain (keyed by job key)
 PLACEHOLDER = "…"  # a text not made yet
+# Jobs a second whose arguments are pickled for resubmission. Pickling runs on the
+# loop (plain values) or the guard's workers, a few µs a job: this bounds what keeping
+# arguments takes from the program's process when jobs end by the ten thousand a
+# second (benchmark 3, docs/benchmarks.md); a real dispy cluster ends far fewer.
+ARGS_RATE = 2_000
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,7 @@ class JobsFeature:
         self.clock = clock
         # keys below this are from before the server started (found only in the store)
         self.first_key = 1
+        self._args_second, self._args_taken = -1, 0  # arguments pickled in that second (ARGS_RATE)
         # new key -> original key, bounded; History reads it as records are made (resubmit_of)
         self.links: collections.OrderedDict[int, int] = collections.OrderedDict()
         self._selections: collections.OrderedDict[int, Selection] = collections.OrderedDict()
@@ -178,6 +184,9 @@ class JobsFeature:
         # line (one call to the guard per batch, not per job), given back used at the end.
         self._budget = self.guard.budget()
         self._inline = self._over = 0
+        second = int(self.clock())
+        if second != self._args_second:
+            self._args_second, self._args_taken = second, 0
         for event in batch:
             # type(event) in each test, which mypy follows
             if type(event) is StatusEvent:
@@ -203,7 +212,7 @@ class JobsFeature:
             end is None or (end.stdout is None and end.stderr is None and end.traceback is None and end.result is None)
         )
         if bare:
-            if has_args and self._budget <= 0:
+            if has_args and (self._budget <= 0 or self._args_taken >= ARGS_RATE):
                 # The guard is past its rate (jobs end by the hundred thousand a second): nothing is
                 # made of these arguments, and no detail for a placeholder.
                 if end is not None:
@@ -224,11 +233,12 @@ class JobsFeature:
                     assert origin is not None
                     if size > self.args.max_payload:
                         self.args.refuse(key, TOO_BIG)
-                    elif self._budget <= 0:
+                    elif self._budget <= 0 or self._args_taken >= ARGS_RATE:
                         self._over += 1  # no reason noted per job (argstore.py)
                     else:
                         self._budget -= 1
                         self._inline += 1
+                        self._args_taken += 1
                         payload = pickle.dumps((origin.args, origin.kwargs), pickle.HIGHEST_PROTOCOL)
                         self.args.put(key, event.cluster, job.pinned, payload)
                 return
@@ -261,8 +271,9 @@ class JobsFeature:
         if has_args:
             assert origin is not None
             asks.append((ARGS, (origin.args, origin.kwargs), self._on_args(key, d), LIMIT))
-        if not self._refuse_args(key, job, origin):
+        if self._args_taken < ARGS_RATE and not self._refuse_args(key, job, origin):
             assert origin is not None
+            self._args_taken += 1
             asks.append((PICKLE, (origin.args, origin.kwargs), self._on_pickle(key, event.cluster, job.pinned), 0))
         del result, origin
         texts = d.pending = sum(1 for a in asks if a[0] != PICKLE)
