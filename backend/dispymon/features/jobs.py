@@ -104,6 +104,10 @@ class Selection:
     # key -> dispy uid of the queued and running jobs among the refs (their rows are read from the state)
     live: dict[int, int] = field(default_factory=dict)
     used: float = 0.0  # monotonic time of the last use
+    # queued jobs of the selection's clusters that dispy counts but the state does not list
+    # (ClusterState.queued_unlisted: over MAX_QUEUED_TRACKED, or queued out of sight before the
+    # attach); 0 when the filter leaves queued jobs out (states, or an exception type)
+    unlisted: int = 0
 
 
 def _id_text(job_id: Any) -> str | None:
@@ -650,6 +654,11 @@ class JobsFeature:
                 return False
             return (since is None or t >= since) and (until is None or t <= until)
 
+        if (states is None or QUEUED in states) and flt.exception is None:
+            for cname in clusters:
+                c = state.clusters.get(cname)
+                if c is not None:
+                    sel.unlisted += c.queued_unlisted
         for name, when in ((QUEUED, "created"), (RUNNING, "start_time")):
             if (states is not None and name not in states) or flt.exception is not None:
                 continue
