@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dispymon.features.failures import Failures
 from dispymon.features.history import (
     CLUSTER,
     CREATED,
@@ -161,6 +162,9 @@ class JobsFeature:
         # ended records by key, per history version (row lookups)
         self._by_key: tuple[int, dict[int, Record]] = (-1, {})
         self.texts_dropped = 0  # texts answered with a placeholder (guard behind, off, cut off)
+        # details the store refused: the first logged, the rest counted (jobs end by the thousand a
+        # second; a line each would flood the program's log)
+        self.failures = Failures(log)
         # within `take`: the guard's rate budget left for this batch, the pickles made in line, and
         # the jobs refused past the budget
         self._budget = self._inline = self._over = 0
@@ -198,6 +202,7 @@ class JobsFeature:
             elif type(event) is ResubmitLinked:
                 self.link(event.cluster, event.original, event.new)
         self.guard.spent(self._inline, self._over)
+        self.failures.report()  # the count of refusals since the last line, once a minute at most
 
     def _ended(self, event: StatusEvent, origins: dict[int, JobInfo]) -> None:
         job = event.job
@@ -354,7 +359,7 @@ class JobsFeature:
         try:
             self.store.add_detail(detail_row(key, d))
         except Exception as exc:  # the store counts its own failures; this one is ours
-            log.warning("could not hand job %d's detail to the store: %s", key, exc)
+            self.failures.failed("could not hand a job's detail to the store", exc)
 
     def link(self, cluster: str, original: int, new: int) -> None:
         """`new` was resubmitted from `original` (a ResubmitLinked event)."""
