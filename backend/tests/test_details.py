@@ -342,3 +342,25 @@ def test_details_the_store_refuses_are_logged_once_then_counted(tmp_path, caplog
             assert len(refused) == 2 and "49 more time(s)" in refused[1].getMessage()
     finally:
         w.close()
+
+
+def test_a_page_following_a_job_known_only_to_the_store_gets_the_stored_detail():
+    # The job page reads `job` (detail_stored, which may read the store) and then follows the job
+    # (job_source, which cannot wait for the disk): the followed detail must be the one read back.
+    store = FakeStore()
+    w = World(store=store, outputs_budget=ENTRY_OVERHEAD * 6)
+    w.attach()
+    try:
+        w.end(w.start(w.submit(1, args=())), end=JobEnd(stdout=b"out", stdout_len=3, traceback=TRACE, traceback_len=len(TRACE)),
+              status=ev.JOB_TERMINATED, exception=TRACE)  # fmt: skip
+        for key in range(2, 12):  # push job 1's detail out of memory
+            w.end(w.start(w.submit(key, args=())), end=JobEnd(stdout=b"o", stdout_len=1))
+        w.settle()
+        assert 1 not in w.jobs.details and 1 in store.rows
+        stored = asyncio.run(w.jobs.detail_stored(w.state, "c", 1))
+        assert (stored["stdout"], stored["traceback"], stored["kept"]) == ("out", TRACE, "all")
+        version, followed = w.jobs.job_source(w.state, "c", 1)
+        assert followed == stored
+        assert w.jobs.job_source(w.state, "other", 1) == ((None,), None)  # another cluster's key: not this job
+    finally:
+        w.close()

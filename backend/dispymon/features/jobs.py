@@ -72,6 +72,9 @@ SELECTION_REFS = 2_000_000  # refs of all selections kept together
 SELECTION_IDLE = 60.0  # seconds a selection is kept after its last use
 SELECTION_CHUNK = 50_000  # rows looked at between two turns of the loop
 ID_TEXTS_KEPT = 100_000  # made texts of ids that are not plain (keyed by job key)
+# details read back from the store (a job of before a restart, or let go from memory) kept for the
+# pages following them (`job_source`): each at most a few hundred KiB (the output tails, the traceback)
+STORED_KEPT = 16
 PLACEHOLDER = "…"  # a text not made yet
 # Jobs a second whose arguments are pickled for resubmission. Pickling runs on the
 # loop (plain values) or the guard's workers, a few µs a job: this bounds what keeping
@@ -157,6 +160,8 @@ class JobsFeature:
         self._payload_texts: collections.OrderedDict[int, tuple[str, str] | None] = collections.OrderedDict()
         # cluster -> (the state it was built for, key -> uid of its queued and running jobs)
         self._live_index: dict[str, tuple[tuple[int, int, int], dict[int, int]]] = {}
+        # key -> a detail row read back from the store by `detail_stored`, for `job_source` (bounded)
+        self._stored_rows: collections.OrderedDict[int, dict[str, Any]] = collections.OrderedDict()
         # details whose texts are not all in yet (key -> detail): complete ones go to the store
         self._open: dict[int, Detail] = {}
         # ended records by key, per history version (row lookups)
@@ -583,6 +588,12 @@ class JobsFeature:
         row = await self.store.read_detail(key)
         if row is None or (row.get("cluster") not in (None, cluster)):
             return found
+        # kept for a page that follows this job next (`job_source`: it cannot wait for the disk)
+        stored = self._stored_rows
+        stored[key] = row
+        stored.move_to_end(key)
+        while len(stored) > STORED_KEPT:
+            stored.popitem(last=False)
         return self._stored_detail(key, row, found, bool(state.settings.get("show_job_args", True)))
 
     def _stored_detail(self, key: int, row: dict[str, Any], found: dict[str, Any] | None, show: bool) -> dict[str, Any]:
@@ -780,6 +791,13 @@ class JobsFeature:
     def job_source(self, state: State, cluster: str, key: int) -> tuple[tuple, dict[str, Any] | None]:
         """For a browser following a job: (a version tuple that changes when the detail does, the detail)."""
         found = self.detail(state, cluster, key)
+        # A job whose detail only the store has (before a restart, or let go from memory): the row the
+        # page's `job` query read back, so that the followed detail is the one that query answered.
+        row = self._stored_rows.get(key) if found is None or found["kept"] != "all" else None
+        if row is not None and row.get("cluster") in (None, cluster):
+            found = self._stored_detail(key, row, found, bool(state.settings.get("show_job_args", True)))
+        else:
+            row = None
         if found is None:
             return (None,), None
         d = self.details.get(key)
@@ -793,6 +811,7 @@ class JobsFeature:
             found["id"],
             found["resubmit"]["possible"],
             state.settings.get("show_job_args"),
+            row is not None,
         )
         return version, found
 
