@@ -72,6 +72,28 @@ async def test_jobs_pages_a_frozen_selection(served):
         assert error_of(await call(ws, 10 + i, "jobs", bad))[0] == "invalid", bad
 
 
+async def test_jobs_says_how_many_queued_jobs_are_not_listed(served, monkeypatch):
+    from dispymon.model import state as state_module
+
+    hub, _, _, client = served
+    monkeypatch.setattr(state_module, "MAX_QUEUED_TRACKED", 2)  # the state lists 2 queued jobs per cluster
+    for k in range(201, 206):
+        hub.feed(status("c", ev.JOB_CREATED, None, jinfo(k, None, start=None, created=950.0 + k)))
+    ws = await connect(client)
+    r = (await call(ws, 1, "jobs", {}))["value"]
+    c = hub.read().clusters["c"]
+    assert c.queued_unlisted == 3 and len(c.queued) == 2  # the state counts what it does not list
+    assert r["unlisted"] == c.queued_unlisted and r["counts"]["queued"] == len(c.queued)
+    assert (await call(ws, 2, "jobs", {"cluster": "c", "states": ["queued"]}))["value"]["unlisted"] == 3
+    # a filter that leaves queued jobs out leaves them out of the count too
+    assert (await call(ws, 3, "jobs", {"states": ["running", "failed"]}))["value"]["unlisted"] == 0
+    assert (await call(ws, 4, "jobs", {"exception": "ValueError"}))["value"]["unlisted"] == 0
+    # an unlisted job that starts is no longer queued
+    hub.feed(status("c", ev.JOB_RUNNING, node("127.0.0.3", busy=1), jinfo(205, "127.0.0.3", start=1300.0)))
+    r = (await call(ws, 5, "jobs", {}))["value"]
+    assert r["unlisted"] == hub.read().clusters["c"].queued_unlisted == 2
+
+
 async def test_resubmit_runs_the_kept_arguments_and_links_both(served):
     hub, control, fake, client = served
     payload = pickle.dumps(((102,), {}))

@@ -313,3 +313,54 @@ def test_a_pickle_of_anything_but_builtin_values_is_never_read_on_the_loop():
 
     assert plain_args_text(pickle.dumps(((Evil(),), {}))) is None
     assert plain_args_text(pickle.dumps(((1, "a"), {"b": b"x"}))) == ("1, a", "b=b'x'")
+
+
+def test_details_the_store_refuses_are_logged_once_then_counted(tmp_path, caplog):
+    import logging
+
+    from dispymon.features.persist import Store
+
+    store = Store(tmp_path / "h.db")  # the real store (its writer is not needed: add_detail checks the row first)
+    w = World(store=store)
+    w.attach()
+    try:
+        with caplog.at_level(logging.WARNING, logger="dispymon.features.jobs"):
+            for key in range(1, 51):
+                # a length the table cannot take (not an int): the store refuses each of these details
+                w.end(w.start(w.submit(key, args=())), end=JobEnd(stdout=b"out", stdout_len=3.5))
+            w.settle()
+            refused = [r for r in caplog.records if r.name == "dispymon.features.jobs"]
+            assert len(w.jobs.details) == 50  # the details stay in memory all the same
+            assert len(refused) == 1 and "could not hand a job's detail to the store" in refused[0].getMessage()
+            assert refused[0].exc_info is not None and refused[0].exc_info[0] is TypeError
+            assert w.jobs.failures.counts() == {"could not hand a job's detail to the store: TypeError": 50}
+            # a minute later, the next drain logs how many came since: one line more
+            later = w.jobs.failures.clock() + 61
+            w.jobs.failures.clock = lambda: later
+            w.end(w.start(w.submit(51, args=())))
+            refused = [r for r in caplog.records if r.name == "dispymon.features.jobs"]
+            assert len(refused) == 2 and "49 more time(s)" in refused[1].getMessage()
+    finally:
+        w.close()
+
+
+def test_a_page_following_a_job_known_only_to_the_store_gets_the_stored_detail():
+    # The job page reads `job` (detail_stored, which may read the store) and then follows the job
+    # (job_source, which cannot wait for the disk): the followed detail must be the one read back.
+    store = FakeStore()
+    w = World(store=store, outputs_budget=ENTRY_OVERHEAD * 6)
+    w.attach()
+    try:
+        w.end(w.start(w.submit(1, args=())), end=JobEnd(stdout=b"out", stdout_len=3, traceback=TRACE, traceback_len=len(TRACE)),
+              status=ev.JOB_TERMINATED, exception=TRACE)  # fmt: skip
+        for key in range(2, 12):  # push job 1's detail out of memory
+            w.end(w.start(w.submit(key, args=())), end=JobEnd(stdout=b"o", stdout_len=1))
+        w.settle()
+        assert 1 not in w.jobs.details and 1 in store.rows
+        stored = asyncio.run(w.jobs.detail_stored(w.state, "c", 1))
+        assert (stored["stdout"], stored["traceback"], stored["kept"]) == ("out", TRACE, "all")
+        version, followed = w.jobs.job_source(w.state, "c", 1)
+        assert followed == stored
+        assert w.jobs.job_source(w.state, "other", 1) == ((None,), None)  # another cluster's key: not this job
+    finally:
+        w.close()

@@ -154,6 +154,7 @@ async def jobs_value(cmds: Commands, args: dict[str, Any]) -> dict[str, Any]:
         "selection": sel.id,
         "total": len(sel.refs),
         "counts": dict(sel.counts),
+        "unlisted": sel.unlisted,
         "jobs": await rows_of(cmds, sel.refs[offset : offset + limit]),
     }
 

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dispymon.features.failures import Failures
 from dispymon.features.history import (
     CLUSTER,
     CREATED,
@@ -71,6 +72,9 @@ SELECTION_REFS = 2_000_000  # refs of all selections kept together
 SELECTION_IDLE = 60.0  # seconds a selection is kept after its last use
 SELECTION_CHUNK = 50_000  # rows looked at between two turns of the loop
 ID_TEXTS_KEPT = 100_000  # made texts of ids that are not plain (keyed by job key)
+# details read back from the store (a job of before a restart, or let go from memory) kept for the
+# pages following them (`job_source`): each at most a few hundred KiB (the output tails, the traceback)
+STORED_KEPT = 16
 PLACEHOLDER = "…"  # a text not made yet
 # Jobs a second whose arguments are pickled for resubmission. Pickling runs on the
 # loop (plain values) or the guard's workers, a few µs a job: this bounds what keeping
@@ -104,6 +108,10 @@ class Selection:
     # key -> dispy uid of the queued and running jobs among the refs (their rows are read from the state)
     live: dict[int, int] = field(default_factory=dict)
     used: float = 0.0  # monotonic time of the last use
+    # queued jobs of the selection's clusters that dispy counts but the state does not list
+    # (ClusterState.queued_unlisted: over MAX_QUEUED_TRACKED, or queued out of sight before the
+    # attach); 0 when the filter leaves queued jobs out (states, or an exception type)
+    unlisted: int = 0
 
 
 def _id_text(job_id: Any) -> str | None:
@@ -152,11 +160,16 @@ class JobsFeature:
         self._payload_texts: collections.OrderedDict[int, tuple[str, str] | None] = collections.OrderedDict()
         # cluster -> (the state it was built for, key -> uid of its queued and running jobs)
         self._live_index: dict[str, tuple[tuple[int, int, int], dict[int, int]]] = {}
+        # key -> a detail row read back from the store by `detail_stored`, for `job_source` (bounded)
+        self._stored_rows: collections.OrderedDict[int, dict[str, Any]] = collections.OrderedDict()
         # details whose texts are not all in yet (key -> detail): complete ones go to the store
         self._open: dict[int, Detail] = {}
         # ended records by key, per history version (row lookups)
         self._by_key: tuple[int, dict[int, Record]] = (-1, {})
         self.texts_dropped = 0  # texts answered with a placeholder (guard behind, off, cut off)
+        # details the store refused: the first logged, the rest counted (jobs end by the thousand a
+        # second; a line each would flood the program's log)
+        self.failures = Failures(log)
         # within `take`: the guard's rate budget left for this batch, the pickles made in line, and
         # the jobs refused past the budget
         self._budget = self._inline = self._over = 0
@@ -194,6 +207,7 @@ class JobsFeature:
             elif type(event) is ResubmitLinked:
                 self.link(event.cluster, event.original, event.new)
         self.guard.spent(self._inline, self._over)
+        self.failures.report()  # the count of refusals since the last line, once a minute at most
 
     def _ended(self, event: StatusEvent, origins: dict[int, JobInfo]) -> None:
         job = event.job
@@ -350,7 +364,7 @@ class JobsFeature:
         try:
             self.store.add_detail(detail_row(key, d))
         except Exception as exc:  # the store counts its own failures; this one is ours
-            log.warning("could not hand job %d's detail to the store: %s", key, exc)
+            self.failures.failed("could not hand a job's detail to the store", exc)
 
     def link(self, cluster: str, original: int, new: int) -> None:
         """`new` was resubmitted from `original` (a ResubmitLinked event)."""
@@ -574,6 +588,12 @@ class JobsFeature:
         row = await self.store.read_detail(key)
         if row is None or (row.get("cluster") not in (None, cluster)):
             return found
+        # kept for a page that follows this job next (`job_source`: it cannot wait for the disk)
+        stored = self._stored_rows
+        stored[key] = row
+        stored.move_to_end(key)
+        while len(stored) > STORED_KEPT:
+            stored.popitem(last=False)
         return self._stored_detail(key, row, found, bool(state.settings.get("show_job_args", True)))
 
     def _stored_detail(self, key: int, row: dict[str, Any], found: dict[str, Any] | None, show: bool) -> dict[str, Any]:
@@ -650,6 +670,11 @@ class JobsFeature:
                 return False
             return (since is None or t >= since) and (until is None or t <= until)
 
+        if (states is None or QUEUED in states) and flt.exception is None:
+            for cname in clusters:
+                c = state.clusters.get(cname)
+                if c is not None:
+                    sel.unlisted += c.queued_unlisted
         for name, when in ((QUEUED, "created"), (RUNNING, "start_time")):
             if (states is not None and name not in states) or flt.exception is not None:
                 continue
@@ -766,6 +791,13 @@ class JobsFeature:
     def job_source(self, state: State, cluster: str, key: int) -> tuple[tuple, dict[str, Any] | None]:
         """For a browser following a job: (a version tuple that changes when the detail does, the detail)."""
         found = self.detail(state, cluster, key)
+        # A job whose detail only the store has (before a restart, or let go from memory): the row the
+        # page's `job` query read back, so that the followed detail is the one that query answered.
+        row = self._stored_rows.get(key) if found is None or found["kept"] != "all" else None
+        if row is not None and row.get("cluster") in (None, cluster):
+            found = self._stored_detail(key, row, found, bool(state.settings.get("show_job_args", True)))
+        else:
+            row = None
         if found is None:
             return (None,), None
         d = self.details.get(key)
@@ -779,6 +811,7 @@ class JobsFeature:
             found["id"],
             found["resubmit"]["possible"],
             state.settings.get("show_job_args"),
+            row is not None,
         )
         return version, found
 

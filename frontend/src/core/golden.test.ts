@@ -31,6 +31,7 @@ import {
   isDelta,
   isErrorMessage,
   isJobDetail,
+  isJobsPage,
   isServerMessage,
   isSnapshot,
 } from './protocol';
@@ -211,7 +212,8 @@ describe('golden frames', () => {
     ];
     expect(rows.length).toBeGreaterThan(0);
     for (const row of rows) expect(keys(row)).toEqual(sorted(JOB_ROW_FIELDS));
-    expect(keys(value('result-jobs.msgpack'))).toEqual(['counts', 'jobs', 'selection', 'total']);
+    expect(keys(value('result-jobs.msgpack'))).toEqual(['counts', 'jobs', 'selection', 'total', 'unlisted']);
+    expect(isJobsPage(value('result-jobs.msgpack'))).toBe(true);
     expect(keys(value('result-job-choices.msgpack'))).toEqual(['choices', 'more']);
     expect(keys(value('result-bulk-preview.msgpack'))).toEqual(['count', 'eligible', 'first', 'not_kept', 'over_limit']);
     const outcomes = value('result-bulk-outcomes.msgpack');

@@ -391,6 +391,10 @@ export interface JobsPage {
   selection: number;
   total: number;
   counts: Partial<Record<JobState, number>>;
+  /** queued jobs of the filter's clusters that dispy counts but the server does not list (over its
+   * 1,000,000 per cluster, or queued out of its sight before it attached); 0 when the filter leaves
+   * queued jobs out */
+  unlisted: number;
   jobs: JobRow[];
 }
 
@@ -728,6 +732,18 @@ export function isJobDetail(v: unknown): v is JobDetail {
     (JOB_STATES as readonly unknown[]).includes(v.state) &&
     Array.isArray(v.resubmitted_as) &&
     isMap(v.resubmit)
+  );
+}
+
+/** A page of the Jobs view (the `jobs` query's value). */
+export function isJobsPage(v: unknown): v is JobsPage {
+  return (
+    isMap(v) &&
+    isNumber(v.selection) &&
+    isNumber(v.total) &&
+    isMap(v.counts) &&
+    isNumber(v.unlisted) &&
+    Array.isArray(v.jobs)
   );
 }
 

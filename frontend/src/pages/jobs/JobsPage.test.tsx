@@ -24,7 +24,7 @@ function page(selection: number, offset: number, total = TOTAL): JobsPage {
   for (let i = offset; i < Math.min(offset + 500, total); i++) {
     jobs.push(jobRow(i, { state: 'queued', node: '', start_time: null, end_time: null, duration: null }));
   }
-  return { selection, total, counts: { queued: total }, jobs };
+  return { selection, total, counts: { queued: total }, unlisted: 0, jobs };
 }
 
 async function openJobs(path = '/jobs', init = {}) {
@@ -143,18 +143,36 @@ describe('Jobs view', () => {
     expect(location.search).toBe('?states=failed&exception=KeyError');
     const fresh = last();
     expect(fresh.args).toEqual({ states: ['failed'], exception: 'KeyError', offset: 0, limit: 500 });
-    await act(async () => fresh.resolve({ selection: 7, total: 2, counts: { failed: 2 }, jobs: [jobRow(1, { state: 'failed' }), jobRow(2, { state: 'failed' })] }));
+    await act(async () => fresh.resolve({ selection: 7, total: 2, counts: { failed: 2 }, unlisted: 0, jobs: [jobRow(1, { state: 'failed' }), jobRow(2, { state: 'failed' })] }));
     await act(async () => stale.resolve(page(6, 0)));
     expect(screen.getByText('2 jobs: 2 failed')).toBeTruthy();
   });
 
   it('says when nothing matches, and shows errors', async () => {
     const { last } = await openJobs('/jobs?text=zzz');
-    await act(async () => last().resolve({ selection: 1, total: 0, counts: {}, jobs: [] }));
+    await act(async () => last().resolve({ selection: 1, total: 0, counts: {}, unlisted: 0, jobs: [] }));
     expect(screen.getByText('No jobs match these filters')).toBeTruthy();
     fireEvent.click(screen.getByRole('button', { name: 'Refresh' }));
     await act(async () => last().fail('invalid', 'until is before since'));
     expect(screen.getByRole('alert').textContent).toContain('until is before since');
+  });
+
+  it('says how many queued jobs the server counts but does not list', async () => {
+    const { last } = await openJobs();
+    await act(async () => last().resolve(page(4, 0)));
+    expect(screen.queryByText(/queued jobs? not listed/)).toBeNull(); // none unlisted: nothing said
+    fireEvent.click(screen.getByRole('button', { name: 'Refresh' }));
+    await act(async () => last().resolve({ ...page(5, 0), unlisted: 2_500 }));
+    expect(screen.getByText(/^2,500 queued jobs not listed/)).toBeTruthy();
+    fireEvent.click(screen.getByRole('button', { name: 'Refresh' }));
+    await act(async () => last().resolve({ ...page(6, 0), unlisted: 1 }));
+    expect(screen.getByText(/^1 queued job not listed/)).toBeTruthy();
+    // an answer without the count is not read as a page
+    fireEvent.click(screen.getByRole('button', { name: 'Refresh' }));
+    const old: Partial<JobsPage> = page(7, 0);
+    delete old.unlisted;
+    await act(async () => last().resolve(old as JobsPage));
+    expect(screen.getByRole('alert').textContent).toContain('cannot read');
   });
 
   it('exports what it shows, and offers bulk actions to an operator only', async () => {

@@ -63,6 +63,12 @@ export default function JobsPage() {
             {view.total === null ? '' : `${count(view.total)} ${view.total === 1 ? 'job' : 'jobs'}${counts.length > 0 ? `: ${counts.join(', ')}` : ''}`}
           </p>
         </div>
+        {view.unlisted > 0 && (
+          <p className="notice">
+            {`${count(view.unlisted)} queued ${view.unlisted === 1 ? 'job' : 'jobs'} not listed`} (dispy counts them; the
+            server lists at most 1,000,000 queued jobs a cluster, and none queued before it attached to a shared cluster)
+          </p>
+        )}
         {view.error !== null && (
           <p className="notice history-error" role="alert">
             Could not load the jobs: {view.error}

@@ -7,6 +7,7 @@
 import { useEffect, useMemo, useSyncExternalStore } from 'react';
 import { useSocket } from '../../core/context';
 import type { SocketControls } from '../../core/context';
+import { isJobsPage } from '../../core/protocol';
 import type { JobFilter, JobRow, JobState, JobsPage } from '../../core/protocol';
 import { errorMessage } from '../../core/useCommands';
 
@@ -17,6 +18,8 @@ export interface JobPagesView {
   /** rows in the selection; null before the first answer */
   total: number | null;
   counts: Partial<Record<JobState, number>>;
+  /** queued jobs dispy counts that the server does not list (`unlisted`) */
+  unlisted: number;
   /** the last failure; null once a page arrives */
   error: string | null;
   /** bumps on every change: rows read through `row()` may have changed */
@@ -36,7 +39,7 @@ export class JobPager {
   /** the request in flight (0: none, or its answer is no longer wanted) */
   private current = 0;
   private requests = 0;
-  private view: JobPagesView = { total: null, counts: {}, error: null, version: 0 };
+  private view: JobPagesView = { total: null, counts: {}, unlisted: 0, error: null, version: 0 };
   private readonly listeners = new Set<() => void>();
 
   constructor(
@@ -105,13 +108,15 @@ export class JobPager {
     this.ask(args).then(
       (answer) => {
         if (request !== this.current) return;
-        if (generation === this.generation) {
+        if (generation === this.generation && !isJobsPage(answer)) {
+          this.view = { ...this.view, error: 'the server sent a page of jobs this page cannot read' };
+        } else if (generation === this.generation) {
           // an expired selection comes back as a new one: the rows held are of the old list
           if (answer.selection !== this.selection) this.pages.clear();
           this.selection = answer.selection;
           this.pages.set(page, answer.jobs);
           while (this.pages.size > PAGES_KEPT) this.pages.delete(this.pages.keys().next().value as number);
-          this.view = { ...this.view, total: answer.total, counts: answer.counts, error: null };
+          this.view = { ...this.view, total: answer.total, counts: answer.counts, unlisted: answer.unlisted, error: null };
         }
         this.next();
       },
