@@ -59,7 +59,8 @@ def feed(target_jobs: int, extra: list[str]) -> dict:
             if s["jobs_done"] >= target_jobs:
                 break
         found = metrics(server.hello["port"])
-        say(f"jobmemory {' '.join(extra) or 'baseline'}: {s['jobs_done']:,} jobs, RSS {s['rss'] / 2**20:.1f} MB, {found}")
+        label = " ".join(extra) or "baseline"
+        say(f"jobmemory {label}: {s['jobs_done']:,} jobs, RSS {s['rss'] / 2**20:.1f} MB, {found}")
     finally:
         if clients is not None:
             clients.stop()
@@ -88,7 +89,8 @@ def run(quick: bool = False) -> Result:
     result.rows.append(Row(
         "10. Memory after 1,000,000 jobs printing 10 KiB, 1 KiB arguments",
         f"RSS {j_end[1] / 2**20:.1f} MB after {j_end[0]:,} jobs: {over:+.1f} MB over benchmark 8's baseline "
-        f"({b_end[1] / 2**20:.1f} MB, {'within' if j_end[1] <= bound else 'NOT within'} + 140.8), {over_cluster:+.1f} MB "
+        f"({b_end[1] / 2**20:.1f} MB, {'within' if j_end[1] <= bound else 'NOT within'} + 140.8), "
+        f"{over_cluster:+.1f} MB "
         f"over the same cluster holding its jobs' arguments with dispymon keeping none ({c_end[1] / 2**20:.1f} MB); "
         f"kept: outputs {m.get('dispymon_outputs_bytes', 0) / 2**20:.1f} MiB, arguments "
         f"{m.get('dispymon_resubmit_args_bytes', 0) / 2**20:.1f} MiB",
@@ -97,7 +99,7 @@ def run(quick: bool = False) -> Result:
     lines = ["| jobs done | baseline (b8) RSS, MB | 1 KiB arguments, dispymon keeping none, MB | "
              "10 KiB outputs and 1 KiB arguments, default budgets, MB |", "|---|---|---|---|"]  # fmt: skip
     n = min(len(base["timeline"]), len(cluster["timeline"]), len(jobs["timeline"]))
-    for i in list(range(0, n - 1, max(1, n // 12))) + [-1]:
+    for i in [*range(0, n - 1, max(1, n // 12)), -1]:
         b, c, j = base["timeline"][i], cluster["timeline"][i], jobs["timeline"][i]
         lines.append(f"| {j[0]:,} | {b[1] / 2**20:.1f} | {c[1] / 2**20:.1f} | {j[1] / 2**20:.1f} |")
     lines.append(
@@ -118,7 +120,8 @@ def run(quick: bool = False) -> Result:
         f"to stdout and given a {ARGS:,}-byte argument (the simulator's `stdout_bytes`, `args_bytes`), budgets at "
         f"their defaults. In between, a third server whose jobs carry the 1 KiB argument but print nothing, with "
         f"`--resubmit-budget 0 --outputs-budget 1` (dispymon keeps none of it: without resubmission the arguments' "
-        f"texts go to the outputs budget): the simulator, standing for dispy, holds every queued and running job's arguments "
+        f"texts go to the outputs budget): the simulator, standing for dispy, holds every queued and running job's "
+        f"arguments "
         f"(~61,000 jobs), which is the cluster's memory, not dispymon's. Goal: the final RSS within that run's final "
         f"RSS + 128 MiB × 1.1 (met/not met); the comparison with benchmark 8's baseline is given too."
     )

@@ -67,7 +67,7 @@ def measured(server: Child, slow: bool) -> dict:
         stop.set()
         sampler.join()
     after = proc.memory_info().rss
-    out.update(rss_before=before, rss_peak=max(samples + [after]), rss_after=after, samples=len(samples))
+    out.update(rss_before=before, rss_peak=max([*samples, after]), rss_after=after, samples=len(samples))
     out["peak_growth_mb"] = (out["rss_peak"] - before) / 2**20
     return out
 
@@ -97,12 +97,14 @@ def run(quick: bool = False) -> Result:
 
     def spread(runs: list[dict], key: str, fmt: str) -> str:
         values = [r[key] for r in runs]
-        return format(median(values), fmt) + (f" ({format(min(values), fmt)}–{format(max(values), fmt)})" if len(values) > 1 else "")
+        middle = format(median(values), fmt)
+        return middle + (f" ({format(min(values), fmt)}–{format(max(values), fmt)})" if len(values) > 1 else "")
 
     result = Result("export", "11. CSV export of the history (issue 18)")
     result.rows.append(Row(
         "11. CSV export of 100,000 history rows",
-        f"{fast[0]['rows']:,} rows ({fast[0]['bytes'] / 2**20:.1f} MB) in {spread(fast, 'seconds', '.2f')} s read fast, "
+        f"{fast[0]['rows']:,} rows ({fast[0]['bytes'] / 2**20:.1f} MB) in {spread(fast, 'seconds', '.2f')} s "
+        f"read fast, "
         f"{spread(slow, 'seconds', '.2f')} s read 64 KiB per 10 ms; server RSS at the peak +"
         f"{spread(fast, 'peak_growth_mb', '.1f')} MB (fast), +{spread(slow, 'peak_growth_mb', '.1f')} MB (slow)",
         "time and server RSS while streaming (no goal set)", None,
@@ -111,13 +113,15 @@ def run(quick: bool = False) -> Result:
     for kind in ("fast", "slow"):
         for r in out[kind]:
             lines.append(f"| {kind} | {r['seconds']:.2f} | {r['first_byte']:.3f} | {r['bytes'] / 2**20:.1f} | "
-                         f"{r['rss_before'] / 2**20:.1f} → {r['rss_peak'] / 2**20:.1f} → {r['rss_after'] / 2**20:.1f} |")  # fmt: skip
+                         f"{r['rss_before'] / 2**20:.1f} → {r['rss_peak'] / 2**20:.1f} → "
+                         f"{r['rss_after'] / 2**20:.1f} |")  # fmt: skip
     result.details = "\n".join(lines)
     result.method = (
         f"benchmarks/serve.py with {NODES} simulated nodes and `--history-size {ROWS}`, fed (rate 0, chunks of 50,000 "
         f"events) until over {ROWS:,} jobs had ended; no browser connected. `GET /api/history.csv` (no filter) read "
         f"to its end by http.client in this process: fast (1 MiB reads as they come) and slow ({SLOW_CHUNK // 1024} "
-        f"KiB, then {SLOW_PAUSE * 1000:.0f} ms asleep), {times} times each, alternating which goes first; the server's RSS sampled every "
+        f"KiB, then {SLOW_PAUSE * 1000:.0f} ms asleep), {times} times each, alternating which goes first; the "
+        f"server's RSS sampled every "
         f"50 ms during each download. Medians, range in brackets."
     )
     result.data = out
