@@ -23,6 +23,8 @@ BENCHMARKS = {
     "callback": ("b1_callback", [1]),
     "ingest": ("b3_ingest", [3]),
     "memory": ("b8_memory", [8]),
+    "jobmemory": ("b10_job_memory", [10]),
+    "export": ("b11_export", [11]),
     "fanout": ("b4_fanout", [4]),
     "stream": ("b5_stream", [5, 6]),
     "browser": ("b7_browser", [7]),
@@ -37,7 +39,7 @@ def pick(names: list[str]) -> list[str]:
     for name in names:
         found = [b for b, (_, targets) in BENCHMARKS.items() if name == b or (name.isdigit() and int(name) in targets)]
         if not found:
-            raise SystemExit(f"unknown benchmark {name!r}: one of {', '.join(BENCHMARKS)} or a target number 1-9")
+            raise SystemExit(f"unknown benchmark {name!r}: one of {', '.join(BENCHMARKS)} or a target number 1-11")
         chosen += [b for b in found if b not in chosen]
     return [b for b in BENCHMARKS if b in chosen]
 

@@ -3,6 +3,7 @@
 //   node benchmarks/browser.mjs snapshot <url> [repeats]   snapshot frame → painted nodes table
 //   node benchmarks/browser.mjs churn <url> <seconds> [sortColumn]   long tasks, frames, rows in the DOM
 //   node benchmarks/browser.mjs scroll <url> <seconds>     a Node page's running jobs, scrolled
+//   node benchmarks/browser.mjs jobs <url> <wheelPx>       the Jobs view: first answer → rows painted, then scrolled to its end
 //   node benchmarks/browser.mjs requests <url> <seconds>   the files a page fetches (its chart drawn, then <seconds> more)
 //
 // Prints one JSON object. The servers are started by benchmarks/b7_browser.py.
@@ -31,24 +32,34 @@ function instrument() {
     frames: [],
     maxRows: 0,
     recordFrames: false,
+    // the Jobs view: its first page's answer (a `result` frame with a `selection`), its rows painted
+    resultAt: null,
+    jobsPaintedAt: null,
+    maxJobRows: 0,
   };
   window.__bench = bench;
   const Native = window.WebSocket;
   const SNAPSHOT = [...new TextEncoder().encode('snapshot')];
-  const isSnapshot = (data) => {
-    if (!(data instanceof ArrayBuffer)) return false;
-    const head = new Uint8Array(data, 0, Math.min(24, data.byteLength));
-    outer: for (let i = 0; i + SNAPSHOT.length <= head.length; i++) {
-      for (let j = 0; j < SNAPSHOT.length; j++) if (head[i + j] !== SNAPSHOT[j]) continue outer;
+  const RESULT = [...new TextEncoder().encode('result')];
+  const SELECTION = [...new TextEncoder().encode('selection')];
+  const has = (bytes, word) => {
+    outer: for (let i = 0; i + word.length <= bytes.length; i++) {
+      for (let j = 0; j < word.length; j++) if (bytes[i + j] !== word[j]) continue outer;
       return true;
     }
     return false;
   };
+  const isSnapshot = (data) => data instanceof ArrayBuffer && has(new Uint8Array(data, 0, Math.min(24, data.byteLength)), SNAPSHOT);
+  const isJobsPage = (data) =>
+    data instanceof ArrayBuffer &&
+    has(new Uint8Array(data, 0, Math.min(24, data.byteLength)), RESULT) &&
+    has(new Uint8Array(data, 0, Math.min(4096, data.byteLength)), SELECTION);
   window.WebSocket = class extends Native {
     constructor(...args) {
       super(...args);
       this.addEventListener('message', (e) => {
         if (bench.snapshotAt === null && isSnapshot(e.data)) bench.snapshotAt = performance.now();
+        if (bench.resultAt === null && isJobsPage(e.data)) bench.resultAt = performance.now();
       });
     }
   };
@@ -69,6 +80,12 @@ function instrument() {
       if (bench.paintedAt === null && bench.snapshotAt !== null && rows > 0) {
         bench.paintedAt = -1;
         afterPaint((t) => (bench.paintedAt = t));
+      }
+      const jobRows = document.querySelectorAll('table[aria-label="Matching jobs"] tbody tr[aria-rowindex]').length;
+      if (jobRows > bench.maxJobRows) bench.maxJobRows = jobRows;
+      if (bench.jobsPaintedAt === null && bench.resultAt !== null && document.querySelector('table[aria-label="Matching jobs"] tbody tr.jobs-row:not(.pending)')) {
+        bench.jobsPaintedAt = -1;
+        afterPaint((t) => (bench.jobsPaintedAt = t));
       }
       if (bench.virtualAt === null && bench.snapshotAt !== null && document.querySelector('table[aria-label="Nodes"] tbody tr.spacer')) {
         bench.virtualAt = -1;
@@ -186,6 +203,68 @@ async function scroll(browser, url, seconds) {
   };
 }
 
+// The Jobs view of a cluster with many jobs: from the first page's answer to
+// its rows painted, then real wheel input down to the table's end, and the
+// time until the last rows are there (their page asked for where the
+// scrolling stopped).
+async function jobs(browser, url, wheelPx) {
+  const page = await open(browser, url);
+  const table = page.getByRole('table', { name: 'Matching jobs' });
+  await page.waitForFunction(() => window.__bench.jobsPaintedAt > 0, null, { timeout: 120_000 });
+  const first = await page.evaluate(() => {
+    const b = window.__bench;
+    return { answerToPainted: b.jobsPaintedAt - b.resultAt, loadToPainted: b.jobsPaintedAt, loadToAnswer: b.resultAt };
+  });
+  const total = Number(await table.getAttribute('aria-rowcount')) - 1;
+  await table.locator('tbody tr.jobs-row:not(.pending)').first().hover();
+  await page.waitForTimeout(500);
+  const t0 = await page.evaluate(() => {
+    const b = window.__bench;
+    b.recordFrames = true;
+    b.frames = [];
+    b.maxJobRows = 0;
+    return performance.now();
+  });
+  const atEnd = () =>
+    page.evaluate(() => {
+      const box = document.querySelector('table[aria-label="Matching jobs"]').closest('.virtual-scroll');
+      return box.scrollTop + box.clientHeight >= box.scrollHeight - 2;
+    });
+  const started = Date.now();
+  let wheels = 0;
+  while (!(await atEnd()) && Date.now() - started < 240_000) {
+    await page.mouse.wheel(0, wheelPx);
+    await page.waitForTimeout(16);
+    wheels++;
+  }
+  const scrolledMs = Date.now() - started;
+  // the last row's page, asked for where the wheel stopped
+  await page.locator(`table[aria-label="Matching jobs"] tbody tr.jobs-row[aria-rowindex="${total + 1}"]:not(.pending)`).waitFor({ timeout: 60_000 });
+  const lastRowsMs = Date.now() - started - scrolledMs;
+  const b = await page.evaluate(() => {
+    const box = document.querySelector('table[aria-label="Matching jobs"]').closest('.virtual-scroll');
+    return { ...window.__bench, scrollTop: box.scrollTop, dom: document.querySelectorAll('table[aria-label="Matching jobs"] tbody tr').length };
+  });
+  const longTasks = b.longTasks.filter((t) => t.start >= t0);
+  const loadLongTasks = b.longTasks.filter((t) => t.start < t0);
+  await page.close();
+  return {
+    scenario: 'jobs',
+    jobs: total,
+    ...first,
+    wheelPx,
+    wheels,
+    scrolledMs,
+    lastRowsMs,
+    scrolledPx: b.scrollTop,
+    longTasks: { count: longTasks.length, max: longTasks.reduce((m, t) => Math.max(m, t.duration), 0) },
+    loadLongTasks: { count: loadLongTasks.length, max: loadLongTasks.reduce((m, t) => Math.max(m, t.duration), 0) },
+    frames: stats(b.frames),
+    maxRowsInDom: b.maxJobRows,
+    rowsInDomAtEnd: b.dom,
+  };
+}
+
 // What a browser opening the page downloads: every HTTP request (the
 // WebSocket is not one), with the body's size as sent and its encoding, and
 // whether it came before the nodes table's first rows were in the DOM.
@@ -229,6 +308,7 @@ try {
   if (scenario === 'snapshot') out = await snapshot(browser, url, Number(rest[0] ?? 7));
   else if (scenario === 'churn') out = await churn(browser, url, Number(rest[0] ?? 30), rest[1]);
   else if (scenario === 'scroll') out = await scroll(browser, url, Number(rest[0] ?? 5));
+  else if (scenario === 'jobs') out = await jobs(browser, url, Number(rest[0] ?? 6000));
   else if (scenario === 'requests') out = await requests(browser, url, Number(rest[0] ?? 3));
   else throw new Error(`unknown scenario ${scenario}`);
   out.chromium = browser.version();

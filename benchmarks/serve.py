@@ -32,7 +32,8 @@ from pathlib import Path
 
 import psutil
 
-from dispymon.adapters.simulated import SimulatedCluster, SimulatedControl
+from dispymon.adapters.simulated import QUEUE_LIMIT, SimulatedCluster, SimulatedControl
+from dispymon.entry.cli import size
 from dispymon.model.events import ClusterAttached
 from dispymon.runtime.runtime import Runtime
 from dispymon.runtime.settings import Settings
@@ -54,6 +55,16 @@ def main() -> None:
     p.add_argument("--via-dispy", action="store_true")
     p.add_argument("--realtime", action="store_true", help="node update_time = wall clock at the callback")
     p.add_argument("--stale-after", type=float, default=1e9, help="(health flags off by default: not measured here)")
+    # the budgets as `dispymon serve` takes them (sizes such as 65536 or 64MiB)
+    p.add_argument("--history-size", type=int, default=10_000)
+    p.add_argument("--outputs-budget", type=size, default=64 * 2**20)
+    p.add_argument("--resubmit-budget", type=size, default=64 * 2**20)
+    p.add_argument("--history-bytes", type=size, default=256 * 2**20)
+    # the simulator's jobs: output per job, an extra argument, queued jobs at most
+    p.add_argument("--stdout-bytes", type=int, default=0)
+    p.add_argument("--stderr-bytes", type=int, default=0)
+    p.add_argument("--args-bytes", type=int, default=0)
+    p.add_argument("--queue", type=int, default=QUEUE_LIMIT)
     args = p.parse_args()
     asyncio.run(serve(args))
 
@@ -66,7 +77,9 @@ async def serve(args: argparse.Namespace) -> None:
         aiohttp.set_zlib_backend(zlib_ng.zlib_ng)
     loop = asyncio.get_running_loop()
     settings = Settings(host="127.0.0.1", port=args.port, poll_sec=args.poll_sec, stuck_after=1e9,
-                        stale_after=args.stale_after)  # fmt: skip
+                        stale_after=args.stale_after, history_size=args.history_size,
+                        outputs_budget=args.outputs_budget, resubmit_budget=args.resubmit_budget,
+                        history_bytes=args.history_bytes)  # fmt: skip
     sims: list[SimulatedCluster] = []
     runtime = Runtime(settings, loop, source=lambda hub, keys: SimulatedControl(sims))
     hub, app = runtime.hub, runtime.app
@@ -82,7 +95,8 @@ async def serve(args: argparse.Namespace) -> None:
         tap = _make_tap(hub.feed, "simulated", None, None, True)
         sim_feed = DispyReplay(tap, realtime=args.realtime, on_attach=on_attach)
     sim = SimulatedCluster(sim_feed, args.nodes, args.cpus, rate=args.rate, fill=args.fill, seed=1,
-                           clock=time.time, keys=runtime.keys)  # fmt: skip
+                           clock=time.time, keys=runtime.keys, queue=args.queue, stdout_bytes=args.stdout_bytes,
+                           stderr_bytes=args.stderr_bytes, args_bytes=args.args_bytes)  # fmt: skip
     if args.realtime and not args.via_dispy:
         sim._now = time.time  # type: ignore[method-assign]  # update_time = the moment of the event
     sims.append(sim)
