@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from dispymon.commands.jobs import FILTER_ARGS, job_filter, rows_of, selection_for
-from dispymon.commands.queries import NAME, one_of
+from dispymon.commands.queries import INTEGER_ARGS, NAME, one_of
 from dispymon.commands.registry import Check, CommandError, Commands, text
 from dispymon.features.history import CLUSTER, ID, NODE, OUTCOME, OUTCOMES, as_dict
 
@@ -125,8 +125,12 @@ def filename(what: str, now: float) -> str:
     return f"dispymon-{what}-{stamp}.csv"
 
 
+WHOLE_NUMBERS = frozenset({*INTEGER_ARGS, "selection", "key"})  # query parameters that are whole numbers
+
+
 def parse(request: web.Request, schema: dict[str, Check], lists: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """The query string checked against `schema` (numbers and comma-separated lists arrive as text)."""
+    """The query string checked against `schema` (numbers and comma-separated lists arrive as text):
+    the one parser of every GET route's parameters, JSON and CSV alike."""
     out: dict[str, Any] = {}
     for key, raw in request.query.items():
         if key == "token":
@@ -142,7 +146,7 @@ def parse(request: web.Request, schema: dict[str, Check], lists: frozenset[str] 
                 value = float(raw)
             except ValueError:
                 raise CommandError("invalid", f"{key} must be a number") from None
-        elif key in ("offset", "limit", "selection", "key"):
+        elif key in WHOLE_NUMBERS:
             try:
                 value = int(raw)
             except ValueError:

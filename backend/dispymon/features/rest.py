@@ -22,8 +22,8 @@ from aiohttp import web
 
 from dispymon.commands.jobs import JOBS_ARGS, KEY, jobs_value
 from dispymon.commands.jobs import job_value as job_query_value
-from dispymon.commands.queries import HISTORY_ARGS, INTEGER_ARGS, SERIES_ARGS, _series, _summary
-from dispymon.commands.registry import Check, CommandError, Commands
+from dispymon.commands.queries import HISTORY_ARGS, SERIES_ARGS, _series, _summary
+from dispymon.commands.registry import CommandError, Commands
 from dispymon.features.bulk import BulkRunner
 from dispymon.features.export import make_handlers as export_handlers
 from dispymon.features.export import parse as parse_query
@@ -132,25 +132,6 @@ def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
-def _query_args(request: web.Request, schema: dict[str, Check]) -> dict[str, Any]:
-    """The query string checked against a command schema (numbers arrive as text)."""
-    out: dict[str, Any] = {}
-    for key, text in request.query.items():
-        if key == "token":
-            continue
-        check = schema.get(key)
-        if check is None:
-            raise CommandError("invalid", f"unexpected parameter {key[:40]!r}")
-        value: Any = text
-        if key in INTEGER_ARGS:
-            try:
-                value = int(text)
-            except ValueError:
-                raise CommandError("invalid", f"{key} must be a whole number") from None
-        out[key] = check(key, value)
-    return out
-
-
 def _read(handler: Callable[[web.Request, Insight], Any]) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def wrapped(request: web.Request) -> web.Response:
         insight = request.app[INSIGHT]
@@ -196,18 +177,18 @@ def node_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
 
 @_read
 def history_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
-    return insight.history.query(**_query_args(request, HISTORY_ARGS))
+    return insight.history.query(**parse_query(request, HISTORY_ARGS))
 
 
 @_read
 def history_summary_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
-    _query_args(request, {})
+    parse_query(request, {})
     return _summary(insight)
 
 
 @_read
 def series_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
-    return _series(insight, **_query_args(request, SERIES_ARGS))
+    return _series(insight, **parse_query(request, SERIES_ARGS))
 
 
 def _jobs_route(
