@@ -229,11 +229,7 @@ class JobsFeature:
             if has_args and (self._budget <= 0 or self._args_taken >= ARGS_RATE):
                 # The guard is past its rate (jobs end by the hundred thousand a second): nothing is
                 # made of these arguments, and no detail for a placeholder.
-                if end is not None:
-                    end.clear()
-                self._refuse_args(key, job, origin)  # past the rate: no reason noted per job (argstore.py)
-                self.texts_dropped += 1
-                self._over += 1
+                self._past_rate(key, job, origin, end)
                 return
             depends = job.depends or (origin is not None and origin.depends)
             size = plain_size(origin.args, origin.kwargs) if origin is not None else 0
@@ -259,11 +255,7 @@ class JobsFeature:
             if self._budget < (2 if self.args.on else 1):
                 # Only the arguments' text (and pickle) to make, and the guard is past its rate (jobs
                 # end by the hundred thousand a second): no detail made for a placeholder.
-                if end is not None:
-                    end.clear()
-                self._refuse_args(key, job, origin)  # past the rate: no reason noted per job (argstore.py)
-                self.texts_dropped += 1
-                self._over += 1
+                self._past_rate(key, job, origin, end)
                 return
         d = Detail(event.cluster)
         d.resubmit_of = resubmit_of
@@ -302,6 +294,14 @@ class JobsFeature:
         del asks
         if not texts:
             self._complete(key, d)
+
+    def _past_rate(self, key: int, job: JobInfo, origin: JobInfo | None, end: JobEnd | None) -> None:
+        """An ended job with nothing but its arguments to keep, past the rate: nothing made of it."""
+        if end is not None:
+            end.clear()
+        self._refuse_args(key, job, origin)  # past the rate: no reason noted per job (argstore.py)
+        self.texts_dropped += 1
+        self._over += 1
 
     def _refuse_args(self, key: int, job: JobInfo, origin: JobInfo | None) -> bool:
         """Note why the arguments of `key` are not pickled; False when they are to be."""
