@@ -154,4 +154,20 @@ export const test = base.extend<ClusterOptions & { cluster: RealCluster }>({
   },
 });
 
+// `dispymon serve --history-db <file>` in a temporary directory of its own,
+// removed after the test (the cluster, which uses these args, stops first).
+export const withHistoryDb = test.extend<{ historyDb: string }>({
+  historyDb: async ({}, use) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dispymon-e2e-history-'));
+    try {
+      await use(path.join(dir, 'history.db'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  serveArgs: async ({ historyDb }, use) => {
+    await use(['--history-db', historyDb]);
+  },
+});
+
 export { expect };

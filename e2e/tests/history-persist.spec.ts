@@ -1,25 +1,7 @@
 import type { Locator, Page } from '@playwright/test';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test as base, expect, repo } from '../fixtures';
-
-// `dispymon serve --history-db <file>` in a temporary directory of its own,
-// removed after the test (the cluster, which uses these args, stops first).
-const test = base.extend<{ historyDb: string }>({
-  historyDb: async ({}, use) => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'dispymon-e2e-history-'));
-    try {
-      await use(path.join(dir, 'history.db'));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  },
-  serveArgs: async ({ historyDb }, use) => {
-    await use(['--history-db', historyDb]);
-  },
-});
+import { withHistoryDb as test, expect, repo } from '../fixtures';
 
 // numbered_app.py: jobs "job-0" … "job-<N-1>"; odd n raise ValueError, even n
 // divisible by 3 raise KeyError. It submits them once: the restarted server

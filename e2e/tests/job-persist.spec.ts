@@ -1,24 +1,6 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Page } from '@playwright/test';
-import { test as base, expect } from '../fixtures';
-
-// `dispymon serve --history-db <file>` in a temporary directory of its own,
-// removed after the test (the cluster, which uses these args, stops first).
-const test = base.extend<{ historyDb: string }>({
-  historyDb: async ({}, use) => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'dispymon-e2e-jobdb-'));
-    try {
-      await use(path.join(dir, 'history.db'));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  },
-  serveArgs: async ({ historyDb }, use) => {
-    await use(['--history-db', historyDb]);
-  },
-});
+import { withHistoryDb as test, expect } from '../fixtures';
 
 // outputs_app.py: job-<n> prints a line to stdout and one to stderr; odd n
 // raise ValueError; job-0 holds until `<gate>.release` (created at once here).
