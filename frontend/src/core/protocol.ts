@@ -248,6 +248,18 @@ export interface Commands {
     args: { action_id: number; outcome?: string; offset?: number; limit?: number };
     value: { total: number; items: BulkOutcomeItem[] };
   };
+  // alerts (issue 19): rule settings (operator) and the history (read-only)
+  set_alert_rule: {
+    /** cluster: set that cluster's override of params */
+    args: { rule: string; enabled?: boolean; params?: AlertParams; cluster?: string };
+    value: { rule: AlertRule };
+  };
+  alerts_history: {
+    /** before: an alert id (the page after); limit 1–500 (server default 100) */
+    args: { before?: number; limit?: number };
+    /** newest first */
+    value: { alerts: Alert[]; more: boolean };
+  };
 }
 
 /**
@@ -263,6 +275,7 @@ export const QUERIES: ReadonlySet<CommandName> = new Set<CommandName>([
   'jobs',
   'bulk_preview',
   'bulk_outcomes',
+  'alerts_history',
 ]);
 
 /**
@@ -449,6 +462,65 @@ export interface BulkOutcomeItem {
   new_key: number | null;
 }
 
+// ---- alerts (issue 19) ----
+
+export const ALERT_SEVERITIES = ['warning', 'critical'] as const;
+export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
+
+/** One alert: firing (resolved null) or, in the history, resolved. */
+export interface Alert {
+  /** the server's number of the alert, growing: the history's `before` */
+  id: number;
+  /** the rule's name (built-in: node_closed, node_stale, node_stuck, failure_rate, long_job, queue_stalled, history_db) */
+  rule: string;
+  severity: AlertSeverity;
+  cluster: string | null;
+  node: string | null;
+  job: { key: number; id: string } | null;
+  /** one line, e.g. "node 127.0.0.3 stale: no pulse for 31 s" */
+  summary: string;
+  /** Unix seconds */
+  started: number;
+  resolved: number | null;
+  /** what the rule did, e.g. "terminated" when long_job terminated the job */
+  action: string | null;
+}
+
+/** A rule's tunables, e.g. {percent: 20, min_jobs: 10, minutes: 5}. */
+export type AlertParams = Record<string, number | boolean>;
+
+export interface AlertRule {
+  name: string;
+  title: string;
+  enabled: boolean;
+  params: AlertParams;
+  /** per-cluster overrides of some params */
+  clusters: Record<string, AlertParams>;
+}
+
+/** How the webhooks (`--alerts FILE`) are delivered; counts since the server started. */
+export interface WebhookStatus {
+  targets: number;
+  delivered: number;
+  failed: number;
+  /** deliveries given up because too many were waiting */
+  dropped: number;
+  queued: number;
+  last_error: string | null;
+  last_error_at: number | null;
+}
+
+/** The `alerts` part of snapshots and deltas: shared by every browser, sent whole when it changed. */
+export interface AlertsPart {
+  /** firing now, oldest first, at most 500 */
+  firing: Alert[];
+  /** how many fire (more than `firing` holds past 500) */
+  firing_total: number;
+  /** every rule, in a fixed order */
+  rules: AlertRule[];
+  webhooks: WebhookStatus;
+}
+
 export interface HistorySummary {
   outcomes: Record<JobOutcome, number>;
   /** most frequent type first */
@@ -520,6 +592,8 @@ export interface Snapshot {
   job?: JobDetail | null;
   /** the last bulk actions, oldest first */
   actions?: BulkAction[];
+  /** what fires, the rules and the webhooks */
+  alerts?: AlertsPart;
 }
 
 /** Each field appears only when something in it changed. */
@@ -538,6 +612,8 @@ export interface Delta {
   job?: JobDetail | null;
   /** every kept bulk action, when one changed */
   actions?: BulkAction[];
+  /** the whole part, when something in it changed */
+  alerts?: AlertsPart;
 }
 
 export interface ErrorMessage {
@@ -681,6 +757,11 @@ export const BULK_ACTION_FIELDS = [
   'audit_id',
 ] as const satisfies readonly (keyof BulkAction)[];
 
+export const ALERT_FIELDS = ['id', 'rule', 'severity', 'cluster', 'node', 'job', 'summary', 'started', 'resolved', 'action'] as const satisfies readonly (keyof Alert)[];
+export const ALERT_RULE_FIELDS = ['name', 'title', 'enabled', 'params', 'clusters'] as const satisfies readonly (keyof AlertRule)[];
+export const WEBHOOK_FIELDS = ['targets', 'delivered', 'failed', 'dropped', 'queued', 'last_error', 'last_error_at'] as const satisfies readonly (keyof WebhookStatus)[];
+export const ALERTS_PART_FIELDS = ['firing', 'firing_total', 'rules', 'webhooks'] as const satisfies readonly (keyof AlertsPart)[];
+
 // Each list names every field of its type: a field added to a type and not to its list fails to compile.
 type Covers<T, L extends readonly unknown[]> = Exclude<keyof T, L[number]> extends never ? true : never;
 export const FIELD_LISTS_COMPLETE: [
@@ -693,7 +774,11 @@ export const FIELD_LISTS_COMPLETE: [
   Covers<JobRow, typeof JOB_ROW_FIELDS>,
   Covers<JobDetail, typeof JOB_DETAIL_FIELDS>,
   Covers<BulkAction, typeof BULK_ACTION_FIELDS>,
-] = [true, true, true, true, true, true, true, true, true];
+  Covers<Alert, typeof ALERT_FIELDS>,
+  Covers<AlertRule, typeof ALERT_RULE_FIELDS>,
+  Covers<WebhookStatus, typeof WEBHOOK_FIELDS>,
+  Covers<AlertsPart, typeof ALERTS_PART_FIELDS>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true];
 
 const ROLES: readonly Role[] = ['operator', 'viewer'];
 
@@ -762,8 +847,14 @@ export function isBulkAction(v: unknown): v is BulkAction {
   );
 }
 
+/** The `alerts` part: its lists and counts (each alert and rule is the server's promise). */
+export function isAlertsPart(v: unknown): v is AlertsPart {
+  return isMap(v) && Array.isArray(v.firing) && isNumber(v.firing_total) && Array.isArray(v.rules) && isMap(v.webhooks);
+}
+
 const isJobPart = (v: unknown): boolean => v === undefined || v === null || isJobDetail(v);
 const isActionsPart = (v: unknown): boolean => v === undefined || (Array.isArray(v) && v.every(isBulkAction));
+const isAlertsPartOrNone = (v: unknown): boolean => v === undefined || isAlertsPart(v);
 
 export function isSnapshot(m: Fields): m is Fields & Snapshot {
   return (
@@ -774,7 +865,8 @@ export function isSnapshot(m: Fields): m is Fields & Snapshot {
     Array.isArray(m.audit) &&
     (m.node_jobs === null || isNodeJobs(m.node_jobs)) &&
     isJobPart(m.job) &&
-    isActionsPart(m.actions)
+    isActionsPart(m.actions) &&
+    isAlertsPartOrNone(m.alerts)
   );
 }
 
@@ -787,7 +879,8 @@ export function isDelta(m: Fields): m is Fields & Delta {
     (m.audit === undefined || Array.isArray(m.audit)) &&
     (m.node_jobs === undefined || isNodeJobs(m.node_jobs)) &&
     isJobPart(m.job) &&
-    isActionsPart(m.actions)
+    isActionsPart(m.actions) &&
+    isAlertsPartOrNone(m.alerts)
   );
 }
 

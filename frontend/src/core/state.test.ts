@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { clusterNames } from './selectors';
+import { isDelta, isSnapshot } from './protocol';
 import type { AuditEntry, Job } from './protocol';
 import { applyDelta, applySnapshot, emptyData } from './state';
 import type { ServerData } from './state';
-import { bulkAction, cluster, delta, jobDetail, jobs, node, snapshot, twoClusters } from '../test/fixtures';
+import { alert, alertsPart, bulkAction, cluster, delta, jobDetail, jobs, node, snapshot, twoClusters } from '../test/fixtures';
 
 const base: ServerData = twoClusters();
 
@@ -236,5 +237,46 @@ describe('the watched job and the bulk actions', () => {
     const { state, gap } = applyDelta(following, { type: 'delta', seq: 23, job: null, actions: [] });
     expect(gap).toBe(true);
     expect(state).toBe(following);
+  });
+});
+
+describe('the alerts part', () => {
+  const firing = alertsPart([alert(1), alert(2, { rule: 'node_stale', severity: 'warning' })]);
+  const held = applySnapshot(emptyData, snapshot(30, {}, { alerts: firing }));
+
+  it('comes with a snapshot, whole; null when the server sends none', () => {
+    expect(held.alerts).toBe(firing);
+    expect(applySnapshot(held, snapshot(31, {})).alerts).toBeNull();
+  });
+
+  it('is replaced whole by a delta that carries it, and kept (same object) by one that does not', () => {
+    const resolved = alertsPart([alert(2, { rule: 'node_stale', severity: 'warning' })]);
+    const next = applyDelta(held, { type: 'delta', seq: 31, alerts: resolved });
+    expect(next.gap).toBe(false);
+    expect(next.state.alerts).toBe(resolved);
+    const other = applyDelta(next.state, delta(32, { c: cluster('c') }));
+    expect(other.state.alerts).toBe(resolved);
+  });
+
+  it('is not applied out of sequence', () => {
+    const { state, gap } = applyDelta(held, { type: 'delta', seq: 32, alerts: alertsPart() });
+    expect(gap).toBe(true);
+    expect(state.alerts).toBe(firing);
+  });
+});
+
+describe("the socket's check of the alerts part", () => {
+  it('passes a part with its lists and counts, and none at all (a server without alerts)', () => {
+    expect(isSnapshot({ ...snapshot(1, {}), alerts: alertsPart([alert(1)]) })).toBe(true);
+    expect(isSnapshot({ ...snapshot(1, {}) })).toBe(true);
+    expect(isDelta({ type: 'delta', seq: 2, alerts: alertsPart() })).toBe(true);
+  });
+
+  it('refuses a part without its lists or count', () => {
+    const { firing_total: _, ...noTotal } = alertsPart();
+    for (const bad of [null, [], { ...alertsPart(), firing: {} }, noTotal, { ...alertsPart(), webhooks: null }]) {
+      expect(isSnapshot({ ...snapshot(1, {}), alerts: bad }), JSON.stringify(bad)).toBe(false);
+      expect(isDelta({ type: 'delta', seq: 2, alerts: bad }), JSON.stringify(bad)).toBe(false);
+    }
   });
 });

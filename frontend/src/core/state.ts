@@ -3,6 +3,7 @@
 // of what did not, so selectors (and table rows) only re-render on change.
 import { JobTable } from './jobTable';
 import type {
+  AlertsPart,
   AuditEntry,
   BulkAction,
   Cluster,
@@ -39,11 +40,13 @@ export interface ServerData {
   job: JobDetail | null;
   /** the last bulk actions, oldest first */
   actions: BulkAction[];
+  /** what fires, the alert rules and the webhooks; null until a server sends the part */
+  alerts: AlertsPart | null;
 }
 
 const NO_ACTIONS: BulkAction[] = [];
 
-export const emptyData: ServerData = { seq: null, settings: null, clusters: {}, audit: [], nodeJobs: null, job: null, actions: NO_ACTIONS };
+export const emptyData: ServerData = { seq: null, settings: null, clusters: {}, audit: [], nodeJobs: null, job: null, actions: NO_ACTIONS, alerts: null };
 
 export const zeroJobs: Jobs = {
   submitted: 0,
@@ -67,6 +70,7 @@ export function applySnapshot(_state: ServerData, snap: Snapshot): ServerData {
     nodeJobs: snap.node_jobs ? { ip_addr: snap.node_jobs.ip_addr, jobs: JobTable.empty.with(snap.node_jobs.jobs) } : null,
     job: snap.job ?? null,
     actions: snap.actions ?? NO_ACTIONS,
+    alerts: snap.alerts ?? null,
   };
 }
 
@@ -103,6 +107,8 @@ export function applyDelta(state: ServerData, delta: Delta): { state: ServerData
       // both parts come whole: absent = unchanged; a job of null = no longer known
       job: delta.job !== undefined ? delta.job : state.job,
       actions: delta.actions ?? state.actions,
+      // whole when it changed
+      alerts: delta.alerts ?? state.alerts,
     },
     gap: false,
   };

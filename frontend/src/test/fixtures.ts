@@ -1,5 +1,5 @@
 // Builders for protocol records in tests: full records with overridable fields.
-import type { BulkAction, Cluster, Delta, Hello, JobDetail, JobRow, Jobs, Node, Role, Snapshot } from '../core/protocol';
+import type { Alert, AlertRule, AlertsPart, BulkAction, Cluster, Delta, Hello, JobDetail, JobRow, Jobs, Node, Role, Snapshot } from '../core/protocol';
 import { applySnapshot, emptyData, zeroJobs } from '../core/state';
 import type { ServerData } from '../core/state';
 
@@ -115,6 +115,54 @@ export function bulkAction(id: number, fields: Partial<BulkAction> = {}): BulkAc
     started: 1_700_000_000,
     ended: null,
     audit_id: 1,
+    ...fields,
+  };
+}
+
+/** An alert (the `alerts` part, or the history), firing unless told: node 127.0.0.3 closed. */
+export function alert(id: number, fields: Partial<Alert> = {}): Alert {
+  return {
+    id,
+    rule: 'node_closed',
+    severity: 'critical',
+    cluster: 'alpha',
+    node: '127.0.0.3',
+    job: null,
+    summary: 'node 127.0.0.3 closed',
+    started: 1_700_000_000 + id,
+    resolved: null,
+    action: null,
+    ...fields,
+  };
+}
+
+/** The built-in rules, as the contract of issue 19 names them, with their tunables. */
+export function alertRules(): AlertRule[] {
+  const rule = (name: string, title: string, params: AlertRule['params'] = {}, clusters: AlertRule['clusters'] = {}): AlertRule => ({
+    name,
+    title,
+    enabled: true,
+    params,
+    clusters,
+  });
+  return [
+    rule('node_closed', 'A node closed'),
+    rule('node_stale', 'A node stale'),
+    rule('node_stuck', 'A node stuck'),
+    rule('failure_rate', 'Failure rate', { percent: 20, min_jobs: 10, minutes: 5 }),
+    rule('long_job', 'A job running long', { seconds: 3600, terminate: false }, { beta: { seconds: 60, terminate: true } }),
+    rule('queue_stalled', 'A queue not draining', { seconds: 300 }),
+    rule('history_db', 'The history database failing'),
+  ];
+}
+
+/** The `alerts` part: the given firing alerts, the built-in rules, no webhook unless told. */
+export function alertsPart(firing: Alert[] = [], fields: Partial<AlertsPart> = {}): AlertsPart {
+  return {
+    firing,
+    firing_total: firing.length,
+    rules: alertRules(),
+    webhooks: { targets: 0, delivered: 0, failed: 0, dropped: 0, queued: 0, last_error: null, last_error_at: null },
     ...fields,
   };
 }
