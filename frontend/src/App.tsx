@@ -6,7 +6,7 @@ import { MonitorPage } from './pages/monitor/MonitorPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { ThemeToggle } from './components/ThemeToggle';
 import { JobSearch } from './components/JobSearch';
-import { HISTORY_PATH, JOBS_PATH, MANAGE_PATH } from './lib/paths';
+import { ALERTS_PATH, HISTORY_PATH, JOBS_PATH, MANAGE_PATH } from './lib/paths';
 import { Link, usePathname } from './router';
 
 // The Node and Manage pages load on first visit: what the Monitor page
@@ -17,6 +17,9 @@ const ManagePage = lazy(() => import('./pages/manage/ManagePage'));
 const HistoryPage = lazy(() => import('./pages/history/HistoryPage'));
 const JobsPage = lazy(() => import('./pages/jobs/JobsPage'));
 const JobPage = lazy(() => import('./pages/job/JobPage'));
+const AlertsPage = lazy(() => import('./pages/alerts/AlertsPage'));
+// The alerts banner (and notifications) load with the page, not in its first chunk: it shows only once something fires.
+const AlertBanner = lazy(() => import('./components/AlertBanner'));
 
 interface Route {
   /** matched against location.pathname; capture groups become params */
@@ -43,6 +46,7 @@ const routes: Route[] = [
   { pattern: /^\/manage\/?$/, render: () => <ManagePage /> },
   { pattern: /^\/history\/?$/, render: () => <HistoryPage /> },
   { pattern: /^\/jobs\/?$/, render: () => <JobsPage /> },
+  { pattern: /^\/alerts\/?$/, render: () => <AlertsPage /> },
   {
     pattern: /^\/job\/([^/]+)\/([^/]+)\/?$/,
     // keyed by cluster and id: another job's page starts afresh (`?key=` is read inside)
@@ -85,12 +89,16 @@ export function App() {
           <Link to={MANAGE_PATH}>Manage</Link>
           <Link to={HISTORY_PATH}>History</Link>
           <Link to={JOBS_PATH}>Jobs</Link>
+          <Link to={ALERTS_PATH}>Alerts</Link>
         </nav>
         <JobSearch />
         <ReadOnlyNote />
         <ConnectionIndicator />
         <ThemeToggle />
       </header>
+      <Suspense fallback={null}>
+        <AlertBanner />
+      </Suspense>
       <main>
         <Suspense fallback={<p className="loading">Loading…</p>}>{renderRoute(pathname)}</Suspense>
       </main>

@@ -847,9 +847,9 @@ export function isBulkAction(v: unknown): v is BulkAction {
   );
 }
 
-/** The `alerts` part: its lists and counts (each alert and rule is the server's promise). */
+/** The `alerts` part: its lists and records (each alert and rule is the server's promise). */
 export function isAlertsPart(v: unknown): v is AlertsPart {
-  return isMap(v) && Array.isArray(v.firing) && isNumber(v.firing_total) && Array.isArray(v.rules) && isMap(v.webhooks);
+  return isMap(v) && Array.isArray(v.firing) && Array.isArray(v.rules) && isMap(v.webhooks) && isNumber(v.firing_total);
 }
 
 const isJobPart = (v: unknown): boolean => v === undefined || v === null || isJobDetail(v);

@@ -22,3 +22,5 @@ export function jobPath(cluster: string, id: string, key?: number): string {
   const path = `/job/${encodeURIComponent(cluster)}/${encodeURIComponent(id)}`;
   return key === undefined ? path : `${path}?key=${key}`;
 }
+
+export const ALERTS_PATH = '/alerts';
