@@ -35,7 +35,7 @@ from dispymon.features.insight import Insight
 from dispymon.features.metrics import DurationHistogram
 from dispymon.features.series import Series
 from dispymon.model import events as ev
-from dispymon.model.events import (AuditAdded, AuditUpdated, AvailInfo, BulkChanged, ClusterAttached, ClusterDetached,
+from dispymon.model.events import (AlertsChanged, AuditAdded, AuditUpdated, AvailInfo, BulkChanged, ClusterAttached, ClusterDetached,
                                    JobEnd, JobInfo, NodeChanged, NodeInfo, SettingChanged, StatusEvent)  # fmt: skip
 from dispymon.model.views import ClientView
 from dispymon.runtime.guard import Guard
@@ -391,6 +391,45 @@ def following_a_job(rec: Recorder, loop: asyncio.AbstractEventLoop) -> None:
         jh.close()
 
 
+# -- alerts (issue 19) ----------------------------------------------------------------------
+
+
+def alerts_seen(rec: Recorder, loop: asyncio.AbstractEventLoop) -> None:
+    """A browser while alerts fire and resolve (the `alerts` part, whole, in a snapshot and deltas)."""
+    hub = Hub(loop)
+    a = "10.0.0.1"
+    hub.feed(ClusterAttached("alpha", "JobCluster", ((node_info(a), ev.NODE_INITIALIZED),), (), 0))
+    rules = [protocol.alert_rule(name, name.replace("_", " "), True, {"seconds": 30} if name != "history_db" else {}, {})
+             for name in protocol.ALERT_RULES]  # fmt: skip
+    rules[4] = protocol.alert_rule("long_job", "a job running longer than T", True,
+                                   {"seconds": 3600, "terminate": False},
+                                   {"alpha": {"seconds": 60, "terminate": True}})  # fmt: skip
+    stale = protocol.alert(1, "node_stale", "warning", "alpha", a, None, f"node {a} stale: no pulse for 31 s",
+                           T0 + 40, None, None)  # fmt: skip
+    hub.feed(AlertsChanged(protocol.alerts_part([stale], 1, rules, protocol.webhooks_status(targets=1, delivered=1))))
+    pump = Pump(hub, 1.0)
+    frames = [rec.frame("alerts-snapshot", pump.snapshot(), "a snapshot with a firing alert (alerts)")]
+
+    def step(name: str, what: str, *events: Any) -> None:
+        for event in events:
+            hub.feed(event)
+        frame = pump.delta()
+        assert frame is not None, name
+        frames.append(rec.frame(name, frame, what))
+
+    long_job = protocol.alert(2, "long_job", "warning", "alpha", a, {"key": 61, "id": "job-61"},
+                              "job job-61 on 10.0.0.1 running for 61 s (limit 60 s)", T0 + 45, None, "terminated")  # fmt: skip
+    step("delta-alerts-firing", "a second alert fires (a long job, terminated); a webhook delivery failed",
+         AlertsChanged(protocol.alerts_part([stale, long_job], 2, rules,
+                                            protocol.webhooks_status(1, 2, 1, 0, 0, "timeout after 5 s", T0 + 46))))  # fmt: skip
+    step("delta-alerts-resolved", "both alerts resolved: nothing fires",
+         AlertsChanged(protocol.alerts_part([], 0, rules, protocol.webhooks_status(1, 4, 1, 0, 0, "timeout after 5 s",
+                                                                                   T0 + 46))))  # fmt: skip
+    final = rec.frame("alerts-snapshot-final", pump.snapshot(), "a fresh snapshot after the alerts resolved")
+    rec.sequences.append({"name": "alerts", "interval": pump.view.interval, "node": None, "frames": frames,
+                          "final": final})  # fmt: skip
+
+
 def constants() -> dict[str, Any]:
     closes = {name: {"code": close.code, "reason": close.reason.decode()}
               for name, close in sorted(vars(protocol).items()) if isinstance(close, protocol.Close)}  # fmt: skip
@@ -410,6 +449,10 @@ def constants() -> dict[str, Any]:
         "job_states": list(protocol.JOB_STATES),
         "bulk_actions": list(protocol.BULK_ACTIONS),
         "bulk_outcomes": {k: list(v) for k, v in protocol.BULK_OUTCOMES.items()},
+        "alert_rules": list(protocol.ALERT_RULES),
+        "alert_severities": list(protocol.ALERT_SEVERITIES),
+        "alerts_firing_max": protocol.ALERTS_FIRING_MAX,
+        "alerts_history_max": protocol.ALERTS_HISTORY_MAX,
     }
 
 
@@ -425,6 +468,7 @@ async def build() -> dict[str, bytes]:
     finally:
         simulated._uids = uids
     following_a_job(rec, loop)
+    alerts_seen(rec, loop)
     await results(rec)
     await job_results(rec)
     manifest = {

@@ -166,6 +166,7 @@ class Commands:
         self.insight: Any = None  # history and series, for the read-only commands (api.py)
         self.jobs: Any = None  # the jobs feature (features/jobs.py): job pages, the Jobs view, resubmit
         self.bulk: Any = None  # the bulk actions' runner (features/bulk.py)
+        self.alerts: Any = None  # the alerts engine (features/alerts)
 
     @property
     def cluster_control(self) -> ClusterControl:
@@ -187,7 +188,7 @@ class Commands:
                 raise CommandError("unknown_command", f"no command {shown!r}")
             if role != "operator" and not spec.read_only:
                 raise CommandError("not_allowed", "a viewer may look but not command: ask for the operator token")
-            if self.control is None and name != "set_show_job_args" and not spec.read_only:
+            if self.control is None and name not in ("set_show_job_args", "set_alert_rule") and not spec.read_only:
                 raise CommandError("not_allowed", "this server has no cluster to command")
             args = validate(spec, message.get("args", {}))
             self.hub.read()  # a command acts on, and a query reads, what was fed before it

@@ -176,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="SIZE",
             help="disk the --history-db file may take, job details dropped oldest first (default 256MiB)",
         )
+        p.add_argument(
+            "--alerts",
+            metavar="FILE",
+            help="alert webhooks and rule settings (TOML; see docs/using.md); without it every rule is on "
+            "with its defaults and no webhook is called",
+        )
         p.add_argument("-v", "--verbose", action="store_true", help="log dispymon's and dispy's details")
 
     serve = sub.add_parser("serve", help="serve the dashboard for the clusters a Python module builds")
@@ -221,6 +227,15 @@ def main(argv: list[str] | None = None) -> int:
         )
     except TokenError as exc:
         return _fail(str(exc))
+    args.alerts_config = None
+    if args.alerts:  # read and checked before the module builds its clusters: a bad file stops the start
+        from dispymon.features.alerts.config import AlertsConfigError
+        from dispymon.features.alerts.config import load as load_alerts
+
+        try:
+            args.alerts_config = load_alerts(args.alerts)
+        except AlertsConfigError as exc:
+            return _fail(str(exc))
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
@@ -258,6 +273,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         history_bytes=args.history_bytes if args.history_bytes is not None else 256 * 2**20,
         patch_dispy_queue=True,  # dispy's worker_Q hop skipped for dispymon's own events (adapters/dispy/queue.py)
         access_log=True,  # shown with -v; tokens redacted
+        alerts=getattr(args, "alerts_config", None),
     )
 
 

@@ -128,6 +128,7 @@ def render(
     events_applied: int = 0,
     store: dict[str, Any] | None = None,
     jobs: dict[str, int] | None = None,
+    alerts: Any = None,
 ) -> str:
     """The exposition text. `stats`: the server's WebSocket counters (server.Stats);
     `store`: the history database's `Store.status()` (None without --history-db: no such families);
@@ -140,7 +141,30 @@ def render(
         _jobs_families(out, jobs)
     if store is not None:
         _store_families(out, store)
+    if alerts is not None:
+        _alerts_families(out, alerts)
     return out.text()
+
+
+def _alerts_families(out: Exposition, engine: Any) -> None:
+    """The alerts engine (features/alerts): what fires by rule, and the webhooks' deliveries."""
+    out.family(
+        "dispymon_alerts_firing",
+        "gauge",
+        "Alerts firing now, by rule (dispymon's own rules; see the Alerts page).",
+        [({"rule": rule}, n) for rule, n in engine.firing_by_rule().items()],
+    )
+    hooks = engine.webhooks
+    out.family(
+        "dispymon_webhook_deliveries",
+        "counter",
+        "Alert webhook deliveries, by outcome (failed: after every retry; dropped: the queue was full).",
+        [
+            ({"outcome": o}, n)
+            for o, n in (("delivered", hooks.delivered), ("failed", hooks.failed), ("dropped", hooks.dropped))
+        ],
+        "_total",
+    )
 
 
 def _jobs_families(out: Exposition, jobs: dict[str, int]) -> None:

@@ -80,6 +80,10 @@ CREATE TABLE IF NOT EXISTS minutes (
     minute INTEGER, cluster TEXT, node TEXT, done INTEGER, busy REAL,
     PRIMARY KEY (minute, cluster, node)
 );
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY, rule TEXT, severity TEXT, cluster TEXT, node TEXT, job_key INTEGER, job_id TEXT,
+    summary TEXT, started REAL, resolved REAL, action TEXT
+);
 """
 # Version 1 (issue 18): the jobs' keys, creation times and resubmission links, and their details.
 SCHEMA_VERSION = 1
@@ -136,6 +140,42 @@ INSERT_JOB = f"INSERT INTO jobs ({', '.join(JOB_FIELDS)}) VALUES ({', '.join('?'
 # A minute written twice (a restart within it) adds up rather than losing the first part.
 UPSERT_MINUTE = """INSERT INTO minutes (minute, cluster, node, done, busy) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (minute, cluster, node) DO UPDATE SET done = done + excluded.done, busy = max(busy, excluded.busy)"""
+
+# The alerts' history (issue 19, features/alerts): one row per alert, replaced when it resolves.
+ALERT_COLUMNS = (
+    "id",
+    "rule",
+    "severity",
+    "cluster",
+    "node",
+    "job_key",
+    "job_id",
+    "summary",
+    "started",
+    "resolved",
+    "action",
+)
+UPSERT_ALERT = (
+    f"INSERT OR REPLACE INTO alerts ({', '.join(ALERT_COLUMNS)}) VALUES ({', '.join('?' * len(ALERT_COLUMNS))})"
+)
+DEFAULT_KEEP_ALERTS = 10_000
+
+
+def alert_row(alert: dict[str, Any]) -> tuple:
+    job = alert.get("job") or {}
+    return (
+        alert["id"], alert["rule"], alert["severity"], alert["cluster"], alert["node"], job.get("key"), job.get("id"),
+        alert["summary"], alert["started"], alert["resolved"], alert["action"],
+    )  # fmt: skip
+
+
+def row_alert(row: tuple) -> dict[str, Any]:
+    values = dict(zip(ALERT_COLUMNS, row, strict=True))
+    key, job_id = values.pop("job_key"), values.pop("job_id")
+    job = {"key": key, "id": job_id} if key is not None else None
+    return {**{k: values[k] for k in ALERT_COLUMNS[:5]}, "job": job,
+            **{k: values[k] for k in ALERT_COLUMNS[7:]}}  # fmt: skip
+
 
 _STOP = object()
 # SQLite's primary result codes for "another connection holds the lock"
@@ -304,12 +344,14 @@ class Store:
         report_every: float = 60.0,
         history_bytes: int = DEFAULT_HISTORY_BYTES,
         max_detail_bytes: int = DEFAULT_DETAIL_BYTES,
+        keep_alerts: int = DEFAULT_KEEP_ALERTS,
     ) -> None:
         if history_bytes < 1:
             raise ValueError("history_bytes must be positive (--history-bytes)")
         self.path = Path(path)
         self.keep_jobs = keep_jobs
         self.keep_minutes = keep_minutes
+        self.keep_alerts = keep_alerts
         self.batch_rows = batch_rows
         self.batch_delay = batch_delay
         # Rows beyond the jobs and minutes the file keeps would be trimmed from it anyway.
@@ -444,6 +486,17 @@ class Store:
             db.close()
         return [MinutePoint(*row) for row in rows]
 
+    def load_alerts(self, limit: int) -> list[dict[str, Any]]:
+        """The last `limit` alerts (protocol.alert records), oldest first."""
+        db = self._connect()
+        try:
+            rows = db.execute(
+                f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        finally:
+            db.close()
+        return [row_alert(tuple(row)) for row in reversed(rows)]
+
     # -- what the event loop calls -------------------------------------------------------
 
     def start(self) -> None:
@@ -460,6 +513,12 @@ class Store:
         if self._queue.qsize() >= self.max_queue:
             self._drop_oldest()
         self._queue.put(("m", tuple(point)))
+
+    def add_alert(self, alert: dict[str, Any]) -> None:
+        """From the event loop: an alert as it fired, resolved or acted (replaces its earlier row)."""
+        if self._queue.qsize() >= self.max_queue:
+            self._drop_oldest()
+        self._queue.put(("a", alert_row(alert)))
 
     def add_detail(self, row: dict[str, Any]) -> None:
         """From the event loop: a job's detail (keys: DETAIL_COLUMNS; `stdout`/`stderr` bytes, the rest
@@ -877,8 +936,11 @@ class Store:
         ]
         minutes = [row for kind, row in batch if kind == "m"]
         details = [row for kind, row in batch if kind == "d"]
+        alerts = [row for kind, row in batch if kind == "a"]
         replaced = (0, 0)
         with db:  # one transaction
+            if alerts:
+                db.executemany(UPSERT_ALERT, alerts)
             if jobs:
                 db.executemany(INSERT_JOB, jobs)
             if minutes:
@@ -906,6 +968,7 @@ class Store:
                     "DELETE FROM minutes WHERE minute < (SELECT MAX(minute) FROM minutes) - ?",
                     (self.keep_minutes * 60,),
                 )
+                db.execute("DELETE FROM alerts WHERE id <= (SELECT MAX(id) FROM alerts) - ?", (self.keep_alerts,))
                 # The details of jobs whose records went: keys older than every record kept.
                 # (A key is given when a job is made, so a long job's record may come after
                 # newer keys': only keys below the oldest kept one are sure to have gone.)

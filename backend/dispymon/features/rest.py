@@ -20,10 +20,14 @@ from typing import Any
 
 from aiohttp import web
 
+from dispymon.commands.alerts import HISTORY_ARGS as ALERTS_HISTORY_ARGS
+from dispymon.commands.alerts import history_value as alerts_history_value
 from dispymon.commands.jobs import JOBS_ARGS, KEY, jobs_value
 from dispymon.commands.jobs import job_value as job_query_value
 from dispymon.commands.queries import HISTORY_ARGS, SERIES_ARGS, _series, _summary
 from dispymon.commands.registry import CommandError, Commands
+from dispymon.features.alerts import AlertEngine, AlertsConfig
+from dispymon.features.alerts.rules import job_ref
 from dispymon.features.bulk import BulkRunner
 from dispymon.features.export import make_handlers as export_handlers
 from dispymon.features.export import parse as parse_query
@@ -33,6 +37,7 @@ from dispymon.features.jobs import JobsFeature
 from dispymon.features.metrics import CONTENT_TYPE, DurationHistogram, render
 from dispymon.features.persist import Store
 from dispymon.features.series import Series
+from dispymon.model.events import JobInfo
 from dispymon.model.jobtext import node_jobs
 from dispymon.runtime.guard import Guard
 from dispymon.runtime.hub import Hub
@@ -41,6 +46,7 @@ from dispymon.transport.limits import GATE
 INSIGHT = web.AppKey("insight", Insight)
 CMDS = web.AppKey("rest_commands", Commands)  # the job routes answer with the job commands' functions
 JOBS = web.AppKey("jobs", JobsFeature)
+ALERTS = web.AppKey("alerts", AlertEngine)
 
 
 def install(
@@ -54,6 +60,7 @@ def install(
     outputs_budget: int = 64 * 2**20,
     resubmit_budget: int = 64 * 2**20,
     history_bytes: int = 256 * 2**20,
+    alerts: AlertsConfig | None = None,
 ) -> Insight:
     """Wire history, series, persistence, the jobs feature, the REST API and /metrics into `app`
     (before its catch-all route). `history_bytes` bounds the database file (package D's Store)."""
@@ -90,6 +97,7 @@ def install(
     commands.bulk = BulkRunner(commands)
     app.on_cleanup.append(_close_bulk)
     app.cleanup_ctx.append(_store_lifecycle)
+    _install_alerts(app, hub, commands, store, alerts)
     for path, handler in (
         ("/metrics", metrics_handler),
         ("/api/clusters", clusters_handler),
@@ -100,6 +108,7 @@ def install(
         ("/api/series", series_handler),
         ("/api/jobs", jobs_handler),
         ("/api/jobs/{cluster}/{id}", job_handler),
+        ("/api/alerts", alerts_handler),
         *export_handlers(INSIGHT, CMDS).items(),
     ):
         app.router.add_get(path, handler)
@@ -123,6 +132,75 @@ async def _close_bulk(app: web.Application) -> None:
 
 async def _close_guard(app: web.Application) -> None:
     app[JOBS].guard.close()
+
+
+# -- alerts (issue 19) ---------------------------------------------------------------------
+
+
+def _install_alerts(
+    app: web.Application, hub: Hub, commands: Commands, store: Store | None, config: AlertsConfig | None
+) -> None:
+    """The alerts engine: a hub subscriber (after the history: it reads the same batches), the
+    commands' `alerts`, long_job's terminate through the cluster control, webhooks' tasks."""
+    state = hub.read()
+    engine = AlertEngine(hub.feed, config, store, state.stale_after, state.stuck_after)
+    hub.subscribe(engine.take)
+    commands.alerts = engine
+    app[ALERTS] = engine
+    if commands.control is not None:
+
+        async def terminate(cluster: str, job: JobInfo) -> str:
+            ref = job_ref(job)
+            try:
+                code = await commands.blocking(commands.cluster_control.cancel, cluster, job.handle)
+            except CommandError as exc:
+                code, why = -1, exc.message
+            else:
+                why = "dispy refused (the job may have ended)"
+            ok = code == 0
+            await commands.audit(
+                "terminate_jobs",
+                f"job {ref['id']}",
+                cluster,
+                "ok" if ok else "failed",
+                "terminated by the long_job alert" if ok else f"the long_job alert could not terminate it: {why}",
+                "alerts",
+            )
+            return "terminated" if ok else "terminate failed"
+
+        engine.terminate = terminate
+    engine.publish()  # the rules are in the first snapshot
+    app.cleanup_ctx.append(_alerts_lifecycle)
+
+
+async def _alerts_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    app[ALERTS].start()
+    yield
+    await app[ALERTS].close()
+
+
+def _whole(check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
+    """A query string's number arrives as text."""
+
+    def parse(name: str, value: Any) -> Any:
+        try:
+            return check(name, int(value))
+        except ValueError:
+            raise CommandError("invalid", f"{name} must be a whole number") from None
+
+    return parse
+
+
+_ALERTS_QUERY = {name: _whole(check) for name, check in ALERTS_HISTORY_ARGS.items()}
+
+
+async def alerts_handler(request: web.Request) -> web.Response:
+    """`/api/alerts?before=&limit=`: `alerts_history`'s value."""
+    cmds = request.app[CMDS]
+    try:
+        return web.json_response(alerts_history_value(cmds, **parse_query(request, _ALERTS_QUERY)))
+    except CommandError as exc:
+        return _error(404 if exc.code == "not_found" else 400, exc.code, exc.message)
 
 
 # -- REST ----------------------------------------------------------------------------------
@@ -238,6 +316,7 @@ async def metrics_handler(request: web.Request) -> web.Response:
         insight.hub.events_applied,
         insight.store.status() if insight.store is not None else None,
         request.app[JOBS].stats() if JOBS in request.app else None,
+        request.app.get(ALERTS),
     )
     if GATE in request.app:
         body += request.app[GATE].metrics_text()

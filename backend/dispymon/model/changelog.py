@@ -34,6 +34,7 @@ class Kind(IntEnum):
     NODE = 4  # one node of one cluster
     RUNNING = 5  # the set of jobs running on a node (any cluster)
     ACTIONS = 6  # the bulk actions (features/bulk.py), sent whole
+    ALERTS = 7  # the alerts part (features/alerts), sent whole
 
 
 class Key(NamedTuple):
@@ -45,6 +46,7 @@ class Key(NamedTuple):
 SETTINGS_KEY = Key(Kind.SETTINGS)
 AUDIT_KEY = Key(Kind.AUDIT)
 ACTIONS_KEY = Key(Kind.ACTIONS)
+ALERTS_KEY = Key(Kind.ALERTS)
 
 
 def cluster_key(cluster: str) -> Key:
@@ -169,6 +171,7 @@ class Changes(NamedTuple):
     node_jobs: bool  # some node's set of running jobs changed (which: State.node_jobs_changed)
     version: int
     actions: list[dict[str, Any]] | None = None
+    alerts: dict[str, Any] | None = None
 
     def __bool__(self) -> bool:
         return bool(
@@ -177,6 +180,7 @@ class Changes(NamedTuple):
             or self.clusters
             or self.node_jobs
             or self.actions is not None
+            or self.alerts is not None
         )
 
 
@@ -268,6 +272,7 @@ class Deltas:
                 "clusters": {name: self._cluster_record(c, memo) for name, c in self.state.clusters.items()},
                 "audit": list(self.state.audit),
                 "actions": list(self.state.actions.records),
+                "alerts": self.state.alerts.part,
             }
         return body, self.state.version
 
@@ -278,7 +283,7 @@ class Deltas:
         found = memo.get(version)
         if found is not None:
             return found
-        settings = audit = actions = None
+        settings = audit = actions = alerts = None
         clusters: dict[str, Any] = {}
         node_jobs = False
         whole: set[str] = set()  # clusters sent whole (or as removed)
@@ -306,6 +311,8 @@ class Deltas:
                 audit = list(self.state.audit)
             elif kind is Kind.ACTIONS:
                 actions = list(self.state.actions.records)
+            elif kind is Kind.ALERTS:
+                alerts = self.state.alerts.part
             else:
                 if name in whole:
                     continue
@@ -315,5 +322,5 @@ class Deltas:
                     whole.add(name)
                 elif c is not None:  # JOBS
                     clusters.setdefault(name, {})["jobs"] = c.jobs_record()
-        found = memo[version] = Changes(settings, audit, clusters, node_jobs, self.state.version, actions)
+        found = memo[version] = Changes(settings, audit, clusters, node_jobs, self.state.version, actions, alerts)
         return found

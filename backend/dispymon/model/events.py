@@ -216,6 +216,12 @@ class BulkChanged(NamedTuple):
     action: dict[str, Any]
 
 
+class AlertsChanged(NamedTuple):
+    """The alerts engine's part moved (features/alerts): the `alerts` part, whole (protocol.alerts_part)."""
+
+    part: dict[str, Any]
+
+
 class HealthCheck(NamedTuple):
     """A clock tick (seconds since the epoch): re-evaluates the stuck/stale flags.
 
@@ -236,6 +242,7 @@ Event = (
     | AuditUpdated
     | ResubmitLinked
     | BulkChanged
+    | AlertsChanged
     | HealthCheck
 )
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dispymon.model.actions import ACTIONS_KEY, Actions, BulkChanged
+from dispymon.model.alerts import ALERTS_KEY, Alerts, AlertsChanged
 from dispymon.model.audit import AuditLog
 from dispymon.model.changelog import (
     AUDIT_KEY,
@@ -188,6 +189,7 @@ class State:
         self.audit_log = AuditLog()
         self.audit = self.audit_log.entries
         self.actions = Actions()  # the bulk actions' records (model/actions.py)
+        self.alerts = Alerts()  # the alerts part (model/alerts.py)
         self._version = 0
         # Keys changed since the change log was last brought up to date:
         # `settle()` gives them their versions (the hub calls it at the end
@@ -308,6 +310,9 @@ class State:
         elif type(event) is BulkChanged:
             self.actions.put(event.action)
             self._touch(ACTIONS_KEY)
+        elif type(event) is AlertsChanged:
+            if self.alerts.put(event.part):
+                self._touch(ALERTS_KEY)
         elif type(event) is ResubmitLinked:
             pass  # for the jobs feature (features/jobs.py), which keeps the links
         else:

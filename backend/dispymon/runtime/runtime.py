@@ -27,6 +27,7 @@ from dispymon.adapters.dispy import DispyAdapter, DispyControl, close_cluster
 from dispymon.commands.control import ClusterControl
 from dispymon.entry.appmodule import AppModule, AppModuleError, start_workload
 from dispymon.features.persist import stored_max_key
+from dispymon.features.rest import ALERTS
 from dispymon.model.events import Deferred, Event
 from dispymon.model.jobkeys import JobKeys
 from dispymon.model.state import State
@@ -125,6 +126,9 @@ class Runtime:
                 exc.errno, f"cannot listen on {host or '*'}:{self.settings.port}: {exc.strerror or exc}"
             ) from None
         self._runner, self._site = runner, site
+        engine = self.app.get(ALERTS)
+        if engine is not None and engine.dashboard is None:  # the link webhooks carry (--alerts `dashboard`)
+            engine.dashboard = self.url + "alerts"
         return site.port
 
     def attach(self, cluster: Any, chain: bool = True) -> str:

@@ -10,6 +10,7 @@ import os
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dispymon.transport.limits import Limits
 from dispymon.transport.security import Access
@@ -40,6 +41,7 @@ class Settings:
     resubmit_budget: int = 64 * 2**20
     history_bytes: int = 256 * 2**20
     limits: Limits = field(default_factory=Limits)
+    alerts: Any = None  # --alerts FILE, read (features/alerts/config.AlertsConfig); None: the rules' defaults
     # Opt-in: the dispy adapter's deferred tap, which wraps the scheduler's
     # `worker_Q.put` so dispymon's own status events skip dispy's worker
     # thread (adapters/dispy/queue.py). `serve`, `demo` and the drop-in opt in.
@@ -61,4 +63,5 @@ class Settings:
             resubmit_budget=self.resubmit_budget,
             history_bytes=self.history_bytes,
             limits=self.limits,
+            alerts=self.alerts,
         )

@@ -166,3 +166,83 @@ def error(code: str, message: str) -> dict[str, Any]:
 def refused(message: dict[str, Any]) -> bool:
     """True when a command's answer says it was refused before it reached the cluster."""
     return message.get("type") != "result" or message.get("error", {}).get("code") in REFUSED
+
+
+# -- alerts (issue 19: features/alerts, the `alerts` part) ------------------------
+
+ALERT_RULES: Final = (
+    "node_closed",
+    "node_stale",
+    "node_stuck",
+    "failure_rate",
+    "long_job",
+    "queue_stalled",
+    "history_db",
+)
+ALERT_SEVERITIES: Final = ("warning", "critical")
+ALERT_EVENTS: Final = ("firing", "resolved")  # a webhook's `event`
+ALERTS_FIRING_MAX: Final = 500  # firing alerts listed in the `alerts` part (then `firing_total` says how many)
+ALERTS_HISTORY_MAX: Final = 500  # alerts per `alerts_history` page
+ALERTS_HISTORY_DEFAULT: Final = 100
+
+
+def alert(
+    alert_id: int,
+    rule: str,
+    severity: str,
+    cluster: str | None,
+    node: str | None,
+    job: dict[str, Any] | None,
+    summary: str,
+    started: float,
+    resolved: float | None,
+    action: str | None,
+) -> dict[str, Any]:
+    """An Alert, as the `alerts` part, `alerts_history` and the webhooks give it."""
+    return {
+        "id": alert_id,
+        "rule": rule,
+        "severity": severity,
+        "cluster": cluster,
+        "node": node,
+        "job": job,
+        "summary": summary,
+        "started": started,
+        "resolved": resolved,
+        "action": action,
+    }
+
+
+def alert_rule(
+    name: str, title: str, enabled: bool, params: dict[str, Any], clusters: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """A Rule of the `alerts` part (and `set_alert_rule`'s value)."""
+    return {"name": name, "title": title, "enabled": enabled, "params": params, "clusters": clusters}
+
+
+def alerts_part(
+    firing: list[dict[str, Any]], firing_total: int, rules: list[dict[str, Any]], webhooks: dict[str, Any]
+) -> dict[str, Any]:
+    """The `alerts` part of snapshots and deltas (sent whole when it changed)."""
+    return {"firing": firing, "firing_total": firing_total, "rules": rules, "webhooks": webhooks}
+
+
+def webhooks_status(
+    targets: int = 0,
+    delivered: int = 0,
+    failed: int = 0,
+    dropped: int = 0,
+    queued: int = 0,
+    last_error: str | None = None,
+    last_error_at: float | None = None,
+) -> dict[str, Any]:
+    """The `webhooks` of the `alerts` part: the deliveries' counters."""
+    return {
+        "targets": targets,
+        "delivered": delivered,
+        "failed": failed,
+        "dropped": dropped,
+        "queued": queued,
+        "last_error": last_error,
+        "last_error_at": last_error_at,
+    }

@@ -74,6 +74,7 @@ class ServerConfig:
     resubmit_budget: int = 64 * 2**20  # bytes of pickled arguments kept for resubmission (0: off)
     history_bytes: int = 256 * 2**20  # bytes of the history database on disk
     limits: Limits = field(default_factory=Limits)  # connection caps and deadlines (limits.py)
+    alerts: Any = None  # --alerts FILE: an AlertsConfig (features/alerts/config.py); None: the rules' defaults
 
 
 @dataclass
@@ -124,6 +125,7 @@ def create_app(hub: Hub, config: ServerConfig, control: ClusterControl | None = 
         outputs_budget=config.outputs_budget,
         resubmit_budget=config.resubmit_budget,
         history_bytes=config.history_bytes,
+        alerts=config.alerts,
     )
     assets = config.static_dir / "assets"
     if assets.is_dir():
