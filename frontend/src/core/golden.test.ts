@@ -9,6 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { decode } from './codec';
 import type { Frame } from './codec';
 import {
+  ALERTS_PART_FIELDS,
+  ALERT_FIELDS,
+  ALERT_RULE_FIELDS,
+  ALERT_SEVERITIES,
   AUDIT_FIELDS,
   AVAIL_FIELDS,
   BULK_ACTIONS,
@@ -26,6 +30,8 @@ import {
   OUTPUT_TAIL,
   PROTOCOL_VERSION,
   QUERIES,
+  WEBHOOK_FIELDS,
+  isAlertsPart,
   isBulkAction,
   isCommandResult,
   isDelta,
@@ -58,6 +64,9 @@ interface Manifest {
     bulk_max: number;
     bulk_outcomes: Record<string, string[]>;
     output_tail: number;
+    alert_severities: string[];
+    alerts_firing_max: number;
+    alerts_history_max: number;
   };
   frames: { file: string; type: string; what: string }[];
   sequences: {
@@ -124,6 +133,24 @@ function checkRecords(file: string, msg: Frame): void {
     expect(keys(action), where('bulk action')).toEqual(sorted(BULK_ACTION_FIELDS));
     expect(isBulkAction(action), where('bulk action')).toBe(true);
   }
+  if (msg.alerts !== undefined) checkAlertsPart(where('alerts'), msg.alerts);
+}
+
+/** An `alerts` part has the fields protocol.ts names, in each alert, rule and the webhooks' record. */
+function checkAlertsPart(where: string, part: unknown): void {
+  expect(isAlertsPart(part), where).toBe(true);
+  const p = part as { firing: object[]; rules: object[]; webhooks: object };
+  expect(keys(p), where).toEqual(sorted(ALERTS_PART_FIELDS));
+  for (const a of p.firing) checkAlert(where, a);
+  for (const rule of p.rules) expect(keys(rule), `${where}: rule`).toEqual(sorted(ALERT_RULE_FIELDS));
+  expect(keys(p.webhooks), `${where}: webhooks`).toEqual(sorted(WEBHOOK_FIELDS));
+}
+
+function checkAlert(where: string, a: object): void {
+  expect(keys(a), `${where}: alert`).toEqual(sorted(ALERT_FIELDS));
+  const alert = a as { severity: string; job: object | null };
+  expect(ALERT_SEVERITIES, `${where}: severity`).toContain(alert.severity);
+  if (alert.job !== null) expect(keys(alert.job), `${where}: the alert's job`).toEqual(['id', 'key']);
 }
 
 /** The value of a golden result that succeeded. */
@@ -145,6 +172,7 @@ function comparable(data: ServerData) {
     },
     job: data.job,
     actions: data.actions,
+    alerts: data.alerts,
   };
 }
 
@@ -223,6 +251,20 @@ describe('golden frames', () => {
     expect(keys(value('result-bulk-cancel.msgpack'))).toEqual(['state']);
     const viewer = message('result-resubmit-viewer.msgpack');
     expect(viewer.type === 'result' && !viewer.ok && viewer.error.code).toBe('not_allowed');
+  });
+
+  it('the alerts part: a snapshot with a firing alert, deltas that fire and resolve, the alerts commands', () => {
+    expect(sorted(ALERT_SEVERITIES)).toEqual(sorted(manifest.constants.alert_severities));
+    const parts = manifest.frames
+      .map((f) => frame(f.file))
+      .filter((m) => (isSnapshot(m) || isDelta(m)) && m.alerts !== undefined)
+      .map((m) => m.alerts as { firing: { job: unknown; action: unknown }[]; firing_total: number; webhooks: { failed: number } });
+    expect(parts.some((p) => p.firing.length > 0)).toBe(true);
+    expect(parts.some((p) => p.firing.length === 0 && p.firing_total === 0)).toBe(true);
+    expect(parts.some((p) => p.firing.some((a) => a.job !== null && a.action !== null))).toBe(true);
+    expect(parts.some((p) => p.webhooks.failed > 0)).toBe(true);
+    expect(QUERIES.has('alerts_history')).toBe(true);
+    expect(QUERIES.has('set_alert_rule')).toBe(false);
   });
 
   it('results carry their id and value or error', () => {

@@ -89,7 +89,13 @@ function useSave(key: string) {
       return;
     }
     const rule = out.value.rule;
-    const what = args.cluster !== undefined ? `cluster ${args.cluster}: ${paramsText(rule.clusters[args.cluster] ?? {})}` : `${rule.enabled ? 'on' : 'off'}; ${paramsText(rule.params)}`;
+    const own = args.cluster !== undefined ? rule.clusters[args.cluster] : undefined;
+    const what =
+      args.cluster === undefined
+        ? `${rule.enabled ? 'on' : 'off'}; ${paramsText(rule.params)}`
+        : own
+          ? `for cluster ${args.cluster}: ${paramsText(own)}`
+          : `no settings of its own for cluster ${args.cluster}`;
     setAnswer({ ok: true, text: `Saved. The server now has ${what}.` });
     onSaved();
   };
@@ -97,7 +103,21 @@ function useSave(key: string) {
 }
 
 /** A cluster's own settings of a rule (e.g. a shorter limit for long_job in one cluster). */
-function ClusterForm({ rule, cluster, params, onClose }: { rule: AlertRule; cluster: string; params: AlertParams; onClose?: () => void }) {
+function ClusterForm({
+  rule,
+  cluster,
+  params,
+  onClose,
+  onRemoved,
+}: {
+  rule: AlertRule;
+  cluster: string;
+  params: AlertParams;
+  /** a new cluster's form: closed by Cancel, and once saved */
+  onClose?: () => void;
+  /** an existing one's was removed (this form goes with the next update: its parent says so) */
+  onRemoved?: (text: string) => void;
+}) {
   const [draft, setDraft] = useState<Draft | null>(null);
   const { save, answer, setAnswer, pending } = useSave(`${rule.name}\u0000${cluster}`);
   const shown = draft ?? toDraft(params);
@@ -131,6 +151,16 @@ function ClusterForm({ rule, cluster, params, onClose }: { rule: AlertRule; clus
             }}
           >
             Cancel
+          </button>
+        )}
+        {!onClose && (
+          <button type="button" disabled={pending} onClick={() =>
+              void save({ rule: rule.name, cluster, params: {} }, () => {
+                setDraft(null);
+                onRemoved?.(`Removed: cluster ${cluster} follows the rule's own settings again.`);
+              })
+            }>
+            Remove
           </button>
         )}
       </div>
@@ -210,7 +240,7 @@ function RuleForm({ rule }: { rule: AlertRule }) {
         <AnswerLine answer={answer} />
       </form>
       {Object.entries(rule.clusters).map(([cluster, params]) => (
-        <ClusterForm key={cluster} rule={rule} cluster={cluster} params={params} />
+        <ClusterForm key={cluster} rule={rule} cluster={cluster} params={params} onRemoved={(text) => setAnswer({ ok: true, text })} />
       ))}
       {hasParams && <AddCluster rule={rule} />}
     </div>
