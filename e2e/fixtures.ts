@@ -61,6 +61,8 @@ export interface RealCluster {
   startNode(ip: string): Promise<void>;
   /** Stop `dispymon serve` (SIGTERM) and start it again on the same port. */
   restartServer(): Promise<void>;
+  /** The PID of the dispynode on `ip` (the last started there): a test may kill it. */
+  nodePid(ip: string): number;
 }
 
 export interface ClusterOptions {
@@ -103,11 +105,13 @@ export const test = base.extend<ClusterOptions & { cluster: RealCluster }>({
     });
     let serve: ChildProcess | undefined;
     let nodePids: number[] = [];
+    const pidOf = new Map<string, number>();
     const extra: ChildProcess[] = [];
     try {
       const [json] = await lineMatching(nodes, /^\{.*\}$/, 'the dispy nodes');
       const started = JSON.parse(json) as { port_base: number; nodes: { ip: string; pid: number }[] };
       nodePids = started.nodes.map((n) => n.pid);
+      for (const n of started.nodes) pidOf.set(n.ip, n.pid);
       const gate = path.join(dir, 'gate');
       const startServe = async (port: string): Promise<string> => {
         serve = spawn(
@@ -141,9 +145,16 @@ export const test = base.extend<ClusterOptions & { cluster: RealCluster }>({
         );
         extra.push(more);
         const [line] = await lineMatching(more, /^\{.*\}$/, `dispynode ${ip}`);
-        nodePids.push(...(JSON.parse(line) as { nodes: { pid: number }[] }).nodes.map((n) => n.pid));
+        const added = (JSON.parse(line) as { nodes: { ip: string; pid: number }[] }).nodes;
+        nodePids.push(...added.map((n) => n.pid));
+        for (const n of added) pidOf.set(n.ip, n.pid);
       };
-      await use({ url, ips, jobs, gate, openGate: () => writeFileSync(gate, 'go'), startNode, restartServer });
+      const nodePid = (ip: string) => {
+        const pid = pidOf.get(ip);
+        if (pid === undefined) throw new Error(`no dispynode on ${ip}`);
+        return pid;
+      };
+      await use({ url, ips, jobs, gate, openGate: () => writeFileSync(gate, 'go'), startNode, restartServer, nodePid });
     } finally {
       if (serve) await stop(serve);
       for (const more of extra) await stop(more);
