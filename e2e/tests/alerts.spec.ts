@@ -75,6 +75,9 @@ test('a killed node: banner, Alerts page and a notification; resolved when the n
   // the banner, on this page, says an alert fires and links to the Alerts page
   await expect(banner).toContainText(/\d+ alerts? firing/, { timeout: 30_000 });
   await expect.poll(async () => (await built(page)).filter(aboutVictim).length, { timeout: 30_000 }).toBeGreaterThan(0);
+  // within the screen, a phone's too: a long summary wraps rather than widening the page
+  const box = (await banner.boundingBox())!;
+  expect(box.x + box.width).toBeLessThanOrEqual(page.viewportSize()!.width);
 
   // dispy's own verdict: the node closed (its job abandoned); the page has node_closed for that node
   const closedFile = `${cluster.gate}.closed`;
@@ -108,6 +111,7 @@ test('a killed node: banner, Alerts page and a notification; resolved when the n
   const victimRows = historyTable.getByRole('row', { name: new RegExp(`node ${victim.replace(/\./g, '\\.')}`) });
   await expect(victimRows.first()).toBeVisible();
   await expect(historyTable.getByText('firing', { exact: true })).toHaveCount(0);
-  // resolving notifies nothing
-  expect((await built(page)).filter(aboutVictim)).toEqual([]);
+  // its resolving notifies nothing. (A node that comes back may fire node_stale for a moment,
+  // until its first pulse: a new alert, rightly notified; so only the closed alert is checked.)
+  expect((await built(page)).filter((n) => n.title.includes(`node ${victim} closed`))).toEqual([]);
 });
