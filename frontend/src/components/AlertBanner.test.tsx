@@ -8,7 +8,7 @@ import { NOTIFY_AT_ONCE, newlyFiring } from './AlertBanner';
 
 /** A stand-in for the browser's Notification: records what the page built. */
 function fakeNotifications(permission: NotificationPermission) {
-  const built: { title: string; body?: string; tag?: string }[] = [];
+  const built: { title: string; body: string | undefined; tag: string | undefined }[] = [];
   class FakeNotification {
     static permission = permission;
     static requestPermission = vi.fn(async () => FakeNotification.permission);
