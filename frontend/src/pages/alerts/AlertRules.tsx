@@ -295,7 +295,9 @@ export function AlertRules({ rules }: { rules: readonly AlertRule[] }) {
         </>
       ) : (
         <>
-          <p className="alerts-note">Changes apply at once to this server (until it restarts: `--alerts FILE` sets them at start) and are audited.</p>
+          <p className="alerts-note">
+            Changes apply at once to this server (until it restarts: <code>--alerts FILE</code> sets them at start) and are audited.
+          </p>
           {rules.map((rule) => (
             <RuleForm key={rule.name} rule={rule} />
           ))}

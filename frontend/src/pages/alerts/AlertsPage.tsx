@@ -79,7 +79,9 @@ export function Webhooks({ status }: { status: WebhookStatus }) {
     <section aria-labelledby={id}>
       <h3 id={id}>Webhooks</h3>
       {status.targets === 0 ? (
-        <p className="alerts-note">No webhook: the server was started without one (`--alerts FILE` names them).</p>
+        <p className="alerts-note">
+          No webhook: the server was started without one (<code>--alerts FILE</code> names them).
+        </p>
       ) : (
         <>
           <dl className="alerts-figures">
