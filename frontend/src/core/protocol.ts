@@ -854,7 +854,6 @@ export function isAlertsPart(v: unknown): v is AlertsPart {
 
 const isJobPart = (v: unknown): boolean => v === undefined || v === null || isJobDetail(v);
 const isActionsPart = (v: unknown): boolean => v === undefined || (Array.isArray(v) && v.every(isBulkAction));
-const isAlertsPartOrNone = (v: unknown): boolean => v === undefined || isAlertsPart(v);
 
 export function isSnapshot(m: Fields): m is Fields & Snapshot {
   return (
@@ -866,7 +865,7 @@ export function isSnapshot(m: Fields): m is Fields & Snapshot {
     (m.node_jobs === null || isNodeJobs(m.node_jobs)) &&
     isJobPart(m.job) &&
     isActionsPart(m.actions) &&
-    isAlertsPartOrNone(m.alerts)
+    (m.alerts === undefined || isAlertsPart(m.alerts))
   );
 }
 
@@ -880,7 +879,7 @@ export function isDelta(m: Fields): m is Fields & Delta {
     (m.node_jobs === undefined || isNodeJobs(m.node_jobs)) &&
     isJobPart(m.job) &&
     isActionsPart(m.actions) &&
-    isAlertsPartOrNone(m.alerts)
+    (m.alerts === undefined || isAlertsPart(m.alerts))
   );
 }
 
