@@ -364,3 +364,27 @@ def test_the_part_the_state_holds_changes_only_when_it_differs():
     state.apply(AlertsChanged(dict(part)))
     state.settle()
     assert state.version == version + 1  # the same part: no delta
+
+
+@given(st.lists(st.tuples(st.floats(0, 100), st.floats(0, 100)), max_size=30),
+       st.lists(st.floats(0.1, 20), min_size=1, max_size=30), st.integers(1, 60))  # fmt: skip
+def test_long_jobs_found_between_scans_are_those_a_full_look_finds(jobs, steps, limit):
+    """long_job reads every running job's start only when one may have gone over (LongScan): the
+    jobs it finds are, at every second, those a look at every job finds."""
+    state = state_with("10.0.0.1")
+    rules = default_rules()
+    rules["long_job"].params["seconds"] = limit
+    scans: dict[str, Any] = {}
+    now = T0
+    started: set[int] = set()
+    for step_ in steps:
+        now += step_
+        for uid, (start, length) in enumerate(jobs, 1):
+            if uid not in started and T0 + start <= now:
+                started.add(uid)
+                state.apply(StatusEvent("c", ev.JOB_RUNNING, node("10.0.0.1", busy=1), job(uid, start=T0 + start)))
+            if uid in started and T0 + start + length <= now and uid in state.clusters["c"].running:
+                state.apply(StatusEvent("c", ev.JOB_FINISHED, node("10.0.0.1"), job(uid, start=T0 + start)))
+        fast = evaluate(state, now, rules, {}, {}, None, scans)
+        full = evaluate(state, now, rules, {}, {}, None)
+        assert {k for k in fast if k[0] == "long_job"} == {k for k in full if k[0] == "long_job"}
