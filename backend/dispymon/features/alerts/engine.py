@@ -32,6 +32,7 @@ from dispymon.features.alerts.rules import (
     SPECS,
     Condition,
     FailureWindow,
+    LongScan,
     QueueWatch,
     RuleState,
     check_params,
@@ -96,6 +97,7 @@ class AlertEngine:
         self.failures: dict[str, FailureWindow] = {}
         self.started: dict[str, int] = {}  # per cluster: jobs that ended after running (since the attach)
         self.queues: dict[str, QueueWatch] = {}
+        self.scans: dict[str, LongScan] = {}  # long_job's last look at each cluster's running jobs
         self.costs: collections.deque[float] = collections.deque(maxlen=COSTS_KEPT)
         self._rules_part: list[dict[str, Any]] | None = None
         self._published: dict[str, Any] | None = None
@@ -144,6 +146,7 @@ class AlertEngine:
                 self.failures.pop(event.cluster, None)
                 self.started.pop(event.cluster, None)
                 self.queues.pop(event.cluster, None)
+                self.scans.pop(event.cluster, None)
         if ended:
             self._count(ended, self.clock())
 
@@ -164,7 +167,7 @@ class AlertEngine:
         try:
             watch_queues(state, now, self.queues, self.started)
             store = self.store.status() if self.store is not None else None
-            conditions = evaluate(state, now, self.rules, self.failures, self.queues, store)
+            conditions = evaluate(state, now, self.rules, self.failures, self.queues, store, self.scans)
             firing = self.firing
             for key, condition in conditions.items():
                 if key not in firing:

@@ -195,6 +195,45 @@ class QueueWatch:
     moved: float = 0.0
 
 
+SKEW = 5.0  # seconds a job's start may be before the event that tells it started
+
+
+@dataclass
+class LongScan:
+    """long_job's last look at a cluster's running jobs. Reading 30,000 running jobs' starts takes
+    tens of ms on this machine, so it is done only when some job may have gone over the limit: at
+    `due`, the earliest start of the jobs under the limit then (or the scan's own time, less SKEW,
+    for jobs that start later) plus the limit. Between scans only the jobs over it are looked at."""
+
+    due: float
+    limit: float
+    over: list[int]
+
+
+def _over(
+    running: dict[int, JobInfo], now: float, limit: float, scans: dict[str, LongScan] | None, name: str
+) -> list[JobInfo]:
+    """The running jobs that started more than `limit` seconds before `now`."""
+    scan = scans.get(name) if scans is not None else None
+    if scan is None or scan.limit != limit or now >= scan.due:
+        oldest = now - limit
+        over = []
+        earliest = now - SKEW
+        for uid, job in running.items():
+            start = job.start_time
+            if start is None:
+                continue
+            if start < oldest:
+                over.append(uid)
+            elif start < earliest:
+                earliest = start
+        scan = LongScan(earliest + limit, limit, over)
+        if scans is not None:
+            scans[name] = scan
+    oldest = now - limit  # a uid run again (rescheduled) since the scan has a later start
+    return [job for job in map(running.get, scan.over) if job is not None and (job.start_time or now) < oldest]
+
+
 # -- evaluation ------------------------------------------------------------------------------
 
 
@@ -225,40 +264,42 @@ def evaluate(
     failures: Mapping[str, FailureWindow],
     queues: Mapping[str, QueueWatch],
     store: Mapping[str, Any] | None = None,
+    scans: dict[str, LongScan] | None = None,
 ) -> dict[tuple, Condition]:
     """Every condition that holds at `now`, by key (see the module's doc)."""
     out: dict[tuple, Condition] = {}
     closed_rule, stale_rule, stuck_rule = rules["node_closed"], rules["node_stale"], rules["node_stuck"]
     by_command = state.audit_log.closed_by_command
     for name, c in state.clusters.items():
-        # -- the nodes: one pass for the three node rules
-        closed_on = closed_rule.enabled
-        stale_after = stale_rule.of(name)["seconds"] if stale_rule.enabled else None
-        stuck_after = stuck_rule.of(name)["seconds"] if stuck_rule.enabled else None
-        health = c.health
-        for ip, (_, status) in c.nodes.items():
-            if status == CLOSED:
-                if closed_on and (name, ip) not in by_command:
+        # -- the nodes: a comprehension per rule (10,000 nodes a second: benchmark 12), then a
+        # look at the few that match. Closed nodes are neither stale nor stuck (state.py).
+        nodes, health = c.nodes, c.health
+        closed = [ip for ip, held in nodes.items() if held[1] == CLOSED]
+        if closed_rule.enabled:
+            for ip in closed:
+                if (name, ip) not in by_command:
                     out[("node_closed", name, ip)] = Condition(
                         "critical", name, ip, None, f"node {ip} closed (cluster {name})"
                     )
-                continue
-            h = health.get(ip)
-            if h is None:
-                continue
-            if stale_after is not None and h.avail is not None and now - h.avail > stale_after:
-                out[("node_stale", name, ip)] = Condition(
-                    "warning", name, ip, None, f"node {ip} stale: no pulse for {_seconds(now - h.avail)}"
-                )
+        if stale_rule.enabled:
+            cut = now - stale_rule.of(name)["seconds"]
+            for ip in [ip for ip, h in health.items() if h.avail is not None and h.avail < cut]:
+                held = nodes.get(ip)
+                if held is not None and held[1] != CLOSED:
+                    seconds = now - health[ip].avail  # type: ignore[operator]
+                    out[("node_stale", name, ip)] = Condition(
+                        "warning", name, ip, None, f"node {ip} stale: no pulse for {_seconds(seconds)}"
+                    )
+        if stuck_rule.enabled:
             # `progress` follows idle nodes (state.py): only a busy node falls behind
-            if stuck_after is not None and now - h.progress > stuck_after:
-                out[("node_stuck", name, ip)] = Condition(
-                    "warning",
-                    name,
-                    ip,
-                    None,
-                    f"node {ip} busy with no job starting or ending for {_seconds(now - h.progress)}",
-                )
+            cut = now - stuck_rule.of(name)["seconds"]
+            for ip in [ip for ip, h in health.items() if h.progress < cut]:
+                held = nodes.get(ip)
+                if held is not None and held[1] != CLOSED:
+                    seconds = now - health[ip].progress
+                    out[("node_stuck", name, ip)] = Condition(
+                        "warning", name, ip, None, f"node {ip} busy, no job started or ended for {_seconds(seconds)}"
+                    )
         # -- the cluster's jobs
         rule = rules["failure_rate"]
         window = failures.get(name)
@@ -278,20 +319,17 @@ def evaluate(
         if rule.enabled and c.running:
             p = rule.of(name)
             limit = p["seconds"]
-            oldest = now - limit
-            for job in c.running.values():
-                start = job.start_time
-                if start is not None and start < oldest:
-                    ref = job_ref(job)
-                    out[("long_job", name, ref["key"])] = Condition(
-                        "warning",
-                        name,
-                        job.ip_addr,
-                        ref,
-                        f"job {ref['id']} on {job.ip_addr} running for {_seconds(now - start)} "
-                        f"(limit {_seconds(limit)})",
-                        job if p["terminate"] else None,
-                    )
+            for job in _over(c.running, now, limit, scans, name):
+                start = job.start_time or now
+                ref = job_ref(job)
+                out[("long_job", name, ref["key"])] = Condition(
+                    "warning",
+                    name,
+                    job.ip_addr,
+                    ref,
+                    f"job {ref['id']} on {job.ip_addr} running for {_seconds(now - start)} (limit {_seconds(limit)})",
+                    job if p["terminate"] else None,
+                )
         rule = rules["queue_stalled"]
         watch = queues.get(name)
         if rule.enabled and watch is not None:
