@@ -288,7 +288,9 @@ export function AlertRules({ rules }: { rules: readonly AlertRule[] }) {
   return (
     <section aria-labelledby={id}>
       <h3 id={id}>Rules</h3>
-      {readOnly ? (
+      {rules.length === 0 ? (
+        <p className="alerts-note">None: this server evaluates no alert rules.</p>
+      ) : readOnly ? (
         <>
           <p className="alerts-note">Read-only: an operator may change the rules.</p>
           <RulesTable rules={rules} labelledBy={id} />

@@ -115,6 +115,12 @@ describe('Alerts page', () => {
     expect(within(section).getByText(/Last delivery failure at .*: http:\/\/127\.0\.0\.1:9\/hook: timed out after 3 tries/)).toBeTruthy();
   });
 
+  it('says so when the server has no rules (no alerts engine)', async () => {
+    await openAlerts(alertsPart([], { rules: [] }));
+    expect(screen.getByText('None: this server evaluates no alert rules.')).toBeTruthy();
+    expect(screen.queryAllByRole('form')).toEqual([]);
+  });
+
   it('says so when the server sends no alerts part', async () => {
     await openAlerts(null);
     expect(screen.getByText(/This server sends no alerts/)).toBeTruthy();
