@@ -95,7 +95,7 @@ def run(quick: bool = False) -> Result:
         f"{m.get('dispymon_resubmit_args_bytes', 0) / 2**20:.1f} MiB",
         "≤ baseline + 64 MiB + 64 MiB (+10 %)", j_end[1] <= cluster_bound,
     ))  # fmt: skip
-    lines = ["| jobs done | baseline (b8) RSS, MB | 1 KiB arguments, dispymon keeping none, MB | "
+    lines = ["| jobs done | baseline (b8) RSS, MB | 1 KiB arguments and 10 KiB outputs, dispymon keeping none, MB | "
              "10 KiB outputs and 1 KiB arguments, default budgets, MB |", "|---|---|---|---|"]  # fmt: skip
     n = min(len(base["timeline"]), len(cluster["timeline"]), len(jobs["timeline"]))
     for i in [*range(0, n - 1, max(1, n // 12)), -1]:
