@@ -46,6 +46,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The jobs feature's budgets, as /metrics gives them (benchmarks 8 and 10)
+JOB_METRICS = ("dispymon_outputs_bytes", "dispymon_resubmit_args_bytes", "dispymon_job_details_kept",
+               "dispymon_job_details_evicted_total", "dispymon_job_texts_dropped_total")  # fmt: skip
+
+
+def metrics(port: int, names: tuple[str, ...] = JOB_METRICS) -> dict[str, float]:
+    """The unlabelled samples `names` of a server's /metrics."""
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60).read().decode()
+    found = {}
+    for name in names:
+        m = re.search(rf"^{name} ([0-9.e+]+)$", text, re.M)
+        if m:
+            found[name] = float(m.group(1))
+    return found
+
+
 def say(text: str) -> None:
     print(f"[bench] {text}", file=sys.stderr, flush=True)
 

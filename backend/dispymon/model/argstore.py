@@ -7,8 +7,8 @@ the budget (`--resubmit-budget`) the oldest entries go first; a payload
 over a sixteenth of the budget is refused (`too_big`) so that one job
 cannot push out every other. Pickles are never written to disk.
 
-A job whose arguments are not kept for a reason of its own has it noted (the
-last REASONS_KEPT of them): `depends`, `too_big`, `unpicklable: T`, `slow`,
+A job whose arguments are not kept for a reason of its own has it noted, a
+byte per key for the newest REASONS_KEPT keys (model/keywindow.py): `depends`, `too_big`, `unpicklable: T`, `slow`,
 `guard_off`, `not_seen`, `behind` (the guard's queue full). The common ones
 cost nothing per job: `off` (the budget is 0), and `budget` for any other
 key — let go for the budget, or not pickled past the guard's rate when jobs
@@ -21,8 +21,12 @@ import collections
 import sys
 from typing import Any
 
-ENTRY_OVERHEAD = 160  # bytes: the tuple, its strings' share, the OrderedDict slot
-REASONS_KEPT = 100_000
+from dispymon.model.keywindow import KeyWindow
+
+# bytes: the tuple and the OrderedDict's slot and node, measured with
+# tracemalloc (benchmarks/notes.md, benchmark 10's accounting)
+ENTRY_OVERHEAD = 280
+REASONS_KEPT = 2**20  # keys whose reason is remembered (one byte each)
 
 # Reasons (codes) why a job's arguments are not kept
 OFF = "off"
@@ -50,7 +54,10 @@ class ArgStore:
         self.budget = budget
         self.used = 0
         self._entries: collections.OrderedDict[int, Payload] = collections.OrderedDict()
-        self._reasons: collections.OrderedDict[int, str] = collections.OrderedDict()
+        self._reasons = KeyWindow(REASONS_KEPT)
+        # reason codes by number (0: none noted); `unpicklable: T` gets one per type, while there is room
+        self._codes: list[str] = ["", OFF, DEPENDS, TOO_BIG, UNPICKLABLE, SLOW, BEHIND, GUARD_OFF, NOT_SEEN, BUDGET]
+        self._code_of = {code: number for number, code in enumerate(self._codes)}
         self.evicted = 0
         self.refusals = 0
 
@@ -81,8 +88,7 @@ class ArgStore:
         if key in entries:  # kept again (keys are not reused: rare)
             self.used -= payload_cost(entries.pop(key)[2])
         entries[key] = (cluster, pinned, payload)
-        if self._reasons:
-            self._reasons.pop(key, None)
+        self._reasons.set(key, 0)
         self.used += sys.getsizeof(payload) + ENTRY_OVERHEAD
         while self.used > self.budget and entries:
             # no reason noted per key: a key neither kept nor refused for a reason was let go
@@ -99,12 +105,14 @@ class ArgStore:
         return reason
 
     def _note(self, key: int, reason: str) -> None:
-        reasons = self._reasons
-        if key in reasons:
-            del reasons[key]
-        reasons[key] = reason
-        if len(reasons) > REASONS_KEPT:
-            reasons.popitem(last=False)  # O(1) (a dict's first item after many deletions is not)
+        number = self._code_of.get(reason)
+        if number is None:
+            if len(self._codes) < 256:
+                number = self._code_of[reason] = len(self._codes)
+                self._codes.append(reason)
+            else:  # 246 kinds of unpicklable objects so far: the kind is not named
+                number = self._code_of[UNPICKLABLE if reason.startswith(UNPICKLABLE) else BUDGET]
+        self._reasons.set(key, number)
 
     def get(self, key: int) -> Payload | None:
         return self._entries.get(key)
@@ -118,7 +126,7 @@ class ArgStore:
         """The code of why `key`'s arguments are not kept (None: kept, or never heard of)."""
         if key in self._entries:
             return None
-        return self._reasons.get(key)
+        return self._codes[self._reasons.get(key)] or None
 
     def why_not(self, key: int, known: bool = True) -> str:
         """Why `key` cannot be resubmitted, in plain words ('' when its arguments are kept).
@@ -128,9 +136,7 @@ class ArgStore:
             return ""
         if not known:
             return plain(RESTART, self)
-        code = self._reasons.get(key)
-        if code is None:
-            code = OFF if not self.on else BUDGET
+        code = self._codes[self._reasons.get(key)] or (OFF if not self.on else BUDGET)
         return plain(code, self)
 
     def stats(self) -> dict[str, Any]:

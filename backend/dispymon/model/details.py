@@ -19,9 +19,12 @@ import collections
 import sys
 from typing import Any
 
+from dispymon.model.keywindow import KeyWindow
+
 ENTRY_OVERHEAD = 512  # bytes: the Detail object, its OrderedDict slot, small ints
 LINKS_KEPT = 10  # keys a job was resubmitted as, per job
-EVICTED_KEPT = 100_000  # keys remembered as evicted (the page says "no longer kept", not "never kept")
+# keys remembered as evicted, a byte each (the page says "no longer kept", not "never kept")
+EVICTED_KEPT = 2**20
 
 # The fields whose size is counted, in the order an entry too big for the budget gives them up
 _TEXT_FIELDS = ("result", "args", "kwargs", "stderr", "traceback", "stdout")
@@ -115,7 +118,7 @@ class JobDetails:
         self.budget = budget
         self.used = 0
         self._entries: collections.OrderedDict[int, Detail] = collections.OrderedDict()
-        self._evicted: collections.OrderedDict[int, None] = collections.OrderedDict()
+        self._evicted = KeyWindow(EVICTED_KEPT)
         self.evicted = 0  # entries let go for the budget (counter)
         self.trimmed = 0  # entries cut to fit (counter)
         self.refused = 0  # entries that could not be kept at all (budget below one empty entry)
@@ -133,7 +136,7 @@ class JobDetails:
         return list(self._entries.items())
 
     def was_evicted(self, key: int) -> bool:
-        return key in self._evicted
+        return self._evicted.get(key) == 1
 
     def put(self, key: int, detail: Detail) -> bool:
         """Keep `detail` as the newest entry (its cost counted); False when it could not be kept."""
@@ -207,9 +210,7 @@ class JobDetails:
             self._forget(key)
 
     def _forget(self, key: int) -> None:
-        self._evicted[key] = None
-        if len(self._evicted) > EVICTED_KEPT:
-            self._evicted.popitem(last=False)
+        self._evicted.set(key, 1)
 
     def drop(self, key: int) -> None:
         d = self._entries.pop(key, None)
