@@ -241,6 +241,18 @@ async def test_the_firing_list_is_cut_at_its_maximum_with_the_total():
     assert engine.firing_by_rule()["long_job"] == n
 
 
+async def test_a_storm_of_alerts_is_spread_over_the_next_seconds():
+    hub, engine = engine_on(asyncio.get_running_loop())
+    ips = [f"10.0.{i // 250}.{i % 250}" for i in range(1200)]
+    step(hub, ClusterAttached("c", "JobCluster", tuple((node(ip), ev.NODE_INITIALIZED) for ip in ips), (), 0),
+         *(StatusEvent("c", ev.NODE_AVAIL_INFO, node(ip), None) for ip in ips), HealthCheck(T0))  # fmt: skip
+    assert step(hub, HealthCheck(T0 + 31)).alerts.part["firing_total"] == 1000  # CHANGES_PER_TICK
+    assert step(hub, HealthCheck(T0 + 32)).alerts.part["firing_total"] == 1200
+    step(hub, *(StatusEvent("c", ev.NODE_AVAIL_INFO, node(ip), None) for ip in ips), HealthCheck(T0 + 33))
+    assert hub.read().alerts.part["firing_total"] == 200
+    assert step(hub, HealthCheck(T0 + 34)).alerts.part["firing_total"] == 0
+
+
 async def test_set_alert_rule_is_an_operators_audited_and_checked():
     hub, engine = engine_on(asyncio.get_running_loop())
     cmds = Commands(hub, None)
