@@ -163,6 +163,7 @@ async def test_a_killed_node_fires_within_five_pulses_on_the_page_and_the_webhoo
     by_hook = hooked()[0][0] - killed
     alert = hooked()[0][2]
     assert alert["rule"] in ("node_stale", "node_closed") and alert["cluster"] == "compute"
+    print(f"node alert {alert['rule']}: on the page {on_page:.1f} s, at the webhook {by_hook:.1f} s after SIGKILL")
     assert on_page <= 5 * PULSE and by_hook <= 5 * PULSE, (on_page, by_hook)
     assert not [a for a in ws.messages_alerts()["firing"] if a["node"] == survivor.ip]
     body = receiver.posts[0][1]
