@@ -71,10 +71,27 @@ def test_node_rules_fire_on_the_states_times_and_skip_a_node_closed_by_a_command
     # closed by dispy: node_closed (not stale any more); closed by a command: nothing
     state.apply(StatusEvent("c", ev.NODE_CLOSED, node("10.0.0.2"), None))
     state.apply(NodeChanged("c", "10.0.0.1", status="closed"))
-    found = conditions(state, T0 + 400)
+    since: dict[tuple[str, str], float] = {}
+    rules = default_rules(30, 300)
+    found = evaluate(state, T0 + 400, rules, {}, {}, None, None, since)
+    assert not [k for k in found if k[0] == "node_closed"]  # closed for 5 s first (a program closing its cluster)
+    found = evaluate(state, T0 + 405, rules, {}, {}, None, None, since)
     assert ("node_closed", "c", "10.0.0.2") in found and ("node_stale", "c", "10.0.0.2") not in found
     assert not [k for k in found if k[-1] == "10.0.0.1"]
     assert found[("node_closed", "c", "10.0.0.2")].severity == "critical"
+
+
+def test_a_node_closed_then_back_forgets_when_it_closed():
+    state = state_with("10.0.0.1")
+    rules = default_rules()
+    since: dict[tuple[str, str], float] = {}
+    state.apply(StatusEvent("c", ev.NODE_CLOSED, node("10.0.0.1"), None))
+    assert not evaluate(state, T0, rules, {}, {}, None, None, since)
+    state.apply(StatusEvent("c", ev.NODE_INITIALIZED, node("10.0.0.1"), None))
+    assert not evaluate(state, T0 + 4, rules, {}, {}, None, None, since) and not since
+    state.apply(StatusEvent("c", ev.NODE_CLOSED, node("10.0.0.1"), None))
+    assert not evaluate(state, T0 + 8, rules, {}, {}, None, None, since)  # closed again at T0 + 8
+    assert ("node_closed", "c", "10.0.0.1") in evaluate(state, T0 + 13, rules, {}, {}, None, None, since)
 
 
 def test_a_disabled_rule_and_a_clusters_override():

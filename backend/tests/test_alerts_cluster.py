@@ -178,8 +178,8 @@ async def test_a_killed_node_fires_within_five_pulses_on_the_page_and_the_webhoo
         os.killpg(old.pid, signal.SIGKILL)  # the killed node's job process (its group outlived it)
     except ProcessLookupError:
         pass
-    await ws.until(lambda m: any(a["rule"] == "node_closed" for a in node_alerts(m)), timeout=10,
-                   what="node_closed firing", fresh=False)  # fmt: skip
+    await ws.until(lambda m: any(a["rule"] == "node_closed" for a in node_alerts(m)), timeout=30,
+                   what="node_closed firing (closed for 5 s)", fresh=False)  # fmt: skip
     # the node comes back: dispy sets it up again when it announces itself; every alert of it resolves
     await asyncio.to_thread(victim.start)
     await ws.until(lambda m: node(m, victim.ip)["status"] == "initialized", timeout=60, what="the node back")

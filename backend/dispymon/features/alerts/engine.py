@@ -99,6 +99,7 @@ class AlertEngine:
         self.started: dict[str, int] = {}  # per cluster: jobs that ended after running (since the attach)
         self.queues: dict[str, QueueWatch] = {}
         self.scans: dict[str, LongScan] = {}  # long_job's last look at each cluster's running jobs
+        self.closed_since: dict[tuple[str, str], float] = {}  # (cluster, ip) -> first seen closed
         self.costs: collections.deque[float] = collections.deque(maxlen=COSTS_KEPT)
         self._rules_part: list[dict[str, Any]] | None = None
         self._published: dict[str, Any] | None = None
@@ -168,7 +169,9 @@ class AlertEngine:
         try:
             watch_queues(state, now, self.queues, self.started)
             store = self.store.status() if self.store is not None else None
-            conditions = evaluate(state, now, self.rules, self.failures, self.queues, store, self.scans)
+            conditions = evaluate(
+                state, now, self.rules, self.failures, self.queues, store, self.scans, self.closed_since
+            )
             firing = self.firing
             # At most CHANGES_PER_TICK alerts resolve and fire per evaluation: a storm (every node
             # of 10,000 stale at once) is spread over the next seconds rather than stall the loop
