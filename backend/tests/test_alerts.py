@@ -417,3 +417,27 @@ def test_long_jobs_found_between_scans_are_those_a_full_look_finds(jobs, steps, 
         fast = evaluate(state, now, rules, {}, {}, None, scans)
         full = evaluate(state, now, rules, {}, {}, None)
         assert {k for k in fast if k[0] == "long_job"} == {k for k in full if k[0] == "long_job"}
+
+
+async def test_the_history_database_failing_to_write_fires_and_resolves(tmp_path):
+    from test_persist_faults import lock_held
+
+    path = tmp_path / "history.sqlite"
+    store = Store(path, busy_timeout=0.05, retry_delay=0.05, batch_delay=0.01)
+    hub, engine = engine_on(asyncio.get_running_loop(), store=store)
+    store.start()
+    try:
+        t = T0
+        with lock_held(path):  # another process holds the file: the writer's attempts fail
+            store.add_minute((1, "c", "10.0.0.1", 1, 0.5))  # a row to write
+            await wait_for(lambda: not store.status()["healthy"])
+            t += 1
+            part = step(hub, HealthCheck(t)).alerts.part
+            assert [a["rule"] for a in part["firing"]] == ["history_db"]
+            assert part["firing"][0]["severity"] == "critical" and "locked" in part["firing"][0]["summary"]
+        await wait_for(lambda: store.status()["healthy"])  # the lock gone, the rows written
+        t += 1
+        assert step(hub, HealthCheck(t)).alerts.part["firing"] == []
+        assert engine.history_page()["alerts"][0]["resolved"] == t
+    finally:
+        await asyncio.to_thread(store.close)
