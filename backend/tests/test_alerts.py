@@ -71,10 +71,27 @@ def test_node_rules_fire_on_the_states_times_and_skip_a_node_closed_by_a_command
     # closed by dispy: node_closed (not stale any more); closed by a command: nothing
     state.apply(StatusEvent("c", ev.NODE_CLOSED, node("10.0.0.2"), None))
     state.apply(NodeChanged("c", "10.0.0.1", status="closed"))
-    found = conditions(state, T0 + 400)
+    since: dict[tuple[str, str], float] = {}
+    rules = default_rules(30, 300)
+    found = evaluate(state, T0 + 400, rules, {}, {}, None, None, since)
+    assert not [k for k in found if k[0] == "node_closed"]  # closed for 5 s first (a program closing its cluster)
+    found = evaluate(state, T0 + 405, rules, {}, {}, None, None, since)
     assert ("node_closed", "c", "10.0.0.2") in found and ("node_stale", "c", "10.0.0.2") not in found
     assert not [k for k in found if k[-1] == "10.0.0.1"]
     assert found[("node_closed", "c", "10.0.0.2")].severity == "critical"
+
+
+def test_a_node_closed_then_back_forgets_when_it_closed():
+    state = state_with("10.0.0.1")
+    rules = default_rules()
+    since: dict[tuple[str, str], float] = {}
+    state.apply(StatusEvent("c", ev.NODE_CLOSED, node("10.0.0.1"), None))
+    assert not evaluate(state, T0, rules, {}, {}, None, None, since)
+    state.apply(StatusEvent("c", ev.NODE_INITIALIZED, node("10.0.0.1"), None))
+    assert not evaluate(state, T0 + 4, rules, {}, {}, None, None, since) and not since
+    state.apply(StatusEvent("c", ev.NODE_CLOSED, node("10.0.0.1"), None))
+    assert not evaluate(state, T0 + 8, rules, {}, {}, None, None, since)  # closed again at T0 + 8
+    assert ("node_closed", "c", "10.0.0.1") in evaluate(state, T0 + 13, rules, {}, {}, None, None, since)
 
 
 def test_a_disabled_rule_and_a_clusters_override():
@@ -241,6 +258,18 @@ async def test_the_firing_list_is_cut_at_its_maximum_with_the_total():
     assert engine.firing_by_rule()["long_job"] == n
 
 
+async def test_a_storm_of_alerts_is_spread_over_the_next_seconds():
+    hub, engine = engine_on(asyncio.get_running_loop())
+    ips = [f"10.0.{i // 250}.{i % 250}" for i in range(1200)]
+    step(hub, ClusterAttached("c", "JobCluster", tuple((node(ip), ev.NODE_INITIALIZED) for ip in ips), (), 0),
+         *(StatusEvent("c", ev.NODE_AVAIL_INFO, node(ip), None) for ip in ips), HealthCheck(T0))  # fmt: skip
+    assert step(hub, HealthCheck(T0 + 31)).alerts.part["firing_total"] == 1000  # CHANGES_PER_TICK
+    assert step(hub, HealthCheck(T0 + 32)).alerts.part["firing_total"] == 1200
+    step(hub, *(StatusEvent("c", ev.NODE_AVAIL_INFO, node(ip), None) for ip in ips), HealthCheck(T0 + 33))
+    assert hub.read().alerts.part["firing_total"] == 200
+    assert step(hub, HealthCheck(T0 + 34)).alerts.part["firing_total"] == 0
+
+
 async def test_set_alert_rule_is_an_operators_audited_and_checked():
     hub, engine = engine_on(asyncio.get_running_loop())
     cmds = Commands(hub, None)
@@ -388,3 +417,27 @@ def test_long_jobs_found_between_scans_are_those_a_full_look_finds(jobs, steps, 
         fast = evaluate(state, now, rules, {}, {}, None, scans)
         full = evaluate(state, now, rules, {}, {}, None)
         assert {k for k in fast if k[0] == "long_job"} == {k for k in full if k[0] == "long_job"}
+
+
+async def test_the_history_database_failing_to_write_fires_and_resolves(tmp_path):
+    from test_persist_faults import lock_held
+
+    path = tmp_path / "history.sqlite"
+    store = Store(path, busy_timeout=0.05, retry_delay=0.05, batch_delay=0.01)
+    hub, engine = engine_on(asyncio.get_running_loop(), store=store)
+    store.start()
+    try:
+        t = T0
+        with lock_held(path):  # another process holds the file: the writer's attempts fail
+            store.add_minute((1, "c", "10.0.0.1", 1, 0.5))  # a row to write
+            await wait_for(lambda: not store.status()["healthy"])
+            t += 1
+            part = step(hub, HealthCheck(t)).alerts.part
+            assert [a["rule"] for a in part["firing"]] == ["history_db"]
+            assert part["firing"][0]["severity"] == "critical" and "locked" in part["firing"][0]["summary"]
+        await wait_for(lambda: store.status()["healthy"])  # the lock gone, the rows written
+        t += 1
+        assert step(hub, HealthCheck(t)).alerts.part["firing"] == []
+        assert engine.history_page()["alerts"][0]["resolved"] == t
+    finally:
+        await asyncio.to_thread(store.close)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import time
 from typing import Any
@@ -163,6 +164,7 @@ async def test_a_killed_node_fires_within_five_pulses_on_the_page_and_the_webhoo
     by_hook = hooked()[0][0] - killed
     alert = hooked()[0][2]
     assert alert["rule"] in ("node_stale", "node_closed") and alert["cluster"] == "compute"
+    print(f"node alert {alert['rule']}: on the page {on_page:.1f} s, at the webhook {by_hook:.1f} s after SIGKILL")
     assert on_page <= 5 * PULSE and by_hook <= 5 * PULSE, (on_page, by_hook)
     assert not [a for a in ws.messages_alerts()["firing"] if a["node"] == survivor.ip]
     body = receiver.posts[0][1]
@@ -177,8 +179,8 @@ async def test_a_killed_node_fires_within_five_pulses_on_the_page_and_the_webhoo
         os.killpg(old.pid, signal.SIGKILL)  # the killed node's job process (its group outlived it)
     except ProcessLookupError:
         pass
-    await ws.until(lambda m: any(a["rule"] == "node_closed" for a in node_alerts(m)), timeout=10,
-                   what="node_closed firing", fresh=False)  # fmt: skip
+    await ws.until(lambda m: any(a["rule"] == "node_closed" for a in node_alerts(m)), timeout=30,
+                   what="node_closed firing (closed for 5 s)", fresh=False)  # fmt: skip
     # the node comes back: dispy sets it up again when it announces itself; every alert of it resolves
     await asyncio.to_thread(victim.start)
     await ws.until(lambda m: node(m, victim.ip)["status"] == "initialized", timeout=60, what="the node back")
@@ -258,29 +260,40 @@ async def test_a_webhook_that_never_answers_delays_nothing_else(local_nodes, ale
     long = cluster.submit(30)
     await ws.until(lambda m: firing(m, "long_job"), timeout=30, what="the long job's alert", fresh=False)
     await ws.until(lambda m: receiver.posts, timeout=30, what="the webhook POST (never answered)", fresh=False)
-    # while the endpoint holds the delivery: jobs keep running and ending, and the page shows each as it comes
+    # while the endpoint holds the delivery, more alerts fire and resolve (each job runs past the 1 s
+    # limit): the page keeps its updates, each job shown as it comes, and no gap between frames
     base = ws.last_sent("compute", "jobs", "submitted")
     assert base >= 1
     latencies = []
     jobs = []
-    for i in range(8):
-        jobs.append(cluster.submit(0.3))
+    started = time.monotonic()
+    for i in range(6):
+        jobs.append(cluster.submit(1.5))
         submitted = time.monotonic()
         await ws.until(lambda m: m.last_sent("compute", "jobs", "submitted") >= base + i + 1, timeout=30,
                        what=f"job {i + 1} shown submitted", fresh=False)  # fmt: skip
         latencies.append(time.monotonic() - submitted)
-    for job in jobs:
-        await asyncio.to_thread(job)
-    done = sum(1 for j in jobs if j.status == dispy.DispyJob.Finished)
-    await ws.until(lambda m: m.clusters["compute"]["jobs"]["finished"] == done, timeout=20,
-                   what="the page shows every job dispy finished")  # fmt: skip
-    # each within a few of the browser's 0.1 s intervals; a loop held by the delivery would wait its 60 s timeout
-    assert max(latencies) < 5.0, latencies
-    assert len(receiver.posts) == 1, "the delivery is still held (no retry yet)"
+    arrivals = [time.monotonic()]
+
+    def all_done(m: WSClient) -> bool:
+        if m.messages[-1]["type"] == "delta":
+            arrivals.append(time.monotonic())
+        return m.last_sent("compute", "jobs", "finished") >= 6 and len(receiver.events("long_job")) == 1
+
+    await ws.until(all_done, timeout=60, what="every job finished (their alerts queued)", fresh=False)
+    done = [await asyncio.to_thread(job) for job in jobs]
+    assert done == [1.5] * 6 and all(j.status == dispy.DispyJob.Finished for j in jobs)
+    fired = [m for m in ws.messages if m["type"] == "delta" and "alerts" in m]
+    assert fired, "alerts moved meanwhile"
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    # a loop held by a delivery would stop for its 60 s timeout; here frames come within a pulse or two
+    assert max(latencies) < 5.0 and max(gaps) < 5.0, (latencies, max(gaps), time.monotonic() - started)
+    assert len(receiver.posts) == 1, "the first delivery is still held (no retry yet), the others wait"
     webhooks = ws.messages_alerts()["webhooks"]
-    assert webhooks["delivered"] == 0 and webhooks["queued"] >= 1 and webhooks["failed"] == 0, webhooks
+    assert webhooks["delivered"] == 0 and webhooks["queued"] >= 2 and webhooks["failed"] == 0, webhooks
     # the REST API answers too, and /metrics counts nothing delivered
     metrics = await (await client.get("/metrics")).text()
     assert 'dispymon_webhook_deliveries_total{outcome="delivered"} 0' in metrics
-    assert 'dispymon_alerts_firing{rule="long_job"} 1' in metrics
+    firing_now = re.search(r'^dispymon_alerts_firing\{rule="long_job"\} (\d+)$', metrics, re.M)
+    assert firing_now and int(firing_now.group(1)) >= 1  # the 30 s job, at least
     cluster.cancel(long)

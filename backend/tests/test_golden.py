@@ -28,6 +28,7 @@ from dispymon import __version__
 from dispymon.adapters import simulated
 from dispymon.adapters.simulated import SimulatedCluster
 from dispymon.commands.registry import Commands
+from dispymon.features.alerts import AlertEngine
 from dispymon.features.bulk import BulkRunner
 from dispymon.features.history import History
 from dispymon.features.jobs import JobsFeature
@@ -240,6 +241,21 @@ async def results(rec: Recorder) -> None:
               {"type": "command", "id": "q2", "name": "history", "args": {"limit": 10}})
     await run("result-summary", "a query's result (history_summary)",
               {"type": "command", "id": 3, "name": "history_summary", "args": {}})
+    # the alerts engine's commands (issue 19): a node's pulses stop for 31 s, its alert fires
+    engine = AlertEngine(hub.feed, clock=lambda: T0 + 10)
+    hub.subscribe(engine.take)
+    commands.alerts = engine
+    hub.feed(StatusEvent("alpha", ev.NODE_AVAIL_INFO, node_info("10.0.0.1", avail=AvailInfo(50.0, 1 << 30, 1 << 30, 100.0)),
+                         None))  # fmt: skip
+    hub.feed(ev.HealthCheck(T0))
+    hub.read()
+    hub.feed(ev.HealthCheck(T0 + 31))
+    hub.read()
+    await run("result-alerts-history", "alerts_history: a page of alerts, newest first",
+              {"type": "command", "id": 6, "name": "alerts_history", "args": {"limit": 10}})
+    await run("result-set-alert-rule", "set_alert_rule: the rule as set (a cluster's override)",
+              {"type": "command", "id": 7, "name": "set_alert_rule",
+               "args": {"rule": "long_job", "params": {"seconds": 60, "terminate": True}, "cluster": "alpha"}})  # fmt: skip
     await run("result-failed-unknown", "a failed result, from the registry",
               {"type": "command", "id": 4, "name": "no_such_command", "args": {}})
     await run("result-failed-viewer", "a viewer's action refused",

@@ -64,7 +64,9 @@ SECONDS = Param(float, 60.0, 1, 30 * DAY, "seconds")
 SPECS: dict[str, RuleSpec] = {
     spec.name: spec
     for spec in (
-        RuleSpec("node_closed", "A node closed (not by a command)", "critical", {}, False),
+        RuleSpec(
+            "node_closed", "A node closed (not by a command)", "critical", {"seconds": Param(float, 5.0, 0, DAY)}, False
+        ),
         RuleSpec(
             "node_stale",
             "A node stale: its pulses stopped",
@@ -195,6 +197,12 @@ class QueueWatch:
     moved: float = 0.0
 
 
+def _status(state: State, key: tuple[str, str]) -> str | None:
+    c = state.clusters.get(key[0])
+    held = c.nodes.get(key[1]) if c is not None else None
+    return held[1] if held is not None else None
+
+
 SKEW = 5.0  # seconds a job's start may be before the event that tells it started
 
 
@@ -265,9 +273,15 @@ def evaluate(
     queues: Mapping[str, QueueWatch],
     store: Mapping[str, Any] | None = None,
     scans: dict[str, LongScan] | None = None,
+    closed_since: dict[tuple[str, str], float] | None = None,
 ) -> dict[tuple, Condition]:
-    """Every condition that holds at `now`, by key (see the module's doc)."""
+    """Every condition that holds at `now`, by key (see the module's doc). `scans` and
+    `closed_since` (when each closed node was first seen closed) are the engine's, kept between
+    calls; without them every call looks as if it were the first (node_closed: closed since now)."""
     out: dict[tuple, Condition] = {}
+    if closed_since is not None:  # forget the nodes no longer closed
+        for key in [k for k in closed_since if _status(state, k) != CLOSED]:
+            del closed_since[key]
     closed_rule, stale_rule, stuck_rule = rules["node_closed"], rules["node_stale"], rules["node_stuck"]
     by_command = state.audit_log.closed_by_command
     for name, c in state.clusters.items():
@@ -276,8 +290,12 @@ def evaluate(
         nodes, health = c.nodes, c.health
         closed = [ip for ip, held in nodes.items() if held[1] == CLOSED]
         if closed_rule.enabled:
+            # closed for `seconds` first: a program that closes its cluster (every node Closed) and
+            # detaches it at its end fires nothing
+            grace = closed_rule.params["seconds"]
             for ip in closed:
-                if (name, ip) not in by_command:
+                since = now if closed_since is None else closed_since.setdefault((name, ip), now)
+                if now - since >= grace and (name, ip) not in by_command:
                     out[("node_closed", name, ip)] = Condition(
                         "critical", name, ip, None, f"node {ip} closed (cluster {name})"
                     )

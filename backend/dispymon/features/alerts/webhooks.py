@@ -21,7 +21,6 @@ import collections
 import json
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +34,6 @@ log = logging.getLogger(__name__)
 BACKOFF = 0.5  # seconds before the first retry; doubled at each
 BACKOFF_MAX = 30.0
 MAX_QUEUE = 1000  # payloads waiting per target
-LATENCIES_KEPT = 1000  # delivery latencies kept (benchmarks, tests)
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ def text_of(event: str, alert: dict[str, Any]) -> str:
 @dataclass
 class _Target:
     hook: Webhook
-    queue: collections.deque[tuple[bytes, float]] = field(default_factory=collections.deque)
+    queue: collections.deque[bytes] = field(default_factory=collections.deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -65,18 +63,15 @@ class Webhooks:
         hooks: list[Webhook],
         max_queue: int = MAX_QUEUE,
         backoff: float = BACKOFF,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.targets = [_Target(h) for h in hooks]
         self.max_queue = max_queue
         self.backoff = backoff
-        self.clock = clock
         self.delivered = 0
         self.failed = 0
         self.dropped = 0
         self.last_error: str | None = None
         self.last_error_at: float | None = None
-        self.latencies: collections.deque[float] = collections.deque(maxlen=LATENCIES_KEPT)  # from send to answer
         self._tasks: list[asyncio.Task] = []
         self._session: aiohttp.ClientSession | None = None
         self._failures = Failures(log)
@@ -88,12 +83,11 @@ class Webhooks:
         payload = json.dumps(
             {"event": event, "alert": alert, "text": text_of(event, alert), "dashboard": dashboard}
         ).encode()
-        now = self.clock()
         for target in self.targets:
             if len(target.queue) >= self.max_queue:
                 target.queue.popleft()
                 self.dropped += 1
-            target.queue.append((payload, now))
+            target.queue.append(payload)
             target.wake.set()
 
     def status(self) -> dict[str, Any]:
@@ -137,14 +131,13 @@ class Webhooks:
                 target.wake.clear()
                 await target.wake.wait()
                 continue
-            payload, queued_at = target.queue[0]
+            payload = target.queue[0]
             ok = await self._deliver(target.hook, payload)
             # the head may have been dropped meanwhile (queue full): take off this payload only
-            if target.queue and target.queue[0][0] is payload:
+            if target.queue and target.queue[0] is payload:
                 target.queue.popleft()
             if ok:
                 self.delivered += 1
-                self.latencies.append(self.clock() - queued_at)
             else:
                 self.failed += 1
 
