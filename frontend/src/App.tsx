@@ -6,7 +6,7 @@ import { MonitorPage } from './pages/monitor/MonitorPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { ThemeToggle } from './components/ThemeToggle';
 import { JobSearch } from './components/JobSearch';
-import { HISTORY_PATH, JOBS_PATH, MANAGE_PATH } from './lib/paths';
+import { HISTORY_PATH, JOBS_PATH, MANAGE_PATH, TIMELINE_PATH } from './lib/paths';
 import { Link, usePathname } from './router';
 
 // The Node and Manage pages load on first visit: what the Monitor page
@@ -17,6 +17,8 @@ const ManagePage = lazy(() => import('./pages/manage/ManagePage'));
 const HistoryPage = lazy(() => import('./pages/history/HistoryPage'));
 const JobsPage = lazy(() => import('./pages/jobs/JobsPage'));
 const JobPage = lazy(() => import('./pages/job/JobPage'));
+// issue 19: the job timeline (a canvas page)
+const TimelinePage = lazy(() => import('./pages/timeline/TimelinePage'));
 
 interface Route {
   /** matched against location.pathname; capture groups become params */
@@ -43,6 +45,7 @@ const routes: Route[] = [
   { pattern: /^\/manage\/?$/, render: () => <ManagePage /> },
   { pattern: /^\/history\/?$/, render: () => <HistoryPage /> },
   { pattern: /^\/jobs\/?$/, render: () => <JobsPage /> },
+  { pattern: /^\/timeline\/?$/, render: () => <TimelinePage /> },
   {
     pattern: /^\/job\/([^/]+)\/([^/]+)\/?$/,
     // keyed by cluster and id: another job's page starts afresh (`?key=` is read inside)
@@ -85,6 +88,7 @@ export function App() {
           <Link to={MANAGE_PATH}>Manage</Link>
           <Link to={HISTORY_PATH}>History</Link>
           <Link to={JOBS_PATH}>Jobs</Link>
+          <Link to={TIMELINE_PATH}>Timeline</Link>
         </nav>
         <JobSearch />
         <ReadOnlyNote />

@@ -1,0 +1,522 @@
+// The job timeline (issue 19): a lane per node × CPU slot, each job a bar from
+// its start to its end coloured by outcome, queued jobs marked, live at the
+// browser's update interval. Loaded on first visit (a canvas page: nothing of
+// it in the first page's bundle). Zoom and pan with the wheel, a drag (or two
+// fingers), the buttons or the keyboard; hovering a bar names the job, a click
+// opens its page. The jobs in view are also listed in a table (screen readers,
+// keyboards, and the end-to-end tests read what the canvas drew from it).
+import { useCallback, useEffect, useId, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import type { KeyboardEvent as ReactKeyboardEvent, PointerEvent as ReactPointerEvent } from 'react';
+import { ClusterSelect } from '../../components/ClusterSelect';
+import { useDashboard } from '../../core/context';
+import { COMBINED } from '../../core/protocol';
+import type { CommandArgs, TimelineAnswer } from '../../core/protocol';
+import { clustersOf, useClusterChoice } from '../../core/selectors';
+import { useQuery } from '../../core/useCommands';
+import { formatDateTime, formatSeconds } from '../../lib/format';
+import { jobPath, nodePath } from '../../lib/paths';
+import { Link, navigate, useSearch } from '../../router';
+import { ALPHAS, draw, plotTop, readPalette } from './draw';
+import type { Layout } from './draw';
+import { barsInView, fetchWindow, hitTest, pack, pan, shift, zoom } from './model';
+import type { Packed, View } from './model';
+import '../pages.css';
+import './timeline.css';
+
+/** The window first shown: the last ten minutes. */
+export const DEFAULT_SPAN = 600;
+/** Bars asked for at most (the protocol's limit): what the page holds is bounded by it. */
+export const BAR_LIMIT = 100_000;
+/** Rows of the "Jobs in view" table. */
+export const LISTED = 100;
+/** The page asks again no more often than this, whatever the update interval. */
+export const MIN_REFRESH_MS = 1000;
+/** After a zoom or a pan settles this long, the table and the question follow the view. */
+const SETTLE_MS = 150;
+
+const LEGEND: { outcome: string; label: string; index: number }[] = [
+  { outcome: 'finished', label: 'Finished', index: 0 },
+  { outcome: 'failed', label: 'Failed (raised)', index: 1 },
+  { outcome: 'terminated', label: 'Terminated', index: 3 },
+  { outcome: 'cancelled', label: 'Cancelled', index: 2 },
+  { outcome: 'abandoned', label: 'Abandoned (node lost)', index: 4 },
+  { outcome: 'running', label: 'Running', index: 5 },
+];
+
+/** How often to ask again: the update interval (never faster than MIN_REFRESH_MS); null while updates are stopped. */
+export function refreshMs(interval: number | null): number | null {
+  if (interval === null || interval <= 0) return null;
+  return Math.max(interval * 1000, MIN_REFRESH_MS);
+}
+
+const nowSeconds = () => Date.now() / 1000;
+
+/** A following view: its right edge at `now` (a little room after it). */
+function following(span: number, now: number): View {
+  return { start: now - span * 0.98, end: now + span * 0.02 };
+}
+
+function describe(answer: TimelineAnswer, p: Packed, at: number, now: number): string {
+  const i = p.source[at]!;
+  const node = p.nodes[p.laneNode[p.lane[at]!]!]!;
+  const outcome = p.outcomes[p.outcome[at]!] ?? 'unknown';
+  const end = p.end[at]!;
+  const took = Number.isFinite(end) ? `${formatSeconds(end - p.start[at]!)} s` : `${formatSeconds(now - p.start[at]!)} s so far`;
+  return `${answer.bars.id[i]} on ${node.ip}, CPU slot ${p.laneSlot[p.lane[at]!]! + 1}: ${outcome}, ${took}`;
+}
+
+export default function TimelinePage() {
+  const search = useSearch();
+  const node = new URLSearchParams(search).get('node')?.trim() || null;
+  useEffect(() => {
+    document.title = node ? `Timeline of ${node} · dispymon` : 'Timeline · dispymon';
+  }, [node]);
+  const { name: chosen } = useClusterChoice();
+  const cluster = chosen === null || chosen === COMBINED ? '*' : chosen;
+  // the chosen clusters' nodes (idle ones get their lanes too): "ip:cpus,…", a stable string
+  const known = useDashboard((s) =>
+    chosen === null
+      ? ''
+      : clustersOf(s.clusters, chosen)
+          .flatMap((c) => Object.values(c.nodes))
+          .filter((n) => node === null || n.ip_addr === node)
+          .map((n) => `${n.ip_addr} ${n.cpus}`)
+          .join(','),
+  );
+  const interval = useDashboard((s) => s.interval);
+  const updateRequests = useDashboard((s) => s.updateRequests);
+
+  // The view: `viewRef` moves with every wheel step and drag (drawn at the next frame);
+  // `view` (React state) follows once it settles, for the table and the question.
+  const [view, setView] = useState<View>(() => following(DEFAULT_SPAN, nowSeconds()));
+  const viewRef = useRef<View>(view);
+  const [live, setLive] = useState(true);
+  const liveRef = useRef(true);
+  const settleTimer = useRef<number | null>(null);
+  const drawRef = useRef<() => void>(() => {});
+
+  const window_ = fetchWindow(view);
+  const args: CommandArgs<'timeline'> = { cluster, start: window_.start, end: window_.end, limit: BAR_LIMIT };
+  if (node !== null) args.node = node;
+  const { value: answer, error, reload } = useQuery('timeline', args);
+
+  const period = refreshMs(interval);
+  useEffect(() => {
+    if (period === null) return;
+    const timer = window.setInterval(reload, period);
+    return () => window.clearInterval(timer);
+  }, [period, reload]);
+  const seenUpdates = useRef(updateRequests);
+  useEffect(() => {
+    if (updateRequests === seenUpdates.current) return;
+    seenUpdates.current = updateRequests;
+    reload();
+  }, [updateRequests, reload]);
+
+  const packed = useMemo(() => {
+    if (answer === null) return null;
+    const extra = known
+      ? known.split(',').map((entry) => {
+          const [ip = '', cpus = '0'] = entry.split(' ');
+          return { ip, cpus: Number(cpus) };
+        })
+      : [];
+    return pack(answer, extra);
+  }, [answer, known]);
+
+  const moveView = useCallback((next: View, byUser = true) => {
+    viewRef.current = next;
+    if (byUser) {
+      // a view whose right edge reaches now keeps following it
+      const keep = next.end >= nowSeconds();
+      liveRef.current = keep;
+      setLive(keep);
+    }
+    drawRef.current();
+    if (settleTimer.current !== null) window.clearTimeout(settleTimer.current);
+    settleTimer.current = window.setTimeout(() => {
+      settleTimer.current = null;
+      setView(viewRef.current);
+    }, SETTLE_MS);
+  }, []);
+  useEffect(() => () => {
+    if (settleTimer.current !== null) window.clearTimeout(settleTimer.current);
+  }, []);
+
+  // following: the view slides with the clock, a step a second
+  useEffect(() => {
+    if (!live) return;
+    const tick = () => {
+      const v = viewRef.current;
+      moveView(following(v.end - v.start, nowSeconds()), false);
+    };
+    tick();
+    const timer = window.setInterval(tick, 1000);
+    return () => window.clearInterval(timer);
+  }, [live, moveView]);
+
+  const goLive = () => {
+    liveRef.current = true;
+    setLive(true);
+  };
+  const zoomBy = (factor: number) => {
+    const v = viewRef.current;
+    moveView(zoom(v, factor, liveRef.current ? 0.98 : 0.5), !liveRef.current);
+  };
+  const panBy = (fraction: number) => moveView(pan(viewRef.current, fraction));
+
+  const [hover, setHover] = useState(-1);
+  const [tip, setTip] = useState<{ x: number; y: number } | null>(null);
+  const hoverText = answer !== null && packed !== null && hover >= 0 && hover < packed.count ? describe(answer, packed, hover, nowSeconds()) : '';
+  const open = useCallback(
+    (at: number) => {
+      if (answer === null || packed === null) return;
+      const i = packed.source[at]!;
+      const key = answer.bars.key[i];
+      const name = answer.clusters[answer.bars.cluster[i]!] ?? '';
+      navigate(jobPath(name, answer.bars.id[i]!, key ?? undefined));
+    },
+    [answer, packed],
+  );
+
+  const listed = useMemo(() => (packed === null ? { positions: [], total: 0 } : barsInView(packed, view, LISTED)), [packed, view]);
+  const queuedMarks = answer?.queued.created ?? [];
+
+  const headingId = useId();
+  const tableId = useId();
+  const helpId = useId();
+  return (
+    <>
+      <h2 id={headingId}>{node ? <>Timeline of node <Link to={nodePath(node)}>{node}</Link></> : 'Timeline'}</h2>
+      <div className="toolbar timeline-toolbar">
+        {node === null && <ClusterSelect />}
+        <div className="timeline-buttons" role="group" aria-label="Zoom and pan">
+          <button type="button" onClick={() => panBy(-0.25)} aria-label="Earlier" title="Earlier (←)">
+            ←
+          </button>
+          <button type="button" onClick={() => zoomBy(1 / 1.5)} aria-label="Zoom in" title="Zoom in (+)">
+            +
+          </button>
+          <button type="button" onClick={() => zoomBy(1.5)} aria-label="Zoom out" title="Zoom out (−)">
+            −
+          </button>
+          <button type="button" onClick={() => panBy(0.25)} aria-label="Later" title="Later (→)">
+            →
+          </button>
+          <button type="button" onClick={goLive} aria-pressed={live} title="Follow now (End)">
+            Now
+          </button>
+        </div>
+        {node !== null && <Link to="/timeline">Every node</Link>}
+      </div>
+      <ul className="timeline-legend" aria-label="Legend">
+        {LEGEND.map((item) => (
+          <li key={item.outcome}>
+            <span className={`timeline-swatch swatch-${item.outcome}`} style={{ opacity: ALPHAS[item.index] }} aria-hidden="true" />
+            {item.label}
+          </li>
+        ))}
+        <li>
+          <span className="timeline-swatch timeline-queued-mark" aria-hidden="true" />
+          Queued (submit time)
+        </li>
+      </ul>
+      {error !== null && (
+        <p className="notice" role="alert">
+          Could not load the timeline: {error}
+        </p>
+      )}
+      <p className="muted timeline-status" role="status">
+        {answer === null
+          ? 'Loading…'
+          : `${listed.total.toLocaleString('en-US')} ${listed.total === 1 ? 'job' : 'jobs'} in view · ${answer.queued.count.toLocaleString('en-US')} queued${
+              answer.more ? ` · only the ${answer.bars.start.length.toLocaleString('en-US')} that ended last of ${answer.total.toLocaleString('en-US')} jobs are drawn: zoom in` : ''
+            }${answer.unplaced > 0 ? ` · ${answer.unplaced.toLocaleString('en-US')} never reached a node (not drawn)` : ''}`}
+      </p>
+      <TimelineCanvas
+        packed={packed}
+        queued={queuedMarks}
+        viewRef={viewRef}
+        drawRef={drawRef}
+        hover={hover}
+        onHover={(at, where) => {
+          setHover(at);
+          setTip(at >= 0 ? where : null);
+        }}
+        onOpen={open}
+        onView={moveView}
+        onLive={goLive}
+        onZoom={zoomBy}
+        describedBy={helpId}
+        tip={tip && hoverText ? { ...tip, text: hoverText } : null}
+      />
+      <p id={helpId} className="muted timeline-help">
+        Wheel or +/− to zoom, drag or ←/→ to move, End to follow now; point at a bar to name its job, click it to open it.
+      </p>
+      <p className="visually-hidden" aria-live="polite">
+        {hoverText}
+      </p>
+      <table className="timeline-table" aria-labelledby={tableId}>
+        <caption id={tableId}>
+          Jobs in view{listed.total > LISTED ? ` (the first ${LISTED} of ${listed.total.toLocaleString('en-US')})` : ''}
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">Job</th>
+            <th scope="col">Node</th>
+            <th scope="col">CPU slot</th>
+            <th scope="col">Outcome</th>
+            <th scope="col">Started</th>
+            <th scope="col">Ended</th>
+          </tr>
+        </thead>
+        <tbody>
+          {answer !== null && packed !== null && listed.positions.length > 0 ? (
+            listed.positions.map((at) => {
+              const i = packed.source[at]!;
+              const outcome = packed.outcomes[packed.outcome[at]!] ?? '';
+              const end = packed.end[at]!;
+              const key = answer.bars.key[i];
+              const name = answer.clusters[answer.bars.cluster[i]!] ?? '';
+              return (
+                <tr key={`${name}/${key ?? answer.bars.id[i]}/${at}`}>
+                  <td>
+                    <Link to={jobPath(name, answer.bars.id[i]!, key ?? undefined)}>{answer.bars.id[i]}</Link>
+                  </td>
+                  <td>{packed.nodes[packed.laneNode[packed.lane[at]!]!]!.ip}</td>
+                  <td>{packed.laneSlot[packed.lane[at]!]! + 1}</td>
+                  <td className={`history-outcome outcome-${outcome}`}>{outcome}</td>
+                  <td>{formatDateTime(packed.start[at]!)}</td>
+                  <td>{Number.isFinite(end) ? formatDateTime(end) : 'running'}</td>
+                </tr>
+              );
+            })
+          ) : (
+            <tr>
+              <td colSpan={6} className="muted">
+                {answer === null ? 'Loading…' : 'No job ran in this window.'}
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+interface CanvasProps {
+  packed: Packed | null;
+  queued: readonly number[];
+  viewRef: { current: View };
+  drawRef: { current: () => void };
+  hover: number;
+  onHover: (at: number, where: { x: number; y: number }) => void;
+  onOpen: (at: number) => void;
+  onView: (view: View) => void;
+  onLive: () => void;
+  onZoom: (factor: number) => void;
+  describedBy: string;
+  tip: { x: number; y: number; text: string } | null;
+}
+
+const AXIS = 22;
+const QUEUED_STRIP = 14;
+const MAX_HEIGHT = 1600;
+
+/** The canvas: drawn in requestAnimationFrame when something changed, never more than once a frame. */
+function TimelineCanvas(props: CanvasProps) {
+  const { packed, queued, viewRef, drawRef, hover, onHover, onOpen, onView, onLive, onZoom, describedBy, tip } = props;
+  const wrapRef = useRef<HTMLDivElement>(null);
+  const canvasRef = useRef<HTMLCanvasElement>(null);
+  const [width, setWidth] = useState(800);
+  const frame = useRef<number | null>(null);
+  const latest = useRef({ packed, queued, hover });
+
+  const narrow = width < 520;
+  const lanes = packed?.lanes ?? 0;
+  const laneHeight = Math.max(2, Math.min(18, Math.floor(480 / Math.max(lanes, 1))));
+  const layout: Layout = {
+    width,
+    height: Math.min(MAX_HEIGHT, Math.max(120, AXIS + QUEUED_STRIP + lanes * laneHeight + 2)),
+    gutter: narrow ? 84 : 120,
+    axis: AXIS,
+    queuedStrip: QUEUED_STRIP,
+    laneHeight,
+  };
+  const layoutRef = useRef(layout);
+  // what the next frame draws: the latest props (the frame and the handlers read these refs)
+  useLayoutEffect(() => {
+    latest.current = { packed, queued, hover };
+    layoutRef.current = layout;
+  });
+
+  const paint = useCallback(() => {
+    frame.current = null;
+    const canvas = canvasRef.current;
+    const ctx = canvas?.getContext('2d');
+    if (!canvas || !ctx) return;
+    const l = layoutRef.current;
+    const dpr = window.devicePixelRatio || 1;
+    if (canvas.width !== Math.round(l.width * dpr) || canvas.height !== Math.round(l.height * dpr)) {
+      canvas.width = Math.round(l.width * dpr);
+      canvas.height = Math.round(l.height * dpr);
+    }
+    const { packed: p, queued: q, hover: h } = latest.current;
+    draw(ctx, l, { packed: p, view: viewRef.current, now: nowSeconds(), queued: q, hover: h }, readPalette(canvas), dpr);
+  }, [viewRef]);
+  const schedule = useCallback(() => {
+    if (frame.current === null) frame.current = requestAnimationFrame(paint);
+  }, [paint]);
+  useLayoutEffect(() => {
+    drawRef.current = schedule;
+  }, [drawRef, schedule]);
+  useEffect(schedule, [schedule, packed, queued, hover, width, layout.height]);
+  useEffect(() => () => {
+    if (frame.current !== null) cancelAnimationFrame(frame.current);
+  }, []);
+  // the theme toggle changes the colours: redraw
+  useEffect(() => {
+    const observer = new MutationObserver(schedule);
+    observer.observe(document.documentElement, { attributes: true, attributeFilter: ['data-theme'] });
+    return () => observer.disconnect();
+  }, [schedule]);
+
+  useEffect(() => {
+    const wrap = wrapRef.current;
+    if (!wrap) return;
+    const observer = new ResizeObserver(() => setWidth(Math.max(200, Math.floor(wrap.clientWidth))));
+    observer.observe(wrap);
+    setWidth(Math.max(200, Math.floor(wrap.clientWidth)));
+    return () => observer.disconnect();
+  }, []);
+
+  // the wheel zooms (around the pointer), a sideways wheel pans: a listener that may preventDefault
+  useEffect(() => {
+    const canvas = canvasRef.current;
+    if (!canvas) return;
+    const onWheel = (e: WheelEvent) => {
+      const l = layoutRef.current;
+      const plotW = l.width - l.gutter;
+      const x = e.offsetX - l.gutter;
+      if (x < 0) return;
+      e.preventDefault();
+      const scale = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? 400 : 1;
+      const dx = (e.shiftKey ? e.deltaY : e.deltaX) * scale;
+      const dy = e.shiftKey ? 0 : e.deltaY * scale;
+      let v = viewRef.current;
+      if (Math.abs(dx) > Math.abs(dy)) v = pan(v, dx / plotW);
+      else v = zoom(v, Math.exp(dy * 0.002), Math.min(1, Math.max(0, x / plotW)));
+      onView(v);
+    };
+    canvas.addEventListener('wheel', onWheel, { passive: false });
+    return () => canvas.removeEventListener('wheel', onWheel);
+  }, [onView, viewRef]);
+
+  // drag to pan (mouse, pen, one finger); two fingers pinch to zoom
+  const pointers = useRef(new Map<number, { x: number; y: number }>());
+  const drag = useRef<{ x: number; y: number; moved: boolean; view: View; pinch: number | null } | null>(null);
+  const plotPoint = (e: ReactPointerEvent<HTMLCanvasElement>) => {
+    const rect = e.currentTarget.getBoundingClientRect();
+    return { x: e.clientX - rect.left, y: e.clientY - rect.top };
+  };
+  const onPointerDown = (e: ReactPointerEvent<HTMLCanvasElement>) => {
+    e.currentTarget.setPointerCapture?.(e.pointerId);
+    const at = plotPoint(e);
+    pointers.current.set(e.pointerId, at);
+    const pinch = pointers.current.size === 2 ? spread(pointers.current) : null;
+    drag.current = { ...at, moved: pinch !== null, view: viewRef.current, pinch };
+  };
+  const onPointerMove = (e: ReactPointerEvent<HTMLCanvasElement>) => {
+    const at = plotPoint(e);
+    const l = layoutRef.current;
+    const plotW = l.width - l.gutter;
+    const d = drag.current;
+    if (d !== null && pointers.current.has(e.pointerId)) {
+      pointers.current.set(e.pointerId, at);
+      if (d.pinch !== null && pointers.current.size === 2) {
+        const [a, b] = [...pointers.current.values()];
+        const mid = ((a!.x + b!.x) / 2 - l.gutter) / plotW;
+        onView(zoom(d.view, d.pinch / Math.max(spread(pointers.current), 1), Math.min(1, Math.max(0, mid))));
+        return;
+      }
+      const dx = at.x - d.x;
+      if (Math.abs(dx) > 4 || Math.abs(at.y - d.y) > 4) d.moved = true;
+      if (d.moved) onView(shift(d.view, (-dx / plotW) * (d.view.end - d.view.start)));
+      if (d.moved) return;
+    }
+    const p = latest.current.packed;
+    const found = p === null ? -1 : hitTest(p, viewRef.current, plotW, l.laneHeight, at.x - l.gutter, at.y - plotTop(l), nowSeconds());
+    if (found !== latest.current.hover) onHover(found, at);
+  };
+  const onPointerUp = (e: ReactPointerEvent<HTMLCanvasElement>) => {
+    const d = drag.current;
+    pointers.current.delete(e.pointerId);
+    if (pointers.current.size > 0) {
+      // one finger of a pinch lifted: the other drags on from here
+      const [rest] = [...pointers.current.values()];
+      drag.current = { ...rest!, moved: true, view: viewRef.current, pinch: null };
+      return;
+    }
+    drag.current = null;
+    if (d === null || d.moved || e.type === 'pointercancel') return;
+    const l = layoutRef.current;
+    const at = plotPoint(e);
+    const p = latest.current.packed;
+    const found = p === null ? -1 : hitTest(p, viewRef.current, l.width - l.gutter, l.laneHeight, at.x - l.gutter, at.y - plotTop(l), nowSeconds());
+    if (found >= 0) onOpen(found);
+  };
+  const onKeyDown = (e: ReactKeyboardEvent<HTMLCanvasElement>) => {
+    const v = viewRef.current;
+    const actions: Record<string, () => void> = {
+      ArrowLeft: () => onView(pan(v, -0.1)),
+      ArrowRight: () => onView(pan(v, 0.1)),
+      '+': () => onZoom(1 / 1.5),
+      '=': () => onZoom(1 / 1.5),
+      '-': () => onZoom(1.5),
+      _: () => onZoom(1.5),
+      End: onLive,
+    };
+    const act = actions[e.key];
+    if (act && !e.altKey && !e.ctrlKey && !e.metaKey) {
+      e.preventDefault();
+      act();
+    }
+  };
+
+  return (
+    <div className="timeline-plot" ref={wrapRef}>
+      <canvas
+        ref={canvasRef}
+        className="timeline-canvas"
+        style={{ width: `${layout.width}px`, height: `${layout.height}px` }}
+        tabIndex={0}
+        role="img"
+        aria-label="Job timeline: a lane per node and CPU slot, a bar per job (listed in the table below)"
+        aria-describedby={describedBy}
+        data-testid="timeline-canvas"
+        onPointerDown={onPointerDown}
+        onPointerMove={onPointerMove}
+        onPointerUp={onPointerUp}
+        onPointerCancel={onPointerUp}
+        onPointerLeave={(e) => {
+          if (drag.current === null && latest.current.hover >= 0) onHover(-1, plotPoint(e));
+        }}
+        onKeyDown={onKeyDown}
+      />
+      {tip && (
+        <div
+          className="timeline-tip"
+          role="tooltip"
+          style={{ left: `${Math.min(tip.x + 12, Math.max(0, layout.width - 260))}px`, top: `${tip.y + 14}px` }}
+        >
+          {tip.text}
+        </div>
+      )}
+    </div>
+  );
+}
+
+function spread(points: Map<number, { x: number; y: number }>): number {
+  const [a, b] = [...points.values()];
+  return a && b ? Math.abs(a.x - b.x) : 1;
+}
