@@ -828,9 +828,12 @@ export function isServerMessage(m: Fields): m is Fields & ServerMessage {
 
 // -- the job timeline (issue 19) ----------------------------------------------
 
-/** The bars' outcomes, by index in `TimelineBars.outcome` ("running": no end yet). */
-export const TIMELINE_OUTCOMES = ['finished', 'failed', 'cancelled', 'terminated', 'abandoned', 'running'] as const;
-export type TimelineOutcome = (typeof TIMELINE_OUTCOMES)[number];
+/**
+ * The bars' outcomes; `TimelineAnswer.outcomes` lists them in the server's order
+ * (finished, failed, cancelled, terminated, abandoned, running: no end yet).
+ * A type only: nothing of the timeline weighs on the first page's bundle.
+ */
+export type TimelineOutcome = JobOutcome | 'running';
 
 /** One column per field, one entry per bar (oldest start first). */
 export interface TimelineBars {

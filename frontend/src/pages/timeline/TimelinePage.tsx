@@ -13,7 +13,7 @@ import { COMBINED } from '../../core/protocol';
 import type { CommandArgs, TimelineAnswer } from '../../core/protocol';
 import { clustersOf, useClusterChoice } from '../../core/selectors';
 import { useQuery } from '../../core/useCommands';
-import { formatDateTime, formatSeconds } from '../../lib/format';
+import { formatClock, formatDateTime, formatSeconds } from '../../lib/format';
 import { jobPath, nodePath } from '../../lib/paths';
 import { Link, navigate, useSearch } from '../../router';
 import { ALPHAS, draw, plotTop, readPalette } from './draw';
@@ -56,12 +56,13 @@ function following(span: number, now: number): View {
   return { start: now - span * 0.98, end: now + span * 0.02 };
 }
 
-function describe(answer: TimelineAnswer, p: Packed, at: number, now: number): string {
+/** What hovering a bar says (the tooltip and the live line): stable while the pointer rests. */
+function describe(answer: TimelineAnswer, p: Packed, at: number): string {
   const i = p.source[at]!;
   const node = p.nodes[p.laneNode[p.lane[at]!]!]!;
   const outcome = p.outcomes[p.outcome[at]!] ?? 'unknown';
   const end = p.end[at]!;
-  const took = Number.isFinite(end) ? `${formatSeconds(end - p.start[at]!)} s` : `${formatSeconds(now - p.start[at]!)} s so far`;
+  const took = Number.isFinite(end) ? `${formatSeconds(end - p.start[at]!)} s` : `since ${formatClock(p.start[at]!)}`;
   return `${answer.bars.id[i]} on ${node.ip}, CPU slot ${p.laneSlot[p.lane[at]!]! + 1}: ${outcome}, ${took}`;
 }
 
@@ -167,7 +168,7 @@ export default function TimelinePage() {
 
   const [hover, setHover] = useState(-1);
   const [tip, setTip] = useState<{ x: number; y: number } | null>(null);
-  const hoverText = answer !== null && packed !== null && hover >= 0 && hover < packed.count ? describe(answer, packed, hover, nowSeconds()) : '';
+  const hoverText = answer !== null && packed !== null && hover >= 0 && hover < packed.count ? describe(answer, packed, hover) : '';
   const open = useCallback(
     (at: number) => {
       if (answer === null || packed === null) return;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { TIMELINE_OUTCOMES } from '../../core/protocol';
-import type { TimelineAnswer } from '../../core/protocol';
+import type { TimelineAnswer, TimelineOutcome } from '../../core/protocol';
+
+const OUTCOMES: TimelineOutcome[] = ['finished', 'failed', 'cancelled', 'terminated', 'abandoned', 'running'];
 import { MAX_SLOTS, MIN_SPAN, barsInView, fetchWindow, hitTest, laneRange, pack, pan, ticks, timeToX, xToTime, zoom } from './model';
 
 type Bar = [node: number, start: number, end: number | null, outcome?: number];
@@ -10,7 +11,7 @@ function answer(nodes: { ip: string; cpus: number }[], bars: Bar[]): TimelineAns
     start: 0,
     end: 1000,
     now: 1000,
-    outcomes: [...TIMELINE_OUTCOMES],
+    outcomes: OUTCOMES,
     clusters: ['c'],
     nodes,
     bars: {
