@@ -76,7 +76,7 @@ test('the timeline shows the jobs dispy ran on each node, with their outcomes, l
   const box = (await canvas.boundingBox())!;
   const tooltip = page.getByRole('tooltip');
   let named = '';
-  for (let x = box.x + box.width - 20; x > box.x + 120 && !named; x -= 2) {
+  for (let x = box.x + box.width - 2; x > box.x + 90 && !named; x -= 2) {
     for (const lane of [0, 1, 2, 3]) {
       await page.mouse.move(x, box.y + 22 + 14 + 18 * lane + 9);
       if (await tooltip.isVisible()) {

@@ -8,11 +8,12 @@
 import { useCallback, useEffect, useId, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { KeyboardEvent as ReactKeyboardEvent, PointerEvent as ReactPointerEvent } from 'react';
 import { ClusterSelect } from '../../components/ClusterSelect';
-import { useDashboard } from '../../core/context';
+import { useDashboard, useSocket } from '../../core/context';
 import { COMBINED } from '../../core/protocol';
 import type { CommandArgs, TimelineAnswer } from '../../core/protocol';
 import { clustersOf, useClusterChoice } from '../../core/selectors';
-import { useQuery } from '../../core/useCommands';
+import { errorMessage } from '../../core/useCommands';
+import { merge, unchanged } from './data';
 import { formatClock, formatDateTime, formatSeconds } from '../../lib/format';
 import { jobPath, nodePath } from '../../lib/paths';
 import { Link, navigate, useSearch } from '../../router';
@@ -66,6 +67,90 @@ function describe(answer: TimelineAnswer, p: Packed, at: number): string {
   return `${answer.bars.id[i]} on ${node.ip}, CPU slot ${p.laneSlot[p.lane[at]!]! + 1}: ${outcome}, ${took}`;
 }
 
+/** Seconds before the last answer's `now` that a refresh asks again (end times a little behind the server's clock). */
+export function liveOverlap(periodMs: number | null): number {
+  return 10 + (2 * (periodMs ?? 1000)) / 1000;
+}
+
+/**
+ * The timeline's answer for the view: a full answer for the window around it
+ * (fetchWindow) when the view leaves what the page has, or the cluster or node
+ * changes; at the update interval (and on Update) only what can have changed
+ * since (data.ts `merge`). One question at a time; a view that moves meanwhile
+ * is asked for when the answer is in.
+ */
+function useTimeline(cluster: string, node: string | null, view: View, viewRef: { current: View }, period: number | null, updateRequests: number) {
+  const socket = useSocket();
+  const [state, setState] = useState<{ answer: TimelineAnswer | null; error: string | null; key: string }>({ answer: null, error: null, key: '' });
+  const key = `${cluster}\n${node ?? ''}`;
+  const held = useRef<{ answer: TimelineAnswer; key: string } | null>(null);
+  const busy = useRef(false);
+  const again = useRef<boolean | null>(null); // asked while busy: a tick (true) or a view change (false)
+  const askAgain = useRef<(tick: boolean) => void>(() => {});
+
+  const ask = useCallback(
+    (tick: boolean) => {
+      if (busy.current) {
+        again.current = again.current === true || tick;
+        return;
+      }
+      const v = viewRef.current;
+      const want = fetchWindow(v);
+      const span = v.end - v.start;
+      const have = held.current?.key === key ? held.current.answer : null;
+      const full = have === null || want.start < have.start || (have.more && span < (have.end - have.start) / 8);
+      let start = want.start;
+      let end = want.end;
+      if (!full) {
+        if (!tick && want.end <= have.end) return; // the view is within what the page has
+        start = Math.max(have.start, Math.min((have.now ?? nowSeconds()) - liveOverlap(period), have.end - 1));
+        end = Math.max(want.end, have.end);
+      }
+      const args: CommandArgs<'timeline'> = { cluster, start, end, limit: BAR_LIMIT };
+      if (node !== null) args.node = node;
+      busy.current = true;
+      socket.command('timeline', args).then(
+        (value) => {
+          const base = held.current?.key === key ? held.current.answer : null;
+          if (!full && base !== null && unchanged(base, value, start)) {
+            held.current = { answer: { ...base, now: value.now }, key }; // nothing to draw anew
+            return;
+          }
+          const next = full || base === null ? value : merge(base, value, start, want.start);
+          held.current = { answer: next, key };
+          setState({ answer: next, error: null, key });
+        },
+        (err: unknown) => setState((s) => ({ ...s, error: errorMessage(err) })),
+      ).finally(() => {
+        busy.current = false;
+        const pending = again.current;
+        again.current = null;
+        if (pending !== null) askAgain.current(pending);
+      });
+    },
+    [socket, cluster, node, key, viewRef, period],
+  );
+
+  useEffect(() => {
+    askAgain.current = ask;
+  }, [ask]);
+  // a new cluster or node: a full answer; a settled view: what it lacks, if anything
+  useEffect(() => ask(false), [ask, view]);
+  useEffect(() => {
+    if (period === null) return;
+    const timer = window.setInterval(() => ask(true), period);
+    return () => window.clearInterval(timer);
+  }, [period, ask]);
+  const seenUpdates = useRef(updateRequests);
+  useEffect(() => {
+    if (updateRequests === seenUpdates.current) return;
+    seenUpdates.current = updateRequests;
+    ask(true);
+  }, [updateRequests, ask]);
+  // another cluster's or node's answer is not shown while this one's comes
+  return state.key === key ? state : { answer: null, error: state.error };
+}
+
 export default function TimelinePage() {
   const search = useSearch();
   const node = new URLSearchParams(search).get('node')?.trim() || null;
@@ -96,23 +181,7 @@ export default function TimelinePage() {
   const settleTimer = useRef<number | null>(null);
   const drawRef = useRef<() => void>(() => {});
 
-  const window_ = fetchWindow(view);
-  const args: CommandArgs<'timeline'> = { cluster, start: window_.start, end: window_.end, limit: BAR_LIMIT };
-  if (node !== null) args.node = node;
-  const { value: answer, error, reload } = useQuery('timeline', args);
-
-  const period = refreshMs(interval);
-  useEffect(() => {
-    if (period === null) return;
-    const timer = window.setInterval(reload, period);
-    return () => window.clearInterval(timer);
-  }, [period, reload]);
-  const seenUpdates = useRef(updateRequests);
-  useEffect(() => {
-    if (updateRequests === seenUpdates.current) return;
-    seenUpdates.current = updateRequests;
-    reload();
-  }, [updateRequests, reload]);
+  const { answer, error } = useTimeline(cluster, node, view, viewRef, refreshMs(interval), updateRequests);
 
   const packed = useMemo(() => {
     if (answer === null) return null;
@@ -322,7 +391,10 @@ interface CanvasProps {
 
 const AXIS = 22;
 const QUEUED_STRIP = 14;
-const MAX_HEIGHT = 1600;
+/** The plot's height at most (CSS px): lanes get thinner to fit (down to 1 px), and past that the last are cut (said under the plot). */
+export const MAX_PLOT = 2400;
+/** Device pixels of the canvas at most: a phone's 3× screen would otherwise make a 60 MB canvas of a tall plot. */
+const MAX_CANVAS_PIXELS = 8_000_000;
 
 /** The canvas: drawn in requestAnimationFrame when something changed, never more than once a frame. */
 function TimelineCanvas(props: CanvasProps) {
@@ -335,10 +407,11 @@ function TimelineCanvas(props: CanvasProps) {
 
   const narrow = width < 520;
   const lanes = packed?.lanes ?? 0;
-  const laneHeight = Math.max(2, Math.min(18, Math.floor(480 / Math.max(lanes, 1))));
+  const fit = Math.max(2, Math.min(18, Math.floor(480 / Math.max(lanes, 1))));
+  const laneHeight = lanes * fit <= MAX_PLOT ? fit : Math.max(1, Math.floor(MAX_PLOT / lanes));
   const layout: Layout = {
     width,
-    height: Math.min(MAX_HEIGHT, Math.max(120, AXIS + QUEUED_STRIP + lanes * laneHeight + 2)),
+    height: Math.max(120, AXIS + QUEUED_STRIP + Math.min(lanes * laneHeight, MAX_PLOT) + 2),
     gutter: narrow ? 84 : 120,
     axis: AXIS,
     queuedStrip: QUEUED_STRIP,
@@ -357,7 +430,8 @@ function TimelineCanvas(props: CanvasProps) {
     const ctx = canvas?.getContext('2d');
     if (!canvas || !ctx) return;
     const l = layoutRef.current;
-    const dpr = window.devicePixelRatio || 1;
+    const area = l.width * l.height;
+    const dpr = Math.max(1, Math.min(window.devicePixelRatio || 1, 2, Math.sqrt(MAX_CANVAS_PIXELS / area)));
     if (canvas.width !== Math.round(l.width * dpr) || canvas.height !== Math.round(l.height * dpr)) {
       canvas.width = Math.round(l.width * dpr);
       canvas.height = Math.round(l.height * dpr);
@@ -504,6 +578,11 @@ function TimelineCanvas(props: CanvasProps) {
         }}
         onKeyDown={onKeyDown}
       />
+      {lanes > MAX_PLOT && (
+        <p className="notice" role="note">
+          Only the first {MAX_PLOT.toLocaleString('en-US')} of {lanes.toLocaleString('en-US')} lanes are drawn: choose a cluster or a node (the table lists every job in view).
+        </p>
+      )}
       {tip && (
         <div
           className="timeline-tip"

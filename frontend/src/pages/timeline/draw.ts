@@ -2,9 +2,7 @@
 // Called from requestAnimationFrame only when something changed (TimelineCanvas).
 //
 // 50,000 bars in view cost a few milliseconds: a lane's bars in view are found
-// by binary search (model.laneRange), neighbours of one colour that meet within
-// a pixel are merged into one rectangle (a zoomed-out lane of thousands of bars
-// becomes a few hundred rectangles), and each colour is one path, filled once.
+// by binary search (model.laneRange) and written as pixels (see `draw`).
 import type { Packed, View } from './model';
 import { laneRange, tickLabel, ticks, timeToX } from './model';
 
@@ -39,6 +37,53 @@ export function readPalette(el: Element): Palette {
     bg: get('--surface', '#ffffff'),
     accent: get('--accent', '#1f6feb'),
   };
+}
+
+// -- pixels -----------------------------------------------------------------------
+
+let image: ImageData | null = null; // reused while the plot keeps its size
+
+function imageFor(ctx: CanvasRenderingContext2D, width: number, height: number): ImageData {
+  if (image === null || image.width !== width || image.height !== height) image = ctx.createImageData(width, height);
+  return image;
+}
+
+const rgbaCache = new Map<string, [number, number, number, number]>();
+let probe: CanvasRenderingContext2D | null = null;
+
+/** Any CSS colour as [r, g, b, a] (0–255), read back from a 1×1 canvas. */
+export function rgba(colour: string): [number, number, number, number] {
+  let found = rgbaCache.get(colour);
+  if (found) return found;
+  probe ??= document.createElement('canvas').getContext('2d', { willReadFrequently: true });
+  if (probe === null) return [128, 128, 128, 255];
+  probe.clearRect(0, 0, 1, 1);
+  probe.fillStyle = '#000';
+  probe.fillStyle = colour;
+  probe.fillRect(0, 0, 1, 1);
+  const d = probe.getImageData(0, 0, 1, 1).data;
+  found = [d[0]!, d[1]!, d[2]!, d[3]!];
+  if (rgbaCache.size > 64) rgbaCache.clear();
+  rgbaCache.set(colour, found);
+  return found;
+}
+
+/** A pixel of an ImageData's Uint32 view (little-endian: ABGR). */
+function pack32([r, g, b, a]: [number, number, number, number]): number {
+  return ((a << 24) | (b << 16) | (g << 8) | r) >>> 0;
+}
+
+function packColour(colour: string): number {
+  const [r, g, b, a] = rgba(colour);
+  return pack32([r, g, b, a === 0 ? 0 : 255]);
+}
+
+/** `fill` at `alpha` over `bg`, opaque. */
+function blend(fill: string, bg: string, alpha: number): number {
+  const f = rgba(fill);
+  const b = rgba(bg);
+  const mix = (i: number) => Math.round(f[i]! * alpha + b[i]! * (1 - alpha));
+  return pack32([mix(0), mix(1), mix(2), 255]);
 }
 
 export interface Layout {
@@ -119,50 +164,59 @@ export function draw(ctx: CanvasRenderingContext2D, layout: Layout, frame: Frame
   }
   ctx.stroke();
 
-  // the bars: per colour one path of merged rectangles
-  const colours = palette.fills.length;
-  const paths = Array.from({ length: colours }, () => new Path2D());
-  const runFrom = new Float64Array(colours);
-  const runTo = new Float64Array(colours).fill(-Infinity);
-  const gap = laneHeight >= 6 ? 1 : 0;
-  const barH = Math.max(1, laneHeight - gap);
+  // The bars, written as pixels into an ImageData the plot's size (device pixels) and put at
+  // once: each frame costs about the plot's area whatever the number of bars (50,000 rects in a
+  // Path2D, or as many fillRects, cost ten times more: docs/benchmarks.md, 12).
+  const px = Math.max(1, Math.round(plotW * dpr));
+  const plotH = Math.max(1, Math.min(height - top, p.lanes * laneHeight));
+  const py = Math.max(1, Math.round(plotH * dpr));
+  const image = imageFor(ctx, px, py);
+  const pixels = new Uint32Array(image.data.buffer);
+  const colours = palette.fills.map((fill, c) => blend(fill, palette.bg, palette.alphas[c] ?? 1));
+  pixels.fill(packColour(palette.bg));
+  const laneRows = laneHeight * dpr;
+  const gap = laneHeight >= 6 ? dpr : 0;
+  const scale = px / (view.end - view.start);
   const perPx = (view.end - view.start) / plotW;
   const t0 = view.start - perPx;
   const t1 = view.end + perPx;
-  const scale = plotW / (view.end - view.start);
   for (let l = 0; l < p.lanes; l++) {
-    const y = top + l * laneHeight + gap / 2;
-    if (y > height) break;
+    const y0 = Math.round(l * laneRows + gap / 2);
+    const y1 = Math.min(py, Math.max(y0 + 1, Math.round((l + 1) * laneRows - gap / 2)));
+    if (y0 >= py) break;
     const [from, to] = laneRange(p, l, t0, t1);
     for (let at = from; at < to; at++) {
-      const c = p.outcome[at]!;
-      let x0 = (p.start[at]! - view.start) * scale;
-      let x1 = (Math.min(p.end[at]!, now) - view.start) * scale;
-      if (x0 < -1) x0 = -1;
-      if (x1 > plotW + 1) x1 = plotW + 1;
-      if (x1 - x0 < 1) x1 = x0 + 1; // every bar at least a pixel wide
-      if (x0 <= runTo[c]! + 0.5) {
-        if (x1 > runTo[c]!) runTo[c] = x1;
-      } else {
-        if (runTo[c]! > -Infinity) paths[c]!.rect(gutter + runFrom[c]!, y, runTo[c]! - runFrom[c]!, barH);
-        runFrom[c] = x0;
-        runTo[c] = x1;
-      }
-    }
-    for (let c = 0; c < colours; c++) {
-      if (runTo[c]! > -Infinity) paths[c]!.rect(gutter + runFrom[c]!, y, runTo[c]! - runFrom[c]!, barH);
-      runTo[c] = -Infinity;
+      let x0 = Math.floor((p.start[at]! - view.start) * scale);
+      let x1 = Math.ceil((Math.min(p.end[at]!, now) - view.start) * scale);
+      if (x1 <= x0) x1 = x0 + 1; // every bar at least a pixel wide
+      if (x0 < 0) x0 = 0;
+      if (x1 > px) x1 = px;
+      if (x1 <= x0) continue;
+      const colour = colours[p.outcome[at]!]!;
+      for (let y = y0; y < y1; y++) pixels.fill(colour, y * px + x0, y * px + x1);
     }
   }
+  ctx.putImageData(image, Math.round(gutter * dpr), Math.round(top * dpr));
   ctx.save();
   ctx.beginPath();
   ctx.rect(gutter, top, plotW, height - top);
   ctx.clip();
-  for (let c = 0; c < colours; c++) {
-    ctx.globalAlpha = palette.alphas[c] ?? 1;
-    ctx.fillStyle = palette.fills[c]!;
-    ctx.fill(paths[c]!);
+  // the ticks' lines over the bars, faint
+  ctx.globalAlpha = 0.35;
+  ctx.strokeStyle = palette.border;
+  ctx.lineWidth = 1;
+  ctx.beginPath();
+  for (const t of times) {
+    const x = Math.round(gutter + timeToX(t, view, plotW)) + 0.5;
+    ctx.moveTo(x, top);
+    ctx.lineTo(x, top + plotH);
   }
+  for (const node of p.nodes) {
+    const y = Math.round(top + node.firstLane * laneHeight) + 0.5;
+    ctx.moveTo(gutter, y);
+    ctx.lineTo(width, y);
+  }
+  ctx.stroke();
   ctx.globalAlpha = 1;
 
   // now, and the bar under the pointer

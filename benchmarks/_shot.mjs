@@ -1,0 +1,10 @@
+import { chromium } from 'playwright-core';
+const [url, out, width] = process.argv.slice(2);
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'], headless: true });
+const page = await browser.newPage({ viewport: { width: Number(width ?? 1280), height: 900 } });
+page.on('console', (m) => console.log('console', m.text()));
+await page.goto(url);
+await page.waitForTimeout(6000);
+console.log(await page.getByRole('status').filter({ hasText: /in view|Loading/ }).textContent());
+await page.screenshot({ path: out, fullPage: false });
+await browser.close();
