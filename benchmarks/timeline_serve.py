@@ -2,8 +2,10 @@
 
     python -m benchmarks.timeline_serve --nodes 100 --cpus 8 --bars 50000 --span 600
 
-The simulated cluster attaches NODES nodes of CPUS CPUs (rate 0: no job
-runs), and the history is loaded with BARS ended jobs spread over the last
+The simulated cluster attaches NODES nodes of CPUS CPUs (`--rate 0`, the
+default: no job runs; with `--rate R` it runs jobs live on top, `--fill` of
+its CPUs busy, and the history has room for `--more` of them), and the
+history is loaded with BARS ended jobs spread over the last
 SPAN seconds: each CPU slot of each node runs jobs one after the other,
 with small gaps, outcomes drawn at random (seeded: 90 % finished, the rest
 failed, terminated, cancelled, abandoned). Prints one JSON line {"port",
@@ -49,7 +51,9 @@ def records(ips: list[str], cpus: int, bars: int, span: float, now: float) -> li
             outcome = rng.choices(names, weights)[0]
             key += 1
             exc = ("ValueError", "boom") if outcome == "failed" else (None, None)
-            out.append((key, f"job-{key}", "simulated", ip, outcome, *exc, t, t + duration, duration, key, t - 1.0, None))
+            out.append(
+                (key, f"job-{key}", "simulated", ip, outcome, *exc, t, t + duration, duration, key, t - 1.0, None)
+            )
             t += step
     out.sort(key=lambda r: r[8])
     assert all(len(r) == len(FIELDS) for r in out)
@@ -65,11 +69,11 @@ def wait_for_quit() -> None:
 async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     settings = Settings(host="127.0.0.1", port=args.port, poll_sec=args.poll_sec, stuck_after=1e9, stale_after=1e9,
-                        history_size=max(args.bars, 1))  # fmt: skip
+                        history_size=max(args.bars + args.more, 1))  # fmt: skip
     sims: list[SimulatedCluster] = []
     runtime = Runtime(settings, loop, source=lambda hub, keys: SimulatedControl(sims))
-    sim = SimulatedCluster(runtime.hub.feed, args.nodes, args.cpus, rate=0, fill=0, seed=1, clock=time.time,
-                           keys=runtime.keys)  # fmt: skip
+    sim = SimulatedCluster(runtime.hub.feed, args.nodes, args.cpus, rate=args.rate, fill=args.fill if args.rate else 0,
+                           seed=1, clock=time.time, keys=runtime.keys)  # fmt: skip
     sims.append(sim)
     port = await runtime.start()
     sim.start()
@@ -90,6 +94,11 @@ def main() -> None:
     p.add_argument("--bars", type=int, default=50_000)
     p.add_argument("--span", type=float, default=600.0)
     p.add_argument("--poll-sec", type=float, default=1.0)
+    # a live cluster on top: the simulator's events per second (0: none), the share of CPUs busy,
+    # and room in the history for the jobs it ends (beyond --bars)
+    p.add_argument("--rate", type=float, default=0.0)
+    p.add_argument("--fill", type=float, default=0.75)
+    p.add_argument("--more", type=int, default=0)
     p.add_argument("--port", type=int, default=0)
     asyncio.run(serve(p.parse_args()))
 

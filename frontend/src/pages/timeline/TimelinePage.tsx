@@ -5,7 +5,7 @@
 // fingers), the buttons or the keyboard; hovering a bar names the job, a click
 // opens its page. The jobs in view are also listed in a table (screen readers,
 // keyboards, and the end-to-end tests read what the canvas drew from it).
-import { useCallback, useEffect, useId, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useId, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { KeyboardEvent as ReactKeyboardEvent, PointerEvent as ReactPointerEvent } from 'react';
 import { ClusterSelect } from '../../components/ClusterSelect';
 import { useDashboard, useSocket } from '../../core/context';
@@ -250,10 +250,10 @@ export default function TimelinePage() {
   );
 
   const listed = useMemo(() => (packed === null ? { positions: [], total: 0 } : barsInView(packed, view, LISTED)), [packed, view]);
+  const rows = useMemo(() => (answer === null || packed === null ? [] : listed.positions.map((at) => tableRow(answer, packed, at))), [answer, packed, listed]);
   const queuedMarks = answer?.queued.created ?? [];
 
   const headingId = useId();
-  const tableId = useId();
   const helpId = useId();
   return (
     <>
@@ -326,10 +326,55 @@ export default function TimelinePage() {
       <p className="visually-hidden" aria-live="polite">
         {hoverText}
       </p>
+      <InViewTable rows={rows} total={listed.total} loading={answer === null} signature={rows.map((r) => r.signature).join('\n')} />
+    </>
+  );
+}
+
+interface Row {
+  id: string;
+  href: string;
+  node: string;
+  slot: number;
+  outcome: string;
+  started: string;
+  ended: string;
+  /** what the row shows, as one text: the table renders again only when a row's changes */
+  signature: string;
+}
+
+function tableRow(answer: TimelineAnswer, p: Packed, at: number): Row {
+  const i = p.source[at]!;
+  const end = p.end[at]!;
+  const key = answer.bars.key[i];
+  const cluster = answer.clusters[answer.bars.cluster[i]!] ?? '';
+  const id = answer.bars.id[i]!;
+  const row = {
+    id,
+    href: jobPath(cluster, id, key ?? undefined),
+    node: p.nodes[p.laneNode[p.lane[at]!]!]!.ip,
+    slot: p.laneSlot[p.lane[at]!]! + 1,
+    outcome: p.outcomes[p.outcome[at]!] ?? '',
+    started: formatDateTime(p.start[at]!),
+    ended: Number.isFinite(end) ? formatDateTime(end) : 'running',
+  };
+  return { ...row, signature: `${row.href} ${row.node} ${row.slot} ${row.outcome} ${row.started} ${row.ended}` };
+}
+
+interface TableProps {
+  rows: Row[];
+  total: number;
+  loading: boolean;
+  signature: string;
+}
+
+/** What the canvas draws, as a table (screen readers, keyboards, tests): the first LISTED jobs in view, lane by lane. */
+const InViewTable = memo(
+  function InViewTable({ rows, total, loading }: TableProps) {
+    const tableId = useId();
+    return (
       <table className="timeline-table" aria-labelledby={tableId}>
-        <caption id={tableId}>
-          Jobs in view{listed.total > LISTED ? ` (the first ${LISTED} of ${listed.total.toLocaleString('en-US')})` : ''}
-        </caption>
+        <caption id={tableId}>Jobs in view{total > LISTED ? ` (the first ${LISTED} of ${total.toLocaleString('en-US')})` : ''}</caption>
         <thead>
           <tr>
             <th scope="col">Job</th>
@@ -341,38 +386,32 @@ export default function TimelinePage() {
           </tr>
         </thead>
         <tbody>
-          {answer !== null && packed !== null && listed.positions.length > 0 ? (
-            listed.positions.map((at) => {
-              const i = packed.source[at]!;
-              const outcome = packed.outcomes[packed.outcome[at]!] ?? '';
-              const end = packed.end[at]!;
-              const key = answer.bars.key[i];
-              const name = answer.clusters[answer.bars.cluster[i]!] ?? '';
-              return (
-                <tr key={`${name}/${key ?? answer.bars.id[i]}/${at}`}>
-                  <td>
-                    <Link to={jobPath(name, answer.bars.id[i]!, key ?? undefined)}>{answer.bars.id[i]}</Link>
-                  </td>
-                  <td>{packed.nodes[packed.laneNode[packed.lane[at]!]!]!.ip}</td>
-                  <td>{packed.laneSlot[packed.lane[at]!]! + 1}</td>
-                  <td className={`history-outcome outcome-${outcome}`}>{outcome}</td>
-                  <td>{formatDateTime(packed.start[at]!)}</td>
-                  <td>{Number.isFinite(end) ? formatDateTime(end) : 'running'}</td>
-                </tr>
-              );
-            })
+          {rows.length > 0 ? (
+            rows.map((row) => (
+              <tr key={`${row.href} ${row.node} ${row.started}`}>
+                <td>
+                  <Link to={row.href}>{row.id}</Link>
+                </td>
+                <td>{row.node}</td>
+                <td>{row.slot}</td>
+                <td className={`history-outcome outcome-${row.outcome}`}>{row.outcome}</td>
+                <td>{row.started}</td>
+                <td>{row.ended}</td>
+              </tr>
+            ))
           ) : (
             <tr>
               <td colSpan={6} className="muted">
-                {answer === null ? 'Loading…' : 'No job ran in this window.'}
+                {loading ? 'Loading…' : 'No job ran in this window.'}
               </td>
             </tr>
           )}
         </tbody>
       </table>
-    </>
-  );
-}
+    );
+  },
+  (a, b) => a.signature === b.signature && a.total === b.total && a.loading === b.loading,
+);
 
 interface CanvasProps {
   packed: Packed | null;
