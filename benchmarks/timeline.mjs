@@ -1,4 +1,4 @@
-// The timeline page in Chromium with many bars in view, zoomed and panned (benchmarks/b12_timeline.py).
+// The timeline page in Chromium with many bars in view, zoomed and panned (benchmarks/b_timeline.py).
 //
 //   node benchmarks/timeline.mjs <url> <bars> <seconds> [width]
 //

@@ -1,4 +1,4 @@
-"""A dispymon server whose history holds BARS jobs laid out on a timeline (for benchmarks/b12_timeline.py).
+"""A dispymon server whose history holds BARS jobs laid out on a timeline (for benchmarks/b_timeline.py).
 
     python -m benchmarks.timeline_serve --nodes 100 --cpus 8 --bars 50000 --span 600
 

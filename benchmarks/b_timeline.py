@@ -1,4 +1,4 @@
-"""Target 12 (issue 19): the job timeline with 50,000 bars in view, zoomed and panned, in Chromium.
+"""Issue 19: the job timeline with 50,000 bars in view, zoomed and panned, in Chromium.
 
 benchmarks/timeline_serve.py loads a server's history with 50,000 ended jobs
 over the last 560 s on 100 nodes of 8 CPUs (800 lanes, ~62 bars each: every
@@ -65,12 +65,12 @@ def run(quick: bool = False) -> Result:
                 f"{r['draws']['p50']:.1f} ms p95 {r['draws']['p95']:.1f} ms, load {r['load_before']:.1f}")  # fmt: skip
             out.setdefault(name, []).append(r)
 
-    result = Result("timeline", "12. The job timeline: 50,000 bars, zoomed and panned (issue 19)")
+    result = Result("timeline", "Timeline (issue 19): 50,000 bars, zoomed and panned")
     for name, runs in out.items():
         counts = [r["longTasks"]["count"] for r in runs]
         longest = [r["longTasks"]["max"] for r in runs]
         result.rows.append(Row(
-            f"12. Timeline, 50,000 bars in view, zoom and pan ({name})",
+            f"Timeline (issue 19), 50,000 bars in view, zoom and pan ({name})",
             f"long tasks over 50 ms: {spread(counts, '.0f')} in {seconds} s, the longest {spread(longest, '.0f')} ms; "
             f"a frame drawn in {spread([r['draws']['p50'] for r in runs], '.1f')} ms (p95 "
             f"{spread([r['draws']['p95'] for r in runs], '.1f')} ms); load average "
