@@ -150,3 +150,45 @@ async def test_timeline_shows_what_dispy_ran_then_survives_a_restart(local_nodes
         async with session.get(again.url + "api/timeline", params={**params, "end": str(time.time() + 1)}) as r:
             body = await r.json()
     assert bars_of(body) == bars_of(after)
+
+
+def _record(key: int, cluster: str, node: str, start: float | None, end: float, outcome: str = "finished") -> tuple:
+    from dispymon.features.history import FIELDS
+
+    duration = None if start is None else end - start
+    row = (key, f"job-{key}", cluster, node, outcome, None, None, start, end, duration, key, start, None)
+    assert len(row) == len(FIELDS)
+    return row
+
+
+def test_window_clusters_and_the_cut_without_a_cluster():
+    """What overlaps the window, per cluster or '*', the newest ends kept when cut: the history alone."""
+    from dispymon.features.history import History
+    from dispymon.features.timeline import timeline
+    from dispymon.model.state import State
+
+    history = History(100)
+    history.load([
+        _record(1, "a", "10.0.0.1", 0, 10),
+        _record(2, "a", "10.0.0.2", 5, 30, "failed"),
+        _record(3, "b", "10.0.0.1", 20, 25),
+        _record(4, "a", "10.0.0.1", 40, 50),
+        _record(5, "a", "", None, 22, "cancelled"),  # never ran: no bar, counted
+    ])  # fmt: skip
+
+    def ask(**kw):
+        value = timeline(State(), history, lambda key, job_id: str(job_id), **kw)
+        b = value["bars"]
+        return value, sorted(b["key"]), [value["outcomes"][o] for o in b["outcome"]]
+
+    value, keys, _ = ask(cluster="*", start=12, end=35)
+    assert keys == [2, 3] and set(value["clusters"]) == {"a", "b"}
+    assert value["unplaced"] == 1 and value["total"] == 2 and value["bars"]["start"] == [5, 20]
+    _, keys, outcomes = ask(cluster="a", start=0, end=100)
+    assert keys == [1, 2, 4] and sorted(outcomes) == ["failed", "finished", "finished"]
+    _, keys, _ = ask(cluster="*", node="10.0.0.1", start=0, end=100)
+    assert keys == [1, 3, 4]
+    value, keys, _ = ask(cluster="*", start=0, end=100, limit=2)
+    assert keys == [2, 4] and value["more"] is True and value["total"] == 4  # the two that ended last
+    with pytest.raises(ValueError):
+        ask(cluster="*", start=5, end=5)

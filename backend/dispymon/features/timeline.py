@@ -23,14 +23,13 @@ from typing import Any
 
 from dispymon.features.history import CLUSTER, END, ID, KEY, NODE, OUTCOME, START, History
 from dispymon.model.state import State
+from dispymon.transport.protocol import TIMELINE_LIMIT, TIMELINE_LIMIT_MAX, TIMELINE_OUTCOMES, TIMELINE_QUEUED_MARKS
 
-# The bars' outcomes, by index in `bars.outcome` (the protocol's order; "running" last: no end yet).
-TIMELINE_OUTCOMES = ("finished", "failed", "cancelled", "terminated", "abandoned", "running")
 RUNNING = TIMELINE_OUTCOMES.index("running")
 _OUTCOME_INDEX = {name: i for i, name in enumerate(TIMELINE_OUTCOMES)}
-LIMIT_MAX = 100_000
-DEFAULT_LIMIT = 20_000
-QUEUED_MARKS = 1_000  # queued jobs whose submit time is marked (the newest); `count` says how many in all
+LIMIT_MAX = TIMELINE_LIMIT_MAX
+DEFAULT_LIMIT = TIMELINE_LIMIT
+QUEUED_MARKS = TIMELINE_QUEUED_MARKS  # queued jobs whose submit time is marked (the newest); `count` says how many
 
 
 def timeline(

@@ -166,7 +166,7 @@ export function draw(ctx: CanvasRenderingContext2D, layout: Layout, frame: Frame
 
   // The bars, written as pixels into an ImageData the plot's size (device pixels) and put at
   // once: each frame costs about the plot's area whatever the number of bars (50,000 rects in a
-  // Path2D, or as many fillRects, cost ten times more: docs/benchmarks.md, "Timeline").
+  // Path2D took several times longer, profiled: docs/benchmarks.md, "Timeline").
   const px = Math.max(1, Math.round(plotW * dpr));
   const plotH = Math.max(1, Math.min(height - top, p.lanes * laneHeight));
   const py = Math.max(1, Math.round(plotH * dpr));
