@@ -237,6 +237,15 @@ export default function TimelinePage() {
 
   const [hover, setHover] = useState(-1);
   const [tip, setTip] = useState<{ x: number; y: number } | null>(null);
+  // a hovered bar is a position in the packed bars: new bars, new positions (the pointer's next move finds it again)
+  const [hoveredIn, setHoveredIn] = useState(packed);
+  if (hoveredIn !== packed) {
+    setHoveredIn(packed);
+    if (hover >= 0) {
+      setHover(-1);
+      setTip(null);
+    }
+  }
   const hoverText = answer !== null && packed !== null && hover >= 0 && hover < packed.count ? describe(answer, packed, hover) : '';
   const open = useCallback(
     (at: number) => {
@@ -476,7 +485,9 @@ function TimelineCanvas(props: CanvasProps) {
       canvas.height = Math.round(l.height * dpr);
     }
     const { packed: p, queued: q, hover: h } = latest.current;
-    draw(ctx, l, { packed: p, view: viewRef.current, now: nowSeconds(), queued: q, hover: h }, readPalette(canvas), dpr);
+    const rect = canvas.getBoundingClientRect();
+    const visible: [number, number] = [Math.max(0, -rect.top), Math.min(l.height, window.innerHeight - rect.top)];
+    draw(ctx, l, { packed: p, view: viewRef.current, now: nowSeconds(), queued: q, hover: h, visible }, readPalette(canvas), dpr);
   }, [viewRef]);
   const schedule = useCallback(() => {
     if (frame.current === null) frame.current = requestAnimationFrame(paint);
@@ -488,6 +499,15 @@ function TimelineCanvas(props: CanvasProps) {
   useEffect(() => () => {
     if (frame.current !== null) cancelAnimationFrame(frame.current);
   }, []);
+  // the plot draws only its rows on screen: scrolling shows others
+  useEffect(() => {
+    window.addEventListener('scroll', schedule, { passive: true });
+    window.addEventListener('resize', schedule);
+    return () => {
+      window.removeEventListener('scroll', schedule);
+      window.removeEventListener('resize', schedule);
+    };
+  }, [schedule]);
   // the theme toggle changes the colours: redraw
   useEffect(() => {
     const observer = new MutationObserver(schedule);

@@ -110,6 +110,8 @@ export interface Frame {
   queued: readonly number[];
   /** position of the bar under the pointer, or -1 */
   hover: number;
+  /** the rows of the canvas on screen (CSS px from its top): the bars are drawn there only */
+  visible: [number, number];
 }
 
 export function draw(ctx: CanvasRenderingContext2D, layout: Layout, frame: Frame, palette: Palette, dpr: number): void {
@@ -173,17 +175,21 @@ export function draw(ctx: CanvasRenderingContext2D, layout: Layout, frame: Frame
   const image = imageFor(ctx, px, py);
   const pixels = new Uint32Array(image.data.buffer);
   const colours = palette.fills.map((fill, c) => blend(fill, palette.bg, palette.alphas[c] ?? 1));
-  pixels.fill(packColour(palette.bg));
+  // only the rows on screen (a tall plot scrolls with the page): the rest is drawn when scrolled to
+  const rowFrom = Math.max(0, Math.floor((frame.visible[0] - top) * dpr));
+  const rowTo = Math.min(py, Math.ceil((frame.visible[1] - top) * dpr));
+  if (rowTo > rowFrom) pixels.fill(packColour(palette.bg), rowFrom * px, rowTo * px);
   const laneRows = laneHeight * dpr;
   const gap = laneHeight >= 6 ? dpr : 0;
   const scale = px / (view.end - view.start);
   const perPx = (view.end - view.start) / plotW;
   const t0 = view.start - perPx;
   const t1 = view.end + perPx;
-  for (let l = 0; l < p.lanes; l++) {
-    const y0 = Math.round(l * laneRows + gap / 2);
-    const y1 = Math.min(py, Math.max(y0 + 1, Math.round((l + 1) * laneRows - gap / 2)));
-    if (y0 >= py) break;
+  const firstLane = Math.max(0, Math.floor(rowFrom / laneRows));
+  for (let l = firstLane; l < p.lanes; l++) {
+    const y0 = Math.max(rowFrom, Math.round(l * laneRows + gap / 2));
+    const y1 = Math.min(rowTo, Math.max(y0 + 1, Math.round((l + 1) * laneRows - gap / 2)));
+    if (y0 >= rowTo) break;
     const [from, to] = laneRange(p, l, t0, t1);
     for (let at = from; at < to; at++) {
       let x0 = Math.floor((p.start[at]! - view.start) * scale);
@@ -193,10 +199,15 @@ export function draw(ctx: CanvasRenderingContext2D, layout: Layout, frame: Frame
       if (x1 > px) x1 = px;
       if (x1 <= x0) continue;
       const colour = colours[p.outcome[at]!]!;
-      for (let y = y0; y < y1; y++) pixels.fill(colour, y * px + x0, y * px + x1);
+      for (let y = y0; y < y1; y++) {
+        let o = y * px + x0;
+        const stop = y * px + x1;
+        if (stop - o > 32) pixels.fill(colour, o, stop);
+        else for (; o < stop; o++) pixels[o] = colour; // a short run: cheaper than a call
+      }
     }
   }
-  ctx.putImageData(image, Math.round(gutter * dpr), Math.round(top * dpr));
+  if (rowTo > rowFrom) ctx.putImageData(image, Math.round(gutter * dpr), Math.round(top * dpr), 0, rowFrom, px, rowTo - rowFrom);
   ctx.save();
   ctx.beginPath();
   ctx.rect(gutter, top, plotW, height - top);
