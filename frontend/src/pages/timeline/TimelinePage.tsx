@@ -113,7 +113,7 @@ function useTimeline(cluster: string, node: string | null, view: View, viewRef: 
         (value) => {
           const base = held.current?.key === key ? held.current.answer : null;
           if (!full && base !== null && unchanged(base, value, start)) {
-            held.current = { answer: { ...base, now: value.now }, key }; // nothing to draw anew
+            held.current = { answer: { ...base, now: value.now, end: Math.max(base.end, value.end) }, key }; // nothing to draw anew
             return;
           }
           const next = full || base === null ? value : merge(base, value, start, want.start);

@@ -85,3 +85,11 @@ describe('unchanged: a refresh that brings nothing new', () => {
     expect(unchanged(base, answer(90, 100, [['run', 'a', 50, null, RUNNING]], [95]), 90)).toBe(false);
   });
 });
+
+describe('unchanged, when the window reaches further', () => {
+  it('is still unchanged if no bar is there', () => {
+    const base = answer(0, 100, [['old', 'a', 10, 20, 0]]);
+    expect(unchanged(base, answer(90, 160, []), 90)).toBe(true);
+    expect(unchanged(base, answer(90, 160, [['later', 'a', 120, 130, 0]]), 90)).toBe(false);
+  });
+});

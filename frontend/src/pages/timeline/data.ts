@@ -110,7 +110,7 @@ export function merge(base: TimelineAnswer, fresh: TimelineAnswer, since: number
  */
 export function unchanged(base: TimelineAnswer, fresh: TimelineAnswer, since: number): boolean {
   if (fresh.queued.count !== base.queued.count || fresh.queued.created.length > base.queued.created.length) return false;
-  if (fresh.more || fresh.end > base.end) return false;
+  if (fresh.more) return false; // (a window that reaches further with no bar there is no change: the caller widens it)
   const b = base.bars;
   const f = fresh.bars;
   let j = 0;
