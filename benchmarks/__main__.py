@@ -26,6 +26,7 @@ BENCHMARKS = {
     "jobmemory": ("b10_job_memory", [10]),
     "export": ("b11_export", [11]),
     "alerts": ("b12_alerts", [12]),
+    "timeline": ("b_timeline", []),  # issue 19 (no target number: issue 19's other benchmarks take 12 on)
     "fanout": ("b4_fanout", [4]),
     "stream": ("b5_stream", [5, 6]),
     "browser": ("b7_browser", [7]),

@@ -6,7 +6,7 @@ import { MonitorPage } from './pages/monitor/MonitorPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { ThemeToggle } from './components/ThemeToggle';
 import { JobSearch } from './components/JobSearch';
-import { ALERTS_PATH, HISTORY_PATH, JOBS_PATH, MANAGE_PATH } from './lib/paths';
+import { ALERTS_PATH, HISTORY_PATH, JOBS_PATH, MANAGE_PATH, TIMELINE_PATH } from './lib/paths';
 import { Link, usePathname } from './router';
 
 // The Node and Manage pages load on first visit: what the Monitor page
@@ -20,6 +20,8 @@ const JobPage = lazy(() => import('./pages/job/JobPage'));
 const AlertsPage = lazy(() => import('./pages/alerts/AlertsPage'));
 // The alerts banner (and notifications) load with the page, not in its first chunk: it shows only once something fires.
 const AlertBanner = lazy(() => import('./components/AlertBanner'));
+// issue 19: the job timeline (a canvas page)
+const TimelinePage = lazy(() => import('./pages/timeline/TimelinePage'));
 
 interface Route {
   /** matched against location.pathname; capture groups become params */
@@ -47,6 +49,7 @@ const routes: Route[] = [
   { pattern: /^\/history\/?$/, render: () => <HistoryPage /> },
   { pattern: /^\/jobs\/?$/, render: () => <JobsPage /> },
   { pattern: /^\/alerts\/?$/, render: () => <AlertsPage /> },
+  { pattern: /^\/timeline\/?$/, render: () => <TimelinePage /> },
   {
     pattern: /^\/job\/([^/]+)\/([^/]+)\/?$/,
     // keyed by cluster and id: another job's page starts afresh (`?key=` is read inside)
@@ -90,6 +93,7 @@ export function App() {
           <Link to={HISTORY_PATH}>History</Link>
           <Link to={JOBS_PATH}>Jobs</Link>
           <Link to={ALERTS_PATH}>Alerts</Link>
+          <Link to={TIMELINE_PATH}>Timeline</Link>
         </nav>
         <JobSearch />
         <ReadOnlyNote />

@@ -1,3 +1,3 @@
 """The command channel, cluster-agnostic: importing the package registers every command."""
 
-from dispymon.commands import alerts, bulk, cluster, jobs, queries  # noqa: F401  (their @command decorators fill the registry)
+from dispymon.commands import alerts, bulk, cluster, jobs, queries, timeline  # noqa: F401  (their @command decorators fill the registry)

@@ -28,6 +28,7 @@ from dispymon.commands.queries import HISTORY_ARGS, SERIES_ARGS, _series, _summa
 from dispymon.commands.registry import CommandError, Commands
 from dispymon.features.alerts import AlertEngine, AlertsConfig
 from dispymon.features.alerts.rules import job_ref
+from dispymon.commands.timeline import TIMELINE_ARGS, TIMELINE_REQUIRED, timeline_value
 from dispymon.features.bulk import BulkRunner
 from dispymon.features.export import make_handlers as export_handlers
 from dispymon.features.export import parse as parse_query
@@ -109,6 +110,7 @@ def install(
         ("/api/jobs", jobs_handler),
         ("/api/jobs/{cluster}/{id}", job_handler),
         ("/api/alerts", alerts_handler),
+        ("/api/timeline", timeline_handler),  # issue 19: the job timeline
         *export_handlers(INSIGHT, CMDS).items(),
     ):
         app.router.add_get(path, handler)
@@ -298,6 +300,37 @@ async def jobs_handler(request: web.Request, cmds: Commands) -> dict[str, Any]:
     if cmds.jobs is None:
         raise CommandError("not_found", "this server keeps no jobs")
     return await jobs_value(cmds, parse_query(request, JOBS_ARGS, frozenset({"states"})))
+
+
+def _seconds(check: Any) -> Any:
+    """A number parameter of a GET route (it arrives as text), then the command's own check."""
+
+    def parsed(name: str, raw: Any) -> Any:
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise CommandError("invalid", f"{name} must be a number (seconds since the epoch)") from None
+        return check(name, value)
+
+    return parsed
+
+
+TIMELINE_QUERY = {
+    **TIMELINE_ARGS,
+    "cluster": TIMELINE_REQUIRED["cluster"],
+    "start": _seconds(TIMELINE_REQUIRED["start"]),
+    "end": _seconds(TIMELINE_REQUIRED["end"]),
+}
+
+
+@_jobs_route
+async def timeline_handler(request: web.Request, cmds: Commands) -> dict[str, Any]:
+    """`/api/timeline?cluster=&start=&end=&node=&limit=`: the `timeline` query's value."""
+    args = parse_query(request, TIMELINE_QUERY)
+    missing = [name for name in TIMELINE_REQUIRED if name not in args]
+    if missing:
+        raise CommandError("invalid", f"{missing[0]} is required")
+    return timeline_value(cmds, **args)
 
 
 async def unknown_api_handler(request: web.Request) -> web.Response:

@@ -45,6 +45,14 @@ BULK_STATES: Final = ("running", "cancelling", "cancelled", "done")
 OUTCOMES_PAGE_MAX: Final = JOBS_PAGE_MAX
 CHOICES_MAX: Final = 50  # jobs listed when a `job` query's id is not unique
 
+# -- the job timeline (issue 19: the `timeline` query, features/timeline.py) --------
+
+# the bars' outcomes, by index in the answer's `bars.outcome` ("running": no end yet)
+TIMELINE_OUTCOMES: Final = ("finished", "failed", "cancelled", "terminated", "abandoned", "running")
+TIMELINE_LIMIT_MAX: Final = 100_000  # bars one answer holds at most (`limit`)
+TIMELINE_LIMIT: Final = 20_000  # without a `limit`
+TIMELINE_QUEUED_MARKS: Final = 1_000  # queued jobs' submit times sent at most (the newest)
+
 
 # -- error codes (of `error` messages, of failed `result`s and of /api/ answers) --
 

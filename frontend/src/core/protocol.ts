@@ -260,6 +260,12 @@ export interface Commands {
     /** newest first */
     value: { alerts: Alert[]; more: boolean };
   };
+  // read-only: the job timeline (issue 19, docs/protocol.md "Timeline")
+  timeline: {
+    /** cluster: a name or '*' (every cluster); start < end (Unix seconds); limit 1–100,000 (default 20,000) */
+    args: { cluster: string; start: number; end: number; node?: string; limit?: number };
+    value: TimelineAnswer;
+  };
 }
 
 /**
@@ -276,6 +282,7 @@ export const QUERIES: ReadonlySet<CommandName> = new Set<CommandName>([
   'bulk_preview',
   'bulk_outcomes',
   'alerts_history',
+  'timeline',
 ]);
 
 /**
@@ -909,4 +916,48 @@ export function isServerMessage(m: Fields): m is Fields & ServerMessage {
     default:
       return false;
   }
+}
+
+// -- the job timeline (issue 19) ----------------------------------------------
+
+/**
+ * The bars' outcomes; `TimelineAnswer.outcomes` lists them in the server's order
+ * (finished, failed, cancelled, terminated, abandoned, running: no end yet).
+ * A type only: nothing of the timeline weighs on the first page's bundle.
+ */
+export type TimelineOutcome = JobOutcome | 'running';
+
+/** One column per field, one entry per bar (oldest start first). */
+export interface TimelineBars {
+  start: number[];
+  /** null: running now */
+  end: (number | null)[];
+  /** index into TimelineAnswer.clusters */
+  cluster: number[];
+  /** index into TimelineAnswer.nodes */
+  node: number[];
+  /** index into TimelineAnswer.outcomes */
+  outcome: number[];
+  /** the job page's `?key=`; null for a job the dashboard gave none */
+  key: (number | null)[];
+  id: string[];
+}
+
+export interface TimelineAnswer {
+  start: number;
+  end: number;
+  /** the server's clock when it answered */
+  now: number | null;
+  outcomes: TimelineOutcome[];
+  clusters: string[];
+  /** cpus: what the node offers now (0: not attached now, e.g. a job of an earlier run) */
+  nodes: { ip: string; cpus: number }[];
+  bars: TimelineBars;
+  /** bars that overlap the window; more: some were left out (the ones that ended first) */
+  total: number;
+  more: boolean;
+  /** jobs of the window that never reached a node (cancelled while queued): no lane to draw them in */
+  unplaced: number;
+  /** jobs queued now; created: submit times of those in the window (≤ 1,000, the newest) */
+  queued: { count: number; created: number[]; cluster: number[] };
 }

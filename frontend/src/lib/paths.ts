@@ -11,6 +11,13 @@ export const HISTORY_PATH = '/history';
 
 export const JOBS_PATH = '/jobs';
 
+export const TIMELINE_PATH = '/timeline';
+
+/** The timeline of one node (issue 19). */
+export function nodeTimelinePath(ip: string): string {
+  return `${TIMELINE_PATH}?node=${encodeURIComponent(ip)}`;
+}
+
 /** The Jobs view with these query-string filters (see pages/jobs/jobsFilter.ts). */
 export function jobsPath(params: Record<string, string>): string {
   const query = new URLSearchParams(params).toString();

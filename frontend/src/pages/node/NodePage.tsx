@@ -13,6 +13,7 @@ import { isListed, orderJobs } from './jobOrder';
 import { useIncremental } from '../../components/useIncremental';
 import type { JobOrder } from './jobOrder';
 import { Link } from '../../router';
+import { nodeTimelinePath } from '../../lib/paths';
 import { clusterArg, selectCluster, useClusterChoice } from '../../core/selectors';
 import '../pages.css';
 
@@ -70,6 +71,7 @@ export default function NodePage({ ip }: { ip: string }) {
       <div className="toolbar">
         <ClusterSelect />
         <UpdateControls />
+        <Link to={nodeTimelinePath(ip)}>Timeline of this node</Link>
       </div>
       {!loaded ? (
         <p className="loading">Connecting…</p>
