@@ -1,4 +1,4 @@
-"""A small code (0–255) per job key, for the most recent keys, in a fixed number of bytes.
+"""A small code (0-255) per job key, for the most recent keys, in a fixed number of bytes.
 
 Pure. Jobs' keys are one increasing sequence (model/jobkeys.py), and what
 the jobs feature remembers per key beyond its budgets — that an entry was
@@ -27,7 +27,7 @@ class KeyWindow:
         return self.size
 
     def set(self, key: int, code: int) -> None:
-        """Note `code` (1–255; 0 forgets) for `key`; a key older than the window is ignored."""
+        """Note `code` (1-255; 0 forgets) for `key`; a key older than the window is ignored."""
         offset = key - self._base
         if offset < 0:
             return
