@@ -26,9 +26,9 @@ from dispymon.commands.jobs import JOBS_ARGS, KEY, jobs_value
 from dispymon.commands.jobs import job_value as job_query_value
 from dispymon.commands.queries import HISTORY_ARGS, SERIES_ARGS, _series, _summary
 from dispymon.commands.registry import CommandError, Commands
+from dispymon.commands.timeline import TIMELINE_ARGS, TIMELINE_REQUIRED, timeline_value
 from dispymon.features.alerts import AlertEngine, AlertsConfig
 from dispymon.features.alerts.rules import job_ref
-from dispymon.commands.timeline import TIMELINE_ARGS, TIMELINE_REQUIRED, timeline_value
 from dispymon.features.bulk import BulkRunner
 from dispymon.features.export import make_handlers as export_handlers
 from dispymon.features.export import parse as parse_query
