@@ -17,7 +17,14 @@ Prints {"ready": …} once every client has its snapshot, then answers stdin:
     settled S whether every client has had a delta since its snapshot and, for
               those that decode node records, the newest one was at most S s old
     state     each client's view of the jobs counters (done) and its last seq
+    crowd     per client: when its snapshot came (wall clock), its longest gap
+              between frames since then (the gap still open included), frames,
+              sequence gaps (benchmarks/b12_crowd.py)
     quit
+
+`--start-at T` (a wall-clock time): print {"waiting": …} at once, then open
+every connection at T with no stagger, so that several client processes
+stand for one crowd of browsers arriving together.
 """
 
 from __future__ import annotations
@@ -50,6 +57,9 @@ class Client:
         self.last_frame = 0.0
         self.deltas = 0  # since the last snapshot
         self.last_lag: float | None = None  # of the newest delta with node records
+        self.snapshot_at: float | None = None  # wall clock of the first snapshot
+        self.gap_max = 0.0  # the longest time between two frames since the first snapshot
+        self.seq_gaps = 0  # sequence gaps in all (not reset by mark)
 
     def mark(self) -> dict:
         body = {"i": self.index, "frames": self.frames, "bytes": self.bytes, "gaps": self.gaps,
@@ -90,10 +100,15 @@ class Client:
         self.frames += 1
         self.bytes += len(data)
         msg = msgpack.unpackb(data, raw=False, strict_map_key=False) if self.full else self._light(data)
-        now = self.last_frame = time.time()  # decoded: what the page would now show
+        now = time.time()  # decoded: what the page would now show
+        if self.snapshot_at is not None and now - self.last_frame > self.gap_max:
+            self.gap_max = now - self.last_frame
+        self.last_frame = now
         kind = msg["type"]
         if kind == "snapshot":
             self.snapshots += 1
+            if self.snapshot_at is None:
+                self.snapshot_at = now
             self.deltas = 0
             self.seq = msg["seq"]
             self.jobs = {name: c["jobs"] for name, c in msg["clusters"].items()}
@@ -103,6 +118,7 @@ class Client:
                 return None
             if msg["seq"] != self.seq + 1:
                 self.gaps += 1
+                self.seq_gaps += 1
                 self.seq = None
                 return msgpack.packb({"type": "resync"})
             self.seq = msg["seq"]
@@ -192,9 +208,13 @@ async def main_async(args: argparse.Namespace) -> None:
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=30)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         tasks = []
+        if args.start_at is not None:
+            print(json.dumps({"waiting": len(clients), "start_at": args.start_at}), flush=True)
+            await asyncio.sleep(max(0.0, args.start_at - time.time()))
         for c in clients:
             tasks.append(asyncio.create_task(run_client(session, url, c, args.interval, not args.no_compress)))
-            await asyncio.sleep(args.stagger)  # browsers do not all arrive in the same millisecond
+            if args.start_at is None:
+                await asyncio.sleep(args.stagger)  # browsers do not all arrive in the same millisecond
         await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in clients)), 300)
         print(json.dumps({"ready": len(clients), "proxy": proxy is not None}), flush=True)
         loop = asyncio.get_running_loop()
@@ -213,6 +233,12 @@ async def main_async(args: argparse.Namespace) -> None:
             elif line == "state":
                 print(json.dumps({"t": time.time(), "jobs": [c.jobs for c in clients], "seq": [c.seq for c in clients],
                                   "last_frame": [c.last_frame for c in clients]}), flush=True)  # fmt: skip
+            elif line == "crowd":
+                now = time.time()
+                print(json.dumps({"t": now, "snapshot_at": [c.snapshot_at for c in clients],
+                                  "gap_max": [max(c.gap_max, now - c.last_frame) for c in clients],
+                                  "seq_gaps": [c.seq_gaps for c in clients], "snapshots": [c.snapshots for c in clients],
+                                  "alive": sum(1 for t in tasks if not t.done())}), flush=True)  # fmt: skip
             elif line == "quit":
                 break
         for t in tasks:
@@ -229,6 +255,7 @@ def main() -> None:
     p.add_argument("--proxy", action="store_true")
     p.add_argument("--age-clients", type=int, default=1, help="how many clients keep every record's age")
     p.add_argument("--stagger", type=float, default=0.02)
+    p.add_argument("--start-at", type=float, default=None, help="wall-clock time to open every connection at once")
     p.add_argument("--full", type=int, default=None,
                    help="how many clients decode every node record (default all); the others read only "
                         "type, seq and job counters, so one process can stand in for many browsers")
