@@ -122,6 +122,8 @@ def measure(window: float, backend: str | None = None, nodes: int = NODES, rate:
         "events_per_s": (s2["applied"] - s0["applied"]) / (s2["t"] - s0["t"]),
         "rss_peak_mb": s2["rss_peak"] / 2**20, "rss_before_mb": s0["rss"] / 2**20, "rss_end_mb": s2["rss"] / 2**20,
         "window_s": s2["t"] - s1["t"], "load": os.getloadavg(),
+        "snapshot_batches": s1.get("snapshot_batches"),
+        "snapshot_waits": sorted(round(w, 2) for w in waits)[:: max(1, len(waits) // 20)],
     }  # fmt: skip
 
 

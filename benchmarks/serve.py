@@ -40,6 +40,11 @@ from dispymon.runtime.runtime import Runtime
 from dispymon.runtime.settings import Settings
 from dispymon.transport.server import CONNECTIONS
 
+try:
+    from dispymon.transport.server import SNAPSHOTS
+except ImportError:  # the code before issue 21 (side-by-side runs)
+    SNAPSHOTS = None  # type: ignore[assignment]
+
 
 def main() -> None:
     if os.environ.get("DISPYMON_BENCH_TRACEMALLOC"):
@@ -135,6 +140,8 @@ async def serve(args: argparse.Namespace) -> None:
             "cpu": times.user + times.system,
             "sim_cpu": sim_cpu,
             "connections": len(app[CONNECTIONS]),
+            # snapshot batches built (server.SnapshotBatches; None on code without them)
+            "snapshot_batches": app[SNAPSHOTS].batches if SNAPSHOTS is not None else None,
         }
 
     gc_time = [0.0, 0.0, 0.0]  # seconds spent collecting, per generation
