@@ -49,7 +49,11 @@ def _server_env(backend: str | None) -> dict[str, str] | None:
 
 
 def measure(window: float, backend: str | None = None, nodes: int = NODES, rate: float = RATE,
-            browsers: int = BROWSERS, processes: int = PROCESSES) -> dict:  # fmt: skip
+            browsers: int = BROWSERS, processes: int = PROCESSES, full_per_process: int = FULL_PER_PROCESS,
+            verify: bool = False) -> dict:  # fmt: skip
+    """One round. `verify`: afterwards the stream stops, the clients that decode
+    every record compare the state they rebuilt with a fresh snapshot, and
+    every client's job counters are compared with the simulator's."""
     server = Child([PYTHON, "-m", "benchmarks.serve", "--nodes", str(nodes), "--rate", str(rate), "--realtime",
                     "--poll-sec", str(INTERVAL)], env=_server_env(backend))  # fmt: skip
     groups: list[Child] = []
@@ -63,10 +67,12 @@ def measure(window: float, backend: str | None = None, nodes: int = NODES, rate:
 
         def start(i: int) -> None:
             count = per + (1 if i < browsers % processes else 0)
+            # each process from its own loopback address (the server admits 256 per address)
+            extra = ["--local-addr", f"127.0.1.{i + 1}"] + (["--keep-state"] if verify else [])
             try:
                 made[i] = Child([PYTHON, "-m", "benchmarks.clients", "--url", url, "--clients", str(count),
-                                 "--interval", str(INTERVAL), "--full", str(FULL_PER_PROCESS), "--age-clients", "0",
-                                 "--start-at", repr(start_at)], timeout=60)  # fmt: skip
+                                 "--interval", str(INTERVAL), "--full", str(full_per_process), "--age-clients", "0",
+                                 "--start-at", repr(start_at), *extra], timeout=60)  # fmt: skip
             except BaseException as exc:  # reported below
                 made[i] = exc
 
@@ -94,6 +100,16 @@ def measure(window: float, backend: str | None = None, nodes: int = NODES, rate:
             samples.append(server.ask("stats"))
         s2 = samples[-1]
         reports = [g.ask("crowd") for g in groups]
+        checks: list[dict] = []
+        caught_up = None
+        if verify:
+            server.ask("rate 0")
+            time.sleep(3 * INTERVAL + 1)
+            final = server.ask("stats")
+            seen = [g.ask("state") for g in groups]
+            caught_up = sum(1 for st in seen for jobs in st["jobs"]
+                            if jobs.get("simulated", {}).get("done") == final["jobs_done"])  # fmt: skip
+            checks = [g.ask("verify") for g in groups]
     finally:
         for g in groups:
             g.stop()
@@ -123,6 +139,10 @@ def measure(window: float, backend: str | None = None, nodes: int = NODES, rate:
         "rss_peak_mb": s2["rss_peak"] / 2**20, "rss_before_mb": s0["rss"] / 2**20, "rss_end_mb": s2["rss"] / 2**20,
         "window_s": s2["t"] - s1["t"], "load": os.getloadavg(),
         "snapshot_batches": s1.get("snapshot_batches"),
+        "rss_per_browser_kb": (s2["rss"] - s0["rss"]) / browsers / 1024,
+        "lag_p50": percentile([x for r in reports for x in r["lags"]], 50),
+        "lag_p99": percentile([x for r in reports for x in r["lags"]], 99),
+        "caught_up": caught_up, "verified": sum(c["equal"] for c in checks), "verify_checked": sum(c["checked"] for c in checks),
         "snapshot_waits": sorted(round(w, 2) for w in waits)[:: max(1, len(waits) // 20)],
     }  # fmt: skip
 
