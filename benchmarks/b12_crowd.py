@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from .common import PYTHON, REPO, RESULTS, Child, Result, Row, median, percentile, say
+from .common import PYTHON, REPO, RESULTS, Child, CpuMeter, Result, Row, median, percentile, say
 
 NODES = 5000
 RATE = 20_000.0
@@ -94,11 +94,16 @@ def measure(window: float, backend: str | None = None, nodes: int = NODES, rate:
             g.read(300)
         s1 = server.ask("stats")
         ready_t = time.time()
+        meters = [CpuMeter(g.pid) for g in groups]
+        c1 = [m.sample() for m in meters]
         samples = [s1]
         while time.time() < ready_t + window:
             time.sleep(min(2.0, max(0.0, ready_t + window - time.time())))
             samples.append(server.ask("stats"))
         s2 = samples[-1]
+        c2 = [m.sample() for m in meters]
+        # the client processes' CPU over the window, for scale: a starved client reads late (gaps)
+        clients_cpu = sum(b[1] - a[1] for a, b in zip(c1, c2, strict=True)) / (s2["t"] - s1["t"])
         reports = [g.ask("crowd") for g in groups]
         checks: list[dict] = []
         caught_up = None
@@ -133,12 +138,14 @@ def measure(window: float, backend: str | None = None, nodes: int = NODES, rate:
         "alive": sum(r["alive"] for r in reports),
         "storm_s": s1["t"] - start_at,
         "cpu_all": cpu(s0, s2), "cpu_storm": cpu(s0, s1), "cpu_window": cpu(s1, s2),
+        # CPU seconds until every snapshot: on a loaded machine the wall times stretch, these do not
+        "cpu_s_storm": cpu(s0, s1) * (s1["t"] - s0["t"]),
         "loop_cpu_all": cpu(s0, s2, "loop_cpu"), "pool_cpu_all": cpu(s0, s2, "pool_cpu"),
         "sim_cpu": cpu(s0, s2, "sim_cpu"),
         "events_per_s": (s2["applied"] - s0["applied"]) / (s2["t"] - s0["t"]),
         "rss_peak_mb": s2["rss_peak"] / 2**20, "rss_before_mb": s0["rss"] / 2**20, "rss_end_mb": s2["rss"] / 2**20,
         "window_s": s2["t"] - s1["t"], "load": os.getloadavg(),
-        "snapshot_batches": s1.get("snapshot_batches"),
+        "snapshot_batches": s1.get("snapshot_batches"), "clients_cpu": clients_cpu,
         "rss_per_browser_kb": (s2["rss"] - s0["rss"]) / browsers / 1024,
         "lag_p50": percentile([x for r in reports for x in r["lags"]], 50),
         "lag_p99": percentile([x for r in reports for x in r["lags"]], 99),
@@ -155,10 +162,12 @@ FIGURES = [
     ("server CPU, storm + window (core)", "cpu_all"),
     ("server CPU, storm (core)", "cpu_storm"),
     ("server CPU, window (core)", "cpu_window"),
+    ("server CPU seconds until every snapshot", "cpu_s_storm"),
     ("event loop thread (core)", "loop_cpu_all"),
     ("executor threads: aiohttp's deflate (core)", "pool_cpu_all"),
     ("peak RSS (MB)", "rss_peak_mb"),
     ("events applied /s", "events_per_s"),
+    ("the client processes, window (cores)", "clients_cpu"),
 ]
 
 
