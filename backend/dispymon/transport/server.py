@@ -604,6 +604,7 @@ async def flush_browsers(app: web.Application, version: int, timeout: float) -> 
 
 
 async def _close_connections(app: web.Application) -> None:
+    app[SNAPSHOTS].cancel()  # no batch builds for browsers that are going
     live = app[CONNECTIONS]  # (in a variable: mypy infers list(app[key]) wrongly)
     for conn in list(live):
         await conn.ws.close(code=protocol.SERVER_SHUTDOWN.code, message=protocol.SERVER_SHUTDOWN.reason)
