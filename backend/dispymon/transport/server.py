@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -106,9 +107,11 @@ class SnapshotBatches:
     next batch: one drain (so what was fed before it asked is in its
     snapshot), then every waiting view's snapshot at that one version, in
     one callback, so they share one body and one encoded and compressed
-    frame. A batch that took t seconds keeps the next one `SPACING` * t
-    away, so snapshots take at most 1/(1 + SPACING) of the loop during a
-    crowd's arrival and the browsers' deltas keep going out; an idle server
+    frame. A batch that took t seconds of the loop thread's CPU keeps the
+    next one `SPACING` * t away, so snapshots take at most 1/(1 + SPACING) of
+    the loop during a crowd's arrival and the browsers' deltas keep going
+    out (its CPU clock, not the wall's: on a busy machine a build's wall time
+    stretches with other processes' work, not with its own); an idle server
     builds a lone browser's snapshot at once.
     """
 
@@ -134,7 +137,7 @@ class SnapshotBatches:
         self.handle = None
         waiting, self.waiting = self.waiting, []
         loop = asyncio.get_running_loop()
-        started = loop.time()
+        started = time.thread_time()
         self.hub.read()  # what was fed before any of them asked
         first = True
         for view, future in waiting:
@@ -150,7 +153,7 @@ class SnapshotBatches:
             except Exception as exc:  # that browser's pump ends with it (logged there)
                 future.set_exception(exc)
         self.batches += 1
-        self.next_at = loop.time() + self.SPACING * (loop.time() - started)
+        self.next_at = loop.time() + self.SPACING * (time.thread_time() - started)
 
     def cancel(self) -> None:
         if self.handle is not None:
