@@ -146,6 +146,8 @@ def measure(window: float, backend: str | None = None, nodes: int = NODES, rate:
         "rss_peak_mb": s2["rss_peak"] / 2**20, "rss_before_mb": s0["rss"] / 2**20, "rss_end_mb": s2["rss"] / 2**20,
         "window_s": s2["t"] - s1["t"], "load": os.getloadavg(),
         "snapshot_batches": s1.get("snapshot_batches"), "clients_cpu": clients_cpu,
+        # each batch: (s after the common moment, browsers, CPU s)
+        "batches": [(round(t - start_at, 2), n, round(c, 3)) for t, n, c in s1.get("snapshot_recent") or []],
         "rss_per_browser_kb": (s2["rss"] - s0["rss"]) / browsers / 1024,
         "lag_p50": percentile([x for r in reports for x in r["lags"]], 50),
         "lag_p99": percentile([x for r in reports for x in r["lags"]], 99),

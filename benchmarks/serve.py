@@ -142,6 +142,7 @@ async def serve(args: argparse.Namespace) -> None:
             "connections": len(app[CONNECTIONS]),
             # snapshot batches built (server.SnapshotBatches; None on code without them)
             "snapshot_batches": app[SNAPSHOTS].batches if SNAPSHOTS is not None else None,
+            "snapshot_recent": list(app[SNAPSHOTS].recent) if SNAPSHOTS is not None else None,
         }
 
     gc_time = [0.0, 0.0, 0.0]  # seconds spent collecting, per generation

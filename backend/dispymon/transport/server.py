@@ -7,6 +7,7 @@ through the codec.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import math
 import time
@@ -123,6 +124,8 @@ class SnapshotBatches:
         self.handle: asyncio.TimerHandle | None = None
         self.next_at = 0.0  # loop time before which no batch starts
         self.batches = 0  # batches built (tests, the benchmark's notes)
+        # the last batches: (wall clock, browsers served, CPU seconds), for the benchmarks
+        self.recent: collections.deque[tuple[float, int, float]] = collections.deque(maxlen=32)
 
     async def take(self, view: ClientView) -> dict[str, Any]:
         """The view's snapshot message, built in the next batch."""
@@ -153,7 +156,9 @@ class SnapshotBatches:
             except Exception as exc:  # that browser's pump ends with it (logged there)
                 future.set_exception(exc)
         self.batches += 1
-        self.next_at = loop.time() + self.SPACING * (time.thread_time() - started)
+        spent = time.thread_time() - started
+        self.recent.append((time.time(), len(waiting), spent))
+        self.next_at = loop.time() + self.SPACING * spent
 
     def cancel(self) -> None:
         if self.handle is not None:
@@ -525,7 +530,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     jobs = request.app[COMMANDS].jobs  # the jobs feature (features/jobs.py), when installed
     conn = Connection(
         ws,
-        ClientView(hub.read(), config.poll_sec, jobs.job_source if jobs is not None else None),
+        ClientView(hub.held, config.poll_sec, jobs.job_source if jobs is not None else None),
         request.app[COMMANDS],
         role=role,
         who=f"{role}@{request.remote}" if config.access.required else None,
@@ -540,7 +545,8 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             protocol.hello(
                 server=f"dispymon {__version__}",
                 poll_sec=config.poll_sec,
-                show_job_args=hub.read().settings["show_job_args"],
+                # as last applied: the snapshot that follows carries the settings drained
+                show_job_args=hub.held.settings["show_job_args"],
                 role=role,
             )
         )
