@@ -50,7 +50,7 @@ def _server_env(backend: str | None) -> dict[str, str] | None:
 
 def measure(window: float, backend: str | None = None, nodes: int = NODES, rate: float = RATE,
             browsers: int = BROWSERS, processes: int = PROCESSES, full_per_process: int = FULL_PER_PROCESS,
-            verify: bool = False) -> dict:  # fmt: skip
+            verify: bool = False, light_plain: bool = False) -> dict:  # fmt: skip
     """One round. `verify`: afterwards the stream stops, the clients that decode
     every record compare the state they rebuilt with a fresh snapshot, and
     every client's job counters are compared with the simulator's."""
@@ -68,7 +68,8 @@ def measure(window: float, backend: str | None = None, nodes: int = NODES, rate:
         def start(i: int) -> None:
             count = per + (1 if i < browsers % processes else 0)
             # each process from its own loopback address (the server admits 256 per address)
-            extra = ["--local-addr", f"127.0.1.{i + 1}"] + (["--keep-state"] if verify else [])
+            extra = ["--local-addr", f"127.0.1.{i + 1}"] + (["--keep-state"] if verify else []) + (
+                ["--light-plain"] if light_plain else [])  # fmt: skip
             try:
                 made[i] = Child([PYTHON, "-m", "benchmarks.clients", "--url", url, "--clients", str(count),
                                  "--interval", str(INTERVAL), "--full", str(full_per_process), "--age-clients", "0",
@@ -109,11 +110,19 @@ def measure(window: float, backend: str | None = None, nodes: int = NODES, rate:
         caught_up = None
         if verify:
             server.ask("rate 0")
-            time.sleep(3 * INTERVAL + 1)
+            stopped = time.time()
+            time.sleep(INTERVAL)
             final = server.ask("stats")
-            seen = [g.ask("state") for g in groups]
-            caught_up = sum(1 for st in seen for jobs in st["jobs"]
-                            if jobs.get("simulated", {}).get("done") == final["jobs_done"])  # fmt: skip
+            # converged: every client's counters equal the simulator's (polled: a client
+            # that reads slowly gets there later; how long it took is reported)
+            while True:
+                seen = [g.ask("state") for g in groups]
+                caught_up = sum(1 for st in seen for jobs in st["jobs"]
+                                if jobs.get("simulated", {}).get("done") == final["jobs_done"])  # fmt: skip
+                if caught_up == browsers or time.time() - stopped > 60:
+                    break
+                time.sleep(0.5)
+            converge_s = time.time() - stopped
             checks = [g.ask("verify") for g in groups]
     finally:
         for g in groups:
@@ -151,7 +160,7 @@ def measure(window: float, backend: str | None = None, nodes: int = NODES, rate:
         "rss_per_browser_kb": (s2["rss"] - s0["rss"]) / browsers / 1024,
         "lag_p50": percentile([x for r in reports for x in r["lags"]], 50),
         "lag_p99": percentile([x for r in reports for x in r["lags"]], 99),
-        "caught_up": caught_up, "verified": sum(c["equal"] for c in checks), "verify_checked": sum(c["checked"] for c in checks),
+        "caught_up": caught_up, "converge_s": converge_s if verify else None, "verified": sum(c["equal"] for c in checks), "verify_checked": sum(c["checked"] for c in checks),
         "snapshot_waits": sorted(round(w, 2) for w in waits)[:: max(1, len(waits) // 20)],
     }  # fmt: skip
 

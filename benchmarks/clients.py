@@ -251,7 +251,8 @@ async def main_async(args: argparse.Namespace) -> None:
             print(json.dumps({"waiting": len(clients), "start_at": args.start_at}), flush=True)
             await asyncio.sleep(max(0.0, args.start_at - time.time()))
         for c in clients:
-            tasks.append(asyncio.create_task(run_client(session, url, c, args.interval, not args.no_compress)))
+            compress = not args.no_compress and (c.full or not args.light_plain)
+            tasks.append(asyncio.create_task(run_client(session, url, c, args.interval, compress)))
             if args.start_at is None:
                 await asyncio.sleep(args.stagger)  # browsers do not all arrive in the same millisecond
         await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in clients)), 300)
@@ -305,6 +306,8 @@ def main() -> None:
     p.add_argument("--stagger", type=float, default=0.02)
     p.add_argument("--start-at", type=float, default=None, help="wall-clock time to open every connection at once")
     p.add_argument("--local-addr", default=None, help="the loopback address to connect from")
+    p.add_argument("--light-plain", action="store_true",
+                   help="the clients that do not decode every record do not offer compression (no inflating)")
     p.add_argument("--keep-state", action="store_true", help="full clients rebuild the state from every delta (verify)")
     p.add_argument("--full", type=int, default=None,
                    help="how many clients decode every node record (default all); the others read only "
