@@ -5,7 +5,8 @@
 Prints one JSON line {"port", "pid", "sim_tid"} when it listens, then answers
 one JSON line per command read from stdin:
 
-    stats         RSS, events applied, simulated events, CPU of the process and of the simulator thread
+    stats         RSS (and its peak), events applied, simulated events, CPU of the process, of the
+                  simulator thread and of the event loop's thread
     emit N        N more events now (from the stdin thread), on top of the rate
     ingest N      make N events (untimed), hand them to the loop at once, time how long the loop takes
     rate R        change the simulator's events per second
@@ -38,6 +39,11 @@ from dispymon.model.events import ClusterAttached
 from dispymon.runtime.runtime import Runtime
 from dispymon.runtime.settings import Settings
 from dispymon.transport.server import CONNECTIONS
+
+try:
+    from dispymon.transport.server import SNAPSHOTS
+except ImportError:  # the code before issue 21 (side-by-side runs)
+    SNAPSHOTS = None  # type: ignore[assignment]
 
 
 def main() -> None:
@@ -115,8 +121,16 @@ async def serve(args: argparse.Namespace) -> None:
     def stats() -> dict:
         times = me.cpu_times()
         tid = sim._thread.native_id if sim._thread is not None else None
-        sim_cpu = sum(t.user_time + t.system_time for t in me.threads() if t.id == tid)
+        threads = me.threads()
+        sim_cpu = sum(t.user_time + t.system_time for t in threads if t.id == tid)
+        # the event loop runs on the main thread (native id = pid): its own CPU clock
+        loop_cpu = sum(t.user_time + t.system_time for t in threads if t.id == me.pid)
+        # aiohttp compresses frames over 16 KiB in the loop's default executor (threads asyncio_N)
+        pool_cpu = sum(t.user_time + t.system_time for t in threads if _thread_name(t.id).startswith("asyncio_"))
         return {
+            "loop_cpu": loop_cpu,
+            "pool_cpu": pool_cpu,
+            "rss_peak": _rss_peak(),
             "t": time.time(),
             "rss": me.memory_info().rss,
             "applied": hub.events_applied,
@@ -126,6 +140,9 @@ async def serve(args: argparse.Namespace) -> None:
             "cpu": times.user + times.system,
             "sim_cpu": sim_cpu,
             "connections": len(app[CONNECTIONS]),
+            # snapshot batches built (server.SnapshotBatches; None on code without them)
+            "snapshot_batches": app[SNAPSHOTS].batches if SNAPSHOTS is not None else None,
+            "snapshot_recent": list(app[SNAPSHOTS].recent) if SNAPSHOTS is not None else None,
         }
 
     gc_time = [0.0, 0.0, 0.0]  # seconds spent collecting, per generation
@@ -268,6 +285,24 @@ async def serve(args: argparse.Namespace) -> None:
     finally:
         sim.stop()
         await runtime.stop(final=False)
+
+
+def _thread_name(tid: int) -> str:
+    try:
+        return Path(f"/proc/self/task/{tid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _rss_peak() -> int:
+    """The process's peak RSS so far (VmHWM), in bytes; 0 where /proc has none."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 if __name__ == "__main__":

@@ -84,6 +84,15 @@ class Hub:
             # and the drain the other events: one ordered batch, no copy.
             self._state.ended = []
 
+    @property
+    def held(self) -> State:
+        """The state object, without applying what waits in the inbox: to keep a
+        reference to (a browser's view), not to read from (`read()`). A new
+        browser's connection does not drain: its snapshot will (issue 21: each
+        of a crowd's handshakes drained the hub, ~10 ms apiece at 20,000
+        events/s)."""
+        return self._state
+
     def read(self, since: float | None = None) -> State:
         """The state, with what was fed before this call applied (on the loop's thread).
 

@@ -6,7 +6,7 @@ The only module that imports msgpack.
 from __future__ import annotations
 
 import collections
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import msgpack
@@ -42,35 +42,72 @@ def encode(message: dict[str, Any]) -> bytes:
 # Fields of a snapshot or delta that are the same for every browser with the
 # same view: `type`, `seq`, `node_jobs` and `job` (the followed job's detail) are per browser.
 PER_CONNECTION = ("type", "seq", "node_jobs", "job")
-_SHARED_LIMIT = 4  # encoded parts kept (a few ticks' worth; bounded memory)
-_shared: collections.OrderedDict[Hashable, tuple[bytes, int]] = collections.OrderedDict()
+# Encoded parts kept: a few ticks' worth, and during a crowd's arrival the
+# snapshots and first deltas of a few batches (server.SnapshotBatches); bounded
+# in count and bytes (the newest is always kept).
+_SHARED_LIMIT = 16
+_SHARED_BYTES = 64 * 2**20
 
 
-def encode_shared(message: dict[str, Any], key: Hashable | None) -> bytes:
-    """`encode(message)`, with the part shared by equal `key`s encoded once.
+class Shared:
+    """The encoded entries every browser with one frame key shares, and their
+    deflated forms per window size (made once, by transport/wire.py)."""
 
-    A msgpack map is its length, then its keys and values one after the
-    other, so the shared entries are packed once and spliced after this
-    message's own `type` and `seq` (the way Home Assistant splices a cached
-    event into each subscriber's message). `key` must determine the shared
-    fields' content (views.ClientView.frame_key); None: no sharing.
+    __slots__ = ("data", "count", "_deflated")
+
+    def __init__(self, data: bytes, count: int) -> None:
+        self.data = data
+        self.count = count
+        self._deflated: dict[int, bytes] = {}
+
+    def deflated(self, wbits: int, deflate: Callable[[bytes, int], bytes]) -> bytes:
+        """`deflate(data, wbits)`, made once per window size and kept with the entries."""
+        out = self._deflated.get(wbits)
+        if out is None:
+            out = self._deflated[wbits] = deflate(self.data, wbits)
+        return out
+
+    def size(self) -> int:
+        return len(self.data) + sum(len(d) for d in self._deflated.values())
+
+
+_shared: collections.OrderedDict[Hashable, Shared] = collections.OrderedDict()
+_NOTHING_SHARED = Shared(b"", 0)
+
+
+def encode_parts(message: dict[str, Any], key: Hashable | None) -> tuple[bytes, Shared]:
+    """`encode(message)` in two parts: this message's head (map header, then
+    its own `type`, `seq` and per-browser fields) and the entries shared by
+    every message with an equal `key`, packed once. A msgpack map is its
+    length, then its keys and values one after the other, so head + entries
+    is the whole map (the way Home Assistant splices a cached event into each
+    subscriber's message). `key` must determine the shared fields' content
+    (views.ClientView.frame_key); None: nothing shared.
     """
     if key is None:
-        return encode(message)
+        return encode(message), _NOTHING_SHARED
     cached = _shared.get(key)
     if cached is None:
         fields = [(k, v) for k, v in message.items() if k not in PER_CONNECTION]
         packer = msgpack.Packer(use_bin_type=True)
-        cached = _shared[key] = (b"".join(packer.pack(k) + packer.pack(v) for k, v in fields), len(fields))
+        cached = _shared[key] = Shared(b"".join(packer.pack(k) + packer.pack(v) for k, v in fields), len(fields))
         while len(_shared) > _SHARED_LIMIT:
+            _shared.popitem(last=False)
+        # (a handful of entries: their sizes summed when one is added)
+        while len(_shared) > 1 and sum(e.size() for e in _shared.values()) > _SHARED_BYTES:
             _shared.popitem(last=False)
     else:
         _shared.move_to_end(key)
-    entries, count = cached
     own = [(k, message[k]) for k in PER_CONNECTION if k in message]
     packer = msgpack.Packer(use_bin_type=True)
-    head = packer.pack_map_header(len(own) + count) + b"".join(packer.pack(k) + packer.pack(v) for k, v in own)
-    return head + entries
+    head = packer.pack_map_header(len(own) + cached.count) + b"".join(packer.pack(k) + packer.pack(v) for k, v in own)
+    return head, cached
+
+
+def encode_shared(message: dict[str, Any], key: Hashable | None) -> bytes:
+    """`encode(message)`, with the part shared by equal `key`s encoded once (`encode_parts`)."""
+    head, shared = encode_parts(message, key)
+    return head + shared.data
 
 
 def decode(frame: bytes, *, max_len: int = 1 << 20) -> dict[str, Any]:

@@ -24,6 +24,9 @@ middleware chain (after the token check, see `install`):
   (its close waits for the buffer to drain, forever); the gate aborts a
   transport that stays paused that long, and a WebSocket whose handler has
   ended but whose socket is still open `close_grace` later.
+- The listening socket's backlog is `backlog` (1,024; the kernel caps it at
+  net.core.somaxconn), so a crowd of browsers arriving while the loop is busy
+  waits in the kernel's queue instead of having its SYNs dropped.
 - Each of these, and the event loop's accept errors (EMFILE), is logged once
   with a count, then at most once per `log_interval`.
 """
@@ -57,6 +60,12 @@ class Limits:
     max_connections: int = 1024  # and never more than half the open-file limit
     max_per_address: int = 256  # admitted connections from one address
     max_per_token: int = 512  # admitted connections with one token (when tokens are required)
+    # Connections the kernel completes before the loop accepts them. At 128
+    # (asyncio's default) a crowd of browsers arriving while the loop builds
+    # a snapshot overflowed it: the kernel dropped the rest of the SYNs and
+    # those browsers retried 1, 3, 7 s later (benchmarks/notes.md, issue 21).
+    # The kernel caps it at net.core.somaxconn.
+    backlog: int = 1024
     log_interval: float = 60.0  # repeated refusals and errors: one log line per interval, with a count
 
 
@@ -458,10 +467,12 @@ class GatedSite(web.BaseSite):
         port: int = 0,
         *,
         ssl_context: ssl.SSLContext | None = None,
-        backlog: int = 128,
+        backlog: int | None = None,
     ) -> None:
-        super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
         self.gate: Gate = runner.app[GATE]
+        if backlog is None:
+            backlog = self.gate.limits.backlog
+        super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
         self._app_runner = runner
         self._host = host
         self._port = port

@@ -7,8 +7,10 @@ through the codec.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import math
+import time
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ from dispymon.features.rest import install as install_api
 from dispymon.model.views import ClientView
 from dispymon.runtime.hub import Hub
 from dispymon.transport import protocol
-from dispymon.transport.codec import CodecError, decode, encode, encode_shared
+from dispymon.transport.codec import CodecError, decode, encode, encode_parts
 from dispymon.transport.limits import Limits
 from dispymon.transport.limits import install as install_limits
 from dispymon.transport.protocol import effective_interval
@@ -41,6 +43,7 @@ from dispymon.transport.security import (
     security_headers,
     too_many_failures,
 )
+from dispymon.transport.wire import RawSender, prepare_shared
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +98,81 @@ CONNECTIONS: web.AppKey[weakref.WeakSet[Connection]] = web.AppKey("connections",
 COMMANDS = web.AppKey("commands", Commands)
 
 
+class SnapshotBatches:
+    """New browsers' snapshots, built in batches.
+
+    Each snapshot of a big cluster is a build of every node's record, its
+    encoding and its compression (5,000 nodes: tens of ms). Before, each new
+    browser drained the hub and built its own, at its own version: 200
+    browsers arriving together meant 200 builds, and the connected browsers
+    got no frame meanwhile. A browser that needs a snapshot now waits for the
+    next batch: one drain (so what was fed before it asked is in its
+    snapshot), then every waiting view's snapshot at that one version, in
+    one callback, so they share one body and one encoded and compressed
+    frame. A batch that took t seconds of the loop thread's CPU keeps the
+    next one `SPACING` * t away, so snapshots take at most 1/(1 + SPACING) of
+    the loop during a crowd's arrival and the browsers' deltas keep going
+    out (its CPU clock, not the wall's: on a busy machine a build's wall time
+    stretches with other processes' work, not with its own); an idle server
+    builds a lone browser's snapshot at once.
+    """
+
+    SPACING = 3.0
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.waiting: list[tuple[ClientView, asyncio.Future[dict[str, Any]]]] = []
+        self.handle: asyncio.TimerHandle | None = None
+        self.next_at = 0.0  # loop time before which no batch starts
+        self.batches = 0  # batches built (tests, the benchmark's notes)
+        # the last batches: (wall clock, browsers served, CPU seconds), for the benchmarks
+        self.recent: collections.deque[tuple[float, int, float]] = collections.deque(maxlen=32)
+
+    async def take(self, view: ClientView) -> dict[str, Any]:
+        """The view's snapshot message, built in the next batch."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
+        self.waiting.append((view, future))
+        if self.handle is None:
+            self.handle = loop.call_at(max(loop.time(), self.next_at), self._build)
+        return await future
+
+    def _build(self) -> None:
+        self.handle = None
+        waiting, self.waiting = self.waiting, []
+        loop = asyncio.get_running_loop()
+        started = time.thread_time()
+        self.hub.read()  # what was fed before any of them asked
+        first = True
+        for view, future in waiting:
+            if future.done():  # its browser left while waiting
+                continue
+            try:
+                message = view.snapshot()
+                if first:
+                    # encoded and compressed here, once, so the spacing counts it
+                    prepare_shared(*encode_parts(message, view.frame_key))
+                    first = False
+                future.set_result(message)
+            except Exception as exc:  # that browser's pump ends with it (logged there)
+                future.set_exception(exc)
+        self.batches += 1
+        spent = time.thread_time() - started
+        self.recent.append((time.time(), len(waiting), spent))
+        self.next_at = loop.time() + self.SPACING * spent
+
+    def cancel(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+        for _, future in self.waiting:
+            future.cancel()
+        self.waiting = []
+
+
+SNAPSHOTS = web.AppKey("snapshots", SnapshotBatches)
+
+
 def check_frontend(static_dir: Path) -> None:
     if not (static_dir / "index.html").is_file():
         raise MissingFrontendError(
@@ -111,6 +189,7 @@ def create_app(hub: Hub, config: ServerConfig, control: ClusterControl | None = 
     app[COMMANDS] = Commands(hub, control, timeout=config.command_timeout, add_node_wait=config.add_node_wait)
     app[STATS] = Stats()
     app[CONNECTIONS] = weakref.WeakSet()
+    app[SNAPSHOTS] = SnapshotBatches(hub)
     # after the token check: one token's connections are counted together (a role has one token)
     install_limits(app, config.limits, (lambda request: request.get(ROLE)) if config.access.required else None)
     app.router.add_get("/ws", websocket_handler)
@@ -215,8 +294,13 @@ class Connection:
         bucket: TokenBucket | None = None,
         max_refused: int = 500,
         stats: Stats | None = None,
+        snapshots: SnapshotBatches | None = None,
+        sender: RawSender | None = None,
     ) -> None:
         self.ws = ws
+        # every frame to this browser goes through it (wire.py: shared frames compressed once)
+        self.sender = sender or RawSender(ws)
+        self.snapshots = snapshots
         self.stats = stats
         self.closing_for_abuse = False
         self.view = view
@@ -258,30 +342,37 @@ class Connection:
             while self.outbox:
                 frame, query = self.outbox.pop(0)
                 self.outbox_bytes -= len(frame)
-                await self.ws.send_bytes(frame)
+                await self.sender.send_bytes(frame)
                 if query:
                     self.querying = False  # its answer is with the transport: the next may run
             # What was fed before this frame is in it: the hub takes a stream
             # of events only every BATCH_DELAY unless read. Browsers woken by
-            # one tick share its drain, and so one version and one frame.
-            if self.want_snapshot or self.want_flush:
-                hub.read()
-            elif due:
-                hub.read(since=tick)
+            # one tick share its drain, and so one version and one frame;
+            # browsers that need a snapshot, one batch's (SnapshotBatches).
             if self.want_snapshot:
                 self.want_snapshot = False
-                message = view.snapshot()
-            elif due or self.want_flush:
+                if self.snapshots is not None:
+                    # (a flush asked for while it waits is answered by a delta next)
+                    message = await self.snapshots.take(view)
+                else:
+                    hub.read()
+                    message = view.snapshot()
+                    self.want_flush = False
+            elif self.want_flush or due:
+                if self.want_flush:
+                    hub.read()
+                else:
+                    hub.read(since=tick)
+                self.want_flush = False
                 message = view.delta()
             else:
                 message = None
-            self.want_flush = False
             if message is not None:
-                frame = encode_shared(message, view.frame_key)
+                head, shared = encode_parts(message, view.frame_key)
                 # not held while the frame is compressed and sent: a snapshot's
                 # records are megabytes, times every browser waiting on a slow socket
                 message = None
-                await self.ws.send_bytes(frame)
+                await self.sender.send(head, shared)
             self.written_version = view.sent_version
             if self.outbox:
                 continue
@@ -441,21 +532,23 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     jobs = request.app[COMMANDS].jobs  # the jobs feature (features/jobs.py), when installed
     conn = Connection(
         ws,
-        ClientView(hub.read(), config.poll_sec, jobs.job_source if jobs is not None else None),
+        ClientView(hub.held, config.poll_sec, jobs.job_source if jobs is not None else None),
         request.app[COMMANDS],
         role=role,
         who=f"{role}@{request.remote}" if config.access.required else None,
         bucket=TokenBucket(config.message_rate, config.message_burst),
         max_refused=config.max_refused,
         stats=request.app[STATS],
+        snapshots=request.app[SNAPSHOTS],
     )
     request.app[CONNECTIONS].add(conn)
-    await ws.send_bytes(
+    await conn.sender.send_bytes(
         encode(
             protocol.hello(
                 server=f"dispymon {__version__}",
                 poll_sec=config.poll_sec,
-                show_job_args=hub.read().settings["show_job_args"],
+                # as last applied: the snapshot that follows carries the settings drained
+                show_job_args=hub.held.settings["show_job_args"],
                 role=role,
             )
         )
@@ -522,6 +615,7 @@ async def flush_browsers(app: web.Application, version: int, timeout: float) -> 
 
 
 async def _close_connections(app: web.Application) -> None:
+    app[SNAPSHOTS].cancel()  # no batch builds for browsers that are going
     live = app[CONNECTIONS]  # (in a variable: mypy infers list(app[key]) wrongly)
     for conn in list(live):
         await conn.ws.close(code=protocol.SERVER_SHUTDOWN.code, message=protocol.SERVER_SHUTDOWN.reason)
