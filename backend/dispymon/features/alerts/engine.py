@@ -175,7 +175,7 @@ class AlertEngine:
             firing = self.firing
             # At most CHANGES_PER_TICK alerts resolve and fire per evaluation: a storm (every node
             # of 10,000 stale at once) is spread over the next seconds rather than stall the loop
-            # with its records, rows and webhook payloads (benchmark 12).
+            # with its records, rows and webhook payloads (the alerts benchmark).
             budget = CHANGES_PER_TICK
             for key in [k for k in firing if k not in conditions][:budget]:
                 self._resolve(key, now)

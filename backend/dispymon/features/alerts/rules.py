@@ -285,7 +285,7 @@ def evaluate(
     closed_rule, stale_rule, stuck_rule = rules["node_closed"], rules["node_stale"], rules["node_stuck"]
     by_command = state.audit_log.closed_by_command
     for name, c in state.clusters.items():
-        # -- the nodes: a comprehension per rule (10,000 nodes a second: benchmark 12), then a
+        # -- the nodes: a comprehension per rule (10,000 nodes a second: the alerts benchmark), then a
         # look at the few that match. Closed nodes are neither stale nor stuck (state.py).
         nodes, health = c.nodes, c.health
         closed = [ip for ip, held in nodes.items() if held[1] == CLOSED]

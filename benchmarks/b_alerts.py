@@ -164,7 +164,7 @@ async def latency(seconds: int) -> dict[str, Any]:
 
 
 def run(quick: bool = False) -> Result:
-    result = Result("alerts", "12. Alerts: rule evaluation on 10,000 nodes, webhook latency (issue 19)")
+    result = Result("alerts", "Alerts (issue 19): rule evaluation on 10,000 nodes, webhook latency (issue 19)")
     seconds = 10 if quick else 60
     say(f"alerts: evaluation, {NODES} nodes, {seconds} simulated seconds")
     ev = asyncio.run(evaluation(seconds))
@@ -174,7 +174,7 @@ def run(quick: bool = False) -> Result:
     drain_ms = [c * 1000 for c in ev["drains"]]
     lats = [x * 1000 for x in lat["latencies"]]
     result.rows.append(Row(
-        "12. Alert evaluation, 10,000 nodes",
+        "Alerts (issue 19): evaluation, 10,000 nodes",
         f"{median(steady_ms):.1f} ms per second (p99 {percentile(steady_ms, 99):.1f} ms, "
         f"{median(steady_ms) / 10:.2f} % of one core) with {ev['running']:,} jobs running; the HealthCheck's whole "
         f"drain {median(drain_ms):.1f} ms; a storm (every node stale at once) fires {ev['storm_fired']:,} alerts "
@@ -183,13 +183,13 @@ def run(quick: bool = False) -> Result:
         "cost per second measured (no goal set)", None,
     ))  # fmt: skip
     result.rows.append(Row(
-        "12. Webhook latency from the event",
+        "Alerts (issue 19): webhook latency from the event",
         f"p50 {median(lats):.0f} ms, p99 {percentile(lats, 99):.0f} ms, max {max(lats):.0f} ms over "
         f"{len(lats)} deliveries ({lat['failed']} failed, {lat['dropped']} dropped)",
         "p99 measured (no goal set)", None,
     ))  # fmt: skip
     result.method = (
-        "In this process (benchmarks/b12_alerts.py). Evaluation: a simulated cluster of "
+        "In this process (benchmarks/b_alerts.py). Evaluation: a simulated cluster of "
         f"{NODES:,} nodes × {CPUS} CPUs fed {RATE:,} events per simulated second, one HealthCheck per second as "
         "`Hub.tick_health` feeds it; the engine's cost (`AlertEngine.costs`) per evaluation, medians over "
         f"{seconds} s. Storm: the clock jumps 100 s with no event, so every node is stale at once (at most 1,000 alerts fire or resolve per evaluation: the storm takes ten seconds each way). "
