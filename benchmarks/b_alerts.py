@@ -164,7 +164,7 @@ async def latency(seconds: int) -> dict[str, Any]:
 
 
 def run(quick: bool = False) -> Result:
-    result = Result("alerts", "Alerts (issue 19): rule evaluation on 10,000 nodes, webhook latency (issue 19)")
+    result = Result("alerts", "Alerts (issue 19): rule evaluation on 10,000 nodes, webhook latency")
     seconds = 10 if quick else 60
     say(f"alerts: evaluation, {NODES} nodes, {seconds} simulated seconds")
     ev = asyncio.run(evaluation(seconds))
