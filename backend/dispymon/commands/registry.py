@@ -166,6 +166,7 @@ class Commands:
         self.insight: Any = None  # history and series, for the read-only commands (api.py)
         self.jobs: Any = None  # the jobs feature (features/jobs.py): job pages, the Jobs view, resubmit
         self.bulk: Any = None  # the bulk actions' runner (features/bulk.py)
+        self.resources: Any = None  # each node's resources over time (features/resources.py)
 
     @property
     def cluster_control(self) -> ClusterControl:
