@@ -51,7 +51,7 @@ test.describe('nodes table', () => {
     const table = page.getByRole('table', { name: 'Nodes' });
     await expect(table.getByRole('row')).toHaveCount(cluster.ips.length + 1);
     const region = page.getByRole('group', { name: 'Nodes' });
-    const last = page.getByRole('columnheader', { name: 'Swap free' });
+    const last = page.getByRole('columnheader', { name: 'CPU free, 10 min' });
     const hint = page.getByTestId('nodes-scroll-hint');
     // the last column is out of view, and the page says so, also to a screen reader
     await expect(last).not.toBeInViewport();

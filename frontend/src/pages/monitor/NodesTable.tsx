@@ -1,4 +1,4 @@
-import { memo, useId, useMemo, useState } from 'react';
+import { Suspense, lazy, memo, useId, useMemo, useState } from 'react';
 import type { ReactNode } from 'react';
 import { useDashboard } from '../../core/context';
 import { dashIfNull, formatBytes, formatClock, formatPercent, formatSeconds, healthFlags, secPerJob } from '../../lib/format';
@@ -13,6 +13,7 @@ import { useVirtualRows } from '../../components/useVirtualRows';
 import { useScrollEdges } from '../../components/useScrollEdges';
 import { useIncremental } from '../../components/useIncremental';
 import { EmptyRow } from '../../components/EmptyRow';
+import type { Sparks } from '../../components/Sparkline';
 
 // Sorting is a few lines here rather than TanStack Table: this page is what
 // loads first, and the table library alone is ~12 KB gzip of it.
@@ -192,8 +193,21 @@ const EMPTY: Record<string, Node> = {};
 const rowClass = (n: Node) =>
   n.status === 'closed' ? 'node-closed' : n.status === 'deallocated' ? 'node-deallocated' : undefined;
 
+/** The columns after COLUMNS: the CPU sparkline (not sortable). */
+const EXTRA_COLUMNS = 1 as const;
+
+/** The sparkline column is off above this many nodes in the table (the server answers at most 300). */
+export const SPARK_MAX_NODES = 300;
+
+// The sparklines and the query that feeds them load once the column is on:
+// the Monitor page's first load stays within its budget.
+const sparkModule = () => import('../../components/Sparkline');
+const Sparkline = lazy(sparkModule);
+const SparkFetcher = lazy(() => sparkModule().then((m) => ({ default: m.SparkFetcher })));
+
 // A delta replaces only the nodes that changed: the other rows skip rendering.
-const NodeRow = memo(function NodeRow({ node, rowIndex }: { node: Node; rowIndex: number }) {
+// `spark`: the node's CPU sparkline values (undefined: the column is off or not loaded yet).
+const NodeRow = memo(function NodeRow({ node, rowIndex, spark }: { node: Node; rowIndex: number; spark: Sparks[string] | undefined }) {
   return (
     <tr className={rowClass(node)} aria-rowindex={rowIndex}>
       {COLUMNS.map((c) => (
@@ -201,6 +215,13 @@ const NodeRow = memo(function NodeRow({ node, rowIndex }: { node: Node; rowIndex
           {c.render(node)}
         </td>
       ))}
+      <td className="spark">
+        {spark !== undefined && (
+          <Suspense>
+            <Sparkline values={spark} />
+          </Suspense>
+        )}
+      </td>
     </tr>
   );
 });
@@ -214,6 +235,9 @@ export function NodesTable() {
   const search = useSearch();
   const sort = useMemo(() => parseSort(search), [search]);
   const rows = useIncremental<Order>((previous) => ordered(previous, nodes, sort), [nodes, sort]).nodes;
+  // The CPU sparklines: off above SPARK_MAX_NODES nodes (the header says so), so a big table stays fast.
+  const sparkOn = rows.length <= SPARK_MAX_NODES;
+  const [sparks, setSparks] = useState<Sparks | null>(null);
 
   // Many nodes: only the rows in view (and a few either side) are in the DOM.
   const virtual = rows.length > FULL_TABLE_ROWS;
@@ -224,7 +248,7 @@ export function NodesTable() {
   const cut = edges.left || edges.right;
   const row = (index: number) => {
     const n = rows[index];
-    return n ? <NodeRow key={n.ip_addr} node={n} rowIndex={index + 2} /> : null;
+    return n ? <NodeRow key={n.ip_addr} node={n} rowIndex={index + 2} spark={sparkOn ? sparks?.[n.ip_addr] : undefined} /> : null;
   };
 
   const toggle = (column: string) => {
@@ -239,6 +263,11 @@ export function NodesTable() {
 
   return (
     <section className="nodes" aria-labelledby={headingId}>
+      {sparkOn && rows.length > 0 && (
+        <Suspense>
+          <SparkFetcher nodes={nodes} onSparks={setSparks} />
+        </Suspense>
+      )}
       <div className="table-head">
         <h3 id={headingId}>Nodes</h3>
         {cut && (
@@ -282,15 +311,18 @@ export function NodesTable() {
                     </th>
                   );
                 })}
+                <th scope="col" className="spark">
+                  CPU free, 10 min{sparkOn ? '' : ` (off: more than ${SPARK_MAX_NODES} nodes)`}
+                </th>
               </tr>
             </thead>
             <tbody>
               {rows.length === 0 ? (
-                <EmptyRow columns={COLUMNS.length}>No nodes yet</EmptyRow>
+                <EmptyRow columns={COLUMNS.length + EXTRA_COLUMNS}>No nodes yet</EmptyRow>
               ) : virtual && VirtualRows ? (
                 // VirtualRows is the lazily loaded module's component, held in state: the same function on every render
                 // eslint-disable-next-line react-hooks/static-components
-                <VirtualRows count={rows.length} scrollElement={scrollBox} rowHeight={ROW_HEIGHT} columns={COLUMNS.length} row={row} />
+                <VirtualRows count={rows.length} scrollElement={scrollBox} rowHeight={ROW_HEIGHT} columns={COLUMNS.length + EXTRA_COLUMNS} row={row} />
               ) : virtual ? (
                 rows.slice(0, LOADING_ROWS).map((_, i) => row(i))
               ) : (
