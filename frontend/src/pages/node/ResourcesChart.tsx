@@ -1,4 +1,4 @@
-import { Suspense, lazy, useEffect, useId, useRef, useState } from 'react';
+import { Suspense, lazy, useEffect, useId, useMemo, useRef, useState } from 'react';
 import { useDashboard } from '../../core/context';
 import type { NodeResources, ResourceSpan } from '../../core/protocol';
 import { useQuery } from '../../core/useCommands';
@@ -47,6 +47,8 @@ export function ResourcesChart({ ip }: { ip: string }) {
   // an answer for the other span must not be drawn with this one's words
   const shown: NodeResources | null = isNodeResources(value) && value.span === span ? value : null;
   const last = shown ? latest(shown) : null;
+  // new arrays only with a new answer: the plot redraws then, not at every render
+  const plot = useMemo(() => (shown && shown.kept ? { data: plotData(shown), range: xRange(shown) } : null), [shown]);
   return (
     <section className="jobs-chart resources-chart" aria-labelledby={headingId}>
       <div className="jobs-chart-head">
@@ -68,9 +70,9 @@ export function ResourcesChart({ ip }: { ip: string }) {
         </p>
       )}
       <div className="jobs-chart-plot" role="img" aria-label={resourceLabel(shown, info)} data-testid="resources-chart">
-        {shown !== null && shown.kept && (
+        {shown !== null && plot !== null && (
           <Suspense fallback={null}>
-            <ResourcesPlot key={shown.step} data={plotData(shown)} range={xRange(shown, info)} />
+            <ResourcesPlot key={shown.step} data={plot.data} range={plot.range} />
           </Suspense>
         )}
       </div>
