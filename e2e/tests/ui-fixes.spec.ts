@@ -67,9 +67,11 @@ test.describe('nodes table', () => {
     await expect(region).toBeFocused();
     await expect(async () => {
       await page.keyboard.press('ArrowRight');
-      await expect(last).toBeInViewport({ ratio: 1, timeout: 500 });
+      // all but a fraction of a pixel: the columns' widths follow their texts', so the
+      // table's width is fractional and the box scrolls by whole pixels
+      await expect(last).toBeInViewport({ ratio: 0.99, timeout: 500 });
     }).toPass({ timeout: 30_000 });
-    await expect(table.getByRole('row').nth(1).getByRole('cell').last()).toBeInViewport({ ratio: 1 });
+    await expect(table.getByRole('row').nth(1).getByRole('cell').last()).toBeInViewport({ ratio: 0.99 });
     // scrolled to the end: the hint now points back the other way
     await expect(hint).toHaveText(/^← More columns/);
     await expect(hint).not.toHaveText(/→$/);

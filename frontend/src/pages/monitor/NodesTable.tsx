@@ -203,6 +203,8 @@ export const SPARK_MAX_NODES = 300;
 // the Monitor page's first load stays within its budget.
 const sparkModule = () => import('../../components/Sparkline');
 const Sparkline = lazy(sparkModule);
+// Wide enough for the line (80 px) and its title on one line
+const SPARK_HEADER = { whiteSpace: 'nowrap' } as const;
 const SparkFetcher = lazy(() => sparkModule().then((m) => ({ default: m.SparkFetcher })));
 
 // A delta replaces only the nodes that changed: the other rows skip rendering.
@@ -311,7 +313,7 @@ export function NodesTable() {
                     </th>
                   );
                 })}
-                <th scope="col" className="spark">
+                <th scope="col" className="spark" style={SPARK_HEADER}>
                   CPU free, 10 min{sparkOn ? '' : ` (off: more than ${SPARK_MAX_NODES} nodes)`}
                 </th>
               </tr>
