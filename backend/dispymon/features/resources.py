@@ -193,25 +193,39 @@ class Resources:
         return True
 
     def add(self, ip: str, t: float, cpu: Any, memory: Any, disk: Any, swap: Any) -> bool:
-        """One sample of node `ip` at Unix time `t`; False if the node is not kept (the budget)."""
+        """One sample of node `ip` at Unix time `t`; False if the node is not kept (the budget).
+
+        The hot path (every node's every pulse): plain numbers take the
+        inlined quantisation; anything else goes through `quantise`."""
         s = int(t)
         rings = self.nodes.get(ip)
         if rings is None:
             rings = self._rings(ip, s)
             if rings is None:
                 return False
-        qc, qm, qd, qs = quantise(cpu, memory, disk, swap)
+        try:
+            qc = round(cpu * 100)
+            qs = round(swap * 100)
+            qm = round(memory / MEMORY_STEP)
+            qd = round(disk / DISK_STEP)
+            if not (0 <= qc <= 10000 and 0 <= qs <= 10000 and 0 <= qm <= _MAX32 and 0 <= qd <= _MAX32):
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):  # NaN, None, out of range: rare
+            qc, qm, qd, qs = quantise(cpu, memory, disk, swap)
         # seconds
         n = self.seconds
-        if s > rings.sec_end:
-            _clear(rings.sec_pct, rings.sec_size, rings.sec_end + 1, s, n)
-            rings.sec_end = s
-        if rings.sec_end - n < s:  # within the ring (a sample from the past beyond it: minutes only)
+        end = rings.sec_end
+        if s > end:
+            if s > end + 1:  # seconds without a pulse between: none (the bucket of s is written below)
+                _clear(rings.sec_pct, rings.sec_size, end + 1, s - 1, n)
+            rings.sec_end = end = s
+        if end - n < s:  # within the ring (a sample from the past beyond it: minutes only)
             i = 2 * (s % n)
-            rings.sec_pct[i] = qc
-            rings.sec_pct[i + 1] = qs
-            rings.sec_size[i] = qm
-            rings.sec_size[i + 1] = qd
+            pct, size = rings.sec_pct, rings.sec_size
+            pct[i] = qc
+            pct[i + 1] = qs
+            size[i] = qm
+            size[i + 1] = qd
         # the minute being built
         m = s // 60
         acc = rings.acc
@@ -224,11 +238,20 @@ class Resources:
             if acc is not None:
                 self._close(ip, rings)
             acc = rings.acc = [m, 0, 0, 0, 0, 0, 0, 0, 0]
-        for k, q, none in ((1, qc, NONE16), (3, qm, NONE32), (5, qd, NONE32), (7, qs, NONE16)):
-            if q != none:
-                acc[k] += q
-                acc[k + 1] += 1
-        rings.last = max(rings.last, t)
+        if qc != NONE16:
+            acc[1] += qc
+            acc[2] += 1
+        if qm != NONE32:
+            acc[3] += qm
+            acc[4] += 1
+        if qd != NONE32:
+            acc[5] += qd
+            acc[6] += 1
+        if qs != NONE16:
+            acc[7] += qs
+            acc[8] += 1
+        if t > rings.last:
+            rings.last = t
         self.samples += 1
         return True
 
