@@ -25,6 +25,7 @@ BENCHMARKS = {
     "memory": ("b8_memory", [8]),
     "jobmemory": ("b10_job_memory", [10]),
     "export": ("b11_export", [11]),
+    "resources": ("b12_resources", []),  # issue 19: each node's resources over time (by name)
     "fanout": ("b4_fanout", [4]),
     "stream": ("b5_stream", [5, 6]),
     "browser": ("b7_browser", [7]),

@@ -10,6 +10,7 @@ from .common import REPO, RESULTS, Result
 DOC = REPO / "docs" / "benchmarks.md"
 NOTES = REPO / "benchmarks" / "notes.md"
 ORDER = ["callback", "cluster", "ingest", "fanout", "stream", "browser", "memory", "jobmemory", "export", "bundle"]
+ORDER += ["resources"]  # issue 19 (features/resources.py)
 
 
 def _met(met: bool | None) -> str:

@@ -1,7 +1,9 @@
 // The nodes table's CPU sparklines: a node's CPU % free over the last 10
 // minutes as a few SVG polylines (no chart library), and the query that feeds
-// them. A module of its own, loaded once the column is on (NodesTable.tsx); a
-// row draws its line only while it is on screen (the table is virtualised).
+// them. A module of its own, loaded once the column is on (NodesTable.tsx:
+// its default export, which hands the table the answers and the line's
+// component); a row draws its line only while it is on screen (the table is
+// virtualised).
 import { memo, useEffect } from 'react';
 import { useDashboard, useSocket } from '../core/context';
 import type { ResourceSparks } from '../core/protocol';
@@ -41,10 +43,17 @@ export const Sparkline = memo(function Sparkline({ values }: SparklineProps) {
   );
 });
 
+/** What the table gets: the latest answer, and the component that draws a line. */
+export interface SparkAnswer {
+  nodes: Sparks;
+  Line: typeof Sparkline;
+}
+
 export interface SparkFetcherProps {
   /** the nodes to ask for, by address (at most 300) */
   nodes: Readonly<Record<string, unknown>>;
-  onSparks(sparks: Sparks): void;
+  /** each answer; null when it stops (the column turned off): the lines go */
+  onSparks(answer: SparkAnswer | null): void;
 }
 
 /**
@@ -52,20 +61,21 @@ export interface SparkFetcherProps {
  * now, at the page's interval but no more often than a bucket fills, and on
  * Update. Draws nothing. A failed refresh keeps the last lines.
  */
-export function SparkFetcher({ nodes, onSparks }: SparkFetcherProps) {
+export default function SparkFetcher({ nodes, onSparks }: SparkFetcherProps) {
   const socket = useSocket();
   const interval = useDashboard((s) => s.interval);
   const updateRequests = useDashboard((s) => s.updateRequests);
   // by value: a delta that changes no node's address asks nothing
   const key = Object.keys(nodes).sort().join(',');
   useEffect(() => {
+    if (!key) return; // no nodes: nothing to ask
     let live = true;
     let latest = 0;
     const ask = () => {
       const request = ++latest;
       socket.command('node_resources', { nodes: key.split(','), span: '10m' }).then(
         (answer) => {
-          if (live && request === latest && 'nodes' in answer && !('times' in answer)) onSparks(answer.nodes);
+          if (live && request === latest && 'nodes' in answer && !('times' in answer)) onSparks({ nodes: answer.nodes, Line: Sparkline });
         },
         () => {}, // the next refresh tries again
       );
@@ -78,7 +88,6 @@ export function SparkFetcher({ nodes, onSparks }: SparkFetcherProps) {
       if (timer !== null) window.clearInterval(timer);
     };
   }, [socket, key, interval, updateRequests, onSparks]);
+  useEffect(() => () => onSparks(null), [onSparks]);
   return null;
 }
-
-export default Sparkline;

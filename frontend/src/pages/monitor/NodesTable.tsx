@@ -13,7 +13,7 @@ import { useVirtualRows } from '../../components/useVirtualRows';
 import { useScrollEdges } from '../../components/useScrollEdges';
 import { useIncremental } from '../../components/useIncremental';
 import { EmptyRow } from '../../components/EmptyRow';
-import type { Sparks } from '../../components/Sparkline';
+import type { SparkAnswer, Sparks } from '../../components/Sparkline';
 
 // Sorting is a few lines here rather than TanStack Table: this page is what
 // loads first, and the table library alone is ~12 KB gzip of it.
@@ -199,17 +199,25 @@ const EXTRA_COLUMNS = 1 as const;
 /** The sparkline column is off above this many nodes in the table (the server answers at most 300). */
 export const SPARK_MAX_NODES = 300;
 
-// The sparklines and the query that feeds them load once the column is on:
-// the Monitor page's first load stays within its budget.
-const sparkModule = () => import('../../components/Sparkline');
-const Sparkline = lazy(sparkModule);
-// Wide enough for the line (80 px) and its title on one line
-const SPARK_HEADER = { whiteSpace: 'nowrap' } as const;
-const SparkFetcher = lazy(() => sparkModule().then((m) => ({ default: m.SparkFetcher })));
+// The sparklines and the query that feeds them load once the column is on
+// (the Monitor page's first load stays within its budget); the fetcher hands
+// the table each answer with the line's component, so rows need no Suspense.
+const SparkFetcher = lazy(() => import('../../components/Sparkline'));
 
 // A delta replaces only the nodes that changed: the other rows skip rendering.
 // `spark`: the node's CPU sparkline values (undefined: the column is off or not loaded yet).
-const NodeRow = memo(function NodeRow({ node, rowIndex, spark }: { node: Node; rowIndex: number; spark: Sparks[string] | undefined }) {
+// `Line`: the sparkline's component (undefined until its module answered); `spark`: the node's values.
+const NodeRow = memo(function NodeRow({
+  node,
+  rowIndex,
+  spark,
+  Line,
+}: {
+  node: Node;
+  rowIndex: number;
+  spark: Sparks[string] | undefined;
+  Line: SparkAnswer['Line'] | undefined;
+}) {
   return (
     <tr className={rowClass(node)} aria-rowindex={rowIndex}>
       {COLUMNS.map((c) => (
@@ -217,13 +225,7 @@ const NodeRow = memo(function NodeRow({ node, rowIndex, spark }: { node: Node; r
           {c.render(node)}
         </td>
       ))}
-      <td className="spark">
-        {spark !== undefined && (
-          <Suspense>
-            <Sparkline values={spark} />
-          </Suspense>
-        )}
-      </td>
+      <td className="spark">{Line && spark !== undefined && <Line values={spark} />}</td>
     </tr>
   );
 });
@@ -239,7 +241,7 @@ export function NodesTable() {
   const rows = useIncremental<Order>((previous) => ordered(previous, nodes, sort), [nodes, sort]).nodes;
   // The CPU sparklines: off above SPARK_MAX_NODES nodes (the header says so), so a big table stays fast.
   const sparkOn = rows.length <= SPARK_MAX_NODES;
-  const [sparks, setSparks] = useState<Sparks | null>(null);
+  const [sparks, setSparks] = useState<SparkAnswer | null>(null);
 
   // Many nodes: only the rows in view (and a few either side) are in the DOM.
   const virtual = rows.length > FULL_TABLE_ROWS;
@@ -250,7 +252,7 @@ export function NodesTable() {
   const cut = edges.left || edges.right;
   const row = (index: number) => {
     const n = rows[index];
-    return n ? <NodeRow key={n.ip_addr} node={n} rowIndex={index + 2} spark={sparkOn ? sparks?.[n.ip_addr] : undefined} /> : null;
+    return n ? <NodeRow key={n.ip_addr} node={n} rowIndex={index + 2} spark={sparks?.nodes[n.ip_addr]} Line={sparks?.Line} /> : null;
   };
 
   const toggle = (column: string) => {
@@ -265,7 +267,7 @@ export function NodesTable() {
 
   return (
     <section className="nodes" aria-labelledby={headingId}>
-      {sparkOn && rows.length > 0 && (
+      {sparkOn && (
         <Suspense>
           <SparkFetcher nodes={nodes} onSparks={setSparks} />
         </Suspense>
@@ -313,7 +315,7 @@ export function NodesTable() {
                     </th>
                   );
                 })}
-                <th scope="col" className="spark" style={SPARK_HEADER}>
+                <th scope="col" className="spark">
                   CPU free, 10 min{sparkOn ? '' : ` (off: more than ${SPARK_MAX_NODES} nodes)`}
                 </th>
               </tr>
