@@ -35,7 +35,7 @@ def sample(r: Resources, ip: str, t: float, cpu: float = 50.0, memory: int = 4 *
 
 
 def test_each_pulse_is_a_point_of_its_second_and_seconds_without_one_are_left_out():
-    r = Resources(seconds=10)
+    r = Resources(seconds=60)
     sample(r, "n1", T0 + 0.3, cpu=12.34, memory=3 * GiB + 5 * MEMORY_STEP, disk=7 * DISK_STEP, swap=99.5)
     sample(r, "n1", T0 + 2.1, cpu=80.0)
     sample(r, "n1", T0 + 2.9, cpu=81.5)  # two in one second: the later is the second's
@@ -45,23 +45,28 @@ def test_each_pulse_is_a_point_of_its_second_and_seconds_without_one_are_left_ou
     assert got["cpu"] == [12.34, 81.5]
     assert got["memory"][0] == 3 * GiB + 5 * MEMORY_STEP and got["disk"][0] == 7 * DISK_STEP
     assert got["swap"] == [99.5, 90.0]
-    # the ring keeps ten seconds: later, the first point is gone
-    assert r.query("n1", "10m", now=T0 + 11)["times"] == [T0 + 2]
+    # the ring keeps 60 seconds here: later, the first point is gone
+    assert r.query("n1", "10m", now=T0 + 61)["times"] == [T0 + 2]
     assert r.query("n1", "10m", now=T0 + 100)["times"] == []
+
+
+def test_the_seconds_ring_is_whole_minutes_since_the_minutes_are_read_from_it():
+    with pytest.raises(ValueError):
+        Resources(seconds=90)
 
 
 def test_values_are_kept_to_their_quantum_and_odd_values_do_not_break_the_ring():
     assert quantise(12.345678, 1000, 3 * DISK_STEP + 1, 100.0) == (1235, 1, 3, 10000)
     assert quantise(-5, -1, 0, 250.0) == (0, 0, 0, 10000)  # cut to the range
     none = quantise(None, float("nan"), "x", float("inf"))
-    r = Resources(seconds=10)
+    r = Resources(seconds=60)
     r.add("n1", T0, None, float("nan"), 5 * DISK_STEP, 50)
     got = r.query("n1", "10m", now=T0)
     assert none[0] == 0xFFFF and got["cpu"] == [None] and got["memory"] == [None] and got["disk"] == [5 * DISK_STEP]
 
 
 def test_minutes_are_the_mean_of_their_samples_and_go_to_listeners_once_a_minute():
-    r = Resources(seconds=10, minutes=5)
+    r = Resources(seconds=60, minutes=5)
     batches: list[list[ResourceMinute]] = []
     r.listeners.append(batches.append)
     r.tick(T0)
@@ -71,11 +76,15 @@ def test_minutes_are_the_mean_of_their_samples_and_go_to_listeners_once_a_minute
     assert r.tick(T0 + 59) == [] and batches == []
     day = r.query("n1", "day", now=T0 + 59)
     assert day["step"] == 60 and day["times"] == [T0] and day["cpu"] == [20.0]  # the minute so far
-    sample(r, "n1", T0 + 61, cpu=70.0)
+    sample(r, "n1", T0 + 61, cpu=70.0)  # n1's first minute closes with its first pulse of the next
     closed = r.tick(T0 + 62)
-    assert batches == [closed] and {(p.node, p.minute, p.cpu) for p in closed} == {("n1", T0, 2000), ("n2", T0, 10000)}
+    assert batches == [closed] and [(p.node, p.minute, p.cpu) for p in closed] == [("n1", T0, 2000)]
     day = r.query("n1", "day", now=T0 + 62)
     assert day["times"] == [T0, T0 + 60] and day["cpu"] == [20.0, 70.0]
+    assert r.query("n2", "day", now=T0 + 62)["cpu"] == [100.0]  # still being built: silent this minute
+    # a node silent for a whole minute: its minute closes at the tick after
+    closed = r.tick(T0 + 121)
+    assert [(p.node, p.minute, p.cpu) for p in closed] == [("n2", T0, 10000)]
     # five minutes kept
     assert r.query("n1", "day", now=T0 + 60 * 5)["times"] == [T0 + 60]
     assert r.query("n1", "day", now=T0 + 60 * 6)["times"] == []

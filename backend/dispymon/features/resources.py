@@ -51,6 +51,7 @@ DISK_STEP = 2**20  # bytes per unit: disk in MiB (4 bytes: up to 4 PiB)
 NONE16 = 0xFFFF  # "no sample" in a 2-byte bucket
 NONE32 = 0xFFFFFFFF  # in a 4-byte bucket
 _MAX32 = NONE32 - 1
+_EMPTY = (NONE16, NONE32, NONE32, NONE16)  # a minute with no value at all
 QUANTA = {"cpu": PERCENT_STEP, "memory": MEMORY_STEP, "disk": DISK_STEP, "swap": PERCENT_STEP}
 
 SECONDS = 600
@@ -115,7 +116,7 @@ class ResourceMinute(NamedTuple):
 class NodeRings:
     """One node's two rings: `pct` holds (cpu, swap) and `size` (memory, disk) per bucket, interleaved."""
 
-    __slots__ = ("sec_pct", "sec_size", "sec_end", "min_pct", "min_size", "min_end", "min_start", "acc", "last")
+    __slots__ = ("sec_pct", "sec_size", "sec_end", "min_pct", "min_size", "min_end", "min_start", "open", "last")
 
     def __init__(self, seconds: int, minutes: int, t: int) -> None:
         self.sec_pct = array("H", [NONE16]) * (2 * seconds)
@@ -125,9 +126,24 @@ class NodeRings:
         self.min_size = array("I", [NONE32]) * (2 * minutes)
         self.min_end = t // 60  # the last minute (number) in the ring
         self.min_start = t // 60  # the first minute with data (earlier: unknown)
-        # the minute being built: [minute number, then a sum and a count for each of cpu, memory, disk, swap]
-        self.acc: list[int] | None = None
+        # The minute being built (its number; -1: none). Its figures are not summed per sample:
+        # they are its seconds in the seconds ring (SECONDS is a whole number of minutes), read
+        # when it closes (C-speed slices), so a sample costs a few array stores.
+        self.open = -1
         self.last = float(t)  # when its latest sample came
+
+
+def _lane(ring: array, lane: int, first: int, count: int) -> array:
+    """`count` buckets of one lane (0 or 1) of an interleaved ring, from bucket index `first`
+    (no wrap: the callers' spans are whole minutes or 10-second buckets of a ring of whole minutes)."""
+    return ring[2 * first + lane : 2 * (first + count) : 2]
+
+
+def _mean(values: array, none: int) -> int:
+    """The mean of the buckets that have a value (C-speed: count and sum), or `none`."""
+    missing = values.count(none)
+    have = len(values) - missing
+    return none if not have else round((sum(values) - missing * none) / have)
 
 
 def _clear(pct: array, size: array, start: int, stop: int, buckets: int) -> None:
@@ -150,6 +166,8 @@ class Resources:
         budget: int = DEFAULT_BUDGET,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if seconds < 60 or seconds % 60:
+            raise ValueError("seconds must be a whole number of minutes (the minutes are read from it)")
         self.seconds = seconds
         self.minutes = minutes
         self.budget = budget
@@ -212,6 +230,12 @@ class Resources:
                 raise ValueError
         except (TypeError, ValueError, OverflowError):  # NaN, None, out of range: rare
             qc, qm, qd, qs = quantise(cpu, memory, disk, swap)
+        # the minute: a new one closes the one being built (read from the seconds ring, so first)
+        m = s // 60
+        if m > rings.open:
+            if rings.open >= 0:
+                self._close(ip, rings)
+            rings.open = m
         # seconds
         n = self.seconds
         end = rings.sec_end
@@ -219,56 +243,45 @@ class Resources:
             if s > end + 1:  # seconds without a pulse between: none (the bucket of s is written below)
                 _clear(rings.sec_pct, rings.sec_size, end + 1, s - 1, n)
             rings.sec_end = end = s
-        if end - n < s:  # within the ring (a sample from the past beyond it: minutes only)
+        if end - n < s:  # within the ring (a sample from the past beyond it is not kept)
             i = 2 * (s % n)
             pct, size = rings.sec_pct, rings.sec_size
             pct[i] = qc
             pct[i + 1] = qs
             size[i] = qm
             size[i + 1] = qd
-        # the minute being built
-        m = s // 60
-        acc = rings.acc
-        if acc is None or acc[0] != m:
-            if acc is not None and m < acc[0]:  # the clock went back: into that minute's ring bucket only
-                self._put_minute(rings, m, (qc, qm, qd, qs))
-                rings.last = max(rings.last, t)
-                self.samples += 1
-                return True
-            if acc is not None:
-                self._close(ip, rings)
-            acc = rings.acc = [m, 0, 0, 0, 0, 0, 0, 0, 0]
-        if qc != NONE16:
-            acc[1] += qc
-            acc[2] += 1
-        if qm != NONE32:
-            acc[3] += qm
-            acc[4] += 1
-        if qd != NONE32:
-            acc[5] += qd
-            acc[6] += 1
-        if qs != NONE16:
-            acc[7] += qs
-            acc[8] += 1
         if t > rings.last:
             rings.last = t
         self.samples += 1
         return True
 
+    def _minute(self, rings: NodeRings, m: int) -> tuple[int, int, int, int] | None:
+        """Minute `m`'s means (cpu, memory, disk, swap, quantised) from the seconds ring, as far as
+        the ring has it (None: none of its seconds there any more, or not yet)."""
+        n = self.seconds
+        lo = max(m * 60, rings.sec_end - n + 1)
+        hi = min(m * 60 + 59, rings.sec_end)
+        if lo > hi:
+            return None
+        first, count = lo % n, hi - lo + 1
+        pct, size = rings.sec_pct, rings.sec_size
+        return (
+            _mean(_lane(pct, 0, first, count), NONE16),
+            _mean(_lane(size, 0, first, count), NONE32),
+            _mean(_lane(size, 1, first, count), NONE32),
+            _mean(_lane(pct, 1, first, count), NONE16),
+        )
+
     def _close(self, ip: str, rings: NodeRings) -> None:
         """The node's minute being built into its minute ring and the listeners' batch."""
-        acc = rings.acc
-        if acc is None:
+        m = rings.open
+        if m < 0:
             return
-        rings.acc = None
-        values = (
-            round(acc[1] / acc[2]) if acc[2] else NONE16,
-            round(acc[3] / acc[4]) if acc[4] else NONE32,
-            round(acc[5] / acc[6]) if acc[6] else NONE32,
-            round(acc[7] / acc[8]) if acc[8] else NONE16,
-        )
-        self._put_minute(rings, acc[0], values)
-        self._closed.append(ResourceMinute(acc[0] * 60, ip, *values))
+        values = self._minute(rings, m)
+        if values is None or values == _EMPTY:
+            return
+        self._put_minute(rings, m, values)
+        self._closed.append(ResourceMinute(m * 60, ip, *values))
 
     def _put_minute(self, rings: NodeRings, m: int, values: tuple[int, int, int, int]) -> None:
         n = self.minutes
@@ -297,15 +310,17 @@ class Resources:
             add(info.ip_addr, t, avail.cpu, avail.memory, avail.disk, avail.swap)
 
     def tick(self, now: float) -> list[ResourceMinute]:
-        """At each clock tick: when a minute has passed, close every node's earlier minute and
-        give the listeners the minutes closed since the last time, as one batch."""
+        """At each clock tick: once a minute, give the listeners the minutes closed since the last
+        time, as one batch. A node's minute closes at its first sample of a later minute (spread
+        over the pulses, not all at once); here only those of nodes silent for a whole minute."""
         m = int(now) // 60
         if self.minute is not None and m <= self.minute:
             return []
         self.minute = m
         for ip, rings in self.nodes.items():
-            if rings.acc is not None and rings.acc[0] < m:
+            if 0 <= rings.open < m - 1:
                 self._close(ip, rings)
+                rings.open = -1  # closed (a late sample of it opens it again: its mean is read anew)
         closed, self._closed = self._closed, []
         if closed:
             for listener in self.listeners:
@@ -402,21 +417,16 @@ class Resources:
         n = self.minutes
         m_end = end // 60
         pct, size = rings.min_pct, rings.min_size
-        acc = rings.acc
+        building = rings.open
         for m in range(max(m_end - n + 1, rings.min_end - n + 1, rings.min_start), min(m_end, rings.min_end) + 1):
-            if acc is not None and acc[0] == m:
+            if m == building:
                 continue  # the minute being built: below
             i = 2 * (m % n)
             if pct[i] != NONE16 or pct[i + 1] != NONE16 or size[i] != NONE32 or size[i + 1] != NONE32:
                 put(m * 60, pct[i], size[i], size[i + 1], pct[i + 1])
-        if acc is not None and m_end - n < acc[0] <= m_end:
-            put(
-                acc[0] * 60,
-                round(acc[1] / acc[2]) if acc[2] else NONE16,
-                round(acc[3] / acc[4]) if acc[4] else NONE32,
-                round(acc[5] / acc[6]) if acc[6] else NONE32,
-                round(acc[7] / acc[8]) if acc[8] else NONE16,
-            )
+        so_far = self._minute(rings, building) if m_end - n < building <= m_end else None
+        if so_far is not None:
+            put(building * 60, so_far[0], so_far[1], so_far[2], so_far[3])
             order = sorted(range(len(times)), key=times.__getitem__)  # a minute loaded after it: keep time order
             if order != list(range(len(times))):
                 for key in ("times", "cpu", "memory", "disk", "swap"):
@@ -440,23 +450,18 @@ class Resources:
                 out[ip] = None
                 continue
             values: list[int | None] = [None] * count
-            pct = rings.sec_pct
+            cpu = _lane(rings.sec_pct, 0, 0, n)  # by ring index; a bucket's seconds are contiguous in it
             low = max(first, rings.sec_end - n + 1, int(now) - n + 1)
             high = min(end + step - 1, rings.sec_end, int(now))
-            total = samples = 0
-            bucket = (low - first) // step if low <= high else 0
-            for s in range(low, high + 1):
-                b = (s - first) // step
-                if b != bucket:
-                    if samples:
-                        values[bucket] = round(total / samples / 100)
-                    bucket, total, samples = b, 0, 0
-                q = pct[2 * (s % n)]
-                if q != NONE16:
-                    total += q
-                    samples += 1
-            if samples:
-                values[bucket] = round(total / samples / 100)
+            for k in range(max(0, (low - first) // step), count):
+                lo = max(first + k * step, low)
+                hi = min(first + k * step + step - 1, high)
+                if lo > hi:
+                    continue
+                i = lo % n
+                mean = _mean(cpu[i : i + hi - lo + 1], NONE16)
+                if mean != NONE16:
+                    values[k] = round(mean / 100)
             out[ip] = values
         return {"span": "10m", "step": step, "end": end, "nodes": out}
 
