@@ -14,8 +14,12 @@ IP: the same machine in every cluster that uses it), like the activity series
   second (the latest, if two came in one), and "none" for a second without one
   (a node pulses every `pulse_interval`, not every second);
 - per minute for the last `minutes` (1440: a day): the mean of the minute's
-  samples. Each closed minute goes to `listeners` (the history database) as
-  one batch per minute, and earlier ones can be `load`ed back.
+  samples, read from the seconds ring (a whole number of minutes) when the
+  minute closes: at the node's first sample of a later minute, or at the
+  tick after a minute the node was silent through; so a sample costs a few
+  array stores, and the closes are spread over the pulses. The minutes closed
+  since the last tick go to `listeners` (the history database) as one batch
+  at each minute's tick, and earlier ones can be `load`ed back.
 
 Compact: each ring is a pair of typed arrays, quantised (QUANTA): CPU and
 swap in hundredths of a percent (2 bytes), memory in KiB and disk in MiB
