@@ -20,11 +20,13 @@ export const SPARK_REFRESH_MS = 10_000;
 export type Sparks = ResourceSparks['nodes'];
 
 export interface SparklineProps {
-  /** CPU % free per bucket, oldest first (null: no pulse); null/undefined: no series for the node */
+  /** CPU % free per bucket, oldest first (null: no pulse); null: no series for the node;
+   *  undefined: not in the answer yet (a node newer than it): nothing drawn */
   values: readonly (number | null)[] | null | undefined;
 }
 
 export const Sparkline = memo(function Sparkline({ values }: SparklineProps) {
+  if (values === undefined) return null;
   const segments = values ? sparkSegments(values, WIDTH, HEIGHT) : [];
   return (
     <svg

@@ -15,7 +15,7 @@ afterEach(() => {
   history.replaceState(null, '', '/');
 });
 
-const sparkCells = () => [...document.querySelectorAll('tbody td.spark')];
+const sparkCells = () => [...document.querySelectorAll('tbody td:last-child')];
 
 function sparks(nodes: ResourceSparks['nodes']): ResourceSparks {
   return { span: '10m', step: 10, end: 1_700_000_000, nodes };
@@ -56,7 +56,7 @@ describe('the nodes table CPU sparkline column', () => {
     const { commands } = renderApp({ clusters: { big: manyNodes(SPARK_MAX_NODES + 1) } });
     await waitFor(() => expect(document.querySelector('tbody tr.spacer')).not.toBeNull(), { timeout: 5000 });
     const header = screen.getByRole('columnheader', { name: /^CPU free, 10 min/ });
-    expect(header.textContent).toBe('CPU free, 10 min (off: more than 300 nodes)');
+    expect(header.textContent).toBe('CPU free, 10 min (off above 300 nodes)');
     expect(commands.filter((c) => c.name === 'node_resources')).toHaveLength(0);
     expect(document.querySelectorAll('svg.sparkline')).toHaveLength(0);
   });

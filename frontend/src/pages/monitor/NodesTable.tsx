@@ -13,7 +13,7 @@ import { useVirtualRows } from '../../components/useVirtualRows';
 import { useScrollEdges } from '../../components/useScrollEdges';
 import { useIncremental } from '../../components/useIncremental';
 import { EmptyRow } from '../../components/EmptyRow';
-import type { SparkAnswer, Sparks } from '../../components/Sparkline';
+import type { SparkAnswer } from '../../components/Sparkline';
 
 // Sorting is a few lines here rather than TanStack Table: this page is what
 // loads first, and the table library alone is ~12 KB gzip of it.
@@ -193,8 +193,6 @@ const EMPTY: Record<string, Node> = {};
 const rowClass = (n: Node) =>
   n.status === 'closed' ? 'node-closed' : n.status === 'deallocated' ? 'node-deallocated' : undefined;
 
-/** The columns after COLUMNS: the CPU sparkline (not sortable). */
-const EXTRA_COLUMNS = 1 as const;
 
 /** The sparkline column is off above this many nodes in the table (the server answers at most 300). */
 export const SPARK_MAX_NODES = 300;
@@ -206,18 +204,8 @@ const SparkFetcher = lazy(() => import('../../components/Sparkline'));
 
 // A delta replaces only the nodes that changed: the other rows skip rendering.
 // `spark`: the node's CPU sparkline values (undefined: the column is off or not loaded yet).
-// `Line`: the sparkline's component (undefined until its module answered); `spark`: the node's values.
-const NodeRow = memo(function NodeRow({
-  node,
-  rowIndex,
-  spark,
-  Line,
-}: {
-  node: Node;
-  rowIndex: number;
-  spark: Sparks[string] | undefined;
-  Line: SparkAnswer['Line'] | undefined;
-}) {
+// `spark`: the sparklines' latest answer, with the line's component (null until its module answered).
+const NodeRow = memo(function NodeRow({ node, rowIndex, spark }: { node: Node; rowIndex: number; spark: SparkAnswer | null }) {
   return (
     <tr className={rowClass(node)} aria-rowindex={rowIndex}>
       {COLUMNS.map((c) => (
@@ -225,7 +213,7 @@ const NodeRow = memo(function NodeRow({
           {c.render(node)}
         </td>
       ))}
-      <td className="spark">{Line && spark !== undefined && <Line values={spark} />}</td>
+      <td>{spark && <spark.Line values={spark.nodes[node.ip_addr]} />}</td>
     </tr>
   );
 });
@@ -252,7 +240,7 @@ export function NodesTable() {
   const cut = edges.left || edges.right;
   const row = (index: number) => {
     const n = rows[index];
-    return n ? <NodeRow key={n.ip_addr} node={n} rowIndex={index + 2} spark={sparks?.nodes[n.ip_addr]} Line={sparks?.Line} /> : null;
+    return n ? <NodeRow key={n.ip_addr} node={n} rowIndex={index + 2} spark={sparks} /> : null;
   };
 
   const toggle = (column: string) => {
@@ -315,18 +303,19 @@ export function NodesTable() {
                     </th>
                   );
                 })}
-                <th scope="col" className="spark">
-                  CPU free, 10 min{sparkOn ? '' : ` (off: more than ${SPARK_MAX_NODES} nodes)`}
+                <th scope="col">
+                  {sparkOn ? 'CPU free, 10 min' : `CPU free, 10 min (off above ${SPARK_MAX_NODES} nodes)`}
                 </th>
               </tr>
             </thead>
             <tbody>
               {rows.length === 0 ? (
-                <EmptyRow columns={COLUMNS.length + EXTRA_COLUMNS}>No nodes yet</EmptyRow>
+                // + 1: the sparkline column, after COLUMNS (not sortable)
+                <EmptyRow columns={COLUMNS.length + 1}>No nodes yet</EmptyRow>
               ) : virtual && VirtualRows ? (
                 // VirtualRows is the lazily loaded module's component, held in state: the same function on every render
                 // eslint-disable-next-line react-hooks/static-components
-                <VirtualRows count={rows.length} scrollElement={scrollBox} rowHeight={ROW_HEIGHT} columns={COLUMNS.length + EXTRA_COLUMNS} row={row} />
+                <VirtualRows count={rows.length} scrollElement={scrollBox} rowHeight={ROW_HEIGHT} columns={COLUMNS.length + 1} row={row} />
               ) : virtual ? (
                 rows.slice(0, LOADING_ROWS).map((_, i) => row(i))
               ) : (
