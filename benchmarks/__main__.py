@@ -27,6 +27,7 @@ BENCHMARKS = {
     "export": ("b11_export", [11]),
     "alerts": ("b_alerts", []),  # issue 19 (the numbers 10-16 are issue 21's)
     "timeline": ("b_timeline", []),  # issue 19 (no target number: issue 19's other benchmarks take 12 on)
+    "resources": ("b_resources", []),  # issue 19: each node's resources over time (by name)
     "fanout": ("b4_fanout", [4]),
     "crowd": ("b12_crowd", []),  # issue 21's target 10 (its numbers clash with targets 10 and 11 above)
     "crowd1000": ("b13_crowd1000", []),  # issue 21's target 11

@@ -10,7 +10,7 @@ from .common import REPO, RESULTS, Result
 DOC = REPO / "docs" / "benchmarks.md"
 NOTES = REPO / "benchmarks" / "notes.md"
 ORDER = ["callback", "cluster", "ingest", "fanout", "crowd", "crowd1000", "stream", "browser", "memory", "jobmemory",
-         "export", "bundle", "alerts", "timeline"]  # fmt: skip
+         "export", "bundle", "alerts", "timeline", "resources"]  # fmt: skip
 
 
 def _met(met: bool | None) -> str:
@@ -32,7 +32,7 @@ def write_report() -> Path:
         "",
         "`./scripts/bench` runs every benchmark below and rewrites this file; `./scripts/bench NAME` "
         "(`callback`, `cluster`, `ingest`, `fanout`, `crowd`, `crowd1000`, `stream`, `browser`, `memory`, `jobmemory`, "
-        "`export`, `bundle`, `alerts`, `timeline`, or a target "
+        "`export`, `bundle`, `alerts`, `timeline`, `resources`, or a target "
         "number) runs one and keeps the others' last results. Each benchmark runs in a fresh process; servers "
         "and clients in their own processes, on loopback. The machine is noisy (2 cores, shared): every "
         "comparison is made side by side within one run, and figures are medians unless said otherwise.",

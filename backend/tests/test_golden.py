@@ -267,6 +267,33 @@ async def results(rec: Recorder) -> None:
         rec.frame(f"error-{code}", encode(protocol.error(code, f"a {code} error")), f"an error message: {code}")
 
 
+# -- node resources (issue 19) ----------------------------------------------------------
+
+
+async def resource_results(rec: Recorder) -> None:
+    """The node_resources query's answers, made by the command registry from real pulses."""
+    import dispymon.commands.resources  # noqa: F401 - registers node_resources
+    from dispymon.features.resources import Resources
+
+    hub = Hub(asyncio.get_running_loop())
+    commands = Commands(hub, None)
+    resources = commands.resources = Resources(clock=lambda: T0 + 10)
+    hub.read().avail_log = []
+    hub.subscribe(resources.take)
+    hub.feed(ClusterAttached("alpha", "JobCluster", ((node_info("10.0.0.1"), ev.NODE_INITIALIZED),), (), 0))
+    for t, cpu in ((T0 + 2, 75.5), (T0 + 4, 62.25), (T0 + 6, 80.0)):
+        avail = ev.AvailInfo(cpu, 3 * 2**30 + int(t) % 7 * 2**20, 50 * 2**30, 99.5)
+        hub.feed(StatusEvent("alpha", ev.NODE_AVAIL_INFO, node_info("10.0.0.1")._replace(update_time=t, avail_info=avail), None))
+    hub.read()
+
+    async def run(name: str, what: str, args: dict[str, Any]) -> None:
+        message = {"type": "command", "id": name, "name": "node_resources", "args": args}
+        rec.frame(name, encode(await commands.execute(message, role=VIEWER)), what)
+
+    await run("result-node-resources", "node_resources: a node's pulses (span 10m)", {"node": "10.0.0.1"})
+    await run("result-node-resources-sparks", "node_resources: the sparklines", {"nodes": ["10.0.0.1", "10.0.0.9"]})
+
+
 # -- jobs: job pages, the Jobs view, resubmit, bulk actions (issue 18) ------------------
 
 OUTPUT = "step 1 done\nstep 2: ünïcode\n"
@@ -487,6 +514,7 @@ async def build() -> dict[str, bytes]:
     alerts_seen(rec, loop)
     await results(rec)
     await job_results(rec)
+    await resource_results(rec)
     manifest = {
         "about": f"Golden frames written by backend/tests/test_golden.py; refresh: {REFRESH}",
         "constants": constants(),

@@ -167,6 +167,7 @@ class Commands:
         self.jobs: Any = None  # the jobs feature (features/jobs.py): job pages, the Jobs view, resubmit
         self.bulk: Any = None  # the bulk actions' runner (features/bulk.py)
         self.alerts: Any = None  # the alerts engine (features/alerts)
+        self.resources: Any = None  # each node's resources over time (features/resources.py)
 
     @property
     def cluster_control(self) -> ClusterControl:

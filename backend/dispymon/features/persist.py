@@ -65,6 +65,7 @@ from typing import Any
 
 from dispymon.features.failures import Failures
 from dispymon.features.history import FIELDS, Record
+from dispymon.features.resources import ResourceMinute
 from dispymon.features.series import MinutePoint
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,10 @@ CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY, rule TEXT, severity TEXT, cluster TEXT, node TEXT, job_key INTEGER, job_id TEXT,
     summary TEXT, started REAL, resolved REAL, action TEXT
 );
+CREATE TABLE IF NOT EXISTS node_resources (
+    minute INTEGER, node TEXT, cpu INTEGER, memory INTEGER, disk INTEGER, swap INTEGER,
+    PRIMARY KEY (minute, node)
+) WITHOUT ROWID;
 """
 # Version 1 (issue 18): the jobs' keys, creation times and resubmission links, and their details.
 SCHEMA_VERSION = 1
@@ -176,6 +181,18 @@ def row_alert(row: tuple) -> dict[str, Any]:
     return {**{k: values[k] for k in ALERT_COLUMNS[:5]}, "job": job,
             **{k: values[k] for k in ALERT_COLUMNS[7:]}}  # fmt: skip
 
+
+# Each node's resources per minute (features/resources.py, quantised as there). A minute written
+# twice (a restart within it) keeps the mean of both parts.
+UPSERT_RESOURCES = """INSERT INTO node_resources (minute, node, cpu, memory, disk, swap) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (minute, node) DO UPDATE SET cpu = (cpu + excluded.cpu) / 2, memory = (memory + excluded.memory) / 2,
+disk = (disk + excluded.disk) / 2, swap = (swap + excluded.swap) / 2"""
+# The resource rows the file keeps at most (beyond a day's minutes): the oldest minutes go first.
+# About what the memory budget's nodes fill in a day (features/resources.py: ~2,700 nodes x 1440).
+KEEP_RESOURCE_ROWS = 4_000_000
+# Minutes of resources (one queue item each, all nodes) waiting for the writer at most: beyond it
+# a new minute is dropped and its rows counted in `dropped`.
+MAX_RESOURCE_MINUTES_WAITING = 60
 
 _STOP = object()
 # SQLite's primary result codes for "another connection holds the lock"
@@ -345,6 +362,7 @@ class Store:
         history_bytes: int = DEFAULT_HISTORY_BYTES,
         max_detail_bytes: int = DEFAULT_DETAIL_BYTES,
         keep_alerts: int = DEFAULT_KEEP_ALERTS,
+        keep_resource_rows: int = KEEP_RESOURCE_ROWS,
     ) -> None:
         if history_bytes < 1:
             raise ValueError("history_bytes must be positive (--history-bytes)")
@@ -362,6 +380,9 @@ class Store:
         self.report_every = report_every
         self.history_bytes = history_bytes
         self.max_detail_bytes = max_detail_bytes
+        self.keep_resource_rows = keep_resource_rows
+        # resource minutes put (event loop), shed from a full queue (event loop), taken (writer)
+        self._resources_in = self._resources_shed = self._resources_taken = 0
         # The WAL's share of the budget: a batch holds at most `batch_bytes` of details (and one more),
         # the WAL is checkpointed every `batch_bytes` and truncated to twice that; the file's pages are
         # kept under the budget less room for both (_keep_budget: a 256 MiB budget, 4 MiB batches and
@@ -497,6 +518,18 @@ class Store:
             db.close()
         return [row_alert(tuple(row)) for row in reversed(rows)]
 
+    def load_resources(self, since: float) -> list[ResourceMinute]:
+        """The nodes' resource minutes from `since` on (features/resources.py `load`)."""
+        db = self._connect()
+        try:
+            rows = db.execute(
+                "SELECT minute, node, cpu, memory, disk, swap FROM node_resources WHERE minute >= ? ORDER BY minute",
+                (int(since),),
+            ).fetchall()
+        finally:
+            db.close()
+        return [ResourceMinute(*row) for row in rows]
+
     # -- what the event loop calls -------------------------------------------------------
 
     def start(self) -> None:
@@ -519,6 +552,17 @@ class Store:
         if self._queue.qsize() >= self.max_queue:
             self._drop_oldest()
         self._queue.put(("a", alert_row(alert)))
+
+    def add_resources(self, points: list[ResourceMinute]) -> None:
+        """From the event loop: a minute's resource rows of every node, one queue item; at most
+        MAX_RESOURCE_MINUTES_WAITING such items wait (then the new one is dropped, its rows counted)."""
+        if self._resources_in - self._resources_shed - self._resources_taken >= MAX_RESOURCE_MINUTES_WAITING:
+            self._queue_dropped += len(points)
+            return
+        if self._queue.qsize() >= self.max_queue:
+            self._drop_oldest()
+        self._resources_in += 1
+        self._queue.put(("r", tuple(tuple(p) for p in points)))
 
     def add_detail(self, row: dict[str, Any]) -> None:
         """From the event loop: a job's detail (keys: DETAIL_COLUMNS; `stdout`/`stderr` bytes, the rest
@@ -555,6 +599,9 @@ class Store:
                 return
             self._details_shed += shed
             self._details_queue_dropped += 1
+        elif item[0] == "r":  # a minute of every node's resources
+            self._resources_shed += 1
+            self._queue_dropped += len(item[1])
         else:
             self._queue_dropped += 1
 
@@ -734,6 +781,8 @@ class Store:
         if item is _STOP:
             return 0
         if item[0] != "d":
+            if item[0] == "r":
+                self._resources_taken += 1
             batch.append(item)
             return 0
         try:
@@ -937,6 +986,7 @@ class Store:
         minutes = [row for kind, row in batch if kind == "m"]
         details = [row for kind, row in batch if kind == "d"]
         alerts = [row for kind, row in batch if kind == "a"]
+        resources = [point for kind, points in batch if kind == "r" for point in points]
         replaced = (0, 0)
         with db:  # one transaction
             if alerts:
@@ -945,6 +995,8 @@ class Store:
                 db.executemany(INSERT_JOB, jobs)
             if minutes:
                 db.executemany(UPSERT_MINUTE, minutes)
+            if resources:
+                db.executemany(UPSERT_RESOURCES, resources)
             if details:
                 keys = [row[0] for row in details]
                 replaced = db.execute(
@@ -969,6 +1021,15 @@ class Store:
                     (self.keep_minutes * 60,),
                 )
                 db.execute("DELETE FROM alerts WHERE id <= (SELECT MAX(id) FROM alerts) - ?", (self.keep_alerts,))
+                db.execute(
+                    "DELETE FROM node_resources WHERE minute < (SELECT MAX(minute) FROM node_resources) - ?",
+                    (self.keep_minutes * 60,),
+                )
+                db.execute(  # beyond its rows the oldest minutes go (a minute's rows together)
+                    "DELETE FROM node_resources WHERE minute <= (SELECT minute FROM node_resources"
+                    " ORDER BY minute DESC LIMIT 1 OFFSET ?)",
+                    (self.keep_resource_rows,),
+                )
                 # The details of jobs whose records went: keys older than every record kept.
                 # (A key is given when a job is made, so a long job's record may come after
                 # newer keys': only keys below the oldest kept one are sure to have gone.)

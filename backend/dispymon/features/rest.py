@@ -26,6 +26,7 @@ from dispymon.commands.jobs import JOBS_ARGS, KEY, jobs_value
 from dispymon.commands.jobs import job_value as job_query_value
 from dispymon.commands.queries import HISTORY_ARGS, SERIES_ARGS, _series, _summary
 from dispymon.commands.registry import CommandError, Commands
+from dispymon.commands.resources import RESOURCES_ARGS, RESOURCES_LISTS, resources_value
 from dispymon.commands.timeline import TIMELINE_ARGS, TIMELINE_REQUIRED, timeline_value
 from dispymon.features.alerts import AlertEngine, AlertsConfig
 from dispymon.features.alerts.rules import job_ref
@@ -37,6 +38,7 @@ from dispymon.features.insight import Insight
 from dispymon.features.jobs import JobsFeature
 from dispymon.features.metrics import CONTENT_TYPE, DurationHistogram, render
 from dispymon.features.persist import Store
+from dispymon.features.resources import Resources
 from dispymon.features.series import Series
 from dispymon.model.events import JobInfo
 from dispymon.model.jobtext import node_jobs
@@ -48,6 +50,7 @@ INSIGHT = web.AppKey("insight", Insight)
 CMDS = web.AppKey("rest_commands", Commands)  # the job routes answer with the job commands' functions
 JOBS = web.AppKey("jobs", JobsFeature)
 ALERTS = web.AppKey("alerts", AlertEngine)
+RESOURCES = web.AppKey("resources", Resources)
 
 
 def install(
@@ -77,6 +80,16 @@ def install(
         series.listeners.append(store.add_minute)
     insight = Insight(hub, history, series, durations, stats, connections, store)
     hub.subscribe(insight.take)
+    # Each node's resources over time (features/resources.py): the state collects the pulses'
+    # avail info for it; with --history-db its closed minutes are kept in the same file.
+    resources = Resources()
+    hub.read().avail_log = []
+    if store is not None:
+        resources.load(store.load_resources(time.time() - resources.minutes * 60))
+        resources.listeners.append(store.add_resources)
+    hub.subscribe(resources.take)
+    commands.resources = resources
+    app[RESOURCES] = resources
     # The jobs feature after Insight: the history has taken a drain's ended events when it
     # moves their outputs out of them (features/jobs.py); users' code runs on the guard's pool.
     guard = Guard(hub.feed)
@@ -107,6 +120,7 @@ def install(
         ("/api/history", history_handler),
         ("/api/history/summary", history_summary_handler),
         ("/api/series", series_handler),
+        ("/api/resources", resources_handler),
         ("/api/jobs", jobs_handler),
         ("/api/jobs/{cluster}/{id}", job_handler),
         ("/api/alerts", alerts_handler),
@@ -125,6 +139,7 @@ async def _store_lifecycle(app: web.Application) -> AsyncIterator[None]:
     yield
     if insight.store is not None:
         insight.series.close_minute()  # what the current minute has so far
+        app[RESOURCES].close_all()  # likewise each node's resources
         await asyncio.to_thread(insight.store.close)
 
 
@@ -271,6 +286,15 @@ def series_handler(request: web.Request, insight: Insight) -> dict[str, Any]:
     return _series(insight, **parse_query(request, SERIES_ARGS))
 
 
+async def resources_handler(request: web.Request) -> web.Response:
+    """`/api/resources?node=&span=` or `?nodes=a,b&span=10m`: the `node_resources` query's value."""
+    try:
+        args = parse_query(request, RESOURCES_ARGS, RESOURCES_LISTS)
+        return web.json_response(resources_value(request.app[RESOURCES], request.app[INSIGHT].hub.read(), **args))
+    except CommandError as exc:
+        return _error(400, exc.code, exc.message)
+
+
 def _jobs_route(
     handler: Callable[[web.Request, Commands], Awaitable[dict[str, Any]]],
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -351,6 +375,8 @@ async def metrics_handler(request: web.Request) -> web.Response:
         request.app[JOBS].stats() if JOBS in request.app else None,
         request.app.get(ALERTS),
     )
+    if RESOURCES in request.app:
+        body += request.app[RESOURCES].metrics_text()
     if GATE in request.app:
         body += request.app[GATE].metrics_text()
     return web.Response(body=body.encode(), headers={"Content-Type": CONTENT_TYPE})

@@ -77,6 +77,8 @@ RECENTLY_DONE_LIMIT = 10_000
 # Queued jobs listed per cluster (`ClusterState.queued`): about 0.5 KB each
 # with dispy's own copy; beyond this, Created jobs are counted, not listed.
 MAX_QUEUED_TRACKED = 1_000_000
+# AvailInfo samples waiting for the resource history between two of its drains (State.avail_log)
+AVAIL_LOG_LIMIT = 200_000
 SETTINGS = {"show_job_args": bool}
 
 
@@ -206,6 +208,11 @@ class State:
         # appends the event of each job that ends, and the hub every other
         # event but StatusEvents, in order; subscribers take it per drain.
         self.ended: list[Any] | None = None
+        # The node copies of AvailInfo events (a pulse's resources), in order, when the
+        # resource history (features/resources.py) takes them: it empties the list at each
+        # drain it sees; at most AVAIL_LOG_LIMIT wait (then counted in avail_dropped).
+        self.avail_log: list[NodeInfo] | None = None
+        self.avail_dropped = 0
         # Likewise (None until a subscriber sets it to []): the JobInfo of
         # each job that ends, as the state held it while queued or running
         # (the ended event's own has no arguments: dispy clears them first),
@@ -411,6 +418,12 @@ class State:
                 c.progressed.add(ip)
             elif status == NODE_AVAIL_INFO and node.avail_info is not None:
                 c.avail_came.add(ip)
+                log = self.avail_log
+                if log is not None:
+                    if len(log) < AVAIL_LOG_LIMIT:
+                        log.append(node)
+                    else:
+                        self.avail_dropped += 1
             c.dirty_nodes.add(ip)
             if (
                 status == NODE_INITIALIZED

@@ -83,3 +83,8 @@ export default function SeriesPlot({ series, buckets }: { series: Series; bucket
   // decorative: the enclosing role="img" carries the label
   return <div ref={box} aria-hidden="true" />;
 }
+
+// uPlot for the Node page's resources chart (ResourcesPlot.tsx): taken from
+// this module, it stays in this chunk (a chunk of its own would be one more
+// file for the first page to list).
+export { uPlot };

@@ -48,6 +48,7 @@ import type { ServerData } from './state';
 import { createDashboardStore } from './store';
 import { fakeWebSockets } from '../test/fakeWebSocket';
 import { OUTCOME_TEXT } from '../components/BulkDialog';
+import { isNodeResources, perGroup } from '../components/resourceSeries';
 
 const DIR = new URL('../test/golden/', import.meta.url);
 
@@ -275,6 +276,22 @@ describe('golden frames', () => {
     const failed = message('result-failed-viewer.msgpack');
     expect(failed.type === 'result' && !failed.ok && failed.error.code).toBe('not_allowed');
     expect(isErrorMessage(frame('error-bad-id.msgpack'))).toBe(true);
+  });
+
+  it("node_resources answers: a node's pulses, columnar, and the sparklines (issue 19)", () => {
+    const one = message('result-node-resources.msgpack');
+    expect(one.type === 'result' && one.ok).toBe(true);
+    const value = one.type === 'result' && one.ok ? one.value : null;
+    expect(isNodeResources(value)).toBe(true);
+    if (!isNodeResources(value)) return;
+    expect(value.kept).toBe(true);
+    for (const column of [value.cpu, value.memory, value.disk, value.swap]) expect(column).toHaveLength(value.times.length);
+    expect(perGroup(value, 60).reduce((n, row) => n + row.points, 0)).toBe(value.times.length);
+    expect(QUERIES.has('node_resources')).toBe(true);
+    const sparks = message('result-node-resources-sparks.msgpack');
+    const nodes = sparks.type === 'result' && sparks.ok ? (sparks.value as { nodes: Record<string, (number | null)[] | null> }).nodes : {};
+    expect(Object.values(nodes).some((v) => v === null)).toBe(true); // a node with nothing kept
+    expect(Object.values(nodes).some((v) => Array.isArray(v) && v.length === 60 && v.some((x) => x !== null))).toBe(true);
   });
 
   it.each(['operator', 'viewer'])('the socket reads hello to an %s: role and min_interval', (role) => {

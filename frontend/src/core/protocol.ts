@@ -213,6 +213,12 @@ export interface Commands {
     args: { cluster?: string; node?: string; step?: 1 | 60 };
     value: Series;
   };
+  // read-only: a node's resources over time, or the nodes table's sparklines (docs/protocol.md "Node resources")
+  node_resources: {
+    /** one of node or nodes (1–300 IPs, span 10m only) */
+    args: { node?: string; nodes?: string[]; span?: ResourceSpan };
+    value: NodeResources | ResourceSparks;
+  };
   // read-only: one job, and the jobs of a filter (docs/protocol.md "Jobs")
   job: {
     /** one of key or id (≤ 200 characters) */
@@ -277,6 +283,7 @@ export const QUERIES: ReadonlySet<CommandName> = new Set<CommandName>([
   'history',
   'history_summary',
   'series',
+  'node_resources',
   'job',
   'jobs',
   'bulk_preview',
@@ -563,6 +570,42 @@ export interface Series {
   done: number[];
   /** busy CPUs in each bucket */
   busy: number[];
+}
+
+/** The windows of a node's resource series: 10 minutes by second, a day by minute. */
+export type ResourceSpan = '10m' | 'day';
+
+/**
+ * One node's avail info over time (features/resources.py), columnar: each
+ * second (span 10m) or minute (span day, the minute's mean) that has a pulse,
+ * oldest first. Values as dispy reports them: CPU and swap in % free, memory
+ * and disk in bytes free (to 0.01 %, 1 KiB, 1 MiB); null where a pulse lacked one.
+ */
+export interface NodeResources {
+  node: string;
+  span: ResourceSpan;
+  /** seconds per bucket: 1 or 60 */
+  step: 1 | 60;
+  /** Unix time at which the window's last bucket starts */
+  end: number;
+  times: number[];
+  cpu: (number | null)[];
+  memory: (number | null)[];
+  disk: (number | null)[];
+  swap: (number | null)[];
+  /** false: no series for this node; `note` says why (no pulse with avail info yet, or the byte budget) */
+  kept: boolean;
+  note: string | null;
+}
+
+/** CPU % free over the last 10 minutes per node, in `step`-second buckets (whole %, null: no pulse). */
+export interface ResourceSparks {
+  span: '10m';
+  step: number;
+  /** Unix time at which the last bucket starts */
+  end: number;
+  /** null: no series kept for that node */
+  nodes: Record<string, (number | null)[] | null>;
 }
 
 export type CommandName = keyof Commands;

@@ -66,7 +66,7 @@ export function useCommands() {
 }
 
 /** The read-only commands (protocol.ts QUERIES). */
-export type QueryName = 'history' | 'history_summary' | 'series' | 'job' | 'jobs' | 'bulk_preview' | 'bulk_outcomes' | 'alerts_history' | 'timeline';
+export type QueryName = 'history' | 'history_summary' | 'series' | 'job' | 'jobs' | 'bulk_preview' | 'bulk_outcomes' | 'alerts_history' | 'timeline' | 'node_resources';
 
 export interface Query<T> {
   /** the last answer; kept while the next is asked and after an error; null before the first */

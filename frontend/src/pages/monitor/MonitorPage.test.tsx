@@ -142,6 +142,7 @@ describe('Monitor page', () => {
       'Memory free',
       'Disk free',
       'Swap free',
+      'CPU free, 10 min',
     ]);
     const [ten, nine, two] = within(table).getAllByRole('row').slice(1);
     expect(within(nine!).getAllByRole('cell').map((c) => c.textContent)).toEqual([
@@ -158,10 +159,11 @@ describe('Monitor page', () => {
       '—',
       '—',
       '—',
+      '', // the CPU sparkline: not answered yet
     ]);
     const tenCells = within(ten!).getAllByRole('cell').map((c) => c.textContent);
     expect(tenCells[7]).toBe('—');
-    expect(tenCells.slice(8)).toEqual(['Deallocated', '93.5 %', '1.2 GB', '250 GB', '3.0 %']);
+    expect(tenCells.slice(8, 13)).toEqual(['Deallocated', '93.5 %', '1.2 GB', '250 GB', '3.0 %']);
     expect(within(two!).getAllByRole('cell')[6]?.textContent).toBe('—');
     expect(two!.className).toContain('node-closed');
     expect(within(two!).getAllByRole('cell')[8]?.textContent).toBe('Closed');
@@ -219,7 +221,7 @@ describe('Monitor page', () => {
     expect(screen.getByText("Job arguments shown (an operator's setting)")).toBeTruthy();
     // Update and the interval stay: they are this browser's own view
     expect(screen.getByRole('button', { name: 'Update' })).toBeTruthy();
-    expect(commands.filter((c) => c.name !== 'series')).toEqual([]);
+    expect(commands.filter((c) => c.name !== 'series' && c.name !== 'node_resources')).toEqual([]);
   });
 
   it('gives an operator the switch and no read-only note', () => {

@@ -1,4 +1,4 @@
-import { memo, useId, useMemo, useState } from 'react';
+import { Suspense, lazy, memo, useId, useMemo, useState } from 'react';
 import type { ReactNode } from 'react';
 import { useDashboard } from '../../core/context';
 import { dashIfNull, formatBytes, formatClock, formatPercent, formatSeconds, healthFlags, secPerJob } from '../../lib/format';
@@ -13,6 +13,7 @@ import { useVirtualRows } from '../../components/useVirtualRows';
 import { useScrollEdges } from '../../components/useScrollEdges';
 import { useIncremental } from '../../components/useIncremental';
 import { EmptyRow } from '../../components/EmptyRow';
+import type { SparkAnswer } from '../../components/Sparkline';
 
 // Sorting is a few lines here rather than TanStack Table: this page is what
 // loads first, and the table library alone is ~12 KB gzip of it.
@@ -192,8 +193,19 @@ const EMPTY: Record<string, Node> = {};
 const rowClass = (n: Node) =>
   n.status === 'closed' ? 'node-closed' : n.status === 'deallocated' ? 'node-deallocated' : undefined;
 
+
+/** The sparkline column is off above this many nodes in the table (the server answers at most 300). */
+export const SPARK_MAX_NODES = 300;
+
+// The sparklines and the query that feeds them load once the column is on
+// (the Monitor page's first load stays within its budget); the fetcher hands
+// the table each answer with the line's component, so rows need no Suspense.
+const SparkFetcher = lazy(() => import('../../components/Sparkline'));
+
 // A delta replaces only the nodes that changed: the other rows skip rendering.
-const NodeRow = memo(function NodeRow({ node, rowIndex }: { node: Node; rowIndex: number }) {
+// `spark`: the node's CPU sparkline values (undefined: the column is off or not loaded yet).
+// `spark`: the sparklines' latest answer, with the line's component (null until its module answered).
+const NodeRow = memo(function NodeRow({ node, rowIndex, spark }: { node: Node; rowIndex: number; spark: SparkAnswer | null }) {
   return (
     <tr className={rowClass(node)} aria-rowindex={rowIndex}>
       {COLUMNS.map((c) => (
@@ -201,6 +213,7 @@ const NodeRow = memo(function NodeRow({ node, rowIndex }: { node: Node; rowIndex
           {c.render(node)}
         </td>
       ))}
+      <td>{spark && <spark.Line values={spark.nodes[node.ip_addr]} />}</td>
     </tr>
   );
 });
@@ -214,6 +227,9 @@ export function NodesTable() {
   const search = useSearch();
   const sort = useMemo(() => parseSort(search), [search]);
   const rows = useIncremental<Order>((previous) => ordered(previous, nodes, sort), [nodes, sort]).nodes;
+  // The CPU sparklines: off above SPARK_MAX_NODES nodes (the header says so), so a big table stays fast.
+  const sparkOn = rows.length <= SPARK_MAX_NODES;
+  const [sparks, setSparks] = useState<SparkAnswer | null>(null);
 
   // Many nodes: only the rows in view (and a few either side) are in the DOM.
   const virtual = rows.length > FULL_TABLE_ROWS;
@@ -224,7 +240,7 @@ export function NodesTable() {
   const cut = edges.left || edges.right;
   const row = (index: number) => {
     const n = rows[index];
-    return n ? <NodeRow key={n.ip_addr} node={n} rowIndex={index + 2} /> : null;
+    return n ? <NodeRow key={n.ip_addr} node={n} rowIndex={index + 2} spark={sparks} /> : null;
   };
 
   const toggle = (column: string) => {
@@ -239,6 +255,11 @@ export function NodesTable() {
 
   return (
     <section className="nodes" aria-labelledby={headingId}>
+      {sparkOn && (
+        <Suspense>
+          <SparkFetcher nodes={nodes} onSparks={setSparks} />
+        </Suspense>
+      )}
       <div className="table-head">
         <h3 id={headingId}>Nodes</h3>
         {cut && (
@@ -282,15 +303,19 @@ export function NodesTable() {
                     </th>
                   );
                 })}
+                <th scope="col">
+                  {sparkOn ? 'CPU free, 10 min' : `CPU free, 10 min (off above ${SPARK_MAX_NODES} nodes)`}
+                </th>
               </tr>
             </thead>
             <tbody>
               {rows.length === 0 ? (
-                <EmptyRow columns={COLUMNS.length}>No nodes yet</EmptyRow>
+                // + 1: the sparkline column, after COLUMNS (not sortable)
+                <EmptyRow columns={COLUMNS.length + 1}>No nodes yet</EmptyRow>
               ) : virtual && VirtualRows ? (
                 // VirtualRows is the lazily loaded module's component, held in state: the same function on every render
                 // eslint-disable-next-line react-hooks/static-components
-                <VirtualRows count={rows.length} scrollElement={scrollBox} rowHeight={ROW_HEIGHT} columns={COLUMNS.length} row={row} />
+                <VirtualRows count={rows.length} scrollElement={scrollBox} rowHeight={ROW_HEIGHT} columns={COLUMNS.length + 1} row={row} />
               ) : virtual ? (
                 rows.slice(0, LOADING_ROWS).map((_, i) => row(i))
               ) : (

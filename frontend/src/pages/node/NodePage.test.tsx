@@ -141,7 +141,7 @@ describe('Node page', () => {
     expect(within(table()).queryAllByRole('checkbox')).toEqual([]);
     expect(screen.queryByRole('button', { name: /Terminate/ })).toBeNull();
     expect(screen.getByRole('note').textContent).toMatch(/^Read-only/);
-    expect(commands.filter((c) => c.name !== 'series')).toEqual([]);
+    expect(commands.filter((c) => c.name !== 'series' && c.name !== 'node_resources')).toEqual([]);
   });
 
   it('shows "hidden" instead of arguments while show_job_args is off', async () => {
@@ -216,7 +216,7 @@ describe('Node page', () => {
     const dialog = screen.getByRole('dialog', { name: 'Terminate 1 job?' });
     fireEvent.click(within(dialog).getByRole('button', { name: 'Cancel' }));
     // (the page's activity chart reads its series meanwhile)
-    expect(commands.filter((c) => c.name !== 'series')).toHaveLength(0);
+    expect(commands.filter((c) => c.name !== 'series' && c.name !== 'node_resources')).toHaveLength(0);
     expect(screen.queryByRole('dialog')).toBeNull();
 
     fireEvent.click(terminateButton());

@@ -2,6 +2,7 @@ import type { ReactNode } from 'react';
 import { useEffect, useMemo } from 'react';
 import { ClusterSelect } from '../../components/ClusterSelect';
 import { JobsChart } from '../../components/JobsChart';
+import { ResourcesChart } from './ResourcesChart';
 import { RunningJobs } from './RunningJobs';
 import type { RunningJobsList } from './RunningJobs';
 import { UpdateControls } from '../../components/UpdateControls';
@@ -92,6 +93,7 @@ export default function NodePage({ ip }: { ip: string }) {
             </dl>
           </section>
           <JobsChart node={ip} />
+          <ResourcesChart ip={ip} />
           <RunningJobs running={running} showArgs={showArgs} showCluster={names.length > 1} />
         </>
       )}
