@@ -174,6 +174,24 @@ def test_avail_info_that_stops_arriving_is_flagged_stale():
     assert flags(s) == (False, False)  # a closed node is just closed
 
 
+def test_a_node_that_comes_back_is_not_stale_for_the_pulses_it_missed_while_away():
+    s = State(stuck_after=1000, stale_after=10)
+    applied(s, attached(nodes=[(node(), 4)]))
+    avail = AvailInfo(50.0, 1, 1, 100.0)
+    applied(s, status("c", ev.NODE_AVAIL_INFO, node(avail=avail)))
+    applied(s, HealthCheck(100.0))
+    applied(s, status("c", ev.NODE_CLOSED, node(avail=avail)))  # killed: dispy closes it
+    applied(s, HealthCheck(150.0))
+    assert flags(s) == (False, False)
+    applied(s, status("c", ev.NODE_INITIALIZED, node(avail=avail)))  # restarted, no pulse yet
+    applied(s, HealthCheck(151.0))
+    assert flags(s) == (False, False)
+    applied(s, status("c", ev.NODE_AVAIL_INFO, node(avail=avail)))
+    applied(s, HealthCheck(152.0))
+    applied(s, HealthCheck(163.0))
+    assert flags(s) == (False, True)  # its pulses stopped again: stale as ever
+
+
 _avail = st.none() | st.builds(AvailInfo, st.floats(0, 100), st.integers(0, 2**40), st.integers(0, 2**40), st.floats(0, 100))
 _info = st.builds(
     NodeInfo, st.just("127.0.0.2"), st.sampled_from(["a", "b"]), st.integers(1, 4), st.integers(0, 4),

@@ -416,6 +416,13 @@ class State:
             c.nodes[ip] = (node, name)
             if ev.job is not None:
                 c.progressed.add(ip)
+            elif status == NODE_INITIALIZED and previous is not None:
+                # A node that (re)joins is a fresh start: its pulses resume from now, so a
+                # pulse from before it left (killed, restarted) must not make it stale
+                h = c.health.get(ip)
+                if h is not None:
+                    h.avail = None
+                c.progressed.add(ip)
             elif status == NODE_AVAIL_INFO and node.avail_info is not None:
                 c.avail_came.add(ip)
                 log = self.avail_log
