@@ -36,7 +36,9 @@ cluster = dispy.JobCluster(
 def workload():
     jobs_n, every = int(os.environ["FLEET_JOBS"]), int(os.environ["FLEET_FAIL_EVERY"])
     seconds = float(os.environ["FLEET_SECONDS"])
-    jobs = [cluster.submit(600, job_id=f"long-{i}") for i in range(int(os.environ["FLEET_LONG_JOBS"]))]
+    jobs = [cluster.submit(600) for _ in range(int(os.environ["FLEET_LONG_JOBS"]))]
+    for i, job in enumerate(jobs):
+        job.id = f"long-{i}"  # dispy's own field, which the dashboard shows
     jobs += [cluster.submit(seconds, fail=every > 0 and i % every == 0) for i in range(jobs_n)]
     for job in jobs:
         job()

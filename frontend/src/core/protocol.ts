@@ -203,7 +203,8 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'busy',
 ] satisfies readonly ErrorCode[];
 
-export type TerminateOutcome = 'terminated' | 'already_finished' | 'not_found' | 'failed';
+/** `timeout`: no answer in time (a fleet program's, or dispy's): the outcome is unknown */
+export type TerminateOutcome = 'terminated' | 'already_finished' | 'not_found' | 'failed' | 'timeout';
 
 /** Each command's args and the `value` of its successful result. */
 export interface Commands {
