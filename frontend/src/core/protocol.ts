@@ -732,7 +732,7 @@ export const FIELD_LISTS_COMPLETE: [
   Covers<Node, typeof NODE_FIELDS>,
   Covers<AvailInfo, typeof AVAIL_FIELDS>,
   Covers<Jobs, typeof JOBS_FIELDS>,
-  Covers<Cluster, typeof CLUSTER_FIELDS>,
+  Covers<Omit<Cluster, 'program'>, typeof CLUSTER_FIELDS>, // `program`: a fleet central's only (optional)
   Covers<Job, typeof JOB_FIELDS>,
   Covers<AuditEntry, typeof AUDIT_FIELDS>,
   Covers<JobRow, typeof JOB_ROW_FIELDS>,

@@ -145,8 +145,10 @@ export function mergeNode(old: Node | undefined, change: NodeDelta): Node | null
 function applyClusterDelta(old: Cluster | undefined, change: ClusterDelta): Cluster | null {
   const whole = change.name !== undefined && change.kind !== undefined;
   let base: Cluster;
-  if (whole) base = { name: change.name!, kind: change.kind!, jobs: change.jobs ?? zeroJobs, nodes: {}, program: change.program };
-  else if (old) base = old;
+  if (whole) {
+    base = { name: change.name!, kind: change.kind!, jobs: change.jobs ?? zeroJobs, nodes: {} };
+    if (change.program !== undefined) base.program = change.program; // a fleet central's (docs/fleet.md)
+  } else if (old) base = old;
   else return null;
   let nodes = base.nodes;
   if (change.nodes) {
