@@ -194,7 +194,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default $DISPYMON_BROKER): with --cluster-module, publish there as --program; without, "
         "serve a central dashboard of every program publishing there",
     )
-    serve.add_argument("--program", metavar="NAME", help="this program's name in the fleet (with --broker)")
+    serve.add_argument(
+        "--program",
+        metavar="NAME",
+        help="this program's name in the fleet (with --broker; default: the module's name and this host's)",
+    )
+    serve.add_argument(
+        "--no-http", action="store_true", help="with --broker: only publish, serve no dashboard (no inbound port)"
+    )
     serve.add_argument(
         "--offline-after",
         type=_positive_seconds,
@@ -286,6 +293,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         access_log=True,  # shown with -v; tokens redacted
         broker=getattr(args, "broker", None) or None,
         program=getattr(args, "program", None),
+        serve_http=not getattr(args, "no_http", False),
         offline_after=getattr(args, "offline_after", 10.0),
         forget_after=getattr(args, "forget_after", 86_400.0),
     )
@@ -320,20 +328,24 @@ def _serve(args: argparse.Namespace) -> int:
     except MissingFrontendError as exc:
         return _fail(str(exc))
     if args.broker or args.program:  # the fleet (docs/fleet.md): checked before the module builds its clusters
-        from dispymon.fleet.broker import BrokerError, check_program, parse
+        from dispymon.fleet.broker import BrokerError, check_program, default_program, parse
 
         try:
             broker = parse(args.broker)
             if args.cluster_module:
+                if args.program is None:
+                    args.program = default_program(Path(args.cluster_module).stem)
                 check_program(args.program)
-            elif args.program:
-                raise BrokerError("--program names a program that publishes: give its --cluster-module too")
+            elif args.program or args.no_http:
+                raise BrokerError("--program and --no-http are for a program that publishes: give its --cluster-module")
         except BrokerError as exc:
             return _fail(str(exc))
         if not args.cluster_module:
             return _central(args, broker)
     elif not args.cluster_module:
         return _fail("give --cluster-module APP.PY (or --broker URL for a central dashboard of a fleet)")
+    elif args.no_http:
+        return _fail("--no-http needs --broker (a program that serves no dashboard must publish)")
     try:
         app_module = load(args.cluster_module)
     except AppModuleError as exc:

@@ -102,6 +102,15 @@ def check_program(name: str | None) -> str:
     return name
 
 
+def default_program(base: str = "") -> str:
+    """A program's name when none is given: `<base>-<host name>`, made to fit PROGRAM_RE."""
+    import socket
+
+    raw = f"{base}-{socket.gethostname()}" if base else socket.gethostname()
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", raw).strip("-")[:64]
+    return name or "program"
+
+
 def describe(broker: Broker, exc: BaseException) -> str:
     """A broker failure in one line, without the password."""
     if isinstance(exc, redis_errors.AuthenticationError | redis_errors.AuthorizationError):

@@ -126,6 +126,8 @@ class Runtime:
             for service in reversed(started):
                 await service.stop()
             raise
+        if not self.settings.serve_http:  # a program that only publishes (docs/fleet.md): no inbound port
+            return 0
         try:
             return await self._listen()
         except BaseException:
@@ -265,6 +267,9 @@ async def run(
 
 def _announce(runtime: Runtime, say: Callable[[str], None]) -> None:
     access, host = runtime.access, runtime.settings.host
+    if not runtime.settings.serve_http:
+        say(f"dispymon: publishing as {runtime.settings.program}, no dashboard here (--no-http; Ctrl-C to stop)")
+        return
     url = runtime.url
     if access.operator_token:
         url += f"?token={access.operator_token}"

@@ -59,6 +59,7 @@ class Settings:
     offline_after: float = 10.0  # a central shows a program silent this long as offline
     forget_after: float = 86_400.0  # ... and forgets it after this long offline
     command_timeout: float = 10.0  # a central's command waits this long for its program
+    serve_http: bool = True  # False: publish only, no listening port (`--no-http`, dispymon.publish)
 
     def server_config(self, access: Access) -> ServerConfig:
         return ServerConfig(
