@@ -49,6 +49,7 @@ class RedisServer:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
     password: str | None = None
+    extra: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -64,6 +65,7 @@ class RedisServer:
                "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", str(self.workdir / "redis.log")]  # fmt: skip
         if self.password:
             cmd += ["--requirepass", self.password]
+        cmd += list(self.extra)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
         wait_for_tcp("127.0.0.1", self.port, 15.0, self.proc, what="redis-server")
         return self

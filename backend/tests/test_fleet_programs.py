@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from fleettools import central_factory, dispy_jobs_record, jobs_of, programs, redis_server  # noqa: F401
 
@@ -33,3 +34,16 @@ async def test_two_programs_counts_equal_dispy(redis_server, programs, central_f
     assert fleet["role"] == "central" and fleet["reachable"] is True
     assert {p: v["online"] for p, v in fleet["programs"].items()} == {"lab-A": True, "lab-B": True}
     assert "lab-A/" + names[0].split("/", 1)[1] in fleet["programs"]["lab-A"]["clusters"]
+    # and /metrics says the same, in a format Prometheus reads
+    async with central.session.get(f"{central.runtime.url}metrics") as response:
+        text = await response.text()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name.startswith("dispymon_fleet")
+    }
+    assert samples[("dispymon_fleet_broker_reachable", ())] == 1
+    for program in ("lab-A", "lab-B"):
+        assert samples[("dispymon_fleet_program_online", (("program", program),))] == 1
+        assert samples[("dispymon_fleet_program_resyncs_total", (("program", program),))] == 0

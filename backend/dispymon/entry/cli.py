@@ -200,6 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="this program's name in the fleet (with --broker; default: the module's name and this host's)",
     )
     serve.add_argument(
+        "--fleet-retention",
+        type=_positive,
+        default=10_000,
+        metavar="N",
+        help="entries a program keeps in its stream (XADD MAXLEN ~ N; a central further behind resyncs from a "
+        "snapshot; default 10000)",
+    )
+    serve.add_argument(
         "--no-http", action="store_true", help="with --broker: only publish, serve no dashboard (no inbound port)"
     )
     serve.add_argument(
@@ -294,6 +302,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         broker=getattr(args, "broker", None) or None,
         program=getattr(args, "program", None),
         serve_http=not getattr(args, "no_http", False),
+        fleet_retention=getattr(args, "fleet_retention", 10_000),
         offline_after=getattr(args, "offline_after", 10.0),
         forget_after=getattr(args, "forget_after", 86_400.0),
     )

@@ -323,7 +323,8 @@ class FleetSource:
             self._count_failure(f"a bad snapshot from {f.program!r}", exc)
             return
         self._feed(events)
-        if f.waiting:  # after a gap (rule 3): the page says so
+        # after a gap (rule 3), or entries of this epoch skipped to reach it: the page says so
+        if f.waiting or (epoch == f.epoch and n > f.n + 1):
             f.resyncs += 1
             f.resynced = time.time()
         f.epoch, f.n, f.waiting = epoch, n, False
