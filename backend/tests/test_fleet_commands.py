@@ -39,6 +39,8 @@ async def long_jobs_running(ws: WSClient, program, count: int) -> dict[int, str]
 async def test_terminate_from_the_central(redis_server, programs, central_factory) -> None:  # noqa: F811
     central = await central_factory(redis_server.url)
     ws = await central.connect()
+    replica = await central_factory(redis_server.url)  # another central on the same Redis
+    other = await replica.connect()
     lab = programs("lab-A", first=2, jobs=6, fail_every=0, long_jobs=2)
     long = await long_jobs_running(ws, lab, 2)
     await ws.send({"type": "command", "id": 1, "name": "terminate_jobs", "args": {"uids": sorted(long)}})
@@ -51,8 +53,13 @@ async def test_terminate_from_the_central(redis_server, programs, central_factor
     assert [counts["statuses"][i] for i in sorted(long.values())] == [dispy.DispyJob.Terminated] * 2
     assert counts["terminated"] == 2
     await ws.until(lambda w: jobs_of(w, next(iter(w.clusters))) == dispy_jobs_record(counts), 60, "counts = dispy's")
-    # the central audited it
-    await ws.until(lambda w: any(e["action"] == "terminate_jobs" and e["state"] == "ok" for e in w.audit), 30, "audit")
+    # the central audited it, and the other replica shows the same entry (the audit log is shared)
+    def audited(w: WSClient) -> list:
+        return [(e["action"], e["state"], e["message"], e["who"]) for e in w.audit if e["action"] == "terminate_jobs"]
+
+    await ws.until(lambda w: audited(w) and audited(w)[0][1] == "ok", 30, "audit")
+    await other.until(lambda w: audited(w) == audited(ws), 30, "the audit entry on the other replica")
+    assert len(audited(other)) == 1
 
 
 async def test_a_program_that_does_not_answer_is_a_timeout(redis_server, programs, central_factory) -> None:  # noqa: F811

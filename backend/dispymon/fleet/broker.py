@@ -145,6 +145,7 @@ def key(*parts: str) -> str:
 
 
 PROGRAMS = key("programs")
+AUDIT = key("audit")  # the audit log every central replica shares (docs/fleet.md)
 
 
 def events_key(program: str) -> str:

@@ -29,7 +29,7 @@ from dispymon.commands.control import ControlRefused
 from dispymon.fleet import broker as brk
 from dispymon.fleet.broker import Broker
 from dispymon.fleet.wire import Translator, WireError
-from dispymon.model.events import Event, FleetChanged
+from dispymon.model.events import AuditAdded, AuditUpdated, Event, FleetChanged
 from dispymon.model.jobkeys import JobKeys
 from dispymon.runtime.hub import Hub
 from dispymon.transport.fleetcodec import FleetCodecError, pack, unpack
@@ -42,6 +42,9 @@ RETRY_AFTER = 1.0
 SNAPSHOT_ASK_EVERY = 5.0  # seconds between a central's requests for one program's snapshot
 PENDING_MAX = 1000  # commands waiting for a reply at once
 REPLIES_TTL = 3600  # seconds the reply stream outlives a central that vanished
+AUDIT_KEPT = 1000  # MAXLEN ~ of the shared audit stream
+AUDIT_BACKLOG = 1000  # this central's audit changes waiting to be shared
+AUDIT_MAPPED = 10_000  # other replicas' entries whose local ids are remembered
 
 
 @dataclass
@@ -104,10 +107,21 @@ class FleetSource:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.late_replies = 0
         self._failures: collections.Counter[str] = collections.Counter()
+        # the shared audit log: this central's changes to share, and the other
+        # replicas' entries mirrored here ((replica, its id) -> the local id)
+        self._audit_out: collections.deque[Event] = collections.deque(maxlen=AUDIT_BACKLOG)
+        self._audit_ids: collections.OrderedDict[tuple[str, int], int] = collections.OrderedDict()
+        self._mirrored: set[int] = set()
 
     def __call__(self, hub: Hub, keys: JobKeys) -> FleetControl:
         self.hub, self.keys, self.loop = hub, keys, hub.loop
+        hub.tee = self._tee  # a central has no publisher: the tee takes its audit changes (O(1) per event)
         return FleetControl(self)
+
+    def _tee(self, event: Event) -> None:
+        kind = type(event)
+        if (kind is AuditAdded or kind is AuditUpdated) and event.entry_id not in self._mirrored:  # type: ignore[union-attr]
+            self._audit_out.append(event)
 
     # -- life ----------------------------------------------------------------------------
 
@@ -121,6 +135,7 @@ class FleetSource:
             asyncio.create_task(self._discover_loop(), name="fleet-discover"),
             asyncio.create_task(self._read_loop(), name="fleet-read"),
             asyncio.create_task(self._reply_loop(), name="fleet-replies"),
+            asyncio.create_task(self._audit_loop(), name="fleet-audit"),
         ]
 
     async def stop(self) -> None:
@@ -441,6 +456,73 @@ class FleetSource:
             return
         if isinstance(answer, dict):
             future.set_result(answer)
+
+    # -- the audit log shared by every replica ------------------------------------------
+
+    async def _audit_loop(self) -> None:
+        last = "0-0"  # the retained log: a new replica shows what the others did
+        while True:
+            try:
+                await self._share_audit()
+                found = await self._client.xread({brk.AUDIT: last}, count=200, block=200)
+                for _stream, entries in found or ():
+                    for raw_id, fields in entries:
+                        last = _text(raw_id)
+                        self._mirror(fields)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not _is_redis_failure(exc):
+                    raise
+                self._set_reachable(False, exc)
+                await asyncio.sleep(RETRY_AFTER)
+
+    async def _share_audit(self) -> None:
+        if not self._audit_out:
+            return
+        pipe = self._client.pipeline(transaction=False)
+        sent = []
+        while self._audit_out:
+            event = self._audit_out.popleft()
+            sent.append(event)
+            if type(event) is AuditAdded:
+                body = ["a", event.entry_id, event.time, event.action, event.target, event.cluster, event.state,
+                        event.message, event.who]  # fmt: skip
+            else:
+                assert type(event) is AuditUpdated
+                body = ["u", event.entry_id, event.state, event.message, event.only_if_pending]
+            pipe.xadd(brk.AUDIT, {"r": self.central_id, "d": pack(body)}, maxlen=AUDIT_KEPT, approximate=True)
+        try:
+            await pipe.execute()
+        except BaseException:
+            self._audit_out.extendleft(reversed(sent))  # shared when Redis answers again (bounded)
+            raise
+
+    def _mirror(self, fields: dict[bytes, bytes]) -> None:
+        assert self.hub is not None
+        try:
+            replica = _text(fields[b"r"])
+            body = unpack(fields[b"d"])
+            if replica == self.central_id:
+                return
+            if body[0] == "a":
+                _, entry_id, when, action, target, cluster, state, message, who = body
+                local = self.hub.read().new_audit_id()
+                self._audit_ids[(replica, int(entry_id))] = local
+                self._mirrored.add(local)
+                if len(self._audit_ids) > AUDIT_MAPPED:
+                    _, old = self._audit_ids.popitem(last=False)
+                    self._mirrored.discard(old)
+                # the replica that made it resolves it (watch None here): its updates follow
+                self.hub.feed(AuditAdded(local, float(when), str(action), str(target), cluster, str(state),
+                                         str(message), who))  # fmt: skip
+            elif body[0] == "u":
+                _, entry_id, state, message, only_if_pending = body
+                mapped = self._audit_ids.get((replica, int(entry_id)))
+                if mapped is not None:
+                    self.hub.feed(AuditUpdated(mapped, str(state), str(message), bool(only_if_pending)))
+        except (KeyError, ValueError, TypeError, IndexError, FleetCodecError) as exc:
+            self._count_failure("a bad entry in the shared audit log", exc)
 
     def _count_failure(self, what: str, exc: BaseException) -> None:
         self._failures[what] += 1
