@@ -587,7 +587,11 @@ class FleetControl:
         return self._call(cluster, "close_node", ip=ip, terminate_pending=terminate_pending)
 
     def submit(self, cluster: str, payload: bytes, node: str | None) -> int:
-        return self._call(cluster, "submit", payload=payload, node=node)
+        # A job's arguments stay in its program (docs/fleet.md): what the central's jobs
+        # feature holds is not them, so resubmitting from here would run the wrong job.
+        raise ControlRefused(
+            "not_allowed", "a fleet central keeps no job arguments: resubmit from the program's own dashboard"
+        )
 
 
 def _is_redis_failure(exc: BaseException) -> bool:
