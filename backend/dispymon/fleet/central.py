@@ -28,6 +28,7 @@ from dispymon.adapters.rules import closed_stays_closed
 from dispymon.commands.control import ControlRefused
 from dispymon.fleet import broker as brk
 from dispymon.fleet.broker import Broker
+from dispymon.fleet.publisher import _close
 from dispymon.fleet.wire import Translator, WireError
 from dispymon.model.events import AuditAdded, AuditUpdated, Event, FleetChanged
 from dispymon.model.jobkeys import JobKeys
@@ -157,7 +158,7 @@ class FleetSource:
                     await asyncio.wait_for(client.delete(self.replies), 2.0) if client is self._client else None
                 except Exception:
                     pass
-                await client.aclose()
+                await _close(client)
         self._client = self._reader = None
 
     def _feed(self, events: Iterable[Event]) -> None:

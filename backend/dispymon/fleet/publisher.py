@@ -120,7 +120,7 @@ class Publisher:
                 await asyncio.wait_for(self._write_heartbeat(stopped=True), 2.0)
             except Exception:
                 pass
-            await self._client.aclose()
+            await _close(self._client)
             self._client = None
 
     # -- status --------------------------------------------------------------------------
@@ -337,3 +337,12 @@ class Publisher:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def _close(client: Any) -> None:
+    """Close a redis-py client, waiting at most 2 s (a connection whose blocking read was
+    cancelled must not hold up a shutdown)."""
+    try:
+        await asyncio.wait_for(client.aclose(), 2.0)
+    except Exception as exc:
+        log.info("dispymon fleet: closing the broker's connections: %s", type(exc).__name__)

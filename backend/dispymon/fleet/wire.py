@@ -43,11 +43,10 @@ UIDS_KEPT = 1_000_000  # program uids mapped at once per program (live jobs; the
 # -- the program's side: events and state to values -------------------------------
 
 
-def _node(info: NodeInfo | None) -> list[Any] | None:
-    if info is None:
-        return None
-    avail = info.avail_info
-    return [*info[:10], list(avail) if avail is not None else None]
+def _node(info: NodeInfo | None) -> tuple[Any, ...] | None:
+    # as it is: a NodeInfo (its AvailInfo too) is a tuple of plain values, which
+    # msgpack writes as an array without a copy
+    return info
 
 
 def _job_id(value: Any) -> Any:
