@@ -117,7 +117,7 @@ async function terminateLongJob(page: Page, stack: Stack, program: string): Prom
 }
 
 async function expectCounts(page: Page, program: string, counts: DispyCounts): Promise<void> {
-  await page.getByLabel('Program').selectOption(program);
+  await page.getByLabel('Program', { exact: true }).selectOption(program);
   const done = counts.finished + counts.failed + counts.terminated + counts.cancelled + counts.abandoned;
   for (const [key, value] of [
     ['submitted', counts.submitted],
@@ -136,7 +136,7 @@ test('two programs behind two replicas: terminate, a replica killed, Redis stopp
   await page.goto(stack.url);
   const connection = page.getByRole('status', { name: 'Connection' });
   await expect(connection).toHaveText('Live');
-  const programSelect = page.getByLabel('Program');
+  const programSelect = page.getByLabel('Program', { exact: true });
   await expect(programSelect.getByRole('option')).toHaveText(['All programs (2)', 'lab-A', 'lab-B'], { timeout: 60_000 });
 
   // kill the replica this browser is on (SIGKILL, by PID): it goes on through nginx on the other
