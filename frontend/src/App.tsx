@@ -6,6 +6,7 @@ import { MonitorPage } from './pages/monitor/MonitorPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { ThemeToggle } from './components/ThemeToggle';
 import { JobSearch } from './components/JobSearch';
+import { ProgramSelect } from './components/ProgramSelect';
 import { ALERTS_PATH, HISTORY_PATH, JOBS_PATH, MANAGE_PATH, TIMELINE_PATH } from './lib/paths';
 import { Link, usePathname } from './router';
 
@@ -95,6 +96,7 @@ export function App() {
           <Link to={ALERTS_PATH}>Alerts</Link>
           <Link to={TIMELINE_PATH}>Timeline</Link>
         </nav>
+        <ProgramSelect />
         <JobSearch />
         <ReadOnlyNote />
         <ConnectionIndicator />

@@ -143,6 +143,9 @@ def render(
         _store_families(out, store)
     if alerts is not None:
         _alerts_families(out, alerts)
+    fleet = getattr(state, "fleet", None)
+    if fleet is not None:
+        _fleet_families(out, fleet)
     return out.text()
 
 
@@ -165,6 +168,29 @@ def _alerts_families(out: Exposition, engine: Any) -> None:
         ],
         "_total",
     )
+
+
+def _fleet_families(out: Exposition, fleet: dict[str, Any]) -> None:
+    """The fleet (docs/fleet.md): the broker, and a program's drops or a central's programs."""
+    out.family("dispymon_fleet_broker_reachable", "gauge", "1 while the fleet's broker answers.",
+               [({}, int(bool(fleet.get("reachable"))))])  # fmt: skip
+    if fleet.get("role") == "program":
+        out.family(
+            "dispymon_fleet_dropped_events",
+            "counter",
+            "Events this program's publisher dropped from a full backlog (a snapshot republished covers them).",
+            [({}, int(fleet.get("dropped", 0)))],
+            "_total",
+        )
+        return
+    programs = sorted((fleet.get("programs") or {}).items())
+    out.family("dispymon_fleet_program_online", "gauge", "1 while a program's heartbeat comes.",
+               [({"program": p}, int(bool(v["online"]))) for p, v in programs])  # fmt: skip
+    out.family("dispymon_fleet_program_resyncs", "counter", "Times this central resynced a program from a snapshot.",
+               [({"program": p}, int(v["resyncs"])) for p, v in programs], "_total")  # fmt: skip
+    out.family("dispymon_fleet_program_dropped_events", "counter",
+               "Events a program's publisher dropped (its heartbeat's count).",
+               [({"program": p}, int(v["dropped"])) for p, v in programs], "_total")  # fmt: skip
 
 
 def _jobs_families(out: Exposition, jobs: dict[str, int]) -> None:

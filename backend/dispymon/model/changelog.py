@@ -35,6 +35,7 @@ class Kind(IntEnum):
     RUNNING = 5  # the set of jobs running on a node (any cluster)
     ACTIONS = 6  # the bulk actions (features/bulk.py), sent whole
     ALERTS = 7  # the alerts part (features/alerts), sent whole
+    FLEET = 8  # the fleet's record (docs/fleet.md), sent whole
 
 
 class Key(NamedTuple):
@@ -47,6 +48,7 @@ SETTINGS_KEY = Key(Kind.SETTINGS)
 AUDIT_KEY = Key(Kind.AUDIT)
 ACTIONS_KEY = Key(Kind.ACTIONS)
 ALERTS_KEY = Key(Kind.ALERTS)
+FLEET_KEY = Key(Kind.FLEET)
 
 
 def cluster_key(cluster: str) -> Key:
@@ -172,6 +174,7 @@ class Changes(NamedTuple):
     version: int
     actions: list[dict[str, Any]] | None = None
     alerts: dict[str, Any] | None = None
+    fleet: dict[str, Any] | None = None
 
     def __bool__(self) -> bool:
         return bool(
@@ -181,6 +184,7 @@ class Changes(NamedTuple):
             or self.node_jobs
             or self.actions is not None
             or self.alerts is not None
+            or self.fleet is not None
         )
 
 
@@ -256,12 +260,15 @@ class Deltas:
         return out
 
     def _cluster_record(self, c: ClusterState, memo: dict[Any, Any]) -> dict[str, Any]:
-        return {
+        record = {
             "name": c.name,
             "kind": c.kind,
             "jobs": c.jobs_record(),
             "nodes": {ip: self._node_full(c, ip, memo) for ip in c.nodes},
         }
+        if c.program is not None:  # a fleet central's cluster (docs/fleet.md)
+            record["program"] = c.program
+        return record
 
     def snapshot(self) -> tuple[dict[str, Any], int]:
         memo = self.memo_at()
@@ -274,6 +281,8 @@ class Deltas:
                 "actions": list(self.state.actions.records),
                 "alerts": self.state.alerts.part,
             }
+            if self.state.fleet is not None:  # with a broker only (docs/fleet.md)
+                body["fleet"] = self.state.fleet
         return body, self.state.version
 
     def changes_since(self, version: int) -> Changes:
@@ -283,7 +292,7 @@ class Deltas:
         found = memo.get(version)
         if found is not None:
             return found
-        settings = audit = actions = alerts = None
+        settings = audit = actions = alerts = fleet = None
         clusters: dict[str, Any] = {}
         node_jobs = False
         whole: set[str] = set()  # clusters sent whole (or as removed)
@@ -313,6 +322,8 @@ class Deltas:
                 actions = list(self.state.actions.records)
             elif kind is Kind.ALERTS:
                 alerts = self.state.alerts.part
+            elif kind is Kind.FLEET:
+                fleet = self.state.fleet
             else:
                 if name in whole:
                     continue
@@ -322,5 +333,7 @@ class Deltas:
                     whole.add(name)
                 elif c is not None:  # JOBS
                     clusters.setdefault(name, {})["jobs"] = c.jobs_record()
-        found = memo[version] = Changes(settings, audit, clusters, node_jobs, self.state.version, actions, alerts)
+        found = memo[version] = Changes(
+            settings, audit, clusters, node_jobs, self.state.version, actions, alerts, fleet
+        )
         return found

@@ -107,6 +107,8 @@ class ClientView:
             message["actions"] = changes.actions
         if changes.alerts is not None:
             message["alerts"] = changes.alerts
+        if changes.fleet is not None:
+            message["fleet"] = changes.fleet
         if self.node is not None:
             node_jobs = self._node_jobs_delta(changes.node_jobs and self.state.node_jobs_changed(self.node, since))
             if node_jobs:

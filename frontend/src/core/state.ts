@@ -9,6 +9,7 @@ import type {
   Cluster,
   ClusterDelta,
   Delta,
+  Fleet,
   JobDetail,
   Jobs,
   Node,
@@ -42,11 +43,13 @@ export interface ServerData {
   actions: BulkAction[];
   /** what fires, the alert rules and the webhooks; null until a server sends the part */
   alerts: AlertsPart | null;
+  /** the fleet part (docs/fleet.md); null on a dashboard with no broker */
+  fleet: Fleet | null;
 }
 
 const NO_ACTIONS: BulkAction[] = [];
 
-export const emptyData: ServerData = { seq: null, settings: null, clusters: {}, audit: [], nodeJobs: null, job: null, actions: NO_ACTIONS, alerts: null };
+export const emptyData: ServerData = { seq: null, settings: null, clusters: {}, audit: [], nodeJobs: null, job: null, actions: NO_ACTIONS, alerts: null, fleet: null };
 
 export const zeroJobs: Jobs = {
   submitted: 0,
@@ -71,6 +74,7 @@ export function applySnapshot(_state: ServerData, snap: Snapshot): ServerData {
     job: snap.job ?? null,
     actions: snap.actions ?? NO_ACTIONS,
     alerts: snap.alerts ?? null,
+    fleet: snap.fleet ?? null,
   };
 }
 
@@ -109,6 +113,7 @@ export function applyDelta(state: ServerData, delta: Delta): { state: ServerData
       actions: delta.actions ?? state.actions,
       // whole when it changed
       alerts: delta.alerts ?? state.alerts,
+      fleet: delta.fleet ?? state.fleet,
     },
     gap: false,
   };
@@ -146,8 +151,10 @@ export function mergeNode(old: Node | undefined, change: NodeDelta): Node | null
 function applyClusterDelta(old: Cluster | undefined, change: ClusterDelta): Cluster | null {
   const whole = change.name !== undefined && change.kind !== undefined;
   let base: Cluster;
-  if (whole) base = { name: change.name!, kind: change.kind!, jobs: change.jobs ?? zeroJobs, nodes: {} };
-  else if (old) base = old;
+  if (whole) {
+    base = { name: change.name!, kind: change.kind!, jobs: change.jobs ?? zeroJobs, nodes: {} };
+    if (change.program !== undefined) base.program = change.program; // a fleet central's (docs/fleet.md)
+  } else if (old) base = old;
   else return null;
   let nodes = base.nodes;
   if (change.nodes) {
@@ -162,5 +169,7 @@ function applyClusterDelta(old: Cluster | undefined, change: ClusterDelta): Clus
       nodes[ip] = node;
     }
   }
-  return { name: base.name, kind: base.kind, jobs: change.jobs ?? base.jobs, nodes };
+  const cluster: Cluster = { name: base.name, kind: base.kind, jobs: change.jobs ?? base.jobs, nodes };
+  if (base.program !== undefined) cluster.program = base.program; // a fleet central's (docs/fleet.md)
+  return cluster;
 }
