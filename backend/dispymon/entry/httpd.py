@@ -78,6 +78,9 @@ class DispyHTTPServer:
     `history_size`, `history_db` (keyword only, dispymon's own): finished jobs
     kept for the history, and an SQLite file keeping it across restarts (the
     file is opened here: `sqlite3.Error` if it cannot be).
+    `settings` (keyword only, dispymon's own): every option as one Settings,
+    in place of the arguments above (`dispymon scheduler` fills it from its
+    command line).
 
     Attributes: `host`, `port` (the bound port), `url` (without the token),
     `token` (the operator token: $DISPYMON_TOKEN, else generated when `host`
@@ -97,6 +100,7 @@ class DispyHTTPServer:
         *,
         history_size: int = 10_000,
         history_db: str | os.PathLike[str] | None = None,
+        settings: Settings | None = None,
     ) -> None:
         # Everything that can be wrong is checked here, in the caller's thread.
         if isinstance(poll_sec, bool) or not isinstance(poll_sec, (int, float)) or not math.isfinite(poll_sec):
@@ -108,7 +112,7 @@ class DispyHTTPServer:
         # more host names from $DISPYMON_ALLOW_HOST; beyond loopback without a
         # token, an operator token is generated
         # (TokenError, a ValueError, for one shorter than MIN_TOKEN_LENGTH)
-        settings = Settings(
+        settings = settings or Settings(
             host=host,
             port=port,
             poll_sec=float(poll_sec),
@@ -124,8 +128,8 @@ class DispyHTTPServer:
             patch_dispy_queue=True,
         )
 
-        self.host = host
-        self.port = port
+        self.host = settings.host
+        self.port = settings.port
         self._closing = False  # shutdown() was called
         self._close_lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
