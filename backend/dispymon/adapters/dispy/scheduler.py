@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 import dispy
-import dispy.httpd
 
 SCHEDULER_MODULE = "dispy.dispyscheduler"
 
@@ -28,6 +27,8 @@ def run_dispyscheduler(argv: list[str], http_server: Callable[..., Any]) -> None
     Raises what dispyscheduler raises: SystemExit (its `exit(0)`, argparse's
     exit 2), KeyboardInterrupt (in `--daemon` mode, where it does not catch it).
     """
+    import dispy.httpd  # dispyscheduler imports it too (its `cgi` import warns on Python 3.11+)
+
     original, saved_argv = dispy.httpd.DispyHTTPServer, sys.argv
     dispy.httpd.DispyHTTPServer = http_server
     sys.argv = [SCHEDULER_MODULE, *argv]

@@ -133,7 +133,10 @@ def _seed(cluster: Any, hidden: Any = None, keys: JobKeys | None = None, name: s
             if _job.compute_id != compute_id or job is None:
                 continue
             if job.status == started:
-                running.append(job_info(job, keys, name))
+                seen = job_info(job, keys, name)
+                if seen.ip_addr is None and _job.node is not None:  # dispyscheduler's jobs (see status_event)
+                    seen = seen._replace(ip_addr=_job.node.ip_addr)
+                running.append(seen)
             elif job.status == created and len(queued) < MAX_QUEUED_TRACKED:
                 queued.append(job_info(job, keys, name))
         waiting = [*getattr(cluster, "_jobs", ())]

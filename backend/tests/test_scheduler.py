@@ -1,0 +1,246 @@
+"""`dispymon scheduler`: a real dispyscheduler through dispymon's entry, real dispynodes, two real clients.
+
+Each `SharedJobCluster` client runs in a process of its own (dispy keeps one
+client scheduler per process) and, asked on its stdin, prints what dispy
+tells it: its job objects' statuses and nodes, and `cluster.status()`. The
+dashboard of the scheduler must show both clients' computations, and the
+shared nodes, with the same counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from dispymon.adapters.localnodes import LocalCluster, free_port_base, stop_group, wait_for_tcp
+from dispymon.entry.scheduler import scheduler_argv
+from conftest import REPO, WSClient
+
+pytestmark = pytest.mark.cluster
+
+NODES = ["127.0.0.90", "127.0.0.91"]
+SCHEDULER = "127.0.0.92"
+CLIENTS = {"127.0.0.93": 5, "127.0.0.94": 3}  # client address: jobs it submits
+CPUS = 2  # each node's
+RUNNING, CREATED, FINISHED, TERMINATED = 6, 5, 11, 9  # dispy's job statuses
+
+CLIENT = textwrap.dedent("""
+    import json, os, sys
+    import dispy
+
+    def setup():  # a computation with setup= avoids dispynode 4.15.2's short-job race (dispy-notes.md)
+        return 0
+
+    def compute(gate, n):
+        import os, time
+        while not os.path.exists(gate):  # held until the test opens the gate
+            time.sleep(0.05)
+        return n
+
+    if __name__ == '__main__':
+        ip = os.environ['CLIENT']
+        cluster = dispy.SharedJobCluster(
+            compute, nodes=os.environ['NODES'].split(','), setup=setup,
+            scheduler_host=os.environ['SCHEDULER'], dispy_port=int(os.environ['PORT']),
+            ip_addr=ip, ext_host=ip, loglevel=dispy.logger.WARNING)
+        jobs = [cluster.submit(os.environ['GATE'], i) for i in range(int(os.environ['JOBS']))]
+        print('submitted', len(jobs), flush=True)
+        for line in sys.stdin:
+            if line.strip() == 'report':  # what dispy tells this client
+                status = cluster.status()
+                print('report', json.dumps({
+                    'jobs': [[job.status, job.ip_addr] for job in jobs],
+                    'nodes': {n.ip_addr: n.jobs_done for n in status.nodes if n.name is not None},
+                    'pending': status.jobs_pending}), flush=True)
+            elif line.strip() == 'quit':
+                break
+        cluster.close(timeout=30)
+        cluster.shutdown()
+        print('closed', flush=True)
+""")
+
+
+class Client:
+    """One SharedJobCluster program in a process of its own."""
+
+    def __init__(self, ip: str, jobs: int, env: dict[str, str], cwd: Path) -> None:
+        self.ip, self.jobs = ip, jobs
+        env = {**env, "CLIENT": ip, "JOBS": str(jobs)}
+        self.proc = subprocess.Popen([sys.executable, str(cwd / "client.py")], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     cwd=cwd, env=env, start_new_session=True)  # fmt: skip
+        self.said: list[str] = []
+
+    def _line(self, prefix: str) -> str:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:  # dispy logs to stdout too: skip its lines
+            self.said.append(line)
+            if line.startswith(prefix):
+                return line[len(prefix) :]
+        raise AssertionError(f"client {self.ip} ended: " + "".join(self.said))
+
+    async def line(self, prefix: str, timeout: float = 60) -> str:
+        return await asyncio.wait_for(asyncio.to_thread(self._line, prefix), timeout)
+
+    async def report(self) -> dict:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("report\n")
+        self.proc.stdin.flush()
+        return json.loads(await self.line("report "))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            stop_group(self.proc)
+
+
+@pytest.fixture
+def shared(tmp_path):
+    """Two dispynodes and `dispymon scheduler` serving them: the dashboard's URL and the dispy port base."""
+    port = free_port_base(["127.0.0.1", *NODES, SCHEDULER, *CLIENTS])
+    nodes = LocalCluster(tmp_path / "nodes", NODES, cpus=CPUS, port_base=port).start()
+    log = tmp_path / "scheduler.log"
+    cmd = [sys.executable, "-m", "dispymon", "scheduler", "--port", "0", "--poll-sec", "0.2", "--",
+           "-i", SCHEDULER, "-p", str(port), *[a for ip in NODES for a in ("-n", ip)], "--pulse_interval", "1",
+           "--dest_path_prefix", str(tmp_path / "scheduler"), "--clean"]  # fmt: skip
+    with open(log, "w") as out:
+        sched = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                 cwd=tmp_path, start_new_session=True)  # fmt: skip
+    try:
+        wait_for_tcp(SCHEDULER, port + 2, 30, sched, "dispymon scheduler")  # where clients connect
+        # the dashboard listens (and says where) before dispyscheduler starts
+        found = re.search(r"dashboard at (http://\S+)", log.read_text())
+        assert found, log.read_text()
+        yield found.group(1), port
+    finally:
+        stop_group(sched, grace=15)
+        nodes.stop()
+    assert sched.returncode is not None, f"dispymon scheduler (PID {sched.pid}) still running"
+
+
+def shown(ws: WSClient, ip: str) -> dict:
+    return ws.clusters[f"compute @ {ip}"]
+
+
+def agrees(cluster: dict, report: dict) -> bool:
+    """The dashboard's counts of one client's computation equal what dispy tells that client."""
+    statuses = Counter(status for status, _ in report["jobs"])
+    jobs = cluster["jobs"]
+    running_on = Counter(ip for status, ip in report["jobs"] if status == RUNNING)
+    done_on = Counter(ip for status, ip in report["jobs"] if status in (FINISHED, TERMINATED))
+    return (
+        jobs["submitted"] == len(report["jobs"])
+        and jobs["running"] == statuses[RUNNING]
+        and jobs["queued"] == statuses[CREATED]
+        and jobs["finished"] == statuses[FINISHED]
+        and jobs["terminated"] == statuses[TERMINATED]
+        and jobs["done"] == statuses[FINISHED] + statuses[TERMINATED]
+        and set(cluster["nodes"]) == set(NODES)  # the shared nodes, not the scheduler
+        and all(cluster["nodes"][ip]["busy"] == running_on[ip] for ip in NODES)
+        and all(cluster["nodes"][ip]["jobs_done"] == done_on[ip] == report["nodes"].get(ip, 0) for ip in NODES)
+    )
+
+
+async def test_every_clients_computation_and_the_shared_nodes_as_dispy_tells_each_client(shared, tmp_path):
+    url, port = shared
+    (tmp_path / "client.py").write_text(CLIENT)
+    gate = tmp_path / "gate"
+    env = {**os.environ, "NODES": ",".join(NODES), "SCHEDULER": SCHEDULER, "PORT": str(port),
+           "GATE": str(gate), "PYTHONPATH": str(REPO / "backend")}  # fmt: skip
+    clients = [Client(ip, jobs, env, tmp_path) for ip, jobs in CLIENTS.items()]
+    ids = itertools.count(1)
+    try:
+        for client in clients:
+            assert int(await client.line("submitted ")) == client.jobs
+
+        async with aiohttp.ClientSession() as session:
+            ws = WSClient(await session.ws_connect(url.rstrip("/") + "/ws"))
+
+            async def until_agreed(what: str, also=lambda m: True) -> list[dict]:
+                """Until the dashboard agrees with what each client's dispy reports (and `also` holds):
+                the dashboard's side is waited on, the clients are asked again after each wait."""
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 90
+                while True:
+                    reports = [await c.report() for c in clients]
+
+                    def holds(m: WSClient, reports: list[dict] = reports) -> bool:
+                        return also(m) and all(agrees(shown(m, c.ip), r) for c, r in zip(clients, reports, strict=True))
+
+                    try:
+                        await ws.until(holds, timeout=2, what=what)
+                        return reports
+                    except AssertionError:
+                        if loop.time() > deadline:
+                            raise AssertionError(f"{what}: dashboard {ws.clusters} vs dispy {reports}") from None
+
+            # the gate is shut: every CPU of the shared nodes busy, the rest queued, per client as dispy says
+            await ws.until(lambda m: len(m.clusters) == 2, what="both clients' computations")
+            reports = await until_agreed(
+                "jobs held", lambda m: sum(shown(m, c.ip)["jobs"]["running"] for c in clients) == CPUS * len(NODES)
+            )
+            assert all(c["kind"] == "SharedJobCluster" for c in ws.clusters.values())
+            assert sum(Counter(s for s, _ in r["jobs"])[RUNNING] for r in reports) == CPUS * len(NODES)
+
+            # the operator terminates one of the first client's running jobs: dispy tells that client so
+            first = f"compute @ {clients[0].ip}"
+            await ws.until(lambda m: m.clusters[first]["jobs"]["running"] > 0, what="a running job of the first")
+            busy = next(ip for ip in NODES if ws.clusters[first]["nodes"][ip]["busy"] > 0)
+            await ws.send({"type": "view", "node": busy})
+            await ws.until(lambda m: m.node_jobs and any(j["cluster"] == first for j in m.node_jobs["jobs"].values()),
+                           what=f"the first client's jobs on {busy}")  # fmt: skip
+            uid = next(j["uid"] for j in ws.node_jobs["jobs"].values() if j["cluster"] == first)
+            cid = next(ids)
+            await ws.send({"type": "command", "id": cid, "name": "terminate_jobs", "args": {"uids": [uid]}})
+            await ws.until(lambda m: cid in m.results, what="the terminate's result", fresh=False)
+            assert ws.results[cid]["value"]["results"] == {str(uid): "terminated"}, ws.results[cid]
+            reports = await until_agreed(
+                "one job terminated", lambda m: shown(m, clients[0].ip)["jobs"]["terminated"] == 1
+            )
+            assert Counter(s for s, _ in reports[0]["jobs"])[TERMINATED] == 1
+
+            # the gate opens: every job ends; each computation's figures are its client's
+            gate.write_text("go")
+            reports = await until_agreed(
+                "every job done", lambda m: all(shown(m, c.ip)["jobs"]["done"] == c.jobs for c in clients)
+            )
+            for client, report in zip(clients, reports, strict=True):
+                assert report["pending"] == 0
+                assert Counter(s for s, _ in report["jobs"]) == (
+                    {FINISHED: client.jobs - 1, TERMINATED: 1} if client is clients[0] else {FINISHED: client.jobs}
+                )
+
+            # a client that closes its cluster: dispyscheduler ends the computation, the dashboard drops it
+            clients[1].proc.stdin.write("quit\n")
+            clients[1].proc.stdin.flush()
+            await clients[1].line("closed")
+            await ws.until(lambda m: set(m.clusters) == {first}, what="the closed client's computation gone")
+    finally:
+        for client in clients:
+            client.stop()
+
+
+def test_scheduler_argv_adds_httpd_and_daemon_and_turns_the_config_files_server_on(tmp_path):
+    assert scheduler_argv(["--", "-n", "10.0.0.2"], tmp_path, stdin_is_tty=True) == ["-n", "10.0.0.2", "--httpd"]
+    # with no terminal, dispyscheduler would read commands from a closed stdin for ever
+    assert scheduler_argv(["-n", "a"], tmp_path, stdin_is_tty=False) == ["-n", "a", "--httpd", "--daemon"]
+    assert scheduler_argv(["--daemon"], tmp_path, stdin_is_tty=False) == ["--daemon", "--httpd"]
+    # a config file (dispyscheduler then reads nothing else) saved without --httpd gets a copy with it on
+    conf = tmp_path / "sched.conf"
+    conf.write_text("[DEFAULT]\nhttp_server = False\nnodes = []\n")
+    (tmp_path / "copy").mkdir()
+    argv = scheduler_argv(["--", "--config", str(conf)], tmp_path / "copy", stdin_is_tty=True)
+    assert argv[0] == "--config" and argv[2:] == ["--httpd"]
+    copy = Path(argv[1])
+    assert copy != conf and "http_server = True" in copy.read_text() and "nodes = []" in copy.read_text()
+    assert "http_server = False" in conf.read_text()  # the user's file is left as it was
