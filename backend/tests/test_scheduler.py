@@ -10,6 +10,7 @@ shared nodes, with the same counts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -33,7 +34,7 @@ NODES = ["127.0.0.90", "127.0.0.91"]
 SCHEDULER = "127.0.0.92"
 CLIENTS = {"127.0.0.93": 5, "127.0.0.94": 3}  # client address: jobs it submits
 CPUS = 2  # each node's
-RUNNING, CREATED, FINISHED, TERMINATED = 6, 5, 11, 9  # dispy's job statuses
+RUNNING, CREATED, FINISHED, TERMINATED, ABANDONED = 6, 5, 11, 9, 10  # dispy's job statuses
 
 CLIENT = textwrap.dedent("""
     import json, os, sys
@@ -63,6 +64,10 @@ CLIENT = textwrap.dedent("""
                     'jobs': [[job.status, job.ip_addr] for job in jobs],
                     'nodes': {n.ip_addr: n.jobs_done for n in status.nodes if n.name is not None},
                     'pending': status.jobs_pending}), flush=True)
+            elif line.startswith('submit '):
+                more = int(line.split()[1])
+                jobs += [cluster.submit(os.environ['GATE'], len(jobs) + i) for i in range(more)]
+                print('submitted', len(jobs), flush=True)
             elif line.strip() == 'quit':
                 break
         cluster.close(timeout=30)
@@ -94,10 +99,13 @@ class Client:
         return await asyncio.wait_for(asyncio.to_thread(self._line, prefix), timeout)
 
     async def report(self) -> dict:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write("report\n")
-        self.proc.stdin.flush()
+        await self.say("report")
         return json.loads(await self.line("report "))
+
+    async def say(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -106,7 +114,7 @@ class Client:
 
 @pytest.fixture
 def shared(tmp_path):
-    """Two dispynodes and `dispymon scheduler` serving them: the dashboard's URL and the dispy port base."""
+    """Two dispynodes and `dispymon scheduler` serving them: the dashboard's URL, the dispy port base, the nodes."""
     port = free_port_base(["127.0.0.1", *NODES, SCHEDULER, *CLIENTS])
     nodes = LocalCluster(tmp_path / "nodes", NODES, cpus=CPUS, port_base=port).start()
     log = tmp_path / "scheduler.log"
@@ -121,7 +129,7 @@ def shared(tmp_path):
         # the dashboard listens (and says where) before dispyscheduler starts
         found = re.search(r"dashboard at (http://\S+)", log.read_text())
         assert found, log.read_text()
-        yield found.group(1), port
+        yield found.group(1), port, nodes
     finally:
         stop_group(sched, grace=15)
         nodes.stop()
@@ -152,7 +160,7 @@ def agrees(cluster: dict, report: dict) -> bool:
 
 
 async def test_every_clients_computation_and_the_shared_nodes_as_dispy_tells_each_client(shared, tmp_path):
-    url, port = shared
+    url, port, nodes = shared
     (tmp_path / "client.py").write_text(CLIENT)
     gate = tmp_path / "gate"
     env = {**os.environ, "NODES": ",".join(NODES), "SCHEDULER": SCHEDULER, "PORT": str(port),
@@ -220,9 +228,40 @@ async def test_every_clients_computation_and_the_shared_nodes_as_dispy_tells_eac
                     {FINISHED: client.jobs - 1, TERMINATED: 1} if client is clients[0] else {FINISHED: client.jobs}
                 )
 
+            # a node stops while idle (dispyscheduler only watches busy nodes' pulses); with the gate shut again,
+            # the other node's CPUs hold the first new jobs and the next are sent to the lost one: dispyscheduler
+            # deletes it (its delete_node needs the worker_Q dispymon gives it) and the job comes back to its
+            # client Abandoned, which dispyscheduler tells no HTTP server (docs/dispy-notes.md)
+            gate.unlink()
+            lost = nodes.nodes[0]
+            lost.stop()  # its process group: nothing holds its port open, a job sent there is refused at once
+            await clients[0].say("submit 4")
+            assert int(await clients[0].line("submitted ")) == clients[0].jobs + 4
+            await ws.until(lambda m: all(c["nodes"][lost.ip]["status"] == "closed" for c in m.clusters.values()),
+                           what=f"{lost.ip} closed in every computation")  # fmt: skip
+            gate.write_text("go")
+            first_jobs = lambda m: shown(m, clients[0].ip)["jobs"]  # noqa: E731
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 90
+            while True:  # until every new job has ended for its client
+                report = await clients[0].report()
+                ended = Counter(s for s, _ in report["jobs"])
+                abandoned = ended[ABANDONED]
+                if ended[CREATED] + ended[RUNNING] == 0:
+                    break
+                assert loop.time() < deadline, f"the client's jobs did not end: {report}"
+                finished = first_jobs(ws)["finished"]
+                with contextlib.suppress(AssertionError):  # progress on the dashboard, or 2 s
+                    await ws.until(lambda m: first_jobs(m)["finished"] > finished, timeout=2, what="progress")  # noqa: B023
+            assert abandoned >= 1, report  # the job sent to the lost node
+            await ws.until(lambda m: first_jobs(m)["finished"] == ended[FINISHED], what="the new jobs finished")
+            jobs = first_jobs(ws)
+            assert jobs["submitted"] == len(report["jobs"])
+            assert jobs["queued"] == abandoned and jobs["abandoned"] == 0  # never reported by dispyscheduler
+            assert jobs["terminated"] == ended[TERMINATED] == 1
+
             # a client that closes its cluster: dispyscheduler ends the computation, the dashboard drops it
-            clients[1].proc.stdin.write("quit\n")
-            clients[1].proc.stdin.flush()
+            await clients[1].say("quit")
             await clients[1].line("closed")
             await ws.until(lambda m: set(m.clusters) == {first}, what="the closed client's computation gone")
     finally:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from dispymon.adapters.dispy.clusters import register_scheduler_cluster
-from dispymon.adapters.dispy.scheduler import on_pycos_thread, run_dispyscheduler
+from dispymon.adapters.dispy.scheduler import give_worker_queue, on_pycos_thread, run_dispyscheduler
 from dispymon.entry.httpd import DispyHTTPServer
 from dispymon.runtime.settings import Settings
 
@@ -44,11 +44,13 @@ class SchedulerServer(DispyHTTPServer):
     drop-in's wait for the dashboard to take the change in (`_settle`) would
     hold dispyscheduler's one thread, so it is skipped there (the change
     reaches browsers with the next delta). Its computations are registered
-    as clusters (`register_scheduler_cluster`) as they come.
+    as clusters (`register_scheduler_cluster`) as they come, and the
+    scheduler gets the `worker_Q` it lacks (`give_worker_queue`).
     """
 
     def add_cluster(self, cluster: Any) -> None:
         register_scheduler_cluster(type(cluster))
+        give_worker_queue(getattr(cluster, "scheduler", None))
         super().add_cluster(cluster)
 
     def del_cluster(self, cluster: Any) -> None:

@@ -41,3 +41,28 @@ def run_dispyscheduler(argv: list[str], http_server: Callable[..., Any]) -> None
 def on_pycos_thread() -> bool:
     """Whether the caller runs on a pycos scheduler's thread (dispyscheduler's, here)."""
     return dispy.Pycos.scheduler() is not None
+
+
+class _RunAtOnce:
+    """A `worker_Q` for dispyscheduler, which uses one it never makes.
+
+    dispyscheduler 4.15.2's `delete_node` (a node that refused a job) hands
+    the `Closed` event of every computation on that node, and the
+    `Cancelled` event of each job pinned there, to `self.worker_Q.put`, as
+    dispy's client does; the `_Scheduler` has no `worker_Q`, so with an HTTP
+    server attached (the only way a computation there gets a callback) the
+    AttributeError ends the task sending the job: the node stays, the job
+    stays scheduled there, and its client never gets a result. Every other
+    callback of dispyscheduler runs on its pycos thread, where `put` is
+    called: this runs the item there too (dispymon's tap only appends).
+    """
+
+    def put(self, item: tuple[Any, tuple[Any, ...]], block: bool = True, timeout: float | None = None) -> None:
+        func, args = item
+        func(*args)
+
+
+def give_worker_queue(scheduler: Any) -> None:
+    """Give dispyscheduler's `_Scheduler` the `worker_Q` its `delete_node` uses (see _RunAtOnce)."""
+    if scheduler is not None and not hasattr(scheduler, "worker_Q"):
+        scheduler.worker_Q = _RunAtOnce()
