@@ -1,8 +1,8 @@
 """`dispymon scheduler`: a real dispyscheduler through dispymon's entry, real dispynodes, two real clients.
 
-Each `SharedJobCluster` client runs in a process of its own (dispy keeps one
-client scheduler per process) and, asked on its stdin, prints what dispy
-tells it: its job objects' statuses and nodes, and `cluster.status()`. The
+Each `SharedJobCluster` client (e2e/apps/shared_client.py) runs in a process
+of its own (dispy keeps one client scheduler per process) and, asked on its
+stdin, prints what dispy tells it: its job objects' statuses and nodes, and `cluster.status()`. The
 dashboard of the scheduler must show both clients' computations, and the
 shared nodes, with the same counts.
 """
@@ -17,7 +17,6 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from collections import Counter
 from pathlib import Path
 
@@ -36,44 +35,7 @@ CLIENTS = {"127.0.0.93": 5, "127.0.0.94": 3}  # client address: jobs it submits
 CPUS = 2  # each node's
 RUNNING, CREATED, FINISHED, TERMINATED, ABANDONED = 6, 5, 11, 9, 10  # dispy's job statuses
 
-CLIENT = textwrap.dedent("""
-    import json, os, sys
-    import dispy
-
-    def setup():  # a computation with setup= avoids dispynode 4.15.2's short-job race (dispy-notes.md)
-        return 0
-
-    def compute(gate, n):
-        import os, time
-        while not os.path.exists(gate):  # held until the test opens the gate
-            time.sleep(0.05)
-        return n
-
-    if __name__ == '__main__':
-        ip = os.environ['CLIENT']
-        cluster = dispy.SharedJobCluster(
-            compute, nodes=os.environ['NODES'].split(','), setup=setup,
-            scheduler_host=os.environ['SCHEDULER'], dispy_port=int(os.environ['PORT']),
-            ip_addr=ip, ext_host=ip, loglevel=dispy.logger.WARNING)
-        jobs = [cluster.submit(os.environ['GATE'], i) for i in range(int(os.environ['JOBS']))]
-        print('submitted', len(jobs), flush=True)
-        for line in sys.stdin:
-            if line.strip() == 'report':  # what dispy tells this client
-                status = cluster.status()
-                print('report', json.dumps({
-                    'jobs': [[job.status, job.ip_addr] for job in jobs],
-                    'nodes': {n.ip_addr: n.jobs_done for n in status.nodes if n.name is not None},
-                    'pending': status.jobs_pending}), flush=True)
-            elif line.startswith('submit '):
-                more = int(line.split()[1])
-                jobs += [cluster.submit(os.environ['GATE'], len(jobs) + i) for i in range(more)]
-                print('submitted', len(jobs), flush=True)
-            elif line.strip() == 'quit':
-                break
-        cluster.close(timeout=30)
-        cluster.shutdown()
-        print('closed', flush=True)
-""")
+CLIENT = REPO / "e2e" / "apps" / "shared_client.py"  # the Playwright spec runs it too
 
 
 class Client:
@@ -81,8 +43,8 @@ class Client:
 
     def __init__(self, ip: str, jobs: int, env: dict[str, str], cwd: Path) -> None:
         self.ip, self.jobs = ip, jobs
-        env = {**env, "CLIENT": ip, "JOBS": str(jobs)}
-        self.proc = subprocess.Popen([sys.executable, str(cwd / "client.py")], stdin=subprocess.PIPE,
+        env = {**env, "DISPYMON_E2E_CLIENT": ip, "DISPYMON_E2E_JOBS": str(jobs)}
+        self.proc = subprocess.Popen([sys.executable, str(CLIENT)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      cwd=cwd, env=env, start_new_session=True)  # fmt: skip
         self.said: list[str] = []
@@ -161,10 +123,9 @@ def agrees(cluster: dict, report: dict) -> bool:
 
 async def test_every_clients_computation_and_the_shared_nodes_as_dispy_tells_each_client(shared, tmp_path):
     url, port, nodes = shared
-    (tmp_path / "client.py").write_text(CLIENT)
     gate = tmp_path / "gate"
-    env = {**os.environ, "NODES": ",".join(NODES), "SCHEDULER": SCHEDULER, "PORT": str(port),
-           "GATE": str(gate), "PYTHONPATH": str(REPO / "backend")}  # fmt: skip
+    env = {**os.environ, "DISPYMON_E2E_NODES": ",".join(NODES), "DISPYMON_E2E_SCHEDULER": SCHEDULER,
+           "DISPYMON_E2E_PORT": str(port), "DISPYMON_E2E_GATE": str(gate)}  # fmt: skip
     clients = [Client(ip, jobs, env, tmp_path) for ip, jobs in CLIENTS.items()]
     ids = itertools.count(1)
     try:
