@@ -15,6 +15,7 @@ import itertools
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -244,3 +245,34 @@ def test_scheduler_argv_adds_httpd_and_daemon_and_turns_the_config_files_server_
     copy = Path(argv[1])
     assert copy != conf and "http_server = True" in copy.read_text() and "nodes = []" in copy.read_text()
     assert "http_server = False" in conf.read_text()  # the user's file is left as it was
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dispymon", "scheduler", *args], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+def test_a_dashboard_port_in_use_stops_the_start_before_dispyscheduler(tmp_path):
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        done = run_cli("--port", str(port), "--", "-i", "127.0.0.1", "--dest_path_prefix", str(tmp_path / "s"))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"dispymon: cannot listen on 127.0.0.1:{port}: "), done.stderr
+    assert lines[0].endswith("address already in use")
+    assert "dispyscheduler" not in done.stdout, "dispyscheduler started though the dashboard could not"
+    assert not (tmp_path / "s").exists()
+
+
+def test_dispyschedulers_own_errors_and_options_before_the_separator(tmp_path):
+    # a bad dispyscheduler option: its argparse says so and exits 2; the dashboard closes with it
+    done = run_cli("--port", "0", "--", "--no-such-option")
+    assert done.returncode == 2 and "--no-such-option" in done.stderr, done
+    assert "dashboard at http://127.0.0.1:" in done.stdout
+    # dispyscheduler's options go after '--' (its -i/-p would read as the dashboard's --host/--port)
+    done = run_cli("--port", "0", "-n", "10.0.0.2")
+    assert done.returncode == 2 and "unrecognized arguments: -n" in done.stderr, done
+    done = run_cli("--port", "0", "node1")
+    assert done.returncode == 2 and "after '--'" in done.stderr, done

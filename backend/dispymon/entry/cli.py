@@ -326,8 +326,8 @@ def _scheduler(args: argparse.Namespace) -> int:
         return _fail(f"dispyscheduler's options go after '--' (got {rest[0]!r})")
     try:
         return run(_settings(args), rest)
-    except OSError as exc:  # the dashboard's port
-        return _fail(str(exc))
+    except OSError as exc:  # the dashboard's port (the drop-in server's message starts "dispymon ")
+        return _fail((exc.strerror or str(exc)).removeprefix("dispymon "))
 
 
 def _demo(args: argparse.Namespace) -> int:
