@@ -70,3 +70,27 @@ ensure_prometheus() {
   # the package index may be stale (a mirror dropped the version it names): update once, then retry
   "${install[@]}" >/dev/null || { $sudo apt-get update -qq && "${install[@]}" >/dev/null; }
 }
+
+_apt_install() {
+  # Debian's package, no recommends; the package index may be stale: update once, then retry
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  local install=($sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@")
+  "${install[@]}" >/dev/null || { $sudo apt-get update -qq && "${install[@]}" >/dev/null; }
+}
+
+ensure_redis() {
+  # redis-server for the fleet's tests (docs/fleet.md): each test starts its own
+  # on 127.0.0.1 with its own port and directory; the package's service is not used.
+  command -v redis-server >/dev/null && return
+  say "Installing redis-server from Debian's packages (for the fleet tests)"
+  _apt_install redis-server
+}
+
+ensure_nginx() {
+  # nginx as the load balancer in front of central replicas (fleet tests): each
+  # test runs its own with its own prefix, configuration and port.
+  { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } && return
+  say "Installing nginx from Debian's packages (for the fleet replica tests)"
+  _apt_install nginx-light
+}

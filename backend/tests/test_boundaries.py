@@ -69,7 +69,7 @@ def test_only_the_dispy_adapter_imports_dispy() -> None:
 
 
 def test_only_the_codec_imports_msgpack() -> None:
-    assert _importers(("msgpack",)) == {"dispymon.transport.codec"}
+    assert _importers(("msgpack",)) == {"dispymon.transport.codec", "dispymon.transport.fleetcodec"}
 
 
 ABOVE_MODEL = tuple(f"dispymon.{p}" for p in ("runtime", "commands", "adapters", "features", "entry"))

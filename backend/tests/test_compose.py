@@ -19,7 +19,7 @@ def load():
 
 
 def test_services_ports_and_commands():
-    services = load()["services"]
+    services = {name: svc for name, svc in load()["services"].items() if "profiles" not in svc}  # the default set
     assert set(services) == {"dashboard", "node1", "node2", "node3"}
     dash = services["dashboard"]
     assert dash["ports"] == ["8181:8181"]
@@ -33,8 +33,39 @@ def test_services_ports_and_commands():
         assert "--daemon" in services[name]["command"]  # no terminal in a container
 
 
-def test_every_referenced_file_exists():
+def test_the_fleet_profile():
+    """Redis, two central replicas behind a balancer, two programs and their nodes (docs/fleet.md)."""
+    from dispymon.entry.cli import build_parser
+    from dispymon.fleet.broker import parse
+
     services = load()["services"]
+    fleet = {name: svc for name, svc in services.items() if svc.get("profiles") == ["fleet"]}
+    assert set(fleet) == {"redis", "central1", "central2", "balancer", "program-a", "node-a1", "node-a2",
+                          "program-b", "node-b1", "node-b2"}  # fmt: skip
+    assert fleet["redis"]["image"].startswith("redis:")
+    brokers = set()
+    for name in ("central1", "central2", "program-a", "program-b"):
+        args = build_parser().parse_args(fleet[name]["command"][1:])  # the real CLI accepts each command
+        brokers.add(parse(args.broker).host)
+        if name.startswith("central"):
+            assert args.cluster_module is None and args.host == "0.0.0.0" and args.port == 8181
+            # one token for both replicas, required (a browser moved to the other keeps its access)
+            assert fleet[name]["environment"]["DISPYMON_TOKEN"].startswith("${DISPYMON_TOKEN:?")
+        else:
+            assert args.program in ("lab-A", "lab-B") and args.no_http
+            nodes = fleet[name]["environment"]["DISPY_NODES"].split(",")
+            assert set(fleet[name]["depends_on"]) == {"redis", *nodes} and all(n in fleet for n in nodes)
+    assert brokers == {"redis"}
+    # the balancer's upstreams are the two replicas, WebSockets passed on
+    conf = (REPO / "deploy" / "fleet" / "nginx.conf").read_text()
+    assert fleet["balancer"]["volumes"] == ["./deploy/fleet/nginx.conf:/etc/nginx/nginx.conf:ro"]
+    assert re.findall(r"server (central\d):8181", conf) == ["central1", "central2"]
+    assert "proxy_set_header Upgrade $http_upgrade;" in conf and "listen 8181;" in conf
+    assert fleet["balancer"]["ports"] == ["8182:8181"]
+
+
+def test_every_referenced_file_exists():
+    services = {name: svc for name, svc in load()["services"].items() if "build" in svc}
     for svc in services.values():
         assert (REPO / svc["build"] / "Dockerfile").is_file()
     dockerfile = (REPO / "Dockerfile").read_text()

@@ -37,7 +37,12 @@ from dispymon.features.series import Series
 from dispymon.model import events as ev
 from dispymon.model.events import (AuditAdded, AuditUpdated, AvailInfo, BulkChanged, ClusterAttached, ClusterDetached,
                                    JobEnd, JobInfo, NodeChanged, NodeInfo, SettingChanged, StatusEvent)  # fmt: skip
+from dispymon.model.jobkeys import JobKeys
+from dispymon.model.state import State
 from dispymon.model.views import ClientView
+from dispymon.fleet.broker import parse
+from dispymon.fleet.central import FleetSource, Follower
+from dispymon.fleet.wire import Translator, snapshot_value
 from dispymon.runtime.guard import Guard
 from dispymon.runtime.hub import Hub
 from dispymon.transport import protocol
@@ -169,6 +174,42 @@ def snapshot_and_deltas(rec: Recorder, loop: asyncio.AbstractEventLoop) -> None:
          StatusEvent("alpha", ev.JOB_TERMINATED, node_info(a, busy=0, jobs_done=2), job_info(12, a, T0 + 6, "ValueError: boom")))
     final = rec.frame("snapshot-final", pump.snapshot(), "a fresh snapshot after the deltas")
     rec.sequences.append({"name": "every-delta", "interval": pump.view.interval, "node": a, "frames": frames,
+                          "final": final})  # fmt: skip
+
+
+def fleet_central(rec: Recorder, loop: asyncio.AbstractEventLoop) -> None:
+    """A fleet central (docs/fleet.md): clusters with their program, the `fleet` part; a
+    program going offline, another's cluster arriving. Made by the central's own code
+    (FleetSource's record, the wire's Translator) from a program's state, with no broker."""
+    hub = Hub(loop)
+    source = FleetSource(parse("redis://default:secret@127.0.0.1:6379/0"))
+    source(hub, JobKeys())
+    source.reachable, source._reachable_since = True, T0
+    a, b = "10.0.1.1", "10.0.2.1"
+
+    def program(name: str, cluster: str, ip: str) -> Follower:
+        own = State()
+        own.apply(ClusterAttached(cluster, "JobCluster", ((node_info(ip, busy=1), ev.NODE_INITIALIZED),),
+                                  (job_info(11, ip),), pending=3, done=2))  # fmt: skip
+        f = source.followers[name] = Follower(name, Translator(name, source.keys))  # type: ignore[arg-type]
+        f.last_seen, f.host, f.pid = T0, "lab", 100
+        for event in f.translator.snapshot(snapshot_value(own)):
+            hub.feed(event)
+        return f
+
+    lab_a = program("lab-A", "compute", a)
+    source._report()
+    pump = Pump(hub, 1.0)
+    frames = [rec.frame("snapshot-fleet", pump.snapshot(), "a fleet central: a program's cluster, the fleet part")]
+    lab_a.online, lab_a.offline_since = False, T0 + 30
+    source._report()
+    frames.append(rec.frame("delta-fleet", pump.delta() or b"", "the fleet part, whole: a program went offline"))
+    program("lab-B", "render", b)
+    source._report()
+    frames.append(rec.frame("delta-fleet-cluster", pump.delta() or b"",
+                            "another program's cluster arrives whole, with its program; the fleet part"))  # fmt: skip
+    final = rec.frame("snapshot-fleet-final", pump.snapshot(), "a fresh snapshot after the fleet's deltas")
+    rec.sequences.append({"name": "fleet", "interval": pump.view.interval, "node": None, "frames": frames,
                           "final": final})  # fmt: skip
 
 
@@ -425,6 +466,7 @@ async def build() -> dict[str, bytes]:
     finally:
         simulated._uids = uids
     following_a_job(rec, loop)
+    fleet_central(rec, loop)
     await results(rec)
     await job_results(rec)
     manifest = {

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -27,6 +28,7 @@ import pytest
 from dispymon.adapters.localnodes import LocalCluster, free_port_base, stop_group, wait_for_tcp
 from dispymon.entry.scheduler import scheduler_argv
 from conftest import REPO, WSClient
+from fleettools import central_factory, redis_server  # noqa: F401
 
 pytestmark = pytest.mark.cluster
 
@@ -75,13 +77,14 @@ class Client:
             stop_group(self.proc)
 
 
-@pytest.fixture
-def shared(tmp_path):
-    """Two dispynodes and `dispymon scheduler` serving them: the dashboard's URL, the dispy port base, the nodes."""
+@contextlib.contextmanager
+def scheduler_process(tmp_path: Path, options: tuple[str, ...] = ()) -> Iterator[tuple[str, int, LocalCluster]]:
+    """Two dispynodes and `dispymon scheduler [options]` serving them: the dashboard's URL, the dispy port base,
+    the nodes; all stopped by PID after."""
     port = free_port_base(["127.0.0.1", *NODES, SCHEDULER, *CLIENTS])
     nodes = LocalCluster(tmp_path / "nodes", NODES, cpus=CPUS, port_base=port).start()
     log = tmp_path / "scheduler.log"
-    cmd = [sys.executable, "-m", "dispymon", "scheduler", "--port", "0", "--poll-sec", "0.2", "--",
+    cmd = [sys.executable, "-m", "dispymon", "scheduler", "--port", "0", "--poll-sec", "0.2", *options, "--",
            "-i", SCHEDULER, "-p", str(port), *[a for ip in NODES for a in ("-n", ip)], "--pulse_interval", "1",
            "--dest_path_prefix", str(tmp_path / "scheduler"), "--clean"]  # fmt: skip
     with open(log, "w") as out:
@@ -99,8 +102,20 @@ def shared(tmp_path):
     assert sched.returncode is not None, f"dispymon scheduler (PID {sched.pid}) still running"
 
 
-def shown(ws: WSClient, ip: str) -> dict:
-    return ws.clusters[f"compute @ {ip}"]
+@pytest.fixture
+def shared(tmp_path):
+    with scheduler_process(tmp_path) as started:
+        yield started
+
+
+def client_env(port: int, gate: Path) -> dict[str, str]:
+    return {**os.environ, "DISPYMON_E2E_NODES": ",".join(NODES), "DISPYMON_E2E_SCHEDULER": SCHEDULER,
+            "DISPYMON_E2E_PORT": str(port), "DISPYMON_E2E_GATE": str(gate)}  # fmt: skip
+
+
+def shown(ws: WSClient, ip: str, program: str = "") -> dict:
+    """A client's computation as the dashboard shows it (on a fleet's central: under its program's name)."""
+    return ws.clusters[f"{program}/compute @ {ip}" if program else f"compute @ {ip}"]
 
 
 def agrees(cluster: dict, report: dict) -> bool:
@@ -125,9 +140,7 @@ def agrees(cluster: dict, report: dict) -> bool:
 async def test_every_clients_computation_and_the_shared_nodes_as_dispy_tells_each_client(shared, tmp_path):
     url, port, nodes = shared
     gate = tmp_path / "gate"
-    env = {**os.environ, "DISPYMON_E2E_NODES": ",".join(NODES), "DISPYMON_E2E_SCHEDULER": SCHEDULER,
-           "DISPYMON_E2E_PORT": str(port), "DISPYMON_E2E_GATE": str(gate)}  # fmt: skip
-    clients = [Client(ip, jobs, env, tmp_path) for ip, jobs in CLIENTS.items()]
+    clients = [Client(ip, jobs, client_env(port, gate), tmp_path) for ip, jobs in CLIENTS.items()]
     ids = itertools.count(1)
     try:
         for client in clients:
@@ -276,3 +289,44 @@ def test_dispyschedulers_own_errors_and_options_before_the_separator(tmp_path):
     assert done.returncode == 2 and "unrecognized arguments: -n" in done.stderr, done
     done = run_cli("--port", "0", "node1")
     assert done.returncode == 2 and "after '--'" in done.stderr, done
+
+
+async def test_with_a_broker_a_central_shows_every_computation_as_dispy_tells_each_client(
+    tmp_path,
+    redis_server,  # noqa: F811
+    central_factory,  # noqa: F811
+):
+    """`dispymon scheduler --broker URL --program NAME` publishes too (docs/fleet.md): a central shows the
+    scheduler's computations, under its program's name, with what dispy tells each client."""
+    gate = tmp_path / "gate"
+    gate.write_text("go")  # the jobs run at once
+    with scheduler_process(tmp_path, ("--broker", redis_server.url, "--program", "sched")) as (_url, port, _nodes):
+        central = await central_factory(redis_server.url)
+        ws = await central.connect()
+        clients = [Client(ip, jobs, client_env(port, gate), tmp_path) for ip, jobs in CLIENTS.items()]
+        try:
+            reports = []
+            for client in clients:
+                assert int(await client.line("submitted ")) == client.jobs
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 90
+            while True:  # until each client's dispy has every job back
+                reports = [await c.report() for c in clients]
+                pairs = zip(clients, reports, strict=True)
+                if all(Counter(s for s, _ in r["jobs"]) == {FINISHED: c.jobs} for c, r in pairs):
+                    break
+                assert loop.time() < deadline, f"the clients' jobs did not end: {reports}"
+                with contextlib.suppress(AssertionError):  # a change on the central, or 2 s
+                    seq = ws.seq
+                    await ws.until(lambda m: m.seq != seq, timeout=2, what="a change", fresh=False)  # noqa: B023
+
+            def holds(m: WSClient) -> bool:
+                return set(m.clusters) == {f"sched/compute @ {c.ip}" for c in clients} and all(
+                    shown(m, c.ip, "sched")["program"] == "sched" and agrees(shown(m, c.ip, "sched"), r)
+                    for c, r in zip(clients, reports, strict=True)
+                )
+
+            await ws.until(holds, timeout=60, what="the scheduler's computations on the central")
+        finally:
+            for client in clients:
+                client.stop()

@@ -6,6 +6,7 @@ import { MonitorPage } from './pages/monitor/MonitorPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { ThemeToggle } from './components/ThemeToggle';
 import { JobSearch } from './components/JobSearch';
+import { ProgramSelect } from './components/ProgramSelect';
 import { HISTORY_PATH, JOBS_PATH, MANAGE_PATH } from './lib/paths';
 import { Link, usePathname } from './router';
 
@@ -86,6 +87,7 @@ export function App() {
           <Link to={HISTORY_PATH}>History</Link>
           <Link to={JOBS_PATH}>Jobs</Link>
         </nav>
+        <ProgramSelect />
         <JobSearch />
         <ReadOnlyNote />
         <ConnectionIndicator />

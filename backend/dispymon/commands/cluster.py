@@ -49,7 +49,10 @@ async def terminate_jobs(cmds: Commands, who: str | None, uids: list[int]) -> di
     async def cancel(uid: int, cluster: str, handle: Any) -> None:
         try:
             code = await cmds.blocking(cmds.cluster_control.cancel, cluster, handle)
-        except CommandError:
+        except (CommandError, ControlRefused) as exc:
+            if exc.code == "timeout":  # no answer in time (dispy, or a fleet program): the outcome is unknown
+                results[str(uid)] = "timeout"
+                return
             code = -1
         if code == 0:
             results[str(uid)] = "terminated"
@@ -66,7 +69,7 @@ async def terminate_jobs(cmds: Commands, who: str | None, uids: list[int]) -> di
         "terminate_jobs",
         count_text(len(results), "job"),
         _joined(clusters),
-        "ok" if "failed" not in counts else "failed",
+        "ok" if "failed" not in counts and "timeout" not in counts else "failed",
         summary,
         who,
     )

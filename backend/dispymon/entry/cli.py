@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from dispymon import __version__
 
@@ -179,8 +179,41 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-v", "--verbose", action="store_true", help="log dispymon's and dispy's details")
 
     serve = sub.add_parser("serve", help="serve the dashboard for the clusters a Python module builds")
-    serve.add_argument("--cluster-module", required=True, metavar="APP.PY", help="the module that builds the clusters")
+    serve.add_argument(
+        "--cluster-module",
+        metavar="APP.PY",
+        help="the module that builds the clusters (without it, with --broker: a central dashboard of the fleet)",
+    )
     serve.add_argument("--exit-after-workload", action="store_true", help="stop once the module's workload() returns")
+    # The fleet (docs/fleet.md)
+    serve.add_argument(
+        "--broker",
+        metavar="URL",
+        default=os.environ.get("DISPYMON_BROKER"),
+        help="Redis broker of the fleet, redis://[user:password@]host[:port][/db] or rediss:// "
+        "(default $DISPYMON_BROKER): with --cluster-module, publish there as --program; without, "
+        "serve a central dashboard of every program publishing there",
+    )
+    serve.add_argument(
+        "--program",
+        metavar="NAME",
+        help="this program's name in the fleet (with --broker; default: the module's name and this host's)",
+    )
+    serve.add_argument(
+        "--no-http", action="store_true", help="with --broker: only publish, serve no dashboard (no inbound port)"
+    )
+    serve.add_argument(
+        "--offline-after",
+        type=_positive_seconds,
+        default=10.0,
+        help="a central shows a program offline after this long without a heartbeat (default 10 s)",
+    )
+    serve.add_argument(
+        "--forget-after",
+        type=_positive_seconds,
+        default=86_400.0,
+        help="a central forgets a program offline for this long (default 86400 s)",
+    )
     common(serve, 10.0)
 
     demo = sub.add_parser("demo", help="start local dispynode processes and a sample workload, and serve the dashboard")
@@ -207,6 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run dispy's dispyscheduler with the dashboard in place of its --httpd server. "
         "dispymon's options come first; dispyscheduler's own options follow '--' "
         "(e.g. dispymon scheduler --port 8181 -- -i 10.0.0.5 -n 10.0.0.6 -n 10.0.0.7).",
+    )
+    scheduler.add_argument(
+        "--broker",
+        metavar="URL",
+        default=os.environ.get("DISPYMON_BROKER"),
+        help="also publish every computation to this fleet broker (redis:// or rediss://; default $DISPYMON_BROKER)",
+    )
+    scheduler.add_argument(
+        "--program",
+        metavar="NAME",
+        help="the scheduler's name in the fleet (with --broker; default: dispyscheduler and this host's name)",
     )
     common(scheduler, 10.0)
     scheduler.add_argument(
@@ -275,6 +319,11 @@ def _settings(args: argparse.Namespace) -> Settings:
         history_bytes=args.history_bytes if args.history_bytes is not None else 256 * 2**20,
         patch_dispy_queue=True,  # dispy's worker_Q hop skipped for dispymon's own events (adapters/dispy/queue.py)
         access_log=True,  # shown with -v; tokens redacted
+        broker=getattr(args, "broker", None) or None,
+        program=getattr(args, "program", None),
+        serve_http=not getattr(args, "no_http", False),
+        offline_after=getattr(args, "offline_after", 10.0),
+        forget_after=getattr(args, "forget_after", 86_400.0),
     )
 
 
@@ -306,6 +355,25 @@ def _serve(args: argparse.Namespace) -> int:
         check_frontend(ServerConfig().static_dir)
     except MissingFrontendError as exc:
         return _fail(str(exc))
+    if args.broker or args.program:  # the fleet (docs/fleet.md): checked before the module builds its clusters
+        from dispymon.fleet.broker import BrokerError, check_program, default_program, parse
+
+        try:
+            broker = parse(args.broker)
+            if args.cluster_module:
+                if args.program is None:
+                    args.program = default_program(Path(args.cluster_module).stem)
+                check_program(args.program)
+            elif args.program or args.no_http:
+                raise BrokerError("--program and --no-http are for a program that publishes: give its --cluster-module")
+        except BrokerError as exc:
+            return _fail(str(exc))
+        if not args.cluster_module:
+            return _central(args, broker)
+    elif not args.cluster_module:
+        return _fail("give --cluster-module APP.PY (or --broker URL for a central dashboard of a fleet)")
+    elif args.no_http:
+        return _fail("--no-http needs --broker (a program that serves no dashboard must publish)")
     try:
         app_module = load(args.cluster_module)
     except AppModuleError as exc:
@@ -324,10 +392,32 @@ def _scheduler(args: argparse.Namespace) -> int:
     rest = args.scheduler_args
     if rest and rest[0] != "--":
         return _fail(f"dispyscheduler's options go after '--' (got {rest[0]!r})")
+    from dispymon.fleet.broker import BrokerError, check_program, default_program, parse
+
     try:
+        if args.broker or args.program:  # the fleet (docs/fleet.md): checked before dispyscheduler starts
+            parse(args.broker)
+            args.program = check_program(args.program or default_program("dispyscheduler"))
         return run(_settings(args), rest)
     except OSError as exc:  # the dashboard's port (the drop-in server's message starts "dispymon ")
         return _fail((exc.strerror or str(exc)).removeprefix("dispymon "))
+    except BrokerError as exc:  # a broker that cannot be reached or refuses the login
+        return _fail(str(exc))
+
+
+def _central(args: argparse.Namespace, broker: Any) -> int:
+    """`serve --broker URL` with no module: every program publishing there (fleet/central.py)."""
+    import types
+
+    from dispymon.entry.appmodule import AppModule
+    from dispymon.fleet.central import FleetSource
+
+    source = FleetSource(
+        broker, offline_after=args.offline_after, forget_after=args.forget_after, heartbeat=1.0, command_timeout=10.0
+    )
+    print(f"dispymon: central dashboard of the fleet at {broker.shown}", flush=True)
+    nothing = AppModule(Path("<fleet>"), types.ModuleType("fleet"), [], None)
+    return _run(nothing, args, source=source)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -40,7 +40,7 @@ from dispymon.transport.server import PACKAGED_STATIC, check_frontend
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DispyHTTPServer"]
+__all__ = ["DispyHTTPServer", "Publication", "publish"]
 
 THREAD_NAME = "dispymon-httpd"
 
@@ -81,6 +81,11 @@ class DispyHTTPServer:
     `settings` (keyword only, dispymon's own): every option as one Settings,
     in place of the arguments above (`dispymon scheduler` fills it from its
     command line).
+    `broker`, `program` (keyword only): also publish to a fleet's Redis
+    (docs/fleet.md) as `program`; `broker` defaults to $DISPYMON_BROKER,
+    `program` to $DISPYMON_PROGRAM, else a name made from this host.
+    `BrokerError` (a one-line message, no password) if the broker is wrong
+    or refuses the login.
 
     Attributes: `host`, `port` (the bound port), `url` (without the token),
     `token` (the operator token: $DISPYMON_TOKEN, else generated when `host`
@@ -101,12 +106,24 @@ class DispyHTTPServer:
         history_size: int = 10_000,
         history_db: str | os.PathLike[str] | None = None,
         settings: Settings | None = None,
+        broker: str | None = None,
+        program: str | None = None,
+        _serve_http: bool = True,
     ) -> None:
         # Everything that can be wrong is checked here, in the caller's thread.
         if isinstance(poll_sec, bool) or not isinstance(poll_sec, (int, float)) or not math.isfinite(poll_sec):
             raise ValueError(f"poll_sec must be a number of seconds, not {poll_sec!r}")
         static_dir = Path(DocumentRoot) if DocumentRoot else PACKAGED_STATIC
-        check_frontend(static_dir)
+        if _serve_http:
+            check_frontend(static_dir)
+        broker = broker or os.environ.get("DISPYMON_BROKER") or None
+        if broker is not None:  # the fleet: checked here, in the caller's thread (BrokerError)
+            from dispymon.fleet.broker import check_program, default_program, parse
+
+            parse(broker)
+            program = check_program(program or os.environ.get("DISPYMON_PROGRAM") or default_program())
+        elif not _serve_http:
+            raise ValueError("publishing needs a broker: give broker= or set $DISPYMON_BROKER")
         ssl_context = tls_context(keyfile, certfile)
         # as `dispymon serve`: tokens from $DISPYMON_TOKEN / $DISPYMON_VIEWER_TOKEN,
         # more host names from $DISPYMON_ALLOW_HOST; beyond loopback without a
@@ -126,6 +143,9 @@ class DispyHTTPServer:
             history_size=history_size,
             history_db=history_db,
             patch_dispy_queue=True,
+            broker=broker,
+            program=program,
+            serve_http=_serve_http,
         )
 
         self.host = settings.host
@@ -153,8 +173,9 @@ class DispyHTTPServer:
             raise
         # dispy.httpd announces itself on stdout (through dispy's logger); so do we,
         # with the token when one was generated (nobody else knows it)
-        print(f"dispymon: dashboard at {self.url}{f'?token={self.token}' if self.token else ''}", flush=True)
-        if access.generated:
+        if _serve_http:
+            print(f"dispymon: dashboard at {self.url}{f'?token={self.token}' if self.token else ''}", flush=True)
+        if _serve_http and access.generated:
             print("dispymon: generated an operator token: whoever has this address can command the cluster", flush=True)
         if cluster is not None:
             self.add_cluster(cluster)
@@ -261,3 +282,43 @@ class DispyHTTPServer:
             return await self._runtime.start()
         except OSError as exc:
             raise OSError(exc.errno, f"dispymon {exc.strerror}") from None
+
+
+class Publication:
+    """What `publish` returns: the clusters published to a fleet's broker, with no dashboard here."""
+
+    def __init__(self, server: DispyHTTPServer) -> None:
+        self._server = server
+        self.program: str = server._runtime.settings.program or ""
+
+    def add_cluster(self, cluster: Any) -> None:
+        """Publish one more cluster."""
+        self._server.add_cluster(cluster)
+
+    def del_cluster(self, cluster: Any) -> None:
+        """Stop publishing `cluster` (it leaves the centrals' pages)."""
+        self._server.del_cluster(cluster)
+
+    def close(self, wait: bool = True) -> None:
+        """Stop publishing (with `wait`, after dispy's queued status callbacks): the centrals
+        see this program stop. Leaves the clusters running."""
+        self._server.shutdown(wait=wait)
+
+
+def publish(
+    cluster: Any = None, broker: str | None = None, program: str | None = None, show_job_args: bool = True
+) -> Publication:
+    """Publish a cluster (or a list of them, or None: add later) to a fleet's broker (docs/fleet.md).
+
+    The program needs no inbound port: nothing listens. `broker`: a redis:// or
+    rediss:// URL, default $DISPYMON_BROKER; `program`: this program's name in
+    the fleet, default $DISPYMON_PROGRAM, else one made from this host's name.
+    Raises BrokerError (one line, no password) if the broker is wrong or refuses
+    the login. Returns a Publication: `add_cluster`, `del_cluster`, `close`.
+    """
+    clusters = cluster if isinstance(cluster, (list, tuple)) else [] if cluster is None else [cluster]
+    server = DispyHTTPServer(None, show_job_args=show_job_args, broker=broker, program=program, _serve_http=False)
+    publication = Publication(server)
+    for one in clusters:
+        publication.add_cluster(one)
+    return publication

@@ -34,6 +34,7 @@ class Kind(IntEnum):
     NODE = 4  # one node of one cluster
     RUNNING = 5  # the set of jobs running on a node (any cluster)
     ACTIONS = 6  # the bulk actions (features/bulk.py), sent whole
+    FLEET = 7  # the fleet's record (docs/fleet.md), sent whole
 
 
 class Key(NamedTuple):
@@ -45,6 +46,7 @@ class Key(NamedTuple):
 SETTINGS_KEY = Key(Kind.SETTINGS)
 AUDIT_KEY = Key(Kind.AUDIT)
 ACTIONS_KEY = Key(Kind.ACTIONS)
+FLEET_KEY = Key(Kind.FLEET)
 
 
 def cluster_key(cluster: str) -> Key:
@@ -169,6 +171,7 @@ class Changes(NamedTuple):
     node_jobs: bool  # some node's set of running jobs changed (which: State.node_jobs_changed)
     version: int
     actions: list[dict[str, Any]] | None = None
+    fleet: dict[str, Any] | None = None
 
     def __bool__(self) -> bool:
         return bool(
@@ -177,6 +180,7 @@ class Changes(NamedTuple):
             or self.clusters
             or self.node_jobs
             or self.actions is not None
+            or self.fleet is not None
         )
 
 
@@ -252,12 +256,15 @@ class Deltas:
         return out
 
     def _cluster_record(self, c: ClusterState, memo: dict[Any, Any]) -> dict[str, Any]:
-        return {
+        record = {
             "name": c.name,
             "kind": c.kind,
             "jobs": c.jobs_record(),
             "nodes": {ip: self._node_full(c, ip, memo) for ip in c.nodes},
         }
+        if c.program is not None:  # a fleet central's cluster (docs/fleet.md)
+            record["program"] = c.program
+        return record
 
     def snapshot(self) -> tuple[dict[str, Any], int]:
         memo = self.memo_at()
@@ -269,6 +276,8 @@ class Deltas:
                 "audit": list(self.state.audit),
                 "actions": list(self.state.actions.records),
             }
+            if self.state.fleet is not None:  # with a broker only (docs/fleet.md)
+                body["fleet"] = self.state.fleet
         return body, self.state.version
 
     def changes_since(self, version: int) -> Changes:
@@ -278,7 +287,7 @@ class Deltas:
         found = memo.get(version)
         if found is not None:
             return found
-        settings = audit = actions = None
+        settings = audit = actions = fleet = None
         clusters: dict[str, Any] = {}
         node_jobs = False
         whole: set[str] = set()  # clusters sent whole (or as removed)
@@ -306,6 +315,8 @@ class Deltas:
                 audit = list(self.state.audit)
             elif kind is Kind.ACTIONS:
                 actions = list(self.state.actions.records)
+            elif kind is Kind.FLEET:
+                fleet = self.state.fleet
             else:
                 if name in whole:
                     continue
@@ -315,5 +326,5 @@ class Deltas:
                     whole.add(name)
                 elif c is not None:  # JOBS
                     clusters.setdefault(name, {})["jobs"] = c.jobs_record()
-        found = memo[version] = Changes(settings, audit, clusters, node_jobs, self.state.version, actions)
+        found = memo[version] = Changes(settings, audit, clusters, node_jobs, self.state.version, actions, fleet)
         return found

@@ -155,6 +155,11 @@ class ClusterAttached(NamedTuple):
     pending: int  # dispy's count of jobs submitted and not yet done
     done: int = 0  # jobs its nodes had done (dispy's DispyNode.jobs_done added up): outcomes unknown
     queued: tuple[JobInfo, ...] = ()  # the jobs dispy holds not yet running (Created), as far as it lists them
+    # A fleet central (docs/fleet.md): the program that owns the cluster, and the
+    # counters of its snapshot (submitted, finished, failed, cancelled,
+    # terminated, abandoned, earlier), taken as they are instead of `done`/`pending`.
+    program: str | None = None
+    counts: tuple[int, int, int, int, int, int, int] | None = None
 
 
 class ClusterDetached(NamedTuple):
@@ -216,6 +221,13 @@ class BulkChanged(NamedTuple):
     action: dict[str, Any]
 
 
+class FleetChanged(NamedTuple):
+    """The fleet's own record (docs/fleet.md: the broker, the programs, the
+    publisher), whole; None on a dashboard with no broker."""
+
+    fleet: dict[str, Any]
+
+
 class HealthCheck(NamedTuple):
     """A clock tick (seconds since the epoch): re-evaluates the stuck/stale flags.
 
@@ -236,6 +248,7 @@ Event = (
     | AuditUpdated
     | ResubmitLinked
     | BulkChanged
+    | FleetChanged
     | HealthCheck
 )
 

@@ -30,6 +30,7 @@ from dispymon.model.actions import ACTIONS_KEY, Actions, BulkChanged
 from dispymon.model.audit import AuditLog
 from dispymon.model.changelog import (
     AUDIT_KEY,
+    FLEET_KEY,
     SETTINGS_KEY,
     Changes,
     Deltas,
@@ -57,6 +58,7 @@ from dispymon.model.events import (
     ClusterAttached,
     ClusterDetached,
     Event,
+    FleetChanged,
     HealthCheck,
     JobInfo,
     NodeChanged,
@@ -140,6 +142,8 @@ class ClusterState:
     jobs_dirty: bool = False
     # ip -> the node's key in the change log, made once
     node_keys: dict[str, Key] = field(default_factory=dict)
+    # On a fleet central (docs/fleet.md): the program that owns the cluster
+    program: str | None = None
 
     def node_key(self, ip: str) -> Key:
         key = self.node_keys.get(ip)
@@ -184,6 +188,8 @@ class State:
         self.stale_after = stale_after
         self.clusters: dict[str, ClusterState] = {}
         self.settings: dict[str, Any] = {"show_job_args": bool(show_job_args)}
+        # the fleet's record (docs/fleet.md; FleetChanged): None without a broker
+        self.fleet: dict[str, Any] | None = None
         # the audit log, its add-node watches and the nodes closed by a command (audit.py)
         self.audit_log = AuditLog()
         self.audit = self.audit_log.entries
@@ -305,6 +311,9 @@ class State:
                 self._touch(AUDIT_KEY)
         elif type(event) is HealthCheck:
             self._check_health(event.now)
+        elif type(event) is FleetChanged:
+            self.fleet = event.fleet
+            self._touch(FLEET_KEY)
         elif type(event) is BulkChanged:
             self.actions.put(event.action)
             self._touch(ACTIONS_KEY)
@@ -316,7 +325,7 @@ class State:
     def _attach(self, ev: ClusterAttached) -> None:
         if ev.cluster in self.clusters:
             self._detach(ev.cluster)
-        c = ClusterState(ev.cluster, ev.kind)
+        c = ClusterState(ev.cluster, ev.kind, program=ev.program)
         self.clusters[ev.cluster] = c
         for info, status in ev.nodes:
             c.nodes[info.ip_addr] = (info, node_status_name(status, None))
@@ -335,6 +344,8 @@ class State:
         # before the attach are in neither: they are not counted.)
         c.earlier = max(ev.done, 0)
         c.submitted = c.earlier + max(ev.pending, len(c.running))
+        if ev.counts is not None:  # a fleet program's snapshot: its counters as they are
+            c.submitted, c.finished, c.failed, c.cancelled, c.terminated, c.abandoned, c.earlier = ev.counts
         self._touch(cluster_key(ev.cluster))
 
     def _detach(self, name: str) -> None:
@@ -472,8 +483,11 @@ class State:
             if ev.status == CLOSED:
                 self.audit_log.closed_by_command.add((ev.cluster, ev.ip_addr))
         if ev.cpus is not None:
-            # dispy applies a node's CPUs to every cluster using that node
+            # dispy applies a node's CPUs to every cluster using that node (in
+            # its own process: a fleet central's other programs keep theirs)
             for other in self.clusters.values():
+                if other.program != c.program:
+                    continue
                 held = other.nodes.get(ev.ip_addr)
                 if held is not None:
                     other.nodes[ev.ip_addr] = (held[0]._replace(cpus=ev.cpus), held[1])

@@ -105,6 +105,8 @@ class ClientView:
             message["audit"] = changes.audit
         if changes.actions is not None:
             message["actions"] = changes.actions
+        if changes.fleet is not None:
+            message["fleet"] = changes.fleet
         if self.node is not None:
             node_jobs = self._node_jobs_delta(changes.node_jobs and self.state.node_jobs_changed(self.node, since))
             if node_jobs:

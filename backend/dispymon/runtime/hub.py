@@ -72,6 +72,9 @@ class Hub:
         self.events_applied = 0
         self.drained_at = float("-inf")  # loop time of the latest drain (see drain's `since`)
         self._subscribers: list[Subscriber] = []
+        # The fleet's publisher (fleet/publisher.py): given every event the state
+        # applied, in order, as it is applied; it must be O(1) and never raise.
+        self.tee: Callable[[Event], None] | None = None
         # What fails here fails again at the next event or second: each kind
         # is logged once, then counted (see failures.py)
         self.failures = Failures(log)
@@ -130,6 +133,7 @@ class Hub:
         apply = state.apply
         apply_status = state.apply_status  # nearly every event: one call fewer
         batch = state.ended  # None: nobody subscribed
+        tee = self.tee
         n = taken = 0
         while inbox and taken < limit:
             # Any: an Event or a Deferred, all of them tuples, told apart by `kind`
@@ -149,6 +153,8 @@ class Hub:
                     apply(event)
                     if batch is not None:
                         batch.append(event)
+                if tee is not None:
+                    tee(event)
             except Exception as exc:  # one bad event must not stop the dashboard
                 self.failures.failed(f"could not apply a {type(event).__name__}", exc)
             n += 1

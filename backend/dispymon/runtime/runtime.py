@@ -27,6 +27,7 @@ from dispymon.adapters.dispy import DispyAdapter, DispyControl, close_cluster
 from dispymon.commands.control import ClusterControl
 from dispymon.entry.appmodule import AppModule, AppModuleError, start_workload
 from dispymon.features.persist import stored_max_key
+from dispymon.fleet.broker import BrokerError
 from dispymon.model.events import Deferred, Event
 from dispymon.model.jobkeys import JobKeys
 from dispymon.model.state import State
@@ -86,6 +87,11 @@ class Runtime:
         self.adapter = DispyAdapter(self.feed, defer=True, patch_queue=settings.patch_dispy_queue, keys=self.keys)
         self.config = settings.server_config(self.access)
         control = source(self.hub, self.keys) if source is not None else DispyControl(self.adapter)
+        # What starts and stops with the server beside it: a fleet central's
+        # source, a program's publisher (docs/fleet.md)
+        self.services: list[Any] = [source] if hasattr(source, "start") and hasattr(source, "stop") else []
+        if settings.broker and settings.program:
+            self.services.append(_publisher(self.hub, control, settings))
         self.app = create_app(self.hub, self.config, control)
         self._runner: web.AppRunner | None = None
         self._site: GatedSite | None = None
@@ -109,7 +115,27 @@ class Runtime:
             self.hub.feed(event)
 
     async def start(self) -> int:
-        """Listen; the bound port. OSError (with a one-line reason) if it cannot."""
+        """Listen; the bound port. OSError (with a one-line reason) if it cannot;
+        BrokerError (one line) if the fleet's broker is wrong or refuses the login."""
+        started = []
+        try:
+            for service in self.services:
+                await service.start()
+                started.append(service)
+        except BaseException:
+            for service in reversed(started):
+                await service.stop()
+            raise
+        if not self.settings.serve_http:  # a program that only publishes (docs/fleet.md): no inbound port
+            return 0
+        try:
+            return await self._listen()
+        except BaseException:
+            for service in reversed(started):
+                await service.stop()
+            raise
+
+    async def _listen(self) -> int:
         logging_args: dict[str, Any] = (
             {"access_log_class": RedactingAccessLogger} if self.settings.access_log else {"access_log": None}
         )
@@ -148,6 +174,27 @@ class Runtime:
         if self._runner is not None:
             await self._runner.cleanup()  # closes each WebSocket with 1001 "going away"
             self._runner = self._site = None
+        for service in reversed(self.services):
+            try:
+                await service.stop()
+            except Exception:
+                log.warning("stopping %s failed", type(service).__name__, exc_info=True)
+
+
+def _publisher(hub: Hub, control: ClusterControl, settings: Settings) -> Any:
+    """A program's publisher (fleet/publisher.py); BrokerError for a bad URL or name."""
+    from dispymon.fleet.broker import parse
+    from dispymon.fleet.publisher import Publisher
+
+    return Publisher(
+        hub,
+        control,
+        parse(settings.broker),
+        settings.program or "",
+        retention=settings.fleet_retention,
+        backlog=settings.fleet_backlog,
+        heartbeat=settings.heartbeat,
+    )
 
 
 async def run(
@@ -166,6 +213,9 @@ async def run(
     except sqlite3.Error as exc:
         await _close_clusters(app_module.clusters, None, settings.close_timeout)
         raise DashboardError(f"cannot use the history database {settings.history_db}: {exc}") from None
+    except BrokerError as exc:
+        await _close_clusters(app_module.clusters, None, settings.close_timeout)
+        raise DashboardError(str(exc)) from None
     for cluster in app_module.clusters:
         runtime.attach(cluster)
     try:
@@ -173,6 +223,9 @@ async def run(
     except OSError as exc:
         await _close_clusters(app_module.clusters, runtime, settings.close_timeout)
         raise DashboardError(str(exc.strerror or exc)) from None
+    except BrokerError as exc:
+        await _close_clusters(app_module.clusters, runtime, settings.close_timeout)
+        raise DashboardError(str(exc)) from None
     _announce(runtime, say)
 
     stop = asyncio.Event()
@@ -214,6 +267,9 @@ async def run(
 
 def _announce(runtime: Runtime, say: Callable[[str], None]) -> None:
     access, host = runtime.access, runtime.settings.host
+    if not runtime.settings.serve_http:
+        say(f"dispymon: publishing as {runtime.settings.program}, no dashboard here (--no-http; Ctrl-C to stop)")
+        return
     url = runtime.url
     if access.operator_token:
         url += f"?token={access.operator_token}"

@@ -48,6 +48,18 @@ class Settings:
     # `serve`/`demo` only: stop when the workload ends; how long closing the clusters may take
     exit_after_workload: bool = False
     close_timeout: float = 10.0
+    # The fleet (docs/fleet.md): a broker URL (redis:// or rediss://, with its
+    # password: never printed), and this program's name to publish under
+    # (None with a broker: a central, fed by fleet.central.FleetSource)
+    broker: str | None = field(default=None, repr=False)
+    program: str | None = None
+    fleet_retention: int = 10_000  # entries kept in a program's stream (MAXLEN ~)
+    fleet_backlog: int = 100_000  # events a program holds while the broker is slow or down
+    heartbeat: float = 1.0  # seconds between a program's heartbeats (and a central's looks)
+    offline_after: float = 10.0  # a central shows a program silent this long as offline
+    forget_after: float = 86_400.0  # ... and forgets it after this long offline
+    command_timeout: float = 10.0  # a central's command waits this long for its program
+    serve_http: bool = True  # False: publish only, no listening port (`--no-http`, dispymon.publish)
 
     def server_config(self, access: Access) -> ServerConfig:
         return ServerConfig(

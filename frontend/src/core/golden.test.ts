@@ -98,8 +98,10 @@ function checkRecords(file: string, msg: Frame): void {
   for (const [name, c] of Object.entries((msg.clusters ?? {}) as Record<string, Record<string, unknown> | null>)) {
     if (c === null) continue;
     const complete = whole || 'kind' in c;
-    if (complete) expect(keys(c), where(`cluster ${name}`)).toEqual(sorted(CLUSTER_FIELDS));
-    else for (const k of Object.keys(c)) expect(CLUSTER_FIELDS, where(`cluster ${name}`)).toContain(k);
+    // `program`: a fleet central's clusters only (docs/fleet.md)
+    const own = (k: string) => k !== 'program' || typeof c.program === 'string';
+    if (complete) expect(keys(c).filter((k) => k !== 'program' && own(k)), where(`cluster ${name}`)).toEqual(sorted(CLUSTER_FIELDS));
+    else for (const k of Object.keys(c).filter((k) => k !== 'program')) expect(CLUSTER_FIELDS, where(`cluster ${name}`)).toContain(k);
     if (c.jobs !== undefined) expect(keys(c.jobs as object), where(`jobs of ${name}`)).toEqual(sorted(JOBS_FIELDS));
     for (const [ip, n] of Object.entries((c.nodes ?? {}) as Record<string, Record<string, unknown> | null>)) {
       if (n === null) continue;
@@ -145,6 +147,7 @@ function comparable(data: ServerData) {
     },
     job: data.job,
     actions: data.actions,
+    fleet: data.fleet,
   };
 }
 

@@ -69,6 +69,8 @@ export interface Cluster {
   kind: ClusterKind;
   jobs: Jobs;
   nodes: Record<string, Node>;
+  /** on a fleet central only: the program that owns the cluster (docs/fleet.md) */
+  program?: string;
 }
 
 /**
@@ -90,6 +92,44 @@ export interface ClusterDelta {
   jobs?: Jobs;
   /** per node: its changed fields (or all of them when new); null = node removed */
   nodes?: Record<string, NodeDelta | null>;
+  program?: string;
+}
+
+/** A program as a fleet central sees it (docs/fleet.md). */
+export interface FleetProgram {
+  online: boolean;
+  /** the program's last heartbeat (its clock, Unix seconds) */
+  last_seen: number;
+  /** when this central saw it go silent; null while online */
+  offline_since: number | null;
+  /** it said it stopped */
+  stopped: boolean;
+  host: string;
+  pid: number;
+  /** events its publisher dropped from a full backlog (a snapshot covered them) */
+  dropped: number;
+  /** times this central resynced it from a snapshot (entries past retention, a gap) */
+  resyncs: number;
+  resynced: number | null;
+  /** its clusters, by this central's names */
+  clusters: string[];
+}
+
+/**
+ * The `fleet` part: only on a dashboard with a broker. A central lists the
+ * programs; a program says where it publishes and what it dropped.
+ */
+export interface Fleet {
+  role: 'central' | 'program';
+  /** the broker's URL, its password as *** */
+  broker: string;
+  reachable: boolean;
+  /** when `reachable` last changed (Unix seconds) */
+  since: number;
+  programs?: Record<string, FleetProgram>;
+  /** a program's own name */
+  program?: string;
+  dropped?: number;
 }
 
 /** Server-wide; any operator may change it. */
@@ -163,7 +203,8 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'busy',
 ] satisfies readonly ErrorCode[];
 
-export type TerminateOutcome = 'terminated' | 'already_finished' | 'not_found' | 'failed';
+/** `timeout`: no answer in time (a fleet program's, or dispy's): the outcome is unknown */
+export type TerminateOutcome = 'terminated' | 'already_finished' | 'not_found' | 'failed' | 'timeout';
 
 /** Each command's args and the `value` of its successful result. */
 export interface Commands {
@@ -520,6 +561,8 @@ export interface Snapshot {
   job?: JobDetail | null;
   /** the last bulk actions, oldest first */
   actions?: BulkAction[];
+  /** with a broker only (docs/fleet.md) */
+  fleet?: Fleet;
 }
 
 /** Each field appears only when something in it changed. */
@@ -538,6 +581,8 @@ export interface Delta {
   job?: JobDetail | null;
   /** every kept bulk action, when one changed */
   actions?: BulkAction[];
+  /** whole, when it changed */
+  fleet?: Fleet;
 }
 
 export interface ErrorMessage {
@@ -687,7 +732,7 @@ export const FIELD_LISTS_COMPLETE: [
   Covers<Node, typeof NODE_FIELDS>,
   Covers<AvailInfo, typeof AVAIL_FIELDS>,
   Covers<Jobs, typeof JOBS_FIELDS>,
-  Covers<Cluster, typeof CLUSTER_FIELDS>,
+  Covers<Omit<Cluster, 'program'>, typeof CLUSTER_FIELDS>, // `program`: a fleet central's only (optional)
   Covers<Job, typeof JOB_FIELDS>,
   Covers<AuditEntry, typeof AUDIT_FIELDS>,
   Covers<JobRow, typeof JOB_ROW_FIELDS>,
@@ -764,6 +809,13 @@ export function isBulkAction(v: unknown): v is BulkAction {
 
 const isJobPart = (v: unknown): boolean => v === undefined || v === null || isJobDetail(v);
 const isActionsPart = (v: unknown): boolean => v === undefined || (Array.isArray(v) && v.every(isBulkAction));
+const isFleetPart = (v: unknown): boolean =>
+  v === undefined ||
+  (isMap(v) &&
+    (v.role === 'central' || v.role === 'program') &&
+    typeof v.broker === 'string' &&
+    typeof v.reachable === 'boolean' &&
+    (v.programs === undefined || isMapOf(v.programs, (p) => isMap(p) && Array.isArray(p.clusters))));
 
 export function isSnapshot(m: Fields): m is Fields & Snapshot {
   return (
@@ -774,7 +826,8 @@ export function isSnapshot(m: Fields): m is Fields & Snapshot {
     Array.isArray(m.audit) &&
     (m.node_jobs === null || isNodeJobs(m.node_jobs)) &&
     isJobPart(m.job) &&
-    isActionsPart(m.actions)
+    isActionsPart(m.actions) &&
+    isFleetPart(m.fleet)
   );
 }
 
@@ -787,7 +840,8 @@ export function isDelta(m: Fields): m is Fields & Delta {
     (m.audit === undefined || Array.isArray(m.audit)) &&
     (m.node_jobs === undefined || isNodeJobs(m.node_jobs)) &&
     isJobPart(m.job) &&
-    isActionsPart(m.actions)
+    isActionsPart(m.actions) &&
+    isFleetPart(m.fleet)
   );
 }
 

@@ -8,6 +8,7 @@ import type {
   Cluster,
   ClusterDelta,
   Delta,
+  Fleet,
   JobDetail,
   Jobs,
   Node,
@@ -39,11 +40,13 @@ export interface ServerData {
   job: JobDetail | null;
   /** the last bulk actions, oldest first */
   actions: BulkAction[];
+  /** the fleet part (docs/fleet.md); null on a dashboard with no broker */
+  fleet: Fleet | null;
 }
 
 const NO_ACTIONS: BulkAction[] = [];
 
-export const emptyData: ServerData = { seq: null, settings: null, clusters: {}, audit: [], nodeJobs: null, job: null, actions: NO_ACTIONS };
+export const emptyData: ServerData = { seq: null, settings: null, clusters: {}, audit: [], nodeJobs: null, job: null, actions: NO_ACTIONS, fleet: null };
 
 export const zeroJobs: Jobs = {
   submitted: 0,
@@ -67,6 +70,7 @@ export function applySnapshot(_state: ServerData, snap: Snapshot): ServerData {
     nodeJobs: snap.node_jobs ? { ip_addr: snap.node_jobs.ip_addr, jobs: JobTable.empty.with(snap.node_jobs.jobs) } : null,
     job: snap.job ?? null,
     actions: snap.actions ?? NO_ACTIONS,
+    fleet: snap.fleet ?? null,
   };
 }
 
@@ -103,6 +107,7 @@ export function applyDelta(state: ServerData, delta: Delta): { state: ServerData
       // both parts come whole: absent = unchanged; a job of null = no longer known
       job: delta.job !== undefined ? delta.job : state.job,
       actions: delta.actions ?? state.actions,
+      fleet: delta.fleet ?? state.fleet,
     },
     gap: false,
   };
@@ -140,8 +145,10 @@ export function mergeNode(old: Node | undefined, change: NodeDelta): Node | null
 function applyClusterDelta(old: Cluster | undefined, change: ClusterDelta): Cluster | null {
   const whole = change.name !== undefined && change.kind !== undefined;
   let base: Cluster;
-  if (whole) base = { name: change.name!, kind: change.kind!, jobs: change.jobs ?? zeroJobs, nodes: {} };
-  else if (old) base = old;
+  if (whole) {
+    base = { name: change.name!, kind: change.kind!, jobs: change.jobs ?? zeroJobs, nodes: {} };
+    if (change.program !== undefined) base.program = change.program; // a fleet central's (docs/fleet.md)
+  } else if (old) base = old;
   else return null;
   let nodes = base.nodes;
   if (change.nodes) {
@@ -156,5 +163,7 @@ function applyClusterDelta(old: Cluster | undefined, change: ClusterDelta): Clus
       nodes[ip] = node;
     }
   }
-  return { name: base.name, kind: base.kind, jobs: change.jobs ?? base.jobs, nodes };
+  const cluster: Cluster = { name: base.name, kind: base.kind, jobs: change.jobs ?? base.jobs, nodes };
+  if (base.program !== undefined) cluster.program = base.program; // a fleet central's (docs/fleet.md)
+  return cluster;
 }

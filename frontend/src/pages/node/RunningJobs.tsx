@@ -34,6 +34,7 @@ const OUTCOME_TEXT: Record<TerminateOutcome, string> = {
   already_finished: 'already finished',
   not_found: 'not found',
   failed: 'failed',
+  timeout: 'no answer in time: outcome unknown',
 };
 
 interface TerminationResult {
