@@ -330,3 +330,18 @@ async def test_with_a_broker_a_central_shows_every_computation_as_dispy_tells_ea
         finally:
             for client in clients:
                 client.stop()
+
+
+def test_a_broker_that_cannot_be_reached_stops_the_start_in_one_line_before_dispyscheduler(tmp_path):
+    with socket.socket() as held:  # a port where nothing answers
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        done = run_cli("--port", "0", "--broker", f"redis://someone:s3cret@127.0.0.1:{port}/0", "--",
+                       "-i", "127.0.0.1", "--dest_path_prefix", str(tmp_path / "s"))  # fmt: skip
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dispymon: the broker redis://someone:***@"), done.stderr
+    assert "s3cret" not in done.stdout + done.stderr
+    assert "dispyscheduler" not in done.stdout and not (tmp_path / "s").exists()
+    done = run_cli("--port", "0", "--program", "no spaces please", "--broker", "redis://127.0.0.1:1/0")
+    assert done.returncode == 2 and "--program" in done.stderr and len(done.stderr.strip().splitlines()) == 1
