@@ -1,7 +1,7 @@
 import { test as base, expect, repo, python, lineMatching, stop, alive } from '../fixtures';
 import type { Page } from '@playwright/test';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,12 +16,13 @@ const NODES = ['127.0.0.95', '127.0.0.96'];
 const SCHEDULER = '127.0.0.97';
 const CLIENTS: [string, number][] = [['127.0.0.98', 5], ['127.0.0.99', 3]]; // address, jobs
 const CPUS = 2; // each node's
-const RUNNING = 6, CREATED = 5, FINISHED = 11; // dispy's job statuses
+const RUNNING = 6, CREATED = 5, TERMINATED = 9, FINISHED = 11; // dispy's job statuses
 
 interface Report {
   jobs: [number, string | null][];
   nodes: Record<string, number>;
   pending: number;
+  exceptions: Record<string, string[]>; // why a job ended otherwise than Finished, by its index
 }
 
 /** One SharedJobCluster program; its stdout read line by line (dispy logs there too). */
@@ -86,7 +87,7 @@ const BUSY = 3, JOBS_DONE = 4; // the nodes table's columns
 const figure = async (page: Page, key: string) => Number(await page.getByTestId(`jobs-${key}`).textContent());
 
 /** Where the page differs from what dispy tells `client` (empty: nowhere), for the cluster shown. */
-async function differences(page: Page, client: Client): Promise<Record<string, [number, number]>> {
+async function differences(page: Page, client: Client): Promise<Record<string, number[]>> {
   const report = await client.report();
   const count = (status: number, ip?: string) =>
     report.jobs.filter(([s, at]) => s === status && (ip === undefined || at === ip)).length;
@@ -95,9 +96,10 @@ async function differences(page: Page, client: Client): Promise<Record<string, [
     running: count(RUNNING),
     queued: count(CREATED),
     finished: count(FINISHED),
+    terminated: count(TERMINATED),
     done: report.jobs.length - count(RUNNING) - count(CREATED),
   };
-  const out: Record<string, [number, number]> = {};
+  const out: Record<string, number[]> = {};
   for (const [key, value] of Object.entries(want)) {
     const shown = await figure(page, key);
     if (shown !== value) out[key] = [shown, value];
@@ -106,10 +108,12 @@ async function differences(page: Page, client: Client): Promise<Record<string, [
     const busy = Number(await cell(page, ip, BUSY).textContent());
     if (busy !== count(RUNNING, ip)) out[`${ip} busy`] = [busy, count(RUNNING, ip)];
     const done = Number(await cell(page, ip, JOBS_DONE).textContent());
-    // the client's own jobs that ended there, and its cluster.status() (0 before any)
+    // the client's own jobs that ended there (Finished or Terminated), and its cluster.status() (0 before any)
+    const ended = count(FINISHED, ip) + count(TERMINATED, ip);
     const told = report.nodes[ip] ?? 0;
-    if (done !== count(FINISHED, ip) || done !== told) out[`${ip} jobs done`] = [done, told];
+    if (done !== ended || done !== told) out[`${ip} jobs done: shown, job objects, status()`] = [done, ended, told];
   }
+  if (Object.keys(out).length) out[`dispy tells the client: ${JSON.stringify(report)}`] = [];
   return out;
 }
 
@@ -120,13 +124,14 @@ interface Shared {
 }
 
 const test = base.extend<{ shared: Shared }>({
-  shared: async ({}, use) => {
+  shared: async ({}, use, testInfo) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'dispymon-e2e-scheduler-'));
     const nodes = spawn(python, ['-m', 'dispymon.localnodes', '--ips', NODES.join(','), '--cpus', String(CPUS), '--workdir', path.join(dir, 'nodes')], {
       cwd: repo,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let scheduler: ChildProcess | undefined;
+    const said: string[] = []; // dispyscheduler's log, attached to a failed test
     const clients: Client[] = [];
     let nodePids: number[] = [];
     try {
@@ -143,6 +148,7 @@ const test = base.extend<{ shared: Shared }>({
         { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       const [, url] = await lineMatching(scheduler, /dashboard at (http:\/\/\S+)/, 'dispymon scheduler');
+      for (const stream of [scheduler.stdout!, scheduler.stderr!]) createInterface({ input: stream }).on('line', (l) => said.push(l));
       // the dashboard starts first; clients connect to dispyscheduler on port + 2
       await expect.poll(() => listening(SCHEDULER, port + 2), { timeout: 30_000 }).toBe(true);
       const gate = path.join(dir, 'gate');
@@ -163,6 +169,15 @@ const test = base.extend<{ shared: Shared }>({
       for (const client of clients) await stop(client.proc);
       if (scheduler) await stop(scheduler);
       await stop(nodes);
+      if (testInfo.status !== testInfo.expectedStatus) {
+        const log = testInfo.outputPath('dispyscheduler.log');
+        writeFileSync(log, said.join('\n'));
+        await testInfo.attach('dispyscheduler.log', { path: log });
+        for (const ip of NODES) {
+          const nodeLog = path.join(dir, 'nodes', ip, 'dispynode.log');
+          if (existsSync(nodeLog)) await testInfo.attach(`dispynode-${ip}.log`, { path: nodeLog });
+        }
+      }
       rmSync(dir, { recursive: true, force: true });
     }
     expect(nodePids.filter(alive), 'dispynode processes left running').toEqual([]);
@@ -193,18 +208,25 @@ test("every client's computation, with what dispy tells that client, and the sha
 
   shared.openGate();
   const perNode: Record<string, number> = Object.fromEntries(NODES.map((ip) => [ip, 0]));
+  let finished = 0;
   for (const client of clients) {
     await select.selectOption(client.name);
-    await expect(page.getByTestId('jobs-done')).toHaveText(String(client.jobs), { timeout: 60_000 });
+    // first every job back at its client (as dispy tells it), then the page the same
+    let report = await client.report();
+    await expect
+      .poll(async () => ((report = await client.report()), report.jobs.filter(([s]) => s === RUNNING || s === CREATED)), {
+        timeout: 60_000,
+        message: `every job of ${client.name} back at its client`,
+      })
+      .toEqual([]);
     await expect.poll(() => differences(page, client), { timeout: 60_000 }).toEqual({});
-    const report = await client.report();
-    expect(report.jobs.map(([status]) => status)).toEqual(Array(client.jobs).fill(FINISHED));
     for (const ip of NODES) perNode[ip] += report.nodes[ip] ?? 0;
+    finished += report.jobs.filter(([s]) => s === FINISHED).length;
   }
 
   // '* Combined': both clients' jobs, each node's jobs done added up over the clients
   await select.selectOption('* Combined');
   await expect(page.getByTestId('jobs-done')).toHaveText(String(total));
-  await expect(page.getByTestId('jobs-finished')).toHaveText(String(total));
+  await expect(page.getByTestId('jobs-finished')).toHaveText(String(finished));
   for (const ip of NODES) await expect(cell(page, ip, JOBS_DONE)).toHaveText(String(perNode[ip]));
 });
