@@ -7,10 +7,10 @@ import { createInterface } from 'node:readline';
 
 // The repository root, and the Python of its virtualenv (scripts/test makes it).
 export const repo = path.resolve(__dirname, '..');
-const python = process.env.DISPYMON_PYTHON ?? path.join(repo, '.venv', 'bin', 'python');
+export const python = process.env.DISPYMON_PYTHON ?? path.join(repo, '.venv', 'bin', 'python');
 
 /** Wait for a line of a child's stdout matching `pattern` (or its exit). */
-function lineMatching(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 60_000): Promise<RegExpMatchArray> {
+export function lineMatching(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 60_000): Promise<RegExpMatchArray> {
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
@@ -31,7 +31,7 @@ function lineMatching(child: ChildProcess, pattern: RegExp, what: string, timeou
 }
 
 /** SIGTERM a child by PID and wait for it to exit (SIGKILL after `graceMs`). */
-async function stop(child: ChildProcess, graceMs = 15_000): Promise<void> {
+export async function stop(child: ChildProcess, graceMs = 15_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
@@ -40,7 +40,7 @@ async function stop(child: ChildProcess, graceMs = 15_000): Promise<void> {
   clearTimeout(timer);
 }
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,4 +1,4 @@
-"""The `dispymon` command: `serve` a user's cluster module, or run the `demo`."""
+"""The `dispymon` command: `serve` a user's cluster module, run the `demo`, or run dispy's `scheduler`."""
 
 from __future__ import annotations
 
@@ -247,6 +247,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="events per second of the simulated cluster (default 1000; with --simulate)",
     )
     common(demo, 1.0)
+
+    scheduler = sub.add_parser(
+        "scheduler",
+        help="run dispy's dispyscheduler with this dashboard as its --httpd (every client's computation, shared nodes)",
+        description="Run dispy's dispyscheduler with the dashboard in place of its --httpd server. "
+        "dispymon's options come first; dispyscheduler's own options follow '--' "
+        "(e.g. dispymon scheduler --port 8181 -- -i 10.0.0.5 -n 10.0.0.6 -n 10.0.0.7).",
+    )
+    scheduler.add_argument(
+        "--broker",
+        metavar="URL",
+        default=os.environ.get("DISPYMON_BROKER"),
+        help="also publish every computation to this fleet broker (redis:// or rediss://; default $DISPYMON_BROKER)",
+    )
+    scheduler.add_argument(
+        "--program",
+        metavar="NAME",
+        help="the scheduler's name in the fleet (with --broker; default: dispyscheduler and this host's name)",
+    )
+    common(scheduler, 10.0)
+    scheduler.add_argument(
+        "scheduler_args",
+        nargs=argparse.REMAINDER,
+        metavar="-- DISPYSCHEDULER-OPTIONS",
+        help="dispyscheduler's options (see dispyscheduler.py --help); --httpd is implied",
+    )
     return parser
 
 
@@ -287,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "scheduler":
+            return _scheduler(args)
         return _demo(args)
     except KeyboardInterrupt:
         return 130
@@ -376,6 +404,30 @@ def _serve(args: argparse.Namespace) -> int:
     except AppModuleError as exc:
         return _fail(str(exc))
     return _run(app_module, args)
+
+
+def _scheduler(args: argparse.Namespace) -> int:
+    from dispymon.entry.scheduler import run
+    from dispymon.transport.server import MissingFrontendError, ServerConfig, check_frontend
+
+    try:
+        check_frontend(ServerConfig().static_dir)
+    except MissingFrontendError as exc:
+        return _fail(str(exc))
+    rest = args.scheduler_args
+    if rest and rest[0] != "--":
+        return _fail(f"dispyscheduler's options go after '--' (got {rest[0]!r})")
+    from dispymon.fleet.broker import BrokerError, check_program, default_program, parse
+
+    try:
+        if args.broker or args.program:  # the fleet (docs/fleet.md): checked before dispyscheduler starts
+            parse(args.broker)
+            args.program = check_program(args.program or default_program("dispyscheduler"))
+        return run(_settings(args), rest)
+    except OSError as exc:  # the dashboard's port (the drop-in server's message starts "dispymon ")
+        return _fail((exc.strerror or str(exc)).removeprefix("dispymon "))
+    except BrokerError as exc:  # a broker that cannot be reached or refuses the login
+        return _fail(str(exc))
 
 
 def _central(args: argparse.Namespace, broker: Any) -> int:

@@ -78,6 +78,9 @@ class DispyHTTPServer:
     `history_size`, `history_db` (keyword only, dispymon's own): finished jobs
     kept for the history, and an SQLite file keeping it across restarts (the
     file is opened here: `sqlite3.Error` if it cannot be).
+    `settings` (keyword only, dispymon's own): every option as one Settings,
+    in place of the arguments above (`dispymon scheduler` fills it from its
+    command line).
     `broker`, `program` (keyword only): also publish to a fleet's Redis
     (docs/fleet.md) as `program`; `broker` defaults to $DISPYMON_BROKER,
     `program` to $DISPYMON_PROGRAM, else a name made from this host.
@@ -102,6 +105,7 @@ class DispyHTTPServer:
         *,
         history_size: int = 10_000,
         history_db: str | os.PathLike[str] | None = None,
+        settings: Settings | None = None,
         broker: str | None = None,
         program: str | None = None,
         _serve_http: bool = True,
@@ -125,7 +129,7 @@ class DispyHTTPServer:
         # more host names from $DISPYMON_ALLOW_HOST; beyond loopback without a
         # token, an operator token is generated
         # (TokenError, a ValueError, for one shorter than MIN_TOKEN_LENGTH)
-        settings = Settings(
+        settings = settings or Settings(
             host=host,
             port=port,
             poll_sec=float(poll_sec),
@@ -144,8 +148,8 @@ class DispyHTTPServer:
             serve_http=_serve_http,
         )
 
-        self.host = host
-        self.port = port
+        self.host = settings.host
+        self.port = settings.port
         self._closing = False  # shutdown() was called
         self._close_lock = threading.Lock()
         self._loop = asyncio.new_event_loop()

@@ -149,7 +149,7 @@ class ClusterAttached(NamedTuple):
     """A cluster joined the dashboard; `nodes`/`running` seed what it already had."""
 
     cluster: str
-    kind: str  # "JobCluster" | "SharedJobCluster"
+    kind: str  # "JobCluster" | "SharedJobCluster" (a dispyscheduler's computation too)
     nodes: tuple[tuple[NodeInfo, int], ...]  # (node, node status)
     running: tuple[JobInfo, ...]
     pending: int  # dispy's count of jobs submitted and not yet done

@@ -19,7 +19,8 @@ closing clusters), tap.py (the status callback tap and its copies of dispy's
 objects), seed.py (what a cluster has when attached, read in one pycos step),
 adapter.py (DispyAdapter: attach, detach, route), control.py (DispyControl),
 compat.py (the Python 3.11 shim), shared.py (SharedJobCluster watch),
-queue.py (the opt-in worker_Q.put patch). This module is the façade.
+queue.py (the opt-in worker_Q.put patch), scheduler.py (dispy's dispyscheduler
+run in-process, for `dispymon scheduler`). This module is the façade.
 """
 
 from __future__ import annotations

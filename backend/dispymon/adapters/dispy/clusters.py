@@ -7,13 +7,41 @@ from typing import Any
 
 import dispy
 
+# dispyscheduler's record of one client's computation (its `_Cluster`, a class of
+# the script dispyscheduler runs as `__main__`), registered by `dispymon scheduler`
+# (entry/scheduler.py) when dispyscheduler hands it its first one.
+_scheduler_cluster_types: set[type] = set()
+
+
+def register_scheduler_cluster(cls: type) -> None:
+    """Take instances of `cls` (dispyscheduler's `_Cluster`) for clusters."""
+    _scheduler_cluster_types.add(cls)
+
+
+def is_scheduler_cluster(obj: object) -> bool:
+    """A client's computation as dispyscheduler holds it (not the client's SharedJobCluster)."""
+    return type(obj) in _scheduler_cluster_types
+
 
 def is_cluster(obj: object) -> bool:
-    return isinstance(obj, dispy.JobCluster)
+    return isinstance(obj, dispy.JobCluster) or is_scheduler_cluster(obj)
 
 
 def cluster_kind(cluster: Any) -> str:
-    return "SharedJobCluster" if isinstance(cluster, dispy.SharedJobCluster) else "JobCluster"
+    # a computation in dispyscheduler is a client's SharedJobCluster seen from the scheduler
+    shared = isinstance(cluster, dispy.SharedJobCluster) or is_scheduler_cluster(cluster)
+    return "SharedJobCluster" if shared else "JobCluster"
+
+
+def dispy_scheduler(cluster: Any) -> Any:
+    """The object that schedules `cluster`'s jobs (its `_sched_jobs`, `_nodes`, `pycos`), or None.
+
+    A client's cluster keeps it as `_cluster` (the process's `dispy._Cluster`);
+    dispyscheduler's record of a computation as `scheduler` (its `_Scheduler`).
+    """
+    if is_scheduler_cluster(cluster):
+        return getattr(cluster, "scheduler", None)
+    return getattr(cluster, "_cluster", None)
 
 
 def job_cluster(computation: Callable[..., Any], quiet: bool = True, **kwargs: Any) -> Any:

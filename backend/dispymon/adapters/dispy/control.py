@@ -16,7 +16,7 @@ from typing import Any
 import dispy
 
 from dispymon.adapters.dispy.adapter import DispyAdapter
-from dispymon.adapters.dispy.clusters import cluster_kind
+from dispymon.adapters.dispy.clusters import cluster_kind, is_scheduler_cluster
 from dispymon.adapters.payload import unpickle_args
 from dispymon.adapters.rules import closed_stays_closed
 from dispymon.commands.control import ControlRefused
@@ -62,20 +62,42 @@ def _keep_closed(cluster: Any, new: Any = None) -> None:
         _refuses_closed(node_alloc)
 
 
+# What dispyscheduler's record of a computation (`dispymon scheduler`) offers:
+# `cancel` alone among the actions (no submit, no close/deallocate; its
+# allocate_node and set_node_cpus are the client's or the scheduler's options).
+_SCHEDULER_ONLY_TERMINATE = (
+    "a computation in dispyscheduler can only have its jobs terminated here: "
+    "its client (the SharedJobCluster program) submits, and manages its nodes"
+)
+
+
+def _cancel_in_scheduler(cluster: Any, handle: Any, task: Any = None) -> Any:
+    # a pycos task (a generator) on dispyscheduler's thread: `cancel_job` changes
+    # the scheduler's lists, which only that thread may touch
+    yield None
+    return cluster.cancel(handle)
+
+
 class DispyControl:
     """The command channel's access to attached dispy clusters (blocking calls)."""
 
     def __init__(self, adapter: DispyAdapter) -> None:
         self._adapter = adapter
 
-    def _cluster(self, name: str) -> Any:
+    def _cluster(self, name: str, action: str | None = None) -> Any:
+        """The cluster `name`; with `action`, refused (not_allowed) on a dispyscheduler's computation."""
         cluster = self._adapter.clusters().get(name)
         if cluster is None:
             raise LookupError(f"no cluster {name!r}")
+        if action is not None and is_scheduler_cluster(cluster):
+            raise ControlRefused("not_allowed", f"{action}: {_SCHEDULER_ONLY_TERMINATE}")
         return cluster
 
     def cancel(self, cluster: str, handle: Any) -> int:
-        return self._cluster(cluster).cancel(handle)
+        c = self._cluster(cluster)
+        if is_scheduler_cluster(c):  # dispyscheduler's `_Cluster.cancel` runs on the caller's thread
+            return dispy.Task(_cancel_in_scheduler, c, handle).value()
+        return c.cancel(handle)
 
     def submit(self, cluster: str, payload: bytes, node: str | None) -> int:
         """Submit `pickle.loads(payload)` = (args, kwargs) again; the new job's key.
@@ -88,7 +110,7 @@ class DispyControl:
         holds the new DispyJob, so its uid cannot be reused meanwhile; a job
         that has already ended finds its key among the recent ones.
         """
-        c = self._cluster(cluster)
+        c = self._cluster(cluster, "resubmit")
         args, kwargs = unpickle_args(payload)
         if node:
             job = c.submit_node(node, *args, **kwargs)
@@ -107,7 +129,7 @@ class DispyControl:
         closed_stays_closed(action, ip, statuses)  # dispy 4.15.2's quirk (rules.py)
 
     def add_node(self, cluster: str, host: str, cpus: int) -> int:
-        c = self._cluster(cluster)
+        c = self._cluster(cluster, "add node")
         node_alloc = dispy.NodeAllocate(host, cpus=cpus)
         if c in _closed_nodes:  # dispy's allocate_node re-offers every known node (see _refuses_closed)
             _keep_closed(c, node_alloc)
@@ -117,16 +139,16 @@ class DispyControl:
     # deallocate_node or close_node: the adapter reports what succeeded itself
 
     def set_node_cpus(self, cluster: str, ip: str, cpus: int) -> int:
-        got = self._cluster(cluster).set_node_cpus(ip, cpus)
+        got = self._cluster(cluster, "set node CPUs").set_node_cpus(ip, cpus)
         if got is not None and got >= 0:
             self._adapter._feed(NodeChanged(cluster, ip, cpus=got))
         return got
 
     def allocate_node(self, cluster: str, ip: str) -> int:
-        return self._report(cluster, ip, self._cluster(cluster).allocate_node(ip), INITIALIZED)
+        return self._report(cluster, ip, self._cluster(cluster, "allocate node").allocate_node(ip), INITIALIZED)
 
     def deallocate_node(self, cluster: str, ip: str) -> int:
-        return self._report(cluster, ip, self._cluster(cluster).deallocate_node(ip), DEALLOCATED)
+        return self._report(cluster, ip, self._cluster(cluster, "deallocate node").deallocate_node(ip), DEALLOCATED)
 
     def _report(self, cluster: str, ip: str, code: int, status: str) -> int:
         if code >= 0:
@@ -134,7 +156,7 @@ class DispyControl:
         return code
 
     def close_node(self, cluster: str, ip: str, terminate_pending: bool) -> int:
-        c = self._cluster(cluster)
+        c = self._cluster(cluster, "close node")
         if cluster_kind(c) == "JobCluster":  # a SharedJobCluster's nodes are its scheduler's to allocate
             _closed_nodes.setdefault(c, set()).add(ip)
             _keep_closed(c)

@@ -13,7 +13,7 @@ from typing import Any
 
 import dispy
 
-from dispymon.adapters.dispy.clusters import cluster_kind
+from dispymon.adapters.dispy.clusters import cluster_kind, dispy_scheduler, is_scheduler_cluster
 from dispymon.adapters.dispy.tap import Feed, _Attached, job_info, node_info
 from dispymon.model.events import NODE_CLOSED, NODE_INITIALIZED, ClusterAttached, JobInfo, NodeInfo
 from dispymon.model.jobkeys import JobKeys
@@ -44,7 +44,7 @@ def announce(feed: Feed, attached: _Attached, via_worker: bool, keys: JobKeys | 
     ones it runs before the marker are in the seed and are not fed.
     """
     cluster, name, hidden = attached.cluster, attached.name, attached.hidden
-    scheduler = getattr(cluster, "_cluster", None)
+    scheduler = dispy_scheduler(cluster)
     pycos = getattr(scheduler, "pycos", None)
     queue = getattr(scheduler, "worker_Q", None)
     worker = getattr(scheduler, "worker_thread", None)
@@ -106,7 +106,9 @@ def _seed(cluster: Any, hidden: Any = None, keys: JobKeys | None = None, name: s
     either and not yet sent (still `Created` until `run_job` marks it
     Running). A SharedJobCluster's client lists every job it submitted in
     `_sched_jobs` (its scheduler has the rest), `Created` until the
-    scheduler reports it running. This is O(pending), once per attach.
+    scheduler reports it running. dispyscheduler's record of a computation
+    keeps the same lists, on its `_Scheduler`, and counts its pending jobs
+    in `pending_jobs`. This is O(pending), once per attach.
 
     Best effort by design: these are private attributes of dispy 4.15.2, so
     a missing one degrades to "seen from now on", never to an error.
@@ -125,13 +127,16 @@ def _seed(cluster: Any, hidden: Any = None, keys: JobKeys | None = None, name: s
     created, started = dispy.DispyJob.Created, dispy.DispyJob.Running
     try:
         compute_id = cluster._compute.id
-        scheduler = cluster._cluster
+        scheduler = dispy_scheduler(cluster)
         for _job in list(scheduler._sched_jobs.values()):
             job = _job.job
             if _job.compute_id != compute_id or job is None:
                 continue
             if job.status == started:
-                running.append(job_info(job, keys, name))
+                seen = job_info(job, keys, name)
+                if seen.ip_addr is None and _job.node is not None:  # dispyscheduler's jobs (see status_event)
+                    seen = seen._replace(ip_addr=_job.node.ip_addr)
+                running.append(seen)
             elif job.status == created and len(queued) < MAX_QUEUED_TRACKED:
                 queued.append(job_info(job, keys, name))
         waiting = [*getattr(cluster, "_jobs", ())]
@@ -145,5 +150,6 @@ def _seed(cluster: Any, hidden: Any = None, keys: JobKeys | None = None, name: s
                 queued.append(job_info(job, keys, name))
     except AttributeError:
         pass
-    pending = getattr(cluster, "_pending_jobs", 0) or 0
+    pending_name = "pending_jobs" if is_scheduler_cluster(cluster) else "_pending_jobs"
+    pending = getattr(cluster, pending_name, 0) or 0
     return tuple(nodes), tuple(running), int(pending), int(ended), tuple(queued)

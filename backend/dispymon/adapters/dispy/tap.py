@@ -208,14 +208,15 @@ def status_event(
         node = None
         if job is None:
             return None
-    return StatusEvent(
-        name,
-        status,
-        node_info(node) if node is not None else None,
+    info = (
         (ended_job_info(job, keys, name) if status in JOB_DONE_STATUSES else job_info(job, keys, name))
         if job is not None
-        else None,
+        else None
     )
+    if info is not None and info.ip_addr is None and node is not None:
+        # dispyscheduler never sets its jobs' ip_addr (its clients' dispy does): the node reporting is the one
+        info = info._replace(ip_addr=node.ip_addr)
+    return StatusEvent(name, status, node_info(node) if node is not None else None, info)
 
 
 def _record(
