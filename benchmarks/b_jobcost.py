@@ -66,7 +66,7 @@ def run(quick: bool = False) -> Result:
     from dispymon.runtime.runtime import Runtime
     from dispymon.runtime.settings import Settings
 
-    rounds = 2 if quick else 8
+    rounds = 2 if quick else int(os.environ.get("DISPYMON_JOBCOST_ROUNDS", "8"))
     jobs_per_run = 300 if quick else 1500
     workdir = Path(tempfile.mkdtemp(prefix="dispymon-jobcost-"))
     nodes = LocalCluster(workdir, NODES, cpus=CPUS)
