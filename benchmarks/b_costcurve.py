@@ -106,6 +106,8 @@ def plot(curves: dict[str, list[dict]], fits: dict, path) -> bool:
         ax2 = ax.twinx()
         ax2.plot(xs, [p["rss_mb"] for p in points], "s--", color="tab:red", label="RSS, MB")
         ax2.set_yscale("log")
+        r0 = points[0]["rss_mb"]  # the same span of decades as the CPU's axis, so the two slopes compare
+        ax2.set_ylim(r0 / 2, max(points[-1]["rss_mb"], r0) * 4)
         ax2.set_ylabel("server RSS, MB (log)", color="tab:red")
         f = fits[name]
         ax.set_title(f"{name}: CPU ∝ x^{f['cpu'][0]:.2f}, RSS ∝ x^{f['rss'][0]:.2f}", fontsize=10)
