@@ -104,6 +104,8 @@ def run(quick: bool = False) -> Result:
         def wait_all(jobs) -> None:
             deadline = time.monotonic() + 120
             for job in jobs:
+                if job is None:  # seen once at a load average of 7: dispy refused a submit
+                    raise RuntimeError("dispy did not take a job (submit returned None)")
                 if not job.finish.wait(max(0.0, deadline - time.monotonic())):
                     raise RuntimeError("jobs did not finish within 120 s (a dispynode stopped answering?)")
 
@@ -141,7 +143,14 @@ def run(quick: bool = False) -> Result:
         for rnd in range(rounds):
             order = variants if rnd % 2 == 0 else variants[::-1]
             for variant in order:
-                r = one_run(variant)
+                for attempt in range(3):  # a run dispy spoils (a refused submit) is run again, said
+                    try:
+                        r = one_run(variant)
+                        break
+                    except RuntimeError as exc:
+                        if attempt == 2:
+                            raise
+                        say(f"jobcost: round {rnd + 1}, {variant}: run again ({exc})")
                 runs[variant].append(r)
                 say(f"jobcost: round {rnd + 1}/{rounds}, {variant}: {r['jobs_s']:.0f} jobs/s, dispymon threads "
                     f"{r['dispymon_us']:.1f} µs/job, process {r['process_us']:.0f} µs/job")  # fmt: skip
