@@ -33,6 +33,8 @@ BENCHMARKS = {
     "crowd1000": ("b13_crowd1000", []),  # issue 21's target 11
     "stream": ("b5_stream", [5, 6]),
     "browser": ("b7_browser", [7]),
+    "jobcost": ("b_jobcost", []),  # issue 21's target 12
+    "costcurve": ("b_costcurve", []),  # issue 21's target 16
     "cluster": ("b2_cluster", [2]),
 }
 

@@ -55,12 +55,20 @@ def _stream(d: dict[str, Any]) -> Figures:
     return {"p50 ms (0.05 s)": live["p50_ms"], "p99 ms (0.05 s)": live["p99_ms"], "bytes ratio": d["ratio_bytes"]}
 
 
+def _jobcost(d: dict[str, Any]) -> Figures:
+    on, off = d["runs"]["attached"], d["runs"]["not attached"]
+    return {"dispymon µs/job (threads' clocks)": d["cost_us"], "event loop µs/job": d["by_group"].get("event loop", 0.0),
+            "jobs/s ratio": median(d["ratios"]), "jobs/s attached": median(r["jobs_s"] for r in on),
+            "jobs/s not attached": median(r["jobs_s"] for r in off)}  # fmt: skip
+
+
 # name: (module, what to read from its result's "data")
 GROUPS: dict[str, tuple[str, Callable[[dict[str, Any]], Figures]]] = {
     "callback": ("b1_callback", _callback),
     "ingest": ("b3_ingest", _ingest),
     "fanout": ("b4_fanout", _fanout),
     "stream": ("b5_stream", _stream),
+    "jobcost": ("b_jobcost", _jobcost),
 }
 
 
@@ -76,6 +84,8 @@ def _worktree(commit: str, where: Path) -> Path:
 
 def _run(tree: Path, name: str, quick: bool) -> Figures:
     module, read = GROUPS[name]
+    if not (tree / "benchmarks" / f"{module}.py").exists():  # a benchmark newer than the old tree: HEAD's, on its code
+        shutil.copy(REPO / "benchmarks" / f"{module}.py", tree / "benchmarks" / f"{module}.py")
     env = {**os.environ, "PYTHONPATH": f"{tree / 'backend'}{os.pathsep}{tree}"}
     subprocess.run(
         [PYTHON, "-m", f"benchmarks.{module}", *(["--quick"] if quick else [])], cwd=tree, env=env, check=True
