@@ -5,6 +5,9 @@
 //   node benchmarks/browser.mjs scroll <url> <seconds>     a Node page's running jobs, scrolled
 //   node benchmarks/browser.mjs jobs <url> <wheelPx>       the Jobs view: first answer → rows painted, then scrolled to its end
 //   node benchmarks/browser.mjs requests <url> <seconds>   the files a page fetches (its chart drawn, then <seconds> more)
+//   node benchmarks/browser.mjs load <url> <repeats> <desktop|phone> [sortColumn]
+//        navigation → the nodes table's first rows painted, → the page free for input; then a click on a
+//        column's sort button → the re-sorted rows painted (phone: Pixel 7 viewport, 4× CPU throttling)
 //
 // Prints one JSON object. The servers are started by benchmarks/b7_browser.py.
 import { chromium } from 'playwright-core';
@@ -301,6 +304,69 @@ async function requests(browser, url, seconds) {
   return { scenario: 'requests', url, paintedMs, seconds, files };
 }
 
+// Pixel 7 as Playwright's device list has it (412×915 CSS px, DPR 2.625, touch).
+const PIXEL_7 = { viewport: { width: 412, height: 915 }, deviceScaleFactor: 2.625, isMobile: true, hasTouch: true };
+
+// A fresh page load each round (a new context: nothing cached), timed from
+// navigation start (performance.now()'s origin):
+// - painted: the nodes table's first rows painted (rAF, then a task after the frame);
+// - ready: when an input arriving at that paint would be handled: the end of
+//   the long task running then, and of each one it runs into (the main thread
+//   watched 1.5 s after the paint);
+// - sort: a click on a column's sort button (dispatched in the page, so no
+//   round trip through the driver is counted) → the re-sorted rows painted.
+async function load(browser, url, repeats, device, sortColumn) {
+  const runs = [];
+  for (let i = 0; i < repeats; i++) {
+    const context = await browser.newContext(device === 'phone' ? PIXEL_7 : { viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    if (device === 'phone') {
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
+    }
+    await page.addInitScript(instrument);
+    await page.goto(url);
+    await page.waitForFunction(() => window.__bench.paintedAt > 0, null, { timeout: 120_000 });
+    await page.waitForTimeout(1500);
+    const b = await page.evaluate(() => window.__bench);
+    const tasks = b.longTasks.map((t) => ({ start: t.start, end: t.start + t.duration })).sort((x, y) => x.start - y.start);
+    let ready = b.paintedAt;
+    for (const t of tasks) if (t.start <= ready && t.end > ready) ready = t.end;
+    let sortMs = null;
+    if (sortColumn) {
+      sortMs = await page.evaluate(
+        (name) =>
+          new Promise((resolve) => {
+            const table = document.querySelector('table[aria-label="Nodes"]');
+            const button = [...table.querySelectorAll('thead button')].find((e) => e.textContent.trim() === name || e.getAttribute('aria-label') === name);
+            const t0 = performance.now();
+            button.click();
+            requestAnimationFrame(() => {
+              const channel = new MessageChannel();
+              channel.port1.onmessage = () => resolve(performance.now() - t0);
+              channel.port2.postMessage(0);
+            });
+          }),
+        sortColumn,
+      );
+    }
+    const rows = await page.evaluate(() => document.querySelectorAll('table[aria-label="Nodes"] tbody tr[aria-rowindex]').length);
+    const count = await page.getByRole('table', { name: 'Nodes' }).getAttribute('aria-rowcount');
+    runs.push({
+      paintedMs: b.paintedAt,
+      snapshotAtMs: b.snapshotAt,
+      readyMs: ready,
+      sortMs,
+      rowsInDom: rows,
+      rowCount: Number(count) - 1,
+      loadLongTasks: tasks.filter((t) => t.start < b.paintedAt + 1500).map((t) => Math.round(t.end - t.start)),
+    });
+    await context.close();
+  }
+  const col = (key) => stats(runs.filter((r) => r[key] !== null).map((r) => r[key]));
+  return { scenario: 'load', device, sortColumn: sortColumn ?? null, runs, paintedMs: col('paintedMs'), readyMs: col('readyMs'), sortMs: col('sortMs') };
+}
+
 const [scenario, url, ...rest] = process.argv.slice(2);
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
 try {
@@ -309,6 +375,7 @@ try {
   else if (scenario === 'churn') out = await churn(browser, url, Number(rest[0] ?? 30), rest[1]);
   else if (scenario === 'scroll') out = await scroll(browser, url, Number(rest[0] ?? 5));
   else if (scenario === 'jobs') out = await jobs(browser, url, Number(rest[0] ?? 6000));
+  else if (scenario === 'load') out = await load(browser, url, Number(rest[0] ?? 5), rest[1] ?? 'desktop', rest[2]);
   else if (scenario === 'requests') out = await requests(browser, url, Number(rest[0] ?? 3));
   else throw new Error(`unknown scenario ${scenario}`);
   out.chromium = browser.version();
