@@ -6,7 +6,6 @@ import { MonitorPage } from './pages/monitor/MonitorPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { ThemeToggle } from './components/ThemeToggle';
 import { JobSearch } from './components/JobSearch';
-import { ProgramSelect } from './components/ProgramSelect';
 import { ALERTS_PATH, HISTORY_PATH, JOBS_PATH, MANAGE_PATH, TIMELINE_PATH } from './lib/paths';
 import { Link, usePathname } from './router';
 
@@ -23,6 +22,18 @@ const AlertsPage = lazy(() => import('./pages/alerts/AlertsPage'));
 const AlertBanner = lazy(() => import('./components/AlertBanner'));
 // issue 19: the job timeline (a canvas page)
 const TimelinePage = lazy(() => import('./pages/timeline/TimelinePage'));
+// The fleet's program chooser loads only on a dashboard with a broker (docs/fleet.md)
+const ProgramSelect = lazy(() => import('./components/ProgramSelect').then((m) => ({ default: m.ProgramSelect })));
+
+function Fleet() {
+  const fleet = useDashboard((s) => s.fleet);
+  if (fleet === null) return null;
+  return (
+    <Suspense fallback={null}>
+      <ProgramSelect />
+    </Suspense>
+  );
+}
 
 interface Route {
   /** matched against location.pathname; capture groups become params */
@@ -96,7 +107,7 @@ export function App() {
           <Link to={ALERTS_PATH}>Alerts</Link>
           <Link to={TIMELINE_PATH}>Timeline</Link>
         </nav>
-        <ProgramSelect />
+        <Fleet />
         <JobSearch />
         <ReadOnlyNote />
         <ConnectionIndicator />
