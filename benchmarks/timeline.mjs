@@ -9,6 +9,7 @@
 // intervals, and each canvas frame's drawing time (draw.ts's setTransform to its
 // final restore). Prints one JSON object.
 import { chromium } from 'playwright-core';
+import { writeFileSync } from 'node:fs';
 
 const CHROMIUM = process.env.DISPYMON_CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -75,6 +76,16 @@ try {
   const midY = box.y + Math.min(box.height, 500) / 2;
   // what is drawn in view at the start (the page's own count)
   const inView = await status.textContent();
+  // DISPYMON_BENCH_PROFILE=FILE: Chromium's sampling profiler (200 µs) over the gestures; FILE gets the
+  // functions with the most self time (the .cpuprofile beside it opens in Chrome's DevTools)
+  const profileTo = process.env.DISPYMON_BENCH_PROFILE;
+  let cdp = null;
+  if (profileTo) {
+    cdp = await page.context().newCDPSession(page);
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+    await cdp.send('Profiler.start');
+  }
   const t0 = await page.evaluate(() => {
     window.__bench.record = true;
     return performance.now();
@@ -94,6 +105,19 @@ try {
     drags++;
   }
   const b = await page.evaluate(() => ({ ...window.__bench, now: performance.now() }));
+  if (cdp !== null) {
+    const { profile } = await cdp.send('Profiler.stop');
+    writeFileSync(`${profileTo}.cpuprofile`, JSON.stringify(profile));
+    const self = new Map();
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    profile.samples.forEach((id, k) => {
+      const f = byId.get(id).callFrame;
+      const name = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+      self.set(name, (self.get(name) ?? 0) + (profile.timeDeltas[k] ?? 0) / 1000);
+    });
+    const top = [...self].sort((x, y) => y[1] - x[1]).slice(0, 30);
+    writeFileSync(profileTo, top.map(([name, ms]) => `${ms.toFixed(0).padStart(7)} ms  ${name}`).join('\n') + '\n');
+  }
   const longTasks = b.longTasks.filter((t) => t.start >= t0);
   console.log(
     JSON.stringify({

@@ -10,17 +10,18 @@ import type { KeyboardEvent as ReactKeyboardEvent, PointerEvent as ReactPointerE
 import { ClusterSelect } from '../../components/ClusterSelect';
 import { useDashboard, useSocket } from '../../core/context';
 import { COMBINED } from '../../core/protocol';
-import type { CommandArgs, TimelineAnswer } from '../../core/protocol';
+import type { CommandArgs } from '../../core/protocol';
 import { clustersOf, useClusterChoice } from '../../core/selectors';
 import { errorMessage } from '../../core/useCommands';
-import { merge, unchanged } from './data';
 import { formatClock, formatDateTime, formatSeconds } from '../../lib/format';
 import { jobPath, nodePath } from '../../lib/paths';
 import { Link, navigate, useSearch } from '../../router';
 import { ALPHAS, draw, plotTop, readPalette } from './draw';
 import type { Layout } from './draw';
-import { barsInView, fetchWindow, hitTest, pack, pan, shift, zoom } from './model';
+import { barsInView, fetchWindow, hitTest, pan, shift, zoom } from './model';
 import type { Packed, View } from './model';
+import { Packer, barId, barKey } from './packer';
+import type { Known, Meta, PackerReply, PackerRequest, Shown } from './packer';
 import '../pages.css';
 import './timeline.css';
 
@@ -58,18 +59,75 @@ function following(span: number, now: number): View {
 }
 
 /** What hovering a bar says (the tooltip and the live line): stable while the pointer rests. */
-function describe(answer: TimelineAnswer, p: Packed, at: number): string {
-  const i = p.source[at]!;
+function describe(shown: Shown, at: number): string {
+  const p = shown.packed;
   const node = p.nodes[p.laneNode[p.lane[at]!]!]!;
   const outcome = p.outcomes[p.outcome[at]!] ?? 'unknown';
   const end = p.end[at]!;
   const took = Number.isFinite(end) ? `${formatSeconds(end - p.start[at]!)} s` : `since ${formatClock(p.start[at]!)}`;
-  return `${answer.bars.id[i]} on ${node.ip}, CPU slot ${p.laneSlot[p.lane[at]!]! + 1}: ${outcome}, ${took}`;
+  return `${barId(shown, at)} on ${node.ip}, CPU slot ${p.laneSlot[p.lane[at]!]! + 1}: ${outcome}, ${took}`;
 }
 
 /** Seconds before the last answer's `now` that a refresh asks again (end times a little behind the server's clock). */
 export function liveOverlap(periodMs: number | null): number {
   return 10 + (2 * (periodMs ?? 1000)) / 1000;
+}
+
+type Distribute<T> = T extends unknown ? Omit<T, 'seq'> : never;
+
+/**
+ * The page's Packer (packer.ts): in a Web Worker (packer.worker.ts, its own file of the build,
+ * loaded with this page), or on the main thread where there are no workers.
+ */
+class PackerClient {
+  private worker: Worker | null = null;
+  private inline: Packer | null = null;
+  private seq = 0;
+  private readonly waiting = new Map<number, { resolve: (reply: PackerReply) => void; reject: (err: Error) => void }>();
+
+  constructor() {
+    if (typeof Worker === 'undefined') {
+      this.inline = new Packer();
+      return;
+    }
+    this.worker = new Worker(new URL('./packer.worker.ts', import.meta.url), { type: 'module' });
+    this.worker.onmessage = (event: MessageEvent<PackerReply>) => {
+      const reply = event.data;
+      const waiter = this.waiting.get(reply.seq);
+      this.waiting.delete(reply.seq);
+      if (reply.error !== undefined) waiter?.reject(new Error(`the timeline could not be packed: ${reply.error}`));
+      else waiter?.resolve(reply);
+    };
+    this.worker.onerror = (event) => {
+      event.preventDefault();
+      this.fail(new Error(`the timeline's worker failed: ${event.message || 'not loaded'}`));
+    };
+  }
+
+  request(body: Distribute<PackerRequest>): Promise<PackerReply> {
+    const request = { ...body, seq: ++this.seq } as PackerRequest;
+    if (this.inline !== null) {
+      try {
+        return Promise.resolve(this.inline.handle(request));
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+    return new Promise((resolve, reject) => {
+      this.waiting.set(request.seq, { resolve, reject });
+      this.worker!.postMessage(request);
+    });
+  }
+
+  private fail(err: Error) {
+    for (const waiter of this.waiting.values()) waiter.reject(err);
+    this.waiting.clear();
+  }
+
+  close() {
+    this.worker?.terminate();
+    this.fail(new Error('closed'));
+  }
 }
 
 /**
@@ -79,11 +137,27 @@ export function liveOverlap(periodMs: number | null): number {
  * since (data.ts `merge`). One question at a time; a view that moves meanwhile
  * is asked for when the answer is in.
  */
-function useTimeline(cluster: string, node: string | null, view: View, viewRef: { current: View }, period: number | null, updateRequests: number) {
+function useTimeline(cluster: string, node: string | null, known: Known, view: View, viewRef: { current: View }, period: number | null, updateRequests: number) {
   const socket = useSocket();
-  const [state, setState] = useState<{ answer: TimelineAnswer | null; error: string | null; key: string }>({ answer: null, error: null, key: '' });
+  const [state, setState] = useState<{ shown: Shown | null; error: string | null; key: string }>({ shown: null, error: null, key: '' });
   const key = `${cluster}\n${node ?? ''}`;
-  const held = useRef<{ answer: TimelineAnswer; key: string } | null>(null);
+  // what the Packer holds (its bars stay there): the window, clock and counts the next question needs
+  const held = useRef<{ answer: Meta; key: string } | null>(null);
+  // made on first use, closed when the page goes (with what it held: the next answer is a full one)
+  const packerRef = useRef<PackerClient | null>(null);
+  const packer = useCallback(() => (packerRef.current ??= new PackerClient()), []);
+  useEffect(
+    () => () => {
+      packerRef.current?.close();
+      packerRef.current = null;
+      held.current = null;
+    },
+    [],
+  );
+  const knownRef = useRef(known);
+  useLayoutEffect(() => {
+    knownRef.current = known;
+  });
   const busy = useRef(false);
   const again = useRef<boolean | null>(null); // asked while busy: a tick (true) or a view change (false)
   const askAgain = useRef<(tick: boolean) => void>(() => {});
@@ -109,27 +183,44 @@ function useTimeline(cluster: string, node: string | null, view: View, viewRef: 
       const args: CommandArgs<'timeline'> = { cluster, start, end, limit: BAR_LIMIT };
       if (node !== null) args.node = node;
       busy.current = true;
-      socket.command('timeline', args).then(
-        (value) => {
+      socket
+        .command('timeline', args)
+        .then((value) => {
           const base = held.current?.key === key ? held.current.answer : null;
-          if (!full && base !== null && unchanged(base, value, start)) {
-            held.current = { answer: { ...base, now: value.now, end: Math.max(base.end, value.end) }, key }; // nothing to draw anew
-            return;
-          }
-          const next = full || base === null ? value : merge(base, value, start, want.start);
-          held.current = { answer: next, key };
-          setState({ answer: next, error: null, key });
-        },
-        (err: unknown) => setState((s) => ({ ...s, error: errorMessage(err) })),
-      ).finally(() => {
+          // merged (data.ts) and packed (model.ts) in the worker: the main thread only draws
+          return packer().request(
+            full || base === null ? { kind: 'full', answer: value, known: knownRef.current } : { kind: 'fresh', fresh: value, since: start, keepFrom: want.start, known: knownRef.current },
+          );
+        })
+        .then(
+          (reply) => {
+            if (reply.meta !== null) held.current = { answer: reply.meta, key };
+            if (reply.shown !== null) setState({ shown: reply.shown, error: null, key }); // (null: nothing to draw anew)
+          },
+          (err: unknown) => setState((s) => ({ ...s, error: errorMessage(err) })),
+        )
+        .finally(() => {
         busy.current = false;
         const pending = again.current;
         again.current = null;
         if (pending !== null) askAgain.current(pending);
       });
     },
-    [socket, cluster, node, key, viewRef, period],
+    [socket, packer, cluster, node, key, viewRef, period],
   );
+  // other nodes known (idle ones get lanes): the bars held packed again
+  const packedWith = useRef(known);
+  useEffect(() => {
+    if (known === packedWith.current) return;
+    packedWith.current = known;
+    if (held.current?.key !== key) return;
+    packer().request({ kind: 'nodes', known }).then(
+      (reply) => {
+        if (reply.shown !== null && held.current?.key === key) setState({ shown: reply.shown, error: null, key });
+      },
+      (err: unknown) => setState((s) => ({ ...s, error: errorMessage(err) })),
+    );
+  }, [known, key, packer]);
 
   useEffect(() => {
     askAgain.current = ask;
@@ -148,7 +239,7 @@ function useTimeline(cluster: string, node: string | null, view: View, viewRef: 
     ask(true);
   }, [updateRequests, ask]);
   // another cluster's or node's answer is not shown while this one's comes
-  return state.key === key ? state : { answer: null, error: state.error };
+  return state.key === key ? state : { shown: null, error: state.error };
 }
 
 export default function TimelinePage() {
@@ -181,18 +272,9 @@ export default function TimelinePage() {
   const settleTimer = useRef<number | null>(null);
   const drawRef = useRef<() => void>(() => {});
 
-  const { answer, error } = useTimeline(cluster, node, view, viewRef, refreshMs(interval), updateRequests);
-
-  const packed = useMemo(() => {
-    if (answer === null) return null;
-    const extra = known
-      ? known.split(',').map((entry) => {
-          const [ip = '', cpus = '0'] = entry.split(' ');
-          return { ip, cpus: Number(cpus) };
-        })
-      : [];
-    return pack(answer, extra);
-  }, [answer, known]);
+  const { shown, error } = useTimeline(cluster, node, known, view, viewRef, refreshMs(interval), updateRequests);
+  const packed = shown?.packed ?? null;
+  const answer = shown?.meta ?? null;
 
   const moveView = useCallback((next: View, byUser = true) => {
     viewRef.current = next;
@@ -246,20 +328,18 @@ export default function TimelinePage() {
       setTip(null);
     }
   }
-  const hoverText = answer !== null && packed !== null && hover >= 0 && hover < packed.count ? describe(answer, packed, hover) : '';
+  const hoverText = shown !== null && hover >= 0 && hover < shown.packed.count ? describe(shown, hover) : '';
   const open = useCallback(
     (at: number) => {
-      if (answer === null || packed === null) return;
-      const i = packed.source[at]!;
-      const key = answer.bars.key[i];
-      const name = answer.clusters[answer.bars.cluster[i]!] ?? '';
-      navigate(jobPath(name, answer.bars.id[i]!, key ?? undefined));
+      if (shown === null) return;
+      const name = shown.meta.clusters[shown.cluster[at]!] ?? '';
+      navigate(jobPath(name, barId(shown, at), barKey(shown, at)));
     },
-    [answer, packed],
+    [shown],
   );
 
   const listed = useMemo(() => (packed === null ? { positions: [], total: 0 } : barsInView(packed, view, LISTED)), [packed, view]);
-  const rows = useMemo(() => (answer === null || packed === null ? [] : listed.positions.map((at) => tableRow(answer, packed, at))), [answer, packed, listed]);
+  const rows = useMemo(() => (shown === null ? [] : listed.positions.map((at) => tableRow(shown, at))), [shown, listed]);
   const queuedMarks = answer?.queued.created ?? [];
 
   const headingId = useId();
@@ -309,7 +389,7 @@ export default function TimelinePage() {
         {answer === null
           ? 'Loading…'
           : `${listed.total.toLocaleString('en-US')} ${listed.total === 1 ? 'job' : 'jobs'} in view · ${answer.queued.count.toLocaleString('en-US')} queued${
-              answer.more ? ` · only the ${answer.bars.start.length.toLocaleString('en-US')} that ended last of ${answer.total.toLocaleString('en-US')} jobs are drawn: zoom in` : ''
+              answer.more ? ` · only the ${answer.held.toLocaleString('en-US')} that ended last of ${answer.total.toLocaleString('en-US')} jobs are drawn: zoom in` : ''
             }${answer.unplaced > 0 ? ` · ${answer.unplaced.toLocaleString('en-US')} never reached a node (not drawn)` : ''}`}
       </p>
       <TimelineCanvas
@@ -352,15 +432,14 @@ interface Row {
   signature: string;
 }
 
-function tableRow(answer: TimelineAnswer, p: Packed, at: number): Row {
-  const i = p.source[at]!;
+function tableRow(shown: Shown, at: number): Row {
+  const p = shown.packed;
   const end = p.end[at]!;
-  const key = answer.bars.key[i];
-  const cluster = answer.clusters[answer.bars.cluster[i]!] ?? '';
-  const id = answer.bars.id[i]!;
+  const cluster = shown.meta.clusters[shown.cluster[at]!] ?? '';
+  const id = barId(shown, at);
   const row = {
     id,
-    href: jobPath(cluster, id, key ?? undefined),
+    href: jobPath(cluster, id, barKey(shown, at)),
     node: p.nodes[p.laneNode[p.lane[at]!]!]!.ip,
     slot: p.laneSlot[p.lane[at]!]! + 1,
     outcome: p.outcomes[p.outcome[at]!] ?? '',

@@ -1,0 +1,123 @@
+// The timeline's merge and packing, off the main thread (issue 19's benchmark).
+//
+// With a live cluster every refresh merges the fresh bars into the ones the page
+// holds (data.ts `merge`) and packs all of them into lanes again (model.ts `pack`):
+// 50,000 bars took 15-80 ms and 20-50 ms on this shared machine, long tasks
+// between the frames of a zoom or a pan. A `Packer` holds the page's answer and
+// does both; packer.worker.ts runs one in a Web Worker, so the main thread only
+// draws. What it sends back is typed arrays (moved, not copied) and, for the few
+// bars a tooltip, the table or a click names, their ids as one string.
+import type { TimelineAnswer } from '../../core/protocol';
+import { merge, unchanged } from './data';
+import { pack } from './model';
+import type { Packed } from './model';
+
+/** The answer without its bars: what the page's questions and its status line need. */
+export type Meta = Omit<TimelineAnswer, 'bars'> & { /** bars held (drawn) */ held: number };
+
+/** What the page draws and names: the packed bars and, by packed position, each bar's job. */
+export interface Shown {
+  packed: Packed;
+  meta: Meta;
+  /** bar at's id is ids.slice(idFrom[at], idFrom[at + 1]) */
+  ids: string;
+  idFrom: Int32Array;
+  /** the job page's key; NaN: none */
+  key: Float64Array;
+  /** index into meta.clusters */
+  cluster: Int32Array;
+}
+
+/** The chosen clusters' nodes, "ip cpus,…" (idle ones get their lanes too). */
+export type Known = string;
+
+export type PackerRequest =
+  | { kind: 'full'; seq: number; answer: TimelineAnswer; known: Known }
+  | { kind: 'fresh'; seq: number; fresh: TimelineAnswer; since: number; keepFrom: number; known: Known }
+  | { kind: 'nodes'; seq: number; known: Known };
+
+/** shown null: nothing to draw anew (the answer held is as it was; meta has the fresh clock) */
+export interface PackerReply {
+  seq: number;
+  shown: Shown | null;
+  meta: Meta | null;
+  /** the request failed (a bug): what it threw */
+  error?: string;
+}
+
+function metaOf(answer: TimelineAnswer): Meta {
+  const { bars, ...rest } = answer;
+  return { ...rest, held: bars.start.length };
+}
+
+function parseKnown(known: Known): { ip: string; cpus: number }[] {
+  if (!known) return [];
+  return known.split(',').map((entry) => {
+    const [ip = '', cpus = '0'] = entry.split(' ');
+    return { ip, cpus: Number(cpus) };
+  });
+}
+
+/** `answer` packed, with each packed bar's job (id, key, cluster) by position. */
+export function show(answer: TimelineAnswer, known: Known): Shown {
+  const packed = pack(answer, parseKnown(known));
+  const n = packed.count;
+  const { id, key, cluster } = answer.bars;
+  const idFrom = new Int32Array(n + 1);
+  const keys = new Float64Array(n);
+  const clusters = new Int32Array(n);
+  const parts: string[] = new Array<string>(n);
+  let length = 0;
+  for (let at = 0; at < n; at++) {
+    const i = packed.source[at]!;
+    const name = id[i] ?? '';
+    parts[at] = name;
+    length += name.length;
+    idFrom[at + 1] = length;
+    keys[at] = key[i] ?? NaN;
+    clusters[at] = cluster[i] ?? 0;
+  }
+  return { packed, meta: metaOf(answer), ids: parts.join(''), idFrom, key: keys, cluster: clusters };
+}
+
+/** The typed arrays of `shown`, to move to the main thread instead of copying them. */
+export function transferables(shown: Shown): ArrayBuffer[] {
+  const p = shown.packed;
+  return [p.start, p.end, p.lane, p.outcome, p.source, p.reach, p.laneFrom, p.laneNode, p.laneSlot, shown.idFrom, shown.key, shown.cluster].map(
+    (a) => a.buffer as ArrayBuffer,
+  );
+}
+
+export function barId(shown: Shown, at: number): string {
+  return shown.ids.slice(shown.idFrom[at]!, shown.idFrom[at + 1]!);
+}
+
+export function barKey(shown: Shown, at: number): number | undefined {
+  const key = shown.key[at]!;
+  return Number.isNaN(key) ? undefined : key;
+}
+
+/** Holds the page's answer (one cluster or node at a time: a full answer replaces it) and packs it. */
+export class Packer {
+  private held: TimelineAnswer | null = null;
+  private known: Known = '';
+
+  handle(request: PackerRequest): PackerReply {
+    const { seq } = request;
+    const knownChanged = request.known !== this.known;
+    this.known = request.known;
+    if (request.kind === 'full') {
+      this.held = request.answer;
+    } else if (request.kind === 'fresh') {
+      const { fresh, since, keepFrom } = request;
+      const base = this.held;
+      if (base === null) this.held = fresh;
+      else if (unchanged(base, fresh, since)) {
+        this.held = { ...base, now: fresh.now, end: Math.max(base.end, fresh.end) };
+        if (!knownChanged) return { seq, shown: null, meta: metaOf(this.held) };
+      } else this.held = merge(base, fresh, since, keepFrom);
+    } else if (this.held === null || !knownChanged) return { seq, shown: null, meta: this.held === null ? null : metaOf(this.held) };
+    const shown = show(this.held, this.known);
+    return { seq, shown, meta: shown.meta };
+  }
+}
