@@ -171,7 +171,8 @@ async def central_factory(static_dir: Path) -> AsyncIterator[Any]:
 
     yield make
     for central in made:
-        await central.stop()
+        # bounded: a central that does not stop fails its test rather than hanging the suite
+        await asyncio.wait_for(central.stop(), 60)
     await session.close()
 
 

@@ -9,6 +9,7 @@ exceptions included, before it is logged or printed.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -162,3 +163,35 @@ def commands_key(program: str) -> str:
 
 def replies_key(central: str) -> str:
     return key("c", central, "replies")
+
+
+def cancelled() -> bool:
+    """Whether the running task has been asked to stop. On Python 3.11 a cancel that arrives as
+    one of redis-py's reads times out can come out as a TimeoutError, which a loop retrying on
+    broker failures would swallow, and then its task never ends: every retry loop asks this first."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def stop_tasks(tasks: list[asyncio.Task[None]], timeout: float = 5.0) -> None:
+    """Cancel `tasks` and wait for them to end, at most `timeout` seconds (cancelled again each
+    half second: a cancel can be lost, see `cancelled`). A task still running then is left, and
+    said once in the log: a shutdown must end."""
+    for task in tasks:
+        task.cancel()
+    pending = {task for task in tasks if not task.done()}
+    deadline = asyncio.get_running_loop().time() + timeout
+    while pending:
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            logging.getLogger(__name__).warning(
+                "dispymon fleet: %d task(s) did not stop within %g s: %s",
+                len(pending), timeout, ", ".join(sorted(task.get_name() for task in pending)),
+            )  # fmt: skip
+            break
+        _, pending = await asyncio.wait(pending, timeout=min(0.5, left))
+        for task in pending:
+            task.cancel()
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: a task that failed was already counted where it failed

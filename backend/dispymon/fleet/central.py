@@ -140,13 +140,7 @@ class FleetSource:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await brk.stop_tasks(self._tasks)
         self._tasks = []
         for future in self._pending.values():
             if not future.done():
@@ -215,6 +209,8 @@ class FleetSource:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if brk.cancelled():
+                    raise asyncio.CancelledError from exc
                 if _is_redis_failure(exc):
                     self._set_reachable(False, exc)
                 else:
@@ -289,6 +285,8 @@ class FleetSource:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if brk.cancelled():
+                    raise asyncio.CancelledError from exc
                 if not _is_redis_failure(exc):
                     raise
                 self._set_reachable(False, exc)
@@ -438,6 +436,8 @@ class FleetSource:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if brk.cancelled():
+                    raise asyncio.CancelledError from exc
                 if not _is_redis_failure(exc):
                     raise
                 self._set_reachable(False, exc)
@@ -473,6 +473,8 @@ class FleetSource:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if brk.cancelled():
+                    raise asyncio.CancelledError from exc
                 if not _is_redis_failure(exc):
                     raise
                 self._set_reachable(False, exc)

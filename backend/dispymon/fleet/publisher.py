@@ -107,13 +107,7 @@ class Publisher:
     async def stop(self) -> None:
         if self.hub.tee == self.tee:
             self.hub.tee = None
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await brk.stop_tasks(self._tasks)
         self._tasks = []
         if self._client is not None:
             try:  # a last entry: the centrals see the program leave at once, not after the heartbeat timeout
@@ -161,6 +155,8 @@ class Publisher:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if brk.cancelled():
+                    raise asyncio.CancelledError from exc
                 self._need_snapshot = True  # what was not sent is covered by the next snapshot
                 self._set_reachable(False, exc)
                 await asyncio.sleep(RETRY_AFTER)
@@ -235,6 +231,8 @@ class Publisher:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if brk.cancelled():
+                    raise asyncio.CancelledError from exc
                 self._set_reachable(False, exc)
             self._report()  # `dropped` moves without a change of reachability
             await asyncio.sleep(self.heartbeat)
@@ -259,6 +257,8 @@ class Publisher:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if brk.cancelled():
+                    raise asyncio.CancelledError from exc
                 self._set_reachable(False, exc)
                 await asyncio.sleep(RETRY_AFTER)
 
