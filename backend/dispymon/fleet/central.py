@@ -285,12 +285,17 @@ class FleetSource:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if brk.cancelled():
-                    raise asyncio.CancelledError from exc
-                if not _is_redis_failure(exc):
-                    raise
-                self._set_reachable(False, exc)
-                await asyncio.sleep(RETRY_AFTER)
+                await self._after_failure(exc)
+
+    async def _after_failure(self, exc: Exception) -> None:
+        """A reading loop's failure: stop if the loop was asked to (see brk.cancelled), raise what
+        is not the broker's, else say the broker is unreachable and try again after a while."""
+        if brk.cancelled():
+            raise asyncio.CancelledError from exc
+        if not _is_redis_failure(exc):
+            raise exc
+        self._set_reachable(False, exc)
+        await asyncio.sleep(RETRY_AFTER)
 
     async def _take(self, f: Follower, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         for raw_id, fields in entries:
@@ -436,12 +441,7 @@ class FleetSource:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if brk.cancelled():
-                    raise asyncio.CancelledError from exc
-                if not _is_redis_failure(exc):
-                    raise
-                self._set_reachable(False, exc)
-                await asyncio.sleep(RETRY_AFTER)
+                await self._after_failure(exc)
 
     def _reply(self, fields: dict[bytes, bytes]) -> None:
         try:
@@ -473,12 +473,7 @@ class FleetSource:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if brk.cancelled():
-                    raise asyncio.CancelledError from exc
-                if not _is_redis_failure(exc):
-                    raise
-                self._set_reachable(False, exc)
-                await asyncio.sleep(RETRY_AFTER)
+                await self._after_failure(exc)
 
     async def _share_audit(self) -> None:
         if not self._audit_out:
