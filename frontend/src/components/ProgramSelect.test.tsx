@@ -36,9 +36,10 @@ describe('program selector', () => {
     expect(screen.queryByLabelText('Program')).toBeNull();
   });
 
-  it('lists the programs, says which is offline, and selects a program\'s cluster', () => {
+  it('lists the programs, says which is offline, and selects a program\'s cluster', async () => {
     const { store } = renderApp({ clusters: fleetClusters(), fleet: central() });
-    const select = screen.getByLabelText('Program') as HTMLSelectElement;
+    // loaded only on a dashboard with a broker (App.tsx)
+    const select = (await screen.findByLabelText('Program', undefined, { timeout: 5000 })) as HTMLSelectElement;
     const options = within(select).getAllByRole('option').map((o) => o.textContent);
     expect(options[0]).toBe('All programs (2)');
     expect(options[1]).toBe('lab-A');
@@ -51,18 +52,18 @@ describe('program selector', () => {
     expect(store.getState().selectedCluster).toBe('* Combined');
   });
 
-  it('says when the broker is unreachable, and when a program was resynced', () => {
+  it('says when the broker is unreachable, and when a program was resynced', async () => {
     const programs = { 'lab-A': program(['lab-A/compute'], { resyncs: 1, resynced: 1_700_000_200 }) };
     renderApp({ clusters: fleetClusters(), fleet: central({ reachable: false, programs }) });
-    expect(screen.getByRole('alert').textContent).toMatch(/^Broker redis:\/\/127\.0\.0\.1:6379\/0 unreachable since/);
+    expect((await screen.findByRole('alert', undefined, { timeout: 5000 })).textContent).toMatch(/^Broker redis:\/\/127\.0\.0\.1:6379\/0 unreachable since/);
     expect(screen.getByRole('status', { name: 'Programs' }).textContent).toMatch(/lab-A resynced from a snapshot at/);
   });
 
-  it('on a publishing program: where it publishes and what it dropped', () => {
+  it('on a publishing program: where it publishes and what it dropped', async () => {
     renderApp({
       clusters: fleetClusters(),
       fleet: { role: 'program', program: 'lab-A', broker: 'redis://h:6379/0', reachable: true, since: 0, dropped: 12 },
     });
-    expect(screen.getByLabelText('Fleet').textContent).toMatch(/Publishing as lab-A to redis:\/\/h:6379\/0; 12 events dropped/);
+    expect((await screen.findByLabelText('Fleet', undefined, { timeout: 5000 })).textContent).toMatch(/Publishing as lab-A to redis:\/\/h:6379\/0; 12 events dropped/);
   });
 });

@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { act, cleanup, fireEvent, screen, within } from '@testing-library/react';
+import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Alert, AlertsPart } from '../../core/protocol';
 import type { DashboardState } from '../../core/store';
@@ -41,7 +41,8 @@ describe('Alerts page', () => {
     expect(location.pathname).toBe('/alerts');
     await screen.findByRole('heading', { level: 2, name: 'Alerts' }, { timeout: 5000 });
     expect(screen.getByText('Nothing is firing.')).toBeTruthy();
-    expect(document.title).toBe('Alerts · dispymon');
+    // set by the page's effect, which may run after its first paint
+    await waitFor(() => expect(document.title).toBe('Alerts · dispymon'));
     await answerHistory(app, []);
     expect(screen.getByText('No alert has fired yet.')).toBeTruthy();
   });
