@@ -42,9 +42,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path = REPO) -> subprocess.Popen:
     with log.open("ab") as sink:
-        return subprocess.Popen(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=sink,
+        return subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=sink,
                                 stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
 
 
@@ -138,8 +138,13 @@ def main() -> int:
                        FLEET_JOBS=str(args.jobs), FLEET_FAIL_EVERY=str(fail_every), FLEET_LONG_JOBS="1",
                        FLEET_SECONDS=str(args.seconds))  # fmt: skip
             env.pop("PYTHONPATH", None)
+            # Each program in a folder of its own: dispy keeps its recovery file `_dispy_<second>` in
+            # the working directory, so two programs started in the same second shared one, and the
+            # first to finish deleted the other's (a FileNotFoundError ended it, and the stack with it)
+            home = work / f"program-{name}"
+            home.mkdir(exist_ok=True)
             proc = spawn([py, "-m", "dispymon", "serve", "--cluster-module", str(APP), "--port", "0", "--broker", url,
-                          "--program", name], work / f"{name}.log", env)  # fmt: skip
+                          "--program", name], work / f"{name}.log", env, cwd=home)  # fmt: skip
             procs.append(proc)
             programs.append({"name": name, "pid": proc.pid, "out": str(out), "ips": ips})
         balancer_port = free_port()
