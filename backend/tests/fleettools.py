@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from conftest import REPO, WSClient, wait_until
+from conftest import WSClient, wait_until
 from dispymon.adapters.localnodes import LocalCluster, stop_group, wait_for_tcp
 from dispymon.fleet.broker import parse
 from dispymon.fleet.central import FleetSource
@@ -128,8 +128,12 @@ def programs(tmp_path: Path, local_nodes: Any, redis_server: RedisServer, env_wi
         )
         cmd = [sys.executable, "-m", "dispymon", "serve", "--cluster-module", str(APP), "--port", "0",
                "--poll-sec", "0.5", "--broker", redis_server.url, "--program", name, *(extra or [])]  # fmt: skip
+        # a folder of its own: dispy keeps its recovery file `_dispy_<second>` in the working
+        # directory, and two programs started in the same second would share (and delete) one
+        home = tmp_path / f"program-{name}"
+        home.mkdir(exist_ok=True)
         with log.open("wb") as sink:
-            proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=sink,
+            proc = subprocess.Popen(cmd, cwd=home, env=env, stdin=subprocess.DEVNULL, stdout=sink,
                                     stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
         program = Program(name, nodes, out, proc, log)
         started.append(program)
