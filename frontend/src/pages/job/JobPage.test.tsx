@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { act, cleanup, fireEvent, screen, within } from '@testing-library/react';
+import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DashboardState } from '../../core/store';
 import { cluster, hello, jobDetail, jobRow, node } from '../../test/fixtures';
@@ -33,6 +33,8 @@ async function openJob(path: string, init: Partial<DashboardState> = {}) {
   history.replaceState(null, '', path);
   const app = renderApp({ clusters: { alpha }, ...init });
   await screen.findByRole('heading', { level: 2, name: /^Job / }, { timeout: 5000 });
+  // the page asks for its job from an effect, which may run after the heading's first paint
+  await waitFor(() => app.sent('job'));
   return app;
 }
 
