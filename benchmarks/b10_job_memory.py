@@ -16,7 +16,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from .common import PYTHON, Child, Result, Row, metrics, say
+from .common import PYTHON, Child, Result, Row, emit_applied, metrics, say
 
 NODES = 10_000
 CHUNK = 30_000  # events, as b8
@@ -37,12 +37,7 @@ def feed(target_jobs: int, extra: list[str]) -> dict:
         clients = Child([PYTHON, "-m", "benchmarks.clients", "--url", url, "--clients", "2", "--interval", "1"])
         t0 = time.monotonic()
         while True:
-            server.ask(f"emit {CHUNK}")
-            while True:  # until the loop has applied everything fed
-                s = server.ask("stats")
-                if s["applied"] >= s["sim_events"]:
-                    break
-                time.sleep(0.05)
+            s = emit_applied(server, CHUNK)
             timeline.append((s["jobs_done"], s["rss"], time.monotonic() - t0))
             if s["jobs_done"] >= target_jobs:
                 break

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-from .common import PYTHON, Child, Result, Row, metrics, say
+from .common import PYTHON, Child, Result, Row, emit_applied, metrics, say
 
 NODES = 10_000
 BUDGETS = ("dispymon_outputs_bytes", "dispymon_resubmit_args_bytes")
@@ -34,12 +34,7 @@ def run(quick: bool = False) -> Result:
         t0 = time.monotonic()
         at_10k = None
         while True:
-            server.ask(f"emit {CHUNK}")
-            while True:  # until the loop has applied everything fed
-                s = server.ask("stats")
-                if s["applied"] >= s["sim_events"]:
-                    break
-                time.sleep(0.05)
+            s = emit_applied(server, CHUNK)
             timeline.append((s["jobs_done"], s["rss"], time.monotonic() - t0))
             if at_10k is None and s["jobs_done"] >= 10_000:
                 at_10k = timeline[-1]

@@ -64,6 +64,16 @@ def metrics(port: int, names: tuple[str, ...] = JOB_METRICS) -> dict[str, float]
     return found
 
 
+def emit_applied(server: Any, events: int) -> dict[str, Any]:
+    """Have a benchmarks.serve child emit `events` simulated events; its stats once its loop applied them all."""
+    server.ask(f"emit {events}")
+    while True:
+        stats = server.ask("stats")
+        if stats["applied"] >= stats["sim_events"]:
+            return stats
+        time.sleep(0.05)  # polling the child's counters, a condition
+
+
 def say(text: str) -> None:
     print(f"[bench] {text}", file=sys.stderr, flush=True)
 
