@@ -39,6 +39,10 @@ test('node page: arguments, the show-arguments switch, terminating two jobs', as
   // reload keeps the page; then select both running jobs and terminate them
   await page.reload();
   await expect(readable).toBeVisible();
+  // the page never scrolls sideways (on a phone, only the tables' own boxes do): a
+  // wider page made the phone lay it out wider than its screen, so taps missed
+  await expect(page.getByTestId('resources-points')).toBeVisible();
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(page.viewportSize()!.width);
   await page.getByRole('checkbox', { name: 'Select job readable' }).check();
   await page.getByRole('checkbox', { name: 'Select job unprintable' }).check();
   await page.getByRole('button', { name: /^Terminate selected/ }).click();

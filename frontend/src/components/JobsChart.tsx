@@ -95,27 +95,31 @@ export function JobsChart({ node }: Props) {
         )}
       </div>
       {shown !== null && (
-        <table className="visually-hidden">
-          <caption>
-            Jobs done and busy CPUs per {info.groupName.toLowerCase()}, last {info.span}
-          </caption>
-          <thead>
-            <tr>
-              <th scope="col">{info.groupName}</th>
-              <th scope="col">Jobs done</th>
-              <th scope="col">Mean busy CPUs</th>
-            </tr>
-          </thead>
-          <tbody>
-            {perGroup(shown, info.group).map((row) => (
-              <tr key={row.start}>
-                <td>{formatClock(row.start)}</td>
-                <td>{row.done}</td>
-                <td>{round1(row.busy)}</td>
+        // in a hidden box, not a hidden table: a table is never narrower than its
+        // content, and this one widened the whole page on a phone
+        <div className="visually-hidden">
+          <table>
+            <caption>
+              Jobs done and busy CPUs per {info.groupName.toLowerCase()}, last {info.span}
+            </caption>
+            <thead>
+              <tr>
+                <th scope="col">{info.groupName}</th>
+                <th scope="col">Jobs done</th>
+                <th scope="col">Mean busy CPUs</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {perGroup(shown, info.group).map((row) => (
+                <tr key={row.start}>
+                  <td>{formatClock(row.start)}</td>
+                  <td>{row.done}</td>
+                  <td>{round1(row.busy)}</td>
+                </tr>
+              ))}
+            </tbody>
+  </table>
+        </div>
       )}
     </section>
   );

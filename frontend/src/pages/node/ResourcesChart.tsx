@@ -105,33 +105,37 @@ export function ResourcesChart({ ip }: { ip: string }) {
         </dl>
       )}
       {shown !== null && shown.times.length > 0 && (
-        <table className="visually-hidden">
-          <caption>
-            CPU, memory, disk and swap free per {info.groupName.toLowerCase()} (means), last {info.words}
-          </caption>
-          <thead>
-            <tr>
-              <th scope="col">{info.groupName}</th>
-              <th scope="col">{info.step === 1 ? 'Pulses' : 'Minutes'}</th>
-              <th scope="col">CPU free</th>
-              <th scope="col">Memory free</th>
-              <th scope="col">Disk free</th>
-              <th scope="col">Swap free</th>
-            </tr>
-          </thead>
-          <tbody>
-            {perGroup(shown, info.group).map((row) => (
-              <tr key={row.start}>
-                <td>{formatClock(row.start)}</td>
-                <td>{row.points}</td>
-                <td>{dashIfNull(row.cpu, formatPercent)}</td>
-                <td>{dashIfNull(row.memory, formatBytes)}</td>
-                <td>{dashIfNull(row.disk, formatBytes)}</td>
-                <td>{dashIfNull(row.swap, formatPercent)}</td>
+        // in a hidden box, not a hidden table: a table is never narrower than its
+        // content, and this one widened the whole page on a phone
+        <div className="visually-hidden">
+          <table>
+            <caption>
+              CPU, memory, disk and swap free per {info.groupName.toLowerCase()} (means), last {info.words}
+            </caption>
+            <thead>
+              <tr>
+                <th scope="col">{info.groupName}</th>
+                <th scope="col">{info.step === 1 ? 'Pulses' : 'Minutes'}</th>
+                <th scope="col">CPU free</th>
+                <th scope="col">Memory free</th>
+                <th scope="col">Disk free</th>
+                <th scope="col">Swap free</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {perGroup(shown, info.group).map((row) => (
+                <tr key={row.start}>
+                  <td>{formatClock(row.start)}</td>
+                  <td>{row.points}</td>
+                  <td>{dashIfNull(row.cpu, formatPercent)}</td>
+                  <td>{dashIfNull(row.memory, formatBytes)}</td>
+                  <td>{dashIfNull(row.disk, formatBytes)}</td>
+                  <td>{dashIfNull(row.swap, formatPercent)}</td>
+                </tr>
+              ))}
+            </tbody>
+  </table>
+        </div>
       )}
     </section>
   );
