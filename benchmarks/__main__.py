@@ -34,6 +34,7 @@ BENCHMARKS = {
     "stream": ("b5_stream", [5, 6]),
     "browser": ("b7_browser", [7]),
     "jobcost": ("b_jobcost", []),  # issue 21's target 12
+    "fleetjobs": ("b_fleetjobs", []),  # issue 20: publishing's cost to a real program
     "costcurve": ("b_costcurve", []),  # issue 21's target 16
     "cluster": ("b2_cluster", [2]),
 }
