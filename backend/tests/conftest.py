@@ -31,6 +31,17 @@ def _log_to_real_stdout() -> None:
 _log_to_real_stdout()
 
 
+def dispynode_start_race(job: Any) -> bool:
+    """Whether dispynode 4.15.2 lost `job` to its own race (docs/dispy-notes.md): it starts
+    the job's process, and writes the pid file after; a job that ends first (a fast one on
+    a loaded machine) has its process cleared by the reply thread, the write fails, and
+    dispynode reports the job Terminated with that AttributeError. Not dispymon's doing."""
+    import dispy
+
+    exc = job.exception or ""
+    return job.status == dispy.DispyJob.Terminated and "job_info.proc.pid" in exc and "AttributeError" in exc
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
     """Poll a condition (a short poll interval, never a synchronisation sleep)."""
     deadline = time.monotonic() + timeout

@@ -9,7 +9,7 @@ import dispy
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import wait_until
+from conftest import dispynode_start_race, wait_until
 from test_httpd import connect, new_cluster, new_server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.cluster
@@ -101,12 +101,18 @@ async def test_finished_jobs_keep_nothing_of_their_arguments_or_results(local_no
     server = await asyncio.to_thread(new_server, cluster, poll_sec=0.5)
     me = psutil.Process()
 
+    lost = []  # jobs dispynode lost to its own start race (conftest.dispynode_start_race), run again
+
     async def run(count: int) -> None:
         jobs = [cluster.submit(bytes(SIZE)) for _ in range(min(count, 8))]
         submitted = len(jobs)
         while jobs:  # eight at a time: the program holds a few jobs, never all
             job = jobs.pop(0)
             result = await asyncio.to_thread(job)
+            if dispynode_start_race(job) and len(lost) < 3:
+                lost.append(job.status)
+                jobs.append(cluster.submit(bytes(SIZE)))
+                continue
             assert job.status == dispy.DispyJob.Finished and len(result) == SIZE, job.exception
             if submitted < count:
                 jobs.append(cluster.submit(bytes(SIZE)))
@@ -129,10 +135,11 @@ async def test_finished_jobs_keep_nothing_of_their_arguments_or_results(local_no
     async with aiohttp.ClientSession() as session:
         ws = await connect(session, server)
         await run(8)  # dispy's and dispymon's own buffers, made once
-        await ws.until(lambda m: m.clusters[cluster.name]["jobs"]["done"] == 8, what="the warm-up jobs done")
+        await ws.until(lambda m: m.clusters[cluster.name]["jobs"]["done"] == 8 + len(lost),
+                       what="the warm-up jobs done")  # fmt: skip
         start, kept_start = settled_rss(), kept()
         await run(JOBS)
-        await ws.until(lambda m: m.clusters[cluster.name]["jobs"]["done"] == 8 + JOBS, timeout=120,
+        await ws.until(lambda m: m.clusters[cluster.name]["jobs"]["done"] == 8 + JOBS + len(lost), timeout=120,
                        what="every job done, as the dashboard shows it")  # fmt: skip
         await asyncio.to_thread(wait_until, lambda: jobs.guard.unanswered() == 0, what="the guard's answers in")
         after, kept_after = settled_rss(), kept()
