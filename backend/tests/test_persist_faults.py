@@ -509,3 +509,42 @@ def test_a_file_of_before_keys_that_cannot_be_written_is_refused_at_start_and_le
         assert db.execute("PRAGMA user_version").fetchone() == (0,)
         assert "key" not in {r[1] for r in db.execute("PRAGMA table_info(jobs)")}
     assert jobs_in(path) == [0, 1, 2]
+
+
+async def test_the_summary_is_asked_again_the_moment_the_file_is_written_again(tmp_path):
+    """Answers are shared while the data is unchanged (Insight.answer: keyed by the events
+    applied and the second): the database's state changes with neither, so it is part of
+    the question. A Refresh within the second the writing resumed showed the fault still."""
+    from types import SimpleNamespace
+
+    from dispymon.commands.queries import history_summary_command
+    from dispymon.features.history import History
+    from dispymon.features.insight import Insight
+    from dispymon.features.metrics import DurationHistogram
+    from dispymon.features.series import Series
+    from dispymon.runtime.hub import Hub
+    from dispymon.transport.codec import decode, encode
+
+    path = tmp_path / "history.db"
+    store = Store(path, busy_timeout=0.05, retry_delay=0.05)
+    store.start()
+    insight = Insight(Hub(asyncio.get_running_loop()), History(10), Series(), DurationHistogram(), None, set(),  # type: ignore[arg-type]
+                      store, clock=lambda: 1_000_000.0)  # fmt: skip
+    cmds = SimpleNamespace(insight=insight)
+
+    async def summary_store() -> dict:
+        # the packed answer, read back as the frame a browser gets it in
+        frame = encode({"type": "result", "value": await history_summary_command(cmds, None)})  # type: ignore[arg-type]
+        return decode(frame)["value"]["store"]
+
+    try:
+        with lock_held(path):
+            store.add_job(record(1))
+            await asyncio.to_thread(wait_until, lambda: store.errors >= 1, 60, "a failed attempt")
+            before = await summary_store()
+        await asyncio.to_thread(wait_until, lambda: store.healthy and store.rows_written == 1, 60, "written again")
+        after = await summary_store()
+    finally:
+        store.close()
+    assert before["healthy"] is False and before["last_error"] == "database is locked"
+    assert after["healthy"] is True and after["last_error"] is None and after["errors"] == store.errors

@@ -53,9 +53,9 @@ async def history_command(cmds: Commands, who: str | None, **args: Any) -> Packe
     return insight.answer(("history", *sorted(args.items())), lambda: insight.history.query(**args))
 
 
-def _summary(insight: Insight) -> dict[str, Any]:
+def _summary(insight: Insight, store: dict[str, Any] | None = None) -> dict[str, Any]:
     """The history's summary, and how its database is doing (null without --history-db)."""
-    return {**insight.history.summary(), "store": store_status(insight.store)}
+    return {**insight.history.summary(), "store": store if store is not None else store_status(insight.store)}
 
 
 def store_status(store: Store | None) -> dict[str, Any] | None:
@@ -69,7 +69,12 @@ def store_status(store: Store | None) -> dict[str, Any] | None:
 @command("history_summary", read_only=True)
 async def history_summary_command(cmds: Commands, who: str | None) -> Packed:
     insight = _of(cmds)
-    return insight.answer(("history_summary",), lambda: _summary(insight))
+    # The database's state is part of the question: its writer thread changes it with no
+    # event applied, and a Refresh the moment the file is written again must not get the
+    # answer shared from before (Insight.answer keys by events applied and the second).
+    store = store_status(insight.store)
+    question = ("history_summary", tuple(store.values()) if store is not None else None)
+    return insight.answer(question, lambda: _summary(insight, store))
 
 
 @command("series", optional=SERIES_ARGS, read_only=True)
