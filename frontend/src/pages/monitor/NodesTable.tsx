@@ -211,7 +211,7 @@ interface NodeRowProps {
   rowIndex: number;
   spark: SparkAnswer | null;
   /** the programs using the node, as shown ('* Combined' on a fleet central); undefined: no column */
-  programs?: string;
+  programs?: string | undefined;
 }
 
 // A delta replaces only the nodes that changed: the other rows skip rendering.
