@@ -105,6 +105,8 @@ async function terminateLongJob(page: Page, stack: Stack, program: string): Prom
       for (const ip of ips) {
         await page.goto(`${stack.url}node/${ip}`);
         await expect(page.getByRole('status', { name: 'Connection' })).toHaveText('Live');
+        // this program's jobs only: on the node both programs use, each has a job long-0
+        await page.getByLabel('Program', { exact: true }).selectOption(program);
         // waits (isVisible would not: it answers at once, before the node's jobs arrive, and
         // on a loaded machine it answered "no" on every node page for the whole minute)
         if (await box.waitFor({ state: 'visible', timeout: 5_000 }).then(() => true, () => false)) return true;
@@ -140,6 +142,22 @@ test('two programs behind two replicas: terminate, a replica killed, Redis stopp
   await expect(connection).toHaveText('Live');
   const programSelect = page.getByLabel('Program', { exact: true });
   await expect(programSelect.getByRole('option')).toHaveText(['All programs (2)', 'lab-A', 'lab-B'], { timeout: 60_000 });
+
+  // the machine both programs use (a dispynode each) is one node of '* Combined', with both
+  // programs; its page lists them
+  const [a, b] = stack.programs;
+  const shared = a!.ips.find((ip) => b!.ips.includes(ip))!;
+  const row = page
+    .getByRole('table', { name: 'Nodes' })
+    .getByRole('row')
+    .filter({ has: page.getByRole('link', { name: shared, exact: true }) });
+  await expect(row).toHaveCount(1);
+  await expect(row.getByRole('cell').nth(2)).toHaveText('lab-A, lab-B', { timeout: 60_000 });
+  await page.goto(`${stack.url}node/${shared}`);
+  const uses = page.getByRole('table', { name: 'Programs using this node' });
+  await expect(uses.getByRole('rowheader')).toHaveText(['lab-A', 'lab-B'], { timeout: 60_000 });
+  await page.goto(stack.url);
+  await expect(connection).toHaveText('Live');
 
   // kill the replica this browser is on (SIGKILL, by PID): it goes on through nginx on the other
   const first = await replicaOf(stack);
