@@ -156,6 +156,8 @@ test('two programs behind two replicas: terminate, a replica killed, Redis stopp
   await page.goto(`${stack.url}node/${shared}`);
   const uses = page.getByRole('table', { name: 'Programs using this node' });
   await expect(uses.getByRole('rowheader')).toHaveText(['lab-A', 'lab-B'], { timeout: 60_000 });
+  // the page fits the screen, a phone's too (the table scrolls in its own box)
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(page.viewportSize()!.width);
   await page.goto(stack.url);
   await expect(connection).toHaveText('Live');
 
