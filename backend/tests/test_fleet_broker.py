@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from redis import exceptions as redis_errors
 
 from conftest import REPO
 from dispymon.fleet.broker import BrokerError, check, check_program, parse
@@ -76,3 +78,29 @@ def test_serve_with_a_refused_login_exits_with_one_line(tmp_path: Path, env_with
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "refused the login" in lines[0], done.stderr
     assert "wrong-pw" not in done.stderr + done.stdout
+
+
+async def test_connections_redis_closed_while_idle_work_when_it_is_back(tmp_path: Path) -> None:
+    """After a Redis outage, a client's pooled connections (closed by Redis while they sat idle)
+    are replaced as they are handed out: no command fails once Redis answers again. With redis-py
+    8's default "maintenance notifications" on, the pool skipped that check and each stale
+    connection failed once ("Connection closed by server"): a central said the broker was
+    unreachable again a second after it came back."""
+    server = RedisServer(tmp_path / "redis").start()
+    client = parse(server.url).client()
+    try:
+        # four connections in the pool, as a central's concurrent loops hold
+        await asyncio.gather(*(client.xread({"s": "$"}, block=100) for _ in range(4)))
+        server.stop()
+        with pytest.raises(redis_errors.ConnectionError):  # the outage, as a central's loops meet it
+            await client.ping()
+        server.start()  # the same port, a new process
+        failures = []
+        for _ in range(2):
+            answers = await asyncio.gather(*(client.xread({"s": "$"}, block=100) for _ in range(4)),
+                                           return_exceptions=True)  # fmt: skip
+            failures += [f"{type(a).__name__}: {a}" for a in answers if isinstance(a, BaseException)]
+        assert failures == []
+    finally:
+        await client.aclose()
+        server.stop()

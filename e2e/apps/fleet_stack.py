@@ -2,9 +2,9 @@
 
 A `redis-server` (its own port and directory, no persistence), two programs
 (`dispymon serve --cluster-module backend/tests/fleet_app.py --broker ...
---program lab-A|lab-B`, each with its own dispynode processes), two central
-replicas (`dispymon serve --broker ...`) and an `nginx` balancing browsers
-over them (its own prefix, configuration and port). Prints one JSON line
+--program lab-A|lab-B`, each with its own dispynode processes, one address
+used by both), two central replicas (`dispymon serve --broker ...`) and an
+`nginx` balancing browsers over them (its own prefix, configuration and port). Prints one JSON line
 with the addresses, PIDs and the files where each program writes what
 dispy's job objects said when its workload ended; then reads commands on
 stdin, one per line, answering each with a JSON line:
@@ -129,7 +129,9 @@ def main() -> int:
             wait_for_tcp("127.0.0.1", port, 60.0, proc, what="dispymon central")
             centrals.append({"port": port, "pid": proc.pid, "url": f"http://127.0.0.1:{port}/"})
         programs = []
-        for name, first, fail_every in (("lab-A", 2, 7), ("lab-B", 4, 9)):
+        # 127.0.0.3 is a machine both programs use, with a dispynode for each (a dispynode serves
+        # one client at a time): the central shows it once, with both programs (docs/fleet.md)
+        for name, first, fail_every in (("lab-A", 2, 7), ("lab-B", 3, 9)):
             ips = [f"127.0.0.{first}", f"127.0.0.{first + 1}"]
             cluster = LocalCluster(work / f"nodes-{name}", ips, cpus=2, port_base=free_port_base(["127.0.0.1", *ips]))
             nodes.append(cluster.start())

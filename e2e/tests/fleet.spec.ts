@@ -105,7 +105,11 @@ async function terminateLongJob(page: Page, stack: Stack, program: string): Prom
       for (const ip of ips) {
         await page.goto(`${stack.url}node/${ip}`);
         await expect(page.getByRole('status', { name: 'Connection' })).toHaveText('Live');
-        if (await box.isVisible({ timeout: 3_000 }).catch(() => false)) return true;
+        // this program's jobs only: on the node both programs use, each has a job long-0
+        await page.getByLabel('Program', { exact: true }).selectOption(program);
+        // waits (isVisible would not: it answers at once, before the node's jobs arrive, and
+        // on a loaded machine it answered "no" on every node page for the whole minute)
+        if (await box.waitFor({ state: 'visible', timeout: 5_000 }).then(() => true, () => false)) return true;
       }
       return false;
     }, { timeout: 60_000 })
@@ -131,18 +135,31 @@ async function expectCounts(page: Page, program: string, counts: DispyCounts): P
   }
 }
 
-// FIXME (issue 20, open): since 18:45 UTC on 7 December this fails on this machine, on the fleet
-// branch alone too (w20-fleet, a1b006f), where it had passed earlier in the day under load: after
-// Redis comes back the page's socket through nginx stays "Reconnecting…" and the Node pages never
-// list the long job. Not found yet; the same behaviours are proved without the balancer by
-// backend/tests/test_fleet_commands.py and test_fleet_outages.py.
-test.fixme('two programs behind two replicas: terminate, a replica killed, Redis stopped: every count right', async ({ page, stack }) => {
+test('two programs behind two replicas: terminate, a replica killed, Redis stopped: every count right', async ({ page, stack }) => {
   test.setTimeout(300_000);
   await page.goto(stack.url);
   const connection = page.getByRole('status', { name: 'Connection' });
   await expect(connection).toHaveText('Live');
   const programSelect = page.getByLabel('Program', { exact: true });
   await expect(programSelect.getByRole('option')).toHaveText(['All programs (2)', 'lab-A', 'lab-B'], { timeout: 60_000 });
+
+  // the machine both programs use (a dispynode each) is one node of '* Combined', with both
+  // programs; its page lists them
+  const [a, b] = stack.programs;
+  const shared = a!.ips.find((ip) => b!.ips.includes(ip))!;
+  const row = page
+    .getByRole('table', { name: 'Nodes' })
+    .getByRole('row')
+    .filter({ has: page.getByRole('link', { name: shared, exact: true }) });
+  await expect(row).toHaveCount(1);
+  await expect(row.getByRole('cell').nth(2)).toHaveText('lab-A, lab-B', { timeout: 60_000 });
+  await page.goto(`${stack.url}node/${shared}`);
+  const uses = page.getByRole('table', { name: 'Programs using this node' });
+  await expect(uses.getByRole('rowheader')).toHaveText(['lab-A', 'lab-B'], { timeout: 60_000 });
+  // the page fits the screen, a phone's too (the table scrolls in its own box)
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(page.viewportSize()!.width);
+  await page.goto(stack.url);
+  await expect(connection).toHaveText('Live');
 
   // kill the replica this browser is on (SIGKILL, by PID): it goes on through nginx on the other
   const first = await replicaOf(stack);
@@ -153,10 +170,13 @@ test.fixme('two programs behind two replicas: terminate, a replica killed, Redis
 
   // stop Redis (by PID) while the jobs run: the page says so, the programs go on
   process.kill(stack.redis.pid, 'SIGTERM');
-  await expect(page.getByRole('alert')).toContainText('unreachable since', { timeout: 30_000 });
+  // the fleet's alert: while Redis is down a page may hold other alerts too (a chart's query
+  // that found the socket closing as its replica died)
+  const brokerDown = page.getByRole('alert').filter({ hasText: /^Broker .* unreachable since/ });
+  await expect(brokerDown).toBeVisible({ timeout: 30_000 });
   await page.waitForTimeout(10_000); // the outage's length (the scenario), not a wait for a state
   await stack.restartRedis();
-  await expect(page.getByRole('alert')).toHaveCount(0, { timeout: 60_000 });
+  await expect(brokerDown).toHaveCount(0, { timeout: 60_000 });
 
   // terminate each program's long job from the central: dispy reports it terminated
   for (const program of ['lab-A', 'lab-B']) await terminateLongJob(page, stack, program);

@@ -61,8 +61,26 @@ class Broker:
             self.url,
             socket_connect_timeout=CONNECT_TIMEOUT,
             health_check_interval=10,
+            **_STALE_CHECKED,
             **options,
         )
+
+
+def _stale_checked() -> dict[str, Any]:
+    """redis-py's pool checks a connection it hands out (one Redis closed while it sat idle is
+    reconnected) only while its "maintenance notifications" (redis-py 7+, on by default) are off.
+    With them on, after a Redis outage each connection idle since before it failed once on its
+    first use: a central said the broker unreachable again a second after it answered, and a
+    program published an extra snapshot. Those notifications are for a managed Redis moving
+    shards; the fleet's loops reconnect by themselves."""
+    try:
+        from redis.maint_notifications import MaintNotificationsConfig
+    except ImportError:  # redis-py 5 and 6: no such notifications, the check always runs
+        return {}
+    return {"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+
+
+_STALE_CHECKED = _stale_checked()
 
 
 def parse(url: str | None) -> Broker:

@@ -116,6 +116,33 @@ export function clusterArg(name: string | null): { cluster?: string } {
   return name !== null && name !== COMBINED ? { cluster: name } : {};
 }
 
+// The programs per node address, cached per clusters record (as the combined view is).
+const programsCache = new WeakMap<Record<string, Cluster>, ReadonlyMap<string, readonly string[]>>();
+
+/**
+ * On a fleet central (docs/fleet.md): per node address, the programs whose
+ * clusters use that node, sorted. A node several programs share (two programs
+ * naming the same machine, or clients of one dispyscheduler that publish) is
+ * one row of '* Combined', and this says whose it is. Clusters without a
+ * program (a dashboard inside one program) add nothing: the map is empty there.
+ */
+export function programsByNode(clusters: Record<string, Cluster>): ReadonlyMap<string, readonly string[]> {
+  let found = programsCache.get(clusters);
+  if (found) return found;
+  const sets = new Map<string, Set<string>>();
+  for (const cluster of Object.values(clusters)) {
+    if (!cluster?.program) continue;
+    for (const ip of Object.keys(cluster.nodes)) {
+      let set = sets.get(ip);
+      if (!set) sets.set(ip, (set = new Set()));
+      set.add(cluster.program);
+    }
+  }
+  found = new Map([...sets].map(([ip, set]) => [ip, [...set].sort()]));
+  programsCache.set(clusters, found);
+  return found;
+}
+
 /** The clusters a choice covers: the chosen one, or all for '* Combined'. */
 export function clustersOf(clusters: Record<string, Cluster>, name: string): Cluster[] {
   if (name === COMBINED) return Object.values(clusters);

@@ -4,7 +4,8 @@ import { useDashboard } from '../../core/context';
 import { dashIfNull, formatBytes, formatClock, formatPercent, formatSeconds, healthFlags, secPerJob } from '../../lib/format';
 import { NodeStatus } from '../../components/NodeStatus';
 import type { Node } from '../../core/protocol';
-import { selectCluster } from '../../core/selectors';
+import { clusterNames, programsByNode, resolveClusterName, selectCluster } from '../../core/selectors';
+import { COMBINED } from '../../core/protocol';
 import { compareIpKeys, ipKey } from '../../lib/ipOrder';
 import type { IpKey } from '../../lib/ipOrder';
 import { Link, replaceSearch, useSearch } from '../../router';
@@ -202,17 +203,28 @@ export const SPARK_MAX_NODES = 300;
 // the table each answer with the line's component, so rows need no Suspense.
 const SparkFetcher = lazy(() => import('../../components/Sparkline'));
 
+/** The column that follows the Programs column, when it is shown. */
+const PROGRAMS_AFTER = 'name';
+
+interface NodeRowProps {
+  node: Node;
+  rowIndex: number;
+  spark: SparkAnswer | null;
+  /** the programs using the node, as shown ('* Combined' on a fleet central); undefined: no column */
+  programs?: string | undefined;
+}
+
 // A delta replaces only the nodes that changed: the other rows skip rendering.
-// `spark`: the node's CPU sparkline values (undefined: the column is off or not loaded yet).
 // `spark`: the sparklines' latest answer, with the line's component (null until its module answered).
-const NodeRow = memo(function NodeRow({ node, rowIndex, spark }: { node: Node; rowIndex: number; spark: SparkAnswer | null }) {
+const NodeRow = memo(function NodeRow({ node, rowIndex, spark, programs }: NodeRowProps) {
   return (
     <tr className={rowClass(node)} aria-rowindex={rowIndex}>
-      {COLUMNS.map((c) => (
+      {COLUMNS.map((c) => [
         <td key={c.id} className={c.numeric ? 'num' : c.id === 'status' ? 'status' : undefined}>
           {c.render(node)}
-        </td>
-      ))}
+        </td>,
+        programs !== undefined && c.id === PROGRAMS_AFTER ? <td key="programs">{programs}</td> : null,
+      ])}
       <td>{spark && <spark.Line values={spark.nodes[node.ip_addr]} />}</td>
     </tr>
   );
@@ -222,6 +234,14 @@ export function NodesTable() {
   const headingId = useId();
   const hintId = useId();
   const nodes = useDashboard((s) => selectCluster(s, s.selectedCluster)?.nodes ?? EMPTY);
+  // '* Combined' on a fleet central shows a node several programs use once: this column says
+  // whose it is (null: no column; one cluster's view is one program's)
+  const programs = useDashboard((s) =>
+    s.fleet?.role === 'central' && resolveClusterName(clusterNames(s.clusters), s.selectedCluster) === COMBINED
+      ? programsByNode(s.clusters)
+      : null,
+  );
+  const extraColumns = programs ? 2 : 1; // the sparklines' (not sortable), and the programs'
   // The sort lives in the URL: it survives updates, reloads, the cluster
   // closing and this component being remounted.
   const search = useSearch();
@@ -240,7 +260,9 @@ export function NodesTable() {
   const cut = edges.left || edges.right;
   const row = (index: number) => {
     const n = rows[index];
-    return n ? <NodeRow key={n.ip_addr} node={n} rowIndex={index + 2} spark={sparks} /> : null;
+    if (!n) return null;
+    const shown = programs ? (programs.get(n.ip_addr)?.join(', ') ?? '') : undefined;
+    return <NodeRow key={n.ip_addr} node={n} rowIndex={index + 2} spark={sparks} programs={shown} />;
   };
 
   const toggle = (column: string) => {
@@ -287,7 +309,7 @@ export function NodesTable() {
               <tr aria-rowindex={1}>
                 {COLUMNS.map((c) => {
                   const active = c.id === sort.column;
-                  return (
+                  return [
                     <th
                       key={c.id}
                       scope="col"
@@ -300,8 +322,13 @@ export function NodesTable() {
                           {active ? (sort.desc ? '▼' : '▲') : ''}
                         </span>
                       </button>
-                    </th>
-                  );
+                    </th>,
+                    programs && c.id === PROGRAMS_AFTER ? (
+                      <th key="programs" scope="col">
+                        Programs
+                      </th>
+                    ) : null,
+                  ];
                 })}
                 <th scope="col">
                   {sparkOn ? 'CPU free, 10 min' : `CPU free, 10 min (off above ${SPARK_MAX_NODES} nodes)`}
@@ -310,12 +337,11 @@ export function NodesTable() {
             </thead>
             <tbody>
               {rows.length === 0 ? (
-                // + 1: the sparkline column, after COLUMNS (not sortable)
-                <EmptyRow columns={COLUMNS.length + 1}>No nodes yet</EmptyRow>
+                <EmptyRow columns={COLUMNS.length + extraColumns}>No nodes yet</EmptyRow>
               ) : virtual && VirtualRows ? (
                 // VirtualRows is the lazily loaded module's component, held in state: the same function on every render
                 // eslint-disable-next-line react-hooks/static-components
-                <VirtualRows count={rows.length} scrollElement={scrollBox} rowHeight={ROW_HEIGHT} columns={COLUMNS.length + 1} row={row} />
+                <VirtualRows count={rows.length} scrollElement={scrollBox} rowHeight={ROW_HEIGHT} columns={COLUMNS.length + extraColumns} row={row} />
               ) : virtual ? (
                 rows.slice(0, LOADING_ROWS).map((_, i) => row(i))
               ) : (

@@ -4,6 +4,7 @@ import { ClusterSelect } from '../../components/ClusterSelect';
 import { JobsChart } from '../../components/JobsChart';
 import { ResourcesChart } from './ResourcesChart';
 import { RunningJobs } from './RunningJobs';
+import { NodePrograms } from './NodePrograms';
 import type { RunningJobsList } from './RunningJobs';
 import { UpdateControls } from '../../components/UpdateControls';
 import { useDashboard, useSocket } from '../../core/context';
@@ -92,6 +93,7 @@ export default function NodePage({ ip }: { ip: string }) {
               ))}
             </dl>
           </section>
+          <NodePrograms ip={ip} jobs={nodeJobs} />
           <JobsChart node={ip} />
           <ResourcesChart ip={ip} />
           <RunningJobs running={running} showArgs={showArgs} showCluster={names.length > 1} />
