@@ -29,6 +29,7 @@ the publisher, alternating, on this Redis).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import tempfile
@@ -39,7 +40,9 @@ from pathlib import Path
 import psutil
 
 from .b_fleetjobs import start_redis
-from .common import PYTHON, Child, Result, Row, median, percentile, say
+from dispymon.fleet.publisher import BATCH_EVENTS, FLUSH_EVERY
+
+from .common import PYTHON, REPO, RESULTS, Child, Result, Row, median, percentile, say
 
 PROGRAMS = 50
 PROGRAM_PROCESSES = 5
@@ -101,6 +104,7 @@ def measure_step(rate: float, window: float, programs: list[Child], centrals: li
     lags: list[float] = []
     read: list[float] = []
     fed: list[float] = []
+    read_each: list[list[float]] = [[] for _ in centrals]
     seq_gaps = 0
     timed_alive = 0
     end = time.time() + window
@@ -114,9 +118,10 @@ def measure_step(rate: float, window: float, programs: list[Child], centrals: li
                 ages += c["ages"]
                 lags += c["lags"]
                 seq_gaps += c["gaps"]
-        for lat in Sampler.ask(centrals, "lat"):
+        for i, lat in enumerate(Sampler.ask(centrals, "lat")):
             read += lat["read"]
             fed += lat["fed"]
+            read_each[i] += lat["read"]
         if time.time() >= end:
             break
     p1, c1 = Sampler.ask(programs, "stats"), Sampler.ask(centrals, "stats")
@@ -129,14 +134,18 @@ def measure_step(rate: float, window: float, programs: list[Child], centrals: li
         return sum(b[key] - a[key] for a, b in zip(rows0, rows1))
 
     applied_programs = total(p0, p1, "applied")
+    published = total(p0, p1, "published")
     entries = total(p0, p1, "entries")
+    published_all = sum(p["published"] for p in p1)  # since the start: what the streams hold (none trimmed yet)
     light_alive = sum(m["alive"] for m in Sampler.ask(light, "mark"))
     return {
         "rate": rate, "nominal": rate * PROGRAMS, "window_s": wall,
         "made_s": total(p0, p1, "made") / wall,
         "program_applied_s": applied_programs / wall,
         "entries_s": entries / wall,
-        "events_per_entry": applied_programs / entries if entries else float("nan"),
+        "published_s": published / wall,
+        "events_per_entry": published / entries if entries else float("nan"),
+        "bytes_per_event": memory["stream_bytes"] / published_all if published_all else float("nan"),
         "dropped": total(p0, p1, "dropped"),
         "backlog_end": sum(p["backlog"] for p in p1), "inbox_end": sum(p["inbox"] for p in p1),
         "programs_cpu": total(p0, p1, "cpu") / wall, "programs_sim_cpu": total(p0, p1, "sim_cpu") / wall,
@@ -148,6 +157,8 @@ def measure_step(rate: float, window: float, programs: list[Child], centrals: li
         "replica_connections": [c["connections"] for c in c1],
         "replica_clusters": [c["clusters"] for c in c1],
         "replica_resyncs": [b["resyncs"] - a["resyncs"] for a, b in zip(c0, c1)],
+        # the central's log: each time it found the broker unreachable or slow (logged once per change)
+        "replica_broker_failures": [_failures(c) for c in centrals],
         "redis_cpu": (r1 - r0) / wall, "clients_cpu": (k1 - k0) / wall,
         "redis_used_mb": memory["used"] / 2**20, "redis_rss_mb": memory["rss"] / 2**20,
         "redis_peak_mb": memory["peak"] / 2**20, "stream_mb": memory["stream_bytes"] / 2**20,
@@ -157,11 +168,17 @@ def measure_step(rate: float, window: float, programs: list[Child], centrals: li
         "age_max": max(ages, default=float("nan")),
         "lags_n": len(lags), "lag_p50": percentile(lags, 50), "lag_p99": percentile(lags, 99),
         "read_p50": percentile(read, 50), "read_p99": percentile(read, 99),
+        "replica_read_p50": [percentile(r, 50) for r in read_each],
+        "replica_read_p99": [percentile(r, 99) for r in read_each],
         "fed_p50": percentile(fed, 50), "fed_p99": percentile(fed, 99),
         "seq_gaps": seq_gaps,
         "alive": light_alive + timed_alive,
         "load": os.getloadavg()[0],
     }  # fmt: skip
+
+
+def _failures(central: Child) -> int:
+    return sum(1 for line in list(central._stderr) if "did not answer in time" in line or "cannot be reached" in line)
 
 
 def kept_up(step: dict) -> bool:
@@ -172,14 +189,23 @@ def kept_up(step: dict) -> bool:
 
 
 def run(quick: bool = False) -> Result:
+    steps = [STEPS[1], NOMINAL] if quick else STEPS
+    window = 8.0 if quick else 20.0
+    pub_events, pub_runs = (20_000, 2) if quick else (100_000, 5)
+    results, alone, published, load = fleet(steps, window, pub_events, pub_runs)
+    return report(results, alone, published, window, pub_events, pub_runs, load)
+
+
+def fleet(steps: list[float], window: float, pub_events: int, pub_runs: int,
+          old_backend: str | None = None) -> tuple[list[dict], list[float], list[float], list[float]]:  # fmt: skip
+    """The fleet at each step; `old_backend` (another tree's backend/): the first central runs that code."""
     import redis as redis_py
 
     from . import fleet_publish
 
     t_start = time.monotonic()
-    steps = [STEPS[1], NOMINAL] if quick else STEPS
-    window = 8.0 if quick else 20.0
-    pub_events, pub_runs = (20_000, 2) if quick else (100_000, 5)
+    alone: list[float] = []
+    published: list[float] = []
     workdir = Path(tempfile.mkdtemp(prefix="dispymon-fleet-"))
     redis_proc, url = start_redis(workdir)
     children: list[Child] = []
@@ -187,10 +213,13 @@ def run(quick: bool = False) -> Result:
     load = [os.getloadavg()[0]]
     try:
         rclient = redis_py.Redis.from_url(url)
-        say(f"fleet: the publisher's CPU per event, {pub_runs} runs of {pub_events:,} events (fleet_publish's method)")
-        alone, published = asyncio.run(fleet_publish.measure(url, pub_events, pub_runs))
-        rclient.flushall()  # its program is not one of the fleet's
-        centrals = [Child([PYTHON, "-m", "benchmarks.fleet_central", "--url", url]) for _ in range(REPLICAS)]
+        if pub_runs:
+            say(f"fleet: the publisher's CPU per event, {pub_runs} runs of {pub_events:,} events (fleet_publish's method)")
+            alone, published = asyncio.run(fleet_publish.measure(url, pub_events, pub_runs))
+            rclient.flushall()  # its program is not one of the fleet's
+        old_env = {"PYTHONPATH": os.pathsep.join([old_backend, str(REPO)])} if old_backend else None
+        centrals = [Child([PYTHON, "-m", "benchmarks.fleet_central", "--url", url], env=old_env if i == 0 else None)
+                    for i in range(REPLICAS)]  # fmt: skip
         children += centrals
         per = PROGRAMS // PROGRAM_PROCESSES
         programs = [Child([PYTHON, "-m", "benchmarks.fleet_programs", "--url", url, "--first", str(i * per),
@@ -242,7 +271,27 @@ def run(quick: bool = False) -> Result:
 
         stop_group(redis_proc, 5.0)
         shutil.rmtree(workdir, ignore_errors=True)
-    return report(results, alone, published, window, pub_events, pub_runs, load)
+    return results, alone, published, load
+
+
+def compare(old_backend: str, steps: list[float], window: float) -> None:
+    """Side by side in one run: central 1 on `old_backend`'s code, central 2 on this tree's, same streams."""
+    results, _, _, load = fleet(steps, window, 0, 0, old_backend=old_backend)
+    import datetime
+
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out = {"old": old_backend, "started": started, "steps": results, "load": load}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "fleet-side-by-side.json").write_text(json.dumps(out, indent=1) + "\n")
+    print("| events/s asked | central | applied events/s | CPU | XADD → read p50 / p99 | broker found unreachable or slow |")
+    print("|---|---|---|---|---|---|")
+    for s in results:
+        for i, which in enumerate(("old", "new")):
+            print(f"| {s['nominal']:,.0f} | {which} | {s['replica_applied_s'][i]:,.0f} | {s['replica_cpu'][i] * 100:.0f} % | "
+                  f"{_ms(s['replica_read_p50'][i])} / {_ms(s['replica_read_p99'][i])} | "
+                  f"{s['replica_broker_failures'][i]} |")  # fmt: skip
+    made = ", ".join(f"{s['made_s']:,.0f}" for s in results)
+    print(f"\nprograms made {made} events/s; load average {', '.join(f'{x:.1f}' for x in load)}")
 
 
 def _ms(seconds: float) -> str:
@@ -259,8 +308,8 @@ def report(steps: list[dict], alone: list[float], published: list[float], window
     best = sustained[-1] if sustained else None
 
     def reached(s: dict) -> str:
-        return (f"programs made {s['made_s']:,.0f} events/s and published {s['entries_s']:,.0f} entries/s "
-                f"({s['events_per_entry']:.0f} events each), replicas applied "
+        return (f"programs made {s['made_s']:,.0f} events/s and published {s['published_s']:,.0f} "
+                f"({s['entries_s']:,.0f} entries/s), replicas applied "
                 f"{' and '.join(f'{x:,.0f}' for x in s['replica_applied_s'])} events/s")  # fmt: skip
 
     result.rows.append(Row(
@@ -282,13 +331,16 @@ def report(steps: list[dict], alone: list[float], published: list[float], window
     ))  # fmt: skip
     mem_text = "; ".join(
         f"{s['nominal']:,.0f}/s asked: used_memory {s['redis_used_mb']:,.0f} MB, RSS {s['redis_rss_mb']:,.0f} MB "
-        f"({s['stream_entries']:,} entries, {s['bytes_per_entry'] / 1024:,.1f} KiB each)" for s in steps
+        f"({s['stream_entries']:,} entries, {s['bytes_per_event']:,.0f} bytes per event)" for s in steps
     )
-    proj = top["bytes_per_entry"] * RETENTION * PROGRAMS / 2**30
+    per_event = median(s["bytes_per_event"] for s in steps)
+    # the retention counts entries; a publisher keeping up sends one entry per FLUSH_EVERY (0.1 s)
+    per_entry = min(BATCH_EVENTS, max(1.0, NOMINAL * FLUSH_EVERY))
+    proj = per_event * per_entry * RETENTION * PROGRAMS / 2**30
     result.rows.append(Row(
         "Fleet (issue 20): Redis memory",
-        f"{mem_text}; at the default retention (10,000 entries per stream) the 50 streams would hold "
-        f"≈ {proj:,.1f} GiB at {top['nominal']:,.0f}/s asked",
+        f"{mem_text}; at the default retention (10,000 entries per stream, counted in entries, not bytes) 50 "
+        f"programs at 2,000 events/s ({per_entry:.0f} events per entry) would hold ≈ {proj:,.1f} GiB",
         "(no goal given; measured)", None,
     ))  # fmt: skip
     lat_text = "; ".join(
@@ -333,7 +385,9 @@ def report(steps: list[dict], alone: list[float], published: list[float], window
         f"memory at the window's end, and MEMORY USAGE of the 50 streams ÷ their entries. The publisher's CPU per "
         f"event: benchmarks/fleet_publish.py's method on this Redis before the fleet starts ({pub_runs} alternating "
         f"runs of {pub_events:,} simulated events: the hub alone, then the hub with the publisher; this process's "
-        f"CPU clock until the backlog is in Redis)."
+        f"CPU clock until the backlog is in Redis). The 2 cores were shared with the other helpers' work (load "
+        f"average {min(load):.0f}–{max(load):.0f} over the run): the programs, Redis, the centrals and the clients "
+        f"here got what was left, so these are the figures of a starved machine, not of the code's limits."
     )
     head = "| | " + " | ".join(f"{s['nominal']:,.0f}/s asked" for s in steps) + " |"
     rows = [head, "|---|" + "---|" * len(steps)]
@@ -344,6 +398,7 @@ def report(steps: list[dict], alone: list[float], published: list[float], window
     line("events/s per program asked", lambda s: f"{s['rate']:,.0f}")
     line("made by the programs (events/s)", lambda s: f"{s['made_s']:,.0f}")
     line("applied by the programs' hubs (events/s)", lambda s: f"{s['program_applied_s']:,.0f}")
+    line("published by the programs (events/s)", lambda s: f"{s['published_s']:,.0f}")
     line("entries published /s (events per entry)", lambda s: f"{s['entries_s']:,.0f} ({s['events_per_entry']:.0f})")
     line("dropped by the publishers; backlog at the end", lambda s: f"{s['dropped']:,}; {s['backlog_end']:,}")
     line("applied by each central (events/s)", lambda s: " / ".join(f"{x:,.0f}" for x in s["replica_applied_s"]))
@@ -355,22 +410,63 @@ def report(steps: list[dict], alone: list[float], published: list[float], window
     line("CPU: the 5 program processes; of it the simulators", lambda s: f"{s['programs_cpu'] * 100:.0f} %; {s['programs_sim_cpu'] * 100:.0f} %")
     line("CPU: redis-server; the client processes", lambda s: f"{s['redis_cpu'] * 100:.0f} %; {s['clients_cpu'] * 100:.0f} %")
     line("Redis used_memory / RSS / peak (MB)", lambda s: f"{s['redis_used_mb']:,.0f} / {s['redis_rss_mb']:,.0f} / {s['redis_peak_mb']:,.0f}")
-    line("the streams: entries, MB, KiB per entry", lambda s: f"{s['stream_entries']:,}, {s['stream_mb']:,.1f}, {s['bytes_per_entry'] / 1024:,.1f}")
+    line("the streams: entries, MB, bytes per entry, per event", lambda s: f"{s['stream_entries']:,}, {s['stream_mb']:,.1f}, "
+         f"{s['bytes_per_entry']:,.0f}, {s['bytes_per_event']:,.0f}")
     line("event → browser p50 / p99 / max (records)", lambda s: f"{_ms(s['age_p50'])} / {_ms(s['age_p99'])} / {_ms(s['age_max'])} ({s['ages_n']:,})")
     line("newest record of a delta p50 / p99", lambda s: f"{_ms(s['lag_p50'])} / {_ms(s['lag_p99'])}")
     line("stamp → fed to the central's hub p50 / p99", lambda s: f"{_ms(s['fed_p50'])} / {_ms(s['fed_p99'])}")
     line("XADD → read by the central p50 / p99", lambda s: f"{_ms(s['read_p50'])} / {_ms(s['read_p99'])}")
     line("browsers connected at the end; sequence gaps (timed)", lambda s: f"{s['alive']} of {REPLICAS * BROWSERS}; {s['seq_gaps']}")
     line("resyncs from a snapshot (both centrals)", lambda s: f"{sum(s['replica_resyncs'])}")
+    line("the broker found unreachable or slow, since the start (each central's log)",
+         lambda s: " / ".join(str(x) for x in s["replica_broker_failures"]))
     line("load average (1 min)", lambda s: f"{s['load']:.1f}")
     rows += ["", "Publisher ÷ hub alone (fleet_publish's method), per run: "
              + ", ".join(f"{x * 1e6:.2f} → {y * 1e6:.2f} µs" for x, y in zip(alone, published)) + "."]  # fmt: skip
+    rows += ["", "**Found and fixed on the way** (branch w22-fleetbench): (1) the central asked Redis for up to 1,000 "
+             "entries per stream in one XREAD; behind 50 programs a reply was tens of MB, its reading outlasted "
+             "redis-py's 5 s socket timeout, the central logged the broker \"did not answer in time\" and asked "
+             "again for the same, for ever (it applied 2 events/s): now at most 200 entries per read in all "
+             "(fleet/central.py, tests/test_fleet_read_bounded.py). (2) Past the resource series' budget (2,741 "
+             "nodes by default; the central has 5,000), every sample of a node not kept looked through every kept "
+             "node for one silent a day: a third of the central's CPU (py-spy); now only when one can be "
+             "(features/resources.py, tests/test_resources.py). Where the central's CPU goes now (py-spy, 1,000 "
+             "events/s, 100 clients): the browsers' frames (Connection.pump) a third, reading and decoding "
+             "Redis's replies (redis-py's own parser: hiredis is not installed) and translating them a quarter, "
+             "the per-second health and insight ticks over 5,000 nodes a fifth each."]
+    side = RESULTS / "fleet-side-by-side.json"
+    if side.exists():
+        body = json.loads(side.read_text())
+        rows += ["", f"Side by side, (1) and (2) (`python -m benchmarks.b_fleet --compare OLD/backend --steps 20,100`, "
+                 f"{'run ' + body['started'] + ', ' if body.get('started') else ''}one run, both centrals reading the "
+                 f"same streams with 100 clients each: the first on f1cd4a3's code, the second on this branch's; "
+                 f"load average {', '.join(f'{x:.1f}' for x in body['load'])}):", "",
+                 "| events/s asked | central | applied events/s | CPU (of one core) | XADD → read p50 / p99 | "
+                 "the broker found unreachable or slow |", "|---|---|---|---|---|---|"]  # fmt: skip
+        for st in body["steps"]:
+            for i, which in enumerate(("f1cd4a3", "this branch")):
+                rows.append(f"| {st['nominal']:,.0f} | {which} | {st['replica_applied_s'][i]:,.0f} | "
+                            f"{st['replica_cpu'][i] * 100:.0f} % | {_ms(st['replica_read_p50'][i])} / "
+                            f"{_ms(st['replica_read_p99'][i])} | {st['replica_broker_failures'][i]} |")  # fmt: skip
     result.details = "\n".join(rows)
-    result.data = {"steps": steps, "publisher_alone": alone, "publisher_published": published, "load": load}
+    result.data = {"steps": steps, "publisher_alone": alone, "publisher_published": published, "load": load,
+                   "window": window, "pub_events": pub_events, "pub_runs": pub_runs}  # fmt: skip
     return result
 
 
 if __name__ == "__main__":
-    from .common import main_for
+    import sys
 
-    main_for(run)
+    if "--compare" in sys.argv:
+        import argparse
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--compare", required=True, help="the old tree's backend/ directory")
+        parser.add_argument("--window", type=float, default=20.0)
+        parser.add_argument("--steps", default="100,400", help="events/s per program")
+        a = parser.parse_args()
+        compare(str(Path(a.compare).resolve()), [float(x) for x in a.steps.split(",")], a.window)
+    else:
+        from .common import main_for
+
+        main_for(run)

@@ -107,6 +107,8 @@ async def serve(args: argparse.Namespace) -> None:
             "applied": sum(h.events_applied for h, _, _ in programs),
             "entries": sum(p.entries for _, _, p in programs),
             "dropped": sum(p.dropped for _, _, p in programs),
+            # handed to Redis (or in a snapshot): applied, less what waits in the backlog or was dropped
+            "published": sum(h.events_applied - len(p._backlog) - p.dropped for h, _, p in programs),
             "backlog": sum(len(p._backlog) for _, _, p in programs),
             "inbox": sum(len(h._inbox) for h, _, _ in programs),
             "unreachable": sum(1 for _, _, p in programs if not p.reachable),
