@@ -35,6 +35,7 @@ BENCHMARKS = {
     "browser": ("b7_browser", [7]),
     "jobcost": ("b_jobcost", []),  # issue 21's target 12
     "fleetjobs": ("b_fleetjobs", []),  # issue 20: publishing's cost to a real program
+    "fleet": ("b_fleet", []),  # issue 20: 50 programs, one Redis, 2 replicas × 100 browsers
     "costcurve": ("b_costcurve", []),  # issue 21's target 16
     "cluster": ("b2_cluster", [2]),
 }

@@ -71,6 +71,16 @@ async def one_run(events: list, url: str | None) -> float:
     return spent / len(events)
 
 
+async def measure(url: str, events_n: int, runs: int) -> tuple[list[float], list[float]]:
+    """CPU seconds per event, per run: the hub alone, and the hub with the publisher (alternating)."""
+    await one_run(make_events(events_n // 10), url)  # warm-up
+    alone, published = [], []
+    for _ in range(runs):  # alternating
+        alone.append(await one_run(make_events(events_n), None))
+        published.append(await one_run(make_events(events_n), url))
+    return alone, published
+
+
 async def main_async(events_n: int, runs: int) -> None:
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
     workdir = Path(tempfile.mkdtemp(prefix="dispymon-bench-redis-"))
@@ -80,14 +90,9 @@ async def main_async(events_n: int, runs: int) -> None:
     try:
         wait_for_tcp("127.0.0.1", port, 15.0, redis, what="redis-server")
         url = f"redis://127.0.0.1:{port}/0"
-        events = make_events(events_n)
-        await one_run(events[: events_n // 10], url)  # warm-up
-        alone, published = [], []
-        for _ in range(runs):  # alternating
-            alone.append(await one_run(make_events(events_n), None))
-            published.append(await one_run(make_events(events_n), url))
+        alone, published = await measure(url, events_n, runs)
         a, p = statistics.median(alone), statistics.median(published)
-        print(f"events per run: {len(events):,}; runs: {runs}")
+        print(f"events per run: {events_n:,}; runs: {runs}")
         print("| run | hub alone, µs/event | hub + publisher, µs/event |\n|---|---|---|")
         for i, (x, y) in enumerate(zip(alone, published)):
             print(f"| {i + 1} | {x * 1e6:.2f} | {y * 1e6:.2f} |")

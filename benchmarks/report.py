@@ -9,7 +9,7 @@ from .common import REPO, RESULTS, Result
 
 DOC = REPO / "docs" / "benchmarks.md"
 NOTES = REPO / "benchmarks" / "notes.md"
-ORDER = ["callback", "cluster", "ingest", "fanout", "crowd", "crowd1000", "jobcost", "fleetjobs", "costcurve", "stream", "browser", "memory", "jobmemory",
+ORDER = ["callback", "cluster", "ingest", "fanout", "crowd", "crowd1000", "jobcost", "fleetjobs", "fleet", "costcurve", "stream", "browser", "memory", "jobmemory",
          "export", "bundle", "alerts", "timeline", "resources"]  # fmt: skip
 
 
@@ -31,7 +31,7 @@ def write_report() -> Path:
         "     benchmarks/notes.md: change those, then `./scripts/bench --report-only`. -->",
         "",
         "`./scripts/bench` runs every benchmark below and rewrites this file; `./scripts/bench NAME` "
-        "(`callback`, `cluster`, `ingest`, `fanout`, `crowd`, `crowd1000`, `jobcost`, `fleetjobs`, `costcurve`, `stream`, `browser`, `memory`, `jobmemory`, "
+        "(`callback`, `cluster`, `ingest`, `fanout`, `crowd`, `crowd1000`, `jobcost`, `fleetjobs`, `fleet`, `costcurve`, `stream`, `browser`, `memory`, `jobmemory`, "
         "`export`, `bundle`, `alerts`, `timeline`, `resources`, or a target "
         "number) runs one and keeps the others' last results. Each benchmark runs in a fresh process; servers "
         "and clients in their own processes, on loopback. The machine is noisy (2 cores, shared): every "

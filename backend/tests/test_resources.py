@@ -106,6 +106,35 @@ def test_past_the_budget_new_nodes_are_not_kept_and_say_why_unless_a_node_was_si
     assert set(r.nodes) == {"n2", "n3"} and not r.kept("n1")
 
 
+class CountingNodes(dict):
+    """The kept nodes, counting how often they are all looked through (`items`)."""
+
+    scans = 0
+
+    def items(self):  # type: ignore[override]
+        self.scans += 1
+        return super().items()
+
+
+def test_past_the_budget_a_refused_node_s_samples_do_not_each_look_through_every_kept_node():
+    # Found by benchmarks/b_fleet.py: a central with 5,000 nodes (the budget keeps 2,741)
+    # spent a third of its CPU looking for a node silent a day, at every sample of a refused one.
+    r = Resources(budget=50 * NODE_BYTES)
+    r.nodes = CountingNodes()
+    for i in range(50):
+        assert sample(r, f"n{i}", T0 + i)
+    for t in range(T0 + 60, T0 + 60 + 1000):  # a refused node pulses every second, for 1,000 s
+        assert not sample(r, "late", t)
+    assert r.nodes.scans <= 1, f"every kept node looked through {r.nodes.scans} times"
+    assert r.status()["refused"] == 1
+    # and the rings still go to it once a kept node has been silent a day (n0: the first)
+    for i in range(1, 50):
+        sample(r, f"n{i}", T0 + 86_000)
+    assert not sample(r, "late", T0 + 86_399)
+    assert sample(r, "late", T0 + 86_401)
+    assert "late" in r.nodes and "n0" not in r.nodes
+
+
 def test_sparklines_are_ten_second_means_of_cpu_for_each_node_asked():
     r = Resources()
     now = T0 + 600

@@ -182,6 +182,9 @@ class Resources:
         self.refused: set[str] = set()  # nodes seen past the budget (bounded: see _refuse)
         self.refused_total = 0  # samples not kept for them
         self.samples = 0  # samples kept
+        # No kept node can have been silent a day before this time (the oldest's latest sample + a
+        # day): past the budget, a refused node's samples do not each look through every kept node
+        self._reuse_after = float("-inf")
         self.minute: int | None = None  # the minute (number) closed up to, at the latest tick
         self._closed: list[ResourceMinute] = []  # minutes closed since the last tick, for listeners
         self.listeners: list[Callable[[list[ResourceMinute]], None]] = []
@@ -201,17 +204,21 @@ class Resources:
             return None
         self.refused.discard(ip)
         rings = self.nodes[ip] = NodeRings(self.seconds, self.minutes, t)
+        # a node's latest sample only moves forward, so only a new one can make the oldest older
+        self._reuse_after = min(self._reuse_after, rings.last + self.minutes * 60)
         return rings
 
     def _reuse(self, t: int) -> bool:
         """Past the budget: drop the node silent longest if it has been silent a whole day."""
-        if not self.nodes:
+        if not self.nodes or t < self._reuse_after:
             return False
         ip, rings = min(self.nodes.items(), key=lambda kv: kv[1].last)
         if t - rings.last < self.minutes * 60:
+            self._reuse_after = rings.last + self.minutes * 60
             return False
         self._close(ip, rings)
         del self.nodes[ip]
+        self._reuse_after = float("-inf")  # the next oldest may have been silent a day too
         return True
 
     def add(self, ip: str, t: float, cpu: Any, memory: Any, disk: Any, swap: Any) -> bool:

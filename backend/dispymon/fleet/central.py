@@ -37,7 +37,12 @@ from dispymon.transport.fleetcodec import FleetCodecError, pack, unpack
 
 log = logging.getLogger(__name__)
 
-READ_COUNT = 1000  # entries per stream per read
+# Entries per read, shared by the streams read (at least one each): a reply's size must
+# not grow with the number of programs. Asking 1,000 per stream, a central behind 50
+# programs got replies of tens of MB, whose reading outlasted redis-py's socket timeout
+# (5 s) on a loaded machine; it asked again for the same and never caught up
+# (benchmarks/b_fleet.py, tests/test_fleet_read_bounded.py).
+READ_ENTRIES = 200
 READ_BLOCK_MS = 1000
 RETRY_AFTER = 1.0
 SNAPSHOT_ASK_EVERY = 5.0  # seconds between a central's requests for one program's snapshot
@@ -276,7 +281,8 @@ class FleetSource:
                     except TimeoutError:
                         pass
                     continue
-                found = await self._reader.xread(streams, count=READ_COUNT, block=READ_BLOCK_MS)
+                count = max(1, READ_ENTRIES // len(streams))
+                found = await self._reader.xread(streams, count=count, block=READ_BLOCK_MS)
                 self._set_reachable(True)
                 for stream, entries in found or ():
                     follower = self.followers.get(_program_of(_text(stream)))
