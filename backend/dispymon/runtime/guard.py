@@ -288,6 +288,21 @@ def plain_answer(kind: str, obj: Any, limit: int) -> Answer | None:
     raise ValueError(f"unknown request kind {kind!r}")
 
 
+def plain_repr(obj: Any, limit: int) -> tuple[Answer, bool] | None:
+    """A result's repr made on the calling thread when it runs no user code, else None: (the answer,
+    whether it counts in the rate budget, as the guard's own request for it would). A scalar, str or
+    bytes is `plain_answer`'s; a small shallow container of them (`_plain_len`, its texts within
+    `limit`) is the same repr a worker would make, bounded."""
+    t = type(obj)
+    if t in _PLAIN or t is str:
+        return plain_answer(REPR, obj, limit), False  # type: ignore[return-value]
+    if t is bytes:
+        return plain_answer(REPR, obj, limit), True  # type: ignore[return-value]
+    if (t is tuple or t is list or t is dict) and 0 <= _plain_len(obj) <= limit:
+        return _cut_text(repr(obj), limit), True
+    return None
+
+
 def _made(kind: str, obj: Any, limit: int) -> Answer:
     """The answer, made on a worker: users' code runs here."""
     if kind in (STR, REPR):
@@ -442,11 +457,12 @@ class Guard:
             return 0
         return max(self.rate - self._taken, 0)
 
-    def spent(self, n: int, dropped: int = 0) -> None:
-        """`n` requests made by the caller itself out of `budget()`; `dropped` refused past it."""
+    def spent(self, n: int, dropped: int = 0, free: int = 0) -> None:
+        """`n` requests made by the caller itself out of `budget()`; `dropped` refused past it; `free`
+        made by the caller outside the budget (the repr of a plain scalar or str, never refused)."""
         self._taken += n
-        self.asked += n + dropped
-        self.inline += n
+        self.asked += n + dropped + free
+        self.inline += n + free
         self.dropped += dropped
 
     def spend(self) -> bool:
