@@ -9,7 +9,9 @@ Per drained batch (`take`), for each job that ended:
   history keeps holds no output and no result;
 - the guard (runtime/guard.py) makes the text of the result and of the
   arguments, and pickles the arguments for resubmission (model/argstore.py,
-  within `--resubmit-budget`; not for `dispy_job_depends` jobs). The
+  within `--resubmit-budget`; not for `dispy_job_depends` jobs); when they
+  are plain values (no user code runs), the drain makes the same texts and
+  pickle itself and counts the detail once (`_ended_inline`). The
   arguments come from the JobInfo the state let go of (`State.left`: the
   Created/Running copy, since dispy clears them on the copy it reports at
   the end), which is emptied here each batch;

@@ -9,7 +9,10 @@ a small pool of worker threads with a deadline:
 - **Fast path** on the calling thread for what runs no user code: exact
   `int`/`float`/`bool`/`None`, `str` and `bytes` (cut before `repr`), big
   builtin containers (described, "list of 12,000,000 items", never repr'd
-  whole), and pickles of small containers of plain values.
+  whole), and pickles of small containers of plain values. The jobs
+  feature makes these itself in its drain for an ended job whose result
+  and arguments are plain (`plain_repr`, `plain_size`: also the repr of a
+  small container of plain values), counting them in the same budget.
 - Everything else waits in a bounded queue (QUEUE requests, and at most
   RATE a second): beyond that a request is answered at once with
   "<not shown: N texts waiting>" (a pickle: reason `behind`), so the user
