@@ -408,3 +408,20 @@ def test_the_drains_fast_path_makes_what_the_guard_makes(monkeypatch, result):
             w.close()
 
     assert run(True) == run(False)
+
+
+def test_an_int_result_of_more_digits_than_python_prints_says_so_and_spoils_no_other_job(world):
+    """`repr` of an int beyond sys.get_int_max_str_digits() raises ValueError: on the loop's fast path that
+    broke the whole drain's batch for the jobs feature (the next job got no detail)."""
+    huge = 10**5000
+    a, b, c = (world.start(world.submit(k, args=(k,))) for k in (1, 2, 3))
+    for info, result in ((a, huge), (b, [huge]), (c, 7)):  # one batch, as one drain
+        ended = info._replace(end_time=1002.0, args=(), kwargs={}, handle=None, extra=JobEnd(result=result))
+        world.state.apply_status(ev.StatusEvent("c", ev.JOB_FINISHED, None, ended))
+    world._batch([])
+    world.settle()
+    detail = {k: world.jobs.detail(world.state, "c", k) for k in (1, 2, 3)}
+    assert detail[1]["result"] == "<unprintable int: int.__repr__ raised ValueError>"
+    assert detail[2]["result"] == "<unprintable list: list.__repr__ raised ValueError>"  # the worker's words
+    assert (detail[3]["result"], detail[3]["args"]) == ("7", "3")
+    assert all(world.jobs.payload(k) is not None for k in (1, 2, 3))

@@ -251,7 +251,10 @@ def plain_answer(kind: str, obj: Any, limit: int) -> Answer | None:
     t = type(obj)
     if kind in (STR, REPR):
         if t in _PLAIN:
-            text = repr(obj)
+            try:
+                text = repr(obj)
+            except ValueError:  # an int of more digits than sys.get_int_max_str_digits() (4,300 by default)
+                return Answer(f"<unprintable {_type_name(obj)}: {_method(kind, obj)} raised ValueError>")
             return Answer(text, len(text), False)
         if t is str or t is bytes:
             if kind == STR and t is str:
@@ -302,7 +305,10 @@ def plain_repr(obj: Any, limit: int) -> tuple[Answer, bool] | None:
     if t is bytes:
         return plain_answer(REPR, obj, limit), True  # type: ignore[return-value]
     if (t is tuple or t is list or t is dict) and 0 <= _plain_len(obj) <= limit:
-        return _cut_text(repr(obj), limit), True
+        try:
+            return _cut_text(repr(obj), limit), True
+        except ValueError:  # an int of too many digits inside: the guard's worker says so, as before
+            return None
     return None
 
 
