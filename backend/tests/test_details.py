@@ -364,3 +364,64 @@ def test_a_page_following_a_job_known_only_to_the_store_gets_the_stored_detail()
         assert w.jobs.job_source(w.state, "other", 1) == ((None,), None)  # another cluster's key: not this job
     finally:
         w.close()
+
+
+# -- the drain's fast path (issue 21, target 12) -----------------------------------------
+
+
+def test_a_plain_result_and_plain_arguments_are_made_in_the_drain_that_ends_the_job(world):
+    """A small container of plain values needs no worker: its repr runs no user code."""
+    result = [1, "two", (3.0, None)]
+    world.end(world.start(world.submit(1, args=(3, "abc"), kwargs={"k": [1, 2]})), end=JobEnd(result=result))
+    d = world.jobs.details.get(1)  # no settle: nothing was left to a worker
+    assert d is not None and d.pending == 0
+    assert (d.result, d.result_len, d.result_cut) == (repr(result), len(repr(result)), False)
+    assert (d.args, d.kwargs) == ("3, abc", "k=[1, 2]")
+    assert world.guard.queued == 0 and world.guard.threads() == 0
+    assert world.jobs.details.used == detail_cost(d)
+    assert pickle.loads(world.jobs.payload(1)[2]) == ((3, "abc"), {"k": [1, 2]})
+
+
+@pytest.mark.parametrize(
+    "result",
+    [5, 2.5, True, "text", "y" * 10_000, b"\x00bytes", (1, "a"), {"k": [1, 2.0]}, ["z" * 9000]],
+)
+def test_the_drains_fast_path_makes_what_the_guard_makes(monkeypatch, result):
+    """The same job through the fast path and through the guard's requests: the same detail, cost,
+    kept arguments and guard counts (but for the worker a container's repr went to)."""
+    import dispymon.features.jobs as jobs_module
+
+    def run(fast: bool):
+        if not fast:
+            monkeypatch.setattr(jobs_module, "plain_repr", lambda obj, limit: None)
+        w = World()
+        w.attach()
+        try:
+            info = w.start(w.submit(1, args=(3, "abc"), kwargs={"k": [1, 2]}))
+            w.end(info, end=JobEnd(b"out", 3, None, 0, None, 0, result=result))
+            w.settle()
+            d = w.jobs.detail(w.state, "c", 1)
+            g = w.guard
+            return d, w.jobs.details.used, w.jobs.payload(1), (g.asked, g.inline + g.queued, g.dropped, g._taken)
+        finally:
+            monkeypatch.undo()
+            w.close()
+
+    assert run(True) == run(False)
+
+
+def test_an_int_result_of_more_digits_than_python_prints_says_so_and_spoils_no_other_job(world):
+    """`repr` of an int beyond sys.get_int_max_str_digits() raises ValueError: on the loop's fast path that
+    broke the whole drain's batch for the jobs feature (the next job got no detail)."""
+    huge = 10**5000
+    a, b, c = (world.start(world.submit(k, args=(k,))) for k in (1, 2, 3))
+    for info, result in ((a, huge), (b, [huge]), (c, 7)):  # one batch, as one drain
+        ended = info._replace(end_time=1002.0, args=(), kwargs={}, handle=None, extra=JobEnd(result=result))
+        world.state.apply_status(ev.StatusEvent("c", ev.JOB_FINISHED, None, ended))
+    world._batch([])
+    world.settle()
+    detail = {k: world.jobs.detail(world.state, "c", k) for k in (1, 2, 3)}
+    assert detail[1]["result"] == "<unprintable int: int.__repr__ raised ValueError>"
+    assert detail[2]["result"] == "<unprintable list: list.__repr__ raised ValueError>"  # the worker's words
+    assert (detail[3]["result"], detail[3]["args"]) == ("7", "3")
+    assert all(world.jobs.payload(k) is not None for k in (1, 2, 3))

@@ -9,7 +9,9 @@ Per drained batch (`take`), for each job that ended:
   history keeps holds no output and no result;
 - the guard (runtime/guard.py) makes the text of the result and of the
   arguments, and pickles the arguments for resubmission (model/argstore.py,
-  within `--resubmit-budget`; not for `dispy_job_depends` jobs). The
+  within `--resubmit-budget`; not for `dispy_job_depends` jobs); when they
+  are plain values (no user code runs), the drain makes the same texts and
+  pickle itself and counts the detail once (`_ended_inline`). The
   arguments come from the JobInfo the state let go of (`State.left`: the
   Created/Running copy, since dispy clears them on the copy it reports at
   the end), which is emptied here each batch;
@@ -57,8 +59,8 @@ from dispymon.model.argstore import DEPENDS, NOT_SEEN, TOO_BIG, ArgStore
 from dispymon.model.details import Detail, JobDetails
 from dispymon.model.events import JobEnd, JobInfo, ResubmitLinked, StatusEvent
 from dispymon.model.state import State
-from dispymon.model.text import LIMIT
-from dispymon.runtime.guard import ARGS, PICKLE, REPR, STR, Answer, plain_args_text, plain_size
+from dispymon.model.text import LIMIT, job_texts
+from dispymon.runtime.guard import ARGS, PICKLE, REPR, STR, Answer, plain_args_text, plain_repr, plain_size
 from dispymon.runtime.hub import Batch
 from dispymon.transport.protocol import RESULT_LIMIT
 
@@ -172,7 +174,7 @@ class JobsFeature:
         self.failures = Failures(log)
         # within `take`: the guard's rate budget left for this batch, the pickles made in line, and
         # the jobs refused past the budget
-        self._budget = self._inline = self._over = 0
+        self._budget = self._inline = self._over = self._free = 0
 
     # -- the hub subscriber ------------------------------------------------------------
 
@@ -196,7 +198,7 @@ class JobsFeature:
         # The guard's rate budget for this batch, counted down here for the plain pickles made in
         # line (one call to the guard per batch, not per job), given back used at the end.
         self._budget = self.guard.budget()
-        self._inline = self._over = 0
+        self._inline = self._over = self._free = 0
         second = int(self.clock())
         if second != self._args_second:
             self._args_second, self._args_taken = second, 0
@@ -206,7 +208,7 @@ class JobsFeature:
                 self._ended(event, origins)
             elif type(event) is ResubmitLinked:
                 self.link(event.cluster, event.original, event.new)
-        self.guard.spent(self._inline, self._over)
+        self.guard.spent(self._inline, self._over, self._free)
         self.failures.report()  # the count of refusals since the last line, once a minute at most
 
     def _ended(self, event: StatusEvent, origins: dict[int, JobInfo]) -> None:
@@ -257,6 +259,12 @@ class JobsFeature:
                 # end by the hundred thousand a second): no detail made for a placeholder.
                 self._past_rate(key, job, origin, end)
                 return
+        size = plain_size(origin.args, origin.kwargs) if origin is not None else 0
+        if size >= 0 and self._budget >= 3:  # room for the result's repr, the arguments' text and pickle
+            made = plain_repr(end.result, RESULT_LIMIT) if end is not None and end.result is not None else None
+            if made is not None or end is None or end.result is None:
+                self._ended_inline(event, key, end, origin, has_args, resubmit_of, made, size)
+                return
         d = Detail(event.cluster)
         d.resubmit_of = resubmit_of
         d.pinned = job.pinned
@@ -293,6 +301,65 @@ class JobsFeature:
             self.guard.ask(kind, obj, done, limit)
         del asks
         if not texts:
+            self._complete(key, d)
+
+    def _ended_inline(
+        self,
+        event: StatusEvent,
+        key: int,
+        end: JobEnd | None,
+        origin: JobInfo | None,
+        has_args: bool,
+        resubmit_of: int | None,
+        made: tuple[Answer, bool] | None,
+        size: int,
+    ) -> None:
+        """`_ended` for a job whose result's repr and arguments' text and pickle run no user code (exact
+        builtin types, small: `plain_repr`, `plain_size`), the usual job: the same texts the guard's fast
+        path would answer, made here at once, and the detail counted once (no guard request, no
+        callback, no recount per text: issue 21, target 12)."""
+        job = event.job
+        assert job is not None
+        d = Detail(event.cluster)
+        d.resubmit_of = resubmit_of
+        d.pinned = job.pinned
+        if end is not None:
+            d.stdout, d.stdout_len = end.stdout, end.stdout_len
+            d.stdout_kind = _kind(end.stdout, end.stdout_kind)
+            d.stderr, d.stderr_len = end.stderr, end.stderr_len
+            d.stderr_kind = _kind(end.stderr, end.stderr_kind)
+            d.traceback, d.traceback_len = end.traceback, end.traceback_len
+            end.clear()  # the history keeps the event: nothing of the job's outputs or result stays in it
+        d.record = job_record(event.cluster, event.status, job, time.time(), d.resubmit_of)
+        d.outcome = d.record[OUTCOME] if d.record is not None else None
+        if made is not None:
+            answer, counted = made
+            d.result, d.result_len, d.result_cut = answer.value, answer.length, answer.cut
+            if counted:
+                self._budget -= 1
+                self._inline += 1
+            else:
+                self._free += 1
+        if has_args:
+            assert origin is not None
+            self._budget -= 1
+            self._inline += 1
+            _, d.args, d.kwargs = job_texts("", origin.args, origin.kwargs, True)
+        if self._args_taken < ARGS_RATE and not self._refuse_args(key, job, origin):
+            assert origin is not None
+            self._args_taken += 1
+            self._budget -= 1
+            self._inline += 1
+            limit = self.args.max_payload
+            if size > limit:  # refused before a copy of a huge str is made
+                self.args.refuse(key, TOO_BIG)
+            else:
+                payload = pickle.dumps((origin.args, origin.kwargs), pickle.HIGHEST_PROTOCOL)
+                if len(payload) > limit:
+                    self.args.refuse(key, TOO_BIG)
+                else:
+                    self.args.put(key, event.cluster, job.pinned, payload)
+        if self.details.put(key, d):
             self._complete(key, d)
 
     def _past_rate(self, key: int, job: JobInfo, origin: JobInfo | None, end: JobEnd | None) -> None:

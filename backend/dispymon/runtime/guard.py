@@ -9,7 +9,10 @@ a small pool of worker threads with a deadline:
 - **Fast path** on the calling thread for what runs no user code: exact
   `int`/`float`/`bool`/`None`, `str` and `bytes` (cut before `repr`), big
   builtin containers (described, "list of 12,000,000 items", never repr'd
-  whole), and pickles of small containers of plain values.
+  whole), and pickles of small containers of plain values. The jobs
+  feature makes these itself in its drain for an ended job whose result
+  and arguments are plain (`plain_repr`, `plain_size`: also the repr of a
+  small container of plain values), counting them in the same budget.
 - Everything else waits in a bounded queue (QUEUE requests, and at most
   RATE a second): beyond that a request is answered at once with
   "<not shown: N texts waiting>" (a pickle: reason `behind`), so the user
@@ -248,7 +251,10 @@ def plain_answer(kind: str, obj: Any, limit: int) -> Answer | None:
     t = type(obj)
     if kind in (STR, REPR):
         if t in _PLAIN:
-            text = repr(obj)
+            try:
+                text = repr(obj)
+            except ValueError:  # an int of more digits than sys.get_int_max_str_digits() (4,300 by default)
+                return Answer(f"<unprintable {_type_name(obj)}: {_method(kind, obj)} raised ValueError>")
             return Answer(text, len(text), False)
         if t is str or t is bytes:
             if kind == STR and t is str:
@@ -286,6 +292,24 @@ def plain_answer(kind: str, obj: Any, limit: int) -> Answer | None:
             return Answer(payload)
         return None
     raise ValueError(f"unknown request kind {kind!r}")
+
+
+def plain_repr(obj: Any, limit: int) -> tuple[Answer, bool] | None:
+    """A result's repr made on the calling thread when it runs no user code, else None: (the answer,
+    whether it counts in the rate budget, as the guard's own request for it would). A scalar, str or
+    bytes is `plain_answer`'s; a small shallow container of them (`_plain_len`, its texts within
+    `limit`) is the same repr a worker would make, bounded."""
+    t = type(obj)
+    if t in _PLAIN or t is str:
+        return plain_answer(REPR, obj, limit), False  # type: ignore[return-value]
+    if t is bytes:
+        return plain_answer(REPR, obj, limit), True  # type: ignore[return-value]
+    if (t is tuple or t is list or t is dict) and 0 <= _plain_len(obj) <= limit:
+        try:
+            return _cut_text(repr(obj), limit), True
+        except ValueError:  # an int of too many digits inside: the guard's worker says so, as before
+            return None
+    return None
 
 
 def _made(kind: str, obj: Any, limit: int) -> Answer:
@@ -442,11 +466,12 @@ class Guard:
             return 0
         return max(self.rate - self._taken, 0)
 
-    def spent(self, n: int, dropped: int = 0) -> None:
-        """`n` requests made by the caller itself out of `budget()`; `dropped` refused past it."""
+    def spent(self, n: int, dropped: int = 0, free: int = 0) -> None:
+        """`n` requests made by the caller itself out of `budget()`; `dropped` refused past it; `free`
+        made by the caller outside the budget (the repr of a plain scalar or str, never refused)."""
         self._taken += n
-        self.asked += n + dropped
-        self.inline += n
+        self.asked += n + dropped + free
+        self.inline += n + free
         self.dropped += dropped
 
     def spend(self) -> bool:
