@@ -18,6 +18,7 @@ import { jobPath, nodePath } from '../../lib/paths';
 import { Link, navigate, useSearch } from '../../router';
 import { ALPHAS, draw, plotTop, readPalette } from './draw';
 import type { Layout } from './draw';
+import { keepFrom } from './data';
 import { barsInView, fetchWindow, hitTest, pan, shift, zoom } from './model';
 import type { Packed, View } from './model';
 import { Packer, barId, barKey, toWire } from './packer';
@@ -155,7 +156,7 @@ function useTimeline(cluster: string, node: string | null, known: Known, view: V
   const key = `${cluster}\n${node ?? ''}`;
   // what the Packer holds (its bars stay there): the window, clock and counts the next question needs
   const held = useRef<{ answer: Meta; key: string } | null>(null);
-  // the length of the window the last full answer covered: what the page keeps while it refreshes (see `keepFrom`)
+  // the length of the window the last full answer covered: what the page keeps while it refreshes (data.ts keepFrom)
   const heldSpan = useRef(0);
   // made on first use, closed when the page goes (with what it held: the next answer is a full one)
   const packerRef = useRef<PackerClient | null>(null);
@@ -206,11 +207,9 @@ function useTimeline(cluster: string, node: string | null, known: Known, view: V
             // merged (data.ts) and packed (model.ts) in the worker: the main thread only draws
             return packer().request({ kind: 'full', answer: value, known: knownRef.current });
           }
-          // Bars older than the full answer's length before the end go (a page following now for
-          // hours holds one window), but not those of a view zoomed in since: zoomed out again, it
-          // would ask for all of them anew (50,000 bars decoded and packed, a long task each time).
-          const keepFrom = Math.min(want.start, end - heldSpan.current);
-          return packer().request({ kind: 'fresh', fresh: value, since: start, keepFrom, known: knownRef.current });
+          // what the full answer had stays while the view zooms in or pans (data.ts keepFrom)
+          const keep = keepFrom(want.start, end, heldSpan.current);
+          return packer().request({ kind: 'fresh', fresh: value, since: start, keepFrom: keep, known: knownRef.current });
         })
         .then(
           (reply) => {
