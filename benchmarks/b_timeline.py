@@ -55,7 +55,8 @@ def spread(values: list[float], fmt: str) -> str:
 
 def run(quick: bool = False) -> Result:
     seconds = 8 if quick else 20
-    times = 1 if quick else 3
+    # DISPYMON_TIMELINE_RUNS: runs of each scenario (benchmarks/side_by_side.py takes one per round)
+    times = int(os.environ.get("DISPYMON_TIMELINE_RUNS", "1" if quick else "3"))
     out: dict = {}
     for i in range(times):  # the scenarios in turn, so the machine's swings fall on each
         for name, extra in SCENARIOS.items():
