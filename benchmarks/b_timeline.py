@@ -55,10 +55,15 @@ def spread(values: list[float], fmt: str) -> str:
 
 def run(quick: bool = False) -> Result:
     seconds = 8 if quick else 20
-    times = 1 if quick else 3
+    # DISPYMON_TIMELINE_RUNS: runs of each scenario (benchmarks/side_by_side.py takes one per round)
+    times = int(os.environ.get("DISPYMON_TIMELINE_RUNS", "1" if quick else "3"))
+    # DISPYMON_TIMELINE_SCENARIOS: some of them, comma-separated (e.g. "live cluster")
+    chosen = [n.strip() for n in os.environ.get("DISPYMON_TIMELINE_SCENARIOS", ",".join(SCENARIOS)).split(",")]
     out: dict = {}
     for i in range(times):  # the scenarios in turn, so the machine's swings fall on each
         for name, extra in SCENARIOS.items():
+            if name not in chosen:
+                continue
             say(f"timeline: {name}, {BARS:,} bars, {seconds} s of zoom and pan (run {i + 1}/{times})")
             r = once(extra, seconds)
             say(f"  long tasks {r['longTasks']['count']} (longest {r['longTasks']['max']:.0f} ms), draw p50 "

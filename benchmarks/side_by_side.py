@@ -62,6 +62,18 @@ def _jobcost(d: dict[str, Any]) -> Figures:
             "jobs/s not attached": median(r["jobs_s"] for r in off)}  # fmt: skip
 
 
+def _timeline(d: dict[str, Any]) -> Figures:
+    out: Figures = {}
+    for scenario, runs in d.items():
+        if not isinstance(runs, list):
+            continue
+        out[f"{scenario}: long tasks"] = median(r["longTasks"]["count"] for r in runs)
+        out[f"{scenario}: longest ms"] = median(r["longTasks"]["max"] for r in runs)
+        out[f"{scenario}: draw p50 ms"] = median(r["draws"]["p50"] for r in runs)
+        out[f"{scenario}: load average"] = median(r["load_before"] for r in runs)
+    return out
+
+
 # name: (module, what to read from its result's "data")
 GROUPS: dict[str, tuple[str, Callable[[dict[str, Any]], Figures]]] = {
     "callback": ("b1_callback", _callback),
@@ -69,7 +81,27 @@ GROUPS: dict[str, tuple[str, Callable[[dict[str, Any]], Figures]]] = {
     "fanout": ("b4_fanout", _fanout),
     "stream": ("b5_stream", _stream),
     "jobcost": ("b_jobcost", _jobcost),
+    "timeline": ("b_timeline", _timeline),
 }
+# Benchmarks of the page, not the server: each tree's own frontend is built (the copied build is
+# HEAD's), and HEAD's benchmark files run on both (the same gestures and figures for each page).
+FRONTEND: dict[str, tuple[list[str], dict[str, str]]] = {
+    "timeline": (["b_timeline.py", "timeline.mjs", "timeline_serve.py"], {"DISPYMON_TIMELINE_RUNS": "1"}),
+}
+_built: set[Path] = set()
+
+
+def _frontend(tree: Path, name: str) -> dict[str, str]:
+    files, env = FRONTEND[name]
+    for file in files:
+        shutil.copy(REPO / "benchmarks" / file, tree / "benchmarks" / file)
+    if tree not in _built:
+        if not (tree / "node_modules").exists():
+            (tree / "node_modules").symlink_to(REPO / "node_modules")
+        say(f"   building {tree.name}'s frontend")
+        subprocess.run(["npm", "run", "build", "-w", "frontend", "--silent"], cwd=tree, check=True, capture_output=True)
+        _built.add(tree)
+    return env
 
 
 def _worktree(commit: str, where: Path) -> Path:
@@ -86,7 +118,8 @@ def _run(tree: Path, name: str, quick: bool) -> Figures:
     module, read = GROUPS[name]
     if not (tree / "benchmarks" / f"{module}.py").exists():  # a benchmark newer than the old tree: HEAD's, on its code
         shutil.copy(REPO / "benchmarks" / f"{module}.py", tree / "benchmarks" / f"{module}.py")
-    env = {**os.environ, "PYTHONPATH": f"{tree / 'backend'}{os.pathsep}{tree}"}
+    extra = _frontend(tree, name) if name in FRONTEND else {}
+    env = {**os.environ, **extra, "PYTHONPATH": f"{tree / 'backend'}{os.pathsep}{tree}"}
     subprocess.run(
         [PYTHON, "-m", f"benchmarks.{module}", *(["--quick"] if quick else [])], cwd=tree, env=env, check=True
     )

@@ -18,9 +18,10 @@ import { jobPath, nodePath } from '../../lib/paths';
 import { Link, navigate, useSearch } from '../../router';
 import { ALPHAS, draw, plotTop, readPalette } from './draw';
 import type { Layout } from './draw';
+import { keepFrom } from './data';
 import { barsInView, fetchWindow, hitTest, pan, shift, zoom } from './model';
 import type { Packed, View } from './model';
-import { Packer, barId, barKey } from './packer';
+import { Packer, barId, barKey, toWire } from './packer';
 import type { Known, Meta, PackerReply, PackerRequest, Shown } from './packer';
 import '../pages.css';
 import './timeline.css';
@@ -113,9 +114,21 @@ class PackerClient {
         return Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }
     }
+    // the answer's bars go as typed arrays, moved (packer.ts WireAnswer): cloned as they are, 50,000 bars were a long task
+    let message = request;
+    let transfer: ArrayBuffer[] = [];
+    if (request.kind === 'full' && !('wire' in request.answer)) {
+      const w = toWire(request.answer);
+      message = { ...request, answer: w.wire };
+      transfer = w.transfer;
+    } else if (request.kind === 'fresh' && !('wire' in request.fresh)) {
+      const w = toWire(request.fresh);
+      message = { ...request, fresh: w.wire };
+      transfer = w.transfer;
+    }
     return new Promise((resolve, reject) => {
       this.waiting.set(request.seq, { resolve, reject });
-      this.worker!.postMessage(request);
+      this.worker!.postMessage(message, transfer);
     });
   }
 
@@ -143,6 +156,8 @@ function useTimeline(cluster: string, node: string | null, known: Known, view: V
   const key = `${cluster}\n${node ?? ''}`;
   // what the Packer holds (its bars stay there): the window, clock and counts the next question needs
   const held = useRef<{ answer: Meta; key: string } | null>(null);
+  // the length of the window the last full answer covered: what the page keeps while it refreshes (data.ts keepFrom)
+  const heldSpan = useRef(0);
   // made on first use, closed when the page goes (with what it held: the next answer is a full one)
   const packerRef = useRef<PackerClient | null>(null);
   const packer = useCallback(() => (packerRef.current ??= new PackerClient()), []);
@@ -187,10 +202,14 @@ function useTimeline(cluster: string, node: string | null, known: Known, view: V
         .command('timeline', args)
         .then((value) => {
           const base = held.current?.key === key ? held.current.answer : null;
-          // merged (data.ts) and packed (model.ts) in the worker: the main thread only draws
-          return packer().request(
-            full || base === null ? { kind: 'full', answer: value, known: knownRef.current } : { kind: 'fresh', fresh: value, since: start, keepFrom: want.start, known: knownRef.current },
-          );
+          if (full || base === null) {
+            heldSpan.current = end - start;
+            // merged (data.ts) and packed (model.ts) in the worker: the main thread only draws
+            return packer().request({ kind: 'full', answer: value, known: knownRef.current });
+          }
+          // what the full answer had stays while the view zooms in or pans (data.ts keepFrom)
+          const keep = keepFrom(want.start, end, heldSpan.current);
+          return packer().request({ kind: 'fresh', fresh: value, since: start, keepFrom: keep, known: knownRef.current });
         })
         .then(
           (reply) => {
@@ -527,8 +546,10 @@ const MAX_CANVAS_PIXELS = 8_000_000;
 function TimelineCanvas(props: CanvasProps) {
   const { packed, queued, viewRef, drawRef, hover, onHover, onOpen, onView, onLive, onZoom, describedBy, tip } = props;
   const wrapRef = useRef<HTMLDivElement>(null);
+  const areaRef = useRef<HTMLDivElement>(null);
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const [width, setWidth] = useState(800);
+  const [windowHeight, setWindowHeight] = useState(() => window.innerHeight);
   const frame = useRef<number | null>(null);
   const latest = useRef({ packed, queued, hover });
 
@@ -544,11 +565,16 @@ function TimelineCanvas(props: CanvasProps) {
     queuedStrip: QUEUED_STRIP,
     laneHeight,
   };
+  // the canvas is the window's height at most (draw.ts Frame.offset), and sticks to the window's top
+  // while the plot (the area, as tall as all the lanes) scrolls by
+  const canvasHeight = Math.max(1, Math.min(layout.height, windowHeight));
   const layoutRef = useRef(layout);
+  const canvasHeightRef = useRef(canvasHeight);
   // what the next frame draws: the latest props (the frame and the handlers read these refs)
   useLayoutEffect(() => {
     latest.current = { packed, queued, hover };
     layoutRef.current = layout;
+    canvasHeightRef.current = canvasHeight;
   });
 
   const paint = useCallback(() => {
@@ -557,16 +583,18 @@ function TimelineCanvas(props: CanvasProps) {
     const ctx = canvas?.getContext('2d');
     if (!canvas || !ctx) return;
     const l = layoutRef.current;
-    const area = l.width * l.height;
-    const dpr = Math.max(1, Math.min(window.devicePixelRatio || 1, 2, Math.sqrt(MAX_CANVAS_PIXELS / area)));
-    if (canvas.width !== Math.round(l.width * dpr) || canvas.height !== Math.round(l.height * dpr)) {
+    const canvasH = canvasHeightRef.current;
+    const dpr = Math.max(1, Math.min(window.devicePixelRatio || 1, 2, Math.sqrt(MAX_CANVAS_PIXELS / (l.width * canvasH))));
+    if (canvas.width !== Math.round(l.width * dpr) || canvas.height !== Math.round(canvasH * dpr)) {
       canvas.width = Math.round(l.width * dpr);
-      canvas.height = Math.round(l.height * dpr);
+      canvas.height = Math.round(canvasH * dpr);
     }
     const { packed: p, queued: q, hover: h } = latest.current;
-    const rect = canvas.getBoundingClientRect();
-    const visible: [number, number] = [Math.max(0, -rect.top), Math.min(l.height, window.innerHeight - rect.top)];
-    draw(ctx, l, { packed: p, view: viewRef.current, now: nowSeconds(), queued: q, hover: h, visible }, readPalette(canvas), dpr);
+    const plot = areaRef.current?.getBoundingClientRect() ?? canvas.getBoundingClientRect();
+    const offset = Math.max(0, Math.min(l.height - canvasH, canvas.getBoundingClientRect().top - plot.top));
+    const visible: [number, number] = [Math.max(0, -plot.top), Math.min(l.height, window.innerHeight - plot.top)];
+    const next = { packed: p, view: viewRef.current, now: nowSeconds(), queued: q, hover: h, visible, offset, canvasHeight: canvasH };
+    draw(ctx, l, next, readPalette(canvas), dpr);
   }, [viewRef]);
   const schedule = useCallback(() => {
     if (frame.current === null) frame.current = requestAnimationFrame(paint);
@@ -574,17 +602,21 @@ function TimelineCanvas(props: CanvasProps) {
   useLayoutEffect(() => {
     drawRef.current = schedule;
   }, [drawRef, schedule]);
-  useEffect(schedule, [schedule, packed, queued, hover, width, layout.height]);
+  useEffect(schedule, [schedule, packed, queued, hover, width, layout.height, canvasHeight]);
   useEffect(() => () => {
     if (frame.current !== null) cancelAnimationFrame(frame.current);
   }, []);
-  // the plot draws only its rows on screen: scrolling shows others
+  // the plot draws only its rows on screen: scrolling shows others; the window's height is the canvas'
   useEffect(() => {
+    const onResize = () => {
+      setWindowHeight(window.innerHeight);
+      schedule();
+    };
     window.addEventListener('scroll', schedule, { passive: true });
-    window.addEventListener('resize', schedule);
+    window.addEventListener('resize', onResize);
     return () => {
       window.removeEventListener('scroll', schedule);
-      window.removeEventListener('resize', schedule);
+      window.removeEventListener('resize', onResize);
     };
   }, [schedule]);
   // the theme toggle changes the colours: redraw
@@ -628,8 +660,9 @@ function TimelineCanvas(props: CanvasProps) {
   // drag to pan (mouse, pen, one finger); two fingers pinch to zoom
   const pointers = useRef(new Map<number, { x: number; y: number }>());
   const drag = useRef<{ x: number; y: number; moved: boolean; view: View; pinch: number | null } | null>(null);
+  /** The pointer in the plot's coordinates (the canvas shows a part of it: its area is the whole) */
   const plotPoint = (e: ReactPointerEvent<HTMLCanvasElement>) => {
-    const rect = e.currentTarget.getBoundingClientRect();
+    const rect = (areaRef.current ?? e.currentTarget).getBoundingClientRect();
     return { x: e.clientX - rect.left, y: e.clientY - rect.top };
   };
   const onPointerDown = (e: ReactPointerEvent<HTMLCanvasElement>) => {
@@ -698,24 +731,26 @@ function TimelineCanvas(props: CanvasProps) {
 
   return (
     <div className="timeline-plot" ref={wrapRef}>
-      <canvas
-        ref={canvasRef}
-        className="timeline-canvas"
-        style={{ width: `${layout.width}px`, height: `${layout.height}px` }}
-        tabIndex={0}
-        role="img"
-        aria-label="Job timeline: a lane per node and CPU slot, a bar per job (listed in the table below)"
-        aria-describedby={describedBy}
-        data-testid="timeline-canvas"
-        onPointerDown={onPointerDown}
-        onPointerMove={onPointerMove}
-        onPointerUp={onPointerUp}
-        onPointerCancel={onPointerUp}
-        onPointerLeave={(e) => {
-          if (drag.current === null && latest.current.hover >= 0) onHover(-1, plotPoint(e));
-        }}
-        onKeyDown={onKeyDown}
-      />
+      <div className="timeline-area" ref={areaRef} style={{ height: `${layout.height}px` }}>
+        <canvas
+          ref={canvasRef}
+          className="timeline-canvas"
+          style={{ width: `${layout.width}px`, height: `${canvasHeight}px` }}
+          tabIndex={0}
+          role="img"
+          aria-label="Job timeline: a lane per node and CPU slot, a bar per job (listed in the table below)"
+          aria-describedby={describedBy}
+          data-testid="timeline-canvas"
+          onPointerDown={onPointerDown}
+          onPointerMove={onPointerMove}
+          onPointerUp={onPointerUp}
+          onPointerCancel={onPointerUp}
+          onPointerLeave={(e) => {
+            if (drag.current === null && latest.current.hover >= 0) onHover(-1, plotPoint(e));
+          }}
+          onKeyDown={onKeyDown}
+        />
+      </div>
       {lanes > MAX_PLOT && (
         <p className="notice" role="note">
           Only the first {MAX_PLOT.toLocaleString('en-US')} of {lanes.toLocaleString('en-US')} lanes are drawn: choose a cluster or a node (the table lists every job in view).

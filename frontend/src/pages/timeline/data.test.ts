@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TimelineAnswer, TimelineOutcome } from '../../core/protocol';
-import { merge, unchanged } from './data';
+import { keepFrom, merge, unchanged } from './data';
+import { fetchWindow } from './model';
 
 const OUTCOMES: TimelineOutcome[] = ['finished', 'failed', 'cancelled', 'terminated', 'abandoned', 'running'];
 const RUNNING = 5;
@@ -91,5 +92,36 @@ describe('unchanged, when the window reaches further', () => {
     const base = answer(0, 100, [['old', 'a', 10, 20, 0]]);
     expect(unchanged(base, answer(90, 160, []), 90)).toBe(true);
     expect(unchanged(base, answer(90, 160, [['later', 'a', 120, 130, 0]]), 90)).toBe(false);
+  });
+});
+
+describe('keepFrom: what a refresh keeps of the full answer', () => {
+  // a full answer for the view [100, 200]'s window, [0, 300]
+  const view = { start: 100, end: 200 };
+  const want = fetchWindow(view);
+  const full = answer(want.start, want.end, [
+    ['early', 'a', 10, 20, 0],
+    ['middle', 'a', 150, 160, 0],
+    ['run', 'b', 280, null, RUNNING],
+  ]);
+  const span = want.end - want.start;
+
+  it('keeps the full window while the view is zoomed in: zoomed out again, it asks for nothing new', () => {
+    const zoomed = fetchWindow({ start: 145, end: 155 });
+    expect(zoomed.start).toBeGreaterThan(20); // the zoomed view's own window no longer has 'early'
+    const refresh = answer(290, want.end, [['run', 'b', 280, 295, 0]]);
+    const merged = merge(full, refresh, 290, keepFrom(zoomed.start, want.end, span));
+    expect(flat(merged).map((r) => r.split(' ')[0])).toEqual(['early', 'middle', 'run']);
+    // the page asks for a full answer when the view's window starts before what it holds (TimelinePage `ask`)
+    expect(fetchWindow(view).start).toBeGreaterThanOrEqual(merged.start);
+  });
+
+  it('drops bars more than two windows older than the refresh (a page following now for hours)', () => {
+    const later = 5000;
+    const following = fetchWindow({ start: later - 100, end: later });
+    const refresh = answer(later - 10, following.end, [['now', 'b', later - 5, null, RUNNING]]);
+    const merged = merge(full, refresh, later - 10, keepFrom(following.start, following.end, span));
+    expect(merged.start).toBe(following.end - 2 * span);
+    expect(flat(merged).map((r) => r.split(' ')[0])).toEqual(['now']);
   });
 });

@@ -104,6 +104,18 @@ export function merge(base: TimelineAnswer, fresh: TimelineAnswer, since: number
 }
 
 /**
+ * Where a refresh's merge starts keeping bars (merge's `keepFrom`): never after the view's own
+ * window (`wantStart`), and otherwise two full windows (`heldSpan`, the last full answer's length)
+ * back from the refresh's `end`. A page following now for hours holds two windows, no more; a view
+ * zoomed in, or panned later, keeps what the full answer had, so zooming out or panning back asks
+ * for no full answer again (50,000 bars decoded, sent to the worker and packed: the live cluster's
+ * long tasks, docs/benchmarks.md "Timeline"). Keeping only the view's window did that on each zoom.
+ */
+export function keepFrom(wantStart: number, end: number, heldSpan: number): number {
+  return Math.min(wantStart, end - 2 * heldSpan);
+}
+
+/**
  * Whether `fresh` (the answer for [since, …]) says nothing `base` does not: the same bars
  * from `since` on (each with its end and outcome), the same queue. A refresh of a quiet
  * window then costs a comparison, not a merge, a packing and a render.

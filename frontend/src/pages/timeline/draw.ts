@@ -110,8 +110,15 @@ export interface Frame {
   queued: readonly number[];
   /** position of the bar under the pointer, or -1 */
   hover: number;
-  /** the rows of the canvas on screen (CSS px from its top): the bars are drawn there only */
+  /** the rows of the plot on screen (CSS px from its top): the bars are drawn there only */
   visible: [number, number];
+  /**
+   * The canvas is only as tall as the window (a plot of 800 lanes is 1,638 px: a canvas that tall
+   * cost its whole bitmap on every frame, profiled: docs/benchmarks.md "Timeline"), and stays in
+   * view as the page scrolls: it shows the plot's rows [offset, offset + canvasHeight] (CSS px).
+   */
+  offset: number;
+  canvasHeight: number;
 }
 
 export function draw(ctx: CanvasRenderingContext2D, layout: Layout, frame: Frame, palette: Palette, dpr: number): void {
@@ -119,8 +126,10 @@ export function draw(ctx: CanvasRenderingContext2D, layout: Layout, frame: Frame
   const { packed: p, view, now } = frame;
   const plotW = Math.max(1, width - gutter);
   const top = plotTop(layout);
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, width, height);
+  // drawn in the plot's coordinates, moved up by the rows above the canvas
+  const shift = Math.round(frame.offset * dpr);
+  ctx.setTransform(dpr, 0, 0, dpr, 0, -shift);
+  ctx.clearRect(0, frame.offset, width, frame.canvasHeight);
   ctx.font = '11px system-ui, sans-serif';
   ctx.textBaseline = 'middle';
 
@@ -166,19 +175,21 @@ export function draw(ctx: CanvasRenderingContext2D, layout: Layout, frame: Frame
   }
   ctx.stroke();
 
-  // The bars, written as pixels into an ImageData the plot's size (device pixels) and put at
-  // once: each frame costs about the plot's area whatever the number of bars (50,000 rects in a
-  // Path2D took several times longer, profiled: docs/benchmarks.md, "Timeline").
+  // The bars, written as pixels into an ImageData (device pixels) and put at once: each frame
+  // costs about the plot's area on screen whatever the number of bars (50,000 rects in a Path2D
+  // took several times longer, profiled: docs/benchmarks.md, "Timeline").
   const px = Math.max(1, Math.round(plotW * dpr));
   const plotH = Math.max(1, Math.min(height - top, p.lanes * laneHeight));
   const py = Math.max(1, Math.round(plotH * dpr));
-  const image = imageFor(ctx, px, py);
+  const topRow = Math.round(top * dpr);
+  const canvasRows = Math.max(1, Math.round(frame.canvasHeight * dpr));
+  // only the plot's rows (device px from its top) on screen and on the canvas: the rest when scrolled to
+  const rowFrom = Math.max(0, Math.floor(frame.visible[0] * dpr) - topRow, shift - topRow);
+  const rowTo = Math.min(py, Math.ceil(frame.visible[1] * dpr) - topRow, shift - topRow + canvasRows);
+  const image = imageFor(ctx, px, canvasRows); // row y of the plot is the image's row y - rowFrom
   const pixels = new Uint32Array(image.data.buffer);
   const colours = palette.fills.map((fill, c) => blend(fill, palette.bg, palette.alphas[c] ?? 1));
-  // only the rows on screen (a tall plot scrolls with the page): the rest is drawn when scrolled to
-  const rowFrom = Math.max(0, Math.floor((frame.visible[0] - top) * dpr));
-  const rowTo = Math.min(py, Math.ceil((frame.visible[1] - top) * dpr));
-  if (rowTo > rowFrom) pixels.fill(packColour(palette.bg), rowFrom * px, rowTo * px);
+  if (rowTo > rowFrom) pixels.fill(packColour(palette.bg), 0, (rowTo - rowFrom) * px);
   const laneRows = laneHeight * dpr;
   const gap = laneHeight >= 6 ? dpr : 0;
   const scale = px / (view.end - view.start);
@@ -199,7 +210,7 @@ export function draw(ctx: CanvasRenderingContext2D, layout: Layout, frame: Frame
       if (x1 > px) x1 = px;
       if (x1 <= x0) continue;
       const colour = colours[p.outcome[at]!]!;
-      for (let y = y0; y < y1; y++) {
+      for (let y = y0 - rowFrom; y < y1 - rowFrom; y++) {
         let o = y * px + x0;
         const stop = y * px + x1;
         if (stop - o > 32) pixels.fill(colour, o, stop);
@@ -207,7 +218,8 @@ export function draw(ctx: CanvasRenderingContext2D, layout: Layout, frame: Frame
       }
     }
   }
-  if (rowTo > rowFrom) ctx.putImageData(image, Math.round(gutter * dpr), Math.round(top * dpr), 0, rowFrom, px, rowTo - rowFrom);
+  // (putImageData ignores the transform: device pixels of the canvas)
+  if (rowTo > rowFrom) ctx.putImageData(image, Math.round(gutter * dpr), topRow + rowFrom - shift, 0, 0, px, rowTo - rowFrom);
   ctx.save();
   ctx.beginPath();
   ctx.rect(gutter, top, plotW, height - top);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { TimelineAnswer, TimelineOutcome } from '../../core/protocol';
 import { merge } from './data';
 import { pack } from './model';
-import { Packer, barId, barKey, show, transferables } from './packer';
+import { Packer, barId, barKey, fromWire, show, toWire, transferables } from './packer';
 import type { Shown } from './packer';
 
 const OUTCOMES: TimelineOutcome[] = ['finished', 'failed', 'cancelled', 'terminated', 'abandoned', 'running'];
@@ -106,5 +106,34 @@ describe('Packer: the merge and the packing the worker does', () => {
     const buffers = transferables(shown);
     expect(new Set(buffers).size).toBe(buffers.length);
     expect(buffers.length).toBe(12);
+  });
+});
+
+describe('toWire / fromWire: an answer on its way to the worker', () => {
+  it('comes back as it was (running bars, bars without a key, ids of any length)', () => {
+    const a = answer(0, 100, [
+      ['old', '10.0.0.1', 10, 20, 0, 7],
+      ['', '10.0.0.2', 15, 40, 1, null],
+      ['ü-long-name-42', '10.0.0.1', 12, 30, 0, 9],
+      ['run', '10.0.0.1', 50, null, RUNNING, 11],
+    ]);
+    const { wire, transfer } = toWire(a);
+    // what structuredClone (postMessage) makes of it, the buffers moved
+    const received = structuredClone(wire, { transfer });
+    expect(fromWire(received)).toEqual(a);
+    expect(wire.start.length).toBe(0); // moved away: nothing of it stays with the page
+  });
+
+  it('is packed by the Packer as the answer itself is', () => {
+    const packer = new Packer();
+    const reply = packer.handle({ kind: 'full', seq: 1, answer: toWire(base).wire, known: '' });
+    expect(drawn(reply.shown!)).toEqual(expected(base));
+    const merged = packer.handle({ kind: 'fresh', seq: 2, fresh: toWire(fresh).wire, since: 90, keepFrom: 0, known: '' });
+    expect(drawn(merged.shown!)).toEqual(expected(merge(base, fresh, 90, 0)));
+  });
+
+  it('moves seven distinct buffers', () => {
+    const { transfer } = toWire(base);
+    expect(new Set(transfer).size).toBe(7);
   });
 });

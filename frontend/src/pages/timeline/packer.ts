@@ -32,9 +32,77 @@ export interface Shown {
 export type Known = string;
 
 export type PackerRequest =
-  | { kind: 'full'; seq: number; answer: TimelineAnswer; known: Known }
-  | { kind: 'fresh'; seq: number; fresh: TimelineAnswer; since: number; keepFrom: number; known: Known }
+  | { kind: 'full'; seq: number; answer: TimelineAnswer | WireAnswer; known: Known }
+  | { kind: 'fresh'; seq: number; fresh: TimelineAnswer | WireAnswer; since: number; keepFrom: number; known: Known }
   | { kind: 'nodes'; seq: number; known: Known };
+
+/**
+ * An answer on its way to the worker: its bars as typed arrays and one string. Posting the
+ * answer as it came (seven arrays of 50,000 numbers and strings) cost a structured clone of
+ * 25-170 ms on the main thread (the live cluster's long tasks, docs/benchmarks.md "Timeline");
+ * this is a few milliseconds to build, and its buffers are moved, not copied.
+ */
+export interface WireAnswer {
+  wire: true;
+  rest: Omit<TimelineAnswer, 'bars'>;
+  start: Float64Array;
+  /** NaN: running */
+  end: Float64Array;
+  cluster: Int32Array;
+  node: Int32Array;
+  outcome: Int32Array;
+  /** NaN: none */
+  key: Float64Array;
+  /** bar i's id is ids.slice(idFrom[i], idFrom[i + 1]) */
+  ids: string;
+  idFrom: Int32Array;
+}
+
+/** `answer` as a WireAnswer, and the buffers to move with it. */
+export function toWire(answer: TimelineAnswer): { wire: WireAnswer; transfer: ArrayBuffer[] } {
+  const { bars, ...rest } = answer;
+  const n = bars.start.length;
+  const wire: WireAnswer = {
+    wire: true,
+    rest,
+    start: Float64Array.from(bars.start),
+    end: new Float64Array(n),
+    cluster: Int32Array.from(bars.cluster),
+    node: Int32Array.from(bars.node),
+    outcome: Int32Array.from(bars.outcome),
+    key: new Float64Array(n),
+    ids: bars.id.join(''),
+    idFrom: new Int32Array(n + 1),
+  };
+  let length = 0;
+  for (let i = 0; i < n; i++) {
+    wire.end[i] = bars.end[i] ?? NaN;
+    wire.key[i] = bars.key[i] ?? NaN;
+    length += bars.id[i]!.length;
+    wire.idFrom[i + 1] = length;
+  }
+  const transfer = [wire.start, wire.end, wire.cluster, wire.node, wire.outcome, wire.key, wire.idFrom].map((a) => a.buffer as ArrayBuffer);
+  return { wire, transfer };
+}
+
+/** The answer a WireAnswer carries (in the worker), as it came from the server. */
+export function fromWire(answer: TimelineAnswer | WireAnswer): TimelineAnswer {
+  if (!('wire' in answer)) return answer;
+  const w = answer;
+  const n = w.start.length;
+  const end: (number | null)[] = new Array<number | null>(n);
+  const key: (number | null)[] = new Array<number | null>(n);
+  const id: string[] = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    const e = w.end[i]!;
+    end[i] = Number.isNaN(e) ? null : e;
+    const k = w.key[i]!;
+    key[i] = Number.isNaN(k) ? null : k;
+    id[i] = w.ids.slice(w.idFrom[i]!, w.idFrom[i + 1]!);
+  }
+  const bars = { start: Array.from(w.start), end, cluster: Array.from(w.cluster), node: Array.from(w.node), outcome: Array.from(w.outcome), key, id };
+  return { ...w.rest, bars };
+}
 
 /** shown null: nothing to draw anew (the answer held is as it was; meta has the fresh clock) */
 export interface PackerReply {
@@ -107,9 +175,10 @@ export class Packer {
     const knownChanged = request.known !== this.known;
     this.known = request.known;
     if (request.kind === 'full') {
-      this.held = request.answer;
+      this.held = fromWire(request.answer);
     } else if (request.kind === 'fresh') {
-      const { fresh, since, keepFrom } = request;
+      const { since, keepFrom } = request;
+      const fresh = fromWire(request.fresh);
       const base = this.held;
       if (base === null) this.held = fresh;
       else if (unchanged(base, fresh, since)) {
