@@ -31,6 +31,15 @@ def _log_to_real_stdout() -> None:
 _log_to_real_stdout()
 
 
+async def job_result(job: Any, timeout: float = 120.0) -> Any:
+    """A dispy job's result (`job()`), waiting at most `timeout` s: dispynode 4.15.2 can lose
+    a very short job for good (its reply thread dies of "can only join a started process",
+    docs/dispy-notes.md), and a test must then fail, not hang the whole run."""
+    ended = await asyncio.to_thread(job.finish.wait, timeout)
+    assert ended, f"dispy job {job.id!r} did not end within {timeout:g} s (status {job.status}; see dispynode.log)"
+    return job()
+
+
 def dispynode_start_race(job: Any) -> bool:
     """Whether dispynode 4.15.2 lost `job` to its own race (docs/dispy-notes.md): it starts
     the job's process, and writes the pid file after; a job that ends first (a fast one on

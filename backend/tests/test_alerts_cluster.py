@@ -23,7 +23,7 @@ from dispymon.features.alerts.config import parse
 from dispymon.model.state import State
 from dispymon.runtime.hub import Hub
 from dispymon.transport.server import ServerConfig, create_app
-from conftest import WSClient
+from conftest import WSClient, job_result
 
 pytestmark = pytest.mark.cluster
 
@@ -38,6 +38,9 @@ def compute(seconds):
     import time
 
     if seconds < 0:
+        # not at once: dispynode 4.15.2 can lose a job that ends the moment it starts, and
+        # with it every later reply of that node (docs/dispy-notes.md, "very short jobs")
+        time.sleep(0.2)
         raise ValueError(f"bad input {seconds}")
     time.sleep(seconds)
     return seconds
@@ -234,12 +237,12 @@ async def test_a_failing_workload_fires_the_failure_rate(local_nodes, alerting):
     ws = await connect()
     good = [cluster.submit(0.1) for _ in range(2)]
     for job in good:
-        await asyncio.to_thread(job)
+        await job_result(job)
     await ws.until(lambda m: m.clusters["compute"]["jobs"]["finished"] == 2, what="two jobs done")
     assert not firing(ws, "failure_rate")
     bad = [cluster.submit(-1) for _ in range(6)]
     for job in bad:
-        await asyncio.to_thread(job)
+        await job_result(job)
     failed = sum(1 for j in good + bad if j.status == dispy.DispyJob.Terminated and j.exception)
     assert failed == 6
     await ws.until(lambda m: firing(m, "failure_rate"), timeout=20, what="failure_rate firing", fresh=False)
@@ -281,7 +284,7 @@ async def test_a_webhook_that_never_answers_delays_nothing_else(local_nodes, ale
         return m.last_sent("compute", "jobs", "finished") >= 6 and len(receiver.events("long_job")) == 1
 
     await ws.until(all_done, timeout=60, what="every job finished (their alerts queued)", fresh=False)
-    done = [await asyncio.to_thread(job) for job in jobs]
+    done = [await job_result(job) for job in jobs]
     assert done == [1.5] * 6 and all(j.status == dispy.DispyJob.Finished for j in jobs)
     fired = [m for m in ws.messages if m["type"] == "delta" and "alerts" in m]
     assert fired, "alerts moved meanwhile"

@@ -13,7 +13,7 @@ from dispymon.adapters.dispy import DispyAdapter, DispyControl
 from dispymon.entry.appmodule import play_main
 from dispymon.runtime.hub import Hub
 from dispymon.transport.server import ServerConfig, create_app
-from conftest import WSClient
+from conftest import WSClient, job_result
 
 pytestmark = pytest.mark.cluster
 
@@ -123,7 +123,7 @@ async def test_node_page_jobs_and_terminate(local_nodes, dashboard):
     result = await call(page, "terminate_jobs", uids=[*uids, 12345])
     assert result["value"]["results"] == {str(uids[0]): "terminated", str(uids[1]): "terminated", "12345": "not_found"}
     for job in jobs[:2]:
-        await asyncio.to_thread(job)  # dispy hands the terminated jobs back
+        await job_result(job)  # dispy hands the terminated jobs back
         assert job.status == dispy.DispyJob.Terminated
     # the terminated jobs leave the list; the queued one takes their place
     await page.until(lambda m: [j["id"] for j in m.node_jobs["jobs"].values()] == ["job-2"], what="terminated jobs leaving")
@@ -146,7 +146,7 @@ def max_concurrency(jobs, ip: str) -> int:
 async def run_batch(cluster, count: int, seconds: float = 0.3):
     jobs = [cluster.submit(seconds) for _ in range(count)]
     for job in jobs:
-        await asyncio.to_thread(job)
+        await job_result(job)
         assert job.status == dispy.DispyJob.Finished, job.exception
     return jobs
 

@@ -10,7 +10,7 @@ import pytest
 from dispymon.adapters.dispy import DispyAdapter
 from dispymon.runtime.hub import Hub
 from dispymon.transport.server import ServerConfig, create_app
-from conftest import WSClient
+from conftest import WSClient, job_result
 
 pytestmark = pytest.mark.cluster
 
@@ -65,7 +65,7 @@ async def test_n_jobs_final_state_matches_dispy(local_nodes, dashboard):
     jobs = [cluster.submit(0.05) for _ in range(n)]
     assert all(jobs)
     for job in jobs:
-        await asyncio.to_thread(job)  # waits for the job's result
+        await job_result(job)  # waits for the job's result
     status = await asyncio.to_thread(cluster.status)
     want = {node.ip_addr: node.jobs_done for node in status.nodes}
     assert sum(want.values()) == n
@@ -116,7 +116,7 @@ async def test_nodes_initialised_before_attach_are_seeded(local_nodes, dashboard
     clusters.append(cluster)
     # run a job so both nodes have surely initialised, with nobody listening
     for job in [cluster.submit(0.05) for _ in range(4)]:
-        await asyncio.to_thread(job)
+        await job_result(job)
     status = await asyncio.to_thread(cluster.status)
     assert len(status.nodes) == 2
     adapter.attach(cluster)

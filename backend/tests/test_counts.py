@@ -14,7 +14,7 @@ import aiohttp
 import dispy
 import pytest
 
-from conftest import wait_until
+from conftest import job_result, wait_until
 from test_httpd import alpha, beta, connect, done, new_cluster, new_server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.cluster
@@ -24,7 +24,7 @@ ENDED = (dispy.DispyJob.Finished, dispy.DispyJob.Terminated, dispy.DispyJob.Canc
 
 async def finish(jobs: list) -> None:
     for job in jobs:
-        await asyncio.to_thread(job)
+        await job_result(job)
         assert job.status == dispy.DispyJob.Finished, job.exception
 
 

@@ -13,7 +13,7 @@ from dispymon.adapters.dispy import DispyAdapter, DispyControl
 from dispymon.runtime.hub import Hub
 from dispymon.transport.server import ServerConfig, create_app
 from dispymon.model.state import State
-from conftest import WSClient
+from conftest import WSClient, job_result
 
 pytestmark = pytest.mark.cluster
 
@@ -101,7 +101,7 @@ async def test_a_frozen_node_goes_stale_and_a_long_busy_node_is_flagged_stuck(lo
     job = cluster.submit_node(busy.ip, 4)
     await ws.until(lambda m: node(m, busy.ip).get("stuck"), timeout=15, what="the busy node flagged stuck")
     assert not node(ws, frozen.ip).get("stuck")
-    await asyncio.to_thread(job)
+    await job_result(job)
     await ws.until(lambda m: not node(m, busy.ip).get("stuck"), timeout=15, what="stuck cleared after the job")
     # freeze the other node: its pulses (and avail info) stop; it goes stale, then recovers
     os.kill(frozen.pid, signal.SIGSTOP)

@@ -9,7 +9,7 @@ import dispy
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import dispynode_start_race, wait_until
+from conftest import dispynode_start_race, job_result, wait_until
 from test_httpd import connect, new_cluster, new_server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.cluster
@@ -34,7 +34,7 @@ async def test_real_outcomes_in_history_series_and_metrics_then_a_restart(local_
         ws = await connect(session, server)
         jobs = [cluster.submit(0.1) for _ in range(4)] + [cluster.submit(0.1, fail=True)]
         for job in jobs:
-            await asyncio.to_thread(job)
+            await job_result(job)
         long = cluster.submit(60)
         await ws.until(lambda m: m.clusters["work"]["jobs"]["running"] == 1 and long.status == dispy.DispyJob.Running,
                        what="the long job running")  # fmt: skip
@@ -108,7 +108,7 @@ async def test_finished_jobs_keep_nothing_of_their_arguments_or_results(local_no
         submitted = len(jobs)
         while jobs:  # eight at a time: the program holds a few jobs, never all
             job = jobs.pop(0)
-            result = await asyncio.to_thread(job)
+            result = await job_result(job)
             if dispynode_start_race(job) and len(lost) < 3:
                 lost.append(job.status)
                 jobs.append(cluster.submit(bytes(SIZE)))

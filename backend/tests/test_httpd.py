@@ -23,7 +23,7 @@ import pytest
 from dispymon.entry.httpd import THREAD_NAME, DispyHTTPServer
 from dispymon.transport.codec import decode
 from dispymon.transport.server import PACKAGED_STATIC, MissingFrontendError
-from conftest import WSClient
+from conftest import WSClient, job_result
 
 pytestmark = pytest.mark.cluster
 
@@ -88,7 +88,7 @@ async def connect(session: aiohttp.ClientSession, server: DispyHTTPServer, **kwa
 async def run_jobs(cluster, count: int, seconds: float = 0.1) -> None:
     jobs = [cluster.submit(seconds) for _ in range(count)]
     for job in jobs:
-        await asyncio.to_thread(job)
+        await job_result(job)
         assert job.status == dispy.DispyJob.Finished, job.exception
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from dispymon.transport.protocol import OUTPUT_TAIL, RESULT_LIMIT
 from test_httpd import connect, new_cluster, new_server  # noqa: F401 - fixtures
+from conftest import job_result
 
 pytestmark = pytest.mark.cluster
 
@@ -76,7 +77,7 @@ async def poll(condition, what: str, timeout: float = 60) -> None:
 
 async def ended(jobs: list[dispy.DispyJob]) -> None:
     for job in jobs:
-        await asyncio.to_thread(job)
+        await job_result(job)
 
 
 class Dash:

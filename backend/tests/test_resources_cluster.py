@@ -17,6 +17,7 @@ import pytest
 
 from dispymon.features.resources import QUANTA
 from test_httpd import connect, new_server, setup  # noqa: F401 - fixtures
+from conftest import job_result
 
 pytestmark = pytest.mark.cluster
 
@@ -117,7 +118,7 @@ async def test_a_nodes_points_are_the_avail_info_of_its_pulses(local_nodes, disp
                 assert r.status == 400 and (await r.json())["error"]["code"] == "invalid"
             await ws.ws.close()
         for job in jobs:
-            await asyncio.to_thread(job)
+            await job_result(job)
         await asyncio.to_thread(server.shutdown, True)
     finally:
         await asyncio.to_thread(cluster.close, 0, True)

@@ -11,6 +11,7 @@ import dispy
 import pytest
 
 from test_httpd import connect, new_cluster, new_server  # noqa: F401 - fixtures
+from conftest import job_result
 
 pytestmark = pytest.mark.cluster
 
@@ -73,7 +74,7 @@ async def test_timeline_shows_what_dispy_ran_then_survives_a_restart(local_nodes
         for i, job in enumerate(ended):
             job.id = f"ended-{i}"
         for job in ended:
-            await asyncio.to_thread(job)
+            await job_result(job)
         # four long jobs fill the four CPUs; two more wait in dispy's queue
         long = [cluster.submit(60) for _ in range(4)]
         waiting = [cluster.submit(0.1) for _ in range(2)]
