@@ -223,10 +223,14 @@ export function ordered(previous: Order | null, nodes: Record<string, Node>, sor
   const changed = sameSort ? changedSince(previous.source, nodes) : null;
   if (!sameSort || changed === null) {
     const keys = new Map<string, Key>();
-    const ips = Object.keys(nodes);
-    for (const ip of ips) keys.set(ip, { value: byIp ? null : column.value(nodes[ip]!), ip: ipKey(ip) });
-    ips.sort((a, b) => compare(keys.get(a)!, keys.get(b)!));
-    return { sort, source: nodes, ips, keys };
+    const entries: [string, Key][] = [];
+    for (const ip in nodes) {
+      const key = { value: byIp ? null : column.value(nodes[ip]!), ip: ipKey(ip) };
+      keys.set(ip, key);
+      entries.push([ip, key]);
+    }
+    entries.sort((a, b) => compare(a[1], b[1]));
+    return { sort, source: nodes, ips: entries.map((e) => e[0]), keys };
   }
   // The rows whose place may change: added, removed, or with a new sort value.
   const keys = previous.keys; // updated in place: only an order computed from it reads it
