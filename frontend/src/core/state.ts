@@ -158,6 +158,25 @@ export interface NodeChange {
 export const nodeChanges = new WeakMap<Record<string, Node>, NodeChange>();
 
 /**
+ * Deltas a chain reaches back. Each link holds the record before it, so an
+ * unbounded chain would keep every record ever made (100,000 nodes: a few MB
+ * each, ten a second); a view further behind than this sorts afresh.
+ */
+export const CHAIN_STEPS = 4;
+
+function linkNodes(nodes: Record<string, Node>, from: Record<string, Node>, ips: string[]): void {
+  nodeChanges.set(nodes, { from, ips });
+  // cut the link CHAIN_STEPS back: the records before it are free to go
+  let current = from;
+  for (let step = 1; step < CHAIN_STEPS; step++) {
+    const link = nodeChanges.get(current);
+    if (!link) return;
+    current = link.from;
+  }
+  nodeChanges.delete(current);
+}
+
+/**
  * The addresses changed between `older` and `newer` (two node records, the
  * second made from the first by up to `maxSteps` deltas), or null when
  * `newer` does not descend from `older` that closely (a snapshot, another
@@ -166,7 +185,7 @@ export const nodeChanges = new WeakMap<Record<string, Node>, NodeChange>();
 export function changedSince(
   older: Record<string, Node>,
   newer: Record<string, Node>,
-  maxSteps = 64,
+  maxSteps = CHAIN_STEPS,
 ): string[] | null {
   const ips: string[] = [];
   let current = newer;
@@ -207,7 +226,7 @@ function applyClusterDelta(old: Cluster | undefined, change: ClusterDelta): Clus
       if (node === null) return null;
       nodes[ip] = node;
     }
-    nodeChanges.set(nodes, { from: base.nodes, ips });
+    linkNodes(nodes, base.nodes, ips);
   }
   const cluster: Cluster = { name: base.name, kind: base.kind, jobs: change.jobs ?? base.jobs, nodes };
   if (base.program !== undefined) cluster.program = base.program; // a fleet central's (docs/fleet.md)

@@ -2,7 +2,7 @@
 // sort gives, at the cost of the nodes a delta changed.
 import { describe, expect, it } from 'vitest';
 import type { Node, NodeDelta } from '../../core/protocol';
-import { applyDelta, applySnapshot, emptyData } from '../../core/state';
+import { CHAIN_STEPS, applyDelta, applySnapshot, changedSince, emptyData, nodeChanges } from '../../core/state';
 import type { ServerData } from '../../core/state';
 import { cluster, delta, node, snapshot } from '../../test/fixtures';
 import { ordered, sortNodes } from './NodesTable';
@@ -114,5 +114,23 @@ describe('ordered', () => {
     expect(ordered(before, nodesOf(fresh), sort).ips).toEqual(['10.9.9.9', '10.9.9.8']);
     const other: Sort = { column: 'jobs_done', desc: true };
     expect(ordered(before, nodesOf(first), other).ips).toEqual(fullSort(nodesOf(first), other));
+  });
+
+  it('keeps no more than CHAIN_STEPS records behind the newest (each link holds the one before)', () => {
+    let state = start(50);
+    const records = [nodesOf(state)];
+    for (let d = 0; d < CHAIN_STEPS + 3; d++) {
+      state = applyDelta(state, delta(state.seq! + 1, { c: { nodes: { [address(d)]: { busy: d + 1 } } } })).state;
+      records.push(nodesOf(state));
+    }
+    const newest = records[records.length - 1]!;
+    const last = records.length - 1;
+    expect(changedSince(records[last - CHAIN_STEPS]!, newest)).toEqual(
+      Array.from({ length: CHAIN_STEPS }, (_, i) => address(last - 1 - i)),
+    );
+    // the chain ends there: nothing links to an older record any more
+    expect(changedSince(records[last - CHAIN_STEPS - 1]!, newest)).toBeNull();
+    expect(nodeChanges.has(records[last - CHAIN_STEPS]!)).toBe(false);
+    for (const old of records.slice(0, last - CHAIN_STEPS)) expect(nodeChanges.has(old)).toBe(false);
   });
 });
