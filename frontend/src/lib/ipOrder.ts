@@ -9,8 +9,8 @@ const ipKeys = new Map<string, IpKey>();
 
 /**
  * A dotted quad's value (four decimal octets of 1-3 digits, each ≤ 255), or
- * -1. Read character by character: 100,000 addresses in a snapshot took
- * ~120 ms through a regular expression and its arrays, ~10 ms this way.
+ * -1. Read character by character: through a regular expression and its
+ * arrays, 100,000 addresses in a snapshot took ~120 ms (Chrome's profiler).
  */
 function ipv4Value(ip: string): number {
   let value = 0;
