@@ -116,7 +116,7 @@ function stats(values) {
 async function open(browser, url) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   await page.addInitScript(instrument);
-  await page.goto(url);
+  await page.goto(url, { timeout: 120_000 }); // see load()
   return page;
 }
 
@@ -325,7 +325,8 @@ async function load(browser, url, repeats, device, sortColumn) {
       await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
     }
     await page.addInitScript(instrument);
-    await page.goto(url);
+    // a server of 100,000 nodes on a loaded machine can take longer than the default 30 s to serve the page
+    await page.goto(url, { timeout: 120_000 });
     await page.waitForFunction(() => window.__bench.paintedAt > 0, null, { timeout: 120_000 });
     await page.waitForTimeout(1500);
     const b = await page.evaluate(() => window.__bench);

@@ -142,6 +142,62 @@ export function mergeNode(old: Node | undefined, change: NodeDelta): Node | null
   return old ? { ...old, ...change } : null;
 }
 
+/** How a cluster's node record came from the one before it (see nodeChanges). */
+export interface NodeChange {
+  from: Record<string, Node>;
+  /** the addresses a delta changed, added or removed */
+  ips: string[];
+}
+
+/**
+ * For each node record a delta made, the record it came from and which
+ * addresses changed: a view derived from the nodes (the Monitor page's sorted
+ * table) follows the few that changed instead of walking 100,000 nodes per
+ * delta. Weak: a record no one holds any more is forgotten with its entry.
+ */
+export const nodeChanges = new WeakMap<Record<string, Node>, NodeChange>();
+
+/**
+ * Deltas a chain reaches back. Each link holds the record before it, so an
+ * unbounded chain would keep every record ever made (100,000 nodes: a few MB
+ * each, ten a second); a view further behind than this sorts afresh.
+ */
+export const CHAIN_STEPS = 4;
+
+function linkNodes(nodes: Record<string, Node>, from: Record<string, Node>, ips: string[]): void {
+  nodeChanges.set(nodes, { from, ips });
+  // cut the link CHAIN_STEPS back: the records before it are free to go
+  let current = from;
+  for (let step = 1; step < CHAIN_STEPS; step++) {
+    const link = nodeChanges.get(current);
+    if (!link) return;
+    current = link.from;
+  }
+  nodeChanges.delete(current);
+}
+
+/**
+ * The addresses changed between `older` and `newer` (two node records, the
+ * second made from the first by up to `maxSteps` deltas), or null when
+ * `newer` does not descend from `older` that closely (a snapshot, another
+ * cluster, too many deltas apart): then only a full comparison tells.
+ */
+export function changedSince(
+  older: Record<string, Node>,
+  newer: Record<string, Node>,
+  maxSteps = CHAIN_STEPS,
+): string[] | null {
+  const ips: string[] = [];
+  let current = newer;
+  for (let step = 0; current !== older; step++) {
+    const link = nodeChanges.get(current);
+    if (!link || step >= maxSteps) return null;
+    for (const ip of link.ips) ips.push(ip);
+    current = link.from;
+  }
+  return ips;
+}
+
 /**
  * A cluster after a delta's entry for it, or null when the entry does not fit
  * this state (see applyDelta). A cluster that arrives whole (`name` and
@@ -159,8 +215,10 @@ function applyClusterDelta(old: Cluster | undefined, change: ClusterDelta): Clus
   let nodes = base.nodes;
   if (change.nodes) {
     nodes = { ...base.nodes };
-    for (const [ip, entry] of Object.entries(change.nodes)) {
-      if (entry === null) {
+    const ips = Object.keys(change.nodes);
+    for (const ip of ips) {
+      const entry = change.nodes[ip];
+      if (!entry) {
         delete nodes[ip];
         continue;
       }
@@ -168,6 +226,7 @@ function applyClusterDelta(old: Cluster | undefined, change: ClusterDelta): Clus
       if (node === null) return null;
       nodes[ip] = node;
     }
+    linkNodes(nodes, base.nodes, ips);
   }
   const cluster: Cluster = { name: base.name, kind: base.kind, jobs: change.jobs ?? base.jobs, nodes };
   if (base.program !== undefined) cluster.program = base.program; // a fleet central's (docs/fleet.md)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareIp } from './ipOrder';
+import { compareIp, ipKey } from './ipOrder';
 
 describe('compareIp', () => {
   const sorted = (ips: string[]) => [...ips].sort(compareIp);
@@ -25,5 +25,16 @@ describe('compareIp', () => {
       'host-a',
       'host-b',
     ]);
+  });
+});
+
+describe('ipKey', () => {
+  it('reads a dotted quad as its number, anything else as itself', () => {
+    expect(ipKey('10.0.0.1')).toBe(10 * 2 ** 24 + 1);
+    expect(ipKey('255.255.255.255')).toBe(2 ** 32 - 1);
+    expect(ipKey('010.000.0.1')).toBe(ipKey('10.0.0.1'));
+    for (const text of ['1.2.3', '1.2.3.4.5', '1..2.3', '.1.2.3', '1.2.3.', '1.2.3.4a', '1234.1.1.1', '1.2.3.256', '', '::1', 'host-a']) {
+      expect(ipKey(text)).toBe(text);
+    }
   });
 });

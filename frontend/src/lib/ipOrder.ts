@@ -1,21 +1,43 @@
 // IP addresses in numeric order, written once: the Monitor page's table and
 // the Manage page's node list sort by it.
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
 /** An address's sort key: the IPv4 address as a number, anything else (IPv6, host names) as itself. */
 export type IpKey = number | string;
 
 // Keys computed once per address: sorting 10,000 nodes compares ~130,000 pairs.
 const ipKeys = new Map<string, IpKey>();
 
+/**
+ * A dotted quad's value (four decimal octets of 1-3 digits, each ≤ 255), or
+ * -1. Read character by character: through a regular expression and its
+ * arrays, 100,000 addresses in a snapshot took ~120 ms (Chrome's profiler).
+ */
+function ipv4Value(ip: string): number {
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return -1;
+    } else if (c === 46 && digits > 0 && dots < 3) {
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else return -1;
+  }
+  return dots === 3 && digits > 0 ? value * 256 + octet : -1;
+}
+
 export function ipKey(ip: string): IpKey {
   let key = ipKeys.get(ip);
   if (key === undefined) {
-    const m = IPV4.exec(ip);
-    const octets = m ? m.slice(1).map(Number) : [];
-    key = m && octets.every((o) => o <= 255) ? octets.reduce((v, o) => v * 256 + o, 0) : ip;
-    if (ipKeys.size > 100_000) ipKeys.clear(); // bounded: addresses come and go
+    const value = ipv4Value(ip);
+    key = value >= 0 ? value : ip;
+    if (ipKeys.size > 200_000) ipKeys.clear(); // bounded: addresses come and go
     ipKeys.set(ip, key);
   }
   return key;

@@ -6,6 +6,7 @@ import { NodeStatus } from '../../components/NodeStatus';
 import type { Node } from '../../core/protocol';
 import { clusterNames, programsByNode, resolveClusterName, selectCluster } from '../../core/selectors';
 import { COMBINED } from '../../core/protocol';
+import { changedSince } from '../../core/state';
 import { compareIpKeys, ipKey } from '../../lib/ipOrder';
 import type { IpKey } from '../../lib/ipOrder';
 import { Link, replaceSearch, useSearch } from '../../router';
@@ -163,30 +164,128 @@ export function sortNodes(nodes: readonly Node[], sort: Sort): Node[] {
   return keyed.map((k) => k.node);
 }
 
-interface Order {
-  sort: Sort;
-  nodes: Node[];
-  values: Map<string, SortValue>;
+/** A row's place in the order: its sort value (null when sorted by address) and its address's key. */
+interface Key {
+  value: SortValue;
+  ip: IpKey;
 }
 
 /**
- * The sorted rows, reusing the previous order when no node's sort value
- * changed (a delta changes busy counts, not names or addresses): a delta then
- * costs one pass over the nodes instead of a sort.
+ * The table's order: addresses, not nodes (a row reads its node from the
+ * record, so a delta that moves no row leaves this as it was), and each
+ * one's key as last sorted.
  */
-function ordered(previous: Order | null, nodes: Record<string, Node>, sort: Sort): Order {
+export interface Order {
+  sort: Sort;
+  /** the node record this order is of */
+  source: Record<string, Node>;
+  ips: string[];
+  /** every address in `ips`, with the key it is sorted by there */
+  keys: Map<string, Key>;
+}
+
+/** Above this many rows to move, one pass over the order merges them in; below it, each is moved by itself. */
+const MOVE_ONE_BY_ONE = 64;
+
+function comparer(sort: Sort): { column: Column; byIp: boolean; compare: (a: Key, b: Key) => number } {
   const column = COLUMNS.find((c) => c.id === sort.column) ?? COLUMNS[0]!;
-  const all = Object.values(nodes);
-  if (previous && previous.sort === sort && previous.nodes.length === all.length) {
-    const same = all.every((n) => {
-      const v = previous.values.get(n.ip_addr);
-      return v !== undefined && v === column.value(n);
-    });
-    if (same) return { sort, nodes: previous.nodes.map((n) => nodes[n.ip_addr] ?? n), values: previous.values };
+  const sign = sort.desc ? -1 : 1;
+  const byIp = column.id === 'ip_addr';
+  const compare = byIp
+    ? (a: Key, b: Key) => sign * compareIpKeys(a.ip, b.ip)
+    : (a: Key, b: Key) => sign * compareValues(a.value, b.value) || compareIpKeys(a.ip, b.ip);
+  return { column, byIp, compare };
+}
+
+/** The first index in `ips` whose key does not sort before `key`. */
+function lowerBound(ips: readonly string[], keys: Map<string, Key>, key: Key, compare: (a: Key, b: Key) => number): number {
+  let lo = 0;
+  let hi = ips.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compare(keys.get(ips[mid]!)!, key) < 0) lo = mid + 1;
+    else hi = mid;
   }
-  const values = new Map<string, SortValue>();
-  for (const n of all) values.set(n.ip_addr, column.value(n));
-  return { sort, nodes: sortNodes(all, sort), values };
+  return lo;
+}
+
+/**
+ * The sorted rows. A delta (found through the state's change chain,
+ * `changedSince`) costs what its changed nodes cost: each one whose sort value
+ * changed is taken out and put back where it now belongs (a binary search),
+ * and one that kept its value moves nothing. A full sort only for a new sort
+ * column or direction, a snapshot, or a record that does not descend from the
+ * last one (another cluster, the combined view).
+ */
+export function ordered(previous: Order | null, nodes: Record<string, Node>, sort: Sort): Order {
+  const { column, byIp, compare } = comparer(sort);
+  const sameSort = previous !== null && previous.sort.column === sort.column && previous.sort.desc === sort.desc;
+  if (sameSort && previous.source === nodes) return previous;
+  const changed = sameSort ? changedSince(previous.source, nodes) : null;
+  if (!sameSort || changed === null) {
+    const keys = new Map<string, Key>();
+    const entries: [string, Key][] = [];
+    for (const ip in nodes) {
+      const key = { value: byIp ? null : column.value(nodes[ip]!), ip: ipKey(ip) };
+      keys.set(ip, key);
+      entries.push([ip, key]);
+    }
+    entries.sort((a, b) => compare(a[1], b[1]));
+    return { sort, source: nodes, ips: entries.map((e) => e[0]), keys };
+  }
+  // The rows whose place may change: added, removed, or with a new sort value.
+  const keys = previous.keys; // updated in place: only an order computed from it reads it
+  const moved = new Map<string, Key | null>();
+  for (const ip of changed) {
+    if (moved.has(ip)) continue;
+    const node = nodes[ip];
+    const old = keys.get(ip);
+    if (node === undefined) {
+      if (old !== undefined) moved.set(ip, null);
+      continue;
+    }
+    const value = byIp ? null : column.value(node);
+    if (old === undefined || old.value !== value) moved.set(ip, { value, ip: old?.ip ?? ipKey(ip) });
+  }
+  if (moved.size === 0) return { sort, source: nodes, ips: previous.ips, keys };
+  let ips: string[];
+  if (moved.size <= MOVE_ONE_BY_ONE) {
+    ips = previous.ips.slice();
+    for (const [ip, key] of moved) {
+      const old = keys.get(ip);
+      if (old !== undefined) {
+        let at = lowerBound(ips, keys, old, compare);
+        if (ips[at] !== ip) at = ips.indexOf(ip); // values that do not order (NaN): look it up
+        if (at >= 0) ips.splice(at, 1);
+        keys.delete(ip);
+      }
+      if (key !== null) {
+        ips.splice(lowerBound(ips, keys, key, compare), 0, ip);
+        keys.set(ip, key);
+      }
+    }
+  } else {
+    const rest = previous.ips.filter((ip) => !moved.has(ip));
+    const adding: string[] = [];
+    for (const [ip, key] of moved) {
+      if (key === null) keys.delete(ip);
+      else {
+        keys.set(ip, key);
+        adding.push(ip);
+      }
+    }
+    adding.sort((a, b) => compare(keys.get(a)!, keys.get(b)!));
+    ips = new Array<string>(rest.length + adding.length);
+    let i = 0;
+    let j = 0;
+    let k = 0;
+    while (i < rest.length && j < adding.length) {
+      ips[k++] = compare(keys.get(rest[i]!)!, keys.get(adding[j]!)!) <= 0 ? rest[i++]! : adding[j++]!;
+    }
+    while (i < rest.length) ips[k++] = rest[i++]!;
+    while (j < adding.length) ips[k++] = adding[j++]!;
+  }
+  return { sort, source: nodes, ips, keys };
 }
 
 const EMPTY: Record<string, Node> = {};
@@ -246,7 +345,7 @@ export function NodesTable() {
   // closing and this component being remounted.
   const search = useSearch();
   const sort = useMemo(() => parseSort(search), [search]);
-  const rows = useIncremental<Order>((previous) => ordered(previous, nodes, sort), [nodes, sort]).nodes;
+  const rows = useIncremental<Order>((previous) => ordered(previous, nodes, sort), [nodes, sort]).ips;
   // The CPU sparklines: off above SPARK_MAX_NODES nodes (the header says so), so a big table stays fast.
   const sparkOn = rows.length <= SPARK_MAX_NODES;
   const [sparks, setSparks] = useState<SparkAnswer | null>(null);
@@ -259,7 +358,8 @@ export function NodesTable() {
   const edges = useScrollEdges(scrollBox);
   const cut = edges.left || edges.right;
   const row = (index: number) => {
-    const n = rows[index];
+    const ip = rows[index];
+    const n = ip === undefined ? undefined : nodes[ip];
     if (!n) return null;
     const shown = programs ? (programs.get(n.ip_addr)?.join(', ') ?? '') : undefined;
     return <NodeRow key={n.ip_addr} node={n} rowIndex={index + 2} spark={sparks} programs={shown} />;
