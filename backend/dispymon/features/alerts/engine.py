@@ -32,6 +32,7 @@ from dispymon.features.alerts.rules import (
     SPECS,
     Condition,
     FailureWindow,
+    LongJob,
     LongScan,
     QueueWatch,
     RuleState,
@@ -198,7 +199,7 @@ class AlertEngine:
         if self.store is not None:
             self.store.add_alert(alert)
 
-    def _fire(self, key: tuple, condition: Condition, now: float) -> None:
+    def _fire(self, key: tuple, condition: Condition | LongJob, now: float) -> None:
         alert = protocol.alert(
             self.next_id,
             key[0],
@@ -225,7 +226,7 @@ class AlertEngine:
         self._keep(alert)
         self.webhooks.send("resolved", alert, self.dashboard)
 
-    async def _terminate(self, key: tuple, alert_id: int, condition: Condition) -> None:
+    async def _terminate(self, key: tuple, alert_id: int, condition: Condition | LongJob) -> None:
         assert self.terminate is not None and condition.cluster is not None
         try:
             action = await self.terminate(condition.cluster, condition.handle)

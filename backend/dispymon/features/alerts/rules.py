@@ -254,6 +254,36 @@ class Condition(NamedTuple):
     handle: Any = None  # long_job: the job (for terminate)
 
 
+class LongJob:
+    """long_job's condition for one job, its words made only when read: a cluster may have
+    hundreds of thousands of jobs over the limit (`demo --simulate 100000`), every one
+    evaluated each second, and the engine reads a condition only when it fires."""
+
+    __slots__ = ("info", "cluster", "now", "limit", "terminate")
+    severity = "warning"
+
+    def __init__(self, info: JobInfo, cluster: str, now: float, limit: float, terminate: bool) -> None:
+        self.info, self.cluster, self.now, self.limit, self.terminate = info, cluster, now, limit, terminate
+
+    @property
+    def node(self) -> str | None:
+        return self.info.ip_addr
+
+    @property
+    def job(self) -> dict[str, Any]:
+        return job_ref(self.info)
+
+    @property
+    def summary(self) -> str:
+        info = self.info
+        running = self.now - (info.start_time or self.now)
+        return f"job {self.job['id']} on {info.ip_addr} running for {_seconds(running)} (limit {_seconds(self.limit)})"
+
+    @property
+    def handle(self) -> Any:
+        return self.info if self.terminate else None
+
+
 def job_ref(job: JobInfo) -> dict[str, Any]:
     """The job as an Alert names it: its key and its id as text (text only when making it runs no user code)."""
     value = job.id.current() if isinstance(job.id, Late) else job.id
@@ -274,11 +304,11 @@ def evaluate(
     store: Mapping[str, Any] | None = None,
     scans: dict[str, LongScan] | None = None,
     closed_since: dict[tuple[str, str], float] | None = None,
-) -> dict[tuple, Condition]:
+) -> dict[tuple, Condition | LongJob]:
     """Every condition that holds at `now`, by key (see the module's doc). `scans` and
     `closed_since` (when each closed node was first seen closed) are the engine's, kept between
     calls; without them every call looks as if it were the first (node_closed: closed since now)."""
-    out: dict[tuple, Condition] = {}
+    out: dict[tuple, Condition | LongJob] = {}
     if closed_since is not None:  # forget the nodes no longer closed
         for key in [k for k in closed_since if _status(state, k) != CLOSED]:
             del closed_since[key]
@@ -337,17 +367,9 @@ def evaluate(
         if rule.enabled and c.running:
             p = rule.of(name)
             limit = p["seconds"]
+            terminate = bool(p["terminate"])
             for job in _over(c.running, now, limit, scans, name):
-                start = job.start_time or now
-                ref = job_ref(job)
-                out[("long_job", name, ref["key"])] = Condition(
-                    "warning",
-                    name,
-                    job.ip_addr,
-                    ref,
-                    f"job {ref['id']} on {job.ip_addr} running for {_seconds(now - start)} (limit {_seconds(limit)})",
-                    job if p["terminate"] else None,
-                )
+                out[("long_job", name, job.key or job.uid)] = LongJob(job, name, now, limit, terminate)
         rule = rules["queue_stalled"]
         watch = queues.get(name)
         if rule.enabled and watch is not None:
