@@ -36,7 +36,7 @@ from dispymon.transport.fleetcodec import FleetCodecError, pack, unpack
 log = logging.getLogger(__name__)
 
 BATCH_EVENTS = 1000  # events per entry
-FLUSH_EVERY = 0.1  # seconds between looks at the backlog
+FLUSH_EVERY = 0.1  # seconds between looks for a snapshot owed (events go as the tee gets them)
 PIPELINE_ENTRIES = 20  # entries sent per round trip while a backlog drains
 RETRY_AFTER = 1.0  # seconds between tries while Redis is unreachable
 COMMANDS_KEPT = 1000  # MAXLEN ~ of command and reply streams
@@ -80,12 +80,16 @@ class Publisher:
         self._commands = asyncio.Semaphore(COMMANDS_AT_ONCE)
         self._record: dict[str, Any] | None = None
         self._failures: collections.Counter[str] = collections.Counter()
+        self._ready = asyncio.Event()  # the backlog has events (set by the tee)
 
     # -- the tee: on the loop, for every applied event ----------------------------------
 
     def tee(self, event: Event) -> None:
-        if len(self._backlog) < self.backlog_limit:
-            self._backlog.append(event)
+        backlog = self._backlog
+        if len(backlog) < self.backlog_limit:
+            if not backlog:  # the publishing task waits for the first event, not for its timer
+                self._ready.set()
+            backlog.append(event)
         else:
             self.dropped += 1
             self._need_snapshot = True
@@ -147,11 +151,20 @@ class Publisher:
     # -- publishing ----------------------------------------------------------------------
 
     async def _publish_loop(self) -> None:
+        # Events come in the hub's drains (a batch each, BATCH_DELAY apart while they keep
+        # coming): each batch goes out as soon as the drain has tee'd it, so waiting adds
+        # nothing to an event's way to the centrals; FLUSH_EVERY only bounds how late a
+        # snapshot that was asked for (or owed after drops) goes out.
         while True:
             try:
+                self._ready.clear()  # what comes during the sending sets it again
                 await self.publish_pending()
                 self._set_reachable(True)
-                await asyncio.sleep(FLUSH_EVERY)
+                try:
+                    await asyncio.wait_for(self._ready.wait(), FLUSH_EVERY)
+                except TimeoutError:
+                    if brk.cancelled():  # a cancel that came with the timeout (Python 3.11)
+                        raise asyncio.CancelledError from None
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
