@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from .b2_cluster import CPUS, compute, setup
-from .b_jobcost import LOOP_THREAD, dispymon_threads
+from .b_jobcost import LOOP_THREAD, alternate, dispymon_threads, wait_all
 from .common import PYTHON, Child, Result, Row, free_port, median, say
 
 NODES = ["127.0.0.46", "127.0.0.47"]
@@ -82,14 +82,6 @@ def run(quick: bool = False) -> Result:
         client = Child([PYTHON, "-m", "benchmarks.clients", "--url", f"ws://127.0.0.1:{port}/ws", "--clients", "1",
                         "--interval", "0.25"])  # fmt: skip
 
-        def wait_all(jobs) -> None:
-            deadline = time.monotonic() + 120
-            for job in jobs:
-                if job is None:
-                    raise RuntimeError("dispy did not take a job (submit returned None)")
-                if not job.finish.wait(max(0.0, deadline - time.monotonic())):
-                    raise RuntimeError("jobs did not finish within 120 s (a dispynode stopped answering?)")
-
         def one_run(variant: str) -> dict:
             cluster = dispy.JobCluster(compute, nodes=NODES, host="127.0.0.1", dispy_port=nodes.port_base, setup=setup,
                                        pulse_interval=2, loglevel=dispy.logger.WARNING,
@@ -115,30 +107,22 @@ def run(quick: bool = False) -> Result:
                 if bad:
                     raise RuntimeError(f"{len(bad)} jobs did not finish (status {bad[0].status}): {bad[0].exception}")
                 spent = sum(c1 - threads0.get(name, 0.0) for name, c1 in threads1.items())
+                published = publisher.entries if publisher is not None else 0
                 if publisher is not None:
-                    entries.append(publisher.entries)
-                return {"jobs_s": jobs_per_run / elapsed, "dispymon_us": spent / jobs_per_run * 1e6}
+                    entries.append(published)
+                return {
+                    "jobs_s": jobs_per_run / elapsed,
+                    "dispymon_us": spent / jobs_per_run * 1e6,
+                    "entries": published,
+                }
             finally:
                 if publisher is not None:
                     on_loop(publisher.stop())
                 adapter.detach(cluster)
                 cluster.close(timeout=10, terminate=True)
 
-        for rnd in range(rounds):
-            order = VARIANTS if rnd % 2 == 0 else VARIANTS[::-1]
-            for variant in order:
-                for attempt in range(3):  # a run dispy spoils (a refused submit) is run again, said
-                    try:
-                        r = one_run(variant)
-                        break
-                    except RuntimeError as exc:
-                        if attempt == 2:
-                            raise
-                        say(f"fleetjobs: round {rnd + 1}, {variant}: run again ({exc})")
-                runs[variant].append(r)
-                say(f"fleetjobs: round {rnd + 1}/{rounds}, {variant}: {r['jobs_s']:.0f} jobs/s, dispymon threads "
-                    f"{r['dispymon_us']:.1f} µs/job")  # fmt: skip
-            load.append(os.getloadavg()[0])
+        alternate("fleetjobs", rounds, VARIANTS, one_run, runs, load,
+                  lambda r: f"{r['entries']} entries published")  # fmt: skip
     finally:
         if client is not None:
             client.stop()

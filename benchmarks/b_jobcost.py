@@ -26,6 +26,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .b2_cluster import CPUS, compute, setup
@@ -57,6 +58,46 @@ def group(name: str) -> str:
     if base.startswith("asyncio_"):
         return "executor"
     return base.rstrip("_0123456789")
+
+
+def wait_all(jobs) -> None:
+    """Every job ended, within 120 s (RuntimeError otherwise: the run is made again)."""
+    deadline = time.monotonic() + 120
+    for job in jobs:
+        if job is None:  # seen once at a load average of 7: dispy refused a submit
+            raise RuntimeError("dispy did not take a job (submit returned None)")
+        if not job.finish.wait(max(0.0, deadline - time.monotonic())):
+            raise RuntimeError("jobs did not finish within 120 s (a dispynode stopped answering?)")
+
+
+def alternate(
+    name: str,
+    rounds: int,
+    variants: list[str],
+    one_run: Callable[[str], dict],
+    runs: dict[str, list[dict]],
+    load: list[float],
+    more: Callable[[dict], str],
+) -> None:
+    """`rounds` rounds of one run per variant, the order swapped every round (a run dispy spoils,
+    a refused submit, is made again, at most twice, and said); the load average after each."""
+    for rnd in range(rounds):
+        order = variants if rnd % 2 == 0 else variants[::-1]
+        for variant in order:
+            for attempt in range(3):
+                try:
+                    r = one_run(variant)
+                    break
+                except RuntimeError as exc:
+                    if attempt == 2:
+                        raise
+                    say(f"{name}: round {rnd + 1}, {variant}: run again ({exc})")
+            runs[variant].append(r)
+            say(
+                f"{name}: round {rnd + 1}/{rounds}, {variant}: {r['jobs_s']:.0f} jobs/s, dispymon threads "
+                f"{r['dispymon_us']:.1f} µs/job, {more(r)}"
+            )
+        load.append(os.getloadavg()[0])
 
 
 def run(quick: bool = False) -> Result:
@@ -103,14 +144,6 @@ def run(quick: bool = False) -> Result:
         client = Child([PYTHON, "-m", "benchmarks.clients", "--url", f"ws://127.0.0.1:{port}/ws", "--clients", "1",
                         "--interval", "0.25"])  # fmt: skip
 
-        def wait_all(jobs) -> None:
-            deadline = time.monotonic() + 120
-            for job in jobs:
-                if job is None:  # seen once at a load average of 7: dispy refused a submit
-                    raise RuntimeError("dispy did not take a job (submit returned None)")
-                if not job.finish.wait(max(0.0, deadline - time.monotonic())):
-                    raise RuntimeError("jobs did not finish within 120 s (a dispynode stopped answering?)")
-
         def one_run(variant: str) -> dict:
             cluster = dispy.JobCluster(compute, nodes=NODES, host="127.0.0.1", dispy_port=nodes.port_base, setup=setup,
                                        pulse_interval=2, loglevel=dispy.logger.WARNING,
@@ -142,21 +175,8 @@ def run(quick: bool = False) -> Result:
                     adapter.detach(cluster)
                 cluster.close(timeout=10, terminate=True)
 
-        for rnd in range(rounds):
-            order = variants if rnd % 2 == 0 else variants[::-1]
-            for variant in order:
-                for attempt in range(3):  # a run dispy spoils (a refused submit) is run again, said
-                    try:
-                        r = one_run(variant)
-                        break
-                    except RuntimeError as exc:
-                        if attempt == 2:
-                            raise
-                        say(f"jobcost: round {rnd + 1}, {variant}: run again ({exc})")
-                runs[variant].append(r)
-                say(f"jobcost: round {rnd + 1}/{rounds}, {variant}: {r['jobs_s']:.0f} jobs/s, dispymon threads "
-                    f"{r['dispymon_us']:.1f} µs/job, process {r['process_us']:.0f} µs/job")  # fmt: skip
-            load.append(os.getloadavg()[0])
+        alternate("jobcost", rounds, variants, one_run, runs, load,
+                  lambda r: f"process {r['process_us']:.0f} µs/job")  # fmt: skip
     finally:
         if client is not None:
             client.stop()
