@@ -170,7 +170,8 @@ class Stack:
             self.demo = subprocess.Popen(
                 [*DISPYMON, "demo", "--port", "0", "--nodes", "2", "--cpus", "1", "--first-ip", "45",
                  "--history-db", str(self.tmp / "history.sqlite"),
-                 "--token", secrets.token_urlsafe(24), "--viewer-token", self.viewer],
+                 # with `=`: a token_urlsafe may begin with "-", which argparse reads as an option
+                 f"--token={secrets.token_urlsafe(24)}", f"--viewer-token={self.viewer}"],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=self.tmp,
             )  # fmt: skip
 

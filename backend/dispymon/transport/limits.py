@@ -26,7 +26,9 @@ middleware chain (after the token check, see `install`):
   ended but whose socket is still open `close_grace` later.
 - The listening socket's backlog is `backlog` (1,024; the kernel caps it at
   net.core.somaxconn), so a crowd of browsers arriving while the loop is busy
-  waits in the kernel's queue instead of having its SYNs dropped.
+  waits in the kernel's queue instead of having its SYNs dropped; lowered to
+  half the files the cap leaves (asyncio accepts a backlog's worth of sockets
+  at once, before the gate sees them), so the program keeps files of its own.
 - Each of these, and the event loop's accept errors (EMFILE), is logged once
   with a count, then at most once per `log_interval`.
 """
@@ -153,6 +155,7 @@ class Gate:
         self.limits = limits
         self.token_of = token_of
         self.cap = limits.max_connections  # lowered to half the file limit by start()
+        self.accept_burst = limits.backlog  # lowered by start() to leave files beside the cap
         self.stats = GateStats()
         self._conns: dict[asyncio.BaseTransport, _Conn] = {}
         self._pending: dict[_Conn, None] = {}  # not admitted yet, oldest first
@@ -177,6 +180,10 @@ class Gate:
         self._loop = loop
         files = raise_file_limit()
         self.cap = max(1, min(self.limits.max_connections, files // 2))
+        # asyncio accepts up to the listen backlog's count of sockets in one go, before the
+        # gate sees any of them: the cap plus that burst must leave files for the program
+        # (dispy's own sockets: at 1,024 files, a backlog of 1,024 left it none)
+        self.accept_burst = max(16, min(self.limits.backlog, (files - self.cap) // 2))
         if loop.get_exception_handler() is None:  # the program's own handler, if any, stays
             loop.set_exception_handler(self._loop_exception)
 
@@ -481,6 +488,11 @@ class GatedSite(web.BaseSite):
         self._listening: asyncio.Server | None = None
 
     @property
+    def backlog(self) -> int:
+        """The listening socket's backlog, which is also how many sockets asyncio accepts at once."""
+        return self._queue
+
+    @property
     def port(self) -> int:
         """The bound port once started (the real one when asked for 0)."""
         if self._listening is not None and self._listening.sockets:
@@ -495,6 +507,7 @@ class GatedSite(web.BaseSite):
         await super().start()  # registers the site: runner.cleanup() stops it
         loop = asyncio.get_running_loop()
         self.gate.start(loop)
+        self._queue = min(self._queue, self.gate.accept_burst)
         server = self._app_runner.server
         assert server is not None
         self._listening = await loop.create_server(
