@@ -32,6 +32,10 @@ def nodes_jobs_done(cluster) -> dict[str, int]:
     return {n.ip_addr: n.jobs_done for n in cluster.status().nodes}
 
 
+def nodes_shown(ws, cluster: str) -> dict[str, int]:
+    return {ip: n["jobs_done"] for ip, n in ws.clusters[cluster]["nodes"].items()}
+
+
 def check_against_dispy(shown: dict, cluster, jobs: list, seen_from_start: bool = True) -> None:
     """A cluster's figures on the page equal dispy's: its job objects and its nodes.
 
@@ -68,6 +72,9 @@ async def test_the_combined_status_recipe_counts_each_job_once(local_nodes, new_
     async with aiohttp.ClientSession() as session:
         ws = await connect(session, server)
         await ws.until(lambda m: done("beta", 12)(m) and done("alpha", 5)(m), what="both clusters' jobs")
+        # a node dispy set up for beta after its jobs ended (both nodes serve both clusters) is
+        # in cluster.status() before its status callback reaches the page: wait for that event
+        await ws.until(lambda m: nodes_shown(m, "beta") == nodes_jobs_done(b), what="beta's nodes as dispy has them")
         check_against_dispy(ws.clusters["beta"], b, b_jobs)
         check_against_dispy(ws.clusters["alpha"], a, a_jobs)
 
